@@ -1,0 +1,27 @@
+//! Qiao: a host for WebAssembly connector components that join an enterprise's systems to DingTalk, WeCom,
+//! Feishu/Lark and Kingdee, offered as one REST API.
+//!
+//! Where things are:
+//! - `bindings`: the WIT contract as Rust types (the one `bindgen!`).
+//! - `engine`, `compile_cache`: the wasmtime engine and compiled-code cache.
+//! - `sandbox`: the per-call Store and every limit on it.
+//! - `imports/*`: what the host provides to connectors (http allow-list, kv, config, log, crypto).
+//! - `connector`: one loaded component, its capabilities and `describe`.
+//! - `plugins`: the plugins directory, watched for hot reload.
+//! - `runtime`: connections, and a call from the API into a connector.
+//! - `db`: the SQLite store. `api/*`: the REST API. `server`: wiring for `qiao serve`.
+
+pub mod api;
+pub mod bindings;
+pub mod calls;
+pub mod compile_cache;
+pub mod config;
+pub mod connector;
+pub mod db;
+pub mod engine;
+pub mod imports;
+pub mod inspect;
+pub mod plugins;
+pub mod runtime;
+pub mod sandbox;
+pub mod server;

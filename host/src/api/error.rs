@@ -1,0 +1,113 @@
+//! API errors: a JSON body with a stable `code`, a `message`, and the connector's error details.
+
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+use crate::bindings::types::{self, ErrorKind};
+use crate::runtime::CallError;
+
+#[derive(Debug)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub message: String,
+    pub details: Option<serde_json::Value>,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> ApiError {
+        ApiError { status, code, message: message.into(), details: None }
+    }
+
+    pub fn bad_request(message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::BAD_REQUEST, "invalid_request", message)
+    }
+
+    pub fn not_found(message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::NOT_FOUND, "not_found", message)
+    }
+
+    pub fn internal(e: anyhow::Error) -> ApiError {
+        tracing::error!("internal error: {e:#}");
+        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal error; see the server log")
+    }
+}
+
+/// The stable code and HTTP status for each error kind a connector can return.
+pub fn kind_status(kind: ErrorKind) -> (StatusCode, &'static str) {
+    match kind {
+        ErrorKind::Unauthorized => (StatusCode::BAD_GATEWAY, "platform_unauthorized"),
+        ErrorKind::Forbidden => (StatusCode::FORBIDDEN, "forbidden"),
+        ErrorKind::NotFound => (StatusCode::NOT_FOUND, "not_found"),
+        ErrorKind::InvalidInput => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_input"),
+        ErrorKind::Conflict => (StatusCode::CONFLICT, "conflict"),
+        ErrorKind::RateLimited => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
+        ErrorKind::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
+        ErrorKind::Unsupported => (StatusCode::NOT_IMPLEMENTED, "unsupported"),
+        ErrorKind::Internal => (StatusCode::BAD_GATEWAY, "connector_error"),
+    }
+}
+
+pub fn kind_name(kind: ErrorKind) -> &'static str {
+    match kind {
+        ErrorKind::Unauthorized => "unauthorized",
+        ErrorKind::Forbidden => "forbidden",
+        ErrorKind::NotFound => "not-found",
+        ErrorKind::InvalidInput => "invalid-input",
+        ErrorKind::Conflict => "conflict",
+        ErrorKind::RateLimited => "rate-limited",
+        ErrorKind::Unavailable => "unavailable",
+        ErrorKind::Unsupported => "unsupported",
+        ErrorKind::Internal => "internal",
+    }
+}
+
+fn connector_error(e: types::Error) -> ApiError {
+    let (status, code) = kind_status(e.kind);
+    ApiError {
+        status,
+        code,
+        message: e.message.clone(),
+        details: Some(json!({
+            "kind": kind_name(e.kind),
+            "platform_code": e.platform_code,
+            "platform_message": e.platform_message,
+            "retry_after_ms": e.retry_after_ms,
+        })),
+    }
+}
+
+impl From<CallError> for ApiError {
+    fn from(e: CallError) -> ApiError {
+        let message = e.to_string();
+        match e {
+            CallError::UnknownConnection(_) => ApiError::new(StatusCode::NOT_FOUND, "unknown_connection", message),
+            CallError::ConnectorNotLoaded { .. } => {
+                ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "connector_not_loaded", message)
+            }
+            CallError::Unsupported { .. } => ApiError::new(StatusCode::NOT_IMPLEMENTED, "unsupported", message),
+            CallError::Connector(e) => connector_error(e),
+            CallError::CpuLimit { .. } => ApiError::new(StatusCode::BAD_GATEWAY, "connector_cpu_limit", message),
+            CallError::Timeout { .. } => ApiError::new(StatusCode::GATEWAY_TIMEOUT, "connector_timeout", message),
+            CallError::Trap { .. } => ApiError::new(StatusCode::BAD_GATEWAY, "connector_crashed", message),
+            CallError::Host(e) => ApiError::internal(e),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let retry_after_ms = self.details.as_ref().and_then(|d| d["retry_after_ms"].as_u64());
+        let mut body = json!({ "error": { "code": self.code, "message": self.message } });
+        if let Some(details) = self.details {
+            body["error"]["details"] = details;
+        }
+        let mut response = (self.status, Json(body)).into_response();
+        if let Some(ms) = retry_after_ms {
+            response.headers_mut().insert("retry-after", ms.div_ceil(1000).into());
+        }
+        response
+    }
+}

@@ -1,0 +1,35 @@
+//! `GET /v1/events`: the stored event log, read with a cursor; `POST .../poll`: one poll of a connector.
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::{ApiError, AppState, call, expect_reply};
+use crate::calls::{Call, Reply};
+
+#[derive(Deserialize)]
+pub struct ListQuery {
+    /// Return events after this position (`seq` of the last one seen); 0 for the start.
+    #[serde(default)]
+    after: i64,
+    connection: Option<String>,
+    limit: Option<u32>,
+}
+
+pub async fn list(State(rt): State<AppState>, Query(q): Query<ListQuery>) -> Result<Json<Value>, ApiError> {
+    let limit = q.limit.unwrap_or(100).clamp(1, 1000);
+    let events = rt.db.list_events(q.after, q.connection, limit).await.map_err(ApiError::internal)?;
+    let next = events.last().map_or(q.after, |e| e.seq);
+    Ok(Json(json!({ "events": events, "next_after": next })))
+}
+
+/// Polls the connector from the stored cursor, stores the events and the new cursor.
+pub async fn poll(State(rt): State<AppState>, Path(connection): Path<String>) -> Result<Json<Value>, ApiError> {
+    let cursor = rt.db.poll_cursor(connection.clone()).await.map_err(ApiError::internal)?;
+    let batch = expect_reply!(call(&rt, &connection, Call::Poll(cursor)).await?, Reply::Batch);
+    let received = batch.events.len();
+    let cursor = batch.next_cursor.clone();
+    let new = rt.db.commit_poll(connection, batch.events, batch.next_cursor).await.map_err(ApiError::internal)?;
+    Ok(Json(json!({ "received": received, "new": new, "cursor": cursor })))
+}

@@ -1,0 +1,152 @@
+//! `/v1/connections/{c}/departments|users|sso`: the org directory and sign-in.
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::{ApiError, AppState, Body, call, expect_reply};
+use crate::bindings::identity::{DepartmentFields, SsoRequest, UserFields, UserKey};
+use crate::calls::{Call, Reply};
+
+type Result<T> = std::result::Result<T, ApiError>;
+
+#[derive(Deserialize)]
+pub struct ListDepartments {
+    parent: Option<String>,
+    #[serde(default)]
+    recursive: bool,
+}
+
+pub async fn list_departments(
+    State(rt): State<AppState>,
+    Path(c): Path<String>,
+    Query(q): Query<ListDepartments>,
+) -> Result<Json<Value>> {
+    let reply = call(&rt, &c, Call::ListDepartments { parent: q.parent, recursive: q.recursive }).await?;
+    Ok(Json(json!({ "departments": expect_reply!(reply, Reply::Departments) })))
+}
+
+pub async fn get_department(State(rt): State<AppState>, Path((c, id)): Path<(String, String)>) -> Result<Json<Value>> {
+    let reply = call(&rt, &c, Call::GetDepartment(id)).await?;
+    Ok(Json(json!(expect_reply!(reply, Reply::Department))))
+}
+
+#[derive(Deserialize)]
+pub struct Create<T> {
+    #[serde(flatten)]
+    fields: T,
+    idempotency_key: Option<String>,
+}
+
+pub async fn create_department(
+    State(rt): State<AppState>,
+    Path(c): Path<String>,
+    Body(body): Body<Create<DepartmentFields>>,
+) -> Result<(StatusCode, Json<Value>)> {
+    let reply = call(&rt, &c, Call::CreateDepartment(body.fields, body.idempotency_key)).await?;
+    Ok((StatusCode::CREATED, Json(json!(expect_reply!(reply, Reply::Department)))))
+}
+
+pub async fn update_department(
+    State(rt): State<AppState>,
+    Path((c, id)): Path<(String, String)>,
+    Body(fields): Body<DepartmentFields>,
+) -> Result<StatusCode> {
+    call(&rt, &c, Call::UpdateDepartment(id, fields)).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub async fn delete_department(State(rt): State<AppState>, Path((c, id)): Path<(String, String)>) -> Result<StatusCode> {
+    call(&rt, &c, Call::DeleteDepartment(id)).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Deserialize)]
+pub struct ListUsers {
+    cursor: Option<String>,
+    limit: Option<u32>,
+}
+
+pub async fn list_users(
+    State(rt): State<AppState>,
+    Path((c, department)): Path<(String, String)>,
+    Query(q): Query<ListUsers>,
+) -> Result<Json<Value>> {
+    let limit = q.limit.unwrap_or(100).clamp(1, 1000);
+    let reply = call(&rt, &c, Call::ListUsers { department, cursor: q.cursor, limit }).await?;
+    Ok(Json(json!(expect_reply!(reply, Reply::UserPage))))
+}
+
+pub async fn get_user(State(rt): State<AppState>, Path((c, id)): Path<(String, String)>) -> Result<Json<Value>> {
+    let reply = call(&rt, &c, Call::GetUser(id)).await?;
+    Ok(Json(json!(expect_reply!(reply, Reply::User))))
+}
+
+#[derive(Deserialize)]
+pub struct Lookup {
+    mobile: Option<String>,
+    email: Option<String>,
+    union_id: Option<String>,
+}
+
+pub async fn find_user(State(rt): State<AppState>, Path(c): Path<String>, Query(q): Query<Lookup>) -> Result<Json<Value>> {
+    let key = match (q.mobile, q.email, q.union_id) {
+        (Some(m), None, None) => UserKey::Mobile(m),
+        (None, Some(e), None) => UserKey::Email(e),
+        (None, None, Some(u)) => UserKey::UnionId(u),
+        _ => return Err(ApiError::bad_request("give exactly one of ?mobile=, ?email= or ?union_id=")),
+    };
+    let reply = call(&rt, &c, Call::FindUser(key)).await?;
+    Ok(Json(json!({ "user_id": expect_reply!(reply, Reply::UserId) })))
+}
+
+pub async fn create_user(
+    State(rt): State<AppState>,
+    Path(c): Path<String>,
+    Body(body): Body<Create<UserFields>>,
+) -> Result<(StatusCode, Json<Value>)> {
+    let reply = call(&rt, &c, Call::CreateUser(body.fields, body.idempotency_key)).await?;
+    Ok((StatusCode::CREATED, Json(json!(expect_reply!(reply, Reply::User)))))
+}
+
+pub async fn update_user(
+    State(rt): State<AppState>,
+    Path((c, id)): Path<(String, String)>,
+    Body(fields): Body<UserFields>,
+) -> Result<StatusCode> {
+    call(&rt, &c, Call::UpdateUser(id, fields)).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub async fn delete_user(State(rt): State<AppState>, Path((c, id)): Path<(String, String)>) -> Result<StatusCode> {
+    call(&rt, &c, Call::DeleteUser(id)).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Deserialize)]
+pub struct AuthorizeUrl {
+    redirect_uri: String,
+    state: String,
+    flow: Option<String>,
+}
+
+pub async fn sso_authorize_url(
+    State(rt): State<AppState>,
+    Path(c): Path<String>,
+    Body(body): Body<AuthorizeUrl>,
+) -> Result<Json<Value>> {
+    let call_ = Call::SsoAuthorizeUrl { redirect_uri: body.redirect_uri, state: body.state, flow: body.flow };
+    let reply = call(&rt, &c, call_).await?;
+    Ok(Json(json!({ "url": expect_reply!(reply, Reply::Url) })))
+}
+
+pub async fn sso_resolve(
+    State(rt): State<AppState>,
+    Path(c): Path<String>,
+    Body(request): Body<SsoRequest>,
+) -> Result<Json<Value>> {
+    let reply = call(&rt, &c, Call::SsoResolve(request)).await?;
+    Ok(Json(json!(expect_reply!(reply, Reply::SsoUser))))
+}

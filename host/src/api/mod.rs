@@ -1,0 +1,98 @@
+//! The REST API: one router over every connection's capabilities, plus status, webhooks and events.
+//!
+//! Bodies are JSON with snake_case fields; errors are `{"error": {"code", "message", "details"?}}`.
+
+mod approval;
+pub mod error;
+mod events;
+mod hooks;
+mod identity;
+mod messaging;
+mod status;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{DefaultBodyLimit, FromRequest, Request};
+use axum::routing::{get, post};
+use serde::de::DeserializeOwned;
+
+use crate::calls::{Call, Reply};
+use crate::runtime::Runtime;
+pub use error::ApiError;
+
+/// JSON request bodies larger than this are refused with 413 before they are parsed.
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+
+pub type AppState = Arc<Runtime>;
+
+pub fn router(runtime: Arc<Runtime>) -> Router {
+    let connection = Router::new()
+        .route("/departments", get(identity::list_departments).post(identity::create_department))
+        .route(
+            "/departments/{id}",
+            get(identity::get_department).patch(identity::update_department).delete(identity::delete_department),
+        )
+        .route("/departments/{id}/users", get(identity::list_users))
+        .route("/users", post(identity::create_user))
+        .route("/users/lookup", get(identity::find_user))
+        .route("/users/{id}", get(identity::get_user).patch(identity::update_user).delete(identity::delete_user))
+        .route("/sso/authorize-url", post(identity::sso_authorize_url))
+        .route("/sso/resolve", post(identity::sso_resolve))
+        .route("/messages", post(messaging::send))
+        .route("/messages/{id}/recall", post(messaging::recall))
+        .route("/messages/{id}/read-status", get(messaging::read_status))
+        .route("/approvals", post(approval::create))
+        .route("/approvals/{id}", get(approval::get))
+        .route("/approvals/{id}/approve", post(approval::approve))
+        .route("/approvals/{id}/reject", post(approval::reject))
+        .route("/approvals/{id}/cancel", post(approval::cancel))
+        .route("/poll", post(events::poll));
+    Router::new()
+        .route("/healthz", get(status::healthz))
+        .route("/v1/connectors", get(status::connectors))
+        .route("/v1/connections", get(status::connections))
+        .route("/v1/events", get(events::list))
+        .route("/v1/hooks/{connection}", get(hooks::handle).post(hooks::handle))
+        .route("/v1/hooks/{connection}/{*rest}", get(hooks::handle).post(hooks::handle))
+        .nest("/v1/connections/{connection}", connection)
+        .fallback(|| async { ApiError::not_found("no such route; see README.md for the API") })
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .with_state(runtime)
+}
+
+/// `Json<T>`, but a malformed body answers with our error shape and says what is wrong.
+pub struct Body<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Body<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        match axum::Json::<T>::from_request(req, state).await {
+            Ok(axum::Json(value)) => Ok(Body(value)),
+            Err(JsonRejection::BytesRejection(e)) => Err(ApiError::new(
+                axum::http::StatusCode::PAYLOAD_TOO_LARGE,
+                "body_too_large",
+                format!("{e} (the limit is {MAX_BODY_BYTES} bytes)"),
+            )),
+            Err(e) => Err(ApiError::bad_request(e.body_text())),
+        }
+    }
+}
+
+/// Runs a call and hands back the reply; handlers know which `Reply` variant their call produces.
+async fn call(runtime: &Runtime, connection: &str, call: Call) -> Result<Reply, ApiError> {
+    Ok(runtime.call(connection, call).await?)
+}
+
+/// Extracts the expected variant of a `Reply`; any other is a host bug, reported as an internal error.
+macro_rules! expect_reply {
+    ($reply:expr, $variant:path) => {
+        match $reply {
+            $variant(value) => value,
+            _ => return Err($crate::api::ApiError::internal(anyhow::anyhow!("unexpected reply variant"))),
+        }
+    };
+}
+pub(crate) use expect_reply;

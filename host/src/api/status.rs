@@ -1,0 +1,45 @@
+//! `/healthz`, `/v1/connectors`, `/v1/connections`: what is loaded and configured.
+
+use axum::Json;
+use axum::extract::State;
+use serde_json::{Value, json};
+
+use super::AppState;
+
+pub async fn healthz() -> Json<Value> {
+    Json(json!({ "status": "ok" }))
+}
+
+pub async fn connectors(State(rt): State<AppState>) -> Json<Value> {
+    Json(json!({ "plugins_dir": rt.plugins.dir(), "connectors": rt.plugins.status() }))
+}
+
+/// Connections with their settings; secrets are listed by name only.
+pub async fn connections(State(rt): State<AppState>) -> Json<Value> {
+    let mut list: Vec<_> = rt.connections.values().collect();
+    list.sort_by(|a, b| a.name.cmp(&b.name));
+    let rows: Vec<Value> = list
+        .into_iter()
+        .map(|c| {
+            let connector = rt.plugins.get(&c.connector);
+            let settings: serde_json::Map<String, Value> = c
+                .values
+                .iter()
+                .filter(|(k, _)| !c.secret_keys.contains(k))
+                .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+                .collect();
+            let mut secrets = c.secret_keys.clone();
+            secrets.sort();
+            json!({
+                "name": c.name,
+                "connector": c.connector,
+                "connector_loaded": connector.is_some(),
+                "connector_version": connector.as_ref().map(|k| k.info.version.clone()),
+                "settings": settings,
+                "secrets": secrets,
+                "limits": c.limits,
+            })
+        })
+        .collect();
+    Json(json!({ "connections": rows }))
+}

@@ -1,0 +1,140 @@
+//! One loaded connector: its compiled component, pre-linked for fast instantiation, the capabilities it exports,
+//! and what its `describe` said.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use serde::Serialize;
+use wasmtime::component::InstancePre;
+
+use crate::bindings::{approval, describe, identity, messaging, poll, webhook};
+use crate::sandbox::HostState;
+
+pub const INTERFACE_PREFIX: &str = "qiao:connector/";
+pub const INTERFACE_VERSION: &str = "@0.1.0";
+
+/// The optional exports of the contract.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Capability {
+    Describe,
+    Identity,
+    Messaging,
+    Approval,
+    Webhook,
+    Poll,
+}
+
+impl Capability {
+    pub const ALL: [Capability; 6] = [
+        Capability::Describe,
+        Capability::Identity,
+        Capability::Messaging,
+        Capability::Approval,
+        Capability::Webhook,
+        Capability::Poll,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Capability::Describe => "describe",
+            Capability::Identity => "identity",
+            Capability::Messaging => "messaging",
+            Capability::Approval => "approval",
+            Capability::Webhook => "webhook",
+            Capability::Poll => "poll",
+        }
+    }
+
+    pub fn export_name(self) -> String {
+        format!("{INTERFACE_PREFIX}{}{INTERFACE_VERSION}", self.name())
+    }
+}
+
+/// Export lookups resolved once at load time; `None` where the component does not export the interface.
+#[derive(Default)]
+pub struct Exports {
+    pub describe: Option<describe::GuestIndices>,
+    pub identity: Option<identity::GuestIndices>,
+    pub messaging: Option<messaging::GuestIndices>,
+    pub approval: Option<approval::GuestIndices>,
+    pub webhook: Option<webhook::GuestIndices>,
+    pub poll: Option<poll::GuestIndices>,
+}
+
+impl Exports {
+    /// Finds which capabilities the component exports. An interface that is exported under our name but with
+    /// other functions or types is an error, not a silently missing capability.
+    pub fn detect(pre: &InstancePre<HostState>) -> Result<Exports> {
+        let component = pre.component();
+        let exported = |cap: Capability| component.get_export_index(None, &cap.export_name()).is_some();
+        fn check<T>(cap: Capability, present: bool, r: wasmtime::Result<T>) -> Result<Option<T>> {
+            if !present {
+                return Ok(None);
+            }
+            r.map(Some).map_err(|e| anyhow::anyhow!("export {} does not match the contract: {e}", cap.export_name()))
+        }
+        Ok(Exports {
+            describe: check(Capability::Describe, exported(Capability::Describe), describe::GuestIndices::new(pre))?,
+            identity: check(Capability::Identity, exported(Capability::Identity), identity::GuestIndices::new(pre))?,
+            messaging: check(Capability::Messaging, exported(Capability::Messaging), messaging::GuestIndices::new(pre))?,
+            approval: check(Capability::Approval, exported(Capability::Approval), approval::GuestIndices::new(pre))?,
+            webhook: check(Capability::Webhook, exported(Capability::Webhook), webhook::GuestIndices::new(pre))?,
+            poll: check(Capability::Poll, exported(Capability::Poll), poll::GuestIndices::new(pre))?,
+        })
+    }
+
+    pub fn capabilities(&self) -> Vec<Capability> {
+        let present = [
+            self.describe.is_some(),
+            self.identity.is_some(),
+            self.messaging.is_some(),
+            self.approval.is_some(),
+            self.webhook.is_some(),
+            self.poll.is_some(),
+        ];
+        Capability::ALL.into_iter().zip(present).filter(|(_, p)| *p).map(|(c, _)| c).collect()
+    }
+}
+
+pub struct Connector {
+    pub file: PathBuf,
+    /// Hex SHA-256 of the file.
+    pub hash: String,
+    pub info: describe::Info,
+    pub exports: Exports,
+    pub pre: InstancePre<HostState>,
+}
+
+impl Connector {
+    pub fn id(&self) -> &str {
+        &self.info.id
+    }
+}
+
+/// What a connector without `describe` is taken to be: named after its file, needing no hosts.
+pub fn default_info(file: &Path) -> describe::Info {
+    let stem = file.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+    describe::Info {
+        id: stem.clone(),
+        name: stem,
+        version: "0.0.0".into(),
+        vendor: String::new(),
+        platform: String::new(),
+        hosts: vec![],
+        config: vec![],
+    }
+}
+
+/// Ids appear in URLs and config files: keep them plain.
+pub fn validate_info(info: &describe::Info) -> Result<()> {
+    let ok = (1..=64).contains(&info.id.len())
+        && info.id.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_');
+    if !ok {
+        bail!("connector id {:?} must be 1-64 characters of a-z, 0-9, '-' or '_'", info.id);
+    }
+    for host in &info.hosts {
+        url::Host::parse(host).with_context(|| format!("declared host {host:?} is not a host name"))?;
+    }
+    Ok(())
+}

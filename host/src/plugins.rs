@@ -1,0 +1,224 @@
+//! The plugins directory, where a plugin is loaded: every `*.wasm` file is a connector. Files are watched —
+//! add one and it is live, replace it and it reloads, remove it and it is gone — within about a second.
+//! A file that fails to load is reported and the version loaded before keeps serving.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, SystemTime};
+
+use anyhow::Result;
+use notify::Watcher;
+use serde::Serialize;
+
+use crate::connector::{Capability, Connector};
+use crate::runtime::Runtime;
+
+/// A periodic rescan catches what file events miss (network filesystems, editors that swap files).
+const RESCAN_EVERY: Duration = Duration::from_secs(2);
+/// Events come in bursts while a file is written: wait for quiet before loading.
+const SETTLE: Duration = Duration::from_millis(150);
+/// Larger files are refused before they are read.
+pub const MAX_COMPONENT_BYTES: u64 = 256 * 1024 * 1024;
+
+#[derive(Default)]
+struct PluginFile {
+    /// Modification time and size last seen: unchanged files are not read again.
+    seen: Option<(SystemTime, u64)>,
+    loaded: Option<Arc<Connector>>,
+    error: Option<String>,
+}
+
+pub struct Registry {
+    dir: PathBuf,
+    files: RwLock<BTreeMap<PathBuf, PluginFile>>,
+    by_id: RwLock<HashMap<String, Arc<Connector>>>,
+    /// Rescans one at a time.
+    scanning: tokio::sync::Mutex<()>,
+}
+
+/// A row of `GET /v1/connectors`.
+#[derive(Debug, Serialize)]
+pub struct ConnectorStatus {
+    pub file: String,
+    pub id: Option<String>,
+    pub name: Option<String>,
+    pub version: Option<String>,
+    pub vendor: Option<String>,
+    pub platform: Option<String>,
+    pub capabilities: Vec<Capability>,
+    pub hosts: Vec<String>,
+    /// `loaded`; `failed` (nothing serving); or `stale` (the file failed to load, the previous version serves).
+    pub state: &'static str,
+    pub error: Option<String>,
+    pub sha256: Option<String>,
+}
+
+impl Registry {
+    pub fn new(dir: PathBuf) -> Registry {
+        Registry {
+            dir,
+            files: RwLock::default(),
+            by_id: RwLock::default(),
+            scanning: tokio::sync::Mutex::new(()),
+        }
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The connector serving an id right now.
+    pub fn get(&self, id: &str) -> Option<Arc<Connector>> {
+        self.by_id.read().unwrap().get(id).cloned()
+    }
+
+    pub fn status(&self) -> Vec<ConnectorStatus> {
+        let files = self.files.read().unwrap();
+        files
+            .iter()
+            .map(|(path, file)| {
+                let c = file.loaded.as_deref();
+                ConnectorStatus {
+                    file: path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
+                    id: c.map(|c| c.info.id.clone()),
+                    name: c.map(|c| c.info.name.clone()),
+                    version: c.map(|c| c.info.version.clone()),
+                    vendor: c.map(|c| c.info.vendor.clone()),
+                    platform: c.map(|c| c.info.platform.clone()),
+                    capabilities: c.map(|c| c.exports.capabilities()).unwrap_or_default(),
+                    hosts: c.map(|c| c.info.hosts.clone()).unwrap_or_default(),
+                    state: match (c, &file.error) {
+                        (Some(_), None) => "loaded",
+                        (Some(_), Some(_)) => "stale",
+                        (None, _) => "failed",
+                    },
+                    error: file.error.clone(),
+                    sha256: c.map(|c| c.hash.clone()),
+                }
+            })
+            .collect()
+    }
+}
+
+/// Brings the registry in line with the directory: loads new and changed files, drops removed ones.
+pub async fn rescan(runtime: &Runtime) {
+    let registry = &runtime.plugins;
+    let _one_at_a_time = registry.scanning.lock().await;
+    let present = match list_components(&registry.dir) {
+        Ok(present) => present,
+        Err(e) => {
+            tracing::error!(dir = %registry.dir.display(), "cannot read plugins directory: {e:#}");
+            return;
+        }
+    };
+    let mut changed = false;
+    {
+        let mut files = registry.files.write().unwrap();
+        let before = files.len();
+        files.retain(|path, _| present.contains_key(path));
+        changed |= files.len() != before;
+    }
+    for (path, stamp) in &present {
+        let unchanged = registry.files.read().unwrap().get(path).is_some_and(|f| f.seen == Some(*stamp));
+        if unchanged {
+            continue;
+        }
+        changed = true;
+        let result = if stamp.1 > MAX_COMPONENT_BYTES {
+            Err(anyhow::anyhow!("file is larger than {MAX_COMPONENT_BYTES} bytes"))
+        } else {
+            match tokio::fs::read(path).await {
+                Ok(bytes) => runtime.load_connector(path, bytes).await,
+                Err(e) => Err(e.into()),
+            }
+        };
+        let mut files = registry.files.write().unwrap();
+        let file = files.entry(path.clone()).or_default();
+        file.seen = Some(*stamp);
+        match result {
+            Ok(connector) => {
+                file.loaded = Some(Arc::new(connector));
+                file.error = None;
+            }
+            Err(e) => {
+                let error = format!("{e:#}");
+                tracing::error!(
+                    file = %path.display(),
+                    serving_previous = file.loaded.is_some(),
+                    "connector failed to load: {error}"
+                );
+                file.error = Some(error);
+            }
+        }
+    }
+    if changed {
+        rebuild_index(registry);
+    }
+}
+
+/// Maps ids to the connectors serving them. Two files claiming one id: the first (by file name) wins and the
+/// other is reported.
+fn rebuild_index(registry: &Registry) {
+    let mut files = registry.files.write().unwrap();
+    let mut by_id: HashMap<String, Arc<Connector>> = HashMap::new();
+    let mut owner: HashMap<String, PathBuf> = HashMap::new();
+    for (path, file) in files.iter_mut() {
+        let Some(connector) = &file.loaded else { continue };
+        let id = connector.info.id.clone();
+        if let Some(first) = owner.get(&id) {
+            file.error = Some(format!("connector id {id:?} is already provided by {}", first.display()));
+            continue;
+        }
+        owner.insert(id.clone(), path.clone());
+        by_id.insert(id, connector.clone());
+    }
+    *registry.by_id.write().unwrap() = by_id;
+}
+
+fn list_components(dir: &Path) -> Result<BTreeMap<PathBuf, (SystemTime, u64)>> {
+    let mut out = BTreeMap::new();
+    for entry in std::fs::read_dir(dir)? {
+        let path = entry?.path();
+        if path.extension().is_some_and(|e| e == "wasm")
+            && let Ok(meta) = std::fs::metadata(&path)
+            && meta.is_file()
+        {
+            out.insert(path, (meta.modified()?, meta.len()));
+        }
+    }
+    Ok(out)
+}
+
+/// Watches the directory until the runtime is dropped. Returns once the first scan is done, so a server
+/// starts with its connectors loaded.
+pub async fn watch(runtime: Arc<Runtime>) -> Result<()> {
+    std::fs::create_dir_all(runtime.plugins.dir())?;
+    rescan(&runtime).await;
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
+        if event.is_ok() {
+            let _ = tx.send(());
+        }
+    })?;
+    watcher.watch(runtime.plugins.dir(), notify::RecursiveMode::NonRecursive)?;
+    let weak = Arc::downgrade(&runtime);
+    drop(runtime);
+    tokio::spawn(async move {
+        let _watcher = watcher;
+        let mut tick = tokio::time::interval(RESCAN_EVERY);
+        loop {
+            tokio::select! {
+                event = rx.recv() => {
+                    if event.is_none() { break; }
+                    tokio::time::sleep(SETTLE).await;
+                    while rx.try_recv().is_ok() {}
+                }
+                _ = tick.tick() => {}
+            }
+            let Some(runtime) = weak.upgrade() else { break };
+            rescan(&runtime).await;
+        }
+    });
+    Ok(())
+}

@@ -1,0 +1,196 @@
+//! The runtime: connections, loaded connectors, and a call into a connector inside its sandbox.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use sha2::{Digest, Sha256};
+use tracing::Instrument;
+use wasmtime::Engine;
+use wasmtime::component::Linker;
+
+use crate::bindings::types;
+use crate::calls::{Call, Reply, dispatch};
+use crate::compile_cache::CompileCache;
+use crate::config::{Connection, Limits};
+use crate::connector::{self, Connector, Exports};
+use crate::db::Db;
+use crate::imports::http::AllowList;
+use crate::plugins::Registry;
+use crate::sandbox::{HostState, Sandbox};
+
+/// Why a call did not produce the connector's answer.
+#[derive(Debug, thiserror::Error)]
+pub enum CallError {
+    #[error("no connection named {0:?}")]
+    UnknownConnection(String),
+    #[error("connection {connection:?} uses connector {connector:?}, which is not loaded")]
+    ConnectorNotLoaded { connection: String, connector: String },
+    #[error("connector {connector:?} does not support {capability} (it does not export {export})")]
+    Unsupported { connector: String, capability: &'static str, export: String },
+    /// The connector answered with an error (usually the platform's).
+    #[error("{}", .0.message)]
+    Connector(types::Error),
+    #[error("connector {connector:?} exceeded its CPU time limit of {limit_ms} ms")]
+    CpuLimit { connector: String, limit_ms: u64 },
+    #[error("connector {connector:?} did not finish within its time limit of {limit_ms} ms")]
+    Timeout { connector: String, limit_ms: u64 },
+    #[error("connector {connector:?} crashed: {message}")]
+    Trap { connector: String, message: String },
+    #[error("internal error: {0:#}")]
+    Host(anyhow::Error),
+}
+
+pub struct Runtime {
+    pub engine: Arc<Engine>,
+    linker: Linker<HostState>,
+    cache: CompileCache,
+    pub db: Arc<Db>,
+    http: reqwest::Client,
+    pub connections: HashMap<String, Arc<Connection>>,
+    pub plugins: Registry,
+}
+
+impl Runtime {
+    pub fn new(engine: Arc<Engine>, data_dir: &Path, plugins_dir: PathBuf, connections: Vec<Connection>) -> Result<Runtime> {
+        std::fs::create_dir_all(data_dir).with_context(|| format!("cannot create data dir {}", data_dir.display()))?;
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent(concat!("qiao/", env!("CARGO_PKG_VERSION")))
+            .build()?;
+        Ok(Runtime {
+            linker: crate::imports::linker(&engine)?,
+            cache: CompileCache::new(data_dir.join("compiled"))?,
+            db: Db::open(&data_dir.join("qiao.db"))?,
+            engine,
+            http,
+            connections: connections.into_iter().map(|c| (c.name.clone(), Arc::new(c))).collect(),
+            plugins: Registry::new(plugins_dir),
+        })
+    }
+
+    /// Compiles (or loads from the cache) a component, links it, finds its capabilities and asks who it is.
+    pub async fn load_connector(&self, file: &Path, bytes: Vec<u8>) -> Result<Connector> {
+        let hash = hex::encode(Sha256::digest(&bytes));
+        let engine = self.engine.clone();
+        let started = Instant::now();
+        let (component, cached) = {
+            let hash = hash.clone();
+            let cache = self.cache.clone();
+            tokio::task::spawn_blocking(move || cache.load(&engine, &hash, &bytes)).await??
+        };
+        let pre = self.linker.instantiate_pre(&component).map_err(|e| {
+            anyhow::anyhow!("{e:#} (a connector may import only qiao:connector/* and wasi:*@0.2 interfaces)")
+        })?;
+        let exports = Exports::detect(&pre)?;
+        let mut connector = Connector { file: file.to_path_buf(), hash, info: connector::default_info(file), exports, pre };
+        if connector.exports.describe.is_some() {
+            let loading = Arc::new(Connection {
+                name: "(loading)".into(),
+                connector: String::new(),
+                values: HashMap::new(),
+                secret_keys: vec![],
+                limits: Limits::default(),
+            });
+            let mut store = self.new_store(loading, Arc::new(AllowList::default()));
+            let instance = connector.pre.instantiate_async(&mut store).await?;
+            let describe = connector.exports.describe.as_ref().expect("checked").load(&mut store, &instance)?;
+            connector.info = tokio::time::timeout(Duration::from_secs(10), describe.call_describe(&mut store))
+                .await
+                .context("describe did not answer within 10 s")??;
+        }
+        connector::validate_info(&connector.info)?;
+        tracing::info!(
+            file = %file.display(),
+            id = %connector.info.id,
+            version = %connector.info.version,
+            capabilities = ?connector.exports.capabilities(),
+            from_cache = cached,
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "loaded connector"
+        );
+        Ok(connector)
+    }
+
+    fn new_store(&self, connection: Arc<Connection>, allow: Arc<AllowList>) -> wasmtime::Store<HostState> {
+        Sandbox { engine: &self.engine, connection, allow, db: self.db.clone(), http: self.http.clone() }.new_store()
+    }
+
+    /// Runs one operation on a connection's connector, in a fresh instance with the connection's limits.
+    pub async fn call(&self, connection: &str, call: Call) -> Result<Reply, CallError> {
+        let conn = self.connections.get(connection).ok_or_else(|| CallError::UnknownConnection(connection.into()))?;
+        // Held for the whole call: a reload in the meantime does not affect it.
+        let connector = self.plugins.get(&conn.connector).ok_or_else(|| CallError::ConnectorNotLoaded {
+            connection: conn.name.clone(),
+            connector: conn.connector.clone(),
+        })?;
+        let capability = call.capability();
+        if !connector.exports.capabilities().contains(&capability) {
+            return Err(CallError::Unsupported {
+                connector: connector.id().into(),
+                capability: capability.name(),
+                export: capability.export_name(),
+            });
+        }
+        let operation = call.operation();
+        let allow = Arc::new(AllowList::new(&connector.info, conn));
+        let mut store = self.new_store(conn.clone(), allow);
+        let limits = conn.limits.clone();
+        let span = tracing::info_span!(
+            "connector_call",
+            connection = %conn.name,
+            connector = %connector.id(),
+            version = %connector.info.version,
+            capability = capability.name(),
+            operation
+        );
+        let started = Instant::now();
+        let run = async {
+            let instance = connector.pre.instantiate_async(&mut store).await?;
+            dispatch(&connector.exports, &mut store, &instance, call).await
+        };
+        let result = tokio::time::timeout(Duration::from_millis(limits.timeout_ms), run).instrument(span.clone()).await;
+        let elapsed_ms = started.elapsed().as_millis() as u64;
+        let state = store.data();
+        log_stdio(&span, state);
+        let id = connector.id().to_string();
+        let outcome = match result {
+            Err(_) => Err(CallError::Timeout { connector: id, limit_ms: limits.timeout_ms }),
+            Ok(Err(_)) if state.cpu_exhausted() => Err(CallError::CpuLimit { connector: id, limit_ms: limits.cpu_ms }),
+            Ok(Err(trap)) => Err(CallError::Trap { connector: id, message: describe_trap(&trap, &limits) }),
+            Ok(Ok(Err(e))) => Err(CallError::Connector(e)),
+            Ok(Ok(Ok(reply))) => Ok(reply),
+        };
+        span.in_scope(|| match &outcome {
+            Ok(_) => tracing::info!(elapsed_ms, outcome = "ok", "connector call"),
+            Err(CallError::Connector(e)) => {
+                tracing::info!(elapsed_ms, outcome = "error", kind = ?e.kind, code = e.platform_code, "connector call")
+            }
+            Err(e) => tracing::warn!(elapsed_ms, outcome = "failed", error = %e, "connector call"),
+        });
+        outcome
+    }
+}
+
+/// A trap's message, with the limit it hit spelled out when it was the memory limit.
+fn describe_trap(trap: &wasmtime::Error, limits: &Limits) -> String {
+    let text = format!("{trap:#}");
+    let first = text.lines().next().unwrap_or_default().to_string();
+    if text.contains("growing memory") || text.contains("memory.grow") || text.contains("memory limit") {
+        format!("memory limit of {} MiB exceeded ({first})", limits.memory_mb)
+    } else {
+        first
+    }
+}
+
+fn log_stdio(span: &tracing::Span, state: &HostState) {
+    for (stream, pipe) in [("stdout", &state.stdout), ("stderr", &state.stderr)] {
+        let bytes = pipe.contents();
+        if !bytes.is_empty() {
+            let text = String::from_utf8_lossy(&bytes);
+            span.in_scope(|| tracing::info!(target: "connector", stream, "{}", text.trim_end()));
+        }
+    }
+}

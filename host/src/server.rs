@@ -1,0 +1,86 @@
+//! `qiao serve`: config, runtime, plugin watcher and HTTP listener, wired together.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+use crate::config::ConfigFile;
+use crate::engine::{PoolSize, new_engine};
+use crate::runtime::Runtime;
+
+#[derive(Debug, Clone)]
+pub struct ServeOptions {
+    /// None: no connections (connectors can still be listed and inspected).
+    pub config: Option<PathBuf>,
+    pub listen: SocketAddr,
+    pub plugins_dir: PathBuf,
+    pub data_dir: PathBuf,
+}
+
+pub struct Server {
+    pub addr: SocketAddr,
+    pub runtime: Arc<Runtime>,
+    shutdown: oneshot::Sender<()>,
+    task: JoinHandle<std::io::Result<()>>,
+}
+
+pub async fn start(options: ServeOptions) -> Result<Server> {
+    let config = match &options.config {
+        Some(path) => ConfigFile::load(path)?,
+        None => ConfigFile::default(),
+    };
+    let connections = config.connections(|var| std::env::var(var).ok())?;
+    let engine = new_engine(&PoolSize::default())?;
+    let runtime = Arc::new(Runtime::new(engine, &options.data_dir, options.plugins_dir.clone(), connections)?);
+    crate::plugins::watch(runtime.clone())
+        .await
+        .with_context(|| format!("cannot watch plugins directory {}", options.plugins_dir.display()))?;
+    for connection in runtime.connections.values() {
+        if runtime.plugins.get(&connection.connector).is_none() {
+            tracing::warn!(
+                connection = %connection.name,
+                connector = %connection.connector,
+                "connection's connector is not loaded (yet): its calls answer 503 until it is"
+            );
+        }
+    }
+    let listener = tokio::net::TcpListener::bind(options.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", options.listen))?;
+    let addr = listener.local_addr()?;
+    let app = crate::api::router(runtime.clone()).layer(tower_http::trace::TraceLayer::new_for_http());
+    let (shutdown, stopped) = oneshot::channel::<()>();
+    let task = tokio::spawn(async move {
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async {
+                let _ = stopped.await;
+            })
+            .await
+    });
+    tracing::info!(%addr, plugins_dir = %options.plugins_dir.display(), data_dir = %options.data_dir.display(), "qiao is serving");
+    Ok(Server { addr, runtime, shutdown, task })
+}
+
+impl Server {
+    /// Stops accepting, lets in-flight requests finish, and returns.
+    pub async fn shutdown(self) -> Result<()> {
+        let _ = self.shutdown.send(());
+        self.task.await??;
+        Ok(())
+    }
+
+    /// Serves until SIGINT or SIGTERM, then shuts down gracefully.
+    pub async fn run_until_signal(self) -> Result<()> {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+        tracing::info!("shutting down");
+        self.shutdown().await
+    }
+}
