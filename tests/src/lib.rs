@@ -1,0 +1,130 @@
+//! Harness for Qiao's end-to-end tests: a real `qiao` server on a loopback port with its own plugins and data
+//! directories, real connector components built from source, and a local HTTP server for connectors to call.
+//!
+//! Components come from `scripts/build-connectors.sh` (run by `make test`).
+
+pub mod echo_server;
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use qiao::server::{Server, ServeOptions};
+use serde_json::Value;
+
+/// Where a built component lives: bundled connectors in `target/connectors`, test-only ones in
+/// `target/test-connectors`.
+pub fn component(name: &str) -> PathBuf {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().join("target");
+    for dir in ["connectors", "test-connectors"] {
+        let path = root.join(dir).join(format!("{name}.wasm"));
+        if path.exists() {
+            return path;
+        }
+    }
+    panic!("{name}.wasm is not built: run scripts/build-connectors.sh (or `make test`, which does)");
+}
+
+pub struct TestServer {
+    pub base: String,
+    pub client: reqwest::Client,
+    pub plugins_dir: PathBuf,
+    pub data_dir: PathBuf,
+    server: Option<Server>,
+    _dir: tempfile::TempDir,
+}
+
+impl TestServer {
+    /// Starts Qiao with the named components in its plugins directory and `config` (TOML) as its config file.
+    pub async fn start(components: &[&str], config: &str) -> Result<TestServer> {
+        let dir = tempfile::tempdir()?;
+        let plugins_dir = dir.path().join("plugins");
+        let data_dir = dir.path().join("data");
+        std::fs::create_dir_all(&plugins_dir)?;
+        for name in components {
+            std::fs::copy(component(name), plugins_dir.join(format!("{name}.wasm")))?;
+        }
+        let config_path = dir.path().join("qiao.toml");
+        std::fs::write(&config_path, config)?;
+        TestServer::start_in(dir, plugins_dir, data_dir, Some(config_path)).await
+    }
+
+    async fn start_in(dir: tempfile::TempDir, plugins_dir: PathBuf, data_dir: PathBuf, config: Option<PathBuf>) -> Result<TestServer> {
+        let server = qiao::server::start(ServeOptions {
+            config,
+            listen: "127.0.0.1:0".parse()?,
+            plugins_dir: plugins_dir.clone(),
+            data_dir: data_dir.clone(),
+        })
+        .await?;
+        Ok(TestServer {
+            base: format!("http://{}", server.addr),
+            client: reqwest::Client::new(),
+            plugins_dir,
+            data_dir,
+            server: Some(server),
+            _dir: dir,
+        })
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    pub async fn get(&self, path: &str) -> (u16, Value) {
+        let response = self.client.get(self.url(path)).send().await.expect("request");
+        read(response).await
+    }
+
+    pub async fn post(&self, path: &str, body: Value) -> (u16, Value) {
+        let response = self.client.post(self.url(path)).json(&body).send().await.expect("request");
+        read(response).await
+    }
+
+    pub async fn patch(&self, path: &str, body: Value) -> (u16, Value) {
+        let response = self.client.patch(self.url(path)).json(&body).send().await.expect("request");
+        read(response).await
+    }
+
+    pub async fn delete(&self, path: &str) -> (u16, Value) {
+        let response = self.client.delete(self.url(path)).send().await.expect("request");
+        read(response).await
+    }
+
+    /// The `/v1/connectors` row for a file name.
+    pub async fn connector_row(&self, file: &str) -> Option<Value> {
+        let (_, body) = self.get("/v1/connectors").await;
+        body["connectors"].as_array()?.iter().find(|c| c["file"] == file).cloned()
+    }
+
+    /// Polls `/v1/connectors` until `check` holds for the file's row (or its absence), for hot-reload tests.
+    pub async fn wait_for_connector(&self, file: &str, check: impl Fn(Option<&Value>) -> bool) -> Result<()> {
+        let start = Instant::now();
+        loop {
+            if check(self.connector_row(file).await.as_ref()) {
+                return Ok(());
+            }
+            if start.elapsed() > Duration::from_secs(15) {
+                anyhow::bail!("connector file {file} did not reach the expected state; now {:?}", self.connector_row(file).await);
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Stops the server and starts another on the same directories (a restart).
+    pub async fn restart(mut self, config: &str) -> Result<TestServer> {
+        self.server.take().unwrap().shutdown().await?;
+        let config_path = self._dir.path().join("qiao.toml");
+        std::fs::write(&config_path, config)?;
+        let TestServer { plugins_dir, data_dir, _dir, .. } = self;
+        TestServer::start_in(_dir, plugins_dir, data_dir, Some(config_path)).await
+    }
+}
+
+/// Status and JSON body (or `{"raw": text}` when the body is not JSON).
+pub async fn read(response: reqwest::Response) -> (u16, Value) {
+    let status = response.status().as_u16();
+    let text = response.text().await.context("body").unwrap();
+    let body = serde_json::from_str(&text).unwrap_or_else(|_| serde_json::json!({ "raw": text }));
+    (status, body)
+}

@@ -1,0 +1,65 @@
+//! The server the echo and hostile test connectors call: it records what it receives and misbehaves on request.
+//!
+//! - `POST /echo`: answers `{"echo": <body>, "token": <x-echo-token header>}` and records the body.
+//! - `GET /ping`: 200.
+//! - `GET /huge`: a body far larger than any sane limit, streamed.
+//! - `GET /slow`: answers after 60 s.
+//! - `GET /redirect`: 302 to `/ping` on another origin (must not be followed).
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::Json;
+use axum::Router;
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::HeaderMap;
+use axum::response::IntoResponse;
+use axum::routing::{get, post};
+use serde_json::{Value, json};
+
+#[derive(Clone, Default)]
+pub struct Recorded(Arc<Mutex<Vec<Value>>>);
+
+impl Recorded {
+    pub fn all(&self) -> Vec<Value> {
+        self.0.lock().unwrap().clone()
+    }
+}
+
+pub struct EchoServer {
+    pub base: String,
+    pub recorded: Recorded,
+}
+
+impl EchoServer {
+    pub async fn start() -> EchoServer {
+        let recorded = Recorded::default();
+        let app = Router::new()
+            .route("/echo", post(echo))
+            .route("/ping", get(|| async { "pong" }))
+            .route("/huge", get(huge))
+            .route("/slow", get(|| async {
+                tokio::time::sleep(Duration::from_secs(60)).await;
+                "late"
+            }))
+            .with_state(recorded.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        EchoServer { base, recorded }
+    }
+}
+
+async fn echo(State(recorded): State<Recorded>, headers: HeaderMap, Json(body): Json<Value>) -> Json<Value> {
+    let token = headers.get("x-echo-token").and_then(|v| v.to_str().ok()).map(str::to_string);
+    recorded.0.lock().unwrap().push(json!({ "body": body, "token": token }));
+    Json(json!({ "echo": body, "token": token }))
+}
+
+/// 64 MiB in 64 KiB chunks, without a content-length, so only a streaming limit stops it.
+async fn huge() -> impl IntoResponse {
+    let chunk = bytes::Bytes::from(vec![b'x'; 64 * 1024]);
+    let stream = futures::stream::iter((0..1024).map(move |_| Ok::<_, std::io::Error>(chunk.clone())));
+    Body::from_stream(stream)
+}
