@@ -17,7 +17,10 @@ use sha2::{Digest, Sha256};
 
 fn runtime(rt: &tokio::runtime::Runtime, dir: &Path) -> Arc<Runtime> {
     let wasm = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/connectors/echo.wasm");
-    assert!(wasm.exists(), "build the connectors first: scripts/build-connectors.sh");
+    assert!(
+        wasm.exists(),
+        "build the connectors first: scripts/build-connectors.sh"
+    );
     let plugins = dir.join("plugins");
     std::fs::create_dir_all(&plugins).unwrap();
     std::fs::copy(&wasm, plugins.join("echo.wasm")).unwrap();
@@ -29,7 +32,8 @@ fn runtime(rt: &tokio::runtime::Runtime, dir: &Path) -> Arc<Runtime> {
         limits: Limits::default(),
     };
     let engine = new_engine(&PoolSize::default()).unwrap();
-    let runtime = Arc::new(Runtime::new(engine, &dir.join("data"), plugins, vec![connection]).unwrap());
+    let runtime =
+        Arc::new(Runtime::new(engine, &dir.join("data"), plugins, vec![connection]).unwrap());
     rt.block_on(qiao::plugins::rescan(&runtime));
     assert!(runtime.plugins.get("echo").is_some());
     runtime
@@ -37,27 +41,40 @@ fn runtime(rt: &tokio::runtime::Runtime, dir: &Path) -> Arc<Runtime> {
 
 /// What the echo connector's `sso-authorize-url` does, natively.
 fn native_authorize_url(config: &HashMap<String, String>, redirect: &str, state: &str) -> String {
-    let base = config.get("api_base").map_or("https://echo.invalid", String::as_str);
+    let base = config
+        .get("api_base")
+        .map_or("https://echo.invalid", String::as_str);
     let enc = |s: &str| url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
-    format!("{base}/authorize?redirect_uri={}&state={}", enc(redirect), enc(state))
+    format!(
+        "{base}/authorize?redirect_uri={}&state={}",
+        enc(redirect),
+        enc(state)
+    )
 }
 
 /// What the echo connector's webhook `handle` does, natively: hash the body, build one event, echo the body.
 fn native_webhook(body: &[u8]) -> (Vec<u8>, String, String) {
     let id = hex::encode(Sha256::digest(body));
-    let payload = serde_json::json!({ "body": String::from_utf8_lossy(body), "method": "POST", "query": "" }).to_string();
+    let payload =
+        serde_json::json!({ "body": String::from_utf8_lossy(body), "method": "POST", "query": "" })
+            .to_string();
     (body.to_vec(), id, payload)
 }
 
 fn bench(c: &mut Criterion) {
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     let dir = tempfile::tempdir().unwrap();
     let qiao = runtime(&rt, dir.path());
     let config = HashMap::from([("api_base".to_string(), "https://echo.invalid".to_string())]);
     let body = vec![b'a'; 1024];
 
     let mut group = c.benchmark_group("sso_authorize_url");
-    group.bench_function("native", |b| b.iter(|| native_authorize_url(&config, "https://oa.example/cb?x=1", "s1")));
+    group.bench_function("native", |b| {
+        b.iter(|| native_authorize_url(&config, "https://oa.example/cb?x=1", "s1"))
+    });
     group.bench_function("through_host", |b| {
         b.to_async(&rt).iter(|| async {
             let call = Call::SsoAuthorizeUrl {

@@ -16,7 +16,8 @@ pub struct CompileCache {
 
 impl CompileCache {
     pub fn new(dir: PathBuf) -> Result<CompileCache> {
-        std::fs::create_dir_all(&dir).with_context(|| format!("cannot create cache dir {}", dir.display()))?;
+        std::fs::create_dir_all(&dir)
+            .with_context(|| format!("cannot create cache dir {}", dir.display()))?;
         Ok(CompileCache { dir })
     }
 
@@ -30,7 +31,9 @@ impl CompileCache {
             // dir; the engine hash in the name rejects code from another wasmtime build or configuration.
             match unsafe { Component::deserialize_file(engine, &path) } {
                 Ok(component) => return Ok((component, true)),
-                Err(e) => tracing::warn!(path = %path.display(), "ignoring unusable compile cache entry: {e:#}"),
+                Err(e) => {
+                    tracing::warn!(path = %path.display(), "ignoring unusable compile cache entry: {e:#}")
+                }
             }
         }
         let component = Component::new(engine, bytes)?;

@@ -154,7 +154,9 @@ impl ConfigFile {
 
 fn valid_name(name: &str) -> bool {
     (1..=64).contains(&name.len())
-        && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
 }
 
 #[cfg(test)]
@@ -175,7 +177,9 @@ mod tests {
             "#,
         )
         .unwrap();
-        let conns = file.connections(|v| (v == "HQ_SECRET").then(|| "s3cret".to_string())).unwrap();
+        let conns = file
+            .connections(|v| (v == "HQ_SECRET").then(|| "s3cret".to_string()))
+            .unwrap();
         let hq = &conns[0];
         assert_eq!(hq.values["app_secret"], "s3cret");
         assert_eq!(hq.values["aes"], "inline");
@@ -196,8 +200,11 @@ mod tests {
 
     #[test]
     fn rejects_unknown_keys_and_bad_names() {
-        assert!(toml::from_str::<ConfigFile>("[connections.a]\nconnector = \"x\"\ntypo = 1").is_err());
-        let file: ConfigFile = toml::from_str("[connections.\"Bad Name\"]\nconnector = \"x\"").unwrap();
+        assert!(
+            toml::from_str::<ConfigFile>("[connections.a]\nconnector = \"x\"\ntypo = 1").is_err()
+        );
+        let file: ConfigFile =
+            toml::from_str("[connections.\"Bad Name\"]\nconnector = \"x\"").unwrap();
         assert!(file.connections(|_| None).is_err());
     }
 }

@@ -67,33 +67,72 @@ impl Exports {
     /// other functions or types is an error, not a silently missing capability.
     pub fn detect(pre: &InstancePre<HostState>) -> Result<Exports> {
         let component = pre.component();
-        let exported = |cap: Capability| component.get_export_index(None, &cap.export_name()).is_some();
+        let exported = |cap: Capability| {
+            component
+                .get_export_index(None, &cap.export_name())
+                .is_some()
+        };
         fn check<T>(cap: Capability, present: bool, r: wasmtime::Result<T>) -> Result<Option<T>> {
             if !present {
                 return Ok(None);
             }
-            r.map(Some).map_err(|e| anyhow::anyhow!("export {} does not match the contract: {e}", cap.export_name()))
+            r.map(Some).map_err(|e| {
+                anyhow::anyhow!(
+                    "export {} does not match the contract: {e}",
+                    cap.export_name()
+                )
+            })
         }
         Ok(Exports {
-            describe: check(Capability::Describe, exported(Capability::Describe), describe::GuestIndices::new(pre))?,
-            identity: check(Capability::Identity, exported(Capability::Identity), identity::GuestIndices::new(pre))?,
-            messaging: check(Capability::Messaging, exported(Capability::Messaging), messaging::GuestIndices::new(pre))?,
-            approval: check(Capability::Approval, exported(Capability::Approval), approval::GuestIndices::new(pre))?,
-            webhook: check(Capability::Webhook, exported(Capability::Webhook), webhook::GuestIndices::new(pre))?,
-            poll: check(Capability::Poll, exported(Capability::Poll), poll::GuestIndices::new(pre))?,
+            describe: check(
+                Capability::Describe,
+                exported(Capability::Describe),
+                describe::GuestIndices::new(pre),
+            )?,
+            identity: check(
+                Capability::Identity,
+                exported(Capability::Identity),
+                identity::GuestIndices::new(pre),
+            )?,
+            messaging: check(
+                Capability::Messaging,
+                exported(Capability::Messaging),
+                messaging::GuestIndices::new(pre),
+            )?,
+            approval: check(
+                Capability::Approval,
+                exported(Capability::Approval),
+                approval::GuestIndices::new(pre),
+            )?,
+            webhook: check(
+                Capability::Webhook,
+                exported(Capability::Webhook),
+                webhook::GuestIndices::new(pre),
+            )?,
+            poll: check(
+                Capability::Poll,
+                exported(Capability::Poll),
+                poll::GuestIndices::new(pre),
+            )?,
         })
     }
 
+    pub fn has(&self, capability: Capability) -> bool {
+        match capability {
+            Capability::Describe => self.describe.is_some(),
+            Capability::Identity => self.identity.is_some(),
+            Capability::Messaging => self.messaging.is_some(),
+            Capability::Approval => self.approval.is_some(),
+            Capability::Webhook => self.webhook.is_some(),
+            Capability::Poll => self.poll.is_some(),
+        }
+    }
+
     pub fn capabilities(&self) -> Vec<Capability> {
-        let present = [
-            self.describe.is_some(),
-            self.identity.is_some(),
-            self.messaging.is_some(),
-            self.approval.is_some(),
-            self.webhook.is_some(),
-            self.poll.is_some(),
-        ];
-        Capability::ALL.into_iter().zip(present).filter(|(_, p)| *p).map(|(c, _)| c).collect()
+        Capability::ALL
+            .into_iter()
+            .filter(|c| self.has(*c))
+            .collect()
     }
 }
 
@@ -114,7 +153,10 @@ impl Connector {
 
 /// What a connector without `describe` is taken to be: named after its file, needing no hosts.
 pub fn default_info(file: &Path) -> describe::Info {
-    let stem = file.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+    let stem = file
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
     describe::Info {
         id: stem.clone(),
         name: stem,
@@ -129,12 +171,19 @@ pub fn default_info(file: &Path) -> describe::Info {
 /// Ids appear in URLs and config files: keep them plain.
 pub fn validate_info(info: &describe::Info) -> Result<()> {
     let ok = (1..=64).contains(&info.id.len())
-        && info.id.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_');
+        && info
+            .id
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_');
     if !ok {
-        bail!("connector id {:?} must be 1-64 characters of a-z, 0-9, '-' or '_'", info.id);
+        bail!(
+            "connector id {:?} must be 1-64 characters of a-z, 0-9, '-' or '_'",
+            info.id
+        );
     }
     for host in &info.hosts {
-        url::Host::parse(host).with_context(|| format!("declared host {host:?} is not a host name"))?;
+        url::Host::parse(host)
+            .with_context(|| format!("declared host {host:?} is not a host name"))?;
     }
     Ok(())
 }

@@ -58,18 +58,25 @@ pub struct StoredEvent {
 }
 
 pub fn now_ms() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
 }
 
 impl Db {
     pub fn open(path: &Path) -> Result<Arc<Db>> {
-        let conn = Connection::open(path).with_context(|| format!("cannot open database {}", path.display()))?;
+        let conn = Connection::open(path)
+            .with_context(|| format!("cannot open database {}", path.display()))?;
         // WAL: readers don't block the writer; NORMAL sync is durable across process crashes (not power loss of
         // the last transaction), which is the trade-off SQLite recommends for WAL.
-        conn.execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;")?;
+        conn.execute_batch(
+            "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;",
+        )?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         migrate(&conn)?;
-        Ok(Arc::new(Db { conn: Mutex::new(conn) }))
+        Ok(Arc::new(Db {
+            conn: Mutex::new(conn),
+        }))
     }
 
     async fn run<R: Send + 'static>(
@@ -78,14 +85,21 @@ impl Db {
     ) -> Result<R> {
         let db = self.clone();
         tokio::task::spawn_blocking(move || {
-            let conn = db.conn.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            let conn = db
+                .conn
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
             f(&conn)
         })
         .await?
         .map_err(Into::into)
     }
 
-    pub async fn kv_get(self: &Arc<Self>, connection: String, key: String) -> Result<Option<Vec<u8>>> {
+    pub async fn kv_get(
+        self: &Arc<Self>,
+        connection: String,
+        key: String,
+    ) -> Result<Option<Vec<u8>>> {
         self.run(move |c| {
             c.query_row(
                 "SELECT value FROM kv WHERE connection = ?1 AND key = ?2 AND (expires_at IS NULL OR expires_at > ?3)",
@@ -97,7 +111,13 @@ impl Db {
         .await
     }
 
-    pub async fn kv_set(self: &Arc<Self>, connection: String, key: String, value: Vec<u8>, ttl: Option<u32>) -> Result<()> {
+    pub async fn kv_set(
+        self: &Arc<Self>,
+        connection: String,
+        key: String,
+        value: Vec<u8>,
+        ttl: Option<u32>,
+    ) -> Result<()> {
         let expires = ttl.map(|s| now_ms() + i64::from(s) * 1000);
         self.run(move |c| {
             c.execute(
@@ -111,12 +131,22 @@ impl Db {
     }
 
     pub async fn kv_delete(self: &Arc<Self>, connection: String, key: String) -> Result<()> {
-        self.run(move |c| c.execute("DELETE FROM kv WHERE connection = ?1 AND key = ?2", params![connection, key]).map(drop))
-            .await
+        self.run(move |c| {
+            c.execute(
+                "DELETE FROM kv WHERE connection = ?1 AND key = ?2",
+                params![connection, key],
+            )
+            .map(drop)
+        })
+        .await
     }
 
     /// Stores events, skipping ones already stored for this connection (same event id). Returns how many were new.
-    pub async fn insert_events(self: &Arc<Self>, connection: String, events: Vec<Event>) -> Result<usize> {
+    pub async fn insert_events(
+        self: &Arc<Self>,
+        connection: String,
+        events: Vec<Event>,
+    ) -> Result<usize> {
         self.run(move |c| {
             let tx = c.unchecked_transaction()?;
             let mut inserted = 0;
@@ -143,7 +173,12 @@ impl Db {
         .await
     }
 
-    pub async fn list_events(self: &Arc<Self>, after: i64, connection: Option<String>, limit: u32) -> Result<Vec<StoredEvent>> {
+    pub async fn list_events(
+        self: &Arc<Self>,
+        after: i64,
+        connection: Option<String>,
+        limit: u32,
+    ) -> Result<Vec<StoredEvent>> {
         self.run(move |c| {
             let mut stmt = c.prepare_cached(
                 "SELECT seq, connection, event_id, kind, subject, time_ms, payload, received_ms FROM events
@@ -170,15 +205,24 @@ impl Db {
 
     pub async fn poll_cursor(self: &Arc<Self>, connection: String) -> Result<Option<String>> {
         self.run(move |c| {
-            c.query_row("SELECT cursor FROM poll_cursors WHERE connection = ?1", [connection], |row| row.get(0))
-                .optional()
+            c.query_row(
+                "SELECT cursor FROM poll_cursors WHERE connection = ?1",
+                [connection],
+                |row| row.get(0),
+            )
+            .optional()
         })
         .await
     }
 
     /// Stores the events of one poll and the cursor after them in one transaction, so a crash cannot lose events
     /// behind an advanced cursor.
-    pub async fn commit_poll(self: &Arc<Self>, connection: String, events: Vec<Event>, cursor: Option<String>) -> Result<usize> {
+    pub async fn commit_poll(
+        self: &Arc<Self>,
+        connection: String,
+        events: Vec<Event>,
+        cursor: Option<String>,
+    ) -> Result<usize> {
         let inserted = self.insert_events(connection.clone(), events).await?;
         if let Some(cursor) = cursor {
             self.run(move |c| {
@@ -199,7 +243,8 @@ fn migrate(conn: &Connection) -> Result<()> {
     let done: usize = conn.query_row("PRAGMA user_version", [], |row| row.get(0))?;
     for (i, sql) in MIGRATIONS.iter().enumerate().skip(done) {
         let tx = conn.unchecked_transaction()?;
-        tx.execute_batch(sql).with_context(|| format!("schema migration {} failed", i + 1))?;
+        tx.execute_batch(sql)
+            .with_context(|| format!("schema migration {} failed", i + 1))?;
         tx.pragma_update(None, "user_version", i + 1)?;
         tx.commit()?;
     }
@@ -211,17 +256,30 @@ mod tests {
     use super::*;
 
     fn event(id: &str) -> Event {
-        Event { id: id.into(), kind: "t".into(), time_ms: None, subject: "s".into(), payload: "{\"a\":1}".into() }
+        Event {
+            id: id.into(),
+            kind: "t".into(),
+            time_ms: None,
+            subject: "s".into(),
+            payload: "{\"a\":1}".into(),
+        }
     }
 
     #[tokio::test]
     async fn kv_is_scoped_per_connection_and_expires() {
         let dir = tempfile::tempdir().unwrap();
         let db = Db::open(&dir.path().join("q.db")).unwrap();
-        db.kv_set("a".into(), "k".into(), b"1".to_vec(), None).await.unwrap();
-        assert_eq!(db.kv_get("a".into(), "k".into()).await.unwrap(), Some(b"1".to_vec()));
+        db.kv_set("a".into(), "k".into(), b"1".to_vec(), None)
+            .await
+            .unwrap();
+        assert_eq!(
+            db.kv_get("a".into(), "k".into()).await.unwrap(),
+            Some(b"1".to_vec())
+        );
         assert_eq!(db.kv_get("b".into(), "k".into()).await.unwrap(), None);
-        db.kv_set("a".into(), "t".into(), b"x".to_vec(), Some(0)).await.unwrap();
+        db.kv_set("a".into(), "t".into(), b"x".to_vec(), Some(0))
+            .await
+            .unwrap();
         assert_eq!(db.kv_get("a".into(), "t".into()).await.unwrap(), None);
     }
 
@@ -230,13 +288,31 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("q.db");
         let db = Db::open(&path).unwrap();
-        assert_eq!(db.insert_events("a".into(), vec![event("1"), event("2")]).await.unwrap(), 2);
-        assert_eq!(db.insert_events("a".into(), vec![event("2"), event("3")]).await.unwrap(), 1);
-        assert_eq!(db.insert_events("b".into(), vec![event("1")]).await.unwrap(), 1);
+        assert_eq!(
+            db.insert_events("a".into(), vec![event("1"), event("2")])
+                .await
+                .unwrap(),
+            2
+        );
+        assert_eq!(
+            db.insert_events("a".into(), vec![event("2"), event("3")])
+                .await
+                .unwrap(),
+            1
+        );
+        assert_eq!(
+            db.insert_events("b".into(), vec![event("1")])
+                .await
+                .unwrap(),
+            1
+        );
         drop(db);
         let db = Db::open(&path).unwrap();
         let all = db.list_events(0, Some("a".into()), 10).await.unwrap();
-        assert_eq!(all.iter().map(|e| e.id.as_str()).collect::<Vec<_>>(), ["1", "2", "3"]);
+        assert_eq!(
+            all.iter().map(|e| e.id.as_str()).collect::<Vec<_>>(),
+            ["1", "2", "3"]
+        );
         let after = db.list_events(all[0].seq, None, 10).await.unwrap();
         assert_eq!(after.len(), 3);
         assert_eq!(after[0].payload["a"], 1);

@@ -20,7 +20,10 @@ pub struct PoolSize {
 
 impl Default for PoolSize {
     fn default() -> Self {
-        PoolSize { instances: 256, max_memory_bytes: 1 << 30 }
+        PoolSize {
+            instances: 256,
+            max_memory_bytes: 1 << 30,
+        }
     }
 }
 

@@ -12,11 +12,21 @@ use crate::runtime::Runtime;
 
 pub async fn inspect(file: &Path) -> Result<Value> {
     let bytes = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
-    let engine = new_engine(&PoolSize { instances: 4, ..PoolSize::default() })?;
-    let component = Component::new(&engine, &bytes).map_err(|e| anyhow::anyhow!("not a valid WebAssembly component: {e:#}"))?;
+    let engine = new_engine(&PoolSize {
+        instances: 4,
+        ..PoolSize::default()
+    })?;
+    let component = Component::new(&engine, &bytes)
+        .map_err(|e| anyhow::anyhow!("not a valid WebAssembly component: {e:#}"))?;
     let ty = component.component_type();
-    let imports: Vec<String> = ty.imports(&engine).map(|(name, _)| name.to_string()).collect();
-    let exports: Vec<String> = ty.exports(&engine).map(|(name, _)| name.to_string()).collect();
+    let imports: Vec<String> = ty
+        .imports(&engine)
+        .map(|(name, _)| name.to_string())
+        .collect();
+    let exports: Vec<String> = ty
+        .exports(&engine)
+        .map(|(name, _)| name.to_string())
+        .collect();
     let scratch = std::env::temp_dir().join(format!("qiao-inspect-{}", std::process::id()));
     let runtime = Runtime::new(engine, &scratch, scratch.join("plugins"), vec![])?;
     let loaded = runtime.load_connector(file, bytes).await;

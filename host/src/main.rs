@@ -53,21 +53,37 @@ enum ConnectorsCommand {
 async fn main() -> Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("QIAO_LOG").unwrap_or_else(|_| "info,tower_http=warn".into()),
+            tracing_subscriber::EnvFilter::try_from_env("QIAO_LOG")
+                .unwrap_or_else(|_| "info,tower_http=warn".into()),
         )
         .with_writer(std::io::stderr)
         .init();
     match Cli::parse().command {
-        Command::Serve { config, listen, plugins_dir, data_dir } => {
+        Command::Serve {
+            config,
+            listen,
+            plugins_dir,
+            data_dir,
+        } => {
             let config = if config.exists() {
                 Some(config)
             } else {
                 tracing::warn!(config = %config.display(), "no config file: serving with no connections");
                 None
             };
-            start(ServeOptions { config, listen, plugins_dir, data_dir }).await?.run_until_signal().await
+            start(ServeOptions {
+                config,
+                listen,
+                plugins_dir,
+                data_dir,
+            })
+            .await?
+            .run_until_signal()
+            .await
         }
-        Command::Connectors { command: ConnectorsCommand::Inspect { file, json } } => {
+        Command::Connectors {
+            command: ConnectorsCommand::Inspect { file, json },
+        } => {
             let report = qiao::inspect::inspect(&file).await?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&report)?);
@@ -83,10 +99,20 @@ async fn main() -> Result<()> {
 }
 
 fn print_report(r: &serde_json::Value) {
-    println!("file:    {} ({} bytes)", r["file"].as_str().unwrap_or(""), r["size"]);
+    println!(
+        "file:    {} ({} bytes)",
+        r["file"].as_str().unwrap_or(""),
+        r["size"]
+    );
     if r["valid"] == true {
         let d = &r["describe"];
-        println!("id:      {} {} ({}, by {})", d["id"].as_str().unwrap_or(""), d["version"].as_str().unwrap_or(""), d["name"].as_str().unwrap_or(""), d["vendor"].as_str().unwrap_or(""));
+        println!(
+            "id:      {} {} ({}, by {})",
+            d["id"].as_str().unwrap_or(""),
+            d["version"].as_str().unwrap_or(""),
+            d["name"].as_str().unwrap_or(""),
+            d["vendor"].as_str().unwrap_or("")
+        );
         println!("capabilities: {}", join(&r["capabilities"]));
         println!("hosts:   {}", join(&d["hosts"]));
         for field in d["config"].as_array().into_iter().flatten() {
@@ -96,7 +122,12 @@ fn print_report(r: &serde_json::Value) {
                     flags.push(flag);
                 }
             }
-            println!("config:  {} [{}] {}", field["key"].as_str().unwrap_or(""), flags.join(","), field["description"].as_str().unwrap_or(""));
+            println!(
+                "config:  {} [{}] {}",
+                field["key"].as_str().unwrap_or(""),
+                flags.join(","),
+                field["description"].as_str().unwrap_or("")
+            );
         }
     } else {
         println!("INVALID: {}", r["error"].as_str().unwrap_or(""));
@@ -106,5 +137,12 @@ fn print_report(r: &serde_json::Value) {
 }
 
 fn join(v: &serde_json::Value) -> String {
-    v.as_array().map(|a| a.iter().map(|x| x.as_str().map_or(x.to_string(), str::to_string)).collect::<Vec<_>>().join(", ")).unwrap_or_default()
+    v.as_array()
+        .map(|a| {
+            a.iter()
+                .map(|x| x.as_str().map_or(x.to_string(), str::to_string))
+                .collect::<Vec<_>>()
+                .join(", ")
+        })
+        .unwrap_or_default()
 }

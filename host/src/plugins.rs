@@ -80,7 +80,10 @@ impl Registry {
             .map(|(path, file)| {
                 let c = file.loaded.as_deref();
                 ConnectorStatus {
-                    file: path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
+                    file: path
+                        .file_name()
+                        .map(|n| n.to_string_lossy().into_owned())
+                        .unwrap_or_default(),
                     id: c.map(|c| c.info.id.clone()),
                     name: c.map(|c| c.info.name.clone()),
                     version: c.map(|c| c.info.version.clone()),
@@ -120,13 +123,20 @@ pub async fn rescan(runtime: &Runtime) {
         changed |= files.len() != before;
     }
     for (path, stamp) in &present {
-        let unchanged = registry.files.read().unwrap().get(path).is_some_and(|f| f.seen == Some(*stamp));
+        let unchanged = registry
+            .files
+            .read()
+            .unwrap()
+            .get(path)
+            .is_some_and(|f| f.seen == Some(*stamp));
         if unchanged {
             continue;
         }
         changed = true;
         let result = if stamp.1 > MAX_COMPONENT_BYTES {
-            Err(anyhow::anyhow!("file is larger than {MAX_COMPONENT_BYTES} bytes"))
+            Err(anyhow::anyhow!(
+                "file is larger than {MAX_COMPONENT_BYTES} bytes"
+            ))
         } else {
             match tokio::fs::read(path).await {
                 Ok(bytes) => runtime.load_connector(path, bytes).await,
@@ -164,10 +174,15 @@ fn rebuild_index(registry: &Registry) {
     let mut by_id: HashMap<String, Arc<Connector>> = HashMap::new();
     let mut owner: HashMap<String, PathBuf> = HashMap::new();
     for (path, file) in files.iter_mut() {
-        let Some(connector) = &file.loaded else { continue };
+        let Some(connector) = &file.loaded else {
+            continue;
+        };
         let id = connector.info.id.clone();
         if let Some(first) = owner.get(&id) {
-            file.error = Some(format!("connector id {id:?} is already provided by {}", first.display()));
+            file.error = Some(format!(
+                "connector id {id:?} is already provided by {}",
+                first.display()
+            ));
             continue;
         }
         owner.insert(id.clone(), path.clone());

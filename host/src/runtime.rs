@@ -27,9 +27,16 @@ pub enum CallError {
     #[error("no connection named {0:?}")]
     UnknownConnection(String),
     #[error("connection {connection:?} uses connector {connector:?}, which is not loaded")]
-    ConnectorNotLoaded { connection: String, connector: String },
+    ConnectorNotLoaded {
+        connection: String,
+        connector: String,
+    },
     #[error("connector {connector:?} does not support {capability} (it does not export {export})")]
-    Unsupported { connector: String, capability: &'static str, export: String },
+    Unsupported {
+        connector: String,
+        capability: &'static str,
+        export: String,
+    },
     /// The connector answered with an error (usually the platform's).
     #[error("{}", .0.message)]
     Connector(types::Error),
@@ -54,8 +61,14 @@ pub struct Runtime {
 }
 
 impl Runtime {
-    pub fn new(engine: Arc<Engine>, data_dir: &Path, plugins_dir: PathBuf, connections: Vec<Connection>) -> Result<Runtime> {
-        std::fs::create_dir_all(data_dir).with_context(|| format!("cannot create data dir {}", data_dir.display()))?;
+    pub fn new(
+        engine: Arc<Engine>,
+        data_dir: &Path,
+        plugins_dir: PathBuf,
+        connections: Vec<Connection>,
+    ) -> Result<Runtime> {
+        std::fs::create_dir_all(data_dir)
+            .with_context(|| format!("cannot create data dir {}", data_dir.display()))?;
         let http = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .user_agent(concat!("qiao/", env!("CARGO_PKG_VERSION")))
@@ -66,7 +79,10 @@ impl Runtime {
             db: Db::open(&data_dir.join("qiao.db"))?,
             engine,
             http,
-            connections: connections.into_iter().map(|c| (c.name.clone(), Arc::new(c))).collect(),
+            connections: connections
+                .into_iter()
+                .map(|c| (c.name.clone(), Arc::new(c)))
+                .collect(),
             plugins: Registry::new(plugins_dir),
         })
     }
@@ -82,10 +98,18 @@ impl Runtime {
             tokio::task::spawn_blocking(move || cache.load(&engine, &hash, &bytes)).await??
         };
         let pre = self.linker.instantiate_pre(&component).map_err(|e| {
-            anyhow::anyhow!("{e:#} (a connector may import only qiao:connector/* and wasi:*@0.2 interfaces)")
+            anyhow::anyhow!(
+                "{e:#} (a connector may import only qiao:connector/* and wasi:*@0.2 interfaces)"
+            )
         })?;
         let exports = Exports::detect(&pre)?;
-        let mut connector = Connector { file: file.to_path_buf(), hash, info: connector::default_info(file), exports, pre };
+        let mut connector = Connector {
+            file: file.to_path_buf(),
+            hash,
+            info: connector::default_info(file),
+            exports,
+            pre,
+        };
         if connector.exports.describe.is_some() {
             let loading = Arc::new(Connection {
                 name: "(loading)".into(),
@@ -96,10 +120,16 @@ impl Runtime {
             });
             let mut store = self.new_store(loading, Arc::new(AllowList::default()));
             let instance = connector.pre.instantiate_async(&mut store).await?;
-            let describe = connector.exports.describe.as_ref().expect("checked").load(&mut store, &instance)?;
-            connector.info = tokio::time::timeout(Duration::from_secs(10), describe.call_describe(&mut store))
-                .await
-                .context("describe did not answer within 10 s")??;
+            let describe = connector
+                .exports
+                .describe
+                .as_ref()
+                .expect("checked")
+                .load(&mut store, &instance)?;
+            connector.info =
+                tokio::time::timeout(Duration::from_secs(10), describe.call_describe(&mut store))
+                    .await
+                    .context("describe did not answer within 10 s")??;
         }
         connector::validate_info(&connector.info)?;
         tracing::info!(
@@ -114,20 +144,37 @@ impl Runtime {
         Ok(connector)
     }
 
-    fn new_store(&self, connection: Arc<Connection>, allow: Arc<AllowList>) -> wasmtime::Store<HostState> {
-        Sandbox { engine: &self.engine, connection, allow, db: self.db.clone(), http: self.http.clone() }.new_store()
+    fn new_store(
+        &self,
+        connection: Arc<Connection>,
+        allow: Arc<AllowList>,
+    ) -> wasmtime::Store<HostState> {
+        Sandbox {
+            engine: &self.engine,
+            connection,
+            allow,
+            db: self.db.clone(),
+            http: self.http.clone(),
+        }
+        .new_store()
     }
 
     /// Runs one operation on a connection's connector, in a fresh instance with the connection's limits.
     pub async fn call(&self, connection: &str, call: Call) -> Result<Reply, CallError> {
-        let conn = self.connections.get(connection).ok_or_else(|| CallError::UnknownConnection(connection.into()))?;
+        let conn = self
+            .connections
+            .get(connection)
+            .ok_or_else(|| CallError::UnknownConnection(connection.into()))?;
         // Held for the whole call: a reload in the meantime does not affect it.
-        let connector = self.plugins.get(&conn.connector).ok_or_else(|| CallError::ConnectorNotLoaded {
-            connection: conn.name.clone(),
-            connector: conn.connector.clone(),
-        })?;
+        let connector =
+            self.plugins
+                .get(&conn.connector)
+                .ok_or_else(|| CallError::ConnectorNotLoaded {
+                    connection: conn.name.clone(),
+                    connector: conn.connector.clone(),
+                })?;
         let capability = call.capability();
-        if !connector.exports.capabilities().contains(&capability) {
+        if !connector.exports.has(capability) {
             return Err(CallError::Unsupported {
                 connector: connector.id().into(),
                 capability: capability.name(),
@@ -151,15 +198,26 @@ impl Runtime {
             let instance = connector.pre.instantiate_async(&mut store).await?;
             dispatch(&connector.exports, &mut store, &instance, call).await
         };
-        let result = tokio::time::timeout(Duration::from_millis(limits.timeout_ms), run).instrument(span.clone()).await;
+        let result = tokio::time::timeout(Duration::from_millis(limits.timeout_ms), run)
+            .instrument(span.clone())
+            .await;
         let elapsed_ms = started.elapsed().as_millis() as u64;
         let state = store.data();
         log_stdio(&span, state);
         let id = connector.id().to_string();
         let outcome = match result {
-            Err(_) => Err(CallError::Timeout { connector: id, limit_ms: limits.timeout_ms }),
-            Ok(Err(_)) if state.cpu_exhausted() => Err(CallError::CpuLimit { connector: id, limit_ms: limits.cpu_ms }),
-            Ok(Err(trap)) => Err(CallError::Trap { connector: id, message: describe_trap(&trap, &limits) }),
+            Err(_) => Err(CallError::Timeout {
+                connector: id,
+                limit_ms: limits.timeout_ms,
+            }),
+            Ok(Err(_)) if state.cpu_exhausted() => Err(CallError::CpuLimit {
+                connector: id,
+                limit_ms: limits.cpu_ms,
+            }),
+            Ok(Err(trap)) => Err(CallError::Trap {
+                connector: id,
+                message: describe_trap(&trap, &limits),
+            }),
             Ok(Ok(Err(e))) => Err(CallError::Connector(e)),
             Ok(Ok(Ok(reply))) => Ok(reply),
         };
@@ -178,8 +236,14 @@ impl Runtime {
 fn describe_trap(trap: &wasmtime::Error, limits: &Limits) -> String {
     let text = format!("{trap:#}");
     let first = text.lines().next().unwrap_or_default().to_string();
-    if text.contains("growing memory") || text.contains("memory.grow") || text.contains("memory limit") {
-        format!("memory limit of {} MiB exceeded ({first})", limits.memory_mb)
+    if text.contains("growing memory")
+        || text.contains("memory.grow")
+        || text.contains("memory limit")
+    {
+        format!(
+            "memory limit of {} MiB exceeded ({first})",
+            limits.memory_mb
+        )
     } else {
         first
     }

@@ -35,10 +35,20 @@ pub async fn start(options: ServeOptions) -> Result<Server> {
     };
     let connections = config.connections(|var| std::env::var(var).ok())?;
     let engine = new_engine(&PoolSize::default())?;
-    let runtime = Arc::new(Runtime::new(engine, &options.data_dir, options.plugins_dir.clone(), connections)?);
+    let runtime = Arc::new(Runtime::new(
+        engine,
+        &options.data_dir,
+        options.plugins_dir.clone(),
+        connections,
+    )?);
     crate::plugins::watch(runtime.clone())
         .await
-        .with_context(|| format!("cannot watch plugins directory {}", options.plugins_dir.display()))?;
+        .with_context(|| {
+            format!(
+                "cannot watch plugins directory {}",
+                options.plugins_dir.display()
+            )
+        })?;
     for connection in runtime.connections.values() {
         if runtime.plugins.get(&connection.connector).is_none() {
             tracing::warn!(
@@ -52,7 +62,8 @@ pub async fn start(options: ServeOptions) -> Result<Server> {
         .await
         .with_context(|| format!("cannot listen on {}", options.listen))?;
     let addr = listener.local_addr()?;
-    let app = crate::api::router(runtime.clone()).layer(tower_http::trace::TraceLayer::new_for_http());
+    let app =
+        crate::api::router(runtime.clone()).layer(tower_http::trace::TraceLayer::new_for_http());
     let (shutdown, stopped) = oneshot::channel::<()>();
     let task = tokio::spawn(async move {
         axum::serve(listener, app)
@@ -62,7 +73,12 @@ pub async fn start(options: ServeOptions) -> Result<Server> {
             .await
     });
     tracing::info!(%addr, plugins_dir = %options.plugins_dir.display(), data_dir = %options.data_dir.display(), "qiao is serving");
-    Ok(Server { addr, runtime, shutdown, task })
+    Ok(Server {
+        addr,
+        runtime,
+        shutdown,
+        task,
+    })
 }
 
 impl Server {

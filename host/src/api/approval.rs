@@ -8,7 +8,9 @@ use serde_json::{Value, json};
 
 use super::messaging::extra;
 use super::{ApiError, AppState, Body, call, expect_reply};
-use crate::bindings::approval::{Action, ActRequest, CancelRequest, CreateRequest, FormField, Instance, Status};
+use crate::bindings::approval::{
+    ActRequest, Action, CancelRequest, CreateRequest, FormField, Instance, Status,
+};
 use crate::calls::{Call, Reply};
 
 type Result<T> = std::result::Result<T, ApiError>;
@@ -41,7 +43,10 @@ pub async fn create(
         idempotency_key: b.idempotency_key,
         options: b.options.map(|v| v.to_string()),
     };
-    let created = expect_reply!(call(&rt, &c, Call::CreateApproval(request)).await?, Reply::Created);
+    let created = expect_reply!(
+        call(&rt, &c, Call::CreateApproval(request)).await?,
+        Reply::Created
+    );
     Ok((StatusCode::CREATED, Json(json!(created))))
 }
 
@@ -80,7 +85,15 @@ pub async fn get(
     Path((c, id)): Path<(String, String)>,
     Query(q): Query<Template>,
 ) -> Result<Json<Value>> {
-    let reply = call(&rt, &c, Call::GetApproval { id, template: q.template }).await?;
+    let reply = call(
+        &rt,
+        &c,
+        Call::GetApproval {
+            id,
+            template: q.template,
+        },
+    )
+    .await?;
     Ok(Json(instance_json(expect_reply!(reply, Reply::Instance))))
 }
 
@@ -93,7 +106,13 @@ pub struct ActBody {
     template: Option<String>,
 }
 
-async fn act(rt: AppState, c: String, id: String, action: Action, b: ActBody) -> Result<StatusCode> {
+async fn act(
+    rt: AppState,
+    c: String,
+    id: String,
+    action: Action,
+    b: ActBody,
+) -> Result<StatusCode> {
     let request = ActRequest {
         instance_id: id,
         task_id: b.task_id,
@@ -135,7 +154,12 @@ pub async fn cancel(
     Path((c, id)): Path<(String, String)>,
     Body(b): Body<CancelBody>,
 ) -> Result<StatusCode> {
-    let request = CancelRequest { instance_id: id, operator: b.operator, reason: b.reason, template: b.template };
+    let request = CancelRequest {
+        instance_id: id,
+        operator: b.operator,
+        reason: b.reason,
+        template: b.template,
+    };
     call(&rt, &c, Call::Cancel(request)).await?;
     Ok(StatusCode::NO_CONTENT)
 }

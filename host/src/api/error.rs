@@ -18,7 +18,12 @@ pub struct ApiError {
 
 impl ApiError {
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> ApiError {
-        ApiError { status, code, message: message.into(), details: None }
+        ApiError {
+            status,
+            code,
+            message: message.into(),
+            details: None,
+        }
     }
 
     pub fn bad_request(message: impl Into<String>) -> ApiError {
@@ -31,7 +36,11 @@ impl ApiError {
 
     pub fn internal(e: anyhow::Error) -> ApiError {
         tracing::error!("internal error: {e:#}");
-        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal error; see the server log")
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "internal error; see the server log",
+        )
     }
 }
 
@@ -83,15 +92,27 @@ impl From<CallError> for ApiError {
     fn from(e: CallError) -> ApiError {
         let message = e.to_string();
         match e {
-            CallError::UnknownConnection(_) => ApiError::new(StatusCode::NOT_FOUND, "unknown_connection", message),
-            CallError::ConnectorNotLoaded { .. } => {
-                ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "connector_not_loaded", message)
+            CallError::UnknownConnection(_) => {
+                ApiError::new(StatusCode::NOT_FOUND, "unknown_connection", message)
             }
-            CallError::Unsupported { .. } => ApiError::new(StatusCode::NOT_IMPLEMENTED, "unsupported", message),
+            CallError::ConnectorNotLoaded { .. } => ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "connector_not_loaded",
+                message,
+            ),
+            CallError::Unsupported { .. } => {
+                ApiError::new(StatusCode::NOT_IMPLEMENTED, "unsupported", message)
+            }
             CallError::Connector(e) => connector_error(e),
-            CallError::CpuLimit { .. } => ApiError::new(StatusCode::BAD_GATEWAY, "connector_cpu_limit", message),
-            CallError::Timeout { .. } => ApiError::new(StatusCode::GATEWAY_TIMEOUT, "connector_timeout", message),
-            CallError::Trap { .. } => ApiError::new(StatusCode::BAD_GATEWAY, "connector_crashed", message),
+            CallError::CpuLimit { .. } => {
+                ApiError::new(StatusCode::BAD_GATEWAY, "connector_cpu_limit", message)
+            }
+            CallError::Timeout { .. } => {
+                ApiError::new(StatusCode::GATEWAY_TIMEOUT, "connector_timeout", message)
+            }
+            CallError::Trap { .. } => {
+                ApiError::new(StatusCode::BAD_GATEWAY, "connector_crashed", message)
+            }
             CallError::Host(e) => ApiError::internal(e),
         }
     }
@@ -99,14 +120,19 @@ impl From<CallError> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let retry_after_ms = self.details.as_ref().and_then(|d| d["retry_after_ms"].as_u64());
+        let retry_after_ms = self
+            .details
+            .as_ref()
+            .and_then(|d| d["retry_after_ms"].as_u64());
         let mut body = json!({ "error": { "code": self.code, "message": self.message } });
         if let Some(details) = self.details {
             body["error"]["details"] = details;
         }
         let mut response = (self.status, Json(body)).into_response();
         if let Some(ms) = retry_after_ms {
-            response.headers_mut().insert("retry-after", ms.div_ceil(1000).into());
+            response
+                .headers_mut()
+                .insert("retry-after", ms.div_ceil(1000).into());
         }
         response
     }

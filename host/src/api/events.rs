@@ -17,19 +17,42 @@ pub struct ListQuery {
     limit: Option<u32>,
 }
 
-pub async fn list(State(rt): State<AppState>, Query(q): Query<ListQuery>) -> Result<Json<Value>, ApiError> {
+pub async fn list(
+    State(rt): State<AppState>,
+    Query(q): Query<ListQuery>,
+) -> Result<Json<Value>, ApiError> {
     let limit = q.limit.unwrap_or(100).clamp(1, 1000);
-    let events = rt.db.list_events(q.after, q.connection, limit).await.map_err(ApiError::internal)?;
+    let events = rt
+        .db
+        .list_events(q.after, q.connection, limit)
+        .await
+        .map_err(ApiError::internal)?;
     let next = events.last().map_or(q.after, |e| e.seq);
     Ok(Json(json!({ "events": events, "next_after": next })))
 }
 
 /// Polls the connector from the stored cursor, stores the events and the new cursor.
-pub async fn poll(State(rt): State<AppState>, Path(connection): Path<String>) -> Result<Json<Value>, ApiError> {
-    let cursor = rt.db.poll_cursor(connection.clone()).await.map_err(ApiError::internal)?;
-    let batch = expect_reply!(call(&rt, &connection, Call::Poll(cursor)).await?, Reply::Batch);
+pub async fn poll(
+    State(rt): State<AppState>,
+    Path(connection): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let cursor = rt
+        .db
+        .poll_cursor(connection.clone())
+        .await
+        .map_err(ApiError::internal)?;
+    let batch = expect_reply!(
+        call(&rt, &connection, Call::Poll(cursor)).await?,
+        Reply::Batch
+    );
     let received = batch.events.len();
     let cursor = batch.next_cursor.clone();
-    let new = rt.db.commit_poll(connection, batch.events, batch.next_cursor).await.map_err(ApiError::internal)?;
-    Ok(Json(json!({ "received": received, "new": new, "cursor": cursor })))
+    let new = rt
+        .db
+        .commit_poll(connection, batch.events, batch.next_cursor)
+        .await
+        .map_err(ApiError::internal)?;
+    Ok(Json(
+        json!({ "received": received, "new": new, "cursor": cursor }),
+    ))
 }

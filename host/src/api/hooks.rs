@@ -19,28 +19,55 @@ pub async fn handle(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    let connection = params.iter().find(|(k, _)| k == "connection").map(|(_, v)| v.clone()).unwrap_or_default();
-    let rest = params.iter().find(|(k, _)| k == "rest").map(|(_, v)| v.as_str()).unwrap_or("");
+    let connection = params
+        .iter()
+        .find(|(k, _)| k == "connection")
+        .map(|(_, v)| v.clone())
+        .unwrap_or_default();
+    let rest = params
+        .iter()
+        .find(|(k, _)| k == "rest")
+        .map(|(_, v)| v.as_str())
+        .unwrap_or("");
     let request = Request {
         method: method.as_str().to_string(),
         path: format!("/{rest}"),
         query: query.unwrap_or_default(),
         headers: headers
             .iter()
-            .map(|(k, v)| (k.as_str().to_string(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
+            .map(|(k, v)| {
+                (
+                    k.as_str().to_string(),
+                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                )
+            })
             .collect(),
         body: body.to_vec(),
     };
     let outcome = match call(&rt, &connection, Call::Webhook(request)).await {
         Ok(reply) => expect_reply!(reply, Reply::Webhook),
         // A request that fails verification is the sender's fault, not a gateway problem.
-        Err(ApiError { code: "platform_unauthorized", message, details, .. }) => {
-            return Err(ApiError { status: StatusCode::UNAUTHORIZED, code: "invalid_signature", message, details });
+        Err(ApiError {
+            code: "platform_unauthorized",
+            message,
+            details,
+            ..
+        }) => {
+            return Err(ApiError {
+                status: StatusCode::UNAUTHORIZED,
+                code: "invalid_signature",
+                message,
+                details,
+            });
         }
         Err(e) => return Err(e),
     };
     let count = outcome.events.len();
-    let inserted = rt.db.insert_events(connection.clone(), outcome.events).await.map_err(ApiError::internal)?;
+    let inserted = rt
+        .db
+        .insert_events(connection.clone(), outcome.events)
+        .await
+        .map_err(ApiError::internal)?;
     tracing::info!(%connection, received = count, new = inserted, "webhook events stored");
     let response = outcome.response;
     let status = StatusCode::from_u16(response.status).unwrap_or(StatusCode::OK);

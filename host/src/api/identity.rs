@@ -24,11 +24,24 @@ pub async fn list_departments(
     Path(c): Path<String>,
     Query(q): Query<ListDepartments>,
 ) -> Result<Json<Value>> {
-    let reply = call(&rt, &c, Call::ListDepartments { parent: q.parent, recursive: q.recursive }).await?;
-    Ok(Json(json!({ "departments": expect_reply!(reply, Reply::Departments) })))
+    let reply = call(
+        &rt,
+        &c,
+        Call::ListDepartments {
+            parent: q.parent,
+            recursive: q.recursive,
+        },
+    )
+    .await?;
+    Ok(Json(
+        json!({ "departments": expect_reply!(reply, Reply::Departments) }),
+    ))
 }
 
-pub async fn get_department(State(rt): State<AppState>, Path((c, id)): Path<(String, String)>) -> Result<Json<Value>> {
+pub async fn get_department(
+    State(rt): State<AppState>,
+    Path((c, id)): Path<(String, String)>,
+) -> Result<Json<Value>> {
     let reply = call(&rt, &c, Call::GetDepartment(id)).await?;
     Ok(Json(json!(expect_reply!(reply, Reply::Department))))
 }
@@ -45,8 +58,16 @@ pub async fn create_department(
     Path(c): Path<String>,
     Body(body): Body<Create<DepartmentFields>>,
 ) -> Result<(StatusCode, Json<Value>)> {
-    let reply = call(&rt, &c, Call::CreateDepartment(body.fields, body.idempotency_key)).await?;
-    Ok((StatusCode::CREATED, Json(json!(expect_reply!(reply, Reply::Department)))))
+    let reply = call(
+        &rt,
+        &c,
+        Call::CreateDepartment(body.fields, body.idempotency_key),
+    )
+    .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!(expect_reply!(reply, Reply::Department))),
+    ))
 }
 
 pub async fn update_department(
@@ -58,7 +79,10 @@ pub async fn update_department(
     Ok(StatusCode::NO_CONTENT)
 }
 
-pub async fn delete_department(State(rt): State<AppState>, Path((c, id)): Path<(String, String)>) -> Result<StatusCode> {
+pub async fn delete_department(
+    State(rt): State<AppState>,
+    Path((c, id)): Path<(String, String)>,
+) -> Result<StatusCode> {
     call(&rt, &c, Call::DeleteDepartment(id)).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -75,11 +99,23 @@ pub async fn list_users(
     Query(q): Query<ListUsers>,
 ) -> Result<Json<Value>> {
     let limit = q.limit.unwrap_or(100).clamp(1, 1000);
-    let reply = call(&rt, &c, Call::ListUsers { department, cursor: q.cursor, limit }).await?;
+    let reply = call(
+        &rt,
+        &c,
+        Call::ListUsers {
+            department,
+            cursor: q.cursor,
+            limit,
+        },
+    )
+    .await?;
     Ok(Json(json!(expect_reply!(reply, Reply::UserPage))))
 }
 
-pub async fn get_user(State(rt): State<AppState>, Path((c, id)): Path<(String, String)>) -> Result<Json<Value>> {
+pub async fn get_user(
+    State(rt): State<AppState>,
+    Path((c, id)): Path<(String, String)>,
+) -> Result<Json<Value>> {
     let reply = call(&rt, &c, Call::GetUser(id)).await?;
     Ok(Json(json!(expect_reply!(reply, Reply::User))))
 }
@@ -91,15 +127,25 @@ pub struct Lookup {
     union_id: Option<String>,
 }
 
-pub async fn find_user(State(rt): State<AppState>, Path(c): Path<String>, Query(q): Query<Lookup>) -> Result<Json<Value>> {
+pub async fn find_user(
+    State(rt): State<AppState>,
+    Path(c): Path<String>,
+    Query(q): Query<Lookup>,
+) -> Result<Json<Value>> {
     let key = match (q.mobile, q.email, q.union_id) {
         (Some(m), None, None) => UserKey::Mobile(m),
         (None, Some(e), None) => UserKey::Email(e),
         (None, None, Some(u)) => UserKey::UnionId(u),
-        _ => return Err(ApiError::bad_request("give exactly one of ?mobile=, ?email= or ?union_id=")),
+        _ => {
+            return Err(ApiError::bad_request(
+                "give exactly one of ?mobile=, ?email= or ?union_id=",
+            ));
+        }
     };
     let reply = call(&rt, &c, Call::FindUser(key)).await?;
-    Ok(Json(json!({ "user_id": expect_reply!(reply, Reply::UserId) })))
+    Ok(Json(
+        json!({ "user_id": expect_reply!(reply, Reply::UserId) }),
+    ))
 }
 
 pub async fn create_user(
@@ -108,7 +154,10 @@ pub async fn create_user(
     Body(body): Body<Create<UserFields>>,
 ) -> Result<(StatusCode, Json<Value>)> {
     let reply = call(&rt, &c, Call::CreateUser(body.fields, body.idempotency_key)).await?;
-    Ok((StatusCode::CREATED, Json(json!(expect_reply!(reply, Reply::User)))))
+    Ok((
+        StatusCode::CREATED,
+        Json(json!(expect_reply!(reply, Reply::User))),
+    ))
 }
 
 pub async fn update_user(
@@ -120,7 +169,10 @@ pub async fn update_user(
     Ok(StatusCode::NO_CONTENT)
 }
 
-pub async fn delete_user(State(rt): State<AppState>, Path((c, id)): Path<(String, String)>) -> Result<StatusCode> {
+pub async fn delete_user(
+    State(rt): State<AppState>,
+    Path((c, id)): Path<(String, String)>,
+) -> Result<StatusCode> {
     call(&rt, &c, Call::DeleteUser(id)).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -137,7 +189,11 @@ pub async fn sso_authorize_url(
     Path(c): Path<String>,
     Body(body): Body<AuthorizeUrl>,
 ) -> Result<Json<Value>> {
-    let call_ = Call::SsoAuthorizeUrl { redirect_uri: body.redirect_uri, state: body.state, flow: body.flow };
+    let call_ = Call::SsoAuthorizeUrl {
+        redirect_uri: body.redirect_uri,
+        state: body.state,
+        flow: body.flow,
+    };
     let reply = call(&rt, &c, call_).await?;
     Ok(Json(json!({ "url": expect_reply!(reply, Reply::Url) })))
 }

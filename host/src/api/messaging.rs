@@ -57,14 +57,25 @@ impl SendBody {
                 template_id: c.template_id,
                 template_data: c.template_data.map(|v| v.to_string()),
             }),
-            _ => return Err(ApiError::bad_request("give exactly one of \"text\", \"markdown\" or \"card\"")),
+            _ => {
+                return Err(ApiError::bad_request(
+                    "give exactly one of \"text\", \"markdown\" or \"card\"",
+                ));
+            }
         };
         let to = self.to;
         if to.users.is_empty() && to.departments.is_empty() && to.chats.is_empty() && !to.everyone {
-            return Err(ApiError::bad_request("\"to\" names no recipients (users, departments, chats or everyone)"));
+            return Err(ApiError::bad_request(
+                "\"to\" names no recipients (users, departments, chats or everyone)",
+            ));
         }
         Ok(Message {
-            to: Recipients { users: to.users, departments: to.departments, chats: to.chats, everyone: to.everyone },
+            to: Recipients {
+                users: to.users,
+                departments: to.departments,
+                chats: to.chats,
+                everyone: to.everyone,
+            },
             content,
             urgent: self.urgent,
             idempotency_key: self.idempotency_key,
@@ -74,21 +85,35 @@ impl SendBody {
 
 /// A connector's free-form `extra` JSON is returned as JSON, not as a string of it.
 pub fn extra(value: Option<String>) -> Value {
-    value.map_or(Value::Null, |s| serde_json::from_str(&s).unwrap_or(Value::String(s)))
+    value.map_or(Value::Null, |s| {
+        serde_json::from_str(&s).unwrap_or(Value::String(s))
+    })
 }
 
-pub async fn send(State(rt): State<AppState>, Path(c): Path<String>, Body(body): Body<SendBody>) -> Result<Json<Value>> {
+pub async fn send(
+    State(rt): State<AppState>,
+    Path(c): Path<String>,
+    Body(body): Body<SendBody>,
+) -> Result<Json<Value>> {
     let message = body.into_message()?;
     let sent = expect_reply!(call(&rt, &c, Call::Send(message)).await?, Reply::Sent);
-    Ok(Json(json!({ "message_id": sent.message_id, "problems": sent.problems, "extra": extra(sent.extra) })))
+    Ok(Json(
+        json!({ "message_id": sent.message_id, "problems": sent.problems, "extra": extra(sent.extra) }),
+    ))
 }
 
-pub async fn recall(State(rt): State<AppState>, Path((c, id)): Path<(String, String)>) -> Result<Json<Value>> {
+pub async fn recall(
+    State(rt): State<AppState>,
+    Path((c, id)): Path<(String, String)>,
+) -> Result<Json<Value>> {
     call(&rt, &c, Call::Recall(id.clone())).await?;
     Ok(Json(json!({ "message_id": id, "recalled": true })))
 }
 
-pub async fn read_status(State(rt): State<AppState>, Path((c, id)): Path<(String, String)>) -> Result<Json<Value>> {
+pub async fn read_status(
+    State(rt): State<AppState>,
+    Path((c, id)): Path<(String, String)>,
+) -> Result<Json<Value>> {
     let reply = call(&rt, &c, Call::ReadStatus(id)).await?;
     Ok(Json(json!(expect_reply!(reply, Reply::ReadReceipts))))
 }

@@ -13,7 +13,6 @@ mod status;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::rejection::JsonRejection;
 use axum::extract::{DefaultBodyLimit, FromRequest, Request};
 use axum::routing::{get, post};
 use serde::de::DeserializeOwned;
@@ -29,15 +28,25 @@ pub type AppState = Arc<Runtime>;
 
 pub fn router(runtime: Arc<Runtime>) -> Router {
     let connection = Router::new()
-        .route("/departments", get(identity::list_departments).post(identity::create_department))
+        .route(
+            "/departments",
+            get(identity::list_departments).post(identity::create_department),
+        )
         .route(
             "/departments/{id}",
-            get(identity::get_department).patch(identity::update_department).delete(identity::delete_department),
+            get(identity::get_department)
+                .patch(identity::update_department)
+                .delete(identity::delete_department),
         )
         .route("/departments/{id}/users", get(identity::list_users))
         .route("/users", post(identity::create_user))
         .route("/users/lookup", get(identity::find_user))
-        .route("/users/{id}", get(identity::get_user).patch(identity::update_user).delete(identity::delete_user))
+        .route(
+            "/users/{id}",
+            get(identity::get_user)
+                .patch(identity::update_user)
+                .delete(identity::delete_user),
+        )
         .route("/sso/authorize-url", post(identity::sso_authorize_url))
         .route("/sso/resolve", post(identity::sso_resolve))
         .route("/messages", post(messaging::send))
@@ -54,8 +63,14 @@ pub fn router(runtime: Arc<Runtime>) -> Router {
         .route("/v1/connectors", get(status::connectors))
         .route("/v1/connections", get(status::connections))
         .route("/v1/events", get(events::list))
-        .route("/v1/hooks/{connection}", get(hooks::handle).post(hooks::handle))
-        .route("/v1/hooks/{connection}/{*rest}", get(hooks::handle).post(hooks::handle))
+        .route(
+            "/v1/hooks/{connection}",
+            get(hooks::handle).post(hooks::handle),
+        )
+        .route(
+            "/v1/hooks/{connection}/{*rest}",
+            get(hooks::handle).post(hooks::handle),
+        )
         .nest("/v1/connections/{connection}", connection)
         .fallback(|| async { ApiError::not_found("no such route; see README.md for the API") })
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
@@ -71,12 +86,21 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Body<T> {
     async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
         match axum::Json::<T>::from_request(req, state).await {
             Ok(axum::Json(value)) => Ok(Body(value)),
-            Err(JsonRejection::BytesRejection(e)) => Err(ApiError::new(
-                axum::http::StatusCode::PAYLOAD_TOO_LARGE,
-                "body_too_large",
-                format!("{e} (the limit is {MAX_BODY_BYTES} bytes)"),
-            )),
-            Err(e) => Err(ApiError::bad_request(e.body_text())),
+            Err(e) if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE => {
+                Err(ApiError::new(
+                    e.status(),
+                    "body_too_large",
+                    format!("request body is larger than {MAX_BODY_BYTES} bytes"),
+                ))
+            }
+            // Syntax and shape errors alike are the caller's: 400 (415 only for a missing JSON content type).
+            Err(e) => {
+                let status = match e.status() {
+                    axum::http::StatusCode::UNSUPPORTED_MEDIA_TYPE => e.status(),
+                    _ => axum::http::StatusCode::BAD_REQUEST,
+                };
+                Err(ApiError::new(status, "invalid_request", e.body_text()))
+            }
         }
     }
 }
@@ -91,7 +115,11 @@ macro_rules! expect_reply {
     ($reply:expr, $variant:path) => {
         match $reply {
             $variant(value) => value,
-            _ => return Err($crate::api::ApiError::internal(anyhow::anyhow!("unexpected reply variant"))),
+            _ => {
+                return Err($crate::api::ApiError::internal(anyhow::anyhow!(
+                    "unexpected reply variant"
+                )))
+            }
         }
     };
 }

@@ -23,22 +23,38 @@ pub fn hmac_sha256(key: &[u8], data: &[u8]) -> Vec<u8> {
 
 fn cipher_keys(key: &[u8], iv: &[u8]) -> Result<(), String> {
     if key.len() != 32 || iv.len() != 16 {
-        return Err(format!("AES-256-CBC needs a 32-byte key and a 16-byte IV, got {} and {}", key.len(), iv.len()));
+        return Err(format!(
+            "AES-256-CBC needs a 32-byte key and a 16-byte IV, got {} and {}",
+            key.len(),
+            iv.len()
+        ));
     }
     Ok(())
 }
 
-pub fn aes256_cbc_encrypt(key: &[u8], iv: &[u8], data: &[u8], padding: Padding) -> Result<Vec<u8>, String> {
+pub fn aes256_cbc_encrypt(
+    key: &[u8],
+    iv: &[u8],
+    data: &[u8],
+    padding: Padding,
+) -> Result<Vec<u8>, String> {
     cipher_keys(key, iv)?;
     let cipher = Enc::new_from_slices(key, iv).map_err(|e| e.to_string())?;
     match padding {
         Padding::Pkcs7 => Ok(cipher.encrypt_padded_vec_mut::<block_padding::Pkcs7>(data)),
-        Padding::None if data.len() % 16 != 0 => Err(format!("{} bytes is not a multiple of 16", data.len())),
+        Padding::None if data.len() % 16 != 0 => {
+            Err(format!("{} bytes is not a multiple of 16", data.len()))
+        }
         Padding::None => Ok(cipher.encrypt_padded_vec_mut::<block_padding::NoPadding>(data)),
     }
 }
 
-pub fn aes256_cbc_decrypt(key: &[u8], iv: &[u8], data: &[u8], padding: Padding) -> Result<Vec<u8>, String> {
+pub fn aes256_cbc_decrypt(
+    key: &[u8],
+    iv: &[u8],
+    data: &[u8],
+    padding: Padding,
+) -> Result<Vec<u8>, String> {
     cipher_keys(key, iv)?;
     let cipher = Dec::new_from_slices(key, iv).map_err(|e| e.to_string())?;
     let result = match padding {
@@ -61,11 +77,23 @@ impl crypto::Host for HostState {
         hmac_sha256(&key, &data)
     }
 
-    fn aes256_cbc_encrypt(&mut self, key: Vec<u8>, iv: Vec<u8>, data: Vec<u8>, padding: Padding) -> Result<Vec<u8>, String> {
+    fn aes256_cbc_encrypt(
+        &mut self,
+        key: Vec<u8>,
+        iv: Vec<u8>,
+        data: Vec<u8>,
+        padding: Padding,
+    ) -> Result<Vec<u8>, String> {
         aes256_cbc_encrypt(&key, &iv, &data, padding)
     }
 
-    fn aes256_cbc_decrypt(&mut self, key: Vec<u8>, iv: Vec<u8>, data: Vec<u8>, padding: Padding) -> Result<Vec<u8>, String> {
+    fn aes256_cbc_decrypt(
+        &mut self,
+        key: Vec<u8>,
+        iv: Vec<u8>,
+        data: Vec<u8>,
+        padding: Padding,
+    ) -> Result<Vec<u8>, String> {
         aes256_cbc_decrypt(&key, &iv, &data, padding)
     }
 
@@ -83,7 +111,10 @@ mod tests {
     #[test]
     fn hmac_matches_rfc4231_case_2() {
         let mac = hmac_sha256(b"Jefe", b"what do ya want for nothing?");
-        assert_eq!(hex::encode(mac), "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
+        assert_eq!(
+            hex::encode(mac),
+            "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
+        );
     }
 
     #[test]
@@ -91,7 +122,10 @@ mod tests {
         let (key, iv) = ([7u8; 32], [9u8; 16]);
         let ct = aes256_cbc_encrypt(&key, &iv, b"hello", Padding::Pkcs7).unwrap();
         assert_eq!(ct.len(), 16);
-        assert_eq!(aes256_cbc_decrypt(&key, &iv, &ct, Padding::Pkcs7).unwrap(), b"hello");
+        assert_eq!(
+            aes256_cbc_decrypt(&key, &iv, &ct, Padding::Pkcs7).unwrap(),
+            b"hello"
+        );
         assert!(aes256_cbc_encrypt(&key, &iv, b"hello", Padding::None).is_err());
         assert!(aes256_cbc_encrypt(&key[..16], &iv, b"hello", Padding::Pkcs7).is_err());
         assert!(aes256_cbc_decrypt(&[8u8; 32], &iv, &ct, Padding::Pkcs7).is_err());

@@ -38,13 +38,24 @@ impl AllowList {
     pub fn permits(&self, url: &Url) -> bool {
         let https_declared = url.scheme() == "https"
             && url.port().is_none()
-            && url.host_str().is_some_and(|h| self.hosts.iter().any(|d| d == h));
+            && url
+                .host_str()
+                .is_some_and(|h| self.hosts.iter().any(|d| d == h));
         https_declared || self.origins.contains(&url.origin().ascii_serialization())
     }
 
     pub fn describe(&self) -> String {
-        let all: Vec<String> = self.hosts.iter().map(|h| format!("https://{h}")).chain(self.origins.clone()).collect();
-        if all.is_empty() { "none".into() } else { all.join(", ") }
+        let all: Vec<String> = self
+            .hosts
+            .iter()
+            .map(|h| format!("https://{h}"))
+            .chain(self.origins.clone())
+            .collect();
+        if all.is_empty() {
+            "none".into()
+        } else {
+            all.join(", ")
+        }
     }
 }
 
@@ -60,7 +71,8 @@ impl http::Host for HostState {
             return Err(HttpError::RequestLimit(limits.max_http_requests));
         }
         self.http_requests += 1;
-        let url = Url::parse(&request.url).map_err(|e| HttpError::InvalidRequest(format!("bad URL: {e}")))?;
+        let url = Url::parse(&request.url)
+            .map_err(|e| HttpError::InvalidRequest(format!("bad URL: {e}")))?;
         if !self.allow.permits(&url) {
             tracing::warn!(
                 connection = %self.connection.name,
@@ -75,7 +87,9 @@ impl http::Host for HostState {
             )));
         }
         let remaining = self.deadline.saturating_duration_since(Instant::now());
-        let timeout = request.timeout_ms.map_or(remaining, |ms| Duration::from_millis(ms.into()).min(remaining));
+        let timeout = request.timeout_ms.map_or(remaining, |ms| {
+            Duration::from_millis(ms.into()).min(remaining)
+        });
         let method = match request.method {
             Method::Get => reqwest::Method::GET,
             Method::Post => reqwest::Method::POST,
@@ -84,7 +98,11 @@ impl http::Host for HostState {
             Method::Delete => reqwest::Method::DELETE,
             Method::Head => reqwest::Method::HEAD,
         };
-        let mut builder = self.http.request(method, url.clone()).timeout(timeout).body(request.body);
+        let mut builder = self
+            .http
+            .request(method, url.clone())
+            .timeout(timeout)
+            .body(request.body);
         for (name, value) in &request.headers {
             builder = builder.header(name, value);
         }
@@ -110,7 +128,12 @@ async fn fetch(builder: reqwest::RequestBuilder, max_bytes: u64) -> Result<Respo
     let headers = response
         .headers()
         .iter()
-        .map(|(k, v)| (k.as_str().to_string(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
+        .map(|(k, v)| {
+            (
+                k.as_str().to_string(),
+                String::from_utf8_lossy(v.as_bytes()).into_owned(),
+            )
+        })
         .collect();
     // Read the body in chunks so an endless or lying response stops at the limit instead of filling memory.
     let mut body = Vec::new();
@@ -122,7 +145,11 @@ async fn fetch(builder: reqwest::RequestBuilder, max_bytes: u64) -> Result<Respo
         }
         body.extend_from_slice(&chunk);
     }
-    Ok(Response { status, headers, body })
+    Ok(Response {
+        status,
+        headers,
+        body,
+    })
 }
 
 fn classify(e: reqwest::Error) -> HttpError {
@@ -160,7 +187,10 @@ mod tests {
         let connection = Connection {
             name: "c".into(),
             connector: "t".into(),
-            values: api_base.map(|b| ("api_base".to_string(), b.to_string())).into_iter().collect(),
+            values: api_base
+                .map(|b| ("api_base".to_string(), b.to_string()))
+                .into_iter()
+                .collect(),
             secret_keys: vec![],
             limits: Default::default(),
         };

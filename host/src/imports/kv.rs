@@ -21,11 +21,18 @@ impl kv::Host for HostState {
         }
     }
 
-    async fn set(&mut self, key: String, value: Vec<u8>, ttl_seconds: Option<u32>) -> Result<(), Error> {
+    async fn set(
+        &mut self,
+        key: String,
+        value: Vec<u8>,
+        ttl_seconds: Option<u32>,
+    ) -> Result<(), Error> {
         if key.len() > MAX_KEY_BYTES || value.len() > MAX_VALUE_BYTES {
             return Err(Error::new(
                 ErrorKind::InvalidInput,
-                format!("kv keys are limited to {MAX_KEY_BYTES} bytes and values to {MAX_VALUE_BYTES} bytes"),
+                format!(
+                    "kv keys are limited to {MAX_KEY_BYTES} bytes and values to {MAX_VALUE_BYTES} bytes"
+                ),
             ));
         }
         let connection = self.connection.name.clone();
