@@ -39,10 +39,13 @@ impl EchoServer {
             .route("/echo", post(echo))
             .route("/ping", get(|| async { "pong" }))
             .route("/huge", get(huge))
-            .route("/slow", get(|| async {
-                tokio::time::sleep(Duration::from_secs(60)).await;
-                "late"
-            }))
+            .route(
+                "/slow",
+                get(|| async {
+                    tokio::time::sleep(Duration::from_secs(60)).await;
+                    "late"
+                }),
+            )
             .with_state(recorded.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
@@ -51,15 +54,27 @@ impl EchoServer {
     }
 }
 
-async fn echo(State(recorded): State<Recorded>, headers: HeaderMap, Json(body): Json<Value>) -> Json<Value> {
-    let token = headers.get("x-echo-token").and_then(|v| v.to_str().ok()).map(str::to_string);
-    recorded.0.lock().unwrap().push(json!({ "body": body, "token": token }));
+async fn echo(
+    State(recorded): State<Recorded>,
+    headers: HeaderMap,
+    Json(body): Json<Value>,
+) -> Json<Value> {
+    let token = headers
+        .get("x-echo-token")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    recorded
+        .0
+        .lock()
+        .unwrap()
+        .push(json!({ "body": body, "token": token }));
     Json(json!({ "echo": body, "token": token }))
 }
 
 /// 64 MiB in 64 KiB chunks, without a content-length, so only a streaming limit stops it.
 async fn huge() -> impl IntoResponse {
     let chunk = bytes::Bytes::from(vec![b'x'; 64 * 1024]);
-    let stream = futures::stream::iter((0..1024).map(move |_| Ok::<_, std::io::Error>(chunk.clone())));
+    let stream =
+        futures::stream::iter((0..1024).map(move |_| Ok::<_, std::io::Error>(chunk.clone())));
     Body::from_stream(stream)
 }

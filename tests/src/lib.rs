@@ -9,20 +9,25 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
-use qiao::server::{Server, ServeOptions};
+use qiao::server::{ServeOptions, Server};
 use serde_json::Value;
 
 /// Where a built component lives: bundled connectors in `target/connectors`, test-only ones in
 /// `target/test-connectors`.
 pub fn component(name: &str) -> PathBuf {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().join("target");
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .join("target");
     for dir in ["connectors", "test-connectors"] {
         let path = root.join(dir).join(format!("{name}.wasm"));
         if path.exists() {
             return path;
         }
     }
-    panic!("{name}.wasm is not built: run scripts/build-connectors.sh (or `make test`, which does)");
+    panic!(
+        "{name}.wasm is not built: run scripts/build-connectors.sh (or `make test`, which does)"
+    );
 }
 
 pub struct TestServer {
@@ -49,7 +54,12 @@ impl TestServer {
         TestServer::start_in(dir, plugins_dir, data_dir, Some(config_path)).await
     }
 
-    async fn start_in(dir: tempfile::TempDir, plugins_dir: PathBuf, data_dir: PathBuf, config: Option<PathBuf>) -> Result<TestServer> {
+    async fn start_in(
+        dir: tempfile::TempDir,
+        plugins_dir: PathBuf,
+        data_dir: PathBuf,
+        config: Option<PathBuf>,
+    ) -> Result<TestServer> {
         let server = qiao::server::start(ServeOptions {
             config,
             listen: "127.0.0.1:0".parse()?,
@@ -72,40 +82,73 @@ impl TestServer {
     }
 
     pub async fn get(&self, path: &str) -> (u16, Value) {
-        let response = self.client.get(self.url(path)).send().await.expect("request");
+        let response = self
+            .client
+            .get(self.url(path))
+            .send()
+            .await
+            .expect("request");
         read(response).await
     }
 
     pub async fn post(&self, path: &str, body: Value) -> (u16, Value) {
-        let response = self.client.post(self.url(path)).json(&body).send().await.expect("request");
+        let response = self
+            .client
+            .post(self.url(path))
+            .json(&body)
+            .send()
+            .await
+            .expect("request");
         read(response).await
     }
 
     pub async fn patch(&self, path: &str, body: Value) -> (u16, Value) {
-        let response = self.client.patch(self.url(path)).json(&body).send().await.expect("request");
+        let response = self
+            .client
+            .patch(self.url(path))
+            .json(&body)
+            .send()
+            .await
+            .expect("request");
         read(response).await
     }
 
     pub async fn delete(&self, path: &str) -> (u16, Value) {
-        let response = self.client.delete(self.url(path)).send().await.expect("request");
+        let response = self
+            .client
+            .delete(self.url(path))
+            .send()
+            .await
+            .expect("request");
         read(response).await
     }
 
     /// The `/v1/connectors` row for a file name.
     pub async fn connector_row(&self, file: &str) -> Option<Value> {
         let (_, body) = self.get("/v1/connectors").await;
-        body["connectors"].as_array()?.iter().find(|c| c["file"] == file).cloned()
+        body["connectors"]
+            .as_array()?
+            .iter()
+            .find(|c| c["file"] == file)
+            .cloned()
     }
 
     /// Polls `/v1/connectors` until `check` holds for the file's row (or its absence), for hot-reload tests.
-    pub async fn wait_for_connector(&self, file: &str, check: impl Fn(Option<&Value>) -> bool) -> Result<()> {
+    pub async fn wait_for_connector(
+        &self,
+        file: &str,
+        check: impl Fn(Option<&Value>) -> bool,
+    ) -> Result<()> {
         let start = Instant::now();
         loop {
             if check(self.connector_row(file).await.as_ref()) {
                 return Ok(());
             }
             if start.elapsed() > Duration::from_secs(15) {
-                anyhow::bail!("connector file {file} did not reach the expected state; now {:?}", self.connector_row(file).await);
+                anyhow::bail!(
+                    "connector file {file} did not reach the expected state; now {:?}",
+                    self.connector_row(file).await
+                );
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
@@ -116,7 +159,12 @@ impl TestServer {
         self.server.take().unwrap().shutdown().await?;
         let config_path = self._dir.path().join("qiao.toml");
         std::fs::write(&config_path, config)?;
-        let TestServer { plugins_dir, data_dir, _dir, .. } = self;
+        let TestServer {
+            plugins_dir,
+            data_dir,
+            _dir,
+            ..
+        } = self;
         TestServer::start_in(_dir, plugins_dir, data_dir, Some(config_path)).await
     }
 }

@@ -20,11 +20,17 @@ fn install(src: &std::path::Path, dir: &std::path::Path, name: &str) {
 #[tokio::test]
 async fn replacing_a_connector_under_load_fails_no_call() {
     let echo = EchoServer::start().await;
-    let qiao = TestServer::start(&["echo"], &config(&echo.base)).await.unwrap();
+    let qiao = TestServer::start(&["echo"], &config(&echo.base))
+        .await
+        .unwrap();
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let mut workers = Vec::new();
     for w in 0..4 {
-        let (client, url, stop) = (qiao.client.clone(), qiao.url("/v1/connections/main/messages"), stop.clone());
+        let (client, url, stop) = (
+            qiao.client.clone(),
+            qiao.url("/v1/connections/main/messages"),
+            stop.clone(),
+        );
         workers.push(tokio::spawn(async move {
             let (mut ok, mut versions) = (0, std::collections::BTreeSet::new());
             while !stop.load(std::sync::atomic::Ordering::Relaxed) {
@@ -32,7 +38,12 @@ async fn replacing_a_connector_under_load_fails_no_call() {
                 let response = client.post(&url).json(&body).send().await.unwrap();
                 let (status, body) = qiao_tests::read(response).await;
                 assert_eq!(status, 200, "a call failed during reload: {body}");
-                versions.insert(body["extra"]["echo"]["connector_version"].as_str().unwrap_or("?").to_string());
+                versions.insert(
+                    body["extra"]["echo"]["connector_version"]
+                        .as_str()
+                        .unwrap_or("?")
+                        .to_string(),
+                );
                 ok += 1;
             }
             (ok, versions)
@@ -40,7 +51,11 @@ async fn replacing_a_connector_under_load_fails_no_call() {
     }
     tokio::time::sleep(Duration::from_millis(300)).await;
     install(&component("echo-v2"), &qiao.plugins_dir, "echo.wasm");
-    qiao.wait_for_connector("echo.wasm", |row| row.is_some_and(|r| r["version"] == "2.0.0")).await.unwrap();
+    qiao.wait_for_connector("echo.wasm", |row| {
+        row.is_some_and(|r| r["version"] == "2.0.0")
+    })
+    .await
+    .unwrap();
     tokio::time::sleep(Duration::from_millis(300)).await;
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     let mut seen = std::collections::BTreeSet::new();
@@ -49,9 +64,21 @@ async fn replacing_a_connector_under_load_fails_no_call() {
         assert!(ok > 0);
         seen.extend(versions);
     }
-    assert_eq!(seen.into_iter().collect::<Vec<_>>(), ["1.0.0", "2.0.0"], "calls saw both versions, in turn");
-    let (_, body) = qiao.post("/v1/connections/main/messages", json!({ "to": { "users": ["u"] }, "text": "after" })).await;
-    assert_eq!(body["extra"]["echo"]["connector_version"], "2.0.0", "new calls see the new version");
+    assert_eq!(
+        seen.into_iter().collect::<Vec<_>>(),
+        ["1.0.0", "2.0.0"],
+        "calls saw both versions, in turn"
+    );
+    let (_, body) = qiao
+        .post(
+            "/v1/connections/main/messages",
+            json!({ "to": { "users": ["u"] }, "text": "after" }),
+        )
+        .await;
+    assert_eq!(
+        body["extra"]["echo"]["connector_version"], "2.0.0",
+        "new calls see the new version"
+    );
 }
 
 #[tokio::test]
@@ -59,42 +86,88 @@ async fn add_break_and_remove_files() {
     let echo = EchoServer::start().await;
     let qiao = TestServer::start(&[], &config(&echo.base)).await.unwrap();
     let send = json!({ "to": { "users": ["u"] }, "text": "x" });
-    let (status, _) = qiao.post("/v1/connections/main/messages", send.clone()).await;
+    let (status, _) = qiao
+        .post("/v1/connections/main/messages", send.clone())
+        .await;
     assert_eq!(status, 503, "no connector yet");
 
     install(&component("echo"), &qiao.plugins_dir, "echo.wasm");
-    qiao.wait_for_connector("echo.wasm", |row| row.is_some_and(|r| r["state"] == "loaded")).await.unwrap();
-    let (status, _) = qiao.post("/v1/connections/main/messages", send.clone()).await;
+    qiao.wait_for_connector("echo.wasm", |row| {
+        row.is_some_and(|r| r["state"] == "loaded")
+    })
+    .await
+    .unwrap();
+    let (status, _) = qiao
+        .post("/v1/connections/main/messages", send.clone())
+        .await;
     assert_eq!(status, 200, "dropped in, live");
 
     // A broken replacement is reported, and the previous version keeps serving.
     std::fs::write(qiao.plugins_dir.join(".broken"), b"\0asm not really").unwrap();
-    std::fs::rename(qiao.plugins_dir.join(".broken"), qiao.plugins_dir.join("echo.wasm")).unwrap();
-    qiao.wait_for_connector("echo.wasm", |row| row.is_some_and(|r| r["state"] == "stale")).await.unwrap();
+    std::fs::rename(
+        qiao.plugins_dir.join(".broken"),
+        qiao.plugins_dir.join("echo.wasm"),
+    )
+    .unwrap();
+    qiao.wait_for_connector("echo.wasm", |row| {
+        row.is_some_and(|r| r["state"] == "stale")
+    })
+    .await
+    .unwrap();
     let row = qiao.connector_row("echo.wasm").await.unwrap();
     assert!(!row["error"].as_str().unwrap().is_empty(), "{row}");
-    let (status, _) = qiao.post("/v1/connections/main/messages", send.clone()).await;
+    let (status, _) = qiao
+        .post("/v1/connections/main/messages", send.clone())
+        .await;
     assert_eq!(status, 200, "previous version still serving");
 
     // A file that is not a component at all, next to it, is reported without affecting anything.
     std::fs::write(qiao.plugins_dir.join("junk.wasm"), b"hello").unwrap();
-    qiao.wait_for_connector("junk.wasm", |row| row.is_some_and(|r| r["state"] == "failed")).await.unwrap();
+    qiao.wait_for_connector("junk.wasm", |row| {
+        row.is_some_and(|r| r["state"] == "failed")
+    })
+    .await
+    .unwrap();
 
     std::fs::remove_file(qiao.plugins_dir.join("echo.wasm")).unwrap();
-    qiao.wait_for_connector("echo.wasm", |row| row.is_none()).await.unwrap();
+    qiao.wait_for_connector("echo.wasm", |row| row.is_none())
+        .await
+        .unwrap();
     let (status, body) = qiao.post("/v1/connections/main/messages", send).await;
-    assert_eq!((status, body["error"]["code"].as_str()), (503, Some("connector_not_loaded")), "removed, gone");
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (503, Some("connector_not_loaded")),
+        "removed, gone"
+    );
 }
 
 #[tokio::test]
 async fn restart_loads_compiled_code_from_the_cache() {
     let echo = EchoServer::start().await;
-    let qiao = TestServer::start(&["echo"], &config(&echo.base)).await.unwrap();
+    let qiao = TestServer::start(&["echo"], &config(&echo.base))
+        .await
+        .unwrap();
     let cache = qiao.data_dir.join("compiled");
-    let entries = || std::fs::read_dir(&cache).unwrap().filter(|e| e.as_ref().unwrap().path().extension().is_some_and(|x| x == "cwasm")).count();
+    let entries = || {
+        std::fs::read_dir(&cache)
+            .unwrap()
+            .filter(|e| {
+                e.as_ref()
+                    .unwrap()
+                    .path()
+                    .extension()
+                    .is_some_and(|x| x == "cwasm")
+            })
+            .count()
+    };
     assert_eq!(entries(), 1, "compiled once, cached");
     let qiao = qiao.restart(&config(&echo.base)).await.unwrap();
     assert_eq!(entries(), 1, "restart reuses the cache entry");
-    let (status, _) = qiao.post("/v1/connections/main/messages", json!({ "to": { "users": ["u"] }, "text": "x" })).await;
+    let (status, _) = qiao
+        .post(
+            "/v1/connections/main/messages",
+            json!({ "to": { "users": ["u"] }, "text": "x" }),
+        )
+        .await;
     assert_eq!(status, 200);
 }

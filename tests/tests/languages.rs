@@ -24,7 +24,11 @@ async fn every_language_loads_and_describes_itself() {
     let (qiao, _echo) = server().await;
     for id in CONNECTORS {
         let row = qiao.connector_row(&format!("{id}.wasm")).await.unwrap();
-        assert_eq!((row["id"].as_str(), row["state"].as_str()), (Some(id), Some("loaded")), "{row}");
+        assert_eq!(
+            (row["id"].as_str(), row["state"].as_str()),
+            (Some(id), Some("loaded")),
+            "{row}"
+        );
         let caps = row["capabilities"].as_array().unwrap();
         for cap in ["describe", "messaging", "webhook"] {
             assert!(caps.contains(&json!(cap)), "{id} lacks {cap}: {row}");
@@ -37,39 +41,82 @@ async fn every_language_sends_recalls_and_handles_webhooks_alike() {
     let (qiao, echo) = server().await;
     for id in CONNECTORS {
         let msg = json!({ "to": { "users": ["ann", "bad-x"] }, "text": format!("from {id}") });
-        let (status, first) = qiao.post(&format!("/v1/connections/{id}/messages"), msg.clone()).await;
+        let (status, first) = qiao
+            .post(&format!("/v1/connections/{id}/messages"), msg.clone())
+            .await;
         assert_eq!(status, 200, "{id}: {first}");
         assert_eq!(first["message_id"], "msg-1", "{id}");
         assert_eq!(first["problems"][0]["recipient"], "bad-x", "{id}: {first}");
-        assert_eq!(first["extra"]["token"], format!("tok-{id}"), "{id}: {first}");
-        let (_, second) = qiao.post(&format!("/v1/connections/{id}/messages"), msg).await;
+        assert_eq!(
+            first["extra"]["token"],
+            format!("tok-{id}"),
+            "{id}: {first}"
+        );
+        let (_, second) = qiao
+            .post(&format!("/v1/connections/{id}/messages"), msg)
+            .await;
         assert_eq!(second["message_id"], "msg-2", "{id}: kv counter");
 
-        let (status, _) = qiao.post(&format!("/v1/connections/{id}/messages/msg-1/recall"), json!({})).await;
+        let (status, _) = qiao
+            .post(
+                &format!("/v1/connections/{id}/messages/msg-1/recall"),
+                json!({}),
+            )
+            .await;
         assert_eq!(status, 200, "{id}");
-        let (status, body) = qiao.post(&format!("/v1/connections/{id}/messages/msg-1/recall"), json!({})).await;
-        assert_eq!((status, body["error"]["details"]["kind"].as_str()), (404, Some("not-found")), "{id}: {body}");
+        let (status, body) = qiao
+            .post(
+                &format!("/v1/connections/{id}/messages/msg-1/recall"),
+                json!({}),
+            )
+            .await;
+        assert_eq!(
+            (status, body["error"]["details"]["kind"].as_str()),
+            (404, Some("not-found")),
+            "{id}: {body}"
+        );
 
         // Signed with hmac-sha256(token, body) through the crypto import; a bad signature is refused.
         let body = format!("{{\"from\":\"{id}\"}}");
         let good = hex_hmac(&format!("tok-{id}"), &body);
-        let response = qiao.client.post(qiao.url(&format!("/v1/hooks/{id}/in"))).header("x-echo-signature", good).body(body.clone()).send().await.unwrap();
+        let response = qiao
+            .client
+            .post(qiao.url(&format!("/v1/hooks/{id}/in")))
+            .header("x-echo-signature", good)
+            .body(body.clone())
+            .send()
+            .await
+            .unwrap();
         assert_eq!(response.status(), 200, "{id}");
         assert_eq!(response.text().await.unwrap(), body, "{id}");
-        let response = qiao.client.post(qiao.url(&format!("/v1/hooks/{id}/in"))).header("x-echo-signature", "bad").body(body).send().await.unwrap();
+        let response = qiao
+            .client
+            .post(qiao.url(&format!("/v1/hooks/{id}/in")))
+            .header("x-echo-signature", "bad")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
         assert_eq!(response.status(), 401, "{id}");
 
         let (_, page) = qiao.get(&format!("/v1/events?connection={id}")).await;
         let events = page["events"].as_array().unwrap();
         assert_eq!(events.len(), 1, "{id}: {page}");
-        assert_eq!(events[0]["id"], sha256_hex(&format!("{{\"from\":\"{id}\"}}")), "{id}: id is the body's SHA-256");
+        assert_eq!(
+            events[0]["id"],
+            sha256_hex(&format!("{{\"from\":\"{id}\"}}")),
+            "{id}: id is the body's SHA-256"
+        );
         assert_eq!(events[0]["subject"], "/in");
     }
     assert_eq!(echo.recorded.all().len(), 6);
 }
 
 fn hex_hmac(key: &str, body: &str) -> String {
-    qiao_hex(&qiao::imports::crypto::hmac_sha256(key.as_bytes(), body.as_bytes()))
+    qiao_hex(&qiao::imports::crypto::hmac_sha256(
+        key.as_bytes(),
+        body.as_bytes(),
+    ))
 }
 
 fn sha256_hex(body: &str) -> String {
