@@ -33,7 +33,7 @@ fn runtime(rt: &tokio::runtime::Runtime, dir: &Path) -> Arc<Runtime> {
     };
     let engine = new_engine(&PoolSize::default()).unwrap();
     let runtime =
-        Arc::new(Runtime::new(engine, &dir.join("data"), plugins, vec![connection]).unwrap());
+        Arc::new(Runtime::new(engine, &dir.join("data"), None, plugins, vec![connection]).unwrap());
     rt.block_on(qiao::plugins::rescan(&runtime));
     assert!(runtime.plugins.get("echo").is_some());
     runtime

@@ -37,7 +37,12 @@ impl CompileCache {
             }
         }
         let component = Component::new(engine, bytes)?;
-        let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+        // Unique per writer: servers (or tests in one process) may share a cache dir.
+        let tmp = path.with_extension(format!(
+            "tmp{}-{}",
+            std::process::id(),
+            rand::random::<u64>()
+        ));
         let written = component
             .serialize()
             .and_then(|code| Ok(std::fs::write(&tmp, code)?))

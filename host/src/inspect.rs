@@ -28,7 +28,7 @@ pub async fn inspect(file: &Path) -> Result<Value> {
         .map(|(name, _)| name.to_string())
         .collect();
     let scratch = std::env::temp_dir().join(format!("qiao-inspect-{}", std::process::id()));
-    let runtime = Runtime::new(engine, &scratch, scratch.join("plugins"), vec![])?;
+    let runtime = Runtime::new(engine, &scratch, None, scratch.join("plugins"), vec![])?;
     let loaded = runtime.load_connector(file, bytes).await;
     let _ = std::fs::remove_dir_all(&scratch);
     let mut report = json!({ "file": file, "size": std::fs::metadata(file)?.len(), "imports": imports, "exports": exports });

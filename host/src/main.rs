@@ -30,6 +30,9 @@ enum Command {
         /// Where the SQLite database and compiled-code cache live.
         #[arg(long, env = "QIAO_DATA_DIR", default_value = "data")]
         data_dir: PathBuf,
+        /// Where compiled connectors are cached [default: DATA_DIR/compiled].
+        #[arg(long, env = "QIAO_CACHE_DIR")]
+        cache_dir: Option<PathBuf>,
     },
     /// Work with connector files.
     Connectors {
@@ -64,6 +67,7 @@ async fn main() -> Result<()> {
             listen,
             plugins_dir,
             data_dir,
+            cache_dir,
         } => {
             let config = if config.exists() {
                 Some(config)
@@ -76,6 +80,7 @@ async fn main() -> Result<()> {
                 listen,
                 plugins_dir,
                 data_dir,
+                cache_dir,
             })
             .await?
             .run_until_signal()

@@ -61,9 +61,11 @@ pub struct Runtime {
 }
 
 impl Runtime {
+    /// `cache_dir`: where compiled components are kept (default `<data_dir>/compiled`).
     pub fn new(
         engine: Arc<Engine>,
         data_dir: &Path,
+        cache_dir: Option<PathBuf>,
         plugins_dir: PathBuf,
         connections: Vec<Connection>,
     ) -> Result<Runtime> {
@@ -75,7 +77,7 @@ impl Runtime {
             .build()?;
         Ok(Runtime {
             linker: crate::imports::linker(&engine)?,
-            cache: CompileCache::new(data_dir.join("compiled"))?,
+            cache: CompileCache::new(cache_dir.unwrap_or_else(|| data_dir.join("compiled")))?,
             db: Db::open(&data_dir.join("qiao.db"))?,
             engine,
             http,

@@ -19,6 +19,8 @@ pub struct ServeOptions {
     pub listen: SocketAddr,
     pub plugins_dir: PathBuf,
     pub data_dir: PathBuf,
+    /// Compiled-code cache; default `<data_dir>/compiled`.
+    pub cache_dir: Option<PathBuf>,
 }
 
 pub struct Server {
@@ -38,6 +40,7 @@ pub async fn start(options: ServeOptions) -> Result<Server> {
     let runtime = Arc::new(Runtime::new(
         engine,
         &options.data_dir,
+        options.cache_dir.clone(),
         options.plugins_dir.clone(),
         connections,
     )?);

@@ -30,6 +30,14 @@ pub fn component(name: &str) -> PathBuf {
     );
 }
 
+/// Every test server shares one compile cache: compiling the Python component takes seconds each time.
+pub fn shared_cache_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .join("target/qiao-test-cache")
+}
+
 pub struct TestServer {
     pub base: String,
     pub client: reqwest::Client,
@@ -65,6 +73,7 @@ impl TestServer {
             listen: "127.0.0.1:0".parse()?,
             plugins_dir: plugins_dir.clone(),
             data_dir: data_dir.clone(),
+            cache_dir: Some(shared_cache_dir()),
         })
         .await?;
         Ok(TestServer {

@@ -143,26 +143,32 @@ async fn add_break_and_remove_files() {
 
 #[tokio::test]
 async fn restart_loads_compiled_code_from_the_cache() {
+    use sha2::Digest;
     let echo = EchoServer::start().await;
     let qiao = TestServer::start(&["echo"], &config(&echo.base))
         .await
         .unwrap();
-    let cache = qiao.data_dir.join("compiled");
-    let entries = || {
-        std::fs::read_dir(&cache)
+    let hash = hex(&sha2::Sha256::digest(
+        std::fs::read(component("echo")).unwrap(),
+    ));
+    // The entry for this exact file, and when it was written.
+    let entry = || {
+        std::fs::read_dir(qiao_tests::shared_cache_dir())
             .unwrap()
-            .filter(|e| {
-                e.as_ref()
-                    .unwrap()
-                    .path()
-                    .extension()
-                    .is_some_and(|x| x == "cwasm")
+            .map(|e| e.unwrap().path())
+            .find(|p| {
+                p.file_name().unwrap().to_string_lossy().starts_with(&hash)
+                    && p.extension().is_some_and(|x| x == "cwasm")
             })
-            .count()
+            .map(|p| std::fs::metadata(p).unwrap().modified().unwrap())
     };
-    assert_eq!(entries(), 1, "compiled once, cached");
+    let written = entry().expect("the compiled component is cached under its content hash");
     let qiao = qiao.restart(&config(&echo.base)).await.unwrap();
-    assert_eq!(entries(), 1, "restart reuses the cache entry");
+    assert_eq!(
+        entry(),
+        Some(written),
+        "a restart loads the cached code instead of compiling again"
+    );
     let (status, _) = qiao
         .post(
             "/v1/connections/main/messages",
@@ -170,4 +176,8 @@ async fn restart_loads_compiled_code_from_the_cache() {
         )
         .await;
     assert_eq!(status, 200);
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

@@ -72,9 +72,16 @@ pub async fn handle(
     let response = outcome.response;
     let status = StatusCode::from_u16(response.status).unwrap_or(StatusCode::OK);
     let mut out = (status, response.body).into_response();
+    // The connector's headers replace the defaults (content-type); a name it repeats stays repeated.
+    let mut seen = Vec::new();
     for (name, value) in response.headers {
         if let (Ok(name), Ok(value)) = (HeaderName::try_from(name), HeaderValue::try_from(value)) {
-            out.headers_mut().append(name, value);
+            if seen.contains(&name) {
+                out.headers_mut().append(name, value);
+            } else {
+                out.headers_mut().insert(name.clone(), value);
+                seen.push(name);
+            }
         }
     }
     Ok(out)

@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Builds the Python echo connector with componentize-py.
+#   plugins/echo-py/build.sh OUT_DIR [TEST_OUT_DIR]    (TEST_OUT_DIR is unused)
+# Writes OUT_DIR/echo-py.wasm. Uses `componentize-py` from PATH when it is the version pinned in requirements.txt;
+# otherwise pip-installs that version into target/echo-py-tools/ (needs Python >= 3.9 with pip; nothing else is
+# touched). The Python bindings (`wit_world`) are generated from wit/ during the build; to read them:
+#   componentize-py -d wit -w echo-py bindings /tmp/echo-py-bindings
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../.." && pwd)
+out=$(realpath -m "${1:?usage: build.sh OUT_DIR [TEST_OUT_DIR]}")
+python=${PYTHON:-python3}
+version=$(sed -n 's/^componentize-py==\([^[:space:]]*\).*/\1/p' "$here/requirements.txt")
+[ -n "$version" ] || { echo "requirements.txt pins no componentize-py version" >&2; exit 1; }
+
+if [ "$(componentize-py --version 2>/dev/null)" = "componentize-py $version" ]; then
+  cpy() { componentize-py "$@"; }
+else
+  tools="$root/target/echo-py-tools/componentize-py-$version"
+  if [ ! -e "$tools/.installed" ]; then
+    echo "installing componentize-py $version into $tools"
+    rm -rf "$tools"
+    PIP_ROOT_USER_ACTION=ignore "$python" -m pip install --quiet --disable-pip-version-check --no-warn-script-location \
+      --target "$tools" -r "$here/requirements.txt"
+    touch "$tools/.installed"
+  fi
+  cpy() {
+    PYTHONPATH="$tools${PYTHONPATH:+:$PYTHONPATH}" "$python" -c \
+      'import sys; from componentize_py import script; sys.argv[0] = "componentize-py"; sys.exit(script())' "$@"
+  }
+fi
+
+mkdir -p "$out"
+tmp="$out/.echo-py.wasm.tmp"
+trap 'rm -f "$tmp"' EXIT
+cd "$here"
+cpy -d wit -w echo-py componentize -p "$here" app -o "$tmp"
+# Renamed into place so a plugins directory being watched never sees a half-written file.
+mv -f "$tmp" "$out/echo-py.wasm"
