@@ -29,7 +29,8 @@ pub async fn inspect(file: &Path) -> Result<Value> {
         .collect();
     let scratch = std::env::temp_dir().join(format!("qiao-inspect-{}", std::process::id()));
     let runtime = Runtime::new(engine, &scratch, None, scratch.join("plugins"), vec![])?;
-    let loaded = runtime.load_connector(file, bytes).await;
+    let hash = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&bytes));
+    let loaded = runtime.connector_from(file, hash, &component).await;
     let _ = std::fs::remove_dir_all(&scratch);
     let mut report = json!({ "file": file, "size": std::fs::metadata(file)?.len(), "imports": imports, "exports": exports });
     match loaded {

@@ -9,7 +9,7 @@ use anyhow::{Context, Result};
 use sha2::{Digest, Sha256};
 use tracing::Instrument;
 use wasmtime::Engine;
-use wasmtime::component::Linker;
+use wasmtime::component::{Component, Linker};
 
 use crate::bindings::types;
 use crate::calls::{Call, Reply, dispatch};
@@ -99,7 +99,22 @@ impl Runtime {
             let cache = self.cache.clone();
             tokio::task::spawn_blocking(move || cache.load(&engine, &hash, &bytes)).await??
         };
-        let pre = self.linker.instantiate_pre(&component).map_err(|e| {
+        let connector = self.connector_from(file, hash, &component).await?;
+        tracing::info!(
+            file = %file.display(),
+            id = %connector.info.id,
+            version = %connector.info.version,
+            capabilities = ?connector.exports.capabilities(),
+            from_cache = cached,
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "loaded connector"
+        );
+        Ok(connector)
+    }
+
+    /// Links a compiled component, finds its capabilities and asks who it is.
+    pub async fn connector_from(&self, file: &Path, hash: String, component: &Component) -> Result<Connector> {
+        let pre = self.linker.instantiate_pre(component).map_err(|e| {
             anyhow::anyhow!(
                 "{e:#} (a connector may import only qiao:connector/* and wasi:*@0.2 interfaces)"
             )
@@ -134,15 +149,6 @@ impl Runtime {
                     .context("describe did not answer within 10 s")??;
         }
         connector::validate_info(&connector.info)?;
-        tracing::info!(
-            file = %file.display(),
-            id = %connector.info.id,
-            version = %connector.info.version,
-            capabilities = ?connector.exports.capabilities(),
-            from_cache = cached,
-            elapsed_ms = started.elapsed().as_millis() as u64,
-            "loaded connector"
-        );
         Ok(connector)
     }
 
