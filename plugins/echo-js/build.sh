@@ -20,6 +20,12 @@ major=$(node -p 'process.versions.node.split(".")[0]')
 [ "$major" -ge 20 ] || { echo "echo-js needs Node.js >= 20 (found $(node --version))" >&2; exit 1; }
 
 cd "$here"
+source ../../scripts/unchanged.sh
+inputs=(app.js package.json package-lock.json build.sh wit/world.wit ../../wit)
+if unchanged "$out/echo-js.wasm" "${inputs[@]}"; then
+  echo "echo-js.wasm is up to date"
+  exit 0
+fi
 # The stamp records which package.json + package-lock.json node_modules/ was installed from.
 stamp=node_modules/.echo-js-installed
 want=$(cat package.json package-lock.json | sha256sum | cut -d' ' -f1)
@@ -36,3 +42,4 @@ node node_modules/@bytecodealliance/componentize-js/src/cli.js app.js \
   --wit wit --world-name echo-js --disable http fetch-event --out "$tmp"
 # Renamed into place so a plugins directory being watched never sees a half-written file.
 mv -f "$tmp" "$out/echo-js.wasm"
+record "$out/echo-js.wasm" "${inputs[@]}"

@@ -12,6 +12,12 @@ out=$(realpath -m "${1:?usage: build.sh OUT_DIR [TEST_OUT_DIR]}")
 python=${PYTHON:-python3}
 version=$(sed -n 's/^componentize-py==\([^[:space:]]*\).*/\1/p' "$here/requirements.txt")
 [ -n "$version" ] || { echo "requirements.txt pins no componentize-py version" >&2; exit 1; }
+source "$root/scripts/unchanged.sh"
+inputs=("$here/app.py" "$here/requirements.txt" "$here/build.sh" "$here/wit/world.wit" "$root/wit")
+if unchanged "$out/echo-py.wasm" "${inputs[@]}"; then
+  echo "echo-py.wasm is up to date"
+  exit 0
+fi
 
 if [ "$(componentize-py --version 2>/dev/null)" = "componentize-py $version" ]; then
   cpy() { componentize-py "$@"; }
@@ -37,3 +43,4 @@ cd "$here"
 cpy -d wit -w echo-py componentize -p "$here" app -o "$tmp"
 # Renamed into place so a plugins directory being watched never sees a half-written file.
 mv -f "$tmp" "$out/echo-py.wasm"
+record "$out/echo-py.wasm" "${inputs[@]}"
