@@ -4,7 +4,8 @@ use qiao_sdk::{Error, json_kv};
 
 use crate::Echo;
 use crate::exports::qiao::connector::approval::{
-    ActRequest, Action, CancelRequest, Comment, CreateRequest, Created, FormField, Guest, Instance, Status, Task,
+    ActRequest, Action, CancelRequest, Comment, CreateRequest, Created, FormField, Guest, Instance,
+    Status, Task,
 };
 
 #[derive(serde::Serialize, serde::Deserialize)]
@@ -38,7 +39,10 @@ fn status(text: &str) -> Status {
 fn transition(id: &str, to: &str, comment: Option<(String, String)>) -> Result<(), Error> {
     let mut stored = load(id)?;
     if stored.status != "pending" {
-        return Err(Error::conflict(format!("approval {id} is {}, not pending", stored.status)));
+        return Err(Error::conflict(format!(
+            "approval {id} is {}, not pending",
+            stored.status
+        )));
     }
     stored.status = to.into();
     stored.comments.extend(comment);
@@ -55,11 +59,19 @@ impl Guest for Echo {
         }
         let id = format!("ap-{}", json_kv::next("approval-seq")?);
         let stored = Stored {
-            assignee: request.approvers.first().cloned().unwrap_or_else(|| request.applicant.clone()),
+            assignee: request
+                .approvers
+                .first()
+                .cloned()
+                .unwrap_or_else(|| request.applicant.clone()),
             template: request.template,
             applicant: request.applicant,
             status: "pending".into(),
-            fields: request.fields.into_iter().map(|f| (f.name, f.value)).collect(),
+            fields: request
+                .fields
+                .into_iter()
+                .map(|f| (f.name, f.value))
+                .collect(),
             comments: vec![],
         };
         json_kv::set(&key(&id), &stored, None)?;
@@ -69,15 +81,35 @@ impl Guest for Echo {
     fn get(id: String, _template: Option<String>) -> Result<Instance, Error> {
         let s = load(&id)?;
         Ok(Instance {
-            tasks: vec![Task { id: format!("{id}-t1"), assignee: s.assignee.clone(), status: s.status.clone() }],
+            tasks: vec![Task {
+                id: format!("{id}-t1"),
+                assignee: s.assignee.clone(),
+                status: s.status.clone(),
+            }],
             id,
             template: s.template,
             title: None,
             applicant: s.applicant,
             status: status(&s.status),
             approvers: vec![s.assignee],
-            comments: s.comments.into_iter().map(|(author, text)| Comment { author, text, time_ms: None }).collect(),
-            fields: s.fields.into_iter().map(|(name, value)| FormField { name, value, kind: None }).collect(),
+            comments: s
+                .comments
+                .into_iter()
+                .map(|(author, text)| Comment {
+                    author,
+                    text,
+                    time_ms: None,
+                })
+                .collect(),
+            fields: s
+                .fields
+                .into_iter()
+                .map(|(name, value)| FormField {
+                    name,
+                    value,
+                    kind: None,
+                })
+                .collect(),
             extra: None,
         })
     }
@@ -87,12 +119,16 @@ impl Guest for Echo {
             Action::Approve => "approved",
             Action::Reject => "rejected",
         };
-        let comment = request.comment.map(|text| (request.actor.unwrap_or_default(), text));
+        let comment = request
+            .comment
+            .map(|text| (request.actor.unwrap_or_default(), text));
         transition(&request.instance_id, to, comment)
     }
 
     fn cancel(request: CancelRequest) -> Result<(), Error> {
-        let comment = request.reason.map(|text| (request.operator.unwrap_or_default(), text));
+        let comment = request
+            .reason
+            .map(|text| (request.operator.unwrap_or_default(), text));
         transition(&request.instance_id, "canceled", comment)
     }
 }

@@ -10,7 +10,13 @@ use crate::exports::qiao::connector::identity::{
 const ROOT: &str = "1";
 
 fn root() -> Department {
-    Department { id: ROOT.into(), name: "Root".into(), parent_id: None, order: None, extra: None }
+    Department {
+        id: ROOT.into(),
+        name: "Root".into(),
+        parent_id: None,
+        order: None,
+        extra: None,
+    }
 }
 
 fn dept_key(id: &str) -> String {
@@ -48,8 +54,20 @@ fn load_department(id: &str) -> Result<Department, Error> {
         .ok_or_else(|| Error::not_found(format!("no department {id}")))
 }
 
+/// A department as stored, to change it: the implicit root has no record and stays as it is.
+fn stored_department(id: &str) -> Result<StoredDepartment, Error> {
+    if id == ROOT {
+        return Err(Error::invalid_input(
+            "department 1 is the implicit root: it cannot be changed or deleted",
+        ));
+    }
+    json_kv::get(&dept_key(id)).ok_or_else(|| Error::not_found(format!("no department {id}")))
+}
+
 fn load_user(id: &str) -> Result<User, Error> {
-    json_kv::get::<StoredUser>(&user_key(id)).map(Into::into).ok_or_else(|| Error::not_found(format!("no user {id}")))
+    json_kv::get::<StoredUser>(&user_key(id))
+        .map(Into::into)
+        .ok_or_else(|| Error::not_found(format!("no user {id}")))
 }
 
 #[derive(serde::Serialize, serde::Deserialize)]
@@ -62,7 +80,13 @@ struct StoredDepartment {
 
 impl From<StoredDepartment> for Department {
     fn from(d: StoredDepartment) -> Department {
-        Department { id: d.id, name: d.name, parent_id: Some(d.parent_id), order: d.order, extra: None }
+        Department {
+            id: d.id,
+            name: d.name,
+            parent_id: Some(d.parent_id),
+            order: d.order,
+            extra: None,
+        }
     }
 }
 
@@ -101,8 +125,12 @@ fn save_user(user: &StoredUser, previous: Option<&StoredUser>) -> Result<(), Err
         for d in &old.department_ids {
             remove_from(&format!("dept-users:{d}"), &old.id)?;
         }
-        old.mobile.iter().for_each(|m| qiao_sdk::kv::delete(&format!("mobile:{m}")));
-        old.email.iter().for_each(|e| qiao_sdk::kv::delete(&format!("email:{e}")));
+        old.mobile
+            .iter()
+            .for_each(|m| qiao_sdk::kv::delete(&format!("mobile:{m}")));
+        old.email
+            .iter()
+            .for_each(|e| qiao_sdk::kv::delete(&format!("email:{e}")));
     }
     for d in &user.department_ids {
         load_department(d)?;
@@ -118,7 +146,10 @@ fn save_user(user: &StoredUser, previous: Option<&StoredUser>) -> Result<(), Err
 }
 
 impl Guest for Echo {
-    fn list_departments(parent_id: Option<String>, recursive: bool) -> Result<Vec<Department>, Error> {
+    fn list_departments(
+        parent_id: Option<String>,
+        recursive: bool,
+    ) -> Result<Vec<Department>, Error> {
         let parent = parent_id.unwrap_or_else(|| ROOT.into());
         load_department(&parent)?;
         let mut out = Vec::new();
@@ -138,20 +169,30 @@ impl Guest for Echo {
         load_department(&id)
     }
 
-    fn create_department(fields: DepartmentFields, _idempotency_key: Option<String>) -> Result<Department, Error> {
-        let name = fields.name.filter(|n| !n.is_empty()).ok_or_else(|| Error::invalid_input("name is required"))?;
+    fn create_department(
+        fields: DepartmentFields,
+        _idempotency_key: Option<String>,
+    ) -> Result<Department, Error> {
+        let name = fields
+            .name
+            .filter(|n| !n.is_empty())
+            .ok_or_else(|| Error::invalid_input("name is required"))?;
         let parent_id = fields.parent_id.unwrap_or_else(|| ROOT.into());
         load_department(&parent_id)?;
         let id = (json_kv::next("dept-seq")? + 1).to_string();
-        let dept = StoredDepartment { id: id.clone(), name, parent_id: parent_id.clone(), order: fields.order };
+        let dept = StoredDepartment {
+            id: id.clone(),
+            name,
+            parent_id: parent_id.clone(),
+            order: fields.order,
+        };
         json_kv::set(&dept_key(&id), &dept, None)?;
         add_to(&format!("dept-children:{parent_id}"), &id)?;
         Ok(dept.into())
     }
 
     fn update_department(id: String, fields: DepartmentFields) -> Result<(), Error> {
-        let mut dept: StoredDepartment =
-            json_kv::get(&dept_key(&id)).ok_or_else(|| Error::not_found(format!("no department {id}")))?;
+        let mut dept = stored_department(&id)?;
         if let Some(name) = fields.name {
             dept.name = name;
         }
@@ -166,22 +207,40 @@ impl Guest for Echo {
     }
 
     fn delete_department(id: String) -> Result<(), Error> {
-        let dept = load_department(&id)?;
-        if !list(&format!("dept-children:{id}")).is_empty() || !list(&format!("dept-users:{id}")).is_empty() {
+        let dept = stored_department(&id)?;
+        if !list(&format!("dept-children:{id}")).is_empty()
+            || !list(&format!("dept-users:{id}")).is_empty()
+        {
             return Err(Error::conflict(format!("department {id} is not empty")));
         }
-        remove_from(&format!("dept-children:{}", dept.parent_id.unwrap_or_default()), &id)?;
+        remove_from(&format!("dept-children:{}", dept.parent_id), &id)?;
         qiao_sdk::kv::delete(&dept_key(&id));
         Ok(())
     }
 
-    fn list_users(department_id: String, cursor: Option<String>, limit: u32) -> Result<UserPage, Error> {
+    fn list_users(
+        department_id: String,
+        cursor: Option<String>,
+        limit: u32,
+    ) -> Result<UserPage, Error> {
         load_department(&department_id)?;
-        let start: usize = cursor.as_deref().unwrap_or("0").parse().map_err(|_| Error::invalid_input("bad cursor"))?;
+        let start: usize = cursor
+            .as_deref()
+            .unwrap_or("0")
+            .parse()
+            .map_err(|_| Error::invalid_input("bad cursor"))?;
         let ids = list(&format!("dept-users:{department_id}"));
-        let end = (start + limit.max(1) as usize).min(ids.len());
-        let users = ids.get(start..end).unwrap_or_default().iter().map(|id| load_user(id)).collect::<Result<_, _>>()?;
-        Ok(UserPage { users, next_cursor: (end < ids.len()).then(|| end.to_string()) })
+        let end = start.saturating_add(limit.max(1) as usize).min(ids.len());
+        let users = ids
+            .get(start..end)
+            .unwrap_or_default()
+            .iter()
+            .map(|id| load_user(id))
+            .collect::<Result<_, _>>()?;
+        Ok(UserPage {
+            users,
+            next_cursor: (end < ids.len()).then(|| end.to_string()),
+        })
     }
 
     fn get_user(id: String) -> Result<User, Error> {
@@ -192,13 +251,19 @@ impl Guest for Echo {
         let (index, value) = match &key {
             UserKey::Mobile(m) => ("mobile", m),
             UserKey::Email(e) => ("email", e),
-            UserKey::UnionId(u) => return Err(Error::unsupported(format!("echo has no union ids ({u})"))),
+            UserKey::UnionId(u) => {
+                return Err(Error::unsupported(format!("echo has no union ids ({u})")));
+            }
         };
-        json_kv::get(&format!("{index}:{value}")).ok_or_else(|| Error::not_found(format!("no user with {index} {value}")))
+        json_kv::get(&format!("{index}:{value}"))
+            .ok_or_else(|| Error::not_found(format!("no user with {index} {value}")))
     }
 
     fn create_user(fields: UserFields, _idempotency_key: Option<String>) -> Result<User, Error> {
-        let name = fields.name.filter(|n| !n.is_empty()).ok_or_else(|| Error::invalid_input("name is required"))?;
+        let name = fields
+            .name
+            .filter(|n| !n.is_empty())
+            .ok_or_else(|| Error::invalid_input("name is required"))?;
         let id = match fields.id {
             Some(id) => id,
             None => format!("u{}", json_kv::next("user-seq")?),
@@ -221,7 +286,8 @@ impl Guest for Echo {
     }
 
     fn update_user(id: String, fields: UserFields) -> Result<(), Error> {
-        let old: StoredUser = json_kv::get(&user_key(&id)).ok_or_else(|| Error::not_found(format!("no user {id}")))?;
+        let old: StoredUser = json_kv::get(&user_key(&id))
+            .ok_or_else(|| Error::not_found(format!("no user {id}")))?;
         let mut user = old.clone();
         user.name = fields.name.unwrap_or(user.name);
         user.mobile = fields.mobile.or(user.mobile);
@@ -234,7 +300,8 @@ impl Guest for Echo {
     }
 
     fn delete_user(id: String) -> Result<(), Error> {
-        let old: StoredUser = json_kv::get(&user_key(&id)).ok_or_else(|| Error::not_found(format!("no user {id}")))?;
+        let old: StoredUser = json_kv::get(&user_key(&id))
+            .ok_or_else(|| Error::not_found(format!("no user {id}")))?;
         let mut gone = old.clone();
         gone.department_ids.clear();
         gone.mobile = None;
@@ -244,7 +311,11 @@ impl Guest for Echo {
         Ok(())
     }
 
-    fn sso_authorize_url(redirect_uri: String, state: String, _flow: Option<String>) -> Result<String, Error> {
+    fn sso_authorize_url(
+        redirect_uri: String,
+        state: String,
+        _flow: Option<String>,
+    ) -> Result<String, Error> {
         let base = config::get("api_base").unwrap_or_else(|| "https://echo.invalid".into());
         Ok(format!(
             "{}/authorize?redirect_uri={}&state={}",
@@ -256,8 +327,17 @@ impl Guest for Echo {
 
     /// Codes are `code-{user id}`: a stand-in for a platform's code exchange.
     fn sso_resolve(request: SsoRequest) -> Result<SsoUser, Error> {
-        let id = request.code.strip_prefix("code-").ok_or_else(|| Error::not_found("unknown sign-in code"))?;
+        let id = request
+            .code
+            .strip_prefix("code-")
+            .ok_or_else(|| Error::not_found("unknown sign-in code"))?;
         let user = load_user(id)?;
-        Ok(SsoUser { user_id: user.id, name: Some(user.name), mobile: user.mobile, email: user.email, extra: None })
+        Ok(SsoUser {
+            user_id: user.id,
+            name: Some(user.name),
+            mobile: user.mobile,
+            email: user.email,
+            extra: None,
+        })
     }
 }

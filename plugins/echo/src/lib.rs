@@ -9,34 +9,27 @@ mod webhook;
 
 use qiao_sdk::{Error, types};
 
-wit_bindgen::generate!({
-    inline: "
-        package qiao:echo;
-        world echo {
-            include qiao:connector/host@0.1.0;
-            export qiao:connector/describe@0.1.0;
-            export qiao:connector/identity@0.1.0;
-            export qiao:connector/messaging@0.1.0;
-            export qiao:connector/approval@0.1.0;
-            export qiao:connector/webhook@0.1.0;
-            export qiao:connector/poll@0.1.0;
-        }
-    ",
-    path: "../../wit",
-    with: {
-        "qiao:connector/types@0.1.0": qiao_sdk::types,
-        "qiao:connector/http@0.1.0": qiao_sdk::http,
-        "qiao:connector/kv@0.1.0": qiao_sdk::kv,
-        "qiao:connector/config@0.1.0": qiao_sdk::config,
-        "qiao:connector/log@0.1.0": qiao_sdk::log,
-        "qiao:connector/crypto@0.1.0": qiao_sdk::crypto,
-    },
-});
+qiao_sdk::export_bindings!(
+    "package qiao:echo;
+    world echo {
+        include qiao:connector/host@0.1.0;
+        export qiao:connector/describe@0.1.0;
+        export qiao:connector/identity@0.1.0;
+        export qiao:connector/messaging@0.1.0;
+        export qiao:connector/approval@0.1.0;
+        export qiao:connector/webhook@0.1.0;
+        export qiao:connector/poll@0.1.0;
+    }"
+);
 
 use exports::qiao::connector::describe::{ConfigField, Info};
 use exports::qiao::connector::poll::Batch;
 
-pub const VERSION: &str = if cfg!(feature = "v2") { "2.0.0" } else { "1.0.0" };
+pub const VERSION: &str = if cfg!(feature = "v2") {
+    "2.0.0"
+} else {
+    "1.0.0"
+};
 
 struct Echo;
 
@@ -58,8 +51,18 @@ impl exports::qiao::connector::describe::Guest for Echo {
             hosts: vec!["echo.invalid".into()],
             config: vec![
                 field("api_base", "Base URL of the echo test server", false, true),
-                field("greeting", "A greeting (unused; shows a plain setting)", false, false),
-                field("token", "Sent as x-echo-token; the webhook signing key", true, false),
+                field(
+                    "greeting",
+                    "A greeting (unused; shows a plain setting)",
+                    false,
+                    false,
+                ),
+                field(
+                    "token",
+                    "Sent as x-echo-token; the webhook signing key",
+                    true,
+                    false,
+                ),
             ],
         }
     }
@@ -72,7 +75,9 @@ impl exports::qiao::connector::poll::Guest for Echo {
     fn poll(cursor: Option<String>) -> Result<Batch, Error> {
         let after: u64 = match cursor.as_deref() {
             None => 0,
-            Some(c) => c.parse().map_err(|_| Error::invalid_input(format!("bad cursor {c:?}")))?,
+            Some(c) => c
+                .parse()
+                .map_err(|_| Error::invalid_input(format!("bad cursor {c:?}")))?,
         };
         let events: Vec<types::Event> = (after + 1..=(after + 2).min(TICKS))
             .map(|n| types::Event {
@@ -84,7 +89,10 @@ impl exports::qiao::connector::poll::Guest for Echo {
             })
             .collect();
         let last = after + events.len() as u64;
-        Ok(Batch { events, next_cursor: Some(last.to_string()) })
+        Ok(Batch {
+            events,
+            next_cursor: Some(last.to_string()),
+        })
     }
 }
 

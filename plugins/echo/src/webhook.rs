@@ -8,7 +8,11 @@ use crate::Echo;
 use crate::exports::qiao::connector::webhook::{Guest, Outcome, Request, Response};
 
 fn header<'a>(request: &'a Request, name: &str) -> Option<&'a str> {
-    request.headers.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+    request
+        .headers
+        .iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
 }
 
 impl Guest for Echo {
@@ -23,7 +27,9 @@ impl Guest for Echo {
             Some(id) => id.to_string(),
             None => hex(&crypto::sha256(&request.body)),
         };
-        let content_type = header(&request, "content-type").unwrap_or("text/plain").to_string();
+        let content_type = header(&request, "content-type")
+            .unwrap_or("text/plain")
+            .to_string();
         let event = types::Event {
             id,
             kind: "echo.received".into(),
@@ -37,7 +43,11 @@ impl Guest for Echo {
             .to_string(),
         };
         Ok(Outcome {
-            response: Response { status: 200, headers: vec![("content-type".into(), content_type)], body: request.body },
+            response: Response {
+                status: 200,
+                headers: vec![("content-type".into(), content_type)],
+                body: request.body,
+            },
             events: vec![event],
         })
     }

@@ -3,25 +3,14 @@
 
 use qiao_sdk::{Error, json_http, require_config};
 
-wit_bindgen::generate!({
-    inline: "
-        package qiao:hostile;
-        world hostile {
-            include qiao:connector/host@0.1.0;
-            export qiao:connector/describe@0.1.0;
-            export qiao:connector/messaging@0.1.0;
-        }
-    ",
-    path: "../../../wit",
-    with: {
-        "qiao:connector/types@0.1.0": qiao_sdk::types,
-        "qiao:connector/http@0.1.0": qiao_sdk::http,
-        "qiao:connector/kv@0.1.0": qiao_sdk::kv,
-        "qiao:connector/config@0.1.0": qiao_sdk::config,
-        "qiao:connector/log@0.1.0": qiao_sdk::log,
-        "qiao:connector/crypto@0.1.0": qiao_sdk::crypto,
-    },
-});
+qiao_sdk::export_bindings!(
+    "package qiao:hostile;
+    world hostile {
+        include qiao:connector/host@0.1.0;
+        export qiao:connector/describe@0.1.0;
+        export qiao:connector/messaging@0.1.0;
+    }"
+);
 
 use exports::qiao::connector::describe::{ConfigField, Info};
 use exports::qiao::connector::messaging::{Content, Message, ReadReceipts, SendResult};
@@ -76,12 +65,14 @@ impl exports::qiao::connector::messaging::Guest for Hostile {
             return Err(Error::invalid_input("send a text command"));
         };
         let message_id = match command.as_str() {
+            // No host calls: only the CPU limit can interrupt it.
             "loop" => {
                 let mut n: u64 = 0;
                 loop {
                     n = std::hint::black_box(n.wrapping_add(1));
                 }
             }
+            // Each chunk is written (and kept) so the pages are really committed.
             "oom" => {
                 let mut hoard: Vec<Vec<u8>> = Vec::new();
                 loop {
@@ -94,10 +85,14 @@ impl exports::qiao::connector::messaging::Guest for Hostile {
                 json_http::get("https://example.com/", &[])?;
                 "escaped".to_string()
             }
-            "huge-response" => format!("got {} bytes", json_http::get(&url("/huge")?, &[])?.body.len()),
+            "huge-response" => format!(
+                "got {} bytes",
+                json_http::get(&url("/huge")?, &[])?.body.len()
+            ),
             "many-requests" => {
+                let ping = url("/ping")?;
                 for _ in 0..10_000 {
-                    json_http::get(&url("/ping")?, &[])?;
+                    json_http::get(&ping, &[])?;
                 }
                 "no limit".to_string()
             }
@@ -105,7 +100,11 @@ impl exports::qiao::connector::messaging::Guest for Hostile {
             "escape" => escape(),
             other => format!("ok:{other}"),
         };
-        Ok(SendResult { message_id, problems: vec![], extra: None })
+        Ok(SendResult {
+            message_id,
+            problems: vec![],
+            extra: None,
+        })
     }
 
     fn recall(_message_id: String) -> Result<(), Error> {
