@@ -90,46 +90,34 @@ impl TestServer {
         format!("{}{path}", self.base)
     }
 
+    /// One API request: status and JSON body.
+    pub async fn request(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (u16, Value) {
+        let mut request = self.client.request(method, self.url(path));
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        read(request.send().await.expect("request")).await
+    }
+
     pub async fn get(&self, path: &str) -> (u16, Value) {
-        let response = self
-            .client
-            .get(self.url(path))
-            .send()
-            .await
-            .expect("request");
-        read(response).await
+        self.request(reqwest::Method::GET, path, None).await
     }
 
     pub async fn post(&self, path: &str, body: Value) -> (u16, Value) {
-        let response = self
-            .client
-            .post(self.url(path))
-            .json(&body)
-            .send()
-            .await
-            .expect("request");
-        read(response).await
+        self.request(reqwest::Method::POST, path, Some(body)).await
     }
 
     pub async fn patch(&self, path: &str, body: Value) -> (u16, Value) {
-        let response = self
-            .client
-            .patch(self.url(path))
-            .json(&body)
-            .send()
-            .await
-            .expect("request");
-        read(response).await
+        self.request(reqwest::Method::PATCH, path, Some(body)).await
     }
 
     pub async fn delete(&self, path: &str) -> (u16, Value) {
-        let response = self
-            .client
-            .delete(self.url(path))
-            .send()
-            .await
-            .expect("request");
-        read(response).await
+        self.request(reqwest::Method::DELETE, path, None).await
     }
 
     /// The `/v1/connectors` row for a file name.
