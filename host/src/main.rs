@@ -1,5 +1,5 @@
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};
@@ -18,9 +18,9 @@ struct Cli {
 enum Command {
     /// Serve the REST API, loading connectors from the plugins directory (hot reload).
     Serve {
-        /// Connections and limits (TOML). Read if it exists; see README.md for the format.
-        #[arg(long, short, env = "QIAO_CONFIG", default_value = "qiao.toml")]
-        config: PathBuf,
+        /// Connections and limits (TOML); see README.md for the format [default: qiao.toml, if it exists].
+        #[arg(long, short, env = "QIAO_CONFIG")]
+        config: Option<PathBuf>,
         /// Address to listen on.
         #[arg(long, short, env = "QIAO_LISTEN", default_value = "127.0.0.1:8080")]
         listen: SocketAddr,
@@ -53,7 +53,15 @@ enum ConnectorsCommand {
 }
 
 #[tokio::main]
-async fn main() -> Result<()> {
+async fn main() {
+    // A clean one-line error for operators, not a backtrace (even with RUST_BACKTRACE set).
+    if let Err(e) = run().await {
+        eprintln!("error: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+async fn run() -> Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("QIAO_LOG")
@@ -69,11 +77,17 @@ async fn main() -> Result<()> {
             data_dir,
             cache_dir,
         } => {
-            let config = if config.exists() {
-                Some(config)
-            } else {
-                tracing::warn!(config = %config.display(), "no config file: serving with no connections");
-                None
+            // A config file that was named must exist; the default one may be absent.
+            let config = match config {
+                Some(path) if !path.exists() => {
+                    anyhow::bail!("config file {} does not exist", path.display())
+                }
+                Some(path) => Some(path),
+                None if Path::new("qiao.toml").exists() => Some("qiao.toml".into()),
+                None => {
+                    tracing::warn!("no config file (qiao.toml): serving with no connections");
+                    None
+                }
             };
             start(ServeOptions {
                 config,

@@ -113,7 +113,12 @@ impl Runtime {
     }
 
     /// Links a compiled component, finds its capabilities and asks who it is.
-    pub async fn connector_from(&self, file: &Path, hash: String, component: &Component) -> Result<Connector> {
+    pub async fn connector_from(
+        &self,
+        file: &Path,
+        hash: String,
+        component: &Component,
+    ) -> Result<Connector> {
         let pre = self.linker.instantiate_pre(component).map_err(|e| {
             anyhow::anyhow!(
                 "{e:#} (a connector may import only qiao:connector/* and wasi:*@0.2 interfaces)"
