@@ -66,54 +66,14 @@ impl Exports {
     /// Finds which capabilities the component exports. An interface that is exported under our name but with
     /// other functions or types is an error, not a silently missing capability.
     pub fn detect(pre: &InstancePre<HostState>) -> Result<Exports> {
-        let component = pre.component();
-        let exported = |cap: Capability| {
-            component
-                .get_export_index(None, &cap.export_name())
-                .is_some()
-        };
-        fn check<T>(cap: Capability, present: bool, r: wasmtime::Result<T>) -> Result<Option<T>> {
-            if !present {
-                return Ok(None);
-            }
-            r.map(Some).map_err(|e| {
-                anyhow::anyhow!(
-                    "export {} does not match the contract: {e}",
-                    cap.export_name()
-                )
-            })
-        }
+        use Capability::*;
         Ok(Exports {
-            describe: check(
-                Capability::Describe,
-                exported(Capability::Describe),
-                describe::GuestIndices::new(pre),
-            )?,
-            identity: check(
-                Capability::Identity,
-                exported(Capability::Identity),
-                identity::GuestIndices::new(pre),
-            )?,
-            messaging: check(
-                Capability::Messaging,
-                exported(Capability::Messaging),
-                messaging::GuestIndices::new(pre),
-            )?,
-            approval: check(
-                Capability::Approval,
-                exported(Capability::Approval),
-                approval::GuestIndices::new(pre),
-            )?,
-            webhook: check(
-                Capability::Webhook,
-                exported(Capability::Webhook),
-                webhook::GuestIndices::new(pre),
-            )?,
-            poll: check(
-                Capability::Poll,
-                exported(Capability::Poll),
-                poll::GuestIndices::new(pre),
-            )?,
+            describe: indices(pre, Describe, describe::GuestIndices::new(pre))?,
+            identity: indices(pre, Identity, identity::GuestIndices::new(pre))?,
+            messaging: indices(pre, Messaging, messaging::GuestIndices::new(pre))?,
+            approval: indices(pre, Approval, approval::GuestIndices::new(pre))?,
+            webhook: indices(pre, Webhook, webhook::GuestIndices::new(pre))?,
+            poll: indices(pre, Poll, poll::GuestIndices::new(pre))?,
         })
     }
 
@@ -134,6 +94,27 @@ impl Exports {
             .filter(|c| self.has(*c))
             .collect()
     }
+}
+
+/// `None` when the component does not export the capability; an error when it exports it with the wrong shape.
+fn indices<T>(
+    pre: &InstancePre<HostState>,
+    cap: Capability,
+    found: wasmtime::Result<T>,
+) -> Result<Option<T>> {
+    if pre
+        .component()
+        .get_export_index(None, &cap.export_name())
+        .is_none()
+    {
+        return Ok(None);
+    }
+    found.map(Some).map_err(|e| {
+        anyhow::anyhow!(
+            "export {} does not match the contract: {e}",
+            cap.export_name()
+        )
+    })
 }
 
 pub struct Connector {
