@@ -1,6 +1,7 @@
 //! Qiao's Rust guest SDK: the host's import interfaces as Rust modules, plus the few helpers every connector
 //! needs: errors ([`errors`]), JSON over the `http` import ([`json_http`]), JSON in `kv` ([`json_kv`]), logging
-//! ([`logging`]), hex and URL encoding ([`text`]).
+//! ([`logging`]), hex and URL encoding ([`text`]), cached access tokens ([`token`]) and the DingTalk/WeCom
+//! callback crypto ([`msg_crypt`]).
 //!
 //! A connector generates bindings for its own world with [`export_bindings!`], which reuses these import
 //! modules, so the SDK's helpers and the connector speak the same types:
@@ -26,7 +27,9 @@ pub mod errors;
 pub mod json_http;
 pub mod json_kv;
 pub mod logging;
+pub mod msg_crypt;
 pub mod text;
+pub mod token;
 
 pub use bindings::qiao::connector::{config, crypto, http, kv, log, types};
 pub use types::{Error, ErrorKind};

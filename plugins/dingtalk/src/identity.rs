@@ -1,0 +1,397 @@
+//! The directory (old API `/topapi/v2/...`) and sign-in: the in-app auth code (免登) and the web OAuth2 flow.
+
+use qiao_sdk::http::Method;
+use qiao_sdk::text::urlencode;
+use qiao_sdk::{Error, require_config};
+use serde_json::{Map, Value, json};
+
+use crate::client::{self, api_as, dept_number, id_text, oapi, string};
+use crate::exports::qiao::connector::identity::{
+    Department, DepartmentFields, Guest, SsoRequest, SsoUser, User, UserFields, UserKey, UserPage,
+};
+use crate::{DingTalk, required};
+
+/// DingTalk's root department.
+const ROOT: i64 = 1;
+/// `/topapi/v2/user/list` pages hold at most 100 users.
+const MAX_PAGE: u32 = 100;
+const LOGIN_URL: &str = "https://login.dingtalk.com/oauth2/auth";
+
+fn department(value: &Value) -> Result<Department, Error> {
+    let id = id_text(&value["dept_id"])
+        .ok_or_else(|| Error::internal("a department without dept_id"))?;
+    let mut extra = value.clone();
+    if let Some(map) = extra.as_object_mut() {
+        for key in ["dept_id", "name", "parent_id", "order"] {
+            map.remove(key);
+        }
+    }
+    Ok(Department {
+        name: value["name"].as_str().unwrap_or_default().to_string(),
+        parent_id: id_text(&value["parent_id"]).filter(|_| id != ROOT.to_string()),
+        order: value["order"].as_i64(),
+        extra: Some(extra.to_string()),
+        id,
+    })
+}
+
+fn user(value: &Value) -> Result<User, Error> {
+    let text = |key: &str| {
+        value[key]
+            .as_str()
+            .filter(|s| !s.is_empty())
+            .map(String::from)
+    };
+    let mut extra = Map::new();
+    for key in [
+        "unionid",
+        "avatar",
+        "admin",
+        "boss",
+        "leader_in_dept",
+        "hired_date",
+        "work_place",
+        "remark",
+        "org_email",
+    ] {
+        if !value[key].is_null() {
+            extra.insert(key.into(), value[key].clone());
+        }
+    }
+    Ok(User {
+        id: string(&value["userid"], "userid")?,
+        name: text("name").unwrap_or_default(),
+        mobile: text("mobile"),
+        email: text("email"),
+        title: text("title"),
+        employee_no: text("job_number"),
+        department_ids: value["dept_id_list"]
+            .as_array()
+            .map(|ids| ids.iter().filter_map(id_text).collect())
+            .unwrap_or_default(),
+        manager_id: text("manager_userid"),
+        active: value["active"].as_bool().unwrap_or(true),
+        extra: Some(Value::Object(extra).to_string()),
+    })
+}
+
+/// The caller's `extra` JSON object, merged under the fields Qiao names (DingTalk's own field names).
+fn extra_fields(extra: &Option<String>) -> Result<Map<String, Value>, Error> {
+    match extra {
+        None => Ok(Map::new()),
+        Some(text) => match serde_json::from_str(text) {
+            Ok(Value::Object(map)) => Ok(map),
+            _ => Err(Error::invalid_input(
+                "extra must be a JSON object of DingTalk fields",
+            )),
+        },
+    }
+}
+
+fn department_body(fields: &DepartmentFields) -> Result<Map<String, Value>, Error> {
+    let mut body = extra_fields(&fields.extra)?;
+    if let Some(name) = &fields.name {
+        required(name, "name")?;
+        body.insert("name".into(), json!(name));
+    }
+    if let Some(parent) = &fields.parent_id {
+        body.insert("parent_id".into(), json!(dept_number(parent, "parent_id")?));
+    }
+    if let Some(order) = fields.order {
+        body.insert("order".into(), json!(order));
+    }
+    Ok(body)
+}
+
+fn user_body(fields: &UserFields) -> Result<Map<String, Value>, Error> {
+    let mut body = extra_fields(&fields.extra)?;
+    let mut put = |key: &str, value: &Option<String>| {
+        if let Some(v) = value {
+            body.insert(key.into(), json!(v));
+        }
+    };
+    put("userid", &fields.id);
+    put("name", &fields.name);
+    put("mobile", &fields.mobile);
+    put("email", &fields.email);
+    put("title", &fields.title);
+    put("job_number", &fields.employee_no);
+    put("manager_userid", &fields.manager_id);
+    if let Some(ids) = &fields.department_ids {
+        for id in ids {
+            dept_number(id, "department_ids")?;
+        }
+        // DingTalk wants "2,3,4", not an array.
+        body.insert("dept_id_list".into(), json!(ids.join(",")));
+    }
+    Ok(body)
+}
+
+fn children(parent: i64) -> Result<Vec<Department>, Error> {
+    let body = oapi(
+        "/topapi/v2/department/listsub",
+        &json!({ "dept_id": parent }),
+    )?;
+    body["result"]
+        .as_array()
+        .map(|list| list.iter().map(department).collect())
+        .unwrap_or(Ok(vec![]))
+}
+
+impl Guest for DingTalk {
+    fn list_departments(
+        parent_id: Option<String>,
+        recursive: bool,
+    ) -> Result<Vec<Department>, Error> {
+        let parent = match &parent_id {
+            Some(id) => dept_number(id, "parent")?,
+            None => ROOT,
+        };
+        let mut found = children(parent)?;
+        if recursive {
+            // One request per department: the host's per-call request cap bounds a very large tree.
+            let mut next = 0;
+            while next < found.len() {
+                let id = dept_number(&found[next].id, "dept_id")?;
+                found.extend(children(id)?);
+                next += 1;
+            }
+        }
+        Ok(found)
+    }
+
+    fn get_department(id: String) -> Result<Department, Error> {
+        let body = oapi(
+            "/topapi/v2/department/get",
+            &json!({ "dept_id": dept_number(&id, "id")? }),
+        )?;
+        department(&body["result"])
+    }
+
+    fn create_department(
+        fields: DepartmentFields,
+        _idempotency_key: Option<String>,
+    ) -> Result<Department, Error> {
+        let name = fields.name.clone().unwrap_or_default();
+        required(&name, "name")?;
+        let mut body = department_body(&fields)?;
+        body.entry("parent_id").or_insert(json!(ROOT));
+        let answer = oapi("/topapi/v2/department/create", &Value::Object(body.clone()))?;
+        let id = id_text(&answer["result"]["dept_id"])
+            .ok_or_else(|| Error::internal("department/create: no dept_id"))?;
+        Ok(Department {
+            id,
+            name,
+            parent_id: id_text(&body["parent_id"]),
+            order: fields.order,
+            extra: None,
+        })
+    }
+
+    fn update_department(id: String, fields: DepartmentFields) -> Result<(), Error> {
+        let mut body = department_body(&fields)?;
+        body.insert("dept_id".into(), json!(dept_number(&id, "id")?));
+        oapi("/topapi/v2/department/update", &Value::Object(body)).map(drop)
+    }
+
+    fn delete_department(id: String) -> Result<(), Error> {
+        oapi(
+            "/topapi/v2/department/delete",
+            &json!({ "dept_id": dept_number(&id, "id")? }),
+        )
+        .map(drop)
+    }
+
+    fn list_users(
+        department_id: String,
+        cursor: Option<String>,
+        limit: u32,
+    ) -> Result<UserPage, Error> {
+        let cursor: i64 = match cursor.as_deref() {
+            None | Some("") => 0,
+            Some(c) => c
+                .parse()
+                .map_err(|_| Error::invalid_input(format!("bad cursor {c:?}")))?,
+        };
+        let body = oapi(
+            "/topapi/v2/user/list",
+            &json!({
+                "dept_id": dept_number(&department_id, "department id")?,
+                "cursor": cursor,
+                "size": limit.clamp(1, MAX_PAGE),
+            }),
+        )?;
+        let result = &body["result"];
+        let users = result["list"]
+            .as_array()
+            .map(|l| l.iter().map(user).collect())
+            .unwrap_or(Ok(vec![]))?;
+        let next_cursor = if result["has_more"].as_bool().unwrap_or(false) {
+            id_text(&result["next_cursor"])
+        } else {
+            None
+        };
+        Ok(UserPage { users, next_cursor })
+    }
+
+    fn get_user(id: String) -> Result<User, Error> {
+        required(&id, "id")?;
+        let body = oapi(
+            "/topapi/v2/user/get",
+            &json!({ "userid": id, "language": "zh_CN" }),
+        )?;
+        user(&body["result"])
+    }
+
+    fn find_user(key: UserKey) -> Result<String, Error> {
+        let body = match key {
+            UserKey::Mobile(mobile) => {
+                oapi("/topapi/v2/user/getbymobile", &json!({ "mobile": mobile }))?
+            }
+            UserKey::UnionId(union_id) => {
+                oapi("/topapi/user/getbyunionid", &json!({ "unionid": union_id }))?
+            }
+            UserKey::Email(_) => {
+                return Err(Error::unsupported(
+                    "DingTalk cannot look a user up by email; use the mobile or the unionId",
+                ));
+            }
+        };
+        string(&body["result"]["userid"], "userid")
+    }
+
+    fn create_user(fields: UserFields, _idempotency_key: Option<String>) -> Result<User, Error> {
+        for (value, name) in [(&fields.name, "name"), (&fields.mobile, "mobile")] {
+            required(value.as_deref().unwrap_or_default(), name)?;
+        }
+        if fields
+            .department_ids
+            .as_ref()
+            .is_none_or(|ids| ids.is_empty())
+        {
+            return Err(Error::invalid_input(
+                "department_ids is required (at least one department)",
+            ));
+        }
+        let answer = oapi(
+            "/topapi/v2/user/create",
+            &Value::Object(user_body(&fields)?),
+        )?;
+        let id = string(&answer["result"]["userid"], "userid")?;
+        Ok(User {
+            id,
+            name: fields.name.unwrap_or_default(),
+            mobile: fields.mobile,
+            email: fields.email,
+            title: fields.title,
+            employee_no: fields.employee_no,
+            department_ids: fields.department_ids.unwrap_or_default(),
+            manager_id: fields.manager_id,
+            active: true,
+            extra: Some(json!({ "unionid": answer["result"]["unionId"] }).to_string()),
+        })
+    }
+
+    fn update_user(id: String, fields: UserFields) -> Result<(), Error> {
+        required(&id, "id")?;
+        let mut body = user_body(&fields)?;
+        body.insert("userid".into(), json!(id));
+        oapi("/topapi/v2/user/update", &Value::Object(body)).map(drop)
+    }
+
+    fn delete_user(id: String) -> Result<(), Error> {
+        required(&id, "id")?;
+        oapi("/topapi/v2/user/delete", &json!({ "userid": id })).map(drop)
+    }
+
+    /// The web OAuth2 sign-in page. The in-app flow has no URL: the DingTalk client hands the page a code.
+    fn sso_authorize_url(
+        redirect_uri: String,
+        state: String,
+        flow: Option<String>,
+    ) -> Result<String, Error> {
+        if flow.as_deref() == Some("in-app") {
+            return Err(Error::invalid_input(
+                "the in-app flow has no sign-in URL: the page gets its code from the DingTalk client \
+                 (dd.runtime.permission.requestAuthCode) and posts it to sso/resolve",
+            ));
+        }
+        required(&redirect_uri, "redirect_uri")?;
+        Ok(format!(
+            "{LOGIN_URL}?redirect_uri={}&response_type=code&client_id={}&scope=openid&state={}&prompt=consent",
+            urlencode(&redirect_uri),
+            urlencode(&client::app_key()?),
+            urlencode(&state)
+        ))
+    }
+
+    /// `flow`: `in-app` (the default) for a code from the DingTalk client, `web` for the OAuth2 redirect.
+    fn sso_resolve(request: SsoRequest) -> Result<SsoUser, Error> {
+        required(&request.code, "code")?;
+        match request.flow.as_deref().unwrap_or("in-app") {
+            "in-app" => resolve_in_app(&request.code),
+            "web" => resolve_web(&request.code),
+            other => Err(Error::invalid_input(format!(
+                "unknown flow {other:?}: use in-app or web"
+            ))),
+        }
+    }
+}
+
+fn resolve_in_app(code: &str) -> Result<SsoUser, Error> {
+    let body = oapi("/topapi/v2/user/getuserinfo", &json!({ "code": code }))?;
+    let result = &body["result"];
+    Ok(SsoUser {
+        user_id: string(&result["userid"], "userid")?,
+        name: result["name"].as_str().map(String::from),
+        mobile: None,
+        email: None,
+        extra: Some(
+            json!({ "unionid": result["unionid"], "device_id": result["device_id"], "sys_level": result["sys_level"] })
+                .to_string(),
+        ),
+    })
+}
+
+/// Code → user access token → `contact/users/me` (as the user) → unionId → the user's id in this organisation.
+fn resolve_web(code: &str) -> Result<SsoUser, Error> {
+    let grant = json!({
+        "clientId": client::app_key()?,
+        "clientSecret": require_config("app_secret")?,
+        "code": code,
+        "grantType": "authorization_code",
+    });
+    let token = api_as(
+        Method::Post,
+        "/v1.0/oauth2/userAccessToken",
+        Some(&grant),
+        "",
+    )?;
+    let user_token = string(&token["accessToken"], "accessToken")?;
+    let me = api_as(Method::Get, "/v1.0/contact/users/me", None, &user_token)?;
+    let union_id = string(&me["unionId"], "unionId")?;
+    let user_id = match oapi("/topapi/user/getbyunionid", &json!({ "unionid": union_id })) {
+        Ok(body) => string(&body["result"]["userid"], "userid")?,
+        Err(e) if e.kind == qiao_sdk::ErrorKind::NotFound => {
+            return Err(Error::not_found(
+                "the DingTalk account that signed in is not a member of this organisation",
+            )
+            .with_platform(
+                e.platform_code.unwrap_or_default(),
+                e.platform_message.unwrap_or_default(),
+            ));
+        }
+        Err(e) => return Err(e),
+    };
+    let text = |key: &str| me[key].as_str().filter(|s| !s.is_empty()).map(String::from);
+    Ok(SsoUser {
+        user_id,
+        name: text("nick"),
+        mobile: text("mobile"),
+        email: text("email"),
+        extra: Some(
+            json!({ "unionid": union_id, "openid": me["openId"], "corp_id": token["corpId"] })
+                .to_string(),
+        ),
+    })
+}

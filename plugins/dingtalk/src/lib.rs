@@ -1,0 +1,126 @@
+//! Qiao's DingTalk (钉钉) connector, for an enterprise's internal app: the directory and sign-in (identity),
+//! work notifications and DING (messaging), OA approvals (approval), and the HTTP-push event callbacks
+//! (webhook). Point `oapi_base` and `api_base` at a simulator or proxy to test without DingTalk.
+
+mod approval;
+mod client;
+mod errors;
+mod identity;
+mod messaging;
+mod webhook;
+
+use qiao_sdk::Error;
+
+qiao_sdk::export_bindings!(
+    "package qiao:dingtalk;
+    world dingtalk {
+        include qiao:connector/host@0.1.0;
+        export qiao:connector/describe@0.1.0;
+        export qiao:connector/identity@0.1.0;
+        export qiao:connector/messaging@0.1.0;
+        export qiao:connector/approval@0.1.0;
+        export qiao:connector/webhook@0.1.0;
+    }"
+);
+
+use exports::qiao::connector::describe::{ConfigField, Guest, Info};
+
+struct DingTalk;
+
+impl Guest for DingTalk {
+    fn describe() -> Info {
+        let field = |key: &str, required: bool, secret: bool, api_base: bool, description: &str| {
+            ConfigField {
+                key: key.into(),
+                description: description.into(),
+                required,
+                secret,
+                api_base,
+            }
+        };
+        Info {
+            id: "dingtalk".into(),
+            name: "DingTalk (钉钉)".into(),
+            version: env!("CARGO_PKG_VERSION").into(),
+            vendor: "Qiao".into(),
+            platform: "dingtalk".into(),
+            hosts: vec![client::OAPI_HOST.into(), client::API_HOST.into()],
+            config: vec![
+                field(
+                    "app_key",
+                    true,
+                    false,
+                    false,
+                    "The internal app's AppKey (Client ID)",
+                ),
+                field(
+                    "app_secret",
+                    true,
+                    true,
+                    false,
+                    "The internal app's AppSecret (Client Secret)",
+                ),
+                field(
+                    "agent_id",
+                    true,
+                    false,
+                    false,
+                    "The app's AgentId: work notifications and approvals are sent as it",
+                ),
+                field(
+                    "callback_token",
+                    false,
+                    true,
+                    false,
+                    "Event subscription token (签名 Token), for verifying HTTP-push callbacks",
+                ),
+                field(
+                    "callback_aes_key",
+                    false,
+                    true,
+                    false,
+                    "Event subscription EncodingAESKey (43 characters), for decrypting callbacks",
+                ),
+                field(
+                    "callback_owner_key",
+                    false,
+                    false,
+                    false,
+                    "Whom callbacks are encrypted for: defaults to app_key (event subscription); the corpId for callbacks registered with the old register_call_back API",
+                ),
+                field(
+                    "robot_code",
+                    false,
+                    false,
+                    false,
+                    "Robot code DING reminders are sent as; defaults to app_key",
+                ),
+                field(
+                    "oapi_base",
+                    false,
+                    false,
+                    true,
+                    "Base URL replacing https://oapi.dingtalk.com (simulator, proxy)",
+                ),
+                field(
+                    "api_base",
+                    false,
+                    false,
+                    true,
+                    "Base URL replacing https://api.dingtalk.com (simulator, proxy)",
+                ),
+            ],
+        }
+    }
+}
+
+export!(DingTalk);
+
+/// Fails with `invalid-input` naming `field` when `value` is empty.
+fn required(value: &str, field: &str) -> Result<(), Error> {
+    if value.trim().is_empty() {
+        Err(Error::invalid_input(format!("{field} is required")))
+    } else {
+        Ok(())
+    }
+}
