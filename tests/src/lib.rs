@@ -3,7 +3,9 @@
 //!
 //! Components come from `scripts/build-connectors.sh` (run by `make test`).
 
+pub mod dingtalk_sim;
 pub mod echo_server;
+pub mod msg_crypt;
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};

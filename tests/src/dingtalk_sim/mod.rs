@@ -1,0 +1,145 @@
+//! A DingTalk simulator: a small stateful server speaking DingTalk's wire format on both hosts at once (the old
+//! API's `/gettoken` and `/topapi/...`, and the new API's `/v1.0/...`, whose paths do not overlap), for exactly
+//! the endpoints Qiao's DingTalk connector uses. It issues tokens that expire, enforces a QPS limit with
+//! DingTalk's codes, injects faults on request, and pushes signed, encrypted callbacks when approvals move.
+//!
+//! Run it on its own with `cargo run -p qiao-tests --bin dingtalk-sim -- --help`.
+
+mod api;
+mod callbacks;
+mod state;
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use anyhow::Result;
+use serde_json::Value;
+
+pub use callbacks::SignedCallback;
+pub use state::{Fault, State};
+
+/// The simulated app's credentials and the organisation's callback settings.
+#[derive(Clone, Debug)]
+pub struct Options {
+    pub app_key: String,
+    pub app_secret: String,
+    pub agent_id: i64,
+    pub corp_id: String,
+    /// Lifetime of issued tokens (DingTalk: 7200 s).
+    pub token_ttl: Duration,
+    /// Requests per second per app and API before DingTalk's QPS errors.
+    pub qps: u32,
+    pub callback_token: String,
+    /// The 43-character EncodingAESKey.
+    pub callback_aes_key: String,
+    /// Where approval changes are pushed, if anywhere.
+    pub callback_url: Option<String>,
+}
+
+impl Default for Options {
+    fn default() -> Options {
+        Options {
+            app_key: "dingsimappkey".into(),
+            app_secret: "sim-app-secret-0123456789".into(),
+            agent_id: 2_000_001,
+            corp_id: "dingsimcorp".into(),
+            token_ttl: Duration::from_secs(7200),
+            qps: 40,
+            callback_token: "sim-callback-token".into(),
+            callback_aes_key: "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG".into(),
+            callback_url: None,
+        }
+    }
+}
+
+pub struct DingTalkSim {
+    pub base: String,
+    pub addr: SocketAddr,
+    pub options: Options,
+    state: Arc<Mutex<State>>,
+    server: tokio::task::JoinHandle<()>,
+}
+
+impl DingTalkSim {
+    pub async fn start(options: Options) -> Result<DingTalkSim> {
+        DingTalkSim::start_on("127.0.0.1:0".parse()?, options).await
+    }
+
+    pub async fn start_on(listen: SocketAddr, options: Options) -> Result<DingTalkSim> {
+        let state = Arc::new(Mutex::new(State::new(options.clone())));
+        let listener = tokio::net::TcpListener::bind(listen).await?;
+        let addr = listener.local_addr()?;
+        let app = api::router(state.clone());
+        let server = tokio::spawn(async move {
+            axum::serve(listener, app).await.ok();
+        });
+        Ok(DingTalkSim {
+            base: format!("http://{addr}"),
+            addr,
+            options,
+            state,
+            server,
+        })
+    }
+
+    /// Direct access to the organisation, messages and approvals, to arrange a test or check its effect.
+    pub fn state(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap()
+    }
+
+    /// Where approval changes are pushed from now on (Qiao's address is known only after it starts).
+    pub fn set_callback_url(&self, url: &str) {
+        self.state().options.callback_url = Some(url.to_string());
+    }
+
+    /// The next `times` requests whose path contains `path` fail with `fault`.
+    pub fn inject(&self, path: &str, fault: Fault, times: u32) {
+        self.state().faults.push((path.to_string(), fault, times));
+    }
+
+    /// Every issued token stops working at once (as when the app secret is reset).
+    pub fn revoke_tokens(&self) {
+        self.state().tokens.clear();
+    }
+
+    /// Requests received on paths containing `path`.
+    pub fn count(&self, path: &str) -> usize {
+        self.state()
+            .requests
+            .iter()
+            .filter(|p| p.contains(path))
+            .count()
+    }
+
+    /// A signed, encrypted callback for `event`, as DingTalk would send it (to deliver, or to tamper with).
+    pub fn signed_callback(&self, event: &Value) -> SignedCallback {
+        callbacks::sign(&self.options, event)
+    }
+
+    /// Sends a callback to `url` and checks the answer is DingTalk's encrypted "success": (HTTP status,
+    /// whether the answer was a valid encrypted success).
+    pub async fn deliver(&self, url: &str, callback: &SignedCallback) -> Result<(u16, bool)> {
+        callbacks::deliver(&self.options, url, callback).await
+    }
+
+    /// Callbacks the simulator pushed by itself (approval changes): the event and whether Qiao answered
+    /// with a valid encrypted success.
+    pub fn pushed(&self) -> Vec<(Value, bool)> {
+        self.state().pushed.clone()
+    }
+
+    /// Acts on the instance's running task as its approver would in the DingTalk app, pushing the callbacks.
+    pub fn advance(&self, instance_id: &str, agree: bool) -> Result<(), String> {
+        let events = self.state().advance(instance_id, agree)?;
+        let options = self.state().options.clone();
+        callbacks::push_all(&self.state, &options, events);
+        Ok(())
+    }
+}
+
+impl Drop for DingTalkSim {
+    fn drop(&mut self) {
+        self.server.abort();
+    }
+}
