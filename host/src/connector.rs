@@ -104,7 +104,7 @@ fn indices<T>(
 ) -> Result<Option<T>> {
     if pre
         .component()
-        .get_export_index(None, &cap.export_name())
+        .get_export_index(None, cap.export_name())
         .is_none()
     {
         return Ok(None);

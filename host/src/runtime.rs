@@ -132,7 +132,7 @@ impl Runtime {
             exports,
             pre,
         };
-        if connector.exports.describe.is_some() {
+        if let Some(describe) = &connector.exports.describe {
             let loading = Arc::new(Connection {
                 name: "(loading)".into(),
                 connector: String::new(),
@@ -142,12 +142,7 @@ impl Runtime {
             });
             let mut store = self.new_store(loading, Arc::new(AllowList::default()));
             let instance = connector.pre.instantiate_async(&mut store).await?;
-            let describe = connector
-                .exports
-                .describe
-                .as_ref()
-                .expect("checked")
-                .load(&mut store, &instance)?;
+            let describe = describe.load(&mut store, &instance)?;
             connector.info =
                 tokio::time::timeout(Duration::from_secs(10), describe.call_describe(&mut store))
                     .await

@@ -5,7 +5,8 @@
 //! connectors do the wrapping, this module only the cryptography, through the host's `crypto` import.
 
 use base64::Engine;
-use base64::engine::general_purpose::STANDARD;
+use base64::alphabet;
+use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig, STANDARD};
 
 use crate::crypto::{self, Padding};
 use crate::text::hex;
@@ -15,6 +16,13 @@ use crate::types::Error;
 const PAD_BLOCK: usize = 32;
 /// A callback message is a few KiB; anything near this is not one.
 const MAX_MESSAGE: usize = 1 << 20;
+
+/// The consoles generate keys whose last character carries unused low bits (e.g. ending in `z`), which a
+/// strict decoder refuses; the platforms' own SDKs accept them.
+const KEY_DECODER: GeneralPurpose = GeneralPurpose::new(
+    &alphabet::STANDARD,
+    GeneralPurposeConfig::new().with_decode_allow_trailing_bits(true),
+);
 
 pub struct MsgCrypt {
     token: String,
@@ -27,7 +35,7 @@ impl MsgCrypt {
     /// appends to each plaintext and the receiver must check: DingTalk's appKey (or corpId, or suiteKey), WeCom's
     /// corpid.
     pub fn new(token: &str, encoding_aes_key: &str, receive_id: &str) -> Result<MsgCrypt, Error> {
-        let key = STANDARD
+        let key = KEY_DECODER
             .decode(format!("{encoding_aes_key}="))
             .ok()
             .filter(|key| encoding_aes_key.len() == 43 && key.len() == 32)

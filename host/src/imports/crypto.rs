@@ -42,7 +42,7 @@ pub fn aes256_cbc_encrypt(
     let cipher = Enc::new_from_slices(key, iv).map_err(|e| e.to_string())?;
     match padding {
         Padding::Pkcs7 => Ok(cipher.encrypt_padded_vec_mut::<block_padding::Pkcs7>(data)),
-        Padding::None if data.len() % 16 != 0 => {
+        Padding::None if !data.len().is_multiple_of(16) => {
             Err(format!("{} bytes is not a multiple of 16", data.len()))
         }
         Padding::None => Ok(cipher.encrypt_padded_vec_mut::<block_padding::NoPadding>(data)),

@@ -41,11 +41,13 @@ pub fn check_oapi(response: &Response) -> Result<Value, Error> {
 
 fn oapi_error(code: i64, message: &str) -> Error {
     let error = match code {
-        40001 | 40014 | 41001 | 42001 | 88 => Error::unauthorized(format!(
+        // 40089: gettoken's answer to a wrong appkey or appsecret.
+        40001 | 40014 | 41001 | 42001 | 88 | 40089 => Error::unauthorized(format!(
             "DingTalk rejected the access token or the app credentials ({message})"
         )),
         -1 => Error::unavailable("DingTalk is busy (system busy); retry later"),
-        90018 | 90002 | 90001 | 90003..=90017 => Error::rate_limited(
+        // 90001–90018: the QPS family (90018 per app and API, 90002 per API).
+        90001..=90018 => Error::rate_limited(
             "DingTalk's QPS limit for this app or API was hit",
             Some(QPS_WAIT_MS),
         ),

@@ -326,10 +326,8 @@ fn directory(state: &mut State, op: &str, body: &Value) -> Response {
             let Some(id) = number(body, "dept_id").filter(|id| state.depts.contains_key(id)) else {
                 return err(60003, "部门不存在");
             };
-            if let Some(parent) = number(body, "parent_id") {
-                if !state.depts.contains_key(&parent) {
-                    return err(60004, "父部门不存在");
-                }
+            if number(body, "parent_id").is_some_and(|parent| !state.depts.contains_key(&parent)) {
+                return err(60004, "父部门不存在");
             }
             let dept = state.depts.get_mut(&id).unwrap();
             if !text(body, "name").is_empty() {

@@ -353,7 +353,7 @@ impl State {
             "remark": remark,
         }));
         let done = instance.tasks[index].clone();
-        events.push(self.task_event(&instance, &done, if agree { "finish" } else { "finish" }));
+        events.push(self.task_event(&instance, &done, "finish"));
         if agree && index + 1 < instance.tasks.len() {
             instance.tasks[index + 1].status = "RUNNING".into();
             let next = instance.tasks[index + 1].clone();

@@ -1,0 +1,807 @@
+//! The DingTalk connector end to end: Qiao's REST API → `dingtalk.wasm` → the DingTalk simulator
+//! (`qiao_tests::dingtalk_sim`), and the simulator's signed, encrypted callbacks → Qiao's webhook → the event log.
+
+use std::time::{Duration, Instant};
+
+use qiao_tests::TestServer;
+use qiao_tests::dingtalk_sim::{DingTalkSim, Fault, Options};
+use qiao_tests::msg_crypt::MsgCrypt;
+use serde_json::{Value, json};
+
+fn config(sim: &DingTalkSim, limits: &str) -> String {
+    let o = &sim.options;
+    format!(
+        r#"
+        [connections.dt]
+        connector = "dingtalk"
+        settings = {{ app_key = "{}", agent_id = "{}", oapi_base = "{}", api_base = "{}/" }}
+        secrets = {{ app_secret = "{}", callback_token = "{}", callback_aes_key = "{}" }}
+        {limits}
+        "#,
+        o.app_key,
+        o.agent_id,
+        sim.base,
+        sim.base,
+        o.app_secret,
+        o.callback_token,
+        o.callback_aes_key
+    )
+}
+
+async fn setup_with(options: Options, limits: &str) -> (DingTalkSim, TestServer) {
+    let sim = DingTalkSim::start(options).await.unwrap();
+    let qiao = TestServer::start(&["dingtalk"], &config(&sim, limits))
+        .await
+        .unwrap();
+    sim.set_callback_url(&qiao.url("/v1/hooks/dt"));
+    (sim, qiao)
+}
+
+async fn setup() -> (DingTalkSim, TestServer) {
+    setup_with(Options::default(), "").await
+}
+
+const C: &str = "/v1/connections/dt";
+
+fn path(rest: &str) -> String {
+    format!("{C}{rest}")
+}
+
+/// The error body's platform code.
+fn platform_code(body: &Value) -> &str {
+    body["error"]["details"]["platform_code"]
+        .as_str()
+        .unwrap_or_default()
+}
+
+/// Events of the connection stored so far.
+async fn events(qiao: &TestServer) -> Vec<Value> {
+    let (status, body) = qiao.get("/v1/events?connection=dt&limit=1000").await;
+    assert_eq!(status, 200, "{body}");
+    body["events"].as_array().unwrap().clone()
+}
+
+/// Waits until an event matching `check` is stored (callbacks arrive in the background).
+async fn wait_for_event(qiao: &TestServer, check: impl Fn(&Value) -> bool) -> Value {
+    let start = Instant::now();
+    loop {
+        if let Some(event) = events(qiao).await.into_iter().find(|e| check(e)) {
+            return event;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(15),
+            "no such event; have {:#?}",
+            events(qiao).await
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn directory_departments_and_users() {
+    let (sim, qiao) = setup().await;
+
+    let (status, body) = qiao.get(&path("/departments")).await;
+    assert_eq!(status, 200, "{body}");
+    let names: Vec<&str> = body["departments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["Engineering", "Sales"]);
+
+    let (status, created) = qiao
+        .post(
+            &path("/departments"),
+            json!({ "name": "Platform", "parent_id": "2" }),
+        )
+        .await;
+    assert_eq!(status, 201, "{created}");
+    let platform = created["id"].as_str().unwrap().to_string();
+    let (_, body) = qiao.get(&path("/departments?recursive=true")).await;
+    let all: Vec<&str> = body["departments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        all,
+        ["Engineering", "Sales", "Platform"],
+        "the subtree, breadth first"
+    );
+    let (status, dept) = qiao.get(&path(&format!("/departments/{platform}"))).await;
+    assert_eq!(
+        (status, dept["parent_id"].as_str()),
+        (200, Some("2")),
+        "{dept}"
+    );
+
+    // DingTalk refuses a second department of the same name under one parent: a conflict, its code kept.
+    let (status, body) = qiao
+        .post(
+            &path("/departments"),
+            json!({ "name": "Platform", "parent_id": "2" }),
+        )
+        .await;
+    assert_eq!((status, platform_code(&body)), (409, "60008"), "{body}");
+    let (status, body) = qiao
+        .post(
+            &path("/departments"),
+            json!({ "name": "Orphan", "parent_id": "999" }),
+        )
+        .await;
+    assert_eq!((status, platform_code(&body)), (422, "60004"), "{body}");
+
+    let (status, body) = qiao
+        .patch(
+            &path(&format!("/departments/{platform}")),
+            json!({ "name": "Platform Team" }),
+        )
+        .await;
+    assert_eq!(status, 204, "{body}");
+    assert_eq!(
+        sim.state().depts[&platform.parse::<i64>().unwrap()].name,
+        "Platform Team"
+    );
+
+    // Users: create, page, get, look up, update, delete.
+    let new_user = json!({ "name": "Chen Jie", "mobile": "13900000009", "department_ids": [platform], "title": "SRE" });
+    let (status, user) = qiao.post(&path("/users"), new_user.clone()).await;
+    assert_eq!(status, 201, "{user}");
+    let chen = user["id"].as_str().unwrap().to_string();
+    let (status, body) = qiao.post(&path("/users"), new_user).await;
+    assert_eq!(
+        (status, platform_code(&body)),
+        (409, "60104"),
+        "same mobile twice: {body}"
+    );
+    let (status, body) = qiao
+        .post(
+            &path("/users"),
+            json!({ "name": "No Mobile", "department_ids": ["2"] }),
+        )
+        .await;
+    assert_eq!(status, 422, "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("mobile"),
+        "{body}"
+    );
+
+    let (status, page) = qiao.get(&path("/departments/2/users?limit=1")).await;
+    assert_eq!(status, 200, "{page}");
+    assert_eq!(page["users"].as_array().unwrap().len(), 1);
+    let cursor = page["next_cursor"]
+        .as_str()
+        .expect("a second page")
+        .to_string();
+    let (_, page2) = qiao
+        .get(&path(&format!(
+            "/departments/2/users?limit=1&cursor={cursor}"
+        )))
+        .await;
+    assert_eq!(page2["users"].as_array().unwrap().len(), 1);
+    assert_ne!(page["users"][0]["id"], page2["users"][0]["id"]);
+    assert!(
+        page2["next_cursor"].is_null(),
+        "Engineering has two users: {page2}"
+    );
+
+    let (status, alice) = qiao.get(&path("/users/alice")).await;
+    assert_eq!(status, 200, "{alice}");
+    assert_eq!(alice["mobile"], "13800000002");
+    assert_eq!(alice["department_ids"], json!(["2"]));
+    let (status, body) = qiao.get(&path("/users/ghost")).await;
+    assert_eq!((status, platform_code(&body)), (404, "60121"), "{body}");
+    assert_eq!(body["error"]["details"]["platform_message"], "找不到该用户");
+
+    let (status, found) = qiao.get(&path("/users/lookup?mobile=13900000009")).await;
+    assert_eq!(
+        (status, found["user_id"].as_str()),
+        (200, Some(chen.as_str())),
+        "{found}"
+    );
+    let (status, found) = qiao.get(&path("/users/lookup?union_id=union-bob")).await;
+    assert_eq!(
+        (status, found["user_id"].as_str()),
+        (200, Some("bob")),
+        "{found}"
+    );
+    let (status, body) = qiao.get(&path("/users/lookup?email=bob@example.com")).await;
+    assert_eq!(status, 501, "DingTalk has no lookup by email: {body}");
+
+    let (status, _) = qiao
+        .patch(
+            &path(&format!("/users/{chen}")),
+            json!({ "title": "Lead SRE" }),
+        )
+        .await;
+    assert_eq!(status, 204);
+    assert_eq!(sim.state().users[&chen].title, "Lead SRE");
+    let (status, _) = qiao.delete(&path(&format!("/users/{chen}"))).await;
+    assert_eq!(status, 204);
+    let (status, _) = qiao.get(&path(&format!("/users/{chen}"))).await;
+    assert_eq!(status, 404);
+    let (status, _) = qiao
+        .delete(&path(&format!("/departments/{platform}")))
+        .await;
+    assert_eq!(status, 204);
+}
+
+#[tokio::test]
+async fn sign_in_in_app_and_web() {
+    let (sim, qiao) = setup().await;
+
+    let (status, body) = qiao
+        .post(
+            &path("/sso/authorize-url"),
+            json!({ "redirect_uri": "https://oa.example.com/cb?x=1", "state": "s1" }),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let url = body["url"].as_str().unwrap();
+    assert!(
+        url.starts_with("https://login.dingtalk.com/oauth2/auth?"),
+        "{url}"
+    );
+    assert!(
+        url.contains("client_id=dingsimappkey")
+            && url.contains("redirect_uri=https%3A%2F%2Foa.example.com%2Fcb%3Fx%3D1")
+    );
+    let (status, _) = qiao
+        .post(
+            &path("/sso/authorize-url"),
+            json!({ "redirect_uri": "https://x", "state": "s", "flow": "in-app" }),
+        )
+        .await;
+    assert_eq!(status, 422, "the in-app flow has no URL");
+
+    let code = sim.state().code_for("alice");
+    let (status, user) = qiao
+        .post(&path("/sso/resolve"), json!({ "code": code }))
+        .await;
+    assert_eq!(status, 200, "{user}");
+    assert_eq!(
+        (user["user_id"].as_str(), user["name"].as_str()),
+        (Some("alice"), Some("Li Na"))
+    );
+    let (status, body) = qiao
+        .post(&path("/sso/resolve"), json!({ "code": code }))
+        .await;
+    assert_eq!(
+        (status, platform_code(&body)),
+        (422, "40078"),
+        "a code works once: {body}"
+    );
+
+    let code = sim.state().code_for("bob");
+    let (status, user) = qiao
+        .post(
+            &path("/sso/resolve"),
+            json!({ "code": code, "flow": "web" }),
+        )
+        .await;
+    assert_eq!(status, 200, "{user}");
+    assert_eq!(user["user_id"], "bob");
+    assert_eq!(user["mobile"], "13800000003");
+    let (status, body) = qiao
+        .post(
+            &path("/sso/resolve"),
+            json!({ "code": "forged", "flow": "web" }),
+        )
+        .await;
+    assert_eq!(
+        (status, platform_code(&body)),
+        (422, "invalidAuthCode"),
+        "{body}"
+    );
+}
+
+#[tokio::test]
+async fn work_notifications_ding_recall_and_read_status() {
+    let (sim, qiao) = setup().await;
+
+    let (status, sent) =
+        qiao.post(&path("/messages"), json!({ "to": { "users": ["alice", "bob", "ghost"] }, "text": "Server maintenance at 22:00" })).await;
+    assert_eq!(status, 200, "{sent}");
+    let first: i64 = sent["message_id"].as_str().unwrap().parse().unwrap();
+    assert_eq!(
+        sim.state().notifications[&first].msg["text"]["content"],
+        "Server maintenance at 22:00"
+    );
+
+    sim.state()
+        .notifications
+        .get_mut(&first)
+        .unwrap()
+        .read
+        .insert("alice".into());
+    let (status, receipts) = qiao
+        .get(&path(&format!("/messages/{first}/read-status")))
+        .await;
+    assert_eq!(status, 200, "{receipts}");
+    assert_eq!(
+        (receipts["read"].clone(), receipts["unread"].clone()),
+        (json!(["alice"]), json!(["bob"]))
+    );
+    assert_eq!(
+        receipts["problems"],
+        json!([{ "recipient": "ghost", "code": "invalid_user", "reason": "not a user of this organisation" }])
+    );
+
+    // The same content again: DingTalk answers ok and drops it; the read status says so.
+    let (_, again) = qiao
+        .post(
+            &path("/messages"),
+            json!({ "to": { "users": ["alice"] }, "text": "Server maintenance at 22:00" }),
+        )
+        .await;
+    let (_, receipts) = qiao
+        .get(&path(&format!(
+            "/messages/{}/read-status",
+            again["message_id"].as_str().unwrap()
+        )))
+        .await;
+    assert_eq!(receipts["problems"][0]["recipient"], "alice", "{receipts}");
+    assert_eq!(receipts["problems"][0]["code"], "143106", "{receipts}");
+
+    // Markdown and an action card to a department, urgent: the DING goes to the listed users.
+    let (status, _) = qiao
+        .post(&path("/messages"), json!({ "to": { "departments": ["3"] }, "markdown": { "title": "Q4", "text": "# Targets" } }))
+        .await;
+    assert_eq!(status, 200);
+    let card = json!({
+        "to": { "users": ["bob"] }, "urgent": true,
+        "card": { "title": "Expense claim", "markdown": "Please approve **¥1,280**", "buttons": [
+            { "title": "Approve", "url": "https://oa.example.com/a" }, { "title": "Details", "url": "https://oa.example.com/d" } ] },
+    });
+    let (status, sent) = qiao.post(&path("/messages"), card).await;
+    assert_eq!(status, 200, "{sent}");
+    let card_id: i64 = sent["message_id"].as_str().unwrap().parse().unwrap();
+    {
+        let state = sim.state();
+        let msg = &state.notifications[&card_id].msg;
+        assert_eq!(msg["msgtype"], "action_card");
+        assert_eq!(
+            msg["action_card"]["btn_json_list"][1]["action_url"],
+            "https://oa.example.com/d"
+        );
+        assert_eq!(state.dings.len(), 1, "urgent sends a DING");
+        assert_eq!(state.dings.values().next().unwrap().0, ["bob"]);
+    }
+    let (status, _) = qiao
+        .post(&path(&format!("/messages/{card_id}/recall")), json!({}))
+        .await;
+    assert_eq!(status, 200);
+    assert!(sim.state().notifications[&card_id].recalled);
+    assert!(
+        sim.state().dings.values().next().unwrap().1,
+        "the DING is recalled with the notification"
+    );
+
+    let (status, body) = qiao.post(&path("/messages/123/recall"), json!({})).await;
+    assert_eq!((status, platform_code(&body)), (422, "400002"), "{body}");
+    let (status, body) = qiao
+        .post(
+            &path("/messages"),
+            json!({ "to": { "chats": ["cid1"] }, "text": "hi" }),
+        )
+        .await;
+    assert_eq!(status, 501, "{body}");
+    let (status, body) = qiao
+        .post(&path("/messages"), json!({ "to": {}, "text": "hi" }))
+        .await;
+    assert_eq!(
+        status, 400,
+        "Qiao refuses a message to nobody before the connector runs: {body}"
+    );
+}
+
+#[tokio::test]
+async fn approvals_and_their_callbacks() {
+    let (sim, qiao) = setup().await;
+    let leave = |days: &str| {
+        json!({ "template": "PROC-LEAVE", "applicant": "alice",
+                "fields": [{ "name": "reason", "value": "家里有事" }, { "name": "days", "value": days }] })
+    };
+
+    let (status, created) = qiao.post(&path("/approvals"), leave("2")).await;
+    assert_eq!(status, 201, "{created}");
+    let id = created["id"].as_str().unwrap().to_string();
+    let (status, instance) = qiao.get(&path(&format!("/approvals/{id}"))).await;
+    assert_eq!(status, 200, "{instance}");
+    assert_eq!(instance["status"], "pending");
+    assert_eq!(instance["tasks"][0]["assignee"], "manager1");
+    assert_eq!(instance["tasks"][0]["status"], "pending");
+    assert_eq!(
+        instance["fields"][0],
+        json!({ "name": "reason", "value": "家里有事", "kind": "TextField" })
+    );
+
+    // The approver acts through Qiao, naming no task: the connector finds theirs.
+    let (status, body) = qiao
+        .post(
+            &path(&format!("/approvals/{id}/approve")),
+            json!({ "actor": "manager1", "comment": "好的" }),
+        )
+        .await;
+    assert_eq!(status, 204, "{body}");
+    let (_, instance) = qiao.get(&path(&format!("/approvals/{id}"))).await;
+    assert_eq!(instance["status"], "approved");
+    assert_eq!(instance["comments"][0]["text"], "好的");
+    let (status, body) = qiao
+        .post(
+            &path(&format!("/approvals/{id}/approve")),
+            json!({ "actor": "manager1" }),
+        )
+        .await;
+    assert_eq!(status, 409, "nothing left to approve: {body}");
+
+    // The simulator pushed DingTalk's encrypted callbacks to Qiao, which answered the encrypted "success".
+    let done = wait_for_event(&qiao, |e| {
+        e["type"] == "approval.status_changed" && e["payload"]["status"] == "approved"
+    })
+    .await;
+    assert_eq!(done["subject"], id);
+    let task = wait_for_event(&qiao, |e| {
+        e["type"] == "approval.task_changed" && e["payload"]["status"] == "approved"
+    })
+    .await;
+    assert_eq!(task["payload"]["assignee"], "manager1");
+    assert!(
+        sim.pushed().iter().all(|(_, ok)| *ok),
+        "every push answered with a valid encrypted success"
+    );
+
+    // Rejected in the DingTalk app by the approver, and terminated through Qiao.
+    let (_, created) = qiao.post(&path("/approvals"), leave("5")).await;
+    let rejected = created["id"].as_str().unwrap().to_string();
+    sim.advance(&rejected, false).unwrap();
+    let (_, instance) = qiao.get(&path(&format!("/approvals/{rejected}"))).await;
+    assert_eq!(instance["status"], "rejected");
+    wait_for_event(&qiao, |e| {
+        e["subject"] == rejected.as_str() && e["payload"]["status"] == "rejected"
+    })
+    .await;
+
+    let (_, created) = qiao.post(&path("/approvals"), leave("1")).await;
+    let canceled = created["id"].as_str().unwrap().to_string();
+    let (status, body) = qiao
+        .post(
+            &path(&format!("/approvals/{canceled}/cancel")),
+            json!({ "operator": "alice", "reason": "plans changed" }),
+        )
+        .await;
+    assert_eq!(status, 204, "{body}");
+    let (_, instance) = qiao.get(&path(&format!("/approvals/{canceled}"))).await;
+    assert_eq!(instance["status"], "canceled");
+
+    // Bad input: DingTalk's reasons come back with its codes.
+    let (status, body) = qiao
+        .post(&path("/approvals"), json!({ "template": "PROC-LEAVE", "applicant": "alice", "fields": [{ "name": "reason", "value": "x" }] }))
+        .await;
+    assert_eq!(
+        (status, platform_code(&body)),
+        (422, "formComponentValuesError"),
+        "{body}"
+    );
+    let (status, body) = qiao
+        .post(&path("/approvals"), json!({ "template": "PROC-NOPE", "applicant": "alice", "fields": [{ "name": "a", "value": "b" }] }))
+        .await;
+    assert_eq!(
+        (status, platform_code(&body)),
+        (422, "processCodeError"),
+        "{body}"
+    );
+    let (status, body) = qiao.get(&path("/approvals/proc-inst-nope")).await;
+    assert_eq!(
+        (status, platform_code(&body)),
+        (404, "processInstanceNotExist"),
+        "{body}"
+    );
+}
+
+#[tokio::test]
+async fn tokens_are_cached_refetched_when_rejected_and_when_expired() {
+    let (sim, qiao) = setup_with(
+        Options {
+            token_ttl: Duration::from_secs(2),
+            ..Options::default()
+        },
+        "",
+    )
+    .await;
+    for _ in 0..3 {
+        assert_eq!(qiao.get(&path("/users/alice")).await.0, 200);
+    }
+    assert_eq!(sim.count("/gettoken"), 1, "one token serves every call");
+
+    // Revoked (e.g. the secret was reset): 40014 on the old API, refetched once, the call retried.
+    sim.revoke_tokens();
+    let (status, body) = qiao.get(&path("/users/alice")).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(sim.count("/gettoken"), 2);
+    assert_eq!(
+        sim.count("/topapi/v2/user/get"),
+        5,
+        "the rejected request was retried once"
+    );
+
+    // The new API's InvalidAuthentication, likewise.
+    qiao.post(
+        &path("/approvals"),
+        json!({ "template": "PROC-LEAVE", "applicant": "alice",
+        "fields": [{ "name": "reason", "value": "r" }, { "name": "days", "value": "1" }] }),
+    )
+    .await;
+    sim.inject("/v1.0/workflow", Fault::RevokeToken, 1);
+    let id = sim.state().instances.keys().next().unwrap().clone();
+    let (status, body) = qiao.get(&path(&format!("/approvals/{id}"))).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(sim.count("/v1.0/oauth2/accessToken"), 2);
+
+    // Expiry: a 2-second token is cached for 1 second, then fetched anew before DingTalk would refuse it.
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    let before = sim.count("/gettoken");
+    assert_eq!(qiao.get(&path("/users/alice")).await.0, 200);
+    assert_eq!(sim.count("/gettoken"), before + 1);
+
+    // Wrong credentials: a clear 502 that names the settings, and no secret in it.
+    let bad = config(&sim, "").replace(&sim.options.app_secret, "wrong-secret");
+    let qiao = qiao.restart(&bad).await.unwrap();
+    let (status, body) = qiao.get(&path("/users/alice")).await;
+    assert_eq!(status, 502, "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("app_secret"),
+        "{body}"
+    );
+    assert!(!body.to_string().contains("wrong-secret"), "{body}");
+}
+
+#[tokio::test]
+async fn rate_limits_busy_and_faults_are_clear_errors() {
+    let (sim, qiao) = setup_with(
+        Options {
+            qps: 3,
+            ..Options::default()
+        },
+        "limits = { timeout_ms = 3000 }",
+    )
+    .await;
+
+    sim.inject("/topapi/v2/user/get", Fault::RateLimit, 1);
+    let response = qiao
+        .client
+        .get(qiao.url(&path("/users/alice")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 429);
+    assert_eq!(response.headers()["retry-after"], "1");
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(platform_code(&body), "90018");
+
+    qiao.post(
+        &path("/approvals"),
+        json!({ "template": "PROC-LEAVE", "applicant": "alice",
+        "fields": [{ "name": "reason", "value": "r" }, { "name": "days", "value": "1" }] }),
+    )
+    .await;
+    let id = sim.state().instances.keys().next().unwrap().clone();
+    sim.inject("/v1.0/workflow", Fault::RateLimit, 1);
+    let (status, body) = qiao.get(&path(&format!("/approvals/{id}"))).await;
+    assert_eq!(
+        (status, platform_code(&body)),
+        (429, "Forbidden.AccessDenied.QpsLimitForAppkeyAndApi"),
+        "{body}"
+    );
+
+    sim.inject("/topapi/v2/user/get", Fault::Busy, 1);
+    let (status, body) = qiao.get(&path("/users/alice")).await;
+    assert_eq!((status, platform_code(&body)), (503, "-1"), "{body}");
+    sim.inject("/topapi/v2/user/get", Fault::Status(502), 1);
+    let (status, body) = qiao.get(&path("/users/alice")).await;
+    assert_eq!(status, 503, "{body}");
+    sim.inject(
+        "/topapi/v2/user/get",
+        Fault::Delay(Duration::from_secs(10)),
+        1,
+    );
+    let (status, body) = qiao.get(&path("/users/alice")).await;
+    assert!(
+        status == 503 || status == 504,
+        "a platform that hangs is a timeout: {status} {body}"
+    );
+
+    // The simulator's real QPS window: a burst past 3 per second gets DingTalk's code, not a crash.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let bob = path("/users/bob");
+    let burst = (0..8).map(|_| qiao.get(&bob));
+    let statuses: Vec<u16> = futures::future::join_all(burst)
+        .await
+        .into_iter()
+        .map(|(s, _)| s)
+        .collect();
+    assert!(
+        statuses.contains(&429) && statuses.contains(&200),
+        "{statuses:?}"
+    );
+    assert!(
+        statuses.iter().all(|s| *s == 200 || *s == 429),
+        "{statuses:?}"
+    );
+
+    // Bad input to Qiao itself, and the server is still fine.
+    let big = "x".repeat(2 << 20);
+    let (status, _) = qiao
+        .post(
+            &path("/messages"),
+            json!({ "to": { "users": ["alice"] }, "text": big }),
+        )
+        .await;
+    assert_eq!(status, 413);
+    let response = qiao
+        .client
+        .post(qiao.url(&path("/messages")))
+        .header("content-type", "application/json")
+        .body("{not json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 400);
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    assert_eq!(qiao.get("/healthz").await.0, 200);
+    assert_eq!(qiao.get(&path("/users/alice")).await.0, 200);
+}
+
+#[tokio::test]
+async fn callbacks_verified_decrypted_stored_once() {
+    let (sim, qiao) = setup().await;
+    let hook = qiao.url("/v1/hooks/dt");
+
+    // URL verification: answered with the encrypted success, no event.
+    let check = sim.signed_callback(&json!({ "EventType": "check_url" }));
+    assert_eq!(sim.deliver(&hook, &check).await.unwrap(), (200, true));
+
+    let event = sim
+        .state()
+        .contact_event("user_add_org", json!(["alice", "bob"]));
+    let callback = sim.signed_callback(&event);
+    assert_eq!(sim.deliver(&hook, &callback).await.unwrap(), (200, true));
+    assert_eq!(
+        sim.deliver(&hook, &callback).await.unwrap(),
+        (200, true),
+        "a retry is acknowledged too"
+    );
+    let stored = events(&qiao).await;
+    assert_eq!(
+        stored.len(),
+        2,
+        "one event per user, stored once although delivered twice: {stored:#?}"
+    );
+    let event_id = event["eventId"].as_str().unwrap();
+    assert_eq!(stored[0]["id"], format!("{event_id}/alice"));
+    assert_eq!(
+        (stored[1]["type"].as_str(), stored[1]["subject"].as_str()),
+        (Some("contact.user_created"), Some("bob"))
+    );
+
+    // The older `signature` parameter name is accepted.
+    let dept = sim.state().contact_event("org_dept_remove", json!([3]));
+    let mut renamed = sim.signed_callback(&dept);
+    renamed.query = renamed.query.replace("msg_signature=", "signature=");
+    assert_eq!(sim.deliver(&hook, &renamed).await.unwrap(), (200, true));
+    wait_for_event(&qiao, |e| {
+        e["type"] == "contact.department_deleted" && e["subject"] == "3"
+    })
+    .await;
+
+    // Forged signature, tampered body, another app's key: refused, nothing stored.
+    let user_left = sim.state().contact_event("user_leave_org", json!(["bob"]));
+    let mut forged = sim.signed_callback(&user_left);
+    forged.query = forged.query.replace(&forged.signature, &"0".repeat(40));
+    assert_eq!(sim.deliver(&hook, &forged).await.unwrap().0, 401);
+    let mut tampered = sim.signed_callback(&user_left);
+    let flipped = if tampered.encrypt.starts_with('A') {
+        "B"
+    } else {
+        "A"
+    };
+    tampered.body =
+        json!({ "encrypt": format!("{flipped}{}", &tampered.encrypt[1..]) }).to_string();
+    assert_eq!(sim.deliver(&hook, &tampered).await.unwrap().0, 401);
+    let other_app = Options {
+        app_key: "dingotherapp".into(),
+        ..sim.options.clone()
+    };
+    let foreign = DingTalkSim::start(other_app)
+        .await
+        .unwrap()
+        .signed_callback(&user_left);
+    let (status, _) = sim.deliver(&hook, &foreign).await.unwrap();
+    assert_eq!(
+        status, 401,
+        "encrypted for another app: the owner key check refuses it"
+    );
+    let (status, body) = qiao
+        .post("/v1/hooks/dt", json!({ "not": "dingtalk" }))
+        .await;
+    assert!(status == 401 || status == 422, "{status} {body}");
+    assert_eq!(events(&qiao).await.len(), 3, "nothing refused was stored");
+}
+
+/// Ciphertexts made by wechatpy (`tests/vectors/make_callback_vectors.py`), not by any of our code: the
+/// connector must accept them with the vector's token, key and receive id, and store what they carry.
+#[tokio::test]
+async fn callbacks_from_an_independent_implementation_are_accepted() {
+    let vectors: Vec<Value> = serde_json::from_str(include_str!(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/vectors/callback_crypto.json"
+    )))
+    .unwrap();
+    let dingtalk: Vec<&Value> = vectors
+        .iter()
+        .filter(|v| {
+            v["name"].as_str().unwrap().starts_with("dingtalk")
+                && v["plaintext"].as_str().unwrap().starts_with('{')
+        })
+        .collect();
+    assert!(dingtalk.len() >= 3);
+    let mut config = String::new();
+    for (i, v) in dingtalk.iter().enumerate() {
+        config += &format!(
+            "[connections.v{i}]\nconnector = \"dingtalk\"\nsettings = {{ app_key = \"{}\", agent_id = \"1\" }}\n\
+             secrets = {{ app_secret = \"x\", callback_token = \"{}\", callback_aes_key = \"{}\" }}\n",
+            v["receive_id"].as_str().unwrap(),
+            v["token"].as_str().unwrap(),
+            v["encoding_aes_key"].as_str().unwrap()
+        );
+    }
+    let qiao = TestServer::start(&["dingtalk"], &config).await.unwrap();
+    for (i, v) in dingtalk.iter().enumerate() {
+        let s = |k: &str| v[k].as_str().unwrap().to_string();
+        let url = format!(
+            "{}?msg_signature={}&timestamp={}&nonce={}",
+            qiao.url(&format!("/v1/hooks/v{i}")),
+            s("signature"),
+            s("timestamp"),
+            s("nonce")
+        );
+        let response = qiao
+            .client
+            .post(url)
+            .body(json!({ "encrypt": s("encrypt") }).to_string())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200, "vector {}", s("name"));
+        let answer: Value = response.json().await.unwrap();
+        // The answer decrypts, with the reference implementation, to "success" and is correctly signed.
+        let crypt = MsgCrypt::new(&s("token"), &s("encoding_aes_key"), &s("receive_id")).unwrap();
+        let field = |k: &str| answer[k].as_str().unwrap().to_string();
+        assert_eq!(crypt.decrypt(&field("encrypt")).unwrap(), "success");
+        assert_eq!(
+            crypt.signature(&field("timeStamp"), &field("nonce"), &field("encrypt")),
+            field("msg_signature")
+        );
+        let plaintext: Value = serde_json::from_str(&s("plaintext")).unwrap();
+        let (_, stored) = qiao.get(&format!("/v1/events?connection=v{i}")).await;
+        let stored = stored["events"].as_array().unwrap();
+        match plaintext["EventType"].as_str().unwrap() {
+            "check_url" => assert!(stored.is_empty()),
+            "bpms_instance_change" => {
+                assert_eq!(stored[0]["subject"], plaintext["processInstanceId"]);
+                assert_eq!(stored[0]["type"], "approval.status_changed");
+            }
+            "user_add_org" => assert_eq!(stored[0]["subject"], "user001"),
+            other => panic!("no expectation for {other}"),
+        }
+    }
+}
