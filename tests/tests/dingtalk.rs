@@ -195,6 +195,10 @@ async fn directory_departments_and_users() {
     assert_eq!(status, 200, "{alice}");
     assert_eq!(alice["mobile"], "13800000002");
     assert_eq!(alice["department_ids"], json!(["2"]));
+    assert_eq!(
+        alice["extra"]["unionid"], "union-alice",
+        "platform fields come back as JSON: {alice}"
+    );
     let (status, body) = qiao.get(&path("/users/ghost")).await;
     assert_eq!((status, platform_code(&body)), (404, "60121"), "{body}");
     assert_eq!(body["error"]["details"]["platform_message"], "找不到该用户");

@@ -6,7 +6,7 @@ use axum::http::StatusCode;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::messaging::extra;
+use super::extra;
 use super::{ApiError, AppState, Body, call, expect_reply};
 use crate::bindings::approval::{
     ActRequest, Action, CancelRequest, CreateRequest, FormField, Instance, Status,

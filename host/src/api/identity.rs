@@ -6,7 +6,7 @@ use axum::http::StatusCode;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{ApiError, AppState, Body, call, expect_reply};
+use super::{ApiError, AppState, Body, call, expect_reply, render};
 use crate::bindings::identity::{DepartmentFields, SsoRequest, UserFields, UserKey};
 use crate::calls::{Call, Reply};
 
@@ -34,7 +34,7 @@ pub async fn list_departments(
     )
     .await?;
     Ok(Json(
-        json!({ "departments": expect_reply!(reply, Reply::Departments) }),
+        json!({ "departments": render(expect_reply!(reply, Reply::Departments)) }),
     ))
 }
 
@@ -43,7 +43,7 @@ pub async fn get_department(
     Path((c, id)): Path<(String, String)>,
 ) -> Result<Json<Value>> {
     let reply = call(&rt, &c, Call::GetDepartment(id)).await?;
-    Ok(Json(json!(expect_reply!(reply, Reply::Department))))
+    Ok(Json(render(expect_reply!(reply, Reply::Department))))
 }
 
 #[derive(Deserialize)]
@@ -66,7 +66,7 @@ pub async fn create_department(
     .await?;
     Ok((
         StatusCode::CREATED,
-        Json(json!(expect_reply!(reply, Reply::Department))),
+        Json(render(expect_reply!(reply, Reply::Department))),
     ))
 }
 
@@ -109,7 +109,7 @@ pub async fn list_users(
         },
     )
     .await?;
-    Ok(Json(json!(expect_reply!(reply, Reply::UserPage))))
+    Ok(Json(render(expect_reply!(reply, Reply::UserPage))))
 }
 
 pub async fn get_user(
@@ -117,7 +117,7 @@ pub async fn get_user(
     Path((c, id)): Path<(String, String)>,
 ) -> Result<Json<Value>> {
     let reply = call(&rt, &c, Call::GetUser(id)).await?;
-    Ok(Json(json!(expect_reply!(reply, Reply::User))))
+    Ok(Json(render(expect_reply!(reply, Reply::User))))
 }
 
 #[derive(Deserialize)]
@@ -156,7 +156,7 @@ pub async fn create_user(
     let reply = call(&rt, &c, Call::CreateUser(body.fields, body.idempotency_key)).await?;
     Ok((
         StatusCode::CREATED,
-        Json(json!(expect_reply!(reply, Reply::User))),
+        Json(render(expect_reply!(reply, Reply::User))),
     ))
 }
 
@@ -204,5 +204,5 @@ pub async fn sso_resolve(
     Body(request): Body<SsoRequest>,
 ) -> Result<Json<Value>> {
     let reply = call(&rt, &c, Call::SsoResolve(request)).await?;
-    Ok(Json(json!(expect_reply!(reply, Reply::SsoUser))))
+    Ok(Json(render(expect_reply!(reply, Reply::SsoUser))))
 }

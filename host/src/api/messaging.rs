@@ -5,7 +5,7 @@ use axum::extract::{Path, State};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{ApiError, AppState, Body, call, expect_reply};
+use super::{ApiError, AppState, Body, call, expect_reply, extra};
 use crate::bindings::messaging::{Button, Card, Content, Markdown, Message, Recipients};
 use crate::calls::{Call, Reply};
 
@@ -81,13 +81,6 @@ impl SendBody {
             idempotency_key: self.idempotency_key,
         })
     }
-}
-
-/// A connector's free-form `extra` JSON is returned as JSON, not as a string of it.
-pub fn extra(value: Option<String>) -> Value {
-    value.map_or(Value::Null, |s| {
-        serde_json::from_str(&s).unwrap_or(Value::String(s))
-    })
 }
 
 pub async fn send(
