@@ -43,3 +43,12 @@ pub fn require_config(key: &str) -> Result<String, Error> {
         .filter(|v| !v.is_empty())
         .ok_or_else(|| Error::invalid_input(format!("{key} is not configured")))
 }
+
+/// An `invalid-input` error naming `field` when a required value is blank.
+pub fn required(value: &str, field: &str) -> Result<(), Error> {
+    if value.trim().is_empty() {
+        Err(Error::invalid_input(format!("{field} is required")))
+    } else {
+        Ok(())
+    }
+}

@@ -6,12 +6,13 @@ use qiao_sdk::text::urlencode;
 use qiao_sdk::{Error, ErrorKind};
 use serde_json::{Map, Value, json};
 
+use crate::DingTalk;
 use crate::client::{agent_id, api, dept_number, id_text, string};
 use crate::exports::qiao::connector::approval::{
     ActRequest, Action, CancelRequest, Comment, CreateRequest, Created, FormField, Guest, Instance,
     Status, Task,
 };
-use crate::{DingTalk, required};
+use qiao_sdk::required;
 
 /// An instance's status: `RUNNING`/`NEW` are pending; `COMPLETED` is approved or rejected by `result`;
 /// `TERMINATED` (撤销) and `CANCELED` are canceled.

@@ -5,11 +5,12 @@ use qiao_sdk::text::urlencode;
 use qiao_sdk::{Error, require_config};
 use serde_json::{Map, Value, json};
 
+use crate::DingTalk;
 use crate::client::{self, api_as, dept_number, id_text, oapi, string};
 use crate::exports::qiao::connector::identity::{
     Department, DepartmentFields, Guest, SsoRequest, SsoUser, User, UserFields, UserKey, UserPage,
 };
-use crate::{DingTalk, required};
+use qiao_sdk::required;
 
 /// DingTalk's root department.
 const ROOT: i64 = 1;

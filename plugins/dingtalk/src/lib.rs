@@ -9,8 +9,6 @@ mod identity;
 mod messaging;
 mod webhook;
 
-use qiao_sdk::Error;
-
 qiao_sdk::export_bindings!(
     "package qiao:dingtalk;
     world dingtalk {
@@ -115,12 +113,3 @@ impl Guest for DingTalk {
 }
 
 export!(DingTalk);
-
-/// Fails with `invalid-input` naming `field` when `value` is empty.
-fn required(value: &str, field: &str) -> Result<(), Error> {
-    if value.trim().is_empty() {
-        Err(Error::invalid_input(format!("{field} is required")))
-    } else {
-        Ok(())
-    }
-}

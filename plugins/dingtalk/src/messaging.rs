@@ -6,11 +6,12 @@ use qiao_sdk::http::Method;
 use qiao_sdk::{Error, config, json_kv, logging};
 use serde_json::{Value, json};
 
+use crate::DingTalk;
 use crate::client::{agent_id, api, app_key, id_text, oapi, string};
 use crate::exports::qiao::connector::messaging::{
     Card, Content, DeliveryProblem, Guest, Message, ReadReceipts, SendResult,
 };
-use crate::{DingTalk, required};
+use qiao_sdk::required;
 
 /// How long a DING id is kept for recall: DingTalk lets a work notification be recalled for 24 hours.
 const DING_TTL_S: u32 = 2 * 24 * 3600;

@@ -1,0 +1,101 @@
+//! Qiao's WeCom (企业微信) connector, for an enterprise's self-built app: the directory and sign-in (identity),
+//! app messages (messaging), approvals through the 审批 app (approval), and the encrypted XML callbacks
+//! (webhook). Point `api_base` at a simulator or proxy to test without WeCom.
+
+mod approval;
+mod client;
+mod errors;
+mod identity;
+mod messaging;
+mod webhook;
+
+qiao_sdk::export_bindings!(
+    "package qiao:wecom;
+    world wecom {
+        include qiao:connector/host@0.1.0;
+        export qiao:connector/describe@0.1.0;
+        export qiao:connector/identity@0.1.0;
+        export qiao:connector/messaging@0.1.0;
+        export qiao:connector/approval@0.1.0;
+        export qiao:connector/webhook@0.1.0;
+    }"
+);
+
+use exports::qiao::connector::describe::{ConfigField, Guest, Info};
+
+struct WeCom;
+
+impl Guest for WeCom {
+    fn describe() -> Info {
+        let field = |key: &str, required: bool, secret: bool, api_base: bool, description: &str| {
+            ConfigField {
+                key: key.into(),
+                description: description.into(),
+                required,
+                secret,
+                api_base,
+            }
+        };
+        Info {
+            id: "wecom".into(),
+            name: "WeCom (企业微信)".into(),
+            version: env!("CARGO_PKG_VERSION").into(),
+            vendor: "Qiao".into(),
+            platform: "wecom".into(),
+            hosts: vec![client::HOST.into()],
+            config: vec![
+                field(
+                    "corp_id",
+                    true,
+                    false,
+                    false,
+                    "The enterprise's CorpID (企业ID)",
+                ),
+                field(
+                    "corp_secret",
+                    true,
+                    true,
+                    false,
+                    "The self-built app's Secret",
+                ),
+                field(
+                    "agent_id",
+                    true,
+                    false,
+                    false,
+                    "The app's AgentId: messages are sent as it",
+                ),
+                field(
+                    "callback_token",
+                    false,
+                    true,
+                    false,
+                    "Callback Token (接收消息 Token)",
+                ),
+                field(
+                    "callback_aes_key",
+                    false,
+                    true,
+                    false,
+                    "Callback EncodingAESKey (43 characters)",
+                ),
+                field(
+                    "oauth_scope",
+                    false,
+                    false,
+                    false,
+                    "OAuth2 scope for sign-in: snsapi_base (default) or snsapi_privateinfo (adds mobile and email)",
+                ),
+                field(
+                    "api_base",
+                    false,
+                    false,
+                    true,
+                    "Base URL replacing https://qyapi.weixin.qq.com (simulator, proxy)",
+                ),
+            ],
+        }
+    }
+}
+
+export!(WeCom);

@@ -1,0 +1,204 @@
+//! App messages (`message/send`) to users, departments or everyone, and to group chats (`appchat/send`);
+//! recall within 24 hours. WeCom has no read receipts and no urgent reminders: those answer `unsupported`.
+
+use qiao_sdk::{Error, ErrorKind};
+use serde_json::{Value, json};
+
+use crate::WeCom;
+use crate::client::{agent_id, number, post};
+use crate::exports::qiao::connector::messaging::{
+    Card, Content, DeliveryProblem, Guest, Message, ReadReceipts, SendResult,
+};
+use qiao_sdk::required;
+
+/// WeCom's longest duplicate-check window (4 hours): a retried send inside it is not delivered twice.
+const DUPLICATE_WINDOW_S: u32 = 4 * 3600;
+/// Messages to group chats get no msgid from WeCom; their message ids say so, and cannot be recalled.
+const APPCHAT_PREFIX: &str = "appchat:";
+
+/// The message body's type and fields.
+fn body(content: &Content) -> Result<(&'static str, Value), Error> {
+    Ok(match content {
+        Content::Text(text) => {
+            required(text, "text")?;
+            ("text", json!({ "content": text }))
+        }
+        // WeCom's markdown has no title field: the title leads as a heading.
+        Content::Markdown(m) => {
+            required(&m.text, "markdown.text")?;
+            let content = if m.title.is_empty() {
+                m.text.clone()
+            } else {
+                format!("### {}\n{}", m.title, m.text)
+            };
+            ("markdown", json!({ "content": content }))
+        }
+        Content::Card(card) => card_body(card)?,
+    })
+}
+
+/// A template card when the caller gives one; one button: a text card; several: a text-notice template card
+/// with a jump list (WeCom's text card has a single link).
+fn card_body(card: &Card) -> Result<(&'static str, Value), Error> {
+    if let Some(kind) = &card.template_id {
+        let data: Value = match &card.template_data {
+            Some(text) => serde_json::from_str(text).map_err(|_| {
+                Error::invalid_input(
+                    "card.template_data must be a JSON object (WeCom's template_card)",
+                )
+            })?,
+            None => json!({}),
+        };
+        let mut data = if data.is_object() { data } else { json!({}) };
+        data["card_type"] = json!(kind);
+        return Ok(("template_card", data));
+    }
+    required(&card.title, "card.title")?;
+    for button in &card.buttons {
+        required(&button.title, "card.buttons[].title")?;
+        required(&button.url, "card.buttons[].url")?;
+    }
+    Ok(match card.buttons.as_slice() {
+        [] => {
+            return Err(Error::invalid_input(
+                "a WeCom card needs at least one button (its link)",
+            ));
+        }
+        [one] => (
+            "textcard",
+            json!({ "title": card.title, "description": card.markdown, "url": one.url, "btntxt": one.title }),
+        ),
+        many => (
+            "template_card",
+            json!({
+                "card_type": "text_notice",
+                "main_title": { "title": card.title },
+                "sub_title_text": card.markdown,
+                "jump_list": many.iter().take(3).map(|b| json!({ "type": 1, "title": b.title, "url": b.url })).collect::<Vec<_>>(),
+                "card_action": { "type": 1, "url": many[0].url },
+            }),
+        ),
+    })
+}
+
+/// WeCom's "a|b" lists of what it refused.
+fn refused(answer: &Value, key: &str, code: &str, reason: &str) -> Vec<DeliveryProblem> {
+    answer[key]
+        .as_str()
+        .unwrap_or_default()
+        .split('|')
+        .filter(|s| !s.is_empty())
+        .map(|recipient| DeliveryProblem {
+            recipient: recipient.into(),
+            code: code.into(),
+            reason: reason.into(),
+        })
+        .collect()
+}
+
+impl Guest for WeCom {
+    fn send(message: Message) -> Result<SendResult, Error> {
+        if message.urgent {
+            return Err(Error::unsupported(
+                "WeCom has no urgent reminder (like DingTalk's DING) for app messages; send without urgent",
+            ));
+        }
+        let to = &message.to;
+        let (msgtype, content) = body(&message.content)?;
+        if !to.chats.is_empty() {
+            if !to.users.is_empty() || !to.departments.is_empty() || to.everyone {
+                return Err(Error::invalid_input(
+                    "send to group chats apart from users and departments",
+                ));
+            }
+            for chat in &to.chats {
+                post(
+                    "appchat/send",
+                    &json!({ "chatid": chat, "msgtype": msgtype, msgtype: content }),
+                )?;
+            }
+            return Ok(SendResult {
+                message_id: format!("{APPCHAT_PREFIX}{}", to.chats.join(",")),
+                problems: vec![],
+                extra: None,
+            });
+        }
+        let mut request = json!({ "agentid": agent_id()?, "msgtype": msgtype, msgtype: content });
+        if to.everyone {
+            request["touser"] = json!("@all");
+        } else {
+            if to.users.is_empty() && to.departments.is_empty() {
+                return Err(Error::invalid_input(
+                    "no recipients: set to.users, to.departments, to.chats or to.everyone",
+                ));
+            }
+            request["touser"] = json!(to.users.join("|"));
+            for dept in &to.departments {
+                number(dept, "to.departments")?;
+            }
+            request["toparty"] = json!(to.departments.join("|"));
+        }
+        if message.idempotency_key.is_some() {
+            // WeCom de-duplicates by content, not by key: the same message again within the window is dropped.
+            request["enable_duplicate_check"] = json!(1);
+            request["duplicate_check_interval"] = json!(DUPLICATE_WINDOW_S);
+        }
+        let answer = match post("message/send", &request) {
+            Err(e) if e.platform_code.as_deref() == Some("81013") => {
+                return Err(Error::new(
+                    ErrorKind::InvalidInput,
+                    format!("{} — none of the recipients is valid", e.message),
+                )
+                .with_platform("81013", e.platform_message.unwrap_or_default()));
+            }
+            other => other?,
+        };
+        let mut problems = refused(
+            &answer,
+            "invaliduser",
+            "invalid_user",
+            "not a member, or outside the app's visible range",
+        );
+        problems.extend(refused(
+            &answer,
+            "invalidparty",
+            "invalid_department",
+            "no such department, or outside the app's visible range",
+        ));
+        problems.extend(refused(&answer, "invalidtag", "invalid_tag", "no such tag"));
+        problems.extend(refused(
+            &answer,
+            "unlicenseduser",
+            "unlicensed_user",
+            "the member has no WeCom licence",
+        ));
+        let message_id = answer["msgid"]
+            .as_str()
+            .filter(|m| !m.is_empty())
+            .ok_or_else(|| Error::internal("message/send answered no msgid"))?
+            .to_string();
+        Ok(SendResult {
+            message_id,
+            problems,
+            extra: answer
+                .get("response_code")
+                .map(|c| json!({ "response_code": c }).to_string()),
+        })
+    }
+
+    fn recall(message_id: String) -> Result<(), Error> {
+        if message_id.starts_with(APPCHAT_PREFIX) {
+            return Err(Error::unsupported(
+                "messages to group chats cannot be recalled: WeCom gives them no msgid",
+            ));
+        }
+        required(&message_id, "message id")?;
+        post("message/recall", &json!({ "msgid": message_id })).map(drop)
+    }
+
+    fn read_status(_message_id: String) -> Result<ReadReceipts, Error> {
+        Err(Error::unsupported(
+            "WeCom has no read receipts for app messages",
+        ))
+    }
+}
