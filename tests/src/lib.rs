@@ -6,6 +6,7 @@
 pub mod dingtalk_sim;
 pub mod echo_server;
 pub mod msg_crypt;
+pub mod wecom_sim;
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};

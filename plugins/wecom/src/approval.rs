@@ -12,6 +12,9 @@ use crate::exports::qiao::connector::approval::{
 };
 use qiao_sdk::required;
 
+/// WeCom's limit on a summary line.
+const SUMMARY_CHARS: usize = 20;
+
 /// `sp_status`: 1 pending, 2 approved, 3 rejected, 4 revoked, 6 revoked after approval, 7 deleted, 10 paid.
 pub fn status(sp_status: i64) -> Status {
     match sp_status {
@@ -71,7 +74,7 @@ impl Guest for WeCom {
     /// `fields[].name` is the control id (e.g. `Text-1640339319582`), `kind` its control type (`Text`,
     /// `Number`, `Money`...; default `Text`), or the value a JSON object in WeCom's shape. Without `approvers`,
     /// the template's own flow applies; with them, one node each, in order. The summary defaults to the first
-    /// three fields (options `summary_list` overrides it).
+    /// three fields' values, cut to WeCom's 20 characters a line (options `summary_list` overrides it).
     fn create(request: CreateRequest) -> Result<Created, Error> {
         required(&request.template, "template (the WeCom template id)")?;
         required(&request.applicant, "applicant")?;
@@ -116,7 +119,10 @@ impl Guest for WeCom {
                 .fields
                 .iter()
                 .take(3)
-                .map(|f| json!({ "summary_info": [{ "text": format!("{}: {}", f.name, f.value), "lang": "zh_CN" }] }))
+                .map(|f| {
+                    let text: String = f.value.chars().take(SUMMARY_CHARS).collect();
+                    json!({ "summary_info": [{ "text": text, "lang": "zh_CN" }] })
+                })
                 .collect();
             json!(lines)
         });

@@ -1,0 +1,161 @@
+//! A WeCom (企业微信) simulator: a small stateful server speaking WeCom's wire format (`/cgi-bin/...`, JSON in,
+//! `{"errcode":…,"errmsg":…}` out, errors as HTTP 200) for the endpoints a WeCom connector uses: token, contacts,
+//! SSO, application messages and the approval app. It issues tokens that expire, enforces a QPS limit with
+//! WeCom's codes, injects faults on request, and pushes signed, encrypted XML callbacks when approvals move.
+//!
+//! WeCom has no API to approve or reject: only people in the WeCom app do, so tests play the approver with
+//! [`WeComSim::advance`].
+//!
+//! Run it on its own with `cargo run -p qiao-tests --bin wecom-sim -- --help`.
+
+mod api;
+mod callbacks;
+mod state;
+#[cfg(test)]
+mod tests;
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use anyhow::Result;
+
+pub use callbacks::SignedCallback;
+pub use state::{Approval, Control, Dept, Detail, Fault, Message, Node, State, Template, User};
+
+/// The simulated self-built app's credentials and its callback ("API 接收") settings.
+#[derive(Clone, Debug)]
+pub struct Options {
+    pub corp_id: String,
+    /// The app's Secret: WeCom has one per app, and tokens are per (corpid, secret).
+    pub corp_secret: String,
+    pub agent_id: i64,
+    /// Lifetime of issued tokens (WeCom: 7200 s).
+    pub token_ttl: Duration,
+    /// Requests per second per API path before WeCom's 45009.
+    pub qps: u32,
+    pub callback_token: String,
+    /// The 43-character EncodingAESKey.
+    pub callback_aes_key: String,
+    /// Where events are pushed, if anywhere.
+    pub callback_url: Option<String>,
+    /// `auth/getuserinfo` answers the old API's `UserId`/`DeviceId` keys instead of `userid`, as some tenants
+    /// still see; connectors must read both.
+    pub legacy_userinfo_keys: bool,
+}
+
+impl Default for Options {
+    fn default() -> Options {
+        Options {
+            corp_id: "wwsimcorp0123456789".into(),
+            corp_secret: "sim-corp-secret".into(),
+            agent_id: 1_000_002,
+            token_ttl: Duration::from_secs(7200),
+            qps: 40,
+            callback_token: "sim-wecom-token".into(),
+            callback_aes_key: "jWmYm7qr5nMoAUwZRjGtBxmz3KA1tkAj3ykkR6q2B2C".into(),
+            callback_url: None,
+            legacy_userinfo_keys: false,
+        }
+    }
+}
+
+pub struct WeComSim {
+    pub base: String,
+    pub addr: SocketAddr,
+    pub options: Options,
+    state: Arc<Mutex<State>>,
+    server: tokio::task::JoinHandle<()>,
+    pusher: tokio::task::JoinHandle<()>,
+}
+
+impl WeComSim {
+    pub async fn start(options: Options) -> Result<WeComSim> {
+        WeComSim::start_on("127.0.0.1:0".parse()?, options).await
+    }
+
+    pub async fn start_on(listen: SocketAddr, options: Options) -> Result<WeComSim> {
+        let (outbox, queue) = tokio::sync::mpsc::unbounded_channel();
+        let mut initial = State::new(options.clone());
+        initial.outbox = Some(outbox);
+        let state = Arc::new(Mutex::new(initial));
+        let listener = tokio::net::TcpListener::bind(listen).await?;
+        let addr = listener.local_addr()?;
+        let app = api::router(state.clone());
+        let server = tokio::spawn(async move {
+            axum::serve(listener, app).await.ok();
+        });
+        let pusher = tokio::spawn(callbacks::pusher(state.clone(), queue));
+        Ok(WeComSim {
+            base: format!("http://{addr}"),
+            addr,
+            options,
+            state,
+            server,
+            pusher,
+        })
+    }
+
+    /// Direct access to the corporation, messages and approvals, to arrange a test or check its effect.
+    pub fn state(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap()
+    }
+
+    /// Where events are pushed from now on (Qiao's address is known only after it starts).
+    pub fn set_callback_url(&self, url: &str) {
+        self.state().options.callback_url = Some(url.to_string());
+    }
+
+    /// The next `times` requests whose path contains `path` fail with `fault`.
+    pub fn inject(&self, path: &str, fault: Fault, times: u32) {
+        self.state().faults.push((path.to_string(), fault, times));
+    }
+
+    /// Every issued token stops working at once (as when the app secret is reset): 40014 from now on.
+    pub fn revoke_tokens(&self) {
+        self.state().tokens.clear();
+    }
+
+    /// Requests received on paths containing `path`.
+    pub fn count(&self, path: &str) -> usize {
+        self.state()
+            .requests
+            .iter()
+            .filter(|p| p.contains(path))
+            .count()
+    }
+
+    /// A signed, encrypted push of `inner_xml` (an event such as [`State::contact_xml`] builds), as WeCom would
+    /// send it (to deliver, or to tamper with).
+    pub fn signed_callback(&self, inner_xml: &str) -> SignedCallback {
+        callbacks::sign(&self.options, inner_xml)
+    }
+
+    /// Posts a callback to `url`: (HTTP status, body text).
+    pub async fn deliver(&self, url: &str, callback: &SignedCallback) -> Result<(u16, String)> {
+        callbacks::deliver(url, callback).await
+    }
+
+    /// Runs WeCom's URL check against `url`: (HTTP status, body, the plaintext echo the body must equal).
+    pub async fn verify_url(&self, url: &str) -> Result<(u16, String, String)> {
+        callbacks::verify_url(&self.options, url).await
+    }
+
+    /// Events the simulator pushed by itself, in order: the inner XML and whether the receiver answered 200.
+    pub fn pushed(&self) -> Vec<(String, bool)> {
+        self.state().pushed.clone()
+    }
+
+    /// The application's current approver agrees (`approve`) or rejects it in the WeCom app; pushes
+    /// `sys_approval_change`.
+    pub fn advance(&self, sp_no: &str, approve: bool) -> Result<(), String> {
+        self.state().advance(sp_no, approve)
+    }
+}
+
+impl Drop for WeComSim {
+    fn drop(&mut self) {
+        self.server.abort();
+        self.pusher.abort();
+    }
+}

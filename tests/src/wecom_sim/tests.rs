@@ -1,0 +1,373 @@
+//! The simulator against plain HTTP calls, and its callbacks against a small receiver that checks them with
+//! `MsgCrypt` the way a WeCom app's server must.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::extract::{Query, State as Extract};
+use serde_json::{Value, json};
+
+use super::{Fault, Options, WeComSim};
+use crate::msg_crypt::MsgCrypt;
+
+struct Client {
+    base: String,
+    http: reqwest::Client,
+}
+
+impl Client {
+    fn new(sim: &WeComSim) -> Client {
+        Client {
+            base: format!("{}/cgi-bin", sim.base),
+            http: reqwest::Client::new(),
+        }
+    }
+
+    async fn get(&self, path_and_query: &str) -> Value {
+        let response = self.http.get(format!("{}/{path_and_query}", self.base));
+        response.send().await.unwrap().json().await.unwrap()
+    }
+
+    async fn post(&self, path: &str, token: &str, body: Value) -> Value {
+        let url = format!("{}/{path}?access_token={token}", self.base);
+        let response = self.http.post(url).json(&body).send().await.unwrap();
+        response.json().await.unwrap()
+    }
+
+    async fn token(&self, options: &Options) -> String {
+        let answer = self
+            .get(&format!(
+                "gettoken?corpid={}&corpsecret={}",
+                options.corp_id, options.corp_secret
+            ))
+            .await;
+        assert_eq!(answer["errcode"], 0, "{answer}");
+        assert_eq!(answer["expires_in"], 7200);
+        answer["access_token"].as_str().unwrap().to_string()
+    }
+}
+
+#[tokio::test]
+async fn wecom_sim_tokens_users_and_messages() {
+    let sim = WeComSim::start(Options::default()).await.unwrap();
+    let client = Client::new(&sim);
+    let token = client.token(&sim.options).await;
+    assert_eq!(
+        client.token(&sim.options).await,
+        token,
+        "same token while valid"
+    );
+    let wrong = client
+        .get("gettoken?corpid=wwsimcorp0123456789&corpsecret=nope")
+        .await;
+    assert_eq!(wrong["errcode"], 40001);
+
+    let alice = client
+        .get(&format!("user/get?access_token={token}&userid=alice"))
+        .await;
+    assert_eq!(alice["errcode"], 0, "{alice}");
+    assert_eq!(alice["name"], "Li Na");
+    assert_eq!(alice["department"], json!([2]));
+    assert_eq!(alice["direct_leader"], json!(["manager1"]));
+    let bad = client
+        .get("user/get?access_token=not-a-token&userid=alice")
+        .await;
+    assert_eq!(bad["errcode"], 40014);
+    assert_eq!(bad["errmsg"], "invalid access_token");
+    assert_eq!(client.get("user/get?userid=alice").await["errcode"], 41001);
+
+    let text = json!({
+        "touser": "alice|ghost", "msgtype": "text", "agentid": 1000002, "text": { "content": "hello" },
+    });
+    let sent = client.post("message/send", &token, text.clone()).await;
+    assert_eq!(sent["errcode"], 0, "{sent}");
+    assert_eq!(sent["invaliduser"], "ghost");
+    assert_eq!(sim.state().messages.last().unwrap().users, vec!["alice"]);
+    let nobody = json!({ "touser": "ghost", "msgtype": "text", "agentid": 1000002, "text": { "content": "x" } });
+    let nobody = client.post("message/send", &token, nobody).await;
+    assert_eq!(
+        (nobody["errcode"].clone(), nobody["invaliduser"].clone()),
+        (json!(81013), json!("ghost"))
+    );
+    let wrong_agent =
+        json!({ "touser": "alice", "msgtype": "text", "agentid": 1, "text": { "content": "x" } });
+    assert_eq!(
+        client.post("message/send", &token, wrong_agent).await["errcode"],
+        40056
+    );
+
+    let mut checked = text.clone();
+    checked["enable_duplicate_check"] = json!(1);
+    checked["duplicate_check_interval"] = json!(600);
+    let first = client.post("message/send", &token, checked.clone()).await;
+    let again = client.post("message/send", &token, checked).await;
+    assert_eq!(again["errcode"], 0, "{again}");
+    assert_eq!(first["msgid"], again["msgid"]);
+    assert_ne!(first["msgid"], sent["msgid"]);
+    assert_eq!(sim.state().messages.len(), 2);
+    assert_eq!(sim.state().messages[1].duplicates, 1);
+
+    let recall = client
+        .post("message/recall", &token, json!({ "msgid": first["msgid"] }))
+        .await;
+    assert_eq!(recall["errcode"], 0);
+    assert!(sim.state().messages[1].recalled);
+
+    sim.inject("user/get", Fault::RateLimit, 1);
+    let limited = client
+        .get(&format!("user/get?access_token={token}&userid=bob"))
+        .await;
+    assert_eq!(limited["errcode"], 45009);
+    sim.inject("user/get", Fault::RevokeToken, 1);
+    let revoked = client
+        .get(&format!("user/get?access_token={token}&userid=bob"))
+        .await;
+    assert_eq!(revoked["errcode"], 42001);
+    assert_ne!(
+        client.token(&sim.options).await,
+        token,
+        "a forgotten token is replaced"
+    );
+    assert_eq!(sim.count("user/get"), 5);
+}
+
+#[tokio::test]
+async fn wecom_sim_directory_and_sso() {
+    let sim = WeComSim::start(Options {
+        legacy_userinfo_keys: true,
+        ..Options::default()
+    })
+    .await
+    .unwrap();
+    let client = Client::new(&sim);
+    let token = client.token(&sim.options).await;
+    let created = client
+        .post(
+            "department/create",
+            &token,
+            json!({ "name": "Platform", "parentid": 2 }),
+        )
+        .await;
+    assert_eq!(created["errcode"], 0, "{created}");
+    let platform = created["id"].as_i64().unwrap();
+    let clash = client
+        .post(
+            "department/create",
+            &token,
+            json!({ "name": "Platform", "parentid": 2 }),
+        )
+        .await;
+    assert_eq!(clash["errcode"], 60008);
+    let subtree = client
+        .get(&format!("department/list?access_token={token}&id=2"))
+        .await;
+    let ids: Vec<i64> = subtree["department"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["id"].as_i64().unwrap())
+        .collect();
+    assert_eq!(ids, vec![2, platform]);
+
+    let user = json!({ "userid": "carol", "name": "Carol", "mobile": "13800000004", "department": [platform] });
+    assert_eq!(
+        client.post("user/create", &token, user.clone()).await["errcode"],
+        0
+    );
+    assert_eq!(
+        client.post("user/create", &token, user).await["errcode"],
+        60102
+    );
+    let deleting = client
+        .get(&format!(
+            "department/delete?access_token={token}&id={platform}"
+        ))
+        .await;
+    assert_eq!(deleting["errcode"], 60005);
+
+    let mut rows = Vec::new();
+    let mut cursor = String::new();
+    loop {
+        let page = client
+            .post(
+                "user/list_id",
+                &token,
+                json!({ "cursor": cursor, "limit": 3 }),
+            )
+            .await;
+        rows.extend(page["dept_user"].as_array().unwrap().clone());
+        cursor = page["next_cursor"].as_str().unwrap_or_default().to_string();
+        if cursor.is_empty() {
+            break;
+        }
+    }
+    assert_eq!(rows.len(), 4);
+
+    let code = sim.state().code_for("bob");
+    let info = client
+        .get(&format!(
+            "auth/getuserinfo?access_token={token}&code={code}"
+        ))
+        .await;
+    assert_eq!(info["UserId"], "bob", "{info}");
+    let used = client
+        .get(&format!(
+            "auth/getuserinfo?access_token={token}&code={code}"
+        ))
+        .await;
+    assert_eq!(used["errcode"], 40029);
+    let detail = client
+        .post(
+            "auth/getuserdetail",
+            &token,
+            json!({ "user_ticket": info["user_ticket"] }),
+        )
+        .await;
+    assert_eq!(detail["mobile"], "13800000003");
+}
+
+/// What the receiver saw: decrypted pushes and URL checks.
+#[derive(Default)]
+struct Received {
+    events: Vec<String>,
+}
+
+type Receiver = Arc<Mutex<Received>>;
+
+async fn start_receiver(options: &Options) -> (String, Receiver) {
+    let received: Receiver = Arc::default();
+    let crypt = Arc::new(
+        MsgCrypt::new(
+            &options.callback_token,
+            &options.callback_aes_key,
+            &options.corp_id,
+        )
+        .unwrap(),
+    );
+    let (get_crypt, post_crypt) = (crypt.clone(), crypt);
+    let app = axum::Router::new()
+        .route(
+            "/hook",
+            axum::routing::get(move |Query(q): Query<HashMap<String, String>>| async move {
+                let echostr = &q["echostr"];
+                assert_eq!(
+                    get_crypt.signature(&q["timestamp"], &q["nonce"], echostr),
+                    q["msg_signature"]
+                );
+                get_crypt.decrypt(echostr).unwrap()
+            })
+            .post(
+                move |Extract(received): Extract<Receiver>,
+                      Query(q): Query<HashMap<String, String>>,
+                      body: String| async move {
+                    let encrypt = body
+                        .split("<Encrypt><![CDATA[")
+                        .nth(1)
+                        .and_then(|rest| rest.split("]]>").next())
+                        .unwrap();
+                    assert_eq!(
+                        post_crypt.signature(&q["timestamp"], &q["nonce"], encrypt),
+                        q["msg_signature"]
+                    );
+                    received
+                        .lock()
+                        .unwrap()
+                        .events
+                        .push(post_crypt.decrypt(encrypt).unwrap());
+                    "success"
+                },
+            ),
+        )
+        .with_state(received.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.ok() });
+    (url, received)
+}
+
+#[tokio::test]
+async fn wecom_sim_approvals_push_callbacks() {
+    let sim = WeComSim::start(Options::default()).await.unwrap();
+    let (url, received) = start_receiver(&sim.options).await;
+    let (status, body, echo) = sim.verify_url(&url).await.unwrap();
+    assert_eq!((status, body), (200, echo));
+    sim.set_callback_url(&url);
+    let client = Client::new(&sim);
+    let token = client.token(&sim.options).await;
+
+    let mut apply = json!({
+        "creator_userid": "alice", "template_id": "tpl-leave", "use_template_approver": 1,
+        "apply_data": { "contents": [
+            { "control": "Text", "id": "Text-1", "value": { "text": "family" } },
+            { "control": "Number", "id": "Number-1", "value": { "new_number": "2" } },
+        ]},
+        "summary_list": [{ "summary_info": [{ "text": "Leave: 2 days", "lang": "zh_CN" }] }],
+    });
+    let created = client.post("oa/applyevent", &token, apply.clone()).await;
+    assert_eq!(created["errcode"], 0, "{created}");
+    let sp_no = created["sp_no"].as_str().unwrap().to_string();
+    apply["apply_data"]["contents"][1]["value"]["new_number"] = json!("");
+    assert_eq!(
+        client.post("oa/applyevent", &token, apply).await["errcode"],
+        301025
+    );
+
+    sim.advance(&sp_no, true).unwrap();
+    assert!(sim.advance(&sp_no, true).is_err(), "already approved");
+    for _ in 0..100 {
+        if sim.pushed().len() == 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let pushed = sim.pushed();
+    assert_eq!(pushed.len(), 2);
+    assert!(pushed.iter().all(|(_, ok)| *ok));
+    assert!(
+        pushed[0]
+            .0
+            .contains("<StatuChangeEvent>1</StatuChangeEvent>")
+    );
+    assert!(pushed[1].0.contains("<SpStatus>2</SpStatus>"));
+    assert!(
+        pushed[1]
+            .0
+            .contains("<StatuChangeEvent>2</StatuChangeEvent>")
+    );
+    assert!(pushed[1].0.contains(&format!("<SpNo>{sp_no}</SpNo>")));
+    assert_eq!(
+        received.lock().unwrap().events,
+        vec![pushed[0].0.clone(), pushed[1].0.clone()]
+    );
+
+    let detail = client
+        .post("oa/getapprovaldetail", &token, json!({ "sp_no": sp_no }))
+        .await;
+    assert_eq!(detail["info"]["sp_status"], 2, "{detail}");
+    assert_eq!(
+        detail["info"]["sp_record"][0]["details"][0]["approver"]["userid"],
+        "manager1"
+    );
+    let now = super::state::now_secs();
+    let list = client
+        .post(
+            "oa/getapprovalinfo",
+            &token,
+            json!({ "starttime": (now - 60).to_string(), "endtime": (now + 60).to_string(), "new_cursor": "", "size": 100 }),
+        )
+        .await;
+    assert_eq!(list["sp_no_list"], json!([sp_no]));
+    assert!(list.get("new_next_cursor").is_none());
+
+    let contact = sim.state().contact_xml("update_user", "alice");
+    let (status, _) = sim
+        .deliver(&url, &sim.signed_callback(&contact))
+        .await
+        .unwrap();
+    assert_eq!(status, 200);
+    assert!(
+        received.lock().unwrap().events[2]
+            .contains("<ChangeType><![CDATA[update_user]]></ChangeType>")
+    );
+}
