@@ -195,6 +195,12 @@ async fn directory_departments_and_users() {
     );
     let (status, body) = qiao.get(&path("/users/lookup?mobile=10000000000")).await;
     assert_eq!(status, 404, "{body}");
+    let (status, found) = qiao.get(&path("/users/lookup?email=bob@example.com")).await;
+    assert_eq!(
+        (status, found["user_id"].as_str()),
+        (200, Some("bob")),
+        "{found}"
+    );
     let (status, _) = qiao.get(&path("/users/lookup?union_id=x")).await;
     assert_eq!(status, 501);
 
@@ -421,6 +427,19 @@ async fn approvals_and_their_callbacks() {
         sim.pushed().iter().all(|(_, ok)| *ok),
         "every push was acknowledged"
     );
+
+    // Listing by time range: both submissions, once, however often it polls.
+    let (status, polled) = qiao.post(&path("/poll"), json!({})).await;
+    assert_eq!(status, 200, "{polled}");
+    let submitted: Vec<String> = events(&qiao)
+        .await
+        .iter()
+        .filter(|e| e["type"] == "approval.submitted")
+        .map(|e| e["subject"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(submitted, [sp_no.clone(), rejected.clone()]);
+    let (_, again) = qiao.post(&path("/poll"), json!({})).await;
+    assert_eq!(again["new"], 0, "{again}");
 
     let (status, body) = qiao
         .post(&path("/approvals"), json!({ "template": "tpl-leave", "applicant": "alice", "fields": [{ "name": "Text-1", "value": "x" }] }))

@@ -1,12 +1,13 @@
 //! Qiao's WeCom (企业微信) connector, for an enterprise's self-built app: the directory and sign-in (identity),
-//! app messages (messaging), approvals through the 审批 app (approval), and the encrypted XML callbacks
-//! (webhook). Point `api_base` at a simulator or proxy to test without WeCom.
+//! app messages (messaging), approvals through the 审批 app (approval), the encrypted XML callbacks
+//! (webhook), and approvals listed by time range (poll). Point `api_base` at a simulator or proxy to test without WeCom.
 
 mod approval;
 mod client;
 mod errors;
 mod identity;
 mod messaging;
+mod poll;
 mod webhook;
 
 qiao_sdk::export_bindings!(
@@ -18,6 +19,7 @@ qiao_sdk::export_bindings!(
         export qiao:connector/messaging@0.1.0;
         export qiao:connector/approval@0.1.0;
         export qiao:connector/webhook@0.1.0;
+        export qiao:connector/poll@0.1.0;
     }"
 );
 

@@ -212,6 +212,26 @@ fn route(state: &mut State, method: &Method, op: &str, query: &Params, body: &Va
                 None => err(46004, "user no exist"),
             }
         }
+        ("POST", "user/get_userid_by_email") => {
+            let email = text(body, "email");
+            match state
+                .users
+                .values()
+                .find(|u| !email.is_empty() && u.email == email)
+            {
+                Some(u) => ok(json!({ "userid": u.userid })),
+                None => err(46004, "user no exist"),
+            }
+        }
+        // Group chats made with appchat/create; WeCom answers no msgid for them.
+        ("POST", "appchat/send") => {
+            let chat = text(body, "chatid");
+            if !state.chats.contains_key(&chat) {
+                return err(86003, "chat not exist"); // the exact code is a guess
+            }
+            state.chat_messages.push((chat, body.clone()));
+            ok(json!({}))
+        }
         // `user/getuserinfo` is the old path of `auth/getuserinfo`, and always had the old keys.
         ("GET", "auth/getuserinfo" | "user/getuserinfo") => {
             let legacy = op == "user/getuserinfo" || state.options.legacy_userinfo_keys;

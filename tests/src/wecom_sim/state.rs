@@ -135,6 +135,9 @@ pub struct State {
     pub users: BTreeMap<String, User>,
     /// In send order.
     pub messages: Vec<Message>,
+    /// Group chats (chatid → members) and what was sent to them.
+    pub chats: HashMap<String, Vec<String>>,
+    pub chat_messages: Vec<(String, Value)>,
     pub templates: HashMap<String, Template>,
     pub approvals: BTreeMap<String, Approval>,
     /// Token → expiry. Expired tokens stay, so they keep answering 42001 rather than 40014.
@@ -162,6 +165,8 @@ impl State {
             depts: BTreeMap::new(),
             users: BTreeMap::new(),
             messages: Vec::new(),
+            chats: HashMap::from([("wrchat-eng".into(), vec!["manager1".into(), "alice".into()])]),
+            chat_messages: Vec::new(),
             templates: HashMap::new(),
             approvals: BTreeMap::new(),
             tokens: HashMap::new(),
