@@ -1,0 +1,359 @@
+//! The directory (`contact/v3`) and sign-in (OAuth2: `authen/v2/oauth/token`, then `authen/v1/user_info`).
+//! Creates carry Qiao's idempotency key as Feishu's `client_token`, so a retried create makes one user.
+
+use qiao_sdk::http::Method;
+use qiao_sdk::{Error, required};
+use serde_json::{Map, Value, json};
+
+use crate::Feishu;
+use crate::client::{
+    accounts_base, app_id, app_secret, call, call_as, department_id_of, enc, get, id_types, post,
+    string, user_id_of, user_id_type,
+};
+use crate::exports::qiao::connector::identity::{
+    Department, DepartmentFields, Guest, SsoRequest, SsoUser, User, UserFields, UserKey, UserPage,
+};
+
+const ROOT: &str = "0";
+/// Feishu's page size limit for contact lists.
+const MAX_PAGE: u32 = 50;
+/// Pages of children read for one `list_departments`; the host's request cap bounds it too.
+const MAX_PAGES: usize = 40;
+
+fn department(value: &Value) -> Result<Department, Error> {
+    let id =
+        department_id_of(value).ok_or_else(|| Error::internal("a department without an id"))?;
+    Ok(Department {
+        name: value["name"].as_str().unwrap_or_default().to_string(),
+        parent_id: value["parent_department_id"].as_str().filter(|_| id != ROOT).map(String::from),
+        order: value["order"].as_i64().or_else(|| value["order"].as_str().and_then(|s| s.parse().ok())),
+        extra: Some(
+            json!({ "department_id": value["department_id"], "open_department_id": value["open_department_id"],
+                    "leader_user_id": value["leader_user_id"], "member_count": value["member_count"] })
+            .to_string(),
+        ),
+        id,
+    })
+}
+
+fn user(value: &Value) -> Result<User, Error> {
+    let text = |key: &str| {
+        value[key]
+            .as_str()
+            .filter(|s| !s.is_empty())
+            .map(String::from)
+    };
+    let status = &value["status"];
+    Ok(User {
+        id: user_id_of(value).ok_or_else(|| Error::internal("a user without an id of the configured user_id_type"))?,
+        name: text("name").unwrap_or_default(),
+        mobile: text("mobile"),
+        email: text("email"),
+        title: text("job_title"),
+        employee_no: text("employee_no"),
+        department_ids: value["department_ids"]
+            .as_array()
+            .map(|l| l.iter().filter_map(|d| d.as_str().map(String::from)).collect())
+            .unwrap_or_default(),
+        manager_id: text("leader_user_id"),
+        active: !(status["is_resigned"] == true || status["is_frozen"] == true),
+        extra: Some(
+            json!({ "open_id": value["open_id"], "union_id": value["union_id"], "user_id": value["user_id"],
+                    "status": value["status"] })
+            .to_string(),
+        ),
+    })
+}
+
+fn extra_fields(extra: &Option<String>) -> Result<Map<String, Value>, Error> {
+    match extra {
+        None => Ok(Map::new()),
+        Some(text) => match serde_json::from_str(text) {
+            Ok(Value::Object(map)) => Ok(map),
+            _ => Err(Error::invalid_input(
+                "extra must be a JSON object of Feishu fields",
+            )),
+        },
+    }
+}
+
+fn department_body(fields: &DepartmentFields) -> Result<Map<String, Value>, Error> {
+    let mut body = extra_fields(&fields.extra)?;
+    if let Some(name) = &fields.name {
+        required(name, "name")?;
+        body.insert("name".into(), json!(name));
+    }
+    if let Some(parent) = &fields.parent_id {
+        body.insert("parent_department_id".into(), json!(parent));
+    }
+    if let Some(order) = fields.order {
+        body.insert("order".into(), json!(order.to_string()));
+    }
+    Ok(body)
+}
+
+fn user_body(fields: &UserFields) -> Result<Map<String, Value>, Error> {
+    let mut body = extra_fields(&fields.extra)?;
+    let mut put = |key: &str, value: &Option<String>| {
+        if let Some(v) = value {
+            body.insert(key.into(), json!(v));
+        }
+    };
+    put("name", &fields.name);
+    put("mobile", &fields.mobile);
+    put("email", &fields.email);
+    put("job_title", &fields.title);
+    put("employee_no", &fields.employee_no);
+    put("leader_user_id", &fields.manager_id);
+    if let Some(ids) = &fields.department_ids {
+        body.insert("department_ids".into(), json!(ids));
+    }
+    Ok(body)
+}
+
+/// `client_token` for a create: the caller's key, else none (Feishu then creates every time).
+fn client_token(key: &Option<String>) -> String {
+    key.as_deref()
+        .map(|k| format!("&client_token={}", enc(k)))
+        .unwrap_or_default()
+}
+
+impl Guest for Feishu {
+    fn list_departments(
+        parent_id: Option<String>,
+        recursive: bool,
+    ) -> Result<Vec<Department>, Error> {
+        let parent = parent_id.unwrap_or_else(|| ROOT.into());
+        let mut found = Vec::new();
+        let mut page_token = String::new();
+        for _ in 0..MAX_PAGES {
+            let data = get(&format!(
+                "contact/v3/departments/{}/children?{}&page_size={MAX_PAGE}&fetch_child={recursive}&page_token={}",
+                enc(&parent),
+                id_types(),
+                enc(&page_token)
+            ))?;
+            for item in data["items"].as_array().into_iter().flatten() {
+                found.push(department(item)?);
+            }
+            match data["page_token"]
+                .as_str()
+                .filter(|t| !t.is_empty() && data["has_more"] == true)
+            {
+                Some(next) => page_token = next.to_string(),
+                None => return Ok(found),
+            }
+        }
+        Err(Error::invalid_input(format!(
+            "more than {} departments under {parent}: list a smaller subtree",
+            MAX_PAGES * MAX_PAGE as usize
+        )))
+    }
+
+    fn get_department(id: String) -> Result<Department, Error> {
+        required(&id, "id")?;
+        department(
+            &get(&format!(
+                "contact/v3/departments/{}?{}",
+                enc(&id),
+                id_types()
+            ))?["department"],
+        )
+    }
+
+    fn create_department(
+        fields: DepartmentFields,
+        idempotency_key: Option<String>,
+    ) -> Result<Department, Error> {
+        required(fields.name.as_deref().unwrap_or_default(), "name")?;
+        let mut body = department_body(&fields)?;
+        body.entry("parent_department_id").or_insert(json!(ROOT));
+        let path = format!(
+            "contact/v3/departments?{}{}",
+            id_types(),
+            client_token(&idempotency_key)
+        );
+        department(&post(&path, &Value::Object(body))?["department"])
+    }
+
+    fn update_department(id: String, fields: DepartmentFields) -> Result<(), Error> {
+        required(&id, "id")?;
+        let body = Value::Object(department_body(&fields)?);
+        call(
+            Method::Patch,
+            &format!("contact/v3/departments/{}?{}", enc(&id), id_types()),
+            Some(&body),
+        )
+        .map(drop)
+    }
+
+    fn delete_department(id: String) -> Result<(), Error> {
+        required(&id, "id")?;
+        call(
+            Method::Delete,
+            &format!("contact/v3/departments/{}?{}", enc(&id), id_types()),
+            None,
+        )
+        .map(drop)
+    }
+
+    fn list_users(
+        department_id: String,
+        cursor: Option<String>,
+        limit: u32,
+    ) -> Result<UserPage, Error> {
+        required(&department_id, "department id")?;
+        let data = get(&format!(
+            "contact/v3/users/find_by_department?department_id={}&{}&page_size={}&page_token={}",
+            enc(&department_id),
+            id_types(),
+            limit.clamp(1, MAX_PAGE),
+            enc(cursor.as_deref().unwrap_or_default())
+        ))?;
+        let users = data["items"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(user)
+            .collect::<Result<Vec<_>, _>>()?;
+        let next_cursor = data["page_token"]
+            .as_str()
+            .filter(|t| !t.is_empty() && data["has_more"] == true)
+            .map(String::from);
+        Ok(UserPage { users, next_cursor })
+    }
+
+    fn get_user(id: String) -> Result<User, Error> {
+        required(&id, "id")?;
+        user(&get(&format!("contact/v3/users/{}?{}", enc(&id), id_types()))?["user"])
+    }
+
+    fn find_user(key: UserKey) -> Result<String, Error> {
+        let body = match key {
+            UserKey::Mobile(mobile) => json!({ "mobiles": [mobile] }),
+            UserKey::Email(email) => json!({ "emails": [email] }),
+            UserKey::UnionId(union_id) => {
+                let data = get(&format!(
+                    "contact/v3/users/{}?user_id_type=union_id",
+                    enc(&union_id)
+                ))?;
+                return user_id_of(&data["user"]).ok_or_else(|| {
+                    Error::internal("Feishu's answer has no id of the configured user_id_type")
+                });
+            }
+        };
+        let data = post(
+            &format!(
+                "contact/v3/users/batch_get_id?user_id_type={}",
+                enc(&user_id_type())
+            ),
+            &body,
+        )?;
+        data["user_list"]
+            .as_array()
+            .and_then(|l| l.first())
+            .and_then(|u| u["user_id"].as_str())
+            .filter(|id| !id.is_empty())
+            .map(String::from)
+            .ok_or_else(|| {
+                Error::not_found(
+                    "no Feishu user has this mobile or email (or the app cannot see them)",
+                )
+            })
+    }
+
+    fn create_user(fields: UserFields, idempotency_key: Option<String>) -> Result<User, Error> {
+        required(fields.name.as_deref().unwrap_or_default(), "name")?;
+        required(fields.mobile.as_deref().unwrap_or_default(), "mobile")?;
+        if fields
+            .department_ids
+            .as_ref()
+            .is_none_or(|ids| ids.is_empty())
+        {
+            return Err(Error::invalid_input(
+                "department_ids is required (at least one department)",
+            ));
+        }
+        let mut body = user_body(&fields)?;
+        if let Some(id) = &fields.id {
+            // Only the enterprise's own user_id can be chosen; open and union ids are Feishu's.
+            body.insert("user_id".into(), json!(id));
+        }
+        let path = format!(
+            "contact/v3/users?{}{}",
+            id_types(),
+            client_token(&idempotency_key)
+        );
+        user(&post(&path, &Value::Object(body))?["user"])
+    }
+
+    fn update_user(id: String, fields: UserFields) -> Result<(), Error> {
+        required(&id, "id")?;
+        let body = Value::Object(user_body(&fields)?);
+        call(
+            Method::Patch,
+            &format!("contact/v3/users/{}?{}", enc(&id), id_types()),
+            Some(&body),
+        )
+        .map(drop)
+    }
+
+    fn delete_user(id: String) -> Result<(), Error> {
+        required(&id, "id")?;
+        call(
+            Method::Delete,
+            &format!("contact/v3/users/{}?{}", enc(&id), id_types()),
+            None,
+        )
+        .map(drop)
+    }
+
+    /// Feishu's OAuth2 authorize page; `flow` is not used (one flow).
+    fn sso_authorize_url(
+        redirect_uri: String,
+        state: String,
+        _flow: Option<String>,
+    ) -> Result<String, Error> {
+        required(&redirect_uri, "redirect_uri")?;
+        Ok(format!(
+            "{}/open-apis/authen/v1/authorize?client_id={}&redirect_uri={}&state={}",
+            accounts_base(),
+            enc(&app_id()?),
+            enc(&redirect_uri),
+            enc(&state)
+        ))
+    }
+
+    fn sso_resolve(request: SsoRequest) -> Result<SsoUser, Error> {
+        required(&request.code, "code")?;
+        let mut grant = json!({
+            "grant_type": "authorization_code",
+            "client_id": app_id()?,
+            "client_secret": app_secret()?,
+            "code": request.code,
+        });
+        if let Some(uri) = &request.redirect_uri {
+            grant["redirect_uri"] = json!(uri);
+        }
+        let token = call_as(Method::Post, "authen/v2/oauth/token", Some(&grant), "")?;
+        let user_token = string(&token["access_token"], "access_token")?;
+        let me = call_as(Method::Get, "authen/v1/user_info", None, &user_token)?;
+        let text = |key: &str| me[key].as_str().filter(|s| !s.is_empty()).map(String::from);
+        Ok(SsoUser {
+            user_id: user_id_of(&me).ok_or_else(|| {
+                Error::forbidden(format!(
+                    "Feishu's user info has no {}: grant the app the scope for it",
+                    user_id_type()
+                ))
+            })?,
+            name: text("name"),
+            mobile: text("mobile"),
+            email: text("email"),
+            extra: Some(
+                json!({ "open_id": me["open_id"], "union_id": me["union_id"], "user_id": me["user_id"],
+                        "tenant_key": me["tenant_key"] })
+                .to_string(),
+            ),
+        })
+    }
+}

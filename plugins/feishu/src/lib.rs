@@ -1,0 +1,109 @@
+//! Qiao's Feishu (飞书) / Lark connector, for a self-built app: the directory and sign-in (identity), messages
+//! with urgent reminders and read users (messaging), approvals (approval), and event callbacks (webhook). Set
+//! `region = "lark"` for Lark; point `api_base` at a simulator or proxy to test without Feishu.
+
+mod approval;
+mod client;
+mod errors;
+mod identity;
+mod messaging;
+mod webhook;
+
+qiao_sdk::export_bindings!(
+    "package qiao:feishu;
+    world feishu {
+        include qiao:connector/host@0.1.0;
+        export qiao:connector/describe@0.1.0;
+        export qiao:connector/identity@0.1.0;
+        export qiao:connector/messaging@0.1.0;
+        export qiao:connector/approval@0.1.0;
+        export qiao:connector/webhook@0.1.0;
+    }"
+);
+
+use exports::qiao::connector::describe::{ConfigField, Guest, Info};
+
+struct Feishu;
+
+impl Guest for Feishu {
+    fn describe() -> Info {
+        let field = |key: &str, required: bool, secret: bool, api_base: bool, description: &str| {
+            ConfigField {
+                key: key.into(),
+                description: description.into(),
+                required,
+                secret,
+                api_base,
+            }
+        };
+        Info {
+            id: "feishu".into(),
+            name: "Feishu (飞书) / Lark".into(),
+            version: env!("CARGO_PKG_VERSION").into(),
+            vendor: "Qiao".into(),
+            platform: "feishu".into(),
+            hosts: vec![client::FEISHU_HOST.into(), client::LARK_HOST.into()],
+            config: vec![
+                field(
+                    "app_id",
+                    true,
+                    false,
+                    false,
+                    "The self-built app's App ID (cli_...)",
+                ),
+                field("app_secret", true, true, false, "The app's App Secret"),
+                field(
+                    "verification_token",
+                    false,
+                    true,
+                    false,
+                    "Event subscription Verification Token",
+                ),
+                field(
+                    "encrypt_key",
+                    false,
+                    true,
+                    false,
+                    "Event subscription Encrypt Key (callbacks are then encrypted and signed)",
+                ),
+                field(
+                    "region",
+                    false,
+                    false,
+                    false,
+                    "feishu (default, open.feishu.cn) or lark (open.larksuite.com)",
+                ),
+                field(
+                    "user_id_type",
+                    false,
+                    false,
+                    false,
+                    "Which user id Qiao speaks: open_id (default), union_id or user_id",
+                ),
+                field(
+                    "department_id_type",
+                    false,
+                    false,
+                    false,
+                    "Which department id Qiao speaks: open_department_id (default) or department_id",
+                ),
+                field(
+                    "urgent_kind",
+                    false,
+                    false,
+                    false,
+                    "How urgent messages are raised: app (default), sms or phone (need quota)",
+                ),
+                field(
+                    "api_base",
+                    false,
+                    false,
+                    true,
+                    "Base URL replacing https://open.feishu.cn (simulator, proxy)",
+                ),
+            ],
+        }
+    }
+}
+
+export!(Feishu);
