@@ -5,6 +5,8 @@
 
 pub mod dingtalk_sim;
 pub mod echo_server;
+pub mod feishu_crypt;
+pub mod feishu_sim;
 pub mod msg_crypt;
 pub mod wecom_sim;
 

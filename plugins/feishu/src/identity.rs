@@ -2,7 +2,7 @@
 //! Creates carry Qiao's idempotency key as Feishu's `client_token`, so a retried create makes one user.
 
 use qiao_sdk::http::Method;
-use qiao_sdk::{Error, required};
+use qiao_sdk::{Error, ErrorKind, required};
 use serde_json::{Map, Value, json};
 
 use crate::Feishu;
@@ -335,7 +335,20 @@ impl Guest for Feishu {
         if let Some(uri) = &request.redirect_uri {
             grant["redirect_uri"] = json!(uri);
         }
-        let token = call_as(Method::Post, "authen/v2/oauth/token", Some(&grant), "")?;
+        // Whatever Feishu says about a bad code (20003 "not found, expired or used"...), it is the caller's input.
+        let token = call_as(Method::Post, "authen/v2/oauth/token", Some(&grant), "").map_err(
+            |e| match e.kind {
+                ErrorKind::NotFound | ErrorKind::InvalidInput => Error {
+                    kind: ErrorKind::InvalidInput,
+                    message: format!(
+                        "the sign-in code is invalid, expired or already used ({})",
+                        e.message
+                    ),
+                    ..e
+                },
+                _ => e,
+            },
+        )?;
         let user_token = string(&token["access_token"], "access_token")?;
         let me = call_as(Method::Get, "authen/v1/user_info", None, &user_token)?;
         let text = |key: &str| me[key].as_str().filter(|s| !s.is_empty()).map(String::from);

@@ -282,10 +282,10 @@ impl Guest for Feishu {
                 .flatten()
                 .filter_map(|r| r["user_id"].as_str().map(String::from))
                 .collect();
-            if let Some(receiver) = json_kv::get::<String>(&receiver_key(id)) {
-                if !readers.contains(&receiver) {
-                    unread.push(receiver);
-                }
+            if let Some(receiver) = json_kv::get::<String>(&receiver_key(id))
+                && !readers.contains(&receiver)
+            {
+                unread.push(receiver);
             }
             read.extend(readers);
         }

@@ -77,10 +77,10 @@ impl Guest for Feishu {
             .as_str()
             .or_else(|| body["header"]["token"].as_str())
             .unwrap_or_default();
-        if let Some(expected) = setting("verification_token") {
-            if token != expected {
-                return Err(Error::unauthorized("callback verification token mismatch"));
-            }
+        if let Some(expected) = setting("verification_token")
+            && token != expected
+        {
+            return Err(Error::unauthorized("callback verification token mismatch"));
         }
         // Feishu does not sign the URL check; everything else it signs when an encrypt key is set.
         if body["type"] == "url_verification" {

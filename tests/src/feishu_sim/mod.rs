@@ -1,0 +1,183 @@
+//! A Feishu/Lark (飞书) simulator: a small stateful server speaking Feishu's wire format (everything under
+//! `/open-apis/`, `Authorization: Bearer …`, `{"code":0,"msg":"success","data":{…}}` out, errors as an HTTP
+//! status with a non-zero `code`) for the endpoints a Feishu connector uses: the tenant token, contact/v3, SSO,
+//! im/v1 messages (with uuid de-duplication, read receipts, recall and urgent reminders), batch sends and
+//! approval/v4. It issues tokens that expire (and renews them in Feishu's last-30-minutes window), enforces a QPS
+//! limit with Feishu's 429, injects faults on request, and pushes signed, encrypted callbacks when approvals
+//! move — but only for approval codes the app subscribed to, as Feishu does.
+//!
+//! Tests can also play the approver in the Feishu app with [`FeishuSim::advance`].
+//!
+//! Run it on its own with `cargo run -p qiao-tests --bin feishu-sim -- --help`.
+
+mod api;
+mod callbacks;
+mod state;
+#[cfg(test)]
+mod tests;
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use anyhow::Result;
+use serde_json::Value;
+
+pub use callbacks::SignedCallback;
+pub use state::{
+    Comment, Definition, Dept, Fault, Instance, Message, State, Task, Urgent, User, Widget, hex_id,
+};
+
+/// The simulated self-built app's credentials, its event-subscription settings and the simulator's limits.
+#[derive(Clone, Debug)]
+pub struct Options {
+    pub app_id: String,
+    pub app_secret: String,
+    /// The tenant the app is installed in (events carry it).
+    pub tenant_key: String,
+    /// Lifetime of issued tenant tokens (Feishu: 7200 s).
+    pub token_ttl: Duration,
+    /// While less than this remains of the current token, a token request gets a new one (Feishu: 30 min).
+    pub refresh_window: Duration,
+    /// Requests per second per API path before HTTP 429 / 99991400.
+    pub qps: u32,
+    /// The event subscription's Verification Token (`token` / `header.token` in every event).
+    pub verification_token: String,
+    /// The event subscription's Encrypt Key; empty sends plaintext events without a signature (as Feishu does
+    /// when none is configured).
+    pub encrypt_key: String,
+    /// Where events are pushed, if anywhere.
+    pub callback_url: Option<String>,
+    /// Whether the tenant has quota left for SMS and phone urgent reminders (most test tenants do not).
+    pub urgent_quota: bool,
+}
+
+impl Default for Options {
+    fn default() -> Options {
+        Options {
+            app_id: "cli_simapp0001".into(),
+            app_secret: "sim-feishu-secret".into(),
+            tenant_key: "sim-tenant-key".into(),
+            token_ttl: Duration::from_secs(7200),
+            refresh_window: Duration::from_secs(30 * 60),
+            qps: 40,
+            verification_token: "sim-verify-token".into(),
+            encrypt_key: "sim-encrypt-key".into(),
+            callback_url: None,
+            urgent_quota: false,
+        }
+    }
+}
+
+pub struct FeishuSim {
+    pub base: String,
+    pub addr: SocketAddr,
+    pub options: Options,
+    state: Arc<Mutex<State>>,
+    server: tokio::task::JoinHandle<()>,
+    pusher: tokio::task::JoinHandle<()>,
+}
+
+impl FeishuSim {
+    pub async fn start(options: Options) -> Result<FeishuSim> {
+        FeishuSim::start_on("127.0.0.1:0".parse()?, options).await
+    }
+
+    pub async fn start_on(listen: SocketAddr, options: Options) -> Result<FeishuSim> {
+        let (outbox, queue) = tokio::sync::mpsc::unbounded_channel();
+        let mut initial = State::new(options.clone());
+        initial.outbox = Some(outbox);
+        let state = Arc::new(Mutex::new(initial));
+        let listener = tokio::net::TcpListener::bind(listen).await?;
+        let addr = listener.local_addr()?;
+        let app = api::router(state.clone());
+        let server = tokio::spawn(async move {
+            axum::serve(listener, app).await.ok();
+        });
+        let pusher = tokio::spawn(callbacks::pusher(state.clone(), queue));
+        Ok(FeishuSim {
+            base: format!("http://{addr}"),
+            addr,
+            options,
+            state,
+            server,
+            pusher,
+        })
+    }
+
+    /// Direct access to the tenant, messages and approvals, to arrange a test or check its effect.
+    pub fn state(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap()
+    }
+
+    /// Where events are pushed from now on (Qiao's address is known only after it starts).
+    pub fn set_callback_url(&self, url: &str) {
+        self.state().options.callback_url = Some(url.to_string());
+    }
+
+    /// The next `times` requests whose path contains `path` fail with `fault`.
+    pub fn inject(&self, path: &str, fault: Fault, times: u32) {
+        self.state().faults.push((path.to_string(), fault, times));
+    }
+
+    /// Every issued tenant token stops working at once (as when the app secret is reset): 99991663 from now on.
+    pub fn revoke_tokens(&self) {
+        self.state().tokens.clear();
+    }
+
+    /// Requests received on paths containing `path`.
+    pub fn count(&self, path: &str) -> usize {
+        self.state()
+            .requests
+            .iter()
+            .filter(|p| p.contains(path))
+            .count()
+    }
+
+    /// A push of `plaintext` (an event such as [`State::contact_event`] builds) as Feishu would send it:
+    /// encrypted and signed when an Encrypt Key is set (to deliver, or to tamper with).
+    pub fn signed_callback(&self, plaintext: &Value) -> SignedCallback {
+        let options = self.state().options.clone();
+        callbacks::sign(&options, plaintext)
+    }
+
+    /// Posts a callback to `url`: (HTTP status, body text).
+    pub async fn deliver(&self, url: &str, callback: &SignedCallback) -> Result<(u16, String)> {
+        callbacks::deliver(url, callback).await
+    }
+
+    /// The plaintext of Feishu's URL check (`{"challenge","token","type":"url_verification"}`); the receiver
+    /// must answer `{"challenge": <the same>}`. Sign it with [`FeishuSim::signed_callback`] to send it.
+    pub fn url_verification(&self) -> Value {
+        callbacks::url_verification(&self.state().options)
+    }
+
+    /// Runs Feishu's URL check against `url`: (HTTP status, body, the challenge the body must echo).
+    pub async fn verify_url(&self, url: &str) -> Result<(u16, String, String)> {
+        let plaintext = self.url_verification();
+        let challenge = plaintext["challenge"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        let (status, body) = self.deliver(url, &self.signed_callback(&plaintext)).await?;
+        Ok((status, body, challenge))
+    }
+
+    /// Events the simulator pushed by itself, in order: the plaintext and whether the receiver answered 200.
+    pub fn pushed(&self) -> Vec<(Value, bool)> {
+        self.state().pushed.clone()
+    }
+
+    /// The instance's current approver approves (`approve`) or rejects it in the Feishu app; pushes
+    /// `approval_task` and `approval_instance` if the approval code is subscribed.
+    pub fn advance(&self, instance_code: &str, approve: bool) -> Result<(), String> {
+        self.state().advance(instance_code, approve)
+    }
+}
+
+impl Drop for FeishuSim {
+    fn drop(&mut self) {
+        self.server.abort();
+        self.pusher.abort();
+    }
+}

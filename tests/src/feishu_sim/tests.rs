@@ -1,0 +1,708 @@
+//! The simulator against plain HTTP calls, and its callbacks against a small receiver that checks them with
+//! `FeishuCrypt` the way a Feishu app's server must (signature over the raw body bytes, then decryption).
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::http::HeaderMap;
+use serde_json::{Value, json};
+
+use super::{Fault, FeishuSim, Options};
+use crate::feishu_crypt::FeishuCrypt;
+
+struct Client {
+    base: String,
+    http: reqwest::Client,
+}
+
+impl Client {
+    fn new(sim: &FeishuSim) -> Client {
+        Client {
+            base: format!("{}/open-apis", sim.base),
+            http: reqwest::Client::new(),
+        }
+    }
+
+    /// (HTTP status, JSON body, headers).
+    async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: &str,
+        body: Option<Value>,
+    ) -> (u16, Value, HeaderMap) {
+        let mut request = self.http.request(method, format!("{}/{path}", self.base));
+        if !token.is_empty() {
+            request = request.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.unwrap();
+        let (status, headers) = (response.status().as_u16(), response.headers().clone());
+        let text = response.text().await.unwrap();
+        let body = serde_json::from_str(&text).unwrap_or(json!({ "raw": text }));
+        (status, body, headers)
+    }
+
+    async fn get(&self, path: &str, token: &str) -> (u16, Value) {
+        let (status, body, _) = self.call(reqwest::Method::GET, path, token, None).await;
+        (status, body)
+    }
+
+    async fn post(&self, path: &str, token: &str, body: Value) -> (u16, Value) {
+        let (status, body, _) = self
+            .call(reqwest::Method::POST, path, token, Some(body))
+            .await;
+        (status, body)
+    }
+
+    async fn patch(&self, path: &str, token: &str, body: Value) -> (u16, Value) {
+        let (status, body, _) = self
+            .call(reqwest::Method::PATCH, path, token, Some(body))
+            .await;
+        (status, body)
+    }
+
+    async fn token_answer(&self, options: &Options) -> Value {
+        let body = json!({ "app_id": options.app_id, "app_secret": options.app_secret });
+        let (status, answer) = self
+            .post("auth/v3/tenant_access_token/internal", "", body)
+            .await;
+        assert_eq!((status, &answer["code"]), (200, &json!(0)), "{answer}");
+        answer
+    }
+
+    async fn token(&self, options: &Options) -> String {
+        let answer = self.token_answer(options).await;
+        answer["tenant_access_token"].as_str().unwrap().to_string()
+    }
+}
+
+#[tokio::test]
+async fn feishu_sim_tokens_and_faults() {
+    let sim = FeishuSim::start(Options::default()).await.unwrap();
+    let client = Client::new(&sim);
+    let first = client.token_answer(&sim.options).await;
+    assert_eq!(first["msg"], "ok");
+    assert_eq!(first["expire"], 7200);
+    assert!(first.get("data").is_none(), "the token is at the top level");
+    let token = first["tenant_access_token"].as_str().unwrap().to_string();
+    assert!(token.starts_with("t-"));
+    assert_eq!(
+        client.token(&sim.options).await,
+        token,
+        "same token while more than 30 min remain"
+    );
+    let (status, wrong) = client
+        .post(
+            "auth/v3/tenant_access_token/internal",
+            "",
+            json!({ "app_id": "cli_simapp0001", "app_secret": "nope" }),
+        )
+        .await;
+    assert_eq!((status, wrong["code"].clone()), (400, json!(10014)));
+
+    // Less than 30 minutes left: a new token, while the old one keeps working until it expires.
+    sim.state()
+        .tokens
+        .insert(token.clone(), Instant::now() + Duration::from_secs(600));
+    let renewed = client.token_answer(&sim.options).await;
+    let new_token = renewed["tenant_access_token"].as_str().unwrap();
+    assert_ne!(new_token, token);
+    assert_eq!(renewed["expire"], 7200);
+    assert_eq!(client.token(&sim.options).await, new_token);
+    let (status, _) = client
+        .get("contact/v3/users/alice?user_id_type=user_id", &token)
+        .await;
+    assert_eq!(status, 200, "the old token is still valid");
+
+    let (status, bad) = client
+        .get("contact/v3/users/alice?user_id_type=user_id", "t-nope")
+        .await;
+    assert_eq!((status, bad["code"].clone()), (400, json!(99991663)));
+    assert!(
+        bad["msg"]
+            .as_str()
+            .unwrap()
+            .contains("Invalid access token for authorization")
+    );
+    let (status, missing) = client.get("contact/v3/users/alice", "").await;
+    assert_eq!((status, missing["code"].clone()), (400, json!(99991661)));
+
+    sim.inject("contact/v3/users", Fault::RevokeToken, 1);
+    let (_, revoked) = client
+        .get("contact/v3/users/alice?user_id_type=user_id", &token)
+        .await;
+    assert_eq!(revoked["code"], 99991663);
+    sim.inject(
+        "contact/v3/users",
+        Fault::MissingScope("contact:user.base:readonly".into()),
+        1,
+    );
+    let (status, scope) = client
+        .get("contact/v3/users/alice?user_id_type=user_id", new_token)
+        .await;
+    assert_eq!((status, scope["code"].clone()), (400, json!(99991672)));
+    assert!(
+        scope["msg"]
+            .as_str()
+            .unwrap()
+            .contains("[contact:user.base:readonly]")
+    );
+    sim.inject("contact/v3/users", Fault::Internal, 1);
+    let (status, _) = client
+        .get("contact/v3/users/alice?user_id_type=user_id", new_token)
+        .await;
+    assert_eq!(status, 500);
+    sim.inject("contact/v3/users", Fault::Status(502), 1);
+    let (status, raw) = client
+        .get("contact/v3/users/alice?user_id_type=user_id", new_token)
+        .await;
+    assert_eq!(status, 502);
+    assert!(raw["raw"].is_string());
+    let (status, nothing) = client.get("contact/v3/nothing", new_token).await;
+    assert_eq!((status, nothing["code"].clone()), (404, json!(404)));
+    sim.revoke_tokens();
+    let (_, revoked) = client
+        .get("contact/v3/users/alice?user_id_type=user_id", new_token)
+        .await;
+    assert_eq!(revoked["code"], 99991663);
+}
+
+#[tokio::test]
+async fn feishu_sim_rate_limit_answers_429_with_headers() {
+    let sim = FeishuSim::start(Options {
+        qps: 2,
+        ..Options::default()
+    })
+    .await
+    .unwrap();
+    let client = Client::new(&sim);
+    let token = client.token(&sim.options).await;
+    let path = "contact/v3/users/bob?user_id_type=user_id";
+    for _ in 0..2 {
+        assert_eq!(client.get(path, &token).await.0, 200);
+    }
+    let (status, body, headers) = client.call(reqwest::Method::GET, path, &token, None).await;
+    assert_eq!(status, 429);
+    assert_eq!(
+        body,
+        json!({ "code": 99991400, "msg": "request trigger frequency limit" })
+    );
+    assert_eq!(headers["x-ogw-ratelimit-limit"], "2");
+    assert_eq!(headers["x-ogw-ratelimit-reset"], "1");
+    // Another path has its own window, and an injected limit answers the same way.
+    sim.inject("users/alice", Fault::RateLimit, 1);
+    let (status, body, headers) = client
+        .call(
+            reqwest::Method::GET,
+            "contact/v3/users/alice?user_id_type=user_id",
+            &token,
+            None,
+        )
+        .await;
+    assert_eq!((status, body["code"].clone()), (429, json!(99991400)));
+    assert!(headers.contains_key("x-ogw-ratelimit-reset"));
+    assert_eq!(sim.count("contact/v3/users"), 4);
+}
+
+#[tokio::test]
+async fn feishu_sim_contacts_by_id_type_and_sso() {
+    let sim = FeishuSim::start(Options::default()).await.unwrap();
+    let client = Client::new(&sim);
+    let token = client.token(&sim.options).await;
+    let (manager_open, alice_open, eng_open) = {
+        let state = sim.state();
+        (
+            state.users["manager1"].open_id.clone(),
+            state.users["alice"].open_id.clone(),
+            state.depts["eng"].open_department_id.clone(),
+        )
+    };
+    assert!(alice_open.starts_with("ou_") && eng_open.starts_with("od-"));
+
+    let (_, by_user_id) = client
+        .get(
+            "contact/v3/users/alice?user_id_type=user_id&department_id_type=department_id",
+            &token,
+        )
+        .await;
+    let user = &by_user_id["data"]["user"];
+    assert_eq!(by_user_id["code"], 0, "{by_user_id}");
+    assert_eq!(user["user_id"], "alice");
+    assert_eq!(user["open_id"], alice_open.as_str());
+    assert!(user["union_id"].as_str().unwrap().starts_with("on_"));
+    assert_eq!(user["department_ids"], json!(["eng"]));
+    assert_eq!(user["leader_user_id"], "manager1");
+    // Default types: open_id in the path and answer, open_department_id for departments.
+    let (_, by_open_id) = client
+        .get(&format!("contact/v3/users/{alice_open}"), &token)
+        .await;
+    assert_eq!(
+        by_open_id["data"]["user"]["leader_user_id"],
+        manager_open.as_str()
+    );
+    assert_eq!(
+        by_open_id["data"]["user"]["department_ids"],
+        json!([eng_open])
+    );
+    let (status, unknown) = client.get("contact/v3/users/alice", &token).await;
+    assert_eq!(status, 400, "alice is a user_id, not an open_id");
+    assert!(unknown["msg"].as_str().unwrap().contains("not exist"));
+
+    let create = json!({ "name": "Platform", "parent_department_id": "eng", "order": 5 });
+    let path = "departments?client_token=tok-1&department_id_type=department_id";
+    let (_, first) = client
+        .post(&format!("contact/v3/{path}"), &token, create.clone())
+        .await;
+    let (_, again) = client
+        .post(&format!("contact/v3/{path}"), &token, create.clone())
+        .await;
+    assert_eq!(first["code"], 0, "{first}");
+    let dept = first["data"]["department"].clone();
+    assert_eq!(dept["parent_department_id"], "eng");
+    assert_eq!(
+        again["data"]["department"]["department_id"],
+        dept["department_id"]
+    );
+    assert_eq!(
+        sim.state().depts.len(),
+        4,
+        "a retried create makes one department"
+    );
+    let (status, clash) = client
+        .post(
+            "contact/v3/departments?department_id_type=department_id",
+            &token,
+            create,
+        )
+        .await;
+    assert_eq!((status, clash["code"].clone()), (400, json!(43007)));
+    let platform = dept["department_id"].as_str().unwrap().to_string();
+
+    let carol = json!({
+        "name": "Carol", "mobile": "13800000004", "department_ids": [platform],
+        "user_id": "carol", "leader_user_id": "manager1", "job_title": "Engineer",
+    });
+    let users =
+        "contact/v3/users?client_token=u-1&user_id_type=user_id&department_id_type=department_id";
+    let (_, created) = client.post(users, &token, carol.clone()).await;
+    assert_eq!(created["code"], 0, "{created}");
+    assert_eq!(created["data"]["user"]["mobile"], "+8613800000004");
+    let (_, retried) = client.post(users, &token, carol.clone()).await;
+    assert_eq!(retried["data"]["user"]["user_id"], "carol");
+    let mut taken = carol.clone();
+    taken["user_id"] = json!("carol2");
+    let (status, taken) = client
+        .post(
+            "contact/v3/users?user_id_type=user_id&department_id_type=department_id",
+            &token,
+            taken,
+        )
+        .await;
+    assert_eq!((status, taken["code"].clone()), (400, json!(41014)));
+    let (_, patched) = client
+        .patch(
+            "contact/v3/users/carol?user_id_type=user_id",
+            &token,
+            json!({ "job_title": "Senior Engineer" }),
+        )
+        .await;
+    assert_eq!(patched["data"]["user"]["job_title"], "Senior Engineer");
+    let (status, refused) = client
+        .call(
+            reqwest::Method::DELETE,
+            &format!("contact/v3/departments/{platform}?department_id_type=department_id"),
+            &token,
+            None,
+        )
+        .await
+        .into_parts();
+    assert_eq!((status, refused["code"].clone()), (400, json!(43009)));
+
+    let mut ids = Vec::new();
+    let mut page_token = String::new();
+    loop {
+        let (_, page) = client
+            .get(
+                &format!(
+                    "contact/v3/users/find_by_department?department_id=eng&department_id_type=department_id\
+                     &user_id_type=user_id&page_size=1&page_token={page_token}"
+                ),
+                &token,
+            )
+            .await;
+        let data = &page["data"];
+        ids.extend(
+            data["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|u| u["user_id"].clone()),
+        );
+        if data["has_more"] != true {
+            break;
+        }
+        page_token = data["page_token"].as_str().unwrap().to_string();
+    }
+    assert_eq!(ids, vec![json!("alice"), json!("manager1")]);
+    let (_, children) = client
+        .get(
+            "contact/v3/departments/0/children?department_id_type=department_id&fetch_child=true",
+            &token,
+        )
+        .await;
+    let names: Vec<&str> = children["data"]["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, vec!["Engineering", "Sales", "Platform"]);
+
+    let (_, found) = client
+        .post(
+            "contact/v3/users/batch_get_id?user_id_type=user_id",
+            &token,
+            json!({ "mobiles": ["13800000002", "13900000000"], "emails": ["bob@example.com"] }),
+        )
+        .await;
+    assert_eq!(
+        found["data"]["user_list"],
+        json!([
+            { "user_id": "alice", "mobile": "13800000002" },
+            { "mobile": "13900000000" },
+            { "user_id": "bob", "email": "bob@example.com" },
+        ])
+    );
+
+    // SSO: a one-time code for a user token, then the user's identity.
+    let code = sim.state().code_for("bob");
+    let grant = json!({
+        "grant_type": "authorization_code", "client_id": "cli_simapp0001",
+        "client_secret": "sim-feishu-secret", "code": code, "redirect_uri": "http://localhost/cb",
+    });
+    let (status, tokens) = client
+        .post("authen/v2/oauth/token", "", grant.clone())
+        .await;
+    assert_eq!(
+        (status, tokens["code"].clone()),
+        (200, json!(0)),
+        "{tokens}"
+    );
+    assert_eq!(tokens["token_type"], "Bearer");
+    let user_token = tokens["access_token"].as_str().unwrap();
+    assert!(user_token.starts_with("u-"));
+    let (_, info) = client.get("authen/v1/user_info", user_token).await;
+    assert_eq!(info["data"]["user_id"], "bob");
+    assert_eq!(info["data"]["tenant_key"], "sim-tenant-key");
+    let (status, used) = client.post("authen/v2/oauth/token", "", grant).await;
+    assert_eq!(
+        (status, used["error"].clone()),
+        (400, json!("invalid_grant"))
+    );
+    let (_, wrong_kind) = client.get("authen/v1/user_info", &token).await;
+    assert_eq!(wrong_kind["code"], 99991668);
+}
+
+trait IntoParts {
+    fn into_parts(self) -> (u16, Value);
+}
+
+impl IntoParts for (u16, Value, HeaderMap) {
+    fn into_parts(self) -> (u16, Value) {
+        (self.0, self.1)
+    }
+}
+
+#[tokio::test]
+async fn feishu_sim_messages_dedupe_read_urgent_recall() {
+    let sim = FeishuSim::start(Options::default()).await.unwrap();
+    let client = Client::new(&sim);
+    let token = client.token(&sim.options).await;
+    let text = json!({
+        "receive_id": "alice", "msg_type": "text", "content": "{\"text\":\"hello\"}", "uuid": "req-1",
+    });
+    let send = "im/v1/messages?receive_id_type=user_id";
+    let (_, first) = client.post(send, &token, text.clone()).await;
+    let (_, again) = client.post(send, &token, text.clone()).await;
+    assert_eq!(first["code"], 0, "{first}");
+    let message_id = first["data"]["message_id"].as_str().unwrap().to_string();
+    assert!(message_id.starts_with("om_"));
+    assert_eq!(again["data"]["message_id"], message_id.as_str());
+    assert_eq!(sim.state().messages.len(), 1, "the same uuid sends once");
+
+    let mut bad = text.clone();
+    bad["uuid"] = json!("req-2");
+    bad["content"] = json!({ "text": "not a string" });
+    let (status, bad_content) = client.post(send, &token, bad).await;
+    assert_eq!((status, bad_content["code"].clone()), (400, json!(230001)));
+    let ghost = json!({ "receive_id": "ghost", "msg_type": "text", "content": "{\"text\":\"x\"}" });
+    let (_, ghost) = client.post(send, &token, ghost).await;
+    assert_eq!(ghost["code"], 230013);
+
+    assert!(sim.state().mark_read(&message_id, "alice"));
+    assert!(
+        !sim.state().mark_read(&message_id, "bob"),
+        "bob is not a recipient"
+    );
+    let (_, reads) = client
+        .get(
+            &format!("im/v1/messages/{message_id}/read_users?user_id_type=user_id"),
+            &token,
+        )
+        .await;
+    assert_eq!(reads["data"]["items"][0]["user_id"], "alice");
+    assert_eq!(reads["data"]["has_more"], false);
+
+    let urge = json!({ "user_id_list": ["alice", "bob"] });
+    let (_, urged) = client
+        .patch(
+            &format!("im/v1/messages/{message_id}/urgent_app?user_id_type=user_id"),
+            &token,
+            urge.clone(),
+        )
+        .await;
+    assert_eq!(urged["data"]["invalid_user_id_list"], json!(["bob"]));
+    let (_, sms) = client
+        .patch(
+            &format!("im/v1/messages/{message_id}/urgent_sms?user_id_type=user_id"),
+            &token,
+            urge,
+        )
+        .await;
+    assert_eq!(sms["code"], 230024);
+    assert_eq!(sim.state().messages[0].urgent.len(), 1);
+
+    let (status, recalled) = client
+        .call(
+            reqwest::Method::DELETE,
+            &format!("im/v1/messages/{message_id}"),
+            &token,
+            None,
+        )
+        .await
+        .into_parts();
+    assert_eq!((status, recalled["code"].clone()), (200, json!(0)));
+    assert!(sim.state().messages[0].recalled);
+
+    let batch = json!({
+        "msg_type": "text", "content": { "text": "all hands" }, "department_ids": ["eng", "nope"],
+        "user_ids": ["bob", "ghost"],
+    });
+    let (_, sent) = client.post("message/v4/batch_send/", &token, batch).await;
+    assert_eq!(sent["code"], 0, "{sent}");
+    assert_eq!(sent["data"]["invalid_department_ids"], json!(["nope"]));
+    assert_eq!(sent["data"]["invalid_user_ids"], json!(["ghost"]));
+    let batch_id = sent["data"]["message_id"].as_str().unwrap().to_string();
+    assert!(batch_id.starts_with("bm_"));
+    sim.state().mark_read(&batch_id, "bob");
+    let (_, read) = client
+        .get(
+            &format!("im/v1/batch_messages/{batch_id}/read_user"),
+            &token,
+        )
+        .await;
+    assert_eq!(
+        read["data"]["read_user"],
+        json!({ "read_count": "1", "total_count": "3" })
+    );
+}
+
+/// What the receiver saw: decrypted, signature-checked events.
+type Received = Arc<Mutex<Vec<Value>>>;
+
+async fn start_receiver(options: &Options) -> (String, Received) {
+    let received: Received = Arc::default();
+    let key = options.encrypt_key.clone();
+    let token = options.verification_token.clone();
+    let crypt = Arc::new(FeishuCrypt::new(&key));
+    let store = received.clone();
+    let app = axum::Router::new().route(
+        "/hook",
+        axum::routing::post(
+            move |headers: HeaderMap, body: axum::body::Bytes| async move {
+                let header = |name: &str| headers[name].to_str().unwrap().to_string();
+                let outer: Value = serde_json::from_slice(&body).unwrap();
+                let plain: Value = serde_json::from_str(
+                    &crypt.decrypt(outer["encrypt"].as_str().unwrap()).unwrap(),
+                )
+                .unwrap();
+                if plain["type"] == "url_verification" {
+                    // Feishu does not sign the URL check's meaning into anything but the token.
+                    assert_eq!(plain["token"], token.as_str());
+                    return axum::Json(json!({ "challenge": plain["challenge"] }));
+                }
+                let expected = crypt.signature(
+                    &header("x-lark-request-timestamp"),
+                    &header("x-lark-request-nonce"),
+                    &body,
+                );
+                assert_eq!(
+                    header("x-lark-signature"),
+                    expected,
+                    "signature over the raw body"
+                );
+                store.lock().unwrap().push(plain);
+                axum::Json(json!({ "msg": "success" }))
+            },
+        ),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.ok() });
+    (url, received)
+}
+
+async fn wait_pushed(sim: &FeishuSim, count: usize) -> Vec<(Value, bool)> {
+    for _ in 0..200 {
+        if sim.pushed().len() >= count {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    sim.pushed()
+}
+
+#[tokio::test]
+async fn feishu_sim_approvals_push_only_when_subscribed() {
+    let sim = FeishuSim::start(Options::default()).await.unwrap();
+    let (url, received) = start_receiver(&sim.options).await;
+    let (status, body, challenge) = sim.verify_url(&url).await.unwrap();
+    assert_eq!(status, 200);
+    assert_eq!(
+        serde_json::from_str::<Value>(&body).unwrap()["challenge"],
+        challenge.as_str()
+    );
+    sim.set_callback_url(&url);
+    let client = Client::new(&sim);
+    let token = client.token(&sim.options).await;
+
+    let form = json!([
+        { "id": "widget_reason", "type": "input", "value": "family" },
+        { "id": "widget_days", "type": "number", "value": 2 },
+    ])
+    .to_string();
+    let apply = json!({ "approval_code": "APPROVAL-LEAVE", "user_id": "alice", "form": form, "uuid": "apply-1" });
+    let (_, unsubscribed) = client
+        .post("approval/v4/instances", &token, apply.clone())
+        .await;
+    assert_eq!(unsubscribed["code"], 0, "{unsubscribed}");
+    let quiet = unsubscribed["data"]["instance_code"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (_, same) = client.post("approval/v4/instances", &token, apply).await;
+    assert_eq!(
+        same["data"]["instance_code"],
+        quiet.as_str(),
+        "same uuid, same instance"
+    );
+    sim.advance(&quiet, true).unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(sim.pushed().is_empty(), "no events before subscribing");
+
+    let subscribe = "approval/v4/approvals/APPROVAL-LEAVE/subscribe";
+    assert_eq!(client.post(subscribe, &token, json!({})).await.1["code"], 0);
+    let (status, twice) = client.post(subscribe, &token, json!({})).await;
+    assert_eq!((status, twice["code"].clone()), (400, json!(1390007)));
+
+    let missing = json!([{ "id": "widget_reason", "type": "input", "value": "x" }]).to_string();
+    let (_, refused) = client
+        .post(
+            "approval/v4/instances",
+            &token,
+            json!({ "approval_code": "APPROVAL-LEAVE", "user_id": "alice", "form": missing }),
+        )
+        .await;
+    assert_eq!(refused["code"], 1390001);
+    let (_, unknown) = client
+        .post(
+            "approval/v4/instances",
+            &token,
+            json!({ "approval_code": "NOPE", "user_id": "alice", "form": "[]" }),
+        )
+        .await;
+    assert_eq!(unknown["code"], 1390002);
+
+    let apply = json!({ "approval_code": "APPROVAL-LEAVE", "user_id": "alice", "form": form });
+    let (_, created) = client.post("approval/v4/instances", &token, apply).await;
+    let code = created["data"]["instance_code"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let path = format!("approval/v4/instances/{code}?user_id_type=user_id");
+    let (_, detail) = client.get(&path, &token).await;
+    let task_id = detail["data"]["task_list"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(detail["data"]["status"], "PENDING");
+    assert_eq!(detail["data"]["task_list"][0]["user_id"], "manager1");
+    let decision = |user: &str| {
+        json!({
+            "approval_code": "APPROVAL-LEAVE", "instance_code": code, "user_id": user,
+            "task_id": task_id, "comment": "ok",
+        })
+    };
+    let approve = "approval/v4/tasks/approve?user_id_type=user_id";
+    let (_, wrong) = client.post(approve, &token, decision("bob")).await;
+    assert_eq!(wrong["code"], 1390016);
+    let (_, approved) = client.post(approve, &token, decision("manager1")).await;
+    assert_eq!(approved["code"], 0, "{approved}");
+    let (_, twice) = client.post(approve, &token, decision("manager1")).await;
+    assert_eq!(twice["code"], 1390018);
+    let (_, detail) = client.get(&path, &token).await;
+    assert_eq!(detail["data"]["status"], "APPROVED");
+    assert_eq!(detail["data"]["comment_list"][0]["comment"], "ok");
+
+    let pushed = wait_pushed(&sim, 4).await;
+    let kinds: Vec<(String, String)> = pushed
+        .iter()
+        .map(|(e, ok)| {
+            assert!(ok);
+            assert_eq!(e["type"], "event_callback");
+            assert_eq!(e["token"], "sim-verify-token");
+            assert_eq!(e["event"]["instance_code"], code.as_str());
+            (
+                e["event"]["type"].as_str().unwrap().to_string(),
+                e["event"]["status"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    let expected = [
+        ("approval_instance", "PENDING"),
+        ("approval_task", "PENDING"),
+        ("approval_task", "APPROVED"),
+        ("approval_instance", "APPROVED"),
+    ]
+    .map(|(a, b)| (a.to_string(), b.to_string()));
+    assert_eq!(kinds, expected);
+    assert_eq!(pushed[1].0["event"]["user_id"], "manager1");
+    let events: Vec<Value> = pushed.iter().map(|(e, _)| e.clone()).collect();
+    assert_eq!(*received.lock().unwrap(), events);
+
+    // A contact event, signed by hand and delivered: the receiver checks it the same way.
+    let object = {
+        let state = sim.state();
+        state.user_json(&state.users["bob"], "open_id", "open_department_id")
+    };
+    let event = sim.state().contact_event("contact.user.created_v3", object);
+    let callback = sim.signed_callback(&event);
+    assert!(callback.body.starts_with("{\"encrypt\":"));
+    assert_eq!(
+        FeishuCrypt::new("sim-encrypt-key")
+            .decrypt(&callback.encrypt)
+            .unwrap(),
+        event.to_string()
+    );
+    let (status, _) = sim.deliver(&url, &callback).await.unwrap();
+    assert_eq!(status, 200);
+    let last = received.lock().unwrap().last().cloned().unwrap();
+    assert_eq!(last["schema"], "2.0");
+    assert_eq!(last["header"]["event_type"], "contact.user.created_v3");
+    assert_eq!(last["event"]["object"]["user_id"], "bob");
+    let read = sim.state().message_read_event("ou_x", vec!["om_1".into()]);
+    assert_eq!(read["header"]["event_type"], "im.message.message_read_v1");
+}
