@@ -14,7 +14,7 @@ run: build
 
 # Every test: unit tests, then end-to-end tests against real components, real HTTP and real SQLite files.
 # Connectors are Wasm guests (built above by their build.sh), so they are left out of the native test build.
-GUESTS := qiao-echo qiao-hostile qiao-dingtalk qiao-wecom qiao-feishu
+GUESTS := qiao-echo qiao-hostile qiao-dingtalk qiao-wecom qiao-feishu qiao-kingdee
 test: connectors
 	cargo test --workspace $(addprefix --exclude ,$(GUESTS))
 
