@@ -7,6 +7,7 @@ pub mod dingtalk_sim;
 pub mod echo_server;
 pub mod feishu_crypt;
 pub mod feishu_sim;
+pub mod kingdee_sim;
 pub mod msg_crypt;
 pub mod wecom_sim;
 

@@ -47,10 +47,32 @@ pub async fn get_department(
 }
 
 #[derive(Deserialize)]
+#[serde(bound = "T: serde::de::DeserializeOwned")]
 pub struct Create<T> {
     #[serde(flatten)]
-    fields: T,
+    fields: Fields<T>,
     idempotency_key: Option<String>,
+}
+
+/// User or department fields whose `extra` (platform fields) may be written as a JSON object, as callers
+/// would, or as a string holding one, as the contract carries it.
+pub struct Fields<T>(T);
+
+impl<'de, T: serde::de::DeserializeOwned> Deserialize<'de> for Fields<T> {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> std::result::Result<Self, D::Error> {
+        let mut value = Value::deserialize(deserializer)?;
+        if let Some(extra) = value
+            .get_mut("extra")
+            .filter(|e| !e.is_string() && !e.is_null())
+        {
+            *extra = Value::String(extra.to_string());
+        }
+        serde_json::from_value(value)
+            .map(Fields)
+            .map_err(serde::de::Error::custom)
+    }
 }
 
 pub async fn create_department(
@@ -61,7 +83,7 @@ pub async fn create_department(
     let reply = call(
         &rt,
         &c,
-        Call::CreateDepartment(body.fields, body.idempotency_key),
+        Call::CreateDepartment(body.fields.0, body.idempotency_key),
     )
     .await?;
     Ok((
@@ -73,7 +95,7 @@ pub async fn create_department(
 pub async fn update_department(
     State(rt): State<AppState>,
     Path((c, id)): Path<(String, String)>,
-    Body(fields): Body<DepartmentFields>,
+    Body(Fields(fields)): Body<Fields<DepartmentFields>>,
 ) -> Result<StatusCode> {
     call(&rt, &c, Call::UpdateDepartment(id, fields)).await?;
     Ok(StatusCode::NO_CONTENT)
@@ -153,7 +175,12 @@ pub async fn create_user(
     Path(c): Path<String>,
     Body(body): Body<Create<UserFields>>,
 ) -> Result<(StatusCode, Json<Value>)> {
-    let reply = call(&rt, &c, Call::CreateUser(body.fields, body.idempotency_key)).await?;
+    let reply = call(
+        &rt,
+        &c,
+        Call::CreateUser(body.fields.0, body.idempotency_key),
+    )
+    .await?;
     Ok((
         StatusCode::CREATED,
         Json(render(expect_reply!(reply, Reply::User))),
@@ -163,7 +190,7 @@ pub async fn create_user(
 pub async fn update_user(
     State(rt): State<AppState>,
     Path((c, id)): Path<(String, String)>,
-    Body(fields): Body<UserFields>,
+    Body(Fields(fields)): Body<Fields<UserFields>>,
 ) -> Result<StatusCode> {
     call(&rt, &c, Call::UpdateUser(id, fields)).await?;
     Ok(StatusCode::NO_CONTENT)

@@ -104,12 +104,20 @@ pub fn signed_headers(url: &str) -> Result<Vec<(String, String)>, Error> {
 }
 
 pub fn session_key() -> Result<String, Error> {
+    // Every credential is part of the key: a changed password or secret must log in afresh.
+    let setting = |key: &str| config::get(key).unwrap_or_default();
+    let parts = [
+        "server_url",
+        "acct_id",
+        "user_name",
+        "password",
+        "app_id",
+        "app_secret",
+    ]
+    .map(setting);
     Ok(token::cache_key(
         "kingdee-session",
-        &[
-            &require_config("server_url")?,
-            &require_config("user_name")?,
-        ],
+        &parts.each_ref().map(String::as_str),
     ))
 }
 
