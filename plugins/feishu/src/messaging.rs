@@ -128,7 +128,8 @@ impl Guest for Feishu {
         let targets = to
             .users
             .iter()
-            .map(|u| (u, user_type.as_str()))
+            // An address with `@` is an email: Feishu finds the user by it.
+            .map(|u| (u, if u.contains('@') { "email" } else { user_type.as_str() }))
             .chain(to.chats.iter().map(|c| (c, "chat_id")));
         for (receiver, receive_id_type) in targets {
             let mut request = json!({ "receive_id": receiver, "msg_type": msg_type, "content": body.to_string() });
@@ -144,7 +145,13 @@ impl Guest for Feishu {
                     if receive_id_type != "chat_id" {
                         json_kv::set(&receiver_key(&id), receiver, Some(RECEIVER_TTL_S))?;
                     }
-                    if let (Some(kind), false) = (&urgent, receive_id_type == "chat_id") {
+                    if let (Some(kind), "email") = (&urgent, receive_id_type) {
+                        problems.push(DeliveryProblem {
+                            recipient: receiver.clone(),
+                            code: "urgent_needs_user_id".into(),
+                            reason: format!("sent, but not as urgent ({kind}): Feishu raises urgent messages by user id"),
+                        });
+                    } else if let (Some(kind), false) = (&urgent, receive_id_type == "chat_id") {
                         let path = format!(
                             "im/v1/messages/{}/urgent_{kind}?user_id_type={user_type}",
                             enc(&id)
