@@ -292,8 +292,17 @@ async fn messages_uuid_urgent_recall_and_read_users() {
         .await;
     assert_eq!(status, 200);
 
-    let (status, sent) = qiao.post(&path("/messages"), json!({ "to": { "users": ["bob@example.com"] }, "text": "by email" })).await;
-    assert_eq!((status, sent["problems"].clone()), (200, json!([])), "an email address is a receiver too: {sent}");
+    let (status, sent) = qiao
+        .post(
+            &path("/messages"),
+            json!({ "to": { "users": ["bob@example.com"] }, "text": "by email" }),
+        )
+        .await;
+    assert_eq!(
+        (status, sent["problems"].clone()),
+        (200, json!([])),
+        "an email address is a receiver too: {sent}"
+    );
 
     let (status, sent) = qiao.post(&path("/messages"), json!({ "to": { "departments": ["sales"] }, "markdown": { "title": "Q4", "text": "targets" } })).await;
     assert_eq!(status, 200, "{sent}");

@@ -342,6 +342,45 @@ async fn app_messages_duplicates_recall_and_what_wecom_lacks() {
     assert_eq!(status, 200, "{body}");
     assert!(sim.state().messages[0].recalled);
 
+    // Tags: WeCom resolves them; an unknown one comes back as a problem.
+    let (status, sent) = qiao
+        .post(
+            &path("/messages"),
+            json!({ "to": { "tags": ["1", "99"] }, "text": "project news" }),
+        )
+        .await;
+    assert_eq!(status, 200, "{sent}");
+    assert_eq!(
+        sent["problems"],
+        json!([{ "recipient": "99", "code": "invalid_tag", "reason": "no such tag" }])
+    );
+    assert_eq!(sim.state().messages.last().unwrap().users, ["alice", "bob"]);
+
+    // Group chats: delivered, but WeCom gives no msgid, so a recall is refused with the reason.
+    let (status, sent) = qiao
+        .post(
+            &path("/messages"),
+            json!({ "to": { "chats": ["wrchat-eng"] }, "text": "standup" }),
+        )
+        .await;
+    assert_eq!(status, 200, "{sent}");
+    assert_eq!(sim.state().chat_messages[0].1["text"]["content"], "standup");
+    let chat_message = sent["message_id"].as_str().unwrap().to_string();
+    let (status, body) = qiao
+        .post(
+            &path(&format!("/messages/{chat_message}/recall")),
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, 501, "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("no msgid"),
+        "{body}"
+    );
+
     let (status, body) = qiao
         .post(
             &path("/messages"),

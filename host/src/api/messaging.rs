@@ -30,6 +30,7 @@ pub struct To {
     users: Vec<String>,
     departments: Vec<String>,
     chats: Vec<String>,
+    tags: Vec<String>,
     everyone: bool,
 }
 
@@ -64,9 +65,14 @@ impl SendBody {
             }
         };
         let to = self.to;
-        if to.users.is_empty() && to.departments.is_empty() && to.chats.is_empty() && !to.everyone {
+        if to.users.is_empty()
+            && to.departments.is_empty()
+            && to.chats.is_empty()
+            && to.tags.is_empty()
+            && !to.everyone
+        {
             return Err(ApiError::bad_request(
-                "\"to\" names no recipients (users, departments, chats or everyone)",
+                "\"to\" names no recipients (users, departments, chats, tags or everyone)",
             ));
         }
         Ok(Message {
@@ -74,6 +80,7 @@ impl SendBody {
                 users: to.users,
                 departments: to.departments,
                 chats: to.chats,
+                tags: to.tags,
                 everyone: to.everyone,
             },
             content,

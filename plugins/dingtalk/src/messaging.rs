@@ -127,6 +127,11 @@ fn ding(
 impl Guest for DingTalk {
     fn send(message: Message) -> Result<SendResult, Error> {
         let to = &message.to;
+        if !to.tags.is_empty() {
+            return Err(Error::unsupported(
+                "DingTalk work notifications cannot be addressed to tags",
+            ));
+        }
         if !to.chats.is_empty() {
             return Err(Error::unsupported(
                 "DingTalk work notifications go to users, departments or everyone; group chats need a robot, \

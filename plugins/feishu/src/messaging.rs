@@ -116,6 +116,11 @@ impl Guest for Feishu {
                 "no recipients: set to.users, to.chats, to.departments or to.everyone",
             ));
         }
+        if !to.tags.is_empty() {
+            return Err(Error::unsupported(
+                "Feishu has no tags to address messages to; use users, chats or departments",
+            ));
+        }
         let (msg_type, body) = content(&message.content)?;
         let urgent = if message.urgent {
             Some(urgent_kind()?)
@@ -129,7 +134,16 @@ impl Guest for Feishu {
             .users
             .iter()
             // An address with `@` is an email: Feishu finds the user by it.
-            .map(|u| (u, if u.contains('@') { "email" } else { user_type.as_str() }))
+            .map(|u| {
+                (
+                    u,
+                    if u.contains('@') {
+                        "email"
+                    } else {
+                        user_type.as_str()
+                    },
+                )
+            })
             .chain(to.chats.iter().map(|c| (c, "chat_id")));
         for (receiver, receive_id_type) in targets {
             let mut request = json!({ "receive_id": receiver, "msg_type": msg_type, "content": body.to_string() });

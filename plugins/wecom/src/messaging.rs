@@ -106,7 +106,11 @@ impl Guest for WeCom {
         let to = &message.to;
         let (msgtype, content) = body(&message.content)?;
         if !to.chats.is_empty() {
-            if !to.users.is_empty() || !to.departments.is_empty() || to.everyone {
+            if !to.users.is_empty()
+                || !to.departments.is_empty()
+                || !to.tags.is_empty()
+                || to.everyone
+            {
                 return Err(Error::invalid_input(
                     "send to group chats apart from users and departments",
                 ));
@@ -127,7 +131,7 @@ impl Guest for WeCom {
         if to.everyone {
             request["touser"] = json!("@all");
         } else {
-            if to.users.is_empty() && to.departments.is_empty() {
+            if to.users.is_empty() && to.departments.is_empty() && to.tags.is_empty() {
                 return Err(Error::invalid_input(
                     "no recipients: set to.users, to.departments, to.chats or to.everyone",
                 ));
@@ -137,6 +141,7 @@ impl Guest for WeCom {
                 number(dept, "to.departments")?;
             }
             request["toparty"] = json!(to.departments.join("|"));
+            request["totag"] = json!(to.tags.join("|"));
         }
         if message.idempotency_key.is_some() {
             // WeCom de-duplicates by content, not by key: the same message again within the window is dropped.

@@ -738,8 +738,13 @@ fn send_message(state: &mut State, body: &Value) -> Response {
             None => invalid_parties.push(party.clone()),
         }
     }
-    // The simulator has no tags: every tag is invalid.
-    let invalid_tags = totag;
+    let mut invalid_tags = Vec::new();
+    for tag in totag {
+        match state.tags.get(&tag) {
+            Some(members) => users.extend(members.iter().cloned()),
+            None => invalid_tags.push(tag),
+        }
+    }
     users.sort();
     users.dedup();
     let msgid = format!("sim-msg-{:x}", state.next_id() * 1_000_003);

@@ -137,6 +137,8 @@ pub struct State {
     pub messages: Vec<Message>,
     /// Group chats (chatid → members) and what was sent to them.
     pub chats: HashMap<String, Vec<String>>,
+    /// Tags (tagid → members), for `totag`.
+    pub tags: HashMap<String, Vec<String>>,
     pub chat_messages: Vec<(String, Value)>,
     pub templates: HashMap<String, Template>,
     pub approvals: BTreeMap<String, Approval>,
@@ -167,6 +169,7 @@ impl State {
             messages: Vec::new(),
             chats: HashMap::from([("wrchat-eng".into(), vec!["manager1".into(), "alice".into()])]),
             chat_messages: Vec::new(),
+            tags: HashMap::from([("1".into(), vec!["alice".into(), "bob".into()])]),
             templates: HashMap::new(),
             approvals: BTreeMap::new(),
             tokens: HashMap::new(),
