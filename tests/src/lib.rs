@@ -172,6 +172,40 @@ impl TestServer {
     }
 }
 
+/// The platform's own error code in an API error body (`error.details.platform_code`), or "".
+pub fn platform_code(body: &Value) -> &str {
+    body["error"]["details"]["platform_code"]
+        .as_str()
+        .unwrap_or_default()
+}
+
+impl TestServer {
+    /// The events stored for a connection so far.
+    pub async fn events(&self, connection: &str) -> Vec<Value> {
+        let (status, body) = self
+            .get(&format!("/v1/events?connection={connection}&limit=1000"))
+            .await;
+        assert_eq!(status, 200, "{body}");
+        body["events"].as_array().unwrap().clone()
+    }
+
+    /// Waits for a connection's event that `check` accepts: callbacks arrive in the background.
+    pub async fn wait_for_event(&self, connection: &str, check: impl Fn(&Value) -> bool) -> Value {
+        let start = Instant::now();
+        loop {
+            if let Some(event) = self.events(connection).await.into_iter().find(|e| check(e)) {
+                return event;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(15),
+                "no such event; have {:#?}",
+                self.events(connection).await
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
 /// Status and JSON body (or `{"raw": text}` when the body is not JSON).
 pub async fn read(response: reqwest::Response) -> (u16, Value) {
     let status = response.status().as_u16();

@@ -1,11 +1,11 @@
 //! The DingTalk connector end to end: Qiao's REST API → `dingtalk.wasm` → the DingTalk simulator
 //! (`qiao_tests::dingtalk_sim`), and the simulator's signed, encrypted callbacks → Qiao's webhook → the event log.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use qiao_tests::TestServer;
 use qiao_tests::dingtalk_sim::{DingTalkSim, Fault, Options};
 use qiao_tests::msg_crypt::MsgCrypt;
+use qiao_tests::{TestServer, platform_code};
 use serde_json::{Value, json};
 
 fn config(sim: &DingTalkSim, limits: &str) -> String {
@@ -48,34 +48,6 @@ fn path(rest: &str) -> String {
 }
 
 /// The error body's platform code.
-fn platform_code(body: &Value) -> &str {
-    body["error"]["details"]["platform_code"]
-        .as_str()
-        .unwrap_or_default()
-}
-
-/// Events of the connection stored so far.
-async fn events(qiao: &TestServer) -> Vec<Value> {
-    let (status, body) = qiao.get("/v1/events?connection=dt&limit=1000").await;
-    assert_eq!(status, 200, "{body}");
-    body["events"].as_array().unwrap().clone()
-}
-
-/// Waits until an event matching `check` is stored (callbacks arrive in the background).
-async fn wait_for_event(qiao: &TestServer, check: impl Fn(&Value) -> bool) -> Value {
-    let start = Instant::now();
-    loop {
-        if let Some(event) = events(qiao).await.into_iter().find(|e| check(e)) {
-            return event;
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(15),
-            "no such event; have {:#?}",
-            events(qiao).await
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
 
 #[tokio::test]
 async fn directory_departments_and_users() {
@@ -446,15 +418,17 @@ async fn approvals_and_their_callbacks() {
     assert_eq!(status, 409, "nothing left to approve: {body}");
 
     // The simulator pushed DingTalk's encrypted callbacks to Qiao, which answered the encrypted "success".
-    let done = wait_for_event(&qiao, |e| {
-        e["type"] == "approval.status_changed" && e["payload"]["status"] == "approved"
-    })
-    .await;
+    let done = qiao
+        .wait_for_event("dt", |e| {
+            e["type"] == "approval.status_changed" && e["payload"]["status"] == "approved"
+        })
+        .await;
     assert_eq!(done["subject"], id);
-    let task = wait_for_event(&qiao, |e| {
-        e["type"] == "approval.task_changed" && e["payload"]["status"] == "approved"
-    })
-    .await;
+    let task = qiao
+        .wait_for_event("dt", |e| {
+            e["type"] == "approval.task_changed" && e["payload"]["status"] == "approved"
+        })
+        .await;
     assert_eq!(task["payload"]["assignee"], "manager1");
     assert!(
         sim.pushed().iter().all(|(_, ok)| *ok),
@@ -467,7 +441,7 @@ async fn approvals_and_their_callbacks() {
     sim.advance(&rejected, false).unwrap();
     let (_, instance) = qiao.get(&path(&format!("/approvals/{rejected}"))).await;
     assert_eq!(instance["status"], "rejected");
-    wait_for_event(&qiao, |e| {
+    qiao.wait_for_event("dt", |e| {
         e["subject"] == rejected.as_str() && e["payload"]["status"] == "rejected"
     })
     .await;
@@ -684,7 +658,7 @@ async fn callbacks_verified_decrypted_stored_once() {
         (200, true),
         "a retry is acknowledged too"
     );
-    let stored = events(&qiao).await;
+    let stored = qiao.events("dt").await;
     assert_eq!(
         stored.len(),
         2,
@@ -702,7 +676,7 @@ async fn callbacks_verified_decrypted_stored_once() {
     let mut renamed = sim.signed_callback(&dept);
     renamed.query = renamed.query.replace("msg_signature=", "signature=");
     assert_eq!(sim.deliver(&hook, &renamed).await.unwrap(), (200, true));
-    wait_for_event(&qiao, |e| {
+    qiao.wait_for_event("dt", |e| {
         e["type"] == "contact.department_deleted" && e["subject"] == "3"
     })
     .await;
@@ -738,7 +712,11 @@ async fn callbacks_verified_decrypted_stored_once() {
         .post("/v1/hooks/dt", json!({ "not": "dingtalk" }))
         .await;
     assert!(status == 401 || status == 422, "{status} {body}");
-    assert_eq!(events(&qiao).await.len(), 3, "nothing refused was stored");
+    assert_eq!(
+        qiao.events("dt").await.len(),
+        3,
+        "nothing refused was stored"
+    );
 }
 
 /// Ciphertexts made by wechatpy (`tests/vectors/make_callback_vectors.py`), not by any of our code: the

@@ -1,11 +1,11 @@
 //! The Feishu connector end to end: Qiao's REST API → `feishu.wasm` → the Feishu simulator
 //! (`qiao_tests::feishu_sim`), and the simulator's encrypted, signed callbacks → Qiao's webhook → the event log.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use qiao_tests::TestServer;
 use qiao_tests::feishu_crypt::FeishuCrypt;
 use qiao_tests::feishu_sim::{Fault, FeishuSim, Options};
+use qiao_tests::{TestServer, platform_code};
 use serde_json::{Value, json};
 
 /// Ids as the enterprise knows them (`user_id`, `department_id`), so the assertions read well.
@@ -40,33 +40,6 @@ async fn setup() -> (FeishuSim, TestServer) {
 
 fn path(rest: &str) -> String {
     format!("/v1/connections/fs{rest}")
-}
-
-fn platform_code(body: &Value) -> &str {
-    body["error"]["details"]["platform_code"]
-        .as_str()
-        .unwrap_or_default()
-}
-
-async fn events(qiao: &TestServer) -> Vec<Value> {
-    let (status, body) = qiao.get("/v1/events?connection=fs&limit=1000").await;
-    assert_eq!(status, 200, "{body}");
-    body["events"].as_array().unwrap().clone()
-}
-
-async fn wait_for_event(qiao: &TestServer, check: impl Fn(&Value) -> bool) -> Value {
-    let start = Instant::now();
-    loop {
-        if let Some(event) = events(qiao).await.into_iter().find(|e| check(e)) {
-            return event;
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(15),
-            "no such event; have {:#?}",
-            events(qiao).await
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
 }
 
 #[tokio::test]
@@ -362,7 +335,7 @@ async fn approvals_subscribe_act_and_callbacks() {
     assert_eq!(status, 204, "{body}");
     let (_, instance) = qiao.get(&path(&format!("/approvals/{id}"))).await;
     assert_eq!(instance["status"], "approved");
-    wait_for_event(&qiao, |e| {
+    qiao.wait_for_event("fs", |e| {
         e["type"] == "approval.status_changed"
             && e["subject"] == id.as_str()
             && e["payload"]["status"] == "approved"
@@ -373,7 +346,7 @@ async fn approvals_subscribe_act_and_callbacks() {
         { "name": "widget_reason", "value": "x" }, { "name": "widget_days", "value": "1", "kind": "number" } ] })).await;
     let second = created["id"].as_str().unwrap().to_string();
     sim.advance(&second, false).unwrap();
-    wait_for_event(&qiao, |e| {
+    qiao.wait_for_event("fs", |e| {
         e["subject"] == second.as_str() && e["payload"]["status"] == "rejected"
     })
     .await;
@@ -495,7 +468,7 @@ async fn callbacks_both_envelopes_stored_once_forgeries_refused() {
         200,
         "a retry is acknowledged too"
     );
-    let stored = events(&qiao).await;
+    let stored = qiao.events("fs").await;
     assert_eq!(stored.len(), 1, "stored once: {stored:#?}");
     assert_eq!(
         (stored[0]["type"].as_str(), stored[0]["subject"].as_str()),
@@ -509,7 +482,7 @@ async fn callbacks_both_envelopes_stored_once_forgeries_refused() {
     sim.deliver(&hook, &sim.signed_callback(&read))
         .await
         .unwrap();
-    wait_for_event(&qiao, |e| {
+    qiao.wait_for_event("fs", |e| {
         e["type"] == "message.read" && e["subject"] == "om_2"
     })
     .await;
@@ -549,7 +522,11 @@ async fn callbacks_both_envelopes_stored_once_forgeries_refused() {
         401,
         "unencrypted although a key is configured"
     );
-    assert_eq!(events(&qiao).await.len(), 3, "nothing refused was stored");
+    assert_eq!(
+        qiao.events("fs").await.len(),
+        3,
+        "nothing refused was stored"
+    );
 }
 
 /// Vectors checked with lark-oapi's own decryptor and signature check (`tests/vectors/make_feishu_vectors.py`).

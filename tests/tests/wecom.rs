@@ -1,11 +1,11 @@
 //! The WeCom connector end to end: Qiao's REST API → `wecom.wasm` → the WeCom simulator
 //! (`qiao_tests::wecom_sim`), and the simulator's signed, encrypted XML callbacks → Qiao's webhook → the event log.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use qiao_tests::TestServer;
 use qiao_tests::msg_crypt::MsgCrypt;
 use qiao_tests::wecom_sim::{Fault, Options, WeComSim};
+use qiao_tests::{TestServer, platform_code};
 use serde_json::{Value, json};
 
 fn config(sim: &WeComSim) -> String {
@@ -35,33 +35,6 @@ async fn setup() -> (WeComSim, TestServer) {
 
 fn path(rest: &str) -> String {
     format!("/v1/connections/wc{rest}")
-}
-
-fn platform_code(body: &Value) -> &str {
-    body["error"]["details"]["platform_code"]
-        .as_str()
-        .unwrap_or_default()
-}
-
-async fn events(qiao: &TestServer) -> Vec<Value> {
-    let (status, body) = qiao.get("/v1/events?connection=wc&limit=1000").await;
-    assert_eq!(status, 200, "{body}");
-    body["events"].as_array().unwrap().clone()
-}
-
-async fn wait_for_event(qiao: &TestServer, check: impl Fn(&Value) -> bool) -> Value {
-    let start = Instant::now();
-    loop {
-        if let Some(event) = events(qiao).await.into_iter().find(|e| check(e)) {
-            return event;
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(15),
-            "no such event; have {:#?}",
-            events(qiao).await
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
 }
 
 #[tokio::test]
@@ -447,10 +420,11 @@ async fn approvals_and_their_callbacks() {
         501
     );
     sim.advance(&sp_no, true).unwrap();
-    let event = wait_for_event(&qiao, |e| {
-        e["subject"] == sp_no.as_str() && e["payload"]["status"] == "approved"
-    })
-    .await;
+    let event = qiao
+        .wait_for_event("wc", |e| {
+            e["subject"] == sp_no.as_str() && e["payload"]["status"] == "approved"
+        })
+        .await;
     assert_eq!(event["type"], "approval.status_changed");
     let (_, instance) = qiao.get(&path(&format!("/approvals/{sp_no}"))).await;
     assert_eq!(instance["status"], "approved");
@@ -458,7 +432,7 @@ async fn approvals_and_their_callbacks() {
     let (_, created) = qiao.post(&path("/approvals"), leave).await;
     let rejected = created["id"].as_str().unwrap().to_string();
     sim.advance(&rejected, false).unwrap();
-    wait_for_event(&qiao, |e| {
+    qiao.wait_for_event("wc", |e| {
         e["subject"] == rejected.as_str() && e["payload"]["status"] == "rejected"
     })
     .await;
@@ -470,7 +444,8 @@ async fn approvals_and_their_callbacks() {
     // Listing by time range: both submissions, once, however often it polls.
     let (status, polled) = qiao.post(&path("/poll"), json!({})).await;
     assert_eq!(status, 200, "{polled}");
-    let submitted: Vec<String> = events(&qiao)
+    let submitted: Vec<String> = qiao
+        .events("wc")
         .await
         .iter()
         .filter(|e| e["type"] == "approval.submitted")
@@ -584,7 +559,7 @@ async fn callbacks_url_check_events_stored_once_forgeries_refused() {
         200,
         "WeCom's retry is acknowledged too"
     );
-    let stored = events(&qiao).await;
+    let stored = qiao.events("wc").await;
     assert_eq!(stored.len(), 1, "stored once: {stored:#?}");
     assert_eq!(
         (stored[0]["type"].as_str(), stored[0]["subject"].as_str()),
@@ -594,7 +569,7 @@ async fn callbacks_url_check_events_stored_once_forgeries_refused() {
     sim.deliver(&hook, &sim.signed_callback(&dept))
         .await
         .unwrap();
-    wait_for_event(&qiao, |e| {
+    qiao.wait_for_event("wc", |e| {
         e["type"] == "contact.department_deleted" && e["subject"] == "3"
     })
     .await;
@@ -630,7 +605,11 @@ async fn callbacks_url_check_events_stored_once_forgeries_refused() {
     );
     let (status, _) = qiao.post("/v1/hooks/wc", json!({})).await;
     assert!(status == 401 || status == 422, "{status}");
-    assert_eq!(events(&qiao).await.len(), 2, "nothing refused was stored");
+    assert_eq!(
+        qiao.events("wc").await.len(),
+        2,
+        "nothing refused was stored"
+    );
 }
 
 /// A message encrypted by wechatpy (`tests/vectors/make_callback_vectors.py`), not by our code.
@@ -668,7 +647,7 @@ async fn callbacks_from_an_independent_implementation_are_accepted() {
     );
     let response = qiao.client.post(url).body(body).send().await.unwrap();
     assert_eq!(response.status(), 200);
-    let stored = events(&qiao).await;
+    let stored = qiao.events("wc").await;
     assert_eq!(stored.len(), 1, "{stored:#?}");
     assert!(
         stored[0]["type"].as_str().unwrap().starts_with("wecom."),
