@@ -52,3 +52,18 @@ pub fn required(value: &str, field: &str) -> Result<(), Error> {
         Ok(())
     }
 }
+
+/// A JSON object the caller passed as text (a record's `extra`, a request's `options`), or an empty one when none
+/// was given; anything else is `invalid-input` naming `what`.
+pub fn json_object(
+    text: Option<&str>,
+    what: &str,
+) -> Result<serde_json::Map<String, serde_json::Value>, Error> {
+    match text.map(serde_json::from_str::<serde_json::Value>) {
+        None => Ok(serde_json::Map::new()),
+        Some(Ok(serde_json::Value::Object(map))) => Ok(map),
+        Some(_) => Err(Error::invalid_input(format!(
+            "{what} must be a JSON object"
+        ))),
+    }
+}

@@ -3,8 +3,8 @@
 
 use qiao_sdk::http::Method;
 use qiao_sdk::text::urlencode;
-use qiao_sdk::{Error, ErrorKind};
-use serde_json::{Map, Value, json};
+use qiao_sdk::{Error, ErrorKind, json_object};
+use serde_json::{Value, json};
 
 use crate::DingTalk;
 use crate::client::{agent_id, api, dept_number, id_text, string};
@@ -45,18 +45,6 @@ fn task_status(status: &str, result: &str) -> String {
     .into()
 }
 
-fn options(request: &CreateRequest) -> Result<Map<String, Value>, Error> {
-    match &request.options {
-        None => Ok(Map::new()),
-        Some(text) => match serde_json::from_str(text) {
-            Ok(Value::Object(map)) => Ok(map),
-            _ => Err(Error::invalid_input(
-                "options must be a JSON object of DingTalk processInstances fields (e.g. ccList)",
-            )),
-        },
-    }
-}
-
 fn fetch(id: &str) -> Result<Value, Error> {
     required(id, "id")?;
     let body = api(
@@ -89,7 +77,7 @@ impl Guest for DingTalk {
         for field in &request.fields {
             required(&field.name, "fields[].name")?;
         }
-        let mut body = options(&request)?;
+        let mut body = json_object(request.options.as_deref(), "options")?;
         body.insert("processCode".into(), json!(request.template));
         body.insert("originatorUserId".into(), json!(request.applicant));
         body.insert("microappAgentId".into(), json!(agent_id()?));

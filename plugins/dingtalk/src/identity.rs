@@ -2,7 +2,7 @@
 
 use qiao_sdk::http::Method;
 use qiao_sdk::text::urlencode;
-use qiao_sdk::{Error, require_config};
+use qiao_sdk::{Error, json_object, require_config};
 use serde_json::{Map, Value, json};
 
 use crate::DingTalk;
@@ -76,21 +76,9 @@ fn user(value: &Value) -> Result<User, Error> {
     })
 }
 
-/// The caller's `extra` JSON object, merged under the fields Qiao names (DingTalk's own field names).
-fn extra_fields(extra: &Option<String>) -> Result<Map<String, Value>, Error> {
-    match extra {
-        None => Ok(Map::new()),
-        Some(text) => match serde_json::from_str(text) {
-            Ok(Value::Object(map)) => Ok(map),
-            _ => Err(Error::invalid_input(
-                "extra must be a JSON object of DingTalk fields",
-            )),
-        },
-    }
-}
-
+/// The caller's `extra` (DingTalk's own field names), with the fields Qiao names set over it.
 fn department_body(fields: &DepartmentFields) -> Result<Map<String, Value>, Error> {
-    let mut body = extra_fields(&fields.extra)?;
+    let mut body = json_object(fields.extra.as_deref(), "extra (DingTalk fields)")?;
     if let Some(name) = &fields.name {
         required(name, "name")?;
         body.insert("name".into(), json!(name));
@@ -105,7 +93,7 @@ fn department_body(fields: &DepartmentFields) -> Result<Map<String, Value>, Erro
 }
 
 fn user_body(fields: &UserFields) -> Result<Map<String, Value>, Error> {
-    let mut body = extra_fields(&fields.extra)?;
+    let mut body = json_object(fields.extra.as_deref(), "extra (DingTalk fields)")?;
     let mut put = |key: &str, value: &Option<String>| {
         if let Some(v) = value {
             body.insert(key.into(), json!(v));

@@ -2,7 +2,7 @@
 //! tasks and comments, approve and reject tasks, cancel. Feishu only sends an approval code's events after the
 //! app subscribes to it, so the first create with a code subscribes (once; remembered in kv).
 
-use qiao_sdk::{Error, ErrorKind, json_kv, logging, required};
+use qiao_sdk::{Error, ErrorKind, json_kv, json_object, logging, required};
 use serde_json::{Value, json};
 
 use crate::Feishu;
@@ -93,17 +93,7 @@ impl Guest for Feishu {
             };
             form.push(json!({ "id": field.name, "type": field.kind.as_deref().unwrap_or("input"), "value": value }));
         }
-        let mut body = match &request.options {
-            None => json!({}),
-            Some(text) => match serde_json::from_str(text) {
-                Ok(v @ Value::Object(_)) => v,
-                _ => {
-                    return Err(Error::invalid_input(
-                        "options must be a JSON object of approval/v4/instances fields",
-                    ));
-                }
-            },
-        };
+        let mut body = Value::Object(json_object(request.options.as_deref(), "options")?);
         body["approval_code"] = json!(request.template);
         body[user_field()] = json!(request.applicant);
         body["form"] = json!(Value::Array(form).to_string());

@@ -2,7 +2,7 @@
 //! Creates carry Qiao's idempotency key as Feishu's `client_token`, so a retried create makes one user.
 
 use qiao_sdk::http::Method;
-use qiao_sdk::{Error, ErrorKind, required};
+use qiao_sdk::{Error, ErrorKind, json_object, required};
 use serde_json::{Map, Value, json};
 
 use crate::Feishu;
@@ -65,20 +65,8 @@ fn user(value: &Value) -> Result<User, Error> {
     })
 }
 
-fn extra_fields(extra: &Option<String>) -> Result<Map<String, Value>, Error> {
-    match extra {
-        None => Ok(Map::new()),
-        Some(text) => match serde_json::from_str(text) {
-            Ok(Value::Object(map)) => Ok(map),
-            _ => Err(Error::invalid_input(
-                "extra must be a JSON object of Feishu fields",
-            )),
-        },
-    }
-}
-
 fn department_body(fields: &DepartmentFields) -> Result<Map<String, Value>, Error> {
-    let mut body = extra_fields(&fields.extra)?;
+    let mut body = json_object(fields.extra.as_deref(), "extra (Feishu fields)")?;
     if let Some(name) = &fields.name {
         required(name, "name")?;
         body.insert("name".into(), json!(name));
@@ -93,7 +81,7 @@ fn department_body(fields: &DepartmentFields) -> Result<Map<String, Value>, Erro
 }
 
 fn user_body(fields: &UserFields) -> Result<Map<String, Value>, Error> {
-    let mut body = extra_fields(&fields.extra)?;
+    let mut body = json_object(fields.extra.as_deref(), "extra (Feishu fields)")?;
     let mut put = |key: &str, value: &Option<String>| {
         if let Some(v) = value {
             body.insert(key.into(), json!(v));

@@ -2,7 +2,7 @@
 //! (+ Submit when asked); get = View, `DocumentStatus` → Qiao's status; approve = Audit, reject = UnAudit, or
 //! WorkflowAudit for forms under a BOS workflow (`workflow_forms`); cancel = UnAudit where needed, then Delete.
 
-use qiao_sdk::{Error, config, required};
+use qiao_sdk::{Error, config, json_object, required};
 use serde_json::{Map, Value, json};
 
 use crate::Kingdee;
@@ -65,11 +65,7 @@ impl Guest for Kingdee {
     /// applicant there as a reference.
     fn create(request: CreateRequest) -> Result<Created, Error> {
         let form_id = form_id(&Some(request.template.clone()))?;
-        let options: Value = match &request.options {
-            Some(text) => serde_json::from_str(text)
-                .map_err(|_| Error::invalid_input("options must be JSON"))?,
-            None => json!({}),
-        };
+        let options = Value::Object(json_object(request.options.as_deref(), "options")?);
         let mut model = Map::new();
         for field in &request.fields {
             required(&field.name, "fields[].name (a K3Cloud field key)")?;

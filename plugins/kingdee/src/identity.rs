@@ -4,7 +4,7 @@
 //! data that bills refer to. Ids are the `FNumber` (the user account for `SEC_User`). No sign-in: K3Cloud is not
 //! an identity provider.
 
-use qiao_sdk::{Error, config, required};
+use qiao_sdk::{Error, config, json_object, required};
 use serde_json::{Map, Value, json};
 
 use crate::Kingdee;
@@ -146,18 +146,6 @@ fn fid_of(form_id: &str, number_field: &str, number: &str) -> Result<i64, Error>
         .ok_or_else(|| Error::not_found(format!("no {form_id} with {number_field} {number}")))
 }
 
-fn extra_fields(extra: &Option<String>) -> Result<Map<String, Value>, Error> {
-    match extra {
-        None => Ok(Map::new()),
-        Some(text) => match serde_json::from_str(text) {
-            Ok(Value::Object(map)) => Ok(map),
-            _ => Err(Error::invalid_input(
-                "extra must be a JSON object of K3Cloud field keys",
-            )),
-        },
-    }
-}
-
 /// Saves `model` (FID 0: new); `changed` names the fields of an update. Answers the saved row's number.
 fn save(form_id: &str, model: Map<String, Value>, changed: Vec<String>) -> Result<String, Error> {
     let data = json!({ "Model": model, "NeedUpDateFields": changed, "IsDeleteEntry": "true", "IsVerifyBaseDataField": "true" });
@@ -175,7 +163,7 @@ fn forbid(form_id: &str, number: &str) -> Result<(), Error> {
 }
 
 fn user_model(f: &UserForm, fields: &UserFields) -> Result<Map<String, Value>, Error> {
-    let mut model = extra_fields(&fields.extra)?;
+    let mut model = json_object(fields.extra.as_deref(), "extra (K3Cloud fields)")?;
     let mut put = |key: Option<&str>, value: &Option<String>| {
         if let (Some(key), Some(v)) = (key, value) {
             model.insert(key.into(), json!(v));
@@ -249,7 +237,7 @@ impl Guest for Kingdee {
     ) -> Result<Department, Error> {
         let name = fields.name.clone().unwrap_or_default();
         required(&name, "name")?;
-        let mut model = extra_fields(&fields.extra)?;
+        let mut model = json_object(fields.extra.as_deref(), "extra (K3Cloud fields)")?;
         model.insert("FID".into(), json!(0));
         model.insert("FName".into(), json!(name));
         if let Some(parent) = &fields.parent_id {
@@ -268,7 +256,7 @@ impl Guest for Kingdee {
     fn update_department(id: String, fields: DepartmentFields) -> Result<(), Error> {
         required(&id, "id")?;
         let form_id = department_form();
-        let mut model = extra_fields(&fields.extra)?;
+        let mut model = json_object(fields.extra.as_deref(), "extra (K3Cloud fields)")?;
         if let Some(name) = &fields.name {
             model.insert("FName".into(), json!(name));
         }

@@ -1,8 +1,8 @@
 //! Approvals through WeCom's 审批 app: submit (`oa/applyevent`) and read (`oa/getapprovaldetail`). WeCom's API
 //! cannot approve, reject or revoke: people do that in the client, and the change arrives as a callback.
 
-use qiao_sdk::Error;
-use serde_json::{Map, Value, json};
+use qiao_sdk::{Error, json_object};
+use serde_json::{Value, json};
 
 use crate::WeCom;
 use crate::client::{id_text, number, post};
@@ -58,18 +58,6 @@ fn value_text(value: &Value) -> String {
     value.to_string()
 }
 
-fn options(request: &CreateRequest) -> Result<Map<String, Value>, Error> {
-    match &request.options {
-        None => Ok(Map::new()),
-        Some(text) => match serde_json::from_str(text) {
-            Ok(Value::Object(map)) => Ok(map),
-            _ => Err(Error::invalid_input(
-                "options must be a JSON object of oa/applyevent fields",
-            )),
-        },
-    }
-}
-
 impl Guest for WeCom {
     /// `fields[].name` is the control id (e.g. `Text-1640339319582`), `kind` its control type (`Text`,
     /// `Number`, `Money`...; default `Text`), or the value a JSON object in WeCom's shape. Without `approvers`,
@@ -83,7 +71,7 @@ impl Guest for WeCom {
                 "fields: a WeCom approval needs its form controls",
             ));
         }
-        let mut body = options(&request)?;
+        let mut body = json_object(request.options.as_deref(), "options")?;
         let contents: Vec<Value> = request
             .fields
             .iter()

@@ -2,7 +2,7 @@
 //! `auth/getuserinfo` for the code, and `auth/getuserdetail` for mobile and email when a user ticket comes back.
 
 use qiao_sdk::text::urlencode;
-use qiao_sdk::{Error, config, logging};
+use qiao_sdk::{Error, config, json_object, logging};
 use serde_json::{Map, Value, json};
 
 use crate::WeCom;
@@ -75,20 +75,8 @@ fn user(value: &Value) -> Result<User, Error> {
     })
 }
 
-fn extra_fields(extra: &Option<String>) -> Result<Map<String, Value>, Error> {
-    match extra {
-        None => Ok(Map::new()),
-        Some(text) => match serde_json::from_str(text) {
-            Ok(Value::Object(map)) => Ok(map),
-            _ => Err(Error::invalid_input(
-                "extra must be a JSON object of WeCom fields",
-            )),
-        },
-    }
-}
-
 fn department_body(fields: &DepartmentFields) -> Result<Map<String, Value>, Error> {
-    let mut body = extra_fields(&fields.extra)?;
+    let mut body = json_object(fields.extra.as_deref(), "extra (WeCom fields)")?;
     if let Some(name) = &fields.name {
         required(name, "name")?;
         body.insert("name".into(), json!(name));
@@ -103,7 +91,7 @@ fn department_body(fields: &DepartmentFields) -> Result<Map<String, Value>, Erro
 }
 
 fn user_body(fields: &UserFields) -> Result<Map<String, Value>, Error> {
-    let mut body = extra_fields(&fields.extra)?;
+    let mut body = json_object(fields.extra.as_deref(), "extra (WeCom fields)")?;
     let mut put = |key: &str, value: &Option<String>| {
         if let Some(v) = value {
             body.insert(key.into(), json!(v));
