@@ -9,6 +9,7 @@ pub mod feishu_crypt;
 pub mod feishu_sim;
 pub mod kingdee_sim;
 pub mod msg_crypt;
+pub mod sim_support;
 pub mod wecom_sim;
 
 use std::path::{Path, PathBuf};

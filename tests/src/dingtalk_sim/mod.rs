@@ -95,7 +95,7 @@ impl DingTalkSim {
 
     /// The next `times` requests whose path contains `path` fail with `fault`.
     pub fn inject(&self, path: &str, fault: Fault, times: u32) {
-        self.state().faults.push((path.to_string(), fault, times));
+        self.state().faults.add(path, fault, times);
     }
 
     /// Every issued token stops working at once (as when the app secret is reset).

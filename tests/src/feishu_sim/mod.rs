@@ -117,7 +117,7 @@ impl FeishuSim {
 
     /// The next `times` requests whose path contains `path` fail with `fault`.
     pub fn inject(&self, path: &str, fault: Fault, times: u32) {
-        self.state().faults.push((path.to_string(), fault, times));
+        self.state().faults.add(path, fault, times);
     }
 
     /// Every issued tenant token stops working at once (as when the app secret is reset): 99991663 from now on.

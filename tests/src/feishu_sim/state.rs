@@ -10,6 +10,8 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use tokio::sync::mpsc::UnboundedSender;
 
+use crate::sim_support::{Faults, QpsWindow};
+
 use super::Options;
 
 #[derive(Clone, Debug, PartialEq)]
@@ -183,11 +185,11 @@ pub struct State {
     pub codes: HashMap<String, String>,
     /// `client_token` of a create → the department's or user's custom id.
     pub client_tokens: HashMap<String, String>,
-    pub faults: Vec<(String, Fault, u32)>,
+    pub faults: Faults<Fault>,
     /// Paths of every request received, in order.
     pub requests: Vec<String>,
     /// Per API path: start of the current one-second window and requests in it.
-    pub qps_window: HashMap<String, (Instant, u32)>,
+    pub qps_window: QpsWindow,
     /// Callbacks pushed by the simulator: the plaintext event and whether the receiver answered 200.
     pub pushed: Vec<(Value, bool)>,
     /// Callbacks waiting to be pushed, in order, by the simulator's one pusher task: (URL, plaintext event).
@@ -219,9 +221,9 @@ impl State {
             refresh_tokens: HashMap::new(),
             codes: HashMap::new(),
             client_tokens: HashMap::new(),
-            faults: Vec::new(),
+            faults: Faults::default(),
             requests: Vec::new(),
-            qps_window: HashMap::new(),
+            qps_window: QpsWindow::default(),
             pushed: Vec::new(),
             outbox: None,
             next_id: 100,
@@ -406,26 +408,12 @@ impl State {
 
     /// Takes the fault due for `path`, if any.
     pub fn take_fault(&mut self, path: &str) -> Option<Fault> {
-        let index = self
-            .faults
-            .iter()
-            .position(|(p, _, n)| path.contains(p.as_str()) && *n > 0)?;
-        let (_, fault, remaining) = &mut self.faults[index];
-        *remaining -= 1;
-        let fault = fault.clone();
-        self.faults.retain(|(_, _, n)| *n > 0);
-        Some(fault)
+        self.faults.take(path)
     }
 
     /// Counts a request against its path's one-second window: `Err(seconds to wait)` when over the limit.
     pub fn within_qps(&mut self, path: &str) -> Result<(), u64> {
-        let now = Instant::now();
-        let window = self.qps_window.entry(path.to_string()).or_insert((now, 0));
-        if now.duration_since(window.0) >= Duration::from_secs(1) {
-            *window = (now, 0);
-        }
-        window.1 += 1;
-        if window.1 <= self.options.qps {
+        if self.qps_window.admit(path, self.options.qps) {
             Ok(())
         } else {
             Err(1)

@@ -107,9 +107,7 @@ impl KingdeeSim {
 
     /// The next `times` requests whose service name contains `service` fail with `fault`.
     pub fn inject(&self, service: &str, fault: Fault, times: u32) {
-        self.state()
-            .faults
-            .push((service.to_string(), fault, times));
+        self.state().faults.add(service, fault, times);
     }
 
     /// Requests received whose service name contains `service`.

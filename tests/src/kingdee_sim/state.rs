@@ -11,6 +11,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde_json::{Map, Value, json};
 
+use crate::sim_support::Faults;
+
 use super::Options;
 
 #[derive(Clone, Debug, PartialEq)]
@@ -117,7 +119,7 @@ pub struct State {
     pub sessions: HashMap<String, Session>,
     /// (user account, form id) pairs the user may not use: MsgCode 2.
     pub denied: HashSet<(String, String)>,
-    pub faults: Vec<(String, Fault, u32)>,
+    pub faults: Faults<Fault>,
     /// Service names of every request received, in order.
     pub requests: Vec<String>,
     pub decisions: Vec<Decision>,
@@ -143,7 +145,7 @@ impl State {
             forms: BTreeMap::new(),
             sessions: HashMap::new(),
             denied: HashSet::new(),
-            faults: Vec::new(),
+            faults: Faults::default(),
             requests: Vec::new(),
             decisions: Vec::new(),
             last_modify_ms: 0,
@@ -393,19 +395,9 @@ impl State {
         Ok(())
     }
 
-    /// The first matching fault, used up by one.
+    /// Takes the fault due for `service`, if any.
     pub fn take_fault(&mut self, service: &str) -> Option<Fault> {
-        let index = self
-            .faults
-            .iter()
-            .position(|(part, _, times)| *times > 0 && service.contains(part.as_str()))?;
-        let entry = &mut self.faults[index];
-        entry.2 -= 1;
-        let fault = entry.1.clone();
-        if entry.2 == 0 {
-            self.faults.remove(index);
-        }
-        Some(fault)
+        self.faults.take(service)
     }
 
     pub fn new_session(&mut self, user: &str) -> String {

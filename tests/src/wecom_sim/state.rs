@@ -8,6 +8,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use serde_json::{Value, json};
 use tokio::sync::mpsc::UnboundedSender;
 
+use crate::sim_support::{Faults, QpsWindow};
+
 use super::Options;
 
 #[derive(Clone, Debug, PartialEq)]
@@ -148,11 +150,11 @@ pub struct State {
     pub codes: HashMap<String, String>,
     /// user_ticket → userid.
     pub tickets: HashMap<String, String>,
-    pub faults: Vec<(String, Fault, u32)>,
+    pub faults: Faults<Fault>,
     /// Paths of every request received, in order.
     pub requests: Vec<String>,
     /// Per API path: start of the current one-second window and requests in it.
-    pub qps_window: HashMap<String, (Instant, u32)>,
+    pub qps_window: QpsWindow,
     /// Callbacks pushed by the simulator: the inner XML and whether the receiver answered 200.
     pub pushed: Vec<(String, bool)>,
     /// Callbacks waiting to be pushed, in order, by the simulator's one pusher task: (URL, inner XML).
@@ -175,9 +177,9 @@ impl State {
             tokens: HashMap::new(),
             codes: HashMap::new(),
             tickets: HashMap::new(),
-            faults: Vec::new(),
+            faults: Faults::default(),
             requests: Vec::new(),
-            qps_window: HashMap::new(),
+            qps_window: QpsWindow::default(),
             pushed: Vec::new(),
             outbox: None,
             next_id: 100,
@@ -289,26 +291,12 @@ impl State {
 
     /// Takes the fault due for `path`, if any.
     pub fn take_fault(&mut self, path: &str) -> Option<Fault> {
-        let index = self
-            .faults
-            .iter()
-            .position(|(p, _, n)| path.contains(p.as_str()) && *n > 0)?;
-        let (_, fault, remaining) = &mut self.faults[index];
-        *remaining -= 1;
-        let fault = fault.clone();
-        self.faults.retain(|(_, _, n)| *n > 0);
-        Some(fault)
+        self.faults.take(path)
     }
 
     /// Counts a request against its API's per-second window; false when over the limit.
     pub fn within_qps(&mut self, path: &str) -> bool {
-        let now = Instant::now();
-        let window = self.qps_window.entry(path.to_string()).or_insert((now, 0));
-        if now.duration_since(window.0) >= Duration::from_secs(1) {
-            *window = (now, 0);
-        }
-        window.1 += 1;
-        window.1 <= self.options.qps
+        self.qps_window.admit(path, self.options.qps)
     }
 
     /// The department and every department below it, in id order.
