@@ -6,6 +6,7 @@
 //! - `GET /slow`: answers after 60 s.
 //! - `GET /redirect`: 302 to `/ping` on another origin (must not be followed).
 
+use crate::sim_support::{Served, serve};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -30,6 +31,7 @@ impl Recorded {
 pub struct EchoServer {
     pub base: String,
     pub recorded: Recorded,
+    _server: Served,
 }
 
 impl EchoServer {
@@ -47,10 +49,12 @@ impl EchoServer {
                 }),
             )
             .with_state(recorded.clone());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let base = format!("http://{}", listener.local_addr().unwrap());
-        tokio::spawn(async move { axum::serve(listener, app).await });
-        EchoServer { base, recorded }
+        let server = serve("127.0.0.1:0".parse().unwrap(), app).await.unwrap();
+        EchoServer {
+            base: format!("http://{}", server.addr),
+            recorded,
+            _server: server,
+        }
     }
 }
 

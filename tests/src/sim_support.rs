@@ -1,8 +1,31 @@
-//! What every platform simulator does before it answers a request: play an injected fault, if one is due, and
-//! count the request against a per-path, per-second QPS window.
+//! What every platform simulator shares: a server that stops when the simulator is dropped, and what it does
+//! before it answers a request: play an injected fault, if one is due, and count the request against a
+//! per-path, per-second QPS window.
 
 use std::collections::HashMap;
+use std::net::SocketAddr;
 use std::time::{Duration, Instant};
+
+/// A router served on a local port until dropped, so a test's simulator goes away with the test.
+pub struct Served {
+    pub addr: SocketAddr,
+    task: tokio::task::JoinHandle<()>,
+}
+
+pub async fn serve(listen: SocketAddr, app: axum::Router) -> anyhow::Result<Served> {
+    let listener = tokio::net::TcpListener::bind(listen).await?;
+    let addr = listener.local_addr()?;
+    let task = tokio::spawn(async move {
+        axum::serve(listener, app).await.ok();
+    });
+    Ok(Served { addr, task })
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
 
 /// Faults waiting for requests: the next `times` requests whose path contains a pattern get its fault.
 #[derive(Debug)]

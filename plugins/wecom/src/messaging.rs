@@ -1,7 +1,7 @@
 //! App messages (`message/send`) to users, departments or everyone, and to group chats (`appchat/send`);
 //! recall within 24 hours. WeCom has no read receipts and no urgent reminders: those answer `unsupported`.
 
-use qiao_sdk::{Error, ErrorKind};
+use qiao_sdk::Error;
 use serde_json::{Value, json};
 
 use crate::WeCom;
@@ -148,16 +148,7 @@ impl Guest for WeCom {
             request["enable_duplicate_check"] = json!(1);
             request["duplicate_check_interval"] = json!(DUPLICATE_WINDOW_S);
         }
-        let answer = match post("message/send", &request) {
-            Err(e) if e.platform_code.as_deref() == Some("81013") => {
-                return Err(Error::new(
-                    ErrorKind::InvalidInput,
-                    format!("{} — none of the recipients is valid", e.message),
-                )
-                .with_platform("81013", e.platform_message.unwrap_or_default()));
-            }
-            other => other?,
-        };
+        let answer = post("message/send", &request)?;
         let mut problems = refused(
             &answer,
             "invaliduser",

@@ -14,6 +14,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::Result;
+
+use crate::sim_support::{Served, serve};
 use serde_json::Value;
 
 pub use callbacks::SignedCallback;
@@ -58,7 +60,7 @@ pub struct DingTalkSim {
     pub addr: SocketAddr,
     pub options: Options,
     state: Arc<Mutex<State>>,
-    server: tokio::task::JoinHandle<()>,
+    _server: Served,
 }
 
 impl DingTalkSim {
@@ -68,18 +70,14 @@ impl DingTalkSim {
 
     pub async fn start_on(listen: SocketAddr, options: Options) -> Result<DingTalkSim> {
         let state = Arc::new(Mutex::new(State::new(options.clone())));
-        let listener = tokio::net::TcpListener::bind(listen).await?;
-        let addr = listener.local_addr()?;
-        let app = api::router(state.clone());
-        let server = tokio::spawn(async move {
-            axum::serve(listener, app).await.ok();
-        });
+        let server = serve(listen, api::router(state.clone())).await?;
+        let addr = server.addr;
         Ok(DingTalkSim {
             base: format!("http://{addr}"),
             addr,
             options,
             state,
-            server,
+            _server: server,
         })
     }
 
@@ -135,11 +133,5 @@ impl DingTalkSim {
         let options = self.state().options.clone();
         callbacks::push_all(&self.state, &options, events);
         Ok(())
-    }
-}
-
-impl Drop for DingTalkSim {
-    fn drop(&mut self) {
-        self.server.abort();
     }
 }

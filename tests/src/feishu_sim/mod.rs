@@ -21,6 +21,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::Result;
+
+use crate::sim_support::{Served, serve};
 use serde_json::Value;
 
 pub use callbacks::SignedCallback;
@@ -74,7 +76,7 @@ pub struct FeishuSim {
     pub addr: SocketAddr,
     pub options: Options,
     state: Arc<Mutex<State>>,
-    server: tokio::task::JoinHandle<()>,
+    _server: Served,
     pusher: tokio::task::JoinHandle<()>,
 }
 
@@ -88,19 +90,15 @@ impl FeishuSim {
         let mut initial = State::new(options.clone());
         initial.outbox = Some(outbox);
         let state = Arc::new(Mutex::new(initial));
-        let listener = tokio::net::TcpListener::bind(listen).await?;
-        let addr = listener.local_addr()?;
-        let app = api::router(state.clone());
-        let server = tokio::spawn(async move {
-            axum::serve(listener, app).await.ok();
-        });
+        let server = serve(listen, api::router(state.clone())).await?;
+        let addr = server.addr;
         let pusher = tokio::spawn(callbacks::pusher(state.clone(), queue));
         Ok(FeishuSim {
             base: format!("http://{addr}"),
             addr,
             options,
             state,
-            server,
+            _server: server,
             pusher,
         })
     }
@@ -177,7 +175,6 @@ impl FeishuSim {
 
 impl Drop for FeishuSim {
     fn drop(&mut self) {
-        self.server.abort();
         self.pusher.abort();
     }
 }

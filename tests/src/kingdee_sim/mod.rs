@@ -25,6 +25,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::Result;
 
+use crate::sim_support::{Served, serve};
+
 pub use state::{Decision, Fault, Form, Session, State};
 
 /// The simulated account set (数据中心) and the third-party app authorised on it.
@@ -74,7 +76,7 @@ pub struct KingdeeSim {
     pub addr: SocketAddr,
     pub options: Options,
     state: Arc<Mutex<State>>,
-    server: tokio::task::JoinHandle<()>,
+    _server: Served,
 }
 
 impl KingdeeSim {
@@ -84,19 +86,15 @@ impl KingdeeSim {
 
     pub async fn start_on(listen: SocketAddr, options: Options) -> Result<KingdeeSim> {
         let state = Arc::new(Mutex::new(State::new(options.clone())));
-        let listener = tokio::net::TcpListener::bind(listen).await?;
-        let addr = listener.local_addr()?;
-        let app = api::router(state.clone());
-        let server = tokio::spawn(async move {
-            axum::serve(listener, app).await.ok();
-        });
+        let server = serve(listen, api::router(state.clone())).await?;
+        let addr = server.addr;
         Ok(KingdeeSim {
             base: format!("http://{addr}"),
             api_base: format!("http://{addr}/k3cloud/"),
             addr,
             options,
             state,
-            server,
+            _server: server,
         })
     }
 
@@ -147,11 +145,5 @@ impl KingdeeSim {
             .as_secs();
         let url = format!("{}{service}.common.kdsvc", self.api_base);
         sign::build_headers(&id, &url, now)
-    }
-}
-
-impl Drop for KingdeeSim {
-    fn drop(&mut self) {
-        self.server.abort();
     }
 }

@@ -20,6 +20,8 @@ use std::time::Duration;
 
 use anyhow::Result;
 
+use crate::sim_support::{Served, serve};
+
 pub use callbacks::SignedCallback;
 pub use state::{Approval, Control, Dept, Detail, Fault, Message, Node, State, Template, User};
 
@@ -65,7 +67,7 @@ pub struct WeComSim {
     pub addr: SocketAddr,
     pub options: Options,
     state: Arc<Mutex<State>>,
-    server: tokio::task::JoinHandle<()>,
+    _server: Served,
     pusher: tokio::task::JoinHandle<()>,
 }
 
@@ -79,19 +81,15 @@ impl WeComSim {
         let mut initial = State::new(options.clone());
         initial.outbox = Some(outbox);
         let state = Arc::new(Mutex::new(initial));
-        let listener = tokio::net::TcpListener::bind(listen).await?;
-        let addr = listener.local_addr()?;
-        let app = api::router(state.clone());
-        let server = tokio::spawn(async move {
-            axum::serve(listener, app).await.ok();
-        });
+        let server = serve(listen, api::router(state.clone())).await?;
+        let addr = server.addr;
         let pusher = tokio::spawn(callbacks::pusher(state.clone(), queue));
         Ok(WeComSim {
             base: format!("http://{addr}"),
             addr,
             options,
             state,
-            server,
+            _server: server,
             pusher,
         })
     }
@@ -155,7 +153,6 @@ impl WeComSim {
 
 impl Drop for WeComSim {
     fn drop(&mut self) {
-        self.server.abort();
         self.pusher.abort();
     }
 }
