@@ -28,8 +28,7 @@ fn runtime(rt: &tokio::runtime::Runtime, dir: &Path) -> Arc<Runtime> {
         name: "bench".into(),
         connector: "echo".into(),
         values: HashMap::from([("api_base".into(), "https://echo.invalid".into())]),
-        secret_keys: vec![],
-        limits: Limits::default(),
+        ..Default::default()
     };
     let engine = new_engine(&PoolSize::default()).unwrap();
     let runtime =

@@ -24,6 +24,11 @@ pub struct ConfigFile {
     pub limits: LimitsOverride,
     #[serde(default)]
     pub connections: BTreeMap<String, ConnectionSpec>,
+    /// Defaults for every connection's outbox (retries, concurrency, rate).
+    #[serde(default)]
+    pub outbox: OutboxOverride,
+    #[serde(default)]
+    pub subscribers: SubscriberSettings,
 }
 
 #[derive(Debug, Deserialize)]
@@ -37,6 +42,10 @@ pub struct ConnectionSpec {
     pub secrets: BTreeMap<String, SecretSource>,
     #[serde(default)]
     pub limits: LimitsOverride,
+    #[serde(default)]
+    pub outbox: OutboxOverride,
+    /// Poll the connector (if it exports `poll`) this often, in seconds; unset: only on `POST .../poll`.
+    pub poll_every_s: Option<u64>,
 }
 
 /// A secret is written inline, or (better) named by the environment variable that holds it.
@@ -98,8 +107,101 @@ impl LimitsOverride {
     }
 }
 
+/// How the outbox delivers one connection's writes.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct OutboxPolicy {
+    /// Attempts before an operation is dead-lettered (1 = no retries).
+    pub max_attempts: u32,
+    /// Delay before the first retry; it doubles each attempt (with jitter) up to `backoff_max_ms`.
+    pub backoff_initial_ms: u64,
+    pub backoff_max_ms: u64,
+    /// Failures that are retried: connector error kinds (`unauthorized`, `unavailable`, `rate-limited`,
+    /// `internal`, ...) and host outcomes (`timeout`, `crashed`, `cpu-limit`, `not-loaded`). Others fail at once.
+    pub retry_on: Vec<String>,
+    /// Calls to the platform in flight at once for this connection.
+    pub concurrency: u32,
+    /// Calls started per second for this connection (keep under the platform's documented QPS).
+    pub rate_per_second: f64,
+}
+
+impl Default for OutboxPolicy {
+    fn default() -> Self {
+        OutboxPolicy {
+            max_attempts: 8,
+            backoff_initial_ms: 1_000,
+            backoff_max_ms: 300_000,
+            retry_on: ["unauthorized", "unavailable", "rate-limited", "internal", "timeout", "not-loaded"]
+                .map(String::from)
+                .to_vec(),
+            concurrency: 4,
+            rate_per_second: 20.0,
+        }
+    }
+}
+
+/// The same fields, each optional, layered like [`LimitsOverride`].
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OutboxOverride {
+    pub max_attempts: Option<u32>,
+    pub backoff_initial_ms: Option<u64>,
+    pub backoff_max_ms: Option<u64>,
+    pub retry_on: Option<Vec<String>>,
+    pub concurrency: Option<u32>,
+    pub rate_per_second: Option<f64>,
+}
+
+/// Names `retry_on` accepts.
+pub const RETRY_CLASSES: &[&str] = &[
+    "unauthorized", "forbidden", "not-found", "invalid-input", "conflict", "rate-limited", "unavailable",
+    "unsupported", "internal", "timeout", "crashed", "cpu-limit", "not-loaded",
+];
+
+impl OutboxOverride {
+    pub fn apply(&self, base: &OutboxPolicy) -> Result<OutboxPolicy> {
+        let policy = OutboxPolicy {
+            max_attempts: self.max_attempts.unwrap_or(base.max_attempts),
+            backoff_initial_ms: self.backoff_initial_ms.unwrap_or(base.backoff_initial_ms),
+            backoff_max_ms: self.backoff_max_ms.unwrap_or(base.backoff_max_ms),
+            retry_on: self.retry_on.clone().unwrap_or_else(|| base.retry_on.clone()),
+            concurrency: self.concurrency.unwrap_or(base.concurrency),
+            rate_per_second: self.rate_per_second.unwrap_or(base.rate_per_second),
+        };
+        if policy.max_attempts == 0 || policy.concurrency == 0 {
+            bail!("outbox max_attempts and concurrency must be at least 1");
+        }
+        if !(policy.rate_per_second > 0.0 && policy.rate_per_second.is_finite()) {
+            bail!("outbox rate_per_second must be a positive number");
+        }
+        if let Some(bad) = policy.retry_on.iter().find(|c| !RETRY_CLASSES.contains(&c.as_str())) {
+            bail!("outbox retry_on: unknown failure {bad:?}; known: {}", RETRY_CLASSES.join(", "));
+        }
+        Ok(policy)
+    }
+}
+
+/// Delivery of events to subscribers (`/v1/subscriptions`).
+#[derive(Debug, Clone, Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SubscriberSettings {
+    /// Waits between attempts; after the last, the delivery is dead-lettered. The default is the Standard
+    /// Webhooks schedule: 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h (8 attempts over about 27 hours).
+    pub retry_schedule_ms: Vec<u64>,
+    /// Time allowed for one delivery request.
+    pub timeout_ms: u64,
+}
+
+impl Default for SubscriberSettings {
+    fn default() -> Self {
+        SubscriberSettings {
+            retry_schedule_ms: vec![5_000, 300_000, 1_800_000, 7_200_000, 18_000_000, 36_000_000, 36_000_000],
+            timeout_ms: 15_000,
+        }
+    }
+}
+
 /// A connection as the runtime uses it: secrets resolved, limits merged.
-#[derive(Debug)]
+#[derive(Debug, Default)]
 pub struct Connection {
     pub name: String,
     pub connector: String,
@@ -108,6 +210,8 @@ pub struct Connection {
     /// Which keys of `values` are secrets (never shown by the API, never logged).
     pub secret_keys: Vec<String>,
     pub limits: Limits,
+    pub outbox: OutboxPolicy,
+    pub poll_every: Option<std::time::Duration>,
 }
 
 impl ConfigFile {
@@ -121,6 +225,10 @@ impl ConfigFile {
     /// process environment).
     pub fn connections(&self, env: impl Fn(&str) -> Option<String>) -> Result<Vec<Connection>> {
         let defaults = self.limits.apply(&Limits::default());
+        let outbox_defaults = self
+            .outbox
+            .apply(&OutboxPolicy::default())
+            .context("[outbox]")?;
         let mut out = Vec::new();
         for (name, spec) in &self.connections {
             if !valid_name(name) {
@@ -146,6 +254,14 @@ impl ConfigFile {
                 values,
                 secret_keys,
                 limits: spec.limits.apply(&defaults),
+                outbox: spec
+                    .outbox
+                    .apply(&outbox_defaults)
+                    .with_context(|| format!("connection {name}"))?,
+                poll_every: match spec.poll_every_s {
+                    Some(0) => bail!("connection {name}: poll_every_s must be at least 1"),
+                    s => s.map(std::time::Duration::from_secs),
+                },
             });
         }
         Ok(out)

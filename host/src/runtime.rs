@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use sha2::{Digest, Sha256};
+use tokio::sync::watch;
 use tracing::Instrument;
 use wasmtime::Engine;
 use wasmtime::component::{Component, Linker};
@@ -14,10 +15,11 @@ use wasmtime::component::{Component, Linker};
 use crate::bindings::types;
 use crate::calls::{Call, Reply, dispatch};
 use crate::compile_cache::CompileCache;
-use crate::config::{Connection, Limits};
+use crate::config::{Connection, Limits, SubscriberSettings};
 use crate::connector::{self, Connector, Exports};
 use crate::db::Db;
 use crate::imports::http::AllowList;
+use crate::outbox::Outbox;
 use crate::plugins::Registry;
 use crate::sandbox::{HostState, Sandbox};
 
@@ -58,6 +60,11 @@ pub struct Runtime {
     http: reqwest::Client,
     pub connections: HashMap<String, Arc<Connection>>,
     pub plugins: Registry,
+    /// The outbox: writes to platforms, durable and retried (`outbox::worker` delivers them).
+    pub outbox: Outbox,
+    /// Bumped whenever new events are stored, so subscriber deliveries start without polling the table.
+    pub events_added: watch::Sender<u64>,
+    pub subscriber_settings: SubscriberSettings,
 }
 
 impl Runtime {
@@ -86,6 +93,9 @@ impl Runtime {
                 .map(|c| (c.name.clone(), Arc::new(c)))
                 .collect(),
             plugins: Registry::new(plugins_dir),
+            outbox: Outbox::new(),
+            events_added: watch::Sender::new(0),
+            subscriber_settings: SubscriberSettings::default(),
         })
     }
 
@@ -137,8 +147,7 @@ impl Runtime {
                 name: "(loading)".into(),
                 connector: String::new(),
                 values: HashMap::new(),
-                secret_keys: vec![],
-                limits: Limits::default(),
+                ..Default::default()
             });
             let mut store = self.new_store(loading, Arc::new(AllowList::default()));
             let instance = connector.pre.instantiate_async(&mut store).await?;

@@ -28,6 +28,9 @@ pub struct Server {
     pub runtime: Arc<Runtime>,
     shutdown: oneshot::Sender<()>,
     task: JoinHandle<std::io::Result<()>>,
+    /// Background work (pollers, deliveries to subscribers): stopped at shutdown. Each keeps its progress in
+    /// the store, so work cut short is redone, never lost.
+    workers: Vec<JoinHandle<()>>,
 }
 
 pub async fn start(options: ServeOptions) -> Result<Server> {
@@ -37,13 +40,15 @@ pub async fn start(options: ServeOptions) -> Result<Server> {
     };
     let connections = config.connections(|var| std::env::var(var).ok())?;
     let engine = new_engine(&PoolSize::default())?;
-    let runtime = Arc::new(Runtime::new(
+    let mut runtime = Runtime::new(
         engine,
         &options.data_dir,
         options.cache_dir.clone(),
         options.plugins_dir.clone(),
         connections,
-    )?);
+    )?;
+    runtime.subscriber_settings = config.subscribers.clone();
+    let runtime = Arc::new(runtime);
     crate::plugins::watch(runtime.clone())
         .await
         .with_context(|| {
@@ -61,6 +66,8 @@ pub async fn start(options: ServeOptions) -> Result<Server> {
             );
         }
     }
+    let mut workers = crate::inbound::spawn_pollers(&runtime);
+    workers.push(crate::subscribers::spawn(&runtime));
     let listener = tokio::net::TcpListener::bind(options.listen)
         .await
         .with_context(|| format!("cannot listen on {}", options.listen))?;
@@ -81,6 +88,7 @@ pub async fn start(options: ServeOptions) -> Result<Server> {
         runtime,
         shutdown,
         task,
+        workers,
     })
 }
 
@@ -89,6 +97,9 @@ impl Server {
     pub async fn shutdown(self) -> Result<()> {
         let _ = self.shutdown.send(());
         self.task.await??;
+        for worker in &self.workers {
+            worker.abort();
+        }
         Ok(())
     }
 

@@ -5,8 +5,7 @@ use axum::extract::{Path, Query, State};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{ApiError, AppState, call, expect_reply};
-use crate::calls::{Call, Reply};
+use super::{ApiError, AppState};
 
 #[derive(Deserialize)]
 pub struct ListQuery {
@@ -31,28 +30,10 @@ pub async fn list(
     Ok(Json(json!({ "events": events, "next_after": next })))
 }
 
-/// Polls the connector from the stored cursor, stores the events and the new cursor.
+/// One poll of the connector, now: its events stored, its cursor kept.
 pub async fn poll(
     State(rt): State<AppState>,
     Path(connection): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    let cursor = rt
-        .db
-        .poll_cursor(connection.clone())
-        .await
-        .map_err(ApiError::internal)?;
-    let batch = expect_reply!(
-        call(&rt, &connection, Call::Poll(cursor)).await?,
-        Reply::Batch
-    );
-    let received = batch.events.len();
-    let cursor = batch.next_cursor.clone();
-    let new = rt
-        .db
-        .commit_poll(connection, batch.events, batch.next_cursor)
-        .await
-        .map_err(ApiError::internal)?;
-    Ok(Json(
-        json!({ "received": received, "new": new, "cursor": cursor }),
-    ))
+    Ok(Json(json!(crate::inbound::poll_once(&rt, &connection).await?)))
 }

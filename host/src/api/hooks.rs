@@ -63,9 +63,7 @@ pub async fn handle(
         Err(e) => return Err(e),
     };
     let count = outcome.events.len();
-    let inserted = rt
-        .db
-        .insert_events(connection.clone(), outcome.events)
+    let inserted = crate::inbound::store_events(&rt, &connection, outcome.events)
         .await
         .map_err(ApiError::internal)?;
     tracing::info!(%connection, received = count, new = inserted, "webhook events stored");

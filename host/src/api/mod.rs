@@ -9,6 +9,7 @@ mod hooks;
 mod identity;
 mod messaging;
 mod status;
+mod subscriptions;
 
 use std::sync::Arc;
 
@@ -63,6 +64,7 @@ pub fn router(runtime: Arc<Runtime>) -> Router {
         .route("/v1/connectors", get(status::connectors))
         .route("/v1/connections", get(status::connections))
         .route("/v1/events", get(events::list))
+        .route("/v1/subscriptions", get(subscriptions::list))
         .route(
             "/v1/hooks/{connection}",
             get(hooks::handle).post(hooks::handle),

@@ -191,8 +191,7 @@ mod tests {
                 .map(|b| ("api_base".to_string(), b.to_string()))
                 .into_iter()
                 .collect(),
-            secret_keys: vec![],
-            limits: Default::default(),
+            ..Default::default()
         };
         AllowList::new(&info, &connection)
     }

@@ -1,0 +1,229 @@
+//! The embedded store (one SQLite file). All SQL lives in this module, one file per table group:
+//! `kv` (connector state), `events` (inbound log, poll cursors), `operations` (the outbox),
+//! `subscriptions` (subscribers, their cursors and dead letters), `approvals` (the stored view of approvals).
+//!
+//! Calls run on tokio's blocking pool so a slow disk never stalls the async workers.
+
+mod approvals;
+mod events;
+mod kv;
+mod operations;
+mod subscriptions;
+
+pub use approvals::StoredApproval;
+pub use events::StoredEvent;
+pub use operations::{Enqueued, NewOperation, OperationRow, Status};
+pub use subscriptions::{DeadDelivery, Subscription};
+
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use anyhow::{Context, Result};
+use rusqlite::Connection;
+
+/// Schema migrations, applied in order; `PRAGMA user_version` records how many ran.
+const MIGRATIONS: &[&str] = &[r#"
+    CREATE TABLE kv (
+        connection TEXT NOT NULL,
+        key TEXT NOT NULL,
+        value BLOB NOT NULL,
+        expires_at INTEGER,
+        PRIMARY KEY (connection, key)
+    );
+    CREATE TABLE events (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        connection TEXT NOT NULL,
+        event_id TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        subject TEXT NOT NULL,
+        time_ms INTEGER,
+        payload TEXT NOT NULL,
+        received_ms INTEGER NOT NULL,
+        UNIQUE (connection, event_id)
+    );
+    CREATE TABLE poll_cursors (
+        connection TEXT PRIMARY KEY,
+        cursor TEXT NOT NULL
+    );
+"#, r#"
+    -- The outbox: every write to a platform, committed before it is attempted.
+    CREATE TABLE operations (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        connection TEXT NOT NULL,
+        operation TEXT NOT NULL,
+        request TEXT NOT NULL,
+        idempotency_key TEXT,
+        request_hash TEXT NOT NULL,
+        status TEXT NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_attempt_ms INTEGER NOT NULL,
+        last_error TEXT,
+        result TEXT,
+        created_ms INTEGER NOT NULL,
+        updated_ms INTEGER NOT NULL
+    );
+    CREATE UNIQUE INDEX operations_by_key ON operations (connection, idempotency_key)
+        WHERE idempotency_key IS NOT NULL;
+    CREATE INDEX operations_due ON operations (next_attempt_ms) WHERE status IN ('queued', 'retrying');
+    CREATE INDEX operations_by_status ON operations (status, id);
+
+    -- Subscribers: each reads the event log from its cursor, in order.
+    CREATE TABLE subscriptions (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        url TEXT NOT NULL,
+        secret TEXT NOT NULL,
+        types TEXT NOT NULL,
+        connections TEXT,
+        cursor INTEGER NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_attempt_ms INTEGER NOT NULL DEFAULT 0,
+        last_error TEXT,
+        created_ms INTEGER NOT NULL
+    );
+    CREATE TABLE dead_deliveries (
+        subscription INTEGER NOT NULL REFERENCES subscriptions (id) ON DELETE CASCADE,
+        event_seq INTEGER NOT NULL,
+        attempts INTEGER NOT NULL,
+        last_error TEXT NOT NULL,
+        dead_ms INTEGER NOT NULL,
+        PRIMARY KEY (subscription, event_seq)
+    );
+
+    -- What Qiao knows of each approval, so reads need not ask the platform.
+    CREATE TABLE approvals (
+        connection TEXT NOT NULL,
+        id TEXT NOT NULL,
+        template TEXT,
+        status TEXT NOT NULL,
+        instance TEXT NOT NULL,
+        synced_ms INTEGER NOT NULL,
+        stale INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (connection, id)
+    );
+"#];
+
+pub struct Db {
+    conn: Mutex<Connection>,
+}
+
+pub fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+impl Db {
+    pub fn open(path: &Path) -> Result<Arc<Db>> {
+        let conn = Connection::open(path)
+            .with_context(|| format!("cannot open database {}", path.display()))?;
+        // WAL: readers don't block the writer; NORMAL sync is durable across process crashes (not power loss of
+        // the last transaction), which is the trade-off SQLite recommends for WAL.
+        conn.execute_batch(
+            "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;",
+        )?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        migrate(&conn)?;
+        Ok(Arc::new(Db {
+            conn: Mutex::new(conn),
+        }))
+    }
+
+    async fn run<R: Send + 'static>(
+        self: &Arc<Self>,
+        f: impl FnOnce(&Connection) -> rusqlite::Result<R> + Send + 'static,
+    ) -> Result<R> {
+        let db = self.clone();
+        tokio::task::spawn_blocking(move || {
+            let conn = db
+                .conn
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            f(&conn)
+        })
+        .await?
+        .map_err(Into::into)
+    }
+
+}
+
+fn migrate(conn: &Connection) -> Result<()> {
+    let done: usize = conn.query_row("PRAGMA user_version", [], |row| row.get(0))?;
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(done) {
+        let tx = conn.unchecked_transaction()?;
+        tx.execute_batch(sql)
+            .with_context(|| format!("schema migration {} failed", i + 1))?;
+        tx.pragma_update(None, "user_version", i + 1)?;
+        tx.commit()?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bindings::types::Event;
+
+    fn event(id: &str) -> Event {
+        Event {
+            id: id.into(),
+            kind: "t".into(),
+            time_ms: None,
+            subject: "s".into(),
+            payload: "{\"a\":1}".into(),
+        }
+    }
+
+    #[tokio::test]
+    async fn kv_is_scoped_per_connection_and_expires() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(&dir.path().join("q.db")).unwrap();
+        db.kv_set("a".into(), "k".into(), b"1".to_vec(), None)
+            .await
+            .unwrap();
+        assert_eq!(
+            db.kv_get("a".into(), "k".into()).await.unwrap(),
+            Some(b"1".to_vec())
+        );
+        assert_eq!(db.kv_get("b".into(), "k".into()).await.unwrap(), None);
+        db.kv_set("a".into(), "t".into(), b"x".to_vec(), Some(0))
+            .await
+            .unwrap();
+        assert_eq!(db.kv_get("a".into(), "t".into()).await.unwrap(), None);
+    }
+
+    #[tokio::test]
+    async fn events_are_deduplicated_and_survive_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("q.db");
+        let db = Db::open(&path).unwrap();
+        assert_eq!(
+            db.commit_events("a".into(), vec![event("1"), event("2")], None)
+                .await
+                .unwrap(),
+            2
+        );
+        assert_eq!(
+            db.commit_events("a".into(), vec![event("2"), event("3")], None)
+                .await
+                .unwrap(),
+            1
+        );
+        assert_eq!(
+            db.commit_events("b".into(), vec![event("1")], None)
+                .await
+                .unwrap(),
+            1
+        );
+        drop(db);
+        let db = Db::open(&path).unwrap();
+        let all = db.list_events(0, Some("a".into()), 10).await.unwrap();
+        assert_eq!(
+            all.iter().map(|e| e.id.as_str()).collect::<Vec<_>>(),
+            ["1", "2", "3"]
+        );
+        let after = db.list_events(all[0].seq, None, 10).await.unwrap();
+        assert_eq!(after.len(), 3);
+        assert_eq!(after[0].payload["a"], 1);
+    }
+}

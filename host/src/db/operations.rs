@@ -1,0 +1,319 @@
+//! The outbox table: each write to a platform, from acceptance to its final state.
+//!
+//! States: `queued` → `running` → `succeeded` | `retrying` (→ `running` …) | `failed` (not retryable) |
+//! `dead` (attempts exhausted); `failed` and `dead` can be re-queued or `discarded` through the API.
+
+use std::sync::Arc;
+
+use anyhow::Result;
+use rusqlite::{OptionalExtension, params};
+use serde::Serialize;
+
+use super::{Db, now_ms};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Queued,
+    Running,
+    Retrying,
+    Succeeded,
+    Failed,
+    Dead,
+    Discarded,
+}
+
+impl Status {
+    pub const ALL: [Status; 7] = [
+        Status::Queued,
+        Status::Running,
+        Status::Retrying,
+        Status::Succeeded,
+        Status::Failed,
+        Status::Dead,
+        Status::Discarded,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Queued => "queued",
+            Status::Running => "running",
+            Status::Retrying => "retrying",
+            Status::Succeeded => "succeeded",
+            Status::Failed => "failed",
+            Status::Dead => "dead",
+            Status::Discarded => "discarded",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Status> {
+        Status::ALL.into_iter().find(|v| v.as_str() == s)
+    }
+
+    /// No further attempt will be made unless someone re-queues it.
+    pub fn is_final(self) -> bool {
+        matches!(self, Status::Succeeded | Status::Failed | Status::Dead | Status::Discarded)
+    }
+}
+
+pub struct NewOperation {
+    pub connection: String,
+    pub operation: String,
+    /// The request, as JSON: what the worker will send.
+    pub request: String,
+    /// The caller's key; operations without one are never matched to each other.
+    pub idempotency_key: Option<String>,
+    /// Identifies the request (operation, target, body) for comparing requests that share a key.
+    pub request_hash: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct OperationRow {
+    pub id: i64,
+    pub connection: String,
+    pub operation: String,
+    pub request: serde_json::Value,
+    pub idempotency_key: Option<String>,
+    #[serde(skip)]
+    pub request_hash: String,
+    pub status: Status,
+    pub attempts: u32,
+    pub next_attempt_ms: Option<i64>,
+    /// The last failure, as the API would have answered it (`{code, message, details}`).
+    pub last_error: Option<serde_json::Value>,
+    /// The platform's answer, once succeeded.
+    pub result: Option<serde_json::Value>,
+    pub created_ms: i64,
+    pub updated_ms: i64,
+}
+
+pub enum Enqueued {
+    New(OperationRow),
+    /// The same key with the same request: the operation it created before.
+    Existing(OperationRow),
+    /// The same key with a different request.
+    Conflict(OperationRow),
+}
+
+const COLUMNS: &str = "id, connection, operation, request, idempotency_key, request_hash, status, attempts, \
+                       next_attempt_ms, last_error, result, created_ms, updated_ms";
+
+fn json(text: Option<String>) -> Option<serde_json::Value> {
+    text.map(|t| serde_json::from_str(&t).unwrap_or(serde_json::Value::String(t)))
+}
+
+fn row(r: &rusqlite::Row) -> rusqlite::Result<OperationRow> {
+    let status: String = r.get(6)?;
+    let status = Status::parse(&status).unwrap_or(Status::Failed);
+    Ok(OperationRow {
+        id: r.get(0)?,
+        connection: r.get(1)?,
+        operation: r.get(2)?,
+        request: json(r.get(3)?).unwrap_or_default(),
+        idempotency_key: r.get(4)?,
+        request_hash: r.get(5)?,
+        status,
+        attempts: r.get(7)?,
+        next_attempt_ms: matches!(status, Status::Queued | Status::Retrying)
+            .then(|| r.get(8))
+            .transpose()?,
+        last_error: json(r.get(9)?),
+        result: json(r.get(10)?),
+        created_ms: r.get(11)?,
+        updated_ms: r.get(12)?,
+    })
+}
+
+fn by_id(c: &rusqlite::Connection, id: i64) -> rusqlite::Result<Option<OperationRow>> {
+    c.query_row(&format!("SELECT {COLUMNS} FROM operations WHERE id = ?1"), [id], row)
+        .optional()
+}
+
+impl Db {
+    /// Commits a new operation, or finds the one an earlier request with the same idempotency key created.
+    pub async fn enqueue(self: &Arc<Self>, op: NewOperation) -> Result<Enqueued> {
+        self.run(move |c| {
+            let tx = c.unchecked_transaction()?;
+            if let Some(key) = &op.idempotency_key {
+                let earlier = tx
+                    .query_row(
+                        &format!("SELECT {COLUMNS} FROM operations WHERE connection = ?1 AND idempotency_key = ?2"),
+                        params![op.connection, key],
+                        row,
+                    )
+                    .optional()?;
+                if let Some(earlier) = earlier {
+                    return Ok(if earlier.request_hash == op.request_hash {
+                        Enqueued::Existing(earlier)
+                    } else {
+                        Enqueued::Conflict(earlier)
+                    });
+                }
+            }
+            let now = now_ms();
+            tx.execute(
+                "INSERT INTO operations (connection, operation, request, idempotency_key, request_hash, status,
+                     next_attempt_ms, created_ms, updated_ms)
+                 VALUES (?1, ?2, ?3, ?4, ?5, 'queued', ?6, ?6, ?6)",
+                params![op.connection, op.operation, op.request, op.idempotency_key, op.request_hash, now],
+            )?;
+            let created = by_id(&tx, tx.last_insert_rowid())?.expect("row just inserted");
+            tx.commit()?;
+            Ok(Enqueued::New(created))
+        })
+        .await
+    }
+
+    pub async fn operation(self: &Arc<Self>, id: i64) -> Result<Option<OperationRow>> {
+        self.run(move |c| by_id(c, id)).await
+    }
+
+    /// Operations after `after` (an id), oldest first, optionally of one status and one connection.
+    pub async fn list_operations(
+        self: &Arc<Self>,
+        status: Option<Status>,
+        connection: Option<String>,
+        after: i64,
+        limit: u32,
+    ) -> Result<Vec<OperationRow>> {
+        self.run(move |c| {
+            let mut stmt = c.prepare_cached(&format!(
+                "SELECT {COLUMNS} FROM operations
+                 WHERE id > ?1 AND (?2 IS NULL OR status = ?2) AND (?3 IS NULL OR connection = ?3)
+                 ORDER BY id LIMIT ?4"
+            ))?;
+            let rows = stmt.query_map(params![after, status.map(Status::as_str), connection, limit], row)?;
+            rows.collect()
+        })
+        .await
+    }
+
+    /// Counts per status (for `GET /v1/operations` summaries and the benchmark).
+    pub async fn operation_counts(self: &Arc<Self>) -> Result<Vec<(String, i64)>> {
+        self.run(|c| {
+            let mut stmt = c.prepare_cached("SELECT status, COUNT(*) FROM operations GROUP BY status")?;
+            let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            rows.collect()
+        })
+        .await
+    }
+
+    /// Operations whose time has come (`queued`, or `retrying` with its wait over), oldest due first.
+    pub async fn due_operations(self: &Arc<Self>, now: i64, limit: u32) -> Result<Vec<(i64, String)>> {
+        self.run(move |c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT id, connection FROM operations
+                 WHERE status IN ('queued', 'retrying') AND next_attempt_ms <= ?1
+                 ORDER BY next_attempt_ms, id LIMIT ?2",
+            )?;
+            let rows = stmt.query_map(params![now, limit], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            rows.collect()
+        })
+        .await
+    }
+
+    /// When the next waiting operation becomes due.
+    pub async fn next_due_ms(self: &Arc<Self>) -> Result<Option<i64>> {
+        self.run(|c| {
+            c.query_row(
+                "SELECT MIN(next_attempt_ms) FROM operations WHERE status IN ('queued', 'retrying')",
+                [],
+                |r| r.get(0),
+            )
+        })
+        .await
+    }
+
+    /// Takes an operation for an attempt; `None` when it is no longer waiting (discarded, or taken).
+    pub async fn claim(self: &Arc<Self>, id: i64) -> Result<Option<OperationRow>> {
+        self.run(move |c| {
+            let n = c.execute(
+                "UPDATE operations SET status = 'running', attempts = attempts + 1, updated_ms = ?2
+                 WHERE id = ?1 AND status IN ('queued', 'retrying')",
+                params![id, now_ms()],
+            )?;
+            if n == 0 { Ok(None) } else { by_id(c, id) }
+        })
+        .await
+    }
+
+    pub async fn succeed(self: &Arc<Self>, id: i64, result: serde_json::Value) -> Result<()> {
+        self.run(move |c| {
+            c.execute(
+                "UPDATE operations SET status = 'succeeded', result = ?2, updated_ms = ?3 WHERE id = ?1",
+                params![id, result.to_string(), now_ms()],
+            )
+            .map(drop)
+        })
+        .await
+    }
+
+    /// Records a failed attempt: `retry_at` schedules another, otherwise the operation ends in `status`.
+    pub async fn record_failure(
+        self: &Arc<Self>,
+        id: i64,
+        error: serde_json::Value,
+        retry_at: Option<i64>,
+        status: Status,
+    ) -> Result<()> {
+        let (status, next) = match retry_at {
+            Some(at) => (Status::Retrying, at),
+            None => (status, 0),
+        };
+        self.run(move |c| {
+            c.execute(
+                "UPDATE operations SET status = ?2, last_error = ?3, next_attempt_ms = ?4, updated_ms = ?5
+                 WHERE id = ?1",
+                params![id, status.as_str(), error.to_string(), next, now_ms()],
+            )
+            .map(drop)
+        })
+        .await
+    }
+
+    /// Hands operations left `running` (by a crash, or a shutdown that could not wait) back to the queue. The
+    /// attempt they were in counts.
+    pub async fn requeue_running(self: &Arc<Self>) -> Result<usize> {
+        self.run(|c| {
+            c.execute(
+                "UPDATE operations SET status = 'retrying', next_attempt_ms = ?1, updated_ms = ?1
+                 WHERE status = 'running'",
+                [now_ms()],
+            )
+        })
+        .await
+    }
+
+    /// Re-queues a `failed` or `dead` operation with a fresh budget of attempts. `None`: no such operation;
+    /// `Some(false)`: it is in another state.
+    pub async fn requeue(self: &Arc<Self>, id: i64) -> Result<Option<bool>> {
+        self.run(move |c| {
+            if by_id(c, id)?.is_none() {
+                return Ok(None);
+            }
+            let n = c.execute(
+                "UPDATE operations SET status = 'queued', attempts = 0, next_attempt_ms = ?2, updated_ms = ?2
+                 WHERE id = ?1 AND status IN ('failed', 'dead')",
+                params![id, now_ms()],
+            )?;
+            Ok(Some(n == 1))
+        })
+        .await
+    }
+
+    /// Gives up on an operation that is not running or succeeded. Same answers as [`Db::requeue`].
+    pub async fn discard(self: &Arc<Self>, id: i64) -> Result<Option<bool>> {
+        self.run(move |c| {
+            if by_id(c, id)?.is_none() {
+                return Ok(None);
+            }
+            let n = c.execute(
+                "UPDATE operations SET status = 'discarded', updated_ms = ?2
+                 WHERE id = ?1 AND status IN ('queued', 'retrying', 'failed', 'dead')",
+                params![id, now_ms()],
+            )?;
+            Ok(Some(n == 1))
+        })
+        .await
+    }
+}
