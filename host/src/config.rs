@@ -130,7 +130,7 @@ impl Default for OutboxPolicy {
             max_attempts: 8,
             backoff_initial_ms: 1_000,
             backoff_max_ms: 300_000,
-            retry_on: ["unauthorized", "unavailable", "rate-limited", "internal", "timeout", "not-loaded"]
+            retry_on: ["unauthorized", "unavailable", "rate-limited", "timeout", "not-loaded"]
                 .map(String::from)
                 .to_vec(),
             concurrency: 4,

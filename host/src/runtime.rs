@@ -16,7 +16,7 @@ use crate::bindings::types;
 use crate::calls::{Call, Reply, dispatch};
 use crate::compile_cache::CompileCache;
 use crate::config::{Connection, Limits, SubscriberSettings};
-use crate::connector::{self, Connector, Exports};
+use crate::connector::{self, Capability, Connector, Exports};
 use crate::db::Db;
 use crate::imports::http::AllowList;
 use crate::outbox::Outbox;
@@ -65,6 +65,8 @@ pub struct Runtime {
     /// Bumped whenever new events are stored, so subscriber deliveries start without polling the table.
     pub events_added: watch::Sender<u64>,
     pub subscriber_settings: SubscriberSettings,
+    /// Bumped when a subscription is created or deleted, so deliveries to it start (or stop) at once.
+    pub subscriptions_changed: watch::Sender<u64>,
 }
 
 impl Runtime {
@@ -82,6 +84,7 @@ impl Runtime {
             .redirect(reqwest::redirect::Policy::none())
             .user_agent(concat!("qiao/", env!("CARGO_PKG_VERSION")))
             .build()?;
+        let outbox = Outbox::new(connections.iter());
         Ok(Runtime {
             linker: crate::imports::linker(&engine)?,
             cache: CompileCache::new(cache_dir.unwrap_or_else(|| data_dir.join("compiled")))?,
@@ -93,9 +96,10 @@ impl Runtime {
                 .map(|c| (c.name.clone(), Arc::new(c)))
                 .collect(),
             plugins: Registry::new(plugins_dir),
-            outbox: Outbox::new(),
+            outbox,
             events_added: watch::Sender::new(0),
             subscriber_settings: SubscriberSettings::default(),
+            subscriptions_changed: watch::Sender::new(0),
         })
     }
 
@@ -177,20 +181,24 @@ impl Runtime {
     }
 
     /// Runs one operation on a connection's connector, in a fresh instance with the connection's limits.
-    pub async fn call(&self, connection: &str, call: Call) -> Result<Reply, CallError> {
+    /// The connection and the connector that would serve a call of `capability` now.
+    fn resolve(
+        &self,
+        connection: &str,
+        capability: Capability,
+    ) -> Result<(&Arc<Connection>, Arc<Connector>), CallError> {
         let conn = self
             .connections
             .get(connection)
             .ok_or_else(|| CallError::UnknownConnection(connection.into()))?;
         // Held for the whole call: a reload in the meantime does not affect it.
-        let connector =
-            self.plugins
-                .get(&conn.connector)
-                .ok_or_else(|| CallError::ConnectorNotLoaded {
-                    connection: conn.name.clone(),
-                    connector: conn.connector.clone(),
-                })?;
-        let capability = call.capability();
+        let connector = self
+            .plugins
+            .get(&conn.connector)
+            .ok_or_else(|| CallError::ConnectorNotLoaded {
+                connection: conn.name.clone(),
+                connector: conn.connector.clone(),
+            })?;
         if !connector.exports.has(capability) {
             return Err(CallError::Unsupported {
                 connector: connector.id().into(),
@@ -198,6 +206,21 @@ impl Runtime {
                 export: capability.export_name(),
             });
         }
+        Ok((conn, connector))
+    }
+
+    /// Whether a write of `capability` could ever succeed on this connection, for refusing it before it is
+    /// queued. A connector that is not loaded yet may be soon: that is not refused.
+    pub fn check_callable(&self, connection: &str, capability: Capability) -> Result<(), CallError> {
+        match self.resolve(connection, capability) {
+            Ok(_) | Err(CallError::ConnectorNotLoaded { .. }) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    pub async fn call(&self, connection: &str, call: Call) -> Result<Reply, CallError> {
+        let capability = call.capability();
+        let (conn, connector) = self.resolve(connection, capability)?;
         let operation = call.operation();
         let allow = Arc::new(AllowList::new(&connector.info, conn));
         let mut store = self.new_store(conn.clone(), allow);

@@ -3,6 +3,7 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::{Context, Result};
 use tokio::sync::oneshot;
@@ -31,7 +32,12 @@ pub struct Server {
     /// Background work (pollers, deliveries to subscribers): stopped at shutdown. Each keeps its progress in
     /// the store, so work cut short is redone, never lost.
     workers: Vec<JoinHandle<()>>,
+    /// The outbox dispatcher: stopped first, and given [`SHUTDOWN_GRACE`] to finish what is in flight.
+    outbox: JoinHandle<()>,
 }
+
+/// How long a shutdown waits for platform calls in flight before handing them back to the queue.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
 pub async fn start(options: ServeOptions) -> Result<Server> {
     let config = match &options.config {
@@ -66,6 +72,7 @@ pub async fn start(options: ServeOptions) -> Result<Server> {
             );
         }
     }
+    let outbox = crate::outbox::worker::spawn(&runtime, SHUTDOWN_GRACE);
     let mut workers = crate::inbound::spawn_pollers(&runtime);
     workers.push(crate::subscribers::spawn(&runtime));
     let listener = tokio::net::TcpListener::bind(options.listen)
@@ -88,15 +95,20 @@ pub async fn start(options: ServeOptions) -> Result<Server> {
         runtime,
         shutdown,
         task,
+        outbox,
         workers,
     })
 }
 
 impl Server {
-    /// Stops accepting, lets in-flight requests finish, and returns.
+    /// Stops accepting requests and starting attempts; lets in-flight requests and attempts finish (attempts for
+    /// up to [`SHUTDOWN_GRACE`], then they are handed back to the queue), and returns.
     pub async fn shutdown(self) -> Result<()> {
+        // Callers waiting on results are answered 202 now rather than holding the listener open.
+        self.runtime.outbox.stop();
         let _ = self.shutdown.send(());
         self.task.await??;
+        self.outbox.await?;
         for worker in &self.workers {
             worker.abort();
         }

@@ -98,13 +98,25 @@ impl TestServer {
     }
 
     /// One API request: status and JSON body.
+    ///
+    /// Writes to a connection (POST, PATCH, DELETE under `/v1/connections/`) wait for their result, as a
+    /// synchronous caller would (`?wait=30`), unless the path names its own `wait`: tests of the outbox itself
+    /// pass `wait=0` to see the `202 Accepted`.
     pub async fn request(
         &self,
         method: reqwest::Method,
         path: &str,
         body: Option<Value>,
     ) -> (u16, Value) {
-        let mut request = self.client.request(method, self.url(path));
+        let waits = method != reqwest::Method::GET
+            && path.starts_with("/v1/connections/")
+            && !path.contains("wait=");
+        let path = match (waits, path.contains('?')) {
+            (false, _) => path.to_string(),
+            (true, false) => format!("{path}?wait=30"),
+            (true, true) => format!("{path}&wait=30"),
+        };
+        let mut request = self.client.request(method, self.url(&path));
         if let Some(body) = body {
             request = request.json(&body);
         }

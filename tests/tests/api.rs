@@ -85,7 +85,15 @@ async fn messages_go_through_the_http_import_with_secrets_and_kv_state() {
     assert_eq!(first["extra"]["token"], "s3cret-token");
     assert_eq!(first["extra"]["echo"]["to"], json!(["alice"]));
 
+    // The same idempotency key and message: the same operation and result, not a second send.
+    let (status, again) = qiao.post("/v1/connections/main/messages", msg.clone()).await;
+    assert_eq!((status, &again["message_id"]), (200, &json!("msg-1")), "{again}");
+    assert_eq!(again["operation_id"], first["operation_id"]);
+    assert_eq!(echo.recorded.all().len(), 1);
+
     // kv state survives between calls (each call is a fresh instance).
+    let mut msg = msg;
+    msg["idempotency_key"] = json!("k2");
     let (_, second) = qiao.post("/v1/connections/main/messages", msg).await;
     assert_eq!(second["message_id"], "msg-2");
     assert_eq!(echo.recorded.all().len(), 2);
@@ -395,12 +403,6 @@ async fn bad_requests_get_clear_errors_and_the_server_stays_up() {
             "unknown_connection",
         ),
         (
-            "/v1/connections/orphan/messages",
-            json!({ "to": { "users": ["a"] }, "text": "x" }),
-            503,
-            "connector_not_loaded",
-        ),
-        (
             "/v1/connections/main/messages",
             json!({ "to": { "users": ["a"] } }),
             400,
@@ -439,6 +441,16 @@ async fn bad_requests_get_clear_errors_and_the_server_stays_up() {
                 .is_empty()
         );
     }
+    // A connection whose connector is not loaded yet: the write is kept, and retried until it is.
+    let (status, op) = qiao
+        .post(
+            "/v1/connections/orphan/messages?wait=1",
+            json!({ "to": { "users": ["a"] }, "text": "x" }),
+        )
+        .await;
+    assert_eq!(status, 202, "{op}");
+    assert_eq!(op["status"], "retrying", "{op}");
+    assert_eq!(op["last_error"]["code"], "connector_not_loaded", "{op}");
     let big = "x".repeat(2 * 1024 * 1024);
     let (status, body) = qiao
         .post(

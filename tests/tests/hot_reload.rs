@@ -28,7 +28,7 @@ async fn replacing_a_connector_under_load_fails_no_call() {
     for w in 0..4 {
         let (client, url, stop) = (
             qiao.client.clone(),
-            qiao.url("/v1/connections/main/messages"),
+            qiao.url("/v1/connections/main/messages?wait=30"),
             stop.clone(),
         );
         workers.push(tokio::spawn(async move {
@@ -86,10 +86,11 @@ async fn add_break_and_remove_files() {
     let echo = EchoServer::start().await;
     let qiao = TestServer::start(&[], &config(&echo.base)).await.unwrap();
     let send = json!({ "to": { "users": ["u"] }, "text": "x" });
-    let (status, _) = qiao
-        .post("/v1/connections/main/messages", send.clone())
+    // No connector yet: the write is kept, and delivered once the connector is dropped in.
+    let (status, early) = qiao
+        .post("/v1/connections/main/messages?wait=0", send.clone())
         .await;
-    assert_eq!(status, 503, "no connector yet");
+    assert_eq!(status, 202, "{early}");
 
     install(&component("echo"), &qiao.plugins_dir, "echo.wasm");
     qiao.wait_for_connector("echo.wasm", |row| {
@@ -101,6 +102,10 @@ async fn add_break_and_remove_files() {
         .post("/v1/connections/main/messages", send.clone())
         .await;
     assert_eq!(status, 200, "dropped in, live");
+    let (_, early) = qiao
+        .get(&format!("/v1/operations/{}?wait=20", early["id"]))
+        .await;
+    assert_eq!(early["status"], "succeeded", "{early}");
 
     // A broken replacement is reported, and the previous version keeps serving.
     std::fs::write(qiao.plugins_dir.join(".broken"), b"\0asm not really").unwrap();
@@ -133,11 +138,13 @@ async fn add_break_and_remove_files() {
     qiao.wait_for_connector("echo.wasm", |row| row.is_none())
         .await
         .unwrap();
-    let (status, body) = qiao.post("/v1/connections/main/messages", send).await;
+    let (status, op) = qiao
+        .post("/v1/connections/main/messages?wait=1", send)
+        .await;
     assert_eq!(
-        (status, body["error"]["code"].as_str()),
-        (503, Some("connector_not_loaded")),
-        "removed, gone"
+        (status, op["last_error"]["code"].as_str()),
+        (202, Some("connector_not_loaded")),
+        "removed, gone: {op}"
     );
 }
 

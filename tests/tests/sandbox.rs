@@ -13,6 +13,8 @@ async fn server() -> (TestServer, EchoServer) {
         connector = "hostile"
         settings = {{ api_base = "{0}" }}
         limits = {{ memory_mb = 32, cpu_ms = 300, timeout_ms = 3000, max_http_requests = 20, max_response_bytes = 1048576 }}
+        # One attempt: these tests look at how each misbehaviour is contained and reported, not at retries.
+        outbox = {{ max_attempts = 1 }}
 
         [connections.good]
         connector = "echo"

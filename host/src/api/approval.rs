@@ -2,16 +2,18 @@
 
 use axum::Json;
 use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
+use axum::response::Response;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::extra;
+use super::operations::{WriteOptions, accept};
 use super::{ApiError, AppState, Body, call, expect_reply};
 use crate::bindings::approval::{
     ActRequest, Action, CancelRequest, CreateRequest, FormField, Instance, Status,
 };
 use crate::calls::{Call, Reply};
+use crate::outbox::write::Write;
 
 type Result<T> = std::result::Result<T, ApiError>;
 
@@ -32,8 +34,9 @@ pub struct CreateBody {
 pub async fn create(
     State(rt): State<AppState>,
     Path(c): Path<String>,
+    options: WriteOptions,
     Body(b): Body<CreateBody>,
-) -> Result<(StatusCode, Json<Value>)> {
+) -> Result<Response> {
     let request = CreateRequest {
         template: b.template,
         applicant: b.applicant,
@@ -43,11 +46,7 @@ pub async fn create(
         idempotency_key: b.idempotency_key,
         options: b.options.map(|v| v.to_string()),
     };
-    let created = expect_reply!(
-        call(&rt, &c, Call::CreateApproval(request)).await?,
-        Reply::Created
-    );
-    Ok((StatusCode::CREATED, Json(json!(created))))
+    accept(&rt, &c, Write::CreateApproval { request }, options).await
 }
 
 #[derive(Deserialize)]
@@ -112,7 +111,8 @@ async fn act(
     id: String,
     action: Action,
     b: ActBody,
-) -> Result<StatusCode> {
+    options: WriteOptions,
+) -> Result<Response> {
     let request = ActRequest {
         instance_id: id,
         task_id: b.task_id,
@@ -121,24 +121,25 @@ async fn act(
         comment: b.comment,
         template: b.template,
     };
-    call(&rt, &c, Call::Act(request)).await?;
-    Ok(StatusCode::NO_CONTENT)
+    accept(&rt, &c, Write::ActOnApproval { request }, options).await
 }
 
 pub async fn approve(
     State(rt): State<AppState>,
     Path((c, id)): Path<(String, String)>,
+    options: WriteOptions,
     Body(b): Body<ActBody>,
-) -> Result<StatusCode> {
-    act(rt, c, id, Action::Approve, b).await
+) -> Result<Response> {
+    act(rt, c, id, Action::Approve, b, options).await
 }
 
 pub async fn reject(
     State(rt): State<AppState>,
     Path((c, id)): Path<(String, String)>,
+    options: WriteOptions,
     Body(b): Body<ActBody>,
-) -> Result<StatusCode> {
-    act(rt, c, id, Action::Reject, b).await
+) -> Result<Response> {
+    act(rt, c, id, Action::Reject, b, options).await
 }
 
 #[derive(Deserialize, Default)]
@@ -152,14 +153,14 @@ pub struct CancelBody {
 pub async fn cancel(
     State(rt): State<AppState>,
     Path((c, id)): Path<(String, String)>,
+    options: WriteOptions,
     Body(b): Body<CancelBody>,
-) -> Result<StatusCode> {
+) -> Result<Response> {
     let request = CancelRequest {
         instance_id: id,
         operator: b.operator,
         reason: b.reason,
         template: b.template,
     };
-    call(&rt, &c, Call::Cancel(request)).await?;
-    Ok(StatusCode::NO_CONTENT)
+    accept(&rt, &c, Write::CancelApproval { request }, options).await
 }

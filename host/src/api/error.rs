@@ -1,5 +1,7 @@
 //! API errors: a JSON body with a stable `code`, a `message`, and the connector's error details.
 
+use std::borrow::Cow;
+
 use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -11,7 +13,8 @@ use crate::runtime::CallError;
 #[derive(Debug)]
 pub struct ApiError {
     pub status: StatusCode,
-    pub code: &'static str,
+    /// Stable, snake_case (`invalid_input`, `rate_limited`, ...). Owned only when read back from the store.
+    pub code: Cow<'static, str>,
     pub message: String,
     pub details: Option<serde_json::Value>,
 }
@@ -20,9 +23,28 @@ impl ApiError {
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> ApiError {
         ApiError {
             status,
-            code,
+            code: Cow::Borrowed(code),
             message: message.into(),
             details: None,
+        }
+    }
+
+    /// The error as the outbox stores it (`{status, code, message, details}`), to answer with it later.
+    pub fn to_stored(&self) -> serde_json::Value {
+        json!({ "status": self.status.as_u16(), "code": self.code, "message": self.message, "details": self.details })
+    }
+
+    /// Reads back [`ApiError::to_stored`]; anything unreadable becomes an internal error.
+    pub fn from_stored(stored: &serde_json::Value) -> ApiError {
+        let text = |k: &str| stored[k].as_str().unwrap_or_default().to_string();
+        ApiError {
+            status: stored["status"]
+                .as_u64()
+                .and_then(|s| StatusCode::from_u16(s as u16).ok())
+                .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+            code: Cow::Owned(Some(text("code")).filter(|c| !c.is_empty()).unwrap_or_else(|| "internal".into())),
+            message: text("message"),
+            details: Some(stored["details"].clone()).filter(|d| !d.is_null()),
         }
     }
 
@@ -77,7 +99,7 @@ fn connector_error(e: types::Error) -> ApiError {
     let (status, code) = kind_status(e.kind);
     ApiError {
         status,
-        code,
+        code: Cow::Borrowed(code),
         message: e.message.clone(),
         details: Some(json!({
             "kind": kind_name(e.kind),

@@ -47,18 +47,10 @@ pub async fn handle(
     let outcome = match call(&rt, &connection, Call::Webhook(request)).await {
         Ok(reply) => expect_reply!(reply, Reply::Webhook),
         // A request that fails verification is the sender's fault, not a gateway problem.
-        Err(ApiError {
-            code: "platform_unauthorized",
-            message,
-            details,
-            ..
-        }) => {
-            return Err(ApiError {
-                status: StatusCode::UNAUTHORIZED,
-                code: "invalid_signature",
-                message,
-                details,
-            });
+        Err(mut e) if e.code == "platform_unauthorized" => {
+            e.status = StatusCode::UNAUTHORIZED;
+            e.code = "invalid_signature".into();
+            return Err(e);
         }
         Err(e) => return Err(e),
     };

@@ -2,13 +2,15 @@
 
 use axum::Json;
 use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
+use axum::response::Response;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use super::operations::{WriteOptions, accept};
 use super::{ApiError, AppState, Body, call, expect_reply, render};
 use crate::bindings::identity::{DepartmentFields, SsoRequest, UserFields, UserKey};
 use crate::calls::{Call, Reply};
+use crate::outbox::write::Write;
 
 type Result<T> = std::result::Result<T, ApiError>;
 
@@ -78,35 +80,31 @@ impl<'de, T: serde::de::DeserializeOwned> Deserialize<'de> for Fields<T> {
 pub async fn create_department(
     State(rt): State<AppState>,
     Path(c): Path<String>,
+    options: WriteOptions,
     Body(body): Body<Create<DepartmentFields>>,
-) -> Result<(StatusCode, Json<Value>)> {
-    let reply = call(
-        &rt,
-        &c,
-        Call::CreateDepartment(body.fields.0, body.idempotency_key),
-    )
-    .await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(render(expect_reply!(reply, Reply::Department))),
-    ))
+) -> Result<Response> {
+    let write = Write::CreateDepartment {
+        fields: body.fields.0,
+        idempotency_key: body.idempotency_key,
+    };
+    accept(&rt, &c, write, options).await
 }
 
 pub async fn update_department(
     State(rt): State<AppState>,
     Path((c, id)): Path<(String, String)>,
+    options: WriteOptions,
     Body(Fields(fields)): Body<Fields<DepartmentFields>>,
-) -> Result<StatusCode> {
-    call(&rt, &c, Call::UpdateDepartment(id, fields)).await?;
-    Ok(StatusCode::NO_CONTENT)
+) -> Result<Response> {
+    accept(&rt, &c, Write::UpdateDepartment { id, fields }, options).await
 }
 
 pub async fn delete_department(
     State(rt): State<AppState>,
     Path((c, id)): Path<(String, String)>,
-) -> Result<StatusCode> {
-    call(&rt, &c, Call::DeleteDepartment(id)).await?;
-    Ok(StatusCode::NO_CONTENT)
+    options: WriteOptions,
+) -> Result<Response> {
+    accept(&rt, &c, Write::DeleteDepartment { id }, options).await
 }
 
 #[derive(Deserialize)]
@@ -173,35 +171,31 @@ pub async fn find_user(
 pub async fn create_user(
     State(rt): State<AppState>,
     Path(c): Path<String>,
+    options: WriteOptions,
     Body(body): Body<Create<UserFields>>,
-) -> Result<(StatusCode, Json<Value>)> {
-    let reply = call(
-        &rt,
-        &c,
-        Call::CreateUser(body.fields.0, body.idempotency_key),
-    )
-    .await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(render(expect_reply!(reply, Reply::User))),
-    ))
+) -> Result<Response> {
+    let write = Write::CreateUser {
+        fields: body.fields.0,
+        idempotency_key: body.idempotency_key,
+    };
+    accept(&rt, &c, write, options).await
 }
 
 pub async fn update_user(
     State(rt): State<AppState>,
     Path((c, id)): Path<(String, String)>,
+    options: WriteOptions,
     Body(Fields(fields)): Body<Fields<UserFields>>,
-) -> Result<StatusCode> {
-    call(&rt, &c, Call::UpdateUser(id, fields)).await?;
-    Ok(StatusCode::NO_CONTENT)
+) -> Result<Response> {
+    accept(&rt, &c, Write::UpdateUser { id, fields }, options).await
 }
 
 pub async fn delete_user(
     State(rt): State<AppState>,
     Path((c, id)): Path<(String, String)>,
-) -> Result<StatusCode> {
-    call(&rt, &c, Call::DeleteUser(id)).await?;
-    Ok(StatusCode::NO_CONTENT)
+    options: WriteOptions,
+) -> Result<Response> {
+    accept(&rt, &c, Write::DeleteUser { id }, options).await
 }
 
 #[derive(Deserialize)]

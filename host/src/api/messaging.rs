@@ -1,13 +1,16 @@
 //! `/v1/connections/{c}/messages`: send, recall, read status.
 
 use axum::Json;
+use axum::response::Response;
 use axum::extract::{Path, State};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{ApiError, AppState, Body, call, expect_reply, extra};
+use super::operations::{WriteOptions, accept};
+use super::{ApiError, AppState, Body, call, expect_reply};
 use crate::bindings::messaging::{Button, Card, Content, Markdown, Message, Recipients};
 use crate::calls::{Call, Reply};
+use crate::outbox::write::Write;
 
 type Result<T> = std::result::Result<T, ApiError>;
 
@@ -93,21 +96,19 @@ impl SendBody {
 pub async fn send(
     State(rt): State<AppState>,
     Path(c): Path<String>,
+    options: WriteOptions,
     Body(body): Body<SendBody>,
-) -> Result<Json<Value>> {
+) -> Result<Response> {
     let message = body.into_message()?;
-    let sent = expect_reply!(call(&rt, &c, Call::Send(message)).await?, Reply::Sent);
-    Ok(Json(
-        json!({ "message_id": sent.message_id, "problems": sent.problems, "extra": extra(sent.extra) }),
-    ))
+    accept(&rt, &c, Write::Send { message }, options).await
 }
 
 pub async fn recall(
     State(rt): State<AppState>,
-    Path((c, id)): Path<(String, String)>,
-) -> Result<Json<Value>> {
-    call(&rt, &c, Call::Recall(id.clone())).await?;
-    Ok(Json(json!({ "message_id": id, "recalled": true })))
+    Path((c, message_id)): Path<(String, String)>,
+    options: WriteOptions,
+) -> Result<Response> {
+    accept(&rt, &c, Write::Recall { message_id }, options).await
 }
 
 pub async fn read_status(

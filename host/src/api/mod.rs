@@ -8,6 +8,7 @@ mod events;
 mod hooks;
 mod identity;
 mod messaging;
+pub mod operations;
 mod status;
 mod subscriptions;
 
@@ -64,7 +65,32 @@ pub fn router(runtime: Arc<Runtime>) -> Router {
         .route("/v1/connectors", get(status::connectors))
         .route("/v1/connections", get(status::connections))
         .route("/v1/events", get(events::list))
-        .route("/v1/subscriptions", get(subscriptions::list))
+        .route("/v1/operations", get(operations::list))
+        .route(
+            "/v1/operations/{id}",
+            get(operations::get).delete(operations::discard),
+        )
+        .route("/v1/operations/{id}/retry", post(operations::retry))
+        .route(
+            "/v1/subscriptions",
+            get(subscriptions::list).post(subscriptions::create),
+        )
+        .route(
+            "/v1/subscriptions/{id}",
+            get(subscriptions::get).delete(subscriptions::delete),
+        )
+        .route(
+            "/v1/subscriptions/{id}/dead-letters",
+            get(subscriptions::dead_letters),
+        )
+        .route(
+            "/v1/subscriptions/{id}/dead-letters/{seq}",
+            axum::routing::delete(subscriptions::discard),
+        )
+        .route(
+            "/v1/subscriptions/{id}/dead-letters/{seq}/retry",
+            post(subscriptions::retry),
+        )
         .route(
             "/v1/hooks/{connection}",
             get(hooks::handle).post(hooks::handle),

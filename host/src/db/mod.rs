@@ -65,7 +65,8 @@ const MIGRATIONS: &[&str] = &[r#"
     );
     CREATE UNIQUE INDEX operations_by_key ON operations (connection, idempotency_key)
         WHERE idempotency_key IS NOT NULL;
-    CREATE INDEX operations_due ON operations (next_attempt_ms) WHERE status IN ('queued', 'retrying');
+    CREATE INDEX operations_due ON operations (connection, next_attempt_ms) WHERE status IN ('queued', 'retrying');
+    CREATE INDEX operations_next ON operations (next_attempt_ms) WHERE status IN ('queued', 'retrying');
     CREATE INDEX operations_by_status ON operations (status, id);
 
     -- Subscribers: each reads the event log from its cursor, in order.

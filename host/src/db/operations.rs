@@ -198,28 +198,42 @@ impl Db {
         .await
     }
 
-    /// Operations whose time has come (`queued`, or `retrying` with its wait over), oldest due first.
-    pub async fn due_operations(self: &Arc<Self>, now: i64, limit: u32) -> Result<Vec<(i64, String)>> {
+    /// A connection's operations whose time has come (`queued`, or `retrying` with its wait over), oldest due
+    /// first.
+    pub async fn due_operations(self: &Arc<Self>, connection: String, now: i64, limit: usize) -> Result<Vec<i64>> {
         self.run(move |c| {
             let mut stmt = c.prepare_cached(
-                "SELECT id, connection FROM operations
-                 WHERE status IN ('queued', 'retrying') AND next_attempt_ms <= ?1
-                 ORDER BY next_attempt_ms, id LIMIT ?2",
+                "SELECT id FROM operations
+                 WHERE connection = ?1 AND status IN ('queued', 'retrying') AND next_attempt_ms <= ?2
+                 ORDER BY next_attempt_ms, id LIMIT ?3",
             )?;
-            let rows = stmt.query_map(params![now, limit], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            let rows = stmt.query_map(params![connection, now, limit as i64], |r| r.get(0))?;
             rows.collect()
         })
         .await
     }
 
-    /// When the next waiting operation becomes due.
-    pub async fn next_due_ms(self: &Arc<Self>) -> Result<Option<i64>> {
-        self.run(|c| {
+    /// When the next operation that is not yet due becomes due.
+    pub async fn next_due_ms(self: &Arc<Self>, after: i64) -> Result<Option<i64>> {
+        self.run(move |c| {
             c.query_row(
-                "SELECT MIN(next_attempt_ms) FROM operations WHERE status IN ('queued', 'retrying')",
-                [],
+                "SELECT MIN(next_attempt_ms) FROM operations
+                 WHERE status IN ('queued', 'retrying') AND next_attempt_ms > ?1",
+                [after],
                 |r| r.get(0),
             )
+        })
+        .await
+    }
+
+    /// Connections with operations waiting, and how many (to spot operations of unconfigured connections).
+    pub async fn waiting_by_connection(self: &Arc<Self>) -> Result<Vec<(String, i64)>> {
+        self.run(|c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT connection, COUNT(*) FROM operations WHERE status IN ('queued', 'retrying') GROUP BY connection",
+            )?;
+            let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            rows.collect()
         })
         .await
     }

@@ -1,0 +1,226 @@
+//! Writes through the outbox, and `/v1/operations`: status, dead letters, retry, discard.
+//!
+//! A write is answered `202 Accepted` with its operation (and `Location: /v1/operations/{id}`) once committed.
+//! `?wait=SECONDS` (at most 60) answers with the platform's result instead when it comes in time, as a
+//! synchronous call would: the same status and body, plus `operation_id`.
+
+use std::time::Duration;
+
+use axum::Json;
+use axum::extract::{FromRequestParts, Path, Query, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::{ApiError, AppState};
+use crate::db::{Enqueued, OperationRow, Status};
+use crate::outbox::write::Write;
+
+/// Longest a caller may ask to wait for a result.
+pub const MAX_WAIT_S: u64 = 60;
+const MAX_KEY_CHARS: usize = 255;
+
+/// How the caller wants a write handled: `Idempotency-Key` header and `?wait=` seconds.
+pub struct WriteOptions {
+    key: Option<String>,
+    wait: Option<Duration>,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for WriteOptions {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let key = match parts.headers.get("idempotency-key") {
+            None => None,
+            Some(v) => {
+                let key = v
+                    .to_str()
+                    .ok()
+                    .filter(|k| !k.trim().is_empty() && k.chars().count() <= MAX_KEY_CHARS)
+                    .ok_or_else(|| {
+                        ApiError::bad_request(format!(
+                            "Idempotency-Key must be 1-{MAX_KEY_CHARS} visible ASCII characters"
+                        ))
+                    })?;
+                Some(key.to_string())
+            }
+        };
+        Ok(WriteOptions { key, wait: wait_param(parts, state).await? })
+    }
+}
+
+#[derive(Deserialize)]
+struct WaitQuery {
+    wait: Option<String>,
+}
+
+async fn wait_param<S: Send + Sync>(parts: &mut Parts, state: &S) -> Result<Option<Duration>, ApiError> {
+    let Query(q) = Query::<WaitQuery>::from_request_parts(parts, state)
+        .await
+        .map_err(|e| ApiError::bad_request(e.body_text()))?;
+    let Some(wait) = q.wait else { return Ok(None) };
+    match wait.parse::<u64>() {
+        Ok(s) if s <= MAX_WAIT_S => Ok(Some(Duration::from_secs(s))),
+        _ => Err(ApiError::bad_request(format!("wait must be a whole number of seconds, 0-{MAX_WAIT_S}"))),
+    }
+}
+
+/// Commits a write to the outbox and answers for it (see the module comment).
+pub async fn accept(rt: &AppState, connection: &str, mut write: Write, options: WriteOptions) -> Result<Response, ApiError> {
+    // Fail fast on what no retry can fix: an unknown connection, or a connector without the capability.
+    rt.check_callable(connection, write.capability())?;
+    match (options.key, write.idempotency_key()) {
+        (Some(header), Some(body)) if header != body => {
+            return Err(ApiError::bad_request(
+                "the Idempotency-Key header and the body's idempotency_key differ; give one",
+            ));
+        }
+        (Some(header), None) => {
+            if !write.set_idempotency_key(header) {
+                return Err(ApiError::bad_request(format!(
+                    "{} takes no idempotency key (it is idempotent by its target)",
+                    write.name()
+                )));
+            }
+        }
+        _ => {}
+    }
+    let op = match rt.outbox.accept(&rt.db, connection, &write).await.map_err(ApiError::internal)? {
+        Enqueued::New(op) | Enqueued::Existing(op) => op,
+        Enqueued::Conflict(earlier) => {
+            return Err(ApiError::new(
+                StatusCode::CONFLICT,
+                "idempotency_key_reused",
+                format!(
+                    "idempotency key already used by operation {} with a different request",
+                    earlier.id
+                ),
+            ));
+        }
+    };
+    answer(rt, op, options.wait).await
+}
+
+/// The operation's result if it is final (or becomes final within `wait`), else 202 with the operation.
+async fn answer(rt: &AppState, op: OperationRow, wait: Option<Duration>) -> Result<Response, ApiError> {
+    let op = match wait {
+        Some(wait) if !op.status.is_final() => rt
+            .outbox
+            .wait(&rt.db, op.id, wait)
+            .await
+            .map_err(ApiError::internal)?
+            .unwrap_or(op),
+        _ => op,
+    };
+    let location = HeaderValue::from_str(&format!("/v1/operations/{}", op.id)).expect("ascii");
+    let mut response = match (op.status, &op.result, &op.last_error) {
+        (Status::Succeeded, Some(result), _) => result_response(op.id, result),
+        (Status::Failed | Status::Dead, _, Some(error)) => {
+            let mut e = ApiError::from_stored(error);
+            let details = e.details.get_or_insert_with(|| json!({}));
+            details["operation_id"] = json!(op.id);
+            details["attempts"] = json!(op.attempts);
+            e.into_response()
+        }
+        _ => (StatusCode::ACCEPTED, Json(json!(op))).into_response(),
+    };
+    response.headers_mut().insert(header::LOCATION, location);
+    Ok(response)
+}
+
+fn result_response(id: i64, result: &Value) -> Response {
+    let status = result["status"]
+        .as_u64()
+        .and_then(|s| StatusCode::from_u16(s as u16).ok())
+        .unwrap_or(StatusCode::OK);
+    match &result["body"] {
+        Value::Object(body) => {
+            let mut body = body.clone();
+            body.insert("operation_id".into(), json!(id));
+            (status, Json(Value::Object(body))).into_response()
+        }
+        _ => status.into_response(),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct ListQuery {
+    status: Option<String>,
+    connection: Option<String>,
+    #[serde(default)]
+    after: i64,
+    limit: Option<u32>,
+}
+
+/// `GET /v1/operations?status=&connection=&after=&limit=`: `status=dead` lists the dead letters.
+pub async fn list(State(rt): State<AppState>, Query(q): Query<ListQuery>) -> Result<Json<Value>, ApiError> {
+    let status = match q.status.as_deref() {
+        None => None,
+        Some(s) => Some(Status::parse(s).ok_or_else(|| {
+            ApiError::bad_request(format!(
+                "unknown status {s:?}; one of {}",
+                Status::ALL.map(Status::as_str).join(", ")
+            ))
+        })?),
+    };
+    let limit = q.limit.unwrap_or(100).clamp(1, 1000);
+    let operations = rt
+        .db
+        .list_operations(status, q.connection, q.after, limit)
+        .await
+        .map_err(ApiError::internal)?;
+    let next = operations.last().map_or(q.after, |o| o.id);
+    Ok(Json(json!({ "operations": operations, "next_after": next })))
+}
+
+async fn find(rt: &AppState, id: i64) -> Result<OperationRow, ApiError> {
+    rt.db
+        .operation(id)
+        .await
+        .map_err(ApiError::internal)?
+        .ok_or_else(|| ApiError::not_found(format!("no operation {id}")))
+}
+
+/// `GET /v1/operations/{id}?wait=`: the operation, waiting for it to become final if asked.
+pub async fn get(State(rt): State<AppState>, Path(id): Path<i64>, mut parts: Parts) -> Result<Json<Value>, ApiError> {
+    let wait = wait_param(&mut parts, &()).await?;
+    let mut op = find(&rt, id).await?;
+    if let Some(wait) = wait.filter(|_| !op.status.is_final()) {
+        op = rt.outbox.wait(&rt.db, id, wait).await.map_err(ApiError::internal)?.unwrap_or(op);
+    }
+    Ok(Json(json!(op)))
+}
+
+/// `POST /v1/operations/{id}/retry`: a failed or dead operation gets a fresh budget of attempts.
+pub async fn retry(State(rt): State<AppState>, Path(id): Path<i64>) -> Result<Response, ApiError> {
+    change(&rt, id, true).await
+}
+
+/// `DELETE /v1/operations/{id}`: give up on an operation that has not succeeded and is not running.
+pub async fn discard(State(rt): State<AppState>, Path(id): Path<i64>) -> Result<Response, ApiError> {
+    change(&rt, id, false).await
+}
+
+async fn change(rt: &AppState, id: i64, requeue: bool) -> Result<Response, ApiError> {
+    let changed = if requeue { rt.db.requeue(id).await } else { rt.db.discard(id).await }.map_err(ApiError::internal)?;
+    let op = find(rt, id).await?;
+    match changed {
+        Some(true) => {
+            rt.outbox.poke();
+            let status = if requeue { StatusCode::ACCEPTED } else { StatusCode::OK };
+            Ok((status, Json(json!(op))).into_response())
+        }
+        _ => Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "wrong_state",
+            format!(
+                "operation {id} is {}; only {} operations can be {}",
+                op.status.as_str(),
+                if requeue { "failed or dead" } else { "queued, retrying, failed or dead" },
+                if requeue { "retried" } else { "discarded" }
+            ),
+        )),
+    }
+}

@@ -1,0 +1,153 @@
+//! The dispatcher: takes due operations connection by connection (as many as each has free call slots), runs
+//! each attempt in its own task, and records the outcome: success, a retry at a backoff, or a final failure.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Result;
+use serde_json::json;
+use tokio::sync::OwnedSemaphorePermit;
+use tokio::task::{JoinHandle, JoinSet};
+
+use super::retry::{backoff, failure_class};
+use super::write::{Write, stored_result};
+use crate::api::ApiError;
+use crate::db::{OperationRow, Status, now_ms};
+use crate::runtime::{CallError, Runtime};
+
+/// Longest the dispatcher sleeps without looking at the queue (a safety net: it is woken on every change).
+const IDLE_CHECK: Duration = Duration::from_secs(1);
+
+/// Starts the dispatcher. It returns once [`super::Outbox::stop`] was called and in-flight attempts finished
+/// (or `grace` passed: those still running are handed back to the queue, and redone after the restart).
+pub fn spawn(rt: &Arc<Runtime>, grace: Duration) -> JoinHandle<()> {
+    let rt = rt.clone();
+    tokio::spawn(async move {
+        if let Err(e) = dispatch(&rt, grace).await {
+            tracing::error!("outbox dispatcher stopped: {e:#}");
+        }
+    })
+}
+
+async fn dispatch(rt: &Arc<Runtime>, grace: Duration) -> Result<()> {
+    let requeued = rt.db.requeue_running().await?;
+    if requeued > 0 {
+        tracing::warn!(requeued, "operations interrupted by the last stop are queued again");
+    }
+    for (connection, waiting) in rt.db.waiting_by_connection().await? {
+        if !rt.connections.contains_key(&connection) {
+            tracing::warn!(%connection, waiting, "operations wait for a connection that is not configured");
+        }
+    }
+    let mut names: Vec<String> = rt.connections.keys().cloned().collect();
+    names.sort();
+    let mut in_flight = JoinSet::new();
+    while !rt.outbox.is_stopping() {
+        let now = now_ms();
+        for name in &names {
+            let throttle = rt.outbox.throttle(name);
+            let free = throttle.free();
+            if free == 0 {
+                continue;
+            }
+            for id in rt.db.due_operations(name.clone(), now, free).await? {
+                let Some(slot) = throttle.try_slot() else { break };
+                if let Some(op) = rt.db.claim(id).await? {
+                    in_flight.spawn(attempt(rt.clone(), op, slot));
+                }
+            }
+        }
+        // Sleep until something changes: an operation accepted or re-queued, an attempt done (a slot freed),
+        // or the next retry falls due.
+        let next_due = rt.db.next_due_ms(now).await?;
+        let sleep = next_due.map_or(IDLE_CHECK, |t| Duration::from_millis((t - now).max(0) as u64).min(IDLE_CHECK));
+        tokio::select! {
+            _ = rt.outbox.wake.notified() => {}
+            Some(_) = in_flight.join_next(), if !in_flight.is_empty() => {}
+            _ = tokio::time::sleep(sleep) => {}
+        }
+    }
+    let running = in_flight.len();
+    if running > 0 {
+        tracing::info!(running, grace_ms = grace.as_millis() as u64, "waiting for operations in flight");
+    }
+    let drained = tokio::time::timeout(grace, async { while in_flight.join_next().await.is_some() {} }).await;
+    if drained.is_err() {
+        in_flight.abort_all();
+        while in_flight.join_next().await.is_some() {}
+        let handed_back = rt.db.requeue_running().await?;
+        tracing::warn!(handed_back, "operations still in flight at shutdown are queued again");
+    }
+    Ok(())
+}
+
+/// One attempt of one operation, holding one of its connection's call slots.
+async fn attempt(rt: Arc<Runtime>, op: OperationRow, _slot: OwnedSemaphorePermit) {
+    let id = op.id;
+    if let Err(e) = run(&rt, op).await {
+        // The row stays `running`; the next start re-queues it.
+        tracing::error!(operation = id, "could not record the outcome of an attempt: {e:#}");
+    }
+    let _ = rt.outbox.attempted.send(id);
+    rt.outbox.wake.notify_one();
+}
+
+async fn run(rt: &Runtime, op: OperationRow) -> Result<()> {
+    let mut write: Write = match serde_json::from_value(op.request.clone()) {
+        Ok(write) => write,
+        Err(e) => {
+            let error = json!({ "status": 500, "code": "internal", "message": format!("stored request is unreadable: {e}") });
+            return rt.db.record_failure(op.id, error, None, Status::Failed).await;
+        }
+    };
+    // Without the caller's key, the operation's own id keys the platform's de-duplication, so an attempt
+    // repeated after a crash or a timeout does not send twice where the platform can tell.
+    if write.idempotency_key().is_none() {
+        write.set_idempotency_key(format!("qiao-op-{}", op.id));
+    }
+    let throttle = rt.outbox.throttle(&op.connection).clone();
+    throttle.pace().await;
+    let outcome = rt.call(&op.connection, write.clone().into_call()).await;
+    let error = match outcome {
+        Ok(reply) => match write.render(reply) {
+            Ok((status, body)) => {
+                rt.db.succeed(op.id, stored_result(status, body)).await?;
+                after_success(rt, &op.connection, &write).await;
+                tracing::info!(operation = op.id, connection = %op.connection, op = write.name(), attempts = op.attempts, "operation succeeded");
+                return Ok(());
+            }
+            Err(why) => CallError::Host(anyhow::anyhow!(why)),
+        },
+        Err(e) => e,
+    };
+    let policy = rt.connections.get(&op.connection).map(|c| c.outbox.clone()).unwrap_or_default();
+    let class = failure_class(&error);
+    let retry_after = match &error {
+        CallError::Connector(e) => e.retry_after_ms.map(Duration::from_millis),
+        _ => None,
+    };
+    if class == "rate-limited" {
+        throttle.hold_off(retry_after.unwrap_or(Duration::from_secs(1))).await;
+    }
+    let message = error.to_string();
+    let stored = ApiError::from(error).to_stored();
+    let retryable = policy.retry_on.iter().any(|c| c == class);
+    if retryable && op.attempts < policy.max_attempts {
+        let wait = backoff(&policy, op.attempts, retry_after);
+        tracing::info!(operation = op.id, connection = %op.connection, attempts = op.attempts, failure = class, retry_in_ms = wait.as_millis() as u64, "attempt failed; will retry: {message}");
+        rt.db.record_failure(op.id, stored, Some(now_ms() + wait.as_millis() as i64), Status::Retrying).await
+    } else {
+        let status = if retryable { Status::Dead } else { Status::Failed };
+        tracing::warn!(operation = op.id, connection = %op.connection, attempts = op.attempts, failure = class, status = status.as_str(), "operation failed: {message}");
+        rt.db.record_failure(op.id, stored, None, status).await
+    }
+}
+
+/// An approval this write moved is refreshed from the platform on its next read.
+async fn after_success(rt: &Runtime, connection: &str, write: &Write) {
+    if let Some((id, _)) = write.approval() {
+        if let Err(e) = rt.db.mark_approvals_stale(connection.to_string(), vec![id.to_string()]).await {
+            tracing::warn!("could not mark approval {id} for refresh: {e:#}");
+        }
+    }
+}

@@ -1,0 +1,145 @@
+//! A write to a platform as the outbox stores it: serializable, so it survives a restart, and turned into a
+//! connector call only when attempted.
+
+use axum::http::StatusCode;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use crate::api::{extra, render};
+use crate::bindings::approval::{ActRequest, Action, CancelRequest, CreateRequest};
+use crate::bindings::identity::{DepartmentFields, UserFields};
+use crate::bindings::messaging::Message;
+use crate::calls::{Call, Reply};
+use crate::connector::Capability;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "operation", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Write {
+    Send { message: Message },
+    Recall { message_id: String },
+    CreateApproval { request: CreateRequest },
+    ActOnApproval { request: ActRequest },
+    CancelApproval { request: CancelRequest },
+    CreateDepartment { fields: DepartmentFields, idempotency_key: Option<String> },
+    UpdateDepartment { id: String, fields: DepartmentFields },
+    DeleteDepartment { id: String },
+    CreateUser { fields: UserFields, idempotency_key: Option<String> },
+    UpdateUser { id: String, fields: UserFields },
+    DeleteUser { id: String },
+}
+
+impl Write {
+    /// The operation's name in the API and the store.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Write::Send { .. } => "send",
+            Write::Recall { .. } => "recall",
+            Write::CreateApproval { .. } => "create_approval",
+            Write::ActOnApproval { request } => match request.action {
+                Action::Approve => "approve",
+                Action::Reject => "reject",
+            },
+            Write::CancelApproval { .. } => "cancel_approval",
+            Write::CreateDepartment { .. } => "create_department",
+            Write::UpdateDepartment { .. } => "update_department",
+            Write::DeleteDepartment { .. } => "delete_department",
+            Write::CreateUser { .. } => "create_user",
+            Write::UpdateUser { .. } => "update_user",
+            Write::DeleteUser { .. } => "delete_user",
+        }
+    }
+
+    pub fn capability(&self) -> Capability {
+        match self {
+            Write::Send { .. } | Write::Recall { .. } => Capability::Messaging,
+            Write::CreateApproval { .. } | Write::ActOnApproval { .. } | Write::CancelApproval { .. } => {
+                Capability::Approval
+            }
+            _ => Capability::Identity,
+        }
+    }
+
+    /// The caller's idempotency key, for the operations whose contract carries one.
+    pub fn idempotency_key(&self) -> Option<&str> {
+        match self {
+            Write::Send { message } => message.idempotency_key.as_deref(),
+            Write::CreateApproval { request } => request.idempotency_key.as_deref(),
+            Write::CreateDepartment { idempotency_key, .. } | Write::CreateUser { idempotency_key, .. } => {
+                idempotency_key.as_deref()
+            }
+            _ => None,
+        }
+    }
+
+    /// Sets the key passed to the platform. Returns false for operations that take none (those are
+    /// idempotent by their target, or the platform offers nothing).
+    pub fn set_idempotency_key(&mut self, key: String) -> bool {
+        let slot = match self {
+            Write::Send { message } => &mut message.idempotency_key,
+            Write::CreateApproval { request } => &mut request.idempotency_key,
+            Write::CreateDepartment { idempotency_key, .. } | Write::CreateUser { idempotency_key, .. } => {
+                idempotency_key
+            }
+            _ => return false,
+        };
+        *slot = Some(key);
+        true
+    }
+
+    /// The approval this write changes, if any (its stored view is refreshed afterwards).
+    pub fn approval(&self) -> Option<(&str, Option<&str>)> {
+        match self {
+            Write::ActOnApproval { request } => Some((&request.instance_id, request.template.as_deref())),
+            Write::CancelApproval { request } => Some((&request.instance_id, request.template.as_deref())),
+            _ => None,
+        }
+    }
+
+    pub fn into_call(self) -> Call {
+        match self {
+            Write::Send { message } => Call::Send(message),
+            Write::Recall { message_id } => Call::Recall(message_id),
+            Write::CreateApproval { request } => Call::CreateApproval(request),
+            Write::ActOnApproval { request } => Call::Act(request),
+            Write::CancelApproval { request } => Call::Cancel(request),
+            Write::CreateDepartment { fields, idempotency_key } => Call::CreateDepartment(fields, idempotency_key),
+            Write::UpdateDepartment { id, fields } => Call::UpdateDepartment(id, fields),
+            Write::DeleteDepartment { id } => Call::DeleteDepartment(id),
+            Write::CreateUser { fields, idempotency_key } => Call::CreateUser(fields, idempotency_key),
+            Write::UpdateUser { id, fields } => Call::UpdateUser(id, fields),
+            Write::DeleteUser { id } => Call::DeleteUser(id),
+        }
+    }
+
+    /// The connector's answer as the API returns it: the status a synchronous call answers with, and the
+    /// body (`None`: no content).
+    pub fn render(&self, reply: Reply) -> Result<(StatusCode, Option<Value>), &'static str> {
+        Ok(match (self, reply) {
+            (Write::Send { .. }, Reply::Sent(sent)) => (
+                StatusCode::OK,
+                Some(json!({ "message_id": sent.message_id, "problems": sent.problems, "extra": extra(sent.extra) })),
+            ),
+            (Write::Recall { message_id }, Reply::Done) => {
+                (StatusCode::OK, Some(json!({ "message_id": message_id, "recalled": true })))
+            }
+            (Write::CreateApproval { .. }, Reply::Created(created)) => (StatusCode::CREATED, Some(json!(created))),
+            (Write::CreateDepartment { .. }, Reply::Department(d)) => (StatusCode::CREATED, Some(render(d))),
+            (Write::CreateUser { .. }, Reply::User(u)) => (StatusCode::CREATED, Some(render(u))),
+            (
+                Write::ActOnApproval { .. }
+                | Write::CancelApproval { .. }
+                | Write::UpdateDepartment { .. }
+                | Write::DeleteDepartment { .. }
+                | Write::UpdateUser { .. }
+                | Write::DeleteUser { .. },
+                Reply::Done,
+            ) => (StatusCode::NO_CONTENT, None),
+            _ => return Err("the connector answered with another kind of reply"),
+        })
+    }
+}
+
+/// The stored form of a result: `{"status": 201, "body": {...}}`.
+pub fn stored_result(status: StatusCode, body: Option<Value>) -> Value {
+    json!({ "status": status.as_u16(), "body": body })
+}
