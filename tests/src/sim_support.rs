@@ -27,15 +27,24 @@ impl Drop for Served {
     }
 }
 
-/// Faults waiting for requests: the next `times` requests whose path contains a pattern get its fault.
+/// Faults waiting for requests: the next `times` requests whose path contains a pattern get its fault; and,
+/// under chaos, a random share of the rest gets a random one of the chaos faults.
 #[derive(Debug)]
 pub struct Faults<F> {
     due: Vec<(String, F, u32)>,
+    chaos: Option<Chaos<F>>,
+}
+
+#[derive(Debug)]
+struct Chaos<F> {
+    pattern: String,
+    rate: f64,
+    faults: Vec<F>,
 }
 
 impl<F> Default for Faults<F> {
     fn default() -> Self {
-        Faults { due: Vec::new() }
+        Faults { due: Vec::new(), chaos: None }
     }
 }
 
@@ -44,12 +53,26 @@ impl<F: Clone> Faults<F> {
         self.due.push((pattern.to_string(), fault, times));
     }
 
-    /// The first fault due for `path`, used up by one.
+    /// From now on, a share `rate` (0..1) of requests whose path contains `pattern` fail with one of `faults`,
+    /// picked at random; an empty list of faults ends the chaos.
+    pub fn chaos(&mut self, pattern: &str, rate: f64, faults: Vec<F>) {
+        self.chaos = (!faults.is_empty()).then(|| Chaos { pattern: pattern.to_string(), rate, faults });
+    }
+
+    /// The first fault due for `path`, used up by one; else maybe a chaos fault.
     pub fn take(&mut self, path: &str) -> Option<F> {
-        let index = self
+        use rand::Rng;
+        let Some(index) = self
             .due
             .iter()
-            .position(|(p, _, n)| *n > 0 && path.contains(p.as_str()))?;
+            .position(|(p, _, n)| *n > 0 && path.contains(p.as_str()))
+        else {
+            let chaos = self.chaos.as_ref().filter(|c| path.contains(c.pattern.as_str()))?;
+            let mut rng = rand::rng();
+            return rng
+                .random_bool(chaos.rate)
+                .then(|| chaos.faults[rng.random_range(0..chaos.faults.len())].clone());
+        };
         let (_, fault, remaining) = &mut self.due[index];
         *remaining -= 1;
         let fault = fault.clone();

@@ -66,6 +66,7 @@ pub fn router(runtime: Arc<Runtime>) -> Router {
         .route("/v1/connections", get(status::connections))
         .route("/v1/events", get(events::list))
         .route("/v1/operations", get(operations::list))
+        .route("/v1/operations/counts", get(operations::counts))
         .route(
             "/v1/operations/{id}",
             get(operations::get).delete(operations::discard),

@@ -175,6 +175,17 @@ pub async fn list(State(rt): State<AppState>, Query(q): Query<ListQuery>) -> Res
     Ok(Json(json!({ "operations": operations, "next_after": next })))
 }
 
+/// `GET /v1/operations/counts`: how many operations are in each state.
+pub async fn counts(State(rt): State<AppState>) -> Result<Json<Value>, ApiError> {
+    let counts = rt.db.operation_counts().await.map_err(ApiError::internal)?;
+    let mut out = serde_json::Map::new();
+    for status in Status::ALL {
+        let n = counts.iter().find(|(s, _)| s == status.as_str()).map_or(0, |(_, n)| *n);
+        out.insert(status.as_str().into(), json!(n));
+    }
+    Ok(Json(Value::Object(out)))
+}
+
 async fn find(rt: &AppState, id: i64) -> Result<OperationRow, ApiError> {
     rt.db
         .operation(id)

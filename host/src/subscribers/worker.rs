@@ -1,6 +1,7 @@
 //! One subscription's delivery loop: its events strictly in seq order, one at a time, each retried on the
 //! published schedule and then dead-lettered, so the ones after it can flow.
 
+use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -8,17 +9,17 @@ use anyhow::Result;
 
 use super::deliver::Sender;
 use super::filter;
-use crate::db::{Subscription, now_ms};
+use crate::db::{StoredEvent, Subscription, now_ms};
 use crate::runtime::Runtime;
 
 /// Longest the loop waits without looking for new events (a safety net: it is woken when events are stored).
 const IDLE_CHECK: Duration = Duration::from_secs(1);
-/// Events read from the log at a time.
-const BATCH: u32 = 100;
+/// Events read from the log at a time (and so held in memory per subscription, at most).
+const BATCH: u32 = 32;
 
 /// What the loop does after a step.
 enum Next {
-    /// Go on at once: an event was handled (or an attempt failed; its retry time is read next).
+    /// Go on at once: events were handled (or an attempt failed; its retry time is read next).
     Go,
     /// Wait for new events.
     Idle,
@@ -32,10 +33,16 @@ enum Next {
 /// handled, so an attempt cut short is made again).
 pub async fn run(rt: Arc<Runtime>, sender: Arc<Sender>, id: i64) {
     let mut added = rt.events_added.subscribe();
+    let mut worker = Worker {
+        rt,
+        sender,
+        id,
+        ahead: VecDeque::new(),
+    };
     loop {
         // Marked seen before reading the log, so an event stored while we read still wakes us.
         added.borrow_and_update();
-        let next = step(&rt, &sender, id).await.unwrap_or_else(|e| {
+        let next = worker.step().await.unwrap_or_else(|e| {
             tracing::warn!(subscription = id, "delivery loop: {e:#}");
             Next::Wait(IDLE_CHECK)
         });
@@ -53,43 +60,73 @@ pub async fn run(rt: Arc<Runtime>, sender: Arc<Sender>, id: i64) {
     }
 }
 
-/// Handles the next event after the cursor, if there is one and its time has come.
-async fn step(rt: &Runtime, sender: &Sender, id: i64) -> Result<Next> {
-    let Some(sub) = rt.db.subscription(id).await? else {
-        return Ok(Next::Stop);
-    };
-    let now = now_ms();
-    if let Some(due) = sub.next_attempt_ms.filter(|&due| due > now) {
-        return Ok(Next::Wait(Duration::from_millis((due - now) as u64)));
-    }
-    let events = rt.db.list_events(sub.cursor, None, BATCH).await?;
-    let Some(last) = events.last() else {
-        return Ok(Next::Idle);
-    };
-    let Some(index) = events.iter().position(|e| filter::matches(&sub, e)) else {
-        // Nothing here for this subscriber: step over the whole batch at once.
-        rt.db.advance_cursor(id, last.seq).await?;
-        return Ok(Next::Go);
-    };
-    if index > 0 {
-        // Step over the events it does not want first, so the cursor (and its `attempts`) are about the event
-        // being attempted.
-        rt.db.advance_cursor(id, events[index - 1].seq).await?;
-    }
-    let event = &events[index];
-    match sender.deliver(&sub, event).await {
-        Ok(()) => {
-            tracing::debug!(
-                subscription = id,
-                seq = event.seq,
-                attempts = sub.attempts + 1,
-                "event delivered"
-            );
-            rt.db.advance_cursor(id, event.seq).await?;
+struct Worker {
+    rt: Arc<Runtime>,
+    sender: Arc<Sender>,
+    id: i64,
+    /// Events after the cursor, read ahead, oldest first. They stay valid: seqs are given out in commit order,
+    /// so new events only ever come after them.
+    ahead: VecDeque<StoredEvent>,
+}
+
+impl Worker {
+    /// Handles the next event after the cursor, if there is one and its time has come.
+    async fn step(&mut self) -> Result<Next> {
+        let Some(sub) = self.rt.db.subscription(self.id).await? else {
+            return Ok(Next::Stop);
+        };
+        let now = now_ms();
+        if let Some(due) = sub.next_attempt_ms.filter(|&due| due > now) {
+            return Ok(Next::Wait(Duration::from_millis((due - now) as u64)));
         }
-        Err(reason) => record_failure(rt, &sub, event.seq, reason).await?,
+        self.read_ahead(sub.cursor).await?;
+        if self.skip_unwanted(&sub).await? {
+            return Ok(Next::Go);
+        }
+        let Some(event) = self.ahead.front() else {
+            return Ok(Next::Idle);
+        };
+        match self.sender.deliver(&sub, event).await {
+            Ok(()) => {
+                tracing::debug!(
+                    subscription = sub.id,
+                    seq = event.seq,
+                    attempts = sub.attempts + 1,
+                    "event delivered"
+                );
+                self.rt.db.advance_cursor(sub.id, event.seq).await?;
+            }
+            Err(reason) => record_failure(&self.rt, &sub, event.seq, reason).await?,
+        }
+        Ok(Next::Go)
     }
-    Ok(Next::Go)
+
+    /// Drops what the cursor has passed and, when nothing is left, reads the next batch from the log.
+    async fn read_ahead(&mut self, cursor: i64) -> Result<()> {
+        while self.ahead.front().is_some_and(|e| e.seq <= cursor) {
+            self.ahead.pop_front();
+        }
+        if self.ahead.is_empty() {
+            self.ahead = self.rt.db.list_events(cursor, None, BATCH).await?.into();
+        }
+        Ok(())
+    }
+
+    /// Moves the cursor over the events at the front that the subscriber does not want, in one write, so the
+    /// cursor (and its `attempts`) are about the event attempted next. True if any were skipped.
+    async fn skip_unwanted(&mut self, sub: &Subscription) -> Result<bool> {
+        let mut skipped = None;
+        while let Some(event) = self.ahead.front()
+            && !filter::matches(sub, event)
+        {
+            skipped = Some(event.seq);
+            self.ahead.pop_front();
+        }
+        if let Some(seq) = skipped {
+            self.rt.db.advance_cursor(sub.id, seq).await?;
+        }
+        Ok(skipped.is_some())
+    }
 }
 
 /// Schedules the next attempt at event `seq`, or dead-letters it once the schedule is spent

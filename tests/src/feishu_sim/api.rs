@@ -149,7 +149,9 @@ async fn handle(
         state.requests.push(path.clone());
         (state.take_fault(&path), state.options.qps)
     };
+    let mut late = None;
     match fault {
+        Some(Fault::LateAnswer(delay)) => late = Some(delay),
         Some(Fault::Status(status)) => {
             return (
                 StatusCode::from_u16(status).unwrap(),
@@ -188,41 +190,48 @@ async fn handle(
             Err(_) => return refuse(BAD_JSON, "Bad Request: the body is not valid JSON").into(),
         }
     };
-    let mut state = shared.lock().unwrap();
-    // Token endpoints have their own limits in Feishu; keep them out of the test QPS.
-    let token_endpoint = op.starts_with("auth/v3/") || op == "authen/v2/oauth/token";
-    if !token_endpoint && let Err(reset) = state.within_qps(&path) {
-        return rate_limited(qps, reset);
-    }
-    let mut user = None;
-    if op == "authen/v1/user_info" {
-        match bearer(&headers).and_then(|t| state.user_of_token(&t)) {
-            Some(u) => user = Some(u),
-            None => {
-                return refuse(
-                    USER_TOKEN_INVALID,
-                    "Invalid access token for authorization. Please make a request with token attached.",
-                ).into();
+    // The lock is released before any late answer is awaited.
+    let response = {
+        let mut state = shared.lock().unwrap();
+        // Token endpoints have their own limits in Feishu; keep them out of the test QPS.
+        let token_endpoint = op.starts_with("auth/v3/") || op == "authen/v2/oauth/token";
+        if !token_endpoint && let Err(reset) = state.within_qps(&path) {
+            return rate_limited(qps, reset);
+        }
+        let mut user = None;
+        if op == "authen/v1/user_info" {
+            match bearer(&headers).and_then(|t| state.user_of_token(&t)) {
+                Some(u) => user = Some(u),
+                None => {
+                    return refuse(
+                        USER_TOKEN_INVALID,
+                        "Invalid access token for authorization. Please make a request with token attached.",
+                    ).into();
+                }
+            }
+        } else if !token_endpoint {
+            match bearer(&headers) {
+                None => {
+                    return refuse(
+                        TOKEN_MISSING,
+                        "Missing access token for authorization. Please make a request with token attached.",
+                    ).into();
+                }
+                Some(token) if !state.token_valid(&token) => {
+                    return refuse(
+                        TOKEN_INVALID,
+                        "Invalid access token for authorization. Please make a request with token attached.",
+                    ).into();
+                }
+                Some(_) => {}
             }
         }
-    } else if !token_endpoint {
-        match bearer(&headers) {
-            None => {
-                return refuse(
-                    TOKEN_MISSING,
-                    "Missing access token for authorization. Please make a request with token attached.",
-                ).into();
-            }
-            Some(token) if !state.token_valid(&token) => {
-                return refuse(
-                    TOKEN_INVALID,
-                    "Invalid access token for authorization. Please make a request with token attached.",
-                ).into();
-            }
-            Some(_) => {}
-        }
+        route(&mut state, &method, &op, &query, &body, user)
+    };
+    if let Some(delay) = late {
+        tokio::time::sleep(delay).await;
     }
-    route(&mut state, &method, &op, &query, &body, user)
+    response
 }
 
 /// A string field, also from a number.

@@ -118,6 +118,11 @@ impl FeishuSim {
         self.state().faults.add(path, fault, times);
     }
 
+    /// From now on a share `rate` of requests whose path contains `path` fail with one of `faults`, at random.
+    pub fn chaos(&self, path: &str, rate: f64, faults: Vec<Fault>) {
+        self.state().faults.chaos(path, rate, faults);
+    }
+
     /// Every issued tenant token stops working at once (as when the app secret is reset): 99991663 from now on.
     pub fn revoke_tokens(&self) {
         self.state().tokens.clear();

@@ -28,6 +28,9 @@ pub enum Fault {
     MissingScope(String),
     /// HTTP 500 with a JSON error body: a server-side failure worth a retry.
     Internal,
+    /// The request is carried out, but the answer comes only after this long: the caller times out not knowing
+    /// that it worked (the case that sends twice unless the platform de-duplicates).
+    LateAnswer(Duration),
 }
 
 /// A department. The map key and `department_id` are the tenant's custom id; `open_department_id` is the
