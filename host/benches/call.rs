@@ -10,7 +10,7 @@ use std::sync::Arc;
 use criterion::{Criterion, criterion_group, criterion_main};
 use qiao::bindings::webhook::Request;
 use qiao::calls::{Call, Reply};
-use qiao::config::{Connection, Limits};
+use qiao::config::Connection;
 use qiao::engine::{PoolSize, new_engine};
 use qiao::runtime::Runtime;
 use sha2::{Digest, Sha256};

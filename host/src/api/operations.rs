@@ -71,21 +71,22 @@ async fn wait_param<S: Send + Sync>(parts: &mut Parts, state: &S) -> Result<Opti
 pub async fn accept(rt: &AppState, connection: &str, mut write: Write, options: WriteOptions) -> Result<Response, ApiError> {
     // Fail fast on what no retry can fix: an unknown connection, or a connector without the capability.
     rt.check_callable(connection, write.capability())?;
-    match (options.key, write.idempotency_key()) {
-        (Some(header), Some(body)) if header != body => {
-            return Err(ApiError::bad_request(
-                "the Idempotency-Key header and the body's idempotency_key differ; give one",
-            ));
-        }
-        (Some(header), None) => {
-            if !write.set_idempotency_key(header) {
+    if let Some(header) = options.key {
+        match write.idempotency_key().map(str::to_string) {
+            Some(body) if body != header => {
+                return Err(ApiError::bad_request(
+                    "the Idempotency-Key header and the body's idempotency_key differ; give one",
+                ));
+            }
+            Some(_) => {}
+            None if !write.set_idempotency_key(header) => {
                 return Err(ApiError::bad_request(format!(
                     "{} takes no idempotency key (it is idempotent by its target)",
                     write.name()
                 )));
             }
+            None => {}
         }
-        _ => {}
     }
     let op = match rt.outbox.accept(&rt.db, connection, &write).await.map_err(ApiError::internal)? {
         Enqueued::New(op) | Enqueued::Existing(op) => op,

@@ -145,9 +145,9 @@ async fn run(rt: &Runtime, op: OperationRow) -> Result<()> {
 
 /// An approval this write moved is refreshed from the platform on its next read.
 async fn after_success(rt: &Runtime, connection: &str, write: &Write) {
-    if let Some((id, _)) = write.approval() {
-        if let Err(e) = rt.db.mark_approvals_stale(connection.to_string(), vec![id.to_string()]).await {
-            tracing::warn!("could not mark approval {id} for refresh: {e:#}");
-        }
+    if let Some((id, _)) = write.approval()
+        && let Err(e) = rt.db.mark_approvals_stale(connection.to_string(), vec![id.to_string()]).await
+    {
+        tracing::warn!("could not mark approval {id} for refresh: {e:#}");
     }
 }
