@@ -29,6 +29,23 @@ pub struct ConfigFile {
     pub outbox: OutboxOverride,
     #[serde(default)]
     pub subscribers: SubscriberSettings,
+    #[serde(default)]
+    pub approvals: ApprovalSettings,
+}
+
+/// The stored view of approvals.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ApprovalSettings {
+    /// How often approvals that an event marked as moved, or that are pending and were not synced for this
+    /// long, are refreshed from their platform (repairs missed callbacks). 0 turns it off.
+    pub reconcile_every_s: u64,
+}
+
+impl Default for ApprovalSettings {
+    fn default() -> Self {
+        ApprovalSettings { reconcile_every_s: 300 }
+    }
 }
 
 #[derive(Debug, Deserialize)]

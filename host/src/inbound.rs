@@ -20,10 +20,10 @@ pub async fn store_events(rt: &Runtime, connection: &str, events: Vec<Event>) ->
 }
 
 async fn store(rt: &Runtime, connection: &str, events: Vec<Event>, cursor: Option<String>) -> Result<usize> {
-    let approvals: Vec<String> = events
+    let approvals: Vec<(String, Option<String>)> = events
         .iter()
         .filter(|e| e.kind.starts_with("approval.") && !e.subject.is_empty())
-        .map(|e| e.subject.clone())
+        .map(|e| (e.subject.clone(), None))
         .collect();
     let new = rt.db.commit_events(connection.to_string(), events, cursor).await?;
     if new > 0 {

@@ -9,9 +9,13 @@
 //! - `connector`: one loaded component, its capabilities and `describe`.
 //! - `plugins`: the plugins directory, watched for hot reload.
 //! - `runtime`: connections, and a call from the API into a connector.
-//! - `db`: the SQLite store. `api/*`: the REST API. `server`: wiring for `qiao serve`.
+//! - `outbox/*`: writes to platforms, committed then delivered with retries (`worker`), paced per connection.
+//! - `inbound`: storing webhook and polled events; scheduled polls. `subscribers/*`: signed delivery of events.
+//! - `approvals`: the stored view of approvals and its reconciliation with the platforms.
+//! - `db/*`: the SQLite store, one file per table group. `api/*`: the REST API. `server`: wiring for `qiao serve`.
 
 pub mod api;
+pub mod approvals;
 pub mod bindings;
 pub mod calls;
 pub mod compile_cache;

@@ -75,6 +75,12 @@ pub async fn start(options: ServeOptions) -> Result<Server> {
     let outbox = crate::outbox::worker::spawn(&runtime, SHUTDOWN_GRACE);
     let mut workers = crate::inbound::spawn_pollers(&runtime);
     workers.push(crate::subscribers::spawn(&runtime));
+    if config.approvals.reconcile_every_s > 0 {
+        workers.push(crate::approvals::spawn_reconciler(
+            &runtime,
+            Duration::from_secs(config.approvals.reconcile_every_s),
+        ));
+    }
     let listener = tokio::net::TcpListener::bind(options.listen)
         .await
         .with_context(|| format!("cannot listen on {}", options.listen))?;

@@ -3,6 +3,7 @@
 //!
 //! Components come from `scripts/build-connectors.sh` (run by `make test`).
 
+pub mod child;
 pub mod dingtalk_sim;
 pub mod echo_server;
 pub mod feishu_crypt;

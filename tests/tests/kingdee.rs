@@ -160,8 +160,10 @@ async fn bills_as_approvals_with_signed_headers() {
             .contains("NO_SuchForm"),
         "names the form: {body}"
     );
-    let (status, _) = qiao.get(&path(&format!("/approvals/{id}"))).await;
-    assert_eq!(status, 422, "get needs the form id");
+    let (status, body) = qiao.get(&path(&format!("/approvals/{id}"))).await;
+    assert_eq!(status, 200, "Qiao remembers the form id of a bill it created: {body}");
+    let (status, _) = qiao.get(&path("/approvals/999999")).await;
+    assert_eq!(status, 422, "an unknown bill needs its form id");
     let (status, _) = qiao
         .post(
             &path("/messages"),

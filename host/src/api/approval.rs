@@ -4,15 +4,13 @@ use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::response::Response;
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::Value;
 
-use super::extra;
 use super::operations::{WriteOptions, accept};
-use super::{ApiError, AppState, Body, call, expect_reply};
+use super::{ApiError, AppState, Body};
 use crate::bindings::approval::{
-    ActRequest, Action, CancelRequest, CreateRequest, FormField, Instance, Status,
+    ActRequest, Action, CancelRequest, CreateRequest, FormField,
 };
-use crate::calls::{Call, Reply};
 use crate::outbox::write::Write;
 
 type Result<T> = std::result::Result<T, ApiError>;
@@ -50,52 +48,21 @@ pub async fn create(
 }
 
 #[derive(Deserialize)]
-pub struct Template {
+pub struct GetQuery {
     template: Option<String>,
+    #[serde(default)]
+    refresh: bool,
 }
 
-fn status_name(status: Status) -> &'static str {
-    match status {
-        Status::Draft => "draft",
-        Status::Pending => "pending",
-        Status::Approved => "approved",
-        Status::Rejected => "rejected",
-        Status::Canceled => "canceled",
-    }
-}
-
-fn instance_json(i: Instance) -> Value {
-    json!({
-        "id": i.id,
-        "template": i.template,
-        "title": i.title,
-        "applicant": i.applicant,
-        "status": status_name(i.status),
-        "tasks": i.tasks,
-        "approvers": i.approvers,
-        "comments": i.comments,
-        "fields": i.fields,
-        "extra": extra(i.extra),
-    })
-}
-
+/// `GET .../approvals/{id}?template=&refresh=`: from the stored view when it is current; from the platform
+/// (and stored) when it is not known, an event or write has moved it since, or `refresh=true` asks.
 pub async fn get(
     State(rt): State<AppState>,
     Path((c, id)): Path<(String, String)>,
-    Query(q): Query<Template>,
+    Query(q): Query<GetQuery>,
 ) -> Result<Json<Value>> {
-    let reply = call(
-        &rt,
-        &c,
-        Call::GetApproval {
-            id,
-            template: q.template,
-        },
-    )
-    .await?;
-    Ok(Json(instance_json(expect_reply!(reply, Reply::Instance))))
+    Ok(Json(crate::approvals::read(&rt, &c, &id, q.template, q.refresh).await?))
 }
-
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 pub struct ActBody {

@@ -71,19 +71,25 @@ impl Db {
         .await
     }
 
-    /// Marks approvals as needing a refresh from the platform (an event said they moved). Unknown ids get a
-    /// placeholder row, so an approval created outside Qiao is picked up by reconciliation too.
-    pub async fn mark_approvals_stale(self: &Arc<Self>, connection: String, ids: Vec<String>) -> Result<()> {
+    /// Marks approvals (id, and template when known) as needing a refresh from the platform: an event or a
+    /// write said they moved. Unknown ids get a placeholder row, so an approval created outside Qiao is picked
+    /// up by reconciliation too.
+    pub async fn mark_approvals_stale(
+        self: &Arc<Self>,
+        connection: String,
+        approvals: Vec<(String, Option<String>)>,
+    ) -> Result<()> {
         self.run(move |c| {
             let tx = c.unchecked_transaction()?;
             {
                 let mut stmt = tx.prepare_cached(
                     "INSERT INTO approvals (connection, id, template, status, instance, synced_ms, stale)
-                     VALUES (?1, ?2, NULL, 'unknown', '{}', 0, 1)
-                     ON CONFLICT (connection, id) DO UPDATE SET stale = 1",
+                     VALUES (?1, ?2, ?3, 'unknown', '{}', 0, 1)
+                     ON CONFLICT (connection, id) DO UPDATE SET stale = 1,
+                         template = COALESCE(excluded.template, template)",
                 )?;
-                for id in &ids {
-                    stmt.execute(params![connection, id])?;
+                for (id, template) in &approvals {
+                    stmt.execute(params![connection, id, template])?;
                 }
             }
             tx.commit()

@@ -109,14 +109,16 @@ async fn run(rt: &Runtime, op: OperationRow) -> Result<()> {
     throttle.pace().await;
     let outcome = rt.call(&op.connection, write.clone().into_call()).await;
     let error = match outcome {
-        Ok(reply) => match write.render(reply) {
-            Ok((status, body)) => {
+        Ok(reply) => match (write.moved_approval(&reply), write.render(reply)) {
+            (moved, Ok((status, body))) => {
                 rt.db.succeed(op.id, stored_result(status, body)).await?;
-                after_success(rt, &op.connection, &write).await;
+                if let Some(moved) = moved {
+                    rt.db.mark_approvals_stale(op.connection.clone(), vec![moved]).await?;
+                }
                 tracing::info!(operation = op.id, connection = %op.connection, op = write.name(), attempts = op.attempts, "operation succeeded");
                 return Ok(());
             }
-            Err(why) => CallError::Host(anyhow::anyhow!(why)),
+            (_, Err(why)) => CallError::Host(anyhow::anyhow!(why)),
         },
         Err(e) => e,
     };
@@ -140,14 +142,5 @@ async fn run(rt: &Runtime, op: OperationRow) -> Result<()> {
         let status = if retryable { Status::Dead } else { Status::Failed };
         tracing::warn!(operation = op.id, connection = %op.connection, attempts = op.attempts, failure = class, status = status.as_str(), "operation failed: {message}");
         rt.db.record_failure(op.id, stored, None, status).await
-    }
-}
-
-/// An approval this write moved is refreshed from the platform on its next read.
-async fn after_success(rt: &Runtime, connection: &str, write: &Write) {
-    if let Some((id, _)) = write.approval()
-        && let Err(e) = rt.db.mark_approvals_stale(connection.to_string(), vec![id.to_string()]).await
-    {
-        tracing::warn!("could not mark approval {id} for refresh: {e:#}");
     }
 }

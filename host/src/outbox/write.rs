@@ -86,11 +86,14 @@ impl Write {
         true
     }
 
-    /// The approval this write changes, if any (its stored view is refreshed afterwards).
-    pub fn approval(&self) -> Option<(&str, Option<&str>)> {
-        match self {
-            Write::ActOnApproval { request } => Some((&request.instance_id, request.template.as_deref())),
-            Write::CancelApproval { request } => Some((&request.instance_id, request.template.as_deref())),
+    /// The approval this write moved (id, template), given its reply: its stored view is refreshed afterwards.
+    pub fn moved_approval(&self, reply: &Reply) -> Option<(String, Option<String>)> {
+        match (self, reply) {
+            (Write::CreateApproval { request }, Reply::Created(created)) => {
+                Some((created.id.clone(), Some(request.template.clone())))
+            }
+            (Write::ActOnApproval { request }, _) => Some((request.instance_id.clone(), request.template.clone())),
+            (Write::CancelApproval { request }, _) => Some((request.instance_id.clone(), request.template.clone())),
             _ => None,
         }
     }
