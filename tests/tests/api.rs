@@ -472,3 +472,17 @@ async fn bad_requests_get_clear_errors_and_the_server_stays_up() {
         .await;
     assert_eq!(status, 200, "still serving");
 }
+
+#[tokio::test]
+async fn a_connection_with_a_poll_schedule_is_polled_without_being_asked() {
+    let echo = EchoServer::start().await;
+    let config = format!(
+        "[connections.ticker]\nconnector = \"echo\"\nsettings = {{ api_base = \"{}\" }}\npoll_every_s = 1\n",
+        echo.base
+    );
+    let qiao = TestServer::start(&["echo"], &config).await.unwrap();
+    let event = qiao.wait_for_event("ticker", |e| e["id"] == "tick-4").await;
+    assert_eq!(event["connection"], "ticker");
+    let ids: Vec<Value> = qiao.events("ticker").await.iter().map(|e| e["id"].clone()).collect();
+    assert_eq!(ids[..4], [json!("tick-1"), json!("tick-2"), json!("tick-3"), json!("tick-4")], "in order, once each");
+}

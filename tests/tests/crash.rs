@@ -207,7 +207,6 @@ async fn a_killed_server_finishes_every_accepted_operation_after_restart() {
         redone > 0,
         "some attempt in flight at the kill was made again (attempts > 1); counts at the kill: {at_kill}"
     );
-    eprintln!("LOGS1 {}", qiao.logs_text().lines().filter(|l| !l.contains("operation succeeded")).collect::<Vec<_>>().join("\n"));
     eprintln!("{redone} operations were attempted again after the kill");
 }
 
@@ -460,7 +459,6 @@ async fn sigterm_stops_cleanly_and_hands_back_work_in_flight() {
     .await;
     assert_eq!(count(&done, "succeeded"), 20, "{done}");
     let ops = assert_each_sent_once(&qiao, &sim, &accepted).await;
-    eprintln!("LOGS3 {}", qiao.logs_text());
     assert!(
         ops.iter().any(|o| o["attempts"].as_u64() > Some(1)),
         "a send in flight past the grace was handed back and made again: {ops:#?}"
