@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result, bail, ensure};
+use anyhow::{Result, bail, ensure};
 use qiao_tests::TestServer;
 use qiao_tests::echo_server::EchoServer;
 use qiao_tests::feishu_sim::{FeishuSim, Options};

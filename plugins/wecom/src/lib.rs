@@ -68,6 +68,14 @@ impl Guest for WeCom {
                     "The app's AgentId: messages are sent as it",
                 ),
                 field(
+                    "duplicate_check_interval_s",
+                    false,
+                    false,
+                    false,
+                    "Seconds in which WeCom drops a send identical to an earlier one with a key (Qiao's outbox \
+                     keys every send, so its retries are not delivered twice); default 1800, at most 14400, 0 = off",
+                ),
+                field(
                     "callback_token",
                     false,
                     true,

@@ -11,8 +11,28 @@ use crate::exports::qiao::connector::messaging::{
 };
 use qiao_sdk::required;
 
-/// WeCom's longest duplicate-check window (4 hours): a retried send inside it is not delivered twice.
-const DUPLICATE_WINDOW_S: u32 = 4 * 3600;
+/// WeCom's own default duplicate-check window: long enough for the outbox's retries and a restart, short enough
+/// that a deliberately repeated message (the same text an hour later) is delivered.
+const DUPLICATE_WINDOW_S: u32 = 1800;
+/// WeCom's longest window (4 hours).
+const MAX_DUPLICATE_WINDOW_S: u32 = 4 * 3600;
+
+/// The duplicate-check window for a send with an idempotency key: the `duplicate_check_interval_s` setting.
+fn duplicate_window() -> Result<u32, Error> {
+    match qiao_sdk::config::get("duplicate_check_interval_s") {
+        None => Ok(DUPLICATE_WINDOW_S),
+        Some(text) => text
+            .trim()
+            .parse::<u32>()
+            .ok()
+            .filter(|s| *s <= MAX_DUPLICATE_WINDOW_S)
+            .ok_or_else(|| {
+                Error::invalid_input(format!(
+                    "duplicate_check_interval_s must be 0-{MAX_DUPLICATE_WINDOW_S} seconds, got {text:?}"
+                ))
+            }),
+    }
+}
 /// Messages to group chats get no msgid from WeCom; their message ids say so, and cannot be recalled.
 const APPCHAT_PREFIX: &str = "appchat:";
 
@@ -143,10 +163,11 @@ impl Guest for WeCom {
             request["toparty"] = json!(to.departments.join("|"));
             request["totag"] = json!(to.tags.join("|"));
         }
-        if message.idempotency_key.is_some() {
+        let window = duplicate_window()?;
+        if message.idempotency_key.is_some() && window > 0 {
             // WeCom de-duplicates by content, not by key: the same message again within the window is dropped.
             request["enable_duplicate_check"] = json!(1);
-            request["duplicate_check_interval"] = json!(DUPLICATE_WINDOW_S);
+            request["duplicate_check_interval"] = json!(window);
         }
         let answer = post("message/send", &request)?;
         let mut problems = refused(
