@@ -10,6 +10,7 @@ pub mod feishu_crypt;
 pub mod feishu_sim;
 pub mod kingdee_sim;
 pub mod msg_crypt;
+pub mod operations;
 pub mod sim_support;
 pub mod wecom_sim;
 

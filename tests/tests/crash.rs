@@ -17,23 +17,13 @@ use axum::routing::post;
 use futures::StreamExt;
 use qiao_tests::child::QiaoChild;
 use qiao_tests::feishu_sim::{Fault, FeishuSim, Options};
+use qiao_tests::operations::{self, all_operations, wait_for_counts};
 use qiao_tests::sim_support::{Served, serve};
 use serde_json::{Value, json};
 
 /// A Feishu connection `fs` on the simulator, with this call timeout and these outbox settings.
 fn feishu_config(sim: &FeishuSim, timeout_ms: u64, outbox: &str) -> String {
-    let o = &sim.options;
-    format!(
-        r#"
-        [connections.fs]
-        connector = "feishu"
-        settings = {{ app_id = "{}", api_base = "{}", user_id_type = "user_id" }}
-        secrets = {{ app_secret = "{}", verification_token = "{}", encrypt_key = "{}" }}
-        limits = {{ timeout_ms = {timeout_ms} }}
-        outbox = {{ {outbox} }}
-        "#,
-        o.app_id, sim.base, o.app_secret, o.verification_token, o.encrypt_key
-    )
+    operations::feishu_config(sim, &[("fs", timeout_ms, outbox)])
 }
 
 /// Accepts `n` sends on connection `fs` (each `202 Accepted`); answers their operation ids.
@@ -57,59 +47,14 @@ async fn accept_sends(qiao: &QiaoChild, n: usize) -> Vec<i64> {
         .collect()
 }
 
-async fn counts(qiao: &QiaoChild) -> Value {
-    let (status, counts) = qiao.get("/v1/operations/counts").await;
-    assert_eq!(status, 200, "{counts}");
-    counts
-}
-
 fn count(counts: &Value, status: &str) -> u64 {
     counts[status].as_u64().unwrap_or_default()
-}
-
-/// Waits until `check` holds for the operation counts; fails with them (and `what`) after `limit`.
-async fn wait_for_counts(
-    qiao: &QiaoChild,
-    what: &str,
-    limit: Duration,
-    check: impl Fn(&Value) -> bool,
-) -> Value {
-    let start = Instant::now();
-    loop {
-        let counts = counts(qiao).await;
-        if check(&counts) {
-            return counts;
-        }
-        assert!(
-            start.elapsed() < limit,
-            "timed out after {limit:?} waiting for {what}; operation counts: {counts}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
-/// Every operation, page by page.
-async fn all_operations(qiao: &QiaoChild) -> Vec<Value> {
-    let mut out = Vec::new();
-    let mut after = 0;
-    loop {
-        let (status, page) = qiao
-            .get(&format!("/v1/operations?after={after}&limit=1000"))
-            .await;
-        assert_eq!(status, 200, "{page}");
-        let ops = page["operations"].as_array().unwrap().clone();
-        if ops.is_empty() {
-            return out;
-        }
-        after = page["next_after"].as_i64().unwrap();
-        out.extend(ops);
-    }
 }
 
 /// Every accepted send ended `succeeded`, and the simulator holds exactly one message per send (none sent twice),
 /// each the one its operation's result names. Answers the operations.
 async fn assert_each_sent_once(qiao: &QiaoChild, sim: &FeishuSim, accepted: &[i64]) -> Vec<Value> {
-    let ops = all_operations(qiao).await;
+    let ops = all_operations(qiao, "").await;
     let by_id: HashMap<i64, &Value> = ops.iter().map(|o| (o["id"].as_i64().unwrap(), o)).collect();
     assert_eq!(ops.len(), accepted.len(), "one operation per accepted send");
     for id in accepted {

@@ -1,67 +1,23 @@
 //! The outbox end to end: writes are accepted (202), delivered with retries through platform faults, de-duplicated
 //! where the platform can, dead-lettered when exhausted, and paced per connection.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use futures::StreamExt;
 use qiao_tests::echo_server::EchoServer;
 use qiao_tests::feishu_sim::{Fault, FeishuSim, Options};
 use qiao_tests::TestServer;
+use qiao_tests::operations::{self, all_operations, wait_for_counts};
 use serde_json::{Value, json};
 
-/// One Feishu connection per `(name, outbox settings)`, all on one simulator.
+/// Feishu connections on one simulator, `(name, outbox settings)`, each with a 1 s call timeout.
 fn feishu_config(sim: &FeishuSim, connections: &[(&str, &str)]) -> String {
-    let o = &sim.options;
-    connections
-        .iter()
-        .map(|(name, outbox)| {
-            format!(
-                r#"
-                [connections.{name}]
-                connector = "feishu"
-                settings = {{ app_id = "{}", api_base = "{}", user_id_type = "user_id" }}
-                secrets = {{ app_secret = "{}", verification_token = "{}", encrypt_key = "{}" }}
-                limits = {{ timeout_ms = 1000 }}
-                outbox = {{ {outbox} }}
-                "#,
-                o.app_id, sim.base, o.app_secret, o.verification_token, o.encrypt_key
-            )
-        })
-        .collect()
+    let with_timeout: Vec<(&str, u64, &str)> = connections.iter().map(|(n, o)| (*n, 1000, *o)).collect();
+    operations::feishu_config(sim, &with_timeout)
 }
 
 fn hello(text: &str) -> Value {
     json!({ "to": { "users": ["alice"] }, "text": text })
-}
-
-/// Waits until `check` holds for the operation counts, or fails with them.
-async fn wait_for_counts(qiao: &TestServer, limit: Duration, check: impl Fn(&Value) -> bool) -> Value {
-    let start = Instant::now();
-    loop {
-        let (_, counts) = qiao.get("/v1/operations/counts").await;
-        if check(&counts) {
-            return counts;
-        }
-        assert!(start.elapsed() < limit, "operations did not settle: {counts}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
-async fn all_operations(qiao: &TestServer, query: &str) -> Vec<Value> {
-    let mut out = Vec::new();
-    let mut after = 0;
-    loop {
-        let (status, page) = qiao
-            .get(&format!("/v1/operations?after={after}&limit=1000{query}"))
-            .await;
-        assert_eq!(status, 200, "{page}");
-        let ops = page["operations"].as_array().unwrap().clone();
-        if ops.is_empty() {
-            return out;
-        }
-        after = page["next_after"].as_i64().unwrap();
-        out.extend(ops);
-    }
 }
 
 #[tokio::test]
@@ -214,7 +170,7 @@ async fn a_thousand_sends_through_thirty_percent_faults_are_all_delivered_once()
         .collect()
         .await;
     assert!(accepted.iter().all(|(status, _)| *status == 202), "every send accepted");
-    let counts = wait_for_counts(&qiao, Duration::from_secs(240), |c| c["succeeded"] == 1000 || c["dead"].as_u64() > Some(0) || c["failed"].as_u64() > Some(0)).await;
+    let counts = wait_for_counts(&qiao, "the burst to settle", Duration::from_secs(240), |c| c["succeeded"] == 1000 || c["dead"].as_u64() > Some(0) || c["failed"].as_u64() > Some(0)).await;
     assert_eq!(counts["succeeded"], 1000, "{counts}");
     sim.chaos("/open-apis/", 0.0, vec![]);
 
@@ -257,6 +213,6 @@ async fn connections_are_paced_separately_and_under_the_platform_qps() {
         !waiting["operations"].as_array().unwrap().is_empty(),
         "the quiet connection's send finished while the busy one's burst was still queued"
     );
-    let counts = wait_for_counts(&qiao, Duration::from_secs(30), |c| c["queued"] == 0 && c["running"] == 0).await;
+    let counts = wait_for_counts(&qiao, "the burst to settle", Duration::from_secs(30), |c| c["queued"] == 0 && c["running"] == 0).await;
     assert_eq!(counts["succeeded"], 41, "no send met a rate limit (one attempt each): {counts}");
 }
