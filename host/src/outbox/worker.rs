@@ -43,24 +43,14 @@ async fn dispatch(rt: &Arc<Runtime>, grace: Duration) -> Result<()> {
     names.sort();
     let mut in_flight = JoinSet::new();
     while !rt.outbox.is_stopping() {
-        let now = now_ms();
-        for name in &names {
-            let throttle = rt.outbox.throttle(name);
-            let free = throttle.free();
-            if free == 0 {
-                continue;
+        // A store error (disk full, a locked file) must not end delivery: it is logged and tried again.
+        let sleep = match start_due(rt, &names, &mut in_flight).await {
+            Ok(sleep) => sleep,
+            Err(e) => {
+                tracing::error!("outbox dispatcher: {e:#}; trying again in {IDLE_CHECK:?}");
+                IDLE_CHECK
             }
-            for id in rt.db.due_operations(name.clone(), now, free).await? {
-                let Some(slot) = throttle.try_slot() else { break };
-                if let Some(op) = rt.db.claim(id).await? {
-                    in_flight.spawn(attempt(rt.clone(), op, slot));
-                }
-            }
-        }
-        // Sleep until something changes: an operation accepted or re-queued, an attempt done (a slot freed),
-        // or the next retry falls due.
-        let next_due = rt.db.next_due_ms(now).await?;
-        let sleep = next_due.map_or(IDLE_CHECK, |t| Duration::from_millis((t - now).max(0) as u64).min(IDLE_CHECK));
+        };
         tokio::select! {
             _ = rt.outbox.wake.notified() => {}
             Some(_) = in_flight.join_next(), if !in_flight.is_empty() => {}
@@ -79,6 +69,28 @@ async fn dispatch(rt: &Arc<Runtime>, grace: Duration) -> Result<()> {
         tracing::warn!(handed_back, "operations still in flight at shutdown are queued again");
     }
     Ok(())
+}
+
+/// Starts an attempt for each due operation that its connection has a free call slot for. Answers how long to
+/// sleep until something changes: an operation accepted or re-queued, an attempt done (a slot freed), or the next
+/// retry falls due (the caller also wakes on the first two).
+async fn start_due(rt: &Arc<Runtime>, names: &[String], in_flight: &mut JoinSet<()>) -> Result<Duration> {
+    let now = now_ms();
+    for name in names {
+        let throttle = rt.outbox.throttle(name);
+        let free = throttle.free();
+        if free == 0 {
+            continue;
+        }
+        for id in rt.db.due_operations(name.clone(), now, free).await? {
+            let Some(slot) = throttle.try_slot() else { break };
+            if let Some(op) = rt.db.claim(id).await? {
+                in_flight.spawn(attempt(rt.clone(), op, slot));
+            }
+        }
+    }
+    let next_due = rt.db.next_due_ms(now).await?;
+    Ok(next_due.map_or(IDLE_CHECK, |t| Duration::from_millis((t - now).max(0) as u64).min(IDLE_CHECK)))
 }
 
 /// One attempt of one operation, holding one of its connection's call slots.
