@@ -9,6 +9,10 @@
 //! settings = { app_key = "ding123", api_base = "http://127.0.0.1:9001" }
 //! secrets = { app_secret = { env = "DINGTALK_HQ_SECRET" } }
 //! limits = { timeout_ms = 10000 }
+//!
+//! [trust]                       # signed connectors; production should use policy = "require"
+//! policy = "warn"               # "require" | "warn" (default) | "off"
+//! publishers = { acme = "<base64 ed25519 public key>" }
 //! ```
 
 use std::collections::{BTreeMap, HashMap};
@@ -31,6 +35,12 @@ pub struct ConfigFile {
     pub subscribers: SubscriberSettings,
     #[serde(default)]
     pub approvals: ApprovalSettings,
+    /// Which connector files may load: `policy` (`require` | `warn` | `off`) and the trusted publishers'
+    /// ed25519 public keys (see `trust`). The default is `warn` (unsigned and unverified files load, with a
+    /// warning); production should use `require`. The default will become `require` once the bundled
+    /// connectors are signed at build time.
+    #[serde(default)]
+    pub trust: crate::trust::TrustConfig,
 }
 
 /// The stored view of approvals.

@@ -7,7 +7,7 @@
 //! - `sandbox`: the per-call Store and every limit on it.
 //! - `imports/*`: what the host provides to connectors (http allow-list, kv, config, log, crypto).
 //! - `connector`: one loaded component, its capabilities and `describe`.
-//! - `plugins`: the plugins directory, watched for hot reload.
+//! - `plugins`: the plugins directory, watched for hot reload. `trust`: connector signatures (`NAME.wasm.sig`).
 //! - `runtime`: connections, and a call from the API into a connector.
 //! - `outbox/*`: writes to platforms, committed then delivered with retries (`worker`), paced per connection.
 //! - `inbound`: storing webhook and polled events; scheduled polls. `subscribers/*`: signed delivery of events.
@@ -32,3 +32,4 @@ pub mod runtime;
 pub mod sandbox;
 pub mod server;
 pub mod subscribers;
+pub mod trust;

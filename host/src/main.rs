@@ -1,7 +1,7 @@
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 use qiao::server::{ServeOptions, start};
 
@@ -34,7 +34,7 @@ enum Command {
         #[arg(long, env = "QIAO_CACHE_DIR")]
         cache_dir: Option<PathBuf>,
     },
-    /// Work with connector files.
+    /// Work with connector files: inspect them; make signing keys, sign and verify (signed connectors).
     Connectors {
         #[command(subcommand)]
         command: ConnectorsCommand,
@@ -49,6 +49,42 @@ enum ConnectorsCommand {
         /// Print JSON instead of text.
         #[arg(long)]
         json: bool,
+    },
+    /// Make a new ed25519 signing key for publishing connectors.
+    ///
+    /// Writes the private key to KEYFILE (base64 of the 32-byte seed, mode 0600; keep it secret, never next to
+    /// the connectors) and prints the public key (base64), which servers that trust you list in qiao.toml:
+    /// `[trust] publishers = { NAME = "<public key>" }`.
+    Keygen {
+        /// Where to write the private key (an existing file is not overwritten).
+        #[arg(long, value_name = "KEYFILE")]
+        out: PathBuf,
+    },
+    /// Sign a connector file: writes FILE.sig next to it (a detached signature over the file's sha256).
+    ///
+    /// Ship FILE.sig with FILE: a server whose [trust] lists NAME with this key's public key loads FILE under
+    /// `policy = "require"`. Any change to FILE after signing makes the signature fail: sign again.
+    Sign {
+        /// The connector component (*.wasm).
+        file: PathBuf,
+        /// The private key written by `qiao connectors keygen`.
+        #[arg(long, value_name = "KEYFILE")]
+        key: PathBuf,
+        /// The publisher name servers list this key under in [trust.publishers].
+        #[arg(long, value_name = "NAME")]
+        publisher: String,
+    },
+    /// Check FILE.sig for FILE; exits non-zero when it is not valid.
+    ///
+    /// With --config, the signature must also be made with the key qiao.toml's [trust.publishers] lists for its
+    /// publisher (what a server with `policy = "require"` checks). Without it, only that the signature is valid
+    /// for the file and the public key the .sig itself carries (which anyone can make: not proof of who signed).
+    Verify {
+        /// The connector component (*.wasm); its signature is FILE.sig.
+        file: PathBuf,
+        /// The config file whose [trust.publishers] to check against.
+        #[arg(long, short)]
+        config: Option<PathBuf>,
     },
 }
 
@@ -101,6 +137,20 @@ async fn run() -> Result<()> {
             .await
         }
         Command::Connectors {
+            command: ConnectorsCommand::Keygen { out },
+        } => keygen(&out),
+        Command::Connectors {
+            command:
+                ConnectorsCommand::Sign {
+                    file,
+                    key,
+                    publisher,
+                },
+        } => sign(&file, &key, &publisher),
+        Command::Connectors {
+            command: ConnectorsCommand::Verify { file, config },
+        } => verify(&file, config.as_deref()),
+        Command::Connectors {
             command: ConnectorsCommand::Inspect { file, json },
         } => {
             let report = qiao::inspect::inspect(&file).await?;
@@ -115,6 +165,119 @@ async fn run() -> Result<()> {
             Ok(())
         }
     }
+}
+
+/// `NAME.wasm` → `NAME.wasm.sig`.
+fn sig_path(file: &Path) -> PathBuf {
+    let mut sig = file.as_os_str().to_owned();
+    sig.push(".sig");
+    PathBuf::from(sig)
+}
+
+fn keygen(out: &Path) -> Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let key = qiao::trust::generate_key();
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(out)
+        .map_err(|e| match e.kind() {
+            std::io::ErrorKind::AlreadyExists => anyhow::anyhow!(
+                "{} already exists: not overwriting a key (choose another --out)",
+                out.display()
+            ),
+            _ => anyhow::anyhow!("cannot create {}: {e}", out.display()),
+        })?;
+    file.write_all(qiao::trust::encode_private_key(&key).as_bytes())
+        .and_then(|()| file.sync_all())
+        .with_context(|| format!("cannot write {}", out.display()))?;
+    eprintln!(
+        "wrote the private key to {} (keep it secret); the public key, for [trust.publishers] in qiao.toml:",
+        out.display()
+    );
+    println!("{}", qiao::trust::encode_public_key(&key.verifying_key()));
+    Ok(())
+}
+
+fn sign(file: &Path, key_file: &Path, publisher: &str) -> Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    if publisher.is_empty()
+        || publisher.len() > 64
+        || !publisher
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+    {
+        anyhow::bail!(
+            "publisher name {publisher:?} must be 1-64 characters of A-Z, a-z, 0-9, '-', '_' or '.'"
+        );
+    }
+    let key_text = std::fs::read_to_string(key_file)
+        .with_context(|| format!("cannot read key file {}", key_file.display()))?;
+    let key = qiao::trust::decode_private_key(&key_text)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", key_file.display()))?;
+    if let Ok(meta) = std::fs::metadata(key_file)
+        && meta.permissions().mode() & 0o077 != 0
+    {
+        eprintln!(
+            "warning: key file {} can be read by other users (chmod 600 it)",
+            key_file.display()
+        );
+    }
+    let bytes = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
+    let signature = qiao::trust::sign(&bytes, &key, publisher);
+    // Written aside then renamed: a watching server never sees half a signature.
+    let sig = sig_path(file);
+    let mut tmp = sig.as_os_str().to_owned();
+    tmp.push(".tmp");
+    let tmp = PathBuf::from(tmp);
+    std::fs::write(&tmp, signature.to_json())
+        .and_then(|()| std::fs::rename(&tmp, &sig))
+        .with_context(|| format!("cannot write {}", sig.display()))?;
+    println!(
+        "signed {} as {publisher} (sha256 {}): wrote {}",
+        file.display(),
+        signature.sha256,
+        sig.display()
+    );
+    Ok(())
+}
+
+fn verify(file: &Path, config: Option<&Path>) -> Result<()> {
+    let trust = match config {
+        Some(path) => Some(qiao::config::ConfigFile::load(path)?.trust),
+        None => None,
+    };
+    let bytes = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
+    let sig_file = sig_path(file);
+    let verdict = match std::fs::read(&sig_file) {
+        Ok(sig) => match &trust {
+            Some(trust) => qiao::trust::verify(&bytes, &sig, trust),
+            None => qiao::trust::verify_embedded(&bytes, &sig),
+        },
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => qiao::trust::Verdict::unsigned(
+            &sig_file.file_name().unwrap_or_default().to_string_lossy(),
+        ),
+        Err(e) => anyhow::bail!("cannot read {}: {e}", sig_file.display()),
+    };
+    let publisher = verdict.publisher.as_deref().unwrap_or("?");
+    match (&verdict.problem, &trust) {
+        (None, Some(_)) => println!(
+            "verified: {} is signed by trusted publisher {publisher}",
+            file.display()
+        ),
+        (None, None) => println!(
+            "valid: {} is signed by the key its .sig carries, for publisher {publisher} \
+             (pass --config to check that publisher is trusted)",
+            file.display()
+        ),
+        (Some(problem), _) => {
+            println!("NOT VERIFIED: {}: {problem}", file.display());
+            std::process::exit(1);
+        }
+    }
+    Ok(())
 }
 
 fn print_report(r: &serde_json::Value) {

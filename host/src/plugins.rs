@@ -1,6 +1,9 @@
 //! The plugins directory, where a plugin is loaded: every `*.wasm` file is a connector. Files are watched —
 //! add one and it is live, replace it and it reloads, remove it and it is gone — within about a second.
 //! A file that fails to load is reported and the version loaded before keeps serving.
+//!
+//! Each file's detached signature `NAME.wasm.sig`, if any, is checked against `[trust]` before the file is
+//! compiled (see `trust`); changing, adding or removing the `.sig` alone loads its `.wasm` again.
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
@@ -13,6 +16,7 @@ use serde::Serialize;
 
 use crate::connector::{Capability, Connector};
 use crate::runtime::Runtime;
+use crate::trust::{self, Policy, TrustConfig, Verdict};
 
 /// A periodic rescan catches what file events miss (network filesystems, editors that swap files).
 const RESCAN_EVERY: Duration = Duration::from_secs(2);
@@ -21,12 +25,17 @@ const SETTLE: Duration = Duration::from_millis(150);
 /// Larger files are refused before they are read.
 pub const MAX_COMPONENT_BYTES: u64 = 256 * 1024 * 1024;
 
+/// Modification time and size of a file.
+type Stamp = (SystemTime, u64);
+
 #[derive(Default)]
 struct PluginFile {
-    /// Modification time and size last seen: unchanged files are not read again.
-    seen: Option<(SystemTime, u64)>,
+    /// The `.wasm` file's stamp and its `.sig` file's (if any) last seen: unchanged files are not read again.
+    seen: Option<(Stamp, Option<Stamp>)>,
     loaded: Option<Arc<Connector>>,
     error: Option<String>,
+    /// The signature check of the file last read.
+    trust: Verdict,
 }
 
 pub struct Registry {
@@ -35,6 +44,8 @@ pub struct Registry {
     by_id: RwLock<HashMap<String, Arc<Connector>>>,
     /// Rescans one at a time.
     scanning: tokio::sync::Mutex<()>,
+    /// Which files may load (`[trust]` in the config); set before the directory is first scanned.
+    pub trust: TrustConfig,
 }
 
 /// A row of `GET /v1/connectors`.
@@ -52,6 +63,8 @@ pub struct ConnectorStatus {
     pub state: &'static str,
     pub error: Option<String>,
     pub sha256: Option<String>,
+    /// The signature check of the file as last read (which, when `stale`, is not the version serving).
+    pub trust: Verdict,
 }
 
 impl Registry {
@@ -61,6 +74,7 @@ impl Registry {
             files: RwLock::default(),
             by_id: RwLock::default(),
             scanning: tokio::sync::Mutex::new(()),
+            trust: TrustConfig::default(),
         }
     }
 
@@ -98,6 +112,7 @@ impl Registry {
                     },
                     error: file.error.clone(),
                     sha256: c.map(|c| c.hash.clone()),
+                    trust: file.trust.clone(),
                 }
             })
             .collect()
@@ -133,19 +148,11 @@ pub async fn rescan(runtime: &Runtime) {
             continue;
         }
         changed = true;
-        let result = if stamp.1 > MAX_COMPONENT_BYTES {
-            Err(anyhow::anyhow!(
-                "file is larger than {MAX_COMPONENT_BYTES} bytes"
-            ))
-        } else {
-            match tokio::fs::read(path).await {
-                Ok(bytes) => runtime.load_connector(path, bytes).await,
-                Err(e) => Err(e.into()),
-            }
-        };
+        let (result, verdict) = load_file(runtime, path, stamp.0.1).await;
         let mut files = registry.files.write().unwrap();
         let file = files.entry(path.clone()).or_default();
         file.seen = Some(*stamp);
+        file.trust = verdict;
         match result {
             Ok(connector) => {
                 file.loaded = Some(Arc::new(connector));
@@ -165,6 +172,103 @@ pub async fn rescan(runtime: &Runtime) {
     if changed {
         rebuild_index(registry);
     }
+}
+
+/// Reads, checks against the trust policy, and loads one file; also returns its signature check.
+async fn load_file(runtime: &Runtime, path: &Path, size: u64) -> (Result<Connector>, Verdict) {
+    if size > MAX_COMPONENT_BYTES {
+        let error = anyhow::anyhow!("file is larger than {MAX_COMPONENT_BYTES} bytes");
+        return (Err(error), Verdict::default());
+    }
+    let bytes = match tokio::fs::read(path).await {
+        Ok(bytes) => bytes,
+        Err(e) => return (Err(e.into()), Verdict::default()),
+    };
+    let policy = runtime.plugins.trust.policy;
+    let (bytes, verdict) = check_signature(&runtime.plugins.trust, path, bytes).await;
+    if let Err(refused) = verdict.admit(policy) {
+        return (Err(anyhow::anyhow!(refused)), verdict);
+    }
+    if let (Policy::Warn, false, Some(problem)) = (policy, verdict.verified, &verdict.problem) {
+        tracing::warn!(
+            file = %path.display(),
+            "connector is not verified ({problem}); loading it because [trust] policy is warn \
+             (production should use policy = \"require\")"
+        );
+    } else if verdict.verified {
+        tracing::info!(
+            file = %path.display(),
+            publisher = verdict.publisher.as_deref().unwrap_or_default(),
+            "connector signature verified"
+        );
+    }
+    (runtime.load_connector(path, bytes).await, verdict)
+}
+
+/// `NAME.wasm` → `NAME.wasm.sig`.
+fn sig_path(path: &Path) -> PathBuf {
+    let mut sig = path.as_os_str().to_owned();
+    sig.push(".sig");
+    PathBuf::from(sig)
+}
+
+/// Checks a file's bytes against its `.sig` file (hashing off the async threads); hands the bytes back.
+async fn check_signature(trust: &TrustConfig, path: &Path, bytes: Vec<u8>) -> (Vec<u8>, Verdict) {
+    let sig_path = sig_path(path);
+    let sig_name = sig_path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let cannot_read = |e: std::io::Error| Verdict {
+        signed: true,
+        problem: Some(format!("cannot read {sig_name}: {e}")),
+        ..Verdict::default()
+    };
+    let signed = match tokio::fs::metadata(&sig_path).await {
+        Ok(meta) => meta.is_file(),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => false,
+        Err(e) => return (bytes, cannot_read(e)),
+    };
+    if trust.policy == Policy::Off {
+        // Not read at all: only whether there is one is reported.
+        let verdict = Verdict {
+            signed,
+            ..Verdict::default()
+        };
+        return (bytes, verdict);
+    }
+    if !signed {
+        return (bytes, Verdict::unsigned(&sig_name));
+    }
+    let sig = match read_limited(&sig_path, trust::MAX_SIG_BYTES).await {
+        Ok(sig) => sig,
+        Err(e) => return (bytes, cannot_read(e)),
+    };
+    let trust = trust.clone();
+    match tokio::task::spawn_blocking(move || {
+        let verdict = trust::verify(&bytes, &sig, &trust);
+        (bytes, verdict)
+    })
+    .await
+    {
+        Ok(checked) => checked,
+        Err(e) => std::panic::resume_unwind(e.into_panic()),
+    }
+}
+
+/// A file's contents, refused when larger than `max` bytes.
+async fn read_limited(path: &Path, max: u64) -> std::io::Result<Vec<u8>> {
+    use tokio::io::AsyncReadExt;
+    let mut out = Vec::new();
+    tokio::fs::File::open(path)
+        .await?
+        .take(max + 1)
+        .read_to_end(&mut out)
+        .await?;
+    if out.len() as u64 > max {
+        return Err(std::io::Error::other(format!("larger than {max} bytes")));
+    }
+    Ok(out)
 }
 
 /// Maps ids to the connectors serving them. Two files claiming one id: the first (by file name) wins and the
@@ -191,7 +295,8 @@ fn rebuild_index(registry: &Registry) {
     *registry.by_id.write().unwrap() = by_id;
 }
 
-fn list_components(dir: &Path) -> Result<BTreeMap<PathBuf, (SystemTime, u64)>> {
+/// Every `*.wasm` file, with its stamp and its `.sig` file's (if any).
+fn list_components(dir: &Path) -> Result<BTreeMap<PathBuf, (Stamp, Option<Stamp>)>> {
     let mut out = BTreeMap::new();
     for entry in std::fs::read_dir(dir)? {
         let path = entry?.path();
@@ -199,7 +304,11 @@ fn list_components(dir: &Path) -> Result<BTreeMap<PathBuf, (SystemTime, u64)>> {
             && let Ok(meta) = std::fs::metadata(&path)
             && meta.is_file()
         {
-            out.insert(path, (meta.modified()?, meta.len()));
+            let sig = std::fs::metadata(sig_path(&path))
+                .ok()
+                .filter(|m| m.is_file())
+                .and_then(|m| Some((m.modified().ok()?, m.len())));
+            out.insert(path, ((meta.modified()?, meta.len()), sig));
         }
     }
     Ok(out)

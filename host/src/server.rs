@@ -54,6 +54,7 @@ pub async fn start(options: ServeOptions) -> Result<Server> {
         connections,
     )?;
     runtime.subscriber_settings = config.subscribers.clone();
+    runtime.plugins.trust = config.trust.clone();
     let runtime = Arc::new(runtime);
     crate::plugins::watch(runtime.clone())
         .await

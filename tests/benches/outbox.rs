@@ -42,6 +42,8 @@ struct Row {
     /// Labels of the baselines this row is compared with (each must be a row's `label`).
     against: Vec<&'static str>,
     label: Option<&'static str>,
+    /// CPU time the whole process (client, server, simulator) used meanwhile, when known.
+    cpu: Option<Duration>,
 }
 
 impl Row {
@@ -85,6 +87,11 @@ fn main() -> Result<()> {
     raw_sqlite(&sizes, &request, &mut rows, &mut settings)?;
     rt.block_on(delivery(&sizes, &mut rows))?;
     print_table(&rows);
+    println!(
+        "\nCPU us/op: CPU time of this whole process (client, server, simulator) per operation; cores: that CPU \
+         time over the wall time ({} available). Ratios are per-second rates over the named baseline's.",
+        std::thread::available_parallelism().map_or(0, |n| n.get())
+    );
     println!("\nSQLite settings:");
     for line in &settings {
         println!("  {line}");
@@ -93,6 +100,49 @@ fn main() -> Result<()> {
     // Servers left idle (a paced operation sleeping in the parked connection) need not be waited for.
     rt.shutdown_timeout(Duration::from_secs(1));
     Ok(())
+}
+
+/// Wall time, and the process's CPU time, since it started.
+struct Clock {
+    wall: Instant,
+    cpu: Option<Duration>,
+}
+
+impl Clock {
+    fn start() -> Clock {
+        Clock {
+            wall: Instant::now(),
+            cpu: process_cpu(),
+        }
+    }
+
+    fn row(
+        &self,
+        name: String,
+        count: usize,
+        against: Vec<&'static str>,
+        label: Option<&'static str>,
+    ) -> Row {
+        Row {
+            name,
+            count,
+            seconds: self.wall.elapsed().as_secs_f64(),
+            cpu: process_cpu()
+                .zip(self.cpu)
+                .map(|(now, then)| now.saturating_sub(then)),
+            against,
+            label,
+        }
+    }
+}
+
+/// User and system CPU time of this process so far (Linux `/proc/self/stat`, in 10 ms clock ticks).
+fn process_cpu() -> Option<Duration> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // The fields after the command name start at field 3 (state); utime and stime are fields 14 and 15.
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let ticks = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+    Some(Duration::from_millis(ticks * 10))
 }
 
 fn hello(text: &str) -> Value {
@@ -151,67 +201,124 @@ fn count(counts: &Value, status: &str) -> u64 {
     counts[status].as_u64().unwrap_or(0)
 }
 
-/// Baseline A and acceptance, through one server and one client. Returns a stored request, for baseline B's rows.
-async fn acceptance(
-    sizes: &Sizes,
-    rows: &mut Vec<Row>,
-    settings: &mut Vec<String>,
-) -> Result<String> {
-    let echo = EchoServer::start().await;
-    // A connection whose dispatcher drains nothing meanwhile: one call slot, and one call started per 100 s (the
-    // first runs at once, the second holds the slot while it waits its turn; the rest stay queued).
+/// A server with one connection whose dispatcher drains nothing meanwhile: one call slot, and one call started
+/// per 100 s (the first runs at once, the second holds the slot while it waits its turn; the rest stay queued).
+/// Its client is warmed up, and the connection has taken its first operations.
+async fn parked(echo: &EchoServer) -> Result<Arc<TestServer>> {
     let config = format!(
         "[connections.parked]\nconnector = \"echo\"\nsettings = {{ api_base = \"{}\" }}\n\
          outbox = {{ concurrency = 1, rate_per_second = 0.01 }}\n",
         echo.base
     );
     let qiao = Arc::new(TestServer::start(&["echo"], &config).await?);
-    let healthz = {
-        let qiao = qiao.clone();
-        move |_| {
-            let request = qiao.client.get(qiao.url("/healthz"));
-            async move { call(request, 200).await.map(drop) }
-        }
-    };
-    let accept = {
-        let qiao = qiao.clone();
-        move |i: usize| {
-            let request = qiao
-                .client
-                .post(qiao.url("/v1/connections/parked/messages?wait=0"))
-                .json(&hello(&format!("accepted {i}")));
-            async move { call(request, 202).await.map(drop) }
-        }
-    };
-    // Warm up: open the client's connections, and let the parked connection take its first operations.
-    concurrently(ACCEPT_CONCURRENCY * 4, ACCEPT_CONCURRENCY, healthz.clone()).await?;
-    concurrently(ACCEPT_CONCURRENCY, ACCEPT_CONCURRENCY, accept.clone()).await?;
+    concurrently(ACCEPT_CONCURRENCY * 4, ACCEPT_CONCURRENCY, healthz(&qiao)).await?;
+    concurrently(
+        ACCEPT_CONCURRENCY,
+        ACCEPT_CONCURRENCY,
+        accept(&qiao, WAIT_0),
+    )
+    .await?;
     tokio::time::sleep(Duration::from_millis(200)).await;
-    let before = counts(&qiao).await?;
+    Ok(qiao)
+}
 
-    let n = sizes.accepts;
-    let took = concurrently(n, ACCEPT_CONCURRENCY, healthz).await?;
-    rows.push(Row {
-        name: format!("A: GET /healthz (HTTP layer), concurrency {ACCEPT_CONCURRENCY}"),
-        count: n,
-        seconds: took.as_secs_f64(),
-        against: vec![],
-        label: Some("A"),
-    });
-    let took = concurrently(n, ACCEPT_CONCURRENCY, accept).await?;
-    rows.push(Row {
-        name: format!("accept: POST messages?wait=0 -> 202, concurrency {ACCEPT_CONCURRENCY}"),
-        count: n,
-        seconds: took.as_secs_f64(),
-        against: vec!["A", "B"],
-        label: None,
-    });
-    let after = counts(&qiao).await?;
-    let queued = count(&after, "queued") - count(&before, "queued");
+const WAIT_0: &str = "/v1/connections/parked/messages?wait=0";
+const NO_WAIT: &str = "/v1/connections/parked/messages";
+
+fn healthz(qiao: &Arc<TestServer>) -> impl Fn(usize) -> BoxedJob + Send + Sync + 'static {
+    let qiao = qiao.clone();
+    move |_| {
+        let request = qiao.client.get(qiao.url("/healthz"));
+        Box::pin(async move { call(request, 200).await.map(drop) })
+    }
+}
+
+fn accept(
+    qiao: &Arc<TestServer>,
+    path: &'static str,
+) -> impl Fn(usize) -> BoxedJob + Send + Sync + 'static {
+    let qiao = qiao.clone();
+    move |i| {
+        let request = qiao
+            .client
+            .post(qiao.url(path))
+            .json(&hello(&format!("accepted {i}")));
+        Box::pin(async move { call(request, 202).await.map(drop) })
+    }
+}
+
+type BoxedJob = std::pin::Pin<Box<dyn Future<Output = Result<()>> + Send>>;
+
+/// Waits until `n` more operations than in `before` are queued: none was attempted during the measurement.
+async fn all_queued(qiao: &TestServer, before: &Value, n: usize) -> Result<()> {
+    let after = counts(qiao).await?;
+    let queued = count(&after, "queued") - count(before, "queued");
     ensure!(
         queued == n as u64,
         "the accepted operations should all still be queued: before {before}, after {after}"
     );
+    Ok(())
+}
+
+/// Baseline A and acceptance. Returns a stored request, for baseline B's rows.
+async fn acceptance(
+    sizes: &Sizes,
+    rows: &mut Vec<Row>,
+    settings: &mut Vec<String>,
+) -> Result<String> {
+    let echo = EchoServer::start().await;
+    let n = sizes.accepts;
+    // Each kind of acceptance on its own server, so each starts with the same (empty) queue.
+    {
+        let qiao = parked(&echo).await?;
+        let before = counts(&qiao).await?;
+        let clock = Clock::start();
+        concurrently(n, ACCEPT_CONCURRENCY, accept(&qiao, NO_WAIT)).await?;
+        rows.push(clock.row(
+            format!("accept: POST messages (no ?wait) -> 202, concurrency {ACCEPT_CONCURRENCY}"),
+            n,
+            vec!["A", "B"],
+            None,
+        ));
+        all_queued(&qiao, &before, n).await?;
+    }
+    let qiao = parked(&echo).await?;
+    let before = counts(&qiao).await?;
+    let clock = Clock::start();
+    concurrently(n, ACCEPT_CONCURRENCY, healthz(&qiao)).await?;
+    rows.insert(
+        0,
+        clock.row(
+            format!("A: GET /healthz (HTTP layer), concurrency {ACCEPT_CONCURRENCY}"),
+            n,
+            vec![],
+            Some("A"),
+        ),
+    );
+    let clock = Clock::start();
+    concurrently(n, ACCEPT_CONCURRENCY, accept(&qiao, WAIT_0)).await?;
+    rows.insert(
+        1,
+        clock.row(
+            format!("accept: POST messages?wait=0 -> 202, concurrency {ACCEPT_CONCURRENCY}"),
+            n,
+            vec!["A", "B"],
+            Some("ACC"),
+        ),
+    );
+    // The same again, with those `n` still queued: how acceptance slows down as a backlog builds.
+    let clock = Clock::start();
+    concurrently(n, ACCEPT_CONCURRENCY, accept(&qiao, WAIT_0)).await?;
+    rows.push(clock.row(
+        format!(
+            "accept: the same with {n} already queued (backlog {n} -> {})",
+            2 * n
+        ),
+        n,
+        vec!["ACC"],
+        None,
+    ));
+    all_queued(&qiao, &before, 2 * n).await?;
 
     let (_, op) = qiao.get("/v1/operations/1").await;
     let request = op["request"].to_string();
@@ -280,7 +387,8 @@ fn raw_sqlite(
     settings: &mut Vec<String>,
 ) -> Result<()> {
     let dir = tempfile::tempdir()?;
-    for (synchronous, label) in [("NORMAL", "B"), ("FULL", "B_FULL")] {
+    // OFF (never fsync, not even at checkpoints) is for reference only: it shows what the syncs cost.
+    for (synchronous, label) in [("NORMAL", "B"), ("FULL", "B_FULL"), ("OFF", "B_OFF")] {
         let conn = rusqlite::Connection::open(dir.path().join(format!("raw-{synchronous}.db")))?;
         conn.execute_batch(&format!(
             "PRAGMA journal_mode = WAL; PRAGMA synchronous = {synchronous}; PRAGMA foreign_keys = ON;"
@@ -298,9 +406,9 @@ fn raw_sqlite(
         } else {
             Duration::from_secs(60)
         };
-        let start = Instant::now();
+        let clock = Clock::start();
         let mut done = 0;
-        while done < sizes.accepts && start.elapsed() < budget {
+        while done < sizes.accepts && clock.wall.elapsed() < budget {
             let request = request.replace("accepted", &format!("raw {done}"));
             let hash: String = Sha256::digest(&request)
                 .iter()
@@ -317,14 +425,12 @@ fn raw_sqlite(
             tx.commit()?;
             done += 1;
         }
-        let took = start.elapsed();
-        rows.push(Row {
-            name: format!("{label}: raw SQLite insert+commit, WAL, synchronous={synchronous}"),
-            count: done,
-            seconds: took.as_secs_f64(),
-            against: if label == "B" { vec![] } else { vec!["B"] },
-            label: Some(label),
-        });
+        rows.push(clock.row(
+            format!("{label}: raw SQLite insert+commit, WAL, synchronous={synchronous}"),
+            done,
+            if label == "B" { vec![] } else { vec!["B"] },
+            Some(label),
+        ));
     }
     Ok(())
 }
@@ -430,17 +536,17 @@ async fn deliver(
     }
     let m = sizes.deliveries;
 
-    let took = concurrently(m, DELIVERY_CONCURRENCY, send("sync", 30, 200)).await?;
-    rows.push(Row {
-        name: format!("{label}: synchronous send (?wait=30) to {target}, client concurrency {DELIVERY_CONCURRENCY}"),
-        count: m,
-        seconds: took.as_secs_f64(),
-        against: vec![],
-        label: Some(label),
-    });
+    let clock = Clock::start();
+    concurrently(m, DELIVERY_CONCURRENCY, send("sync", 30, 200)).await?;
+    rows.push(clock.row(
+        format!("{label}: synchronous send (?wait=30) to {target}, client concurrency {DELIVERY_CONCURRENCY}"),
+        m,
+        vec![],
+        Some(label),
+    ));
 
     let before = count(&counts(qiao).await?, "succeeded");
-    let start = Instant::now();
+    let clock = Clock::start();
     let accepted = concurrently(m, ACCEPT_CONCURRENCY, send("async", 0, 202)).await?;
     let deadline = Instant::now() + Duration::from_secs(120);
     loop {
@@ -456,18 +562,16 @@ async fn deliver(
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    let took = start.elapsed();
-    rows.push(Row {
-        name: format!(
+    rows.push(clock.row(
+        format!(
             "outbox: {m} accepted (in {:.2} s) then delivered to {target}, dispatcher concurrency \
              {DELIVERY_CONCURRENCY}",
             accepted.as_secs_f64()
         ),
-        count: m,
-        seconds: took.as_secs_f64(),
-        against: vec![label],
-        label: None,
-    });
+        m,
+        vec![label],
+        None,
+    ));
     Ok(())
 }
 
@@ -479,10 +583,10 @@ fn print_table(rows: &[Row]) {
         .max()
         .unwrap_or(4);
     println!(
-        "\n{:<name_width$}  {:>6}  {:>8}  {:>10}  ratio vs baseline",
-        "name", "count", "seconds", "per second"
+        "\n{:<name_width$}  {:>6}  {:>8}  {:>10}  {:>10}  {:>5}  ratio vs baseline",
+        "name", "count", "seconds", "per second", "CPU us/op", "cores"
     );
-    println!("{}", "-".repeat(name_width + 50));
+    println!("{}", "-".repeat(name_width + 68));
     for row in rows {
         let ratios: Vec<String> = row
             .against
@@ -494,8 +598,15 @@ fn print_table(rows: &[Row]) {
         } else {
             ratios.join(", ")
         };
+        let (per_op, cores) = match row.cpu {
+            Some(cpu) => (
+                format!("{:.0}", cpu.as_secs_f64() * 1e6 / row.count as f64),
+                format!("{:.2}", cpu.as_secs_f64() / row.seconds),
+            ),
+            None => ("?".into(), "?".into()),
+        };
         println!(
-            "{:<name_width$}  {:>6}  {:>8.3}  {:>10.0}  {ratio}",
+            "{:<name_width$}  {:>6}  {:>8.3}  {:>10.0}  {per_op:>10}  {cores:>5}  {ratio}",
             row.name,
             row.count,
             row.seconds,
