@@ -275,7 +275,11 @@ impl Runtime {
 /// A trap's message, with the limit it hit spelled out when it was the memory limit.
 fn describe_trap(trap: &wasmtime::Error, limits: &Limits) -> String {
     let text = format!("{trap:#}");
-    let first = text.lines().next().unwrap_or_default().to_string();
+    let mut first = text.lines().next().unwrap_or_default().trim_end_matches(':').to_string();
+    // The first line is often only "error while executing at wasm backtrace"; the trap code says what happened.
+    if let Some(code) = trap.downcast_ref::<wasmtime::Trap>() {
+        first = format!("{code} ({first})");
+    }
     if text.contains("growing memory")
         || text.contains("memory.grow")
         || text.contains("memory limit")

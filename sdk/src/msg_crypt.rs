@@ -105,7 +105,8 @@ impl MsgCrypt {
             return Err(refuse("too short"));
         }
         let len = u32::from_be_bytes(plain[16..20].try_into().unwrap()) as usize;
-        if 20 + len > plain.len() {
+        // Checked: on wasm32 `usize` is 32 bits, and a length near u32::MAX would wrap past the check.
+        if len.checked_add(20).is_none_or(|end| end > plain.len()) {
             return Err(refuse("length field out of range"));
         }
         let (message, receive_id) = plain[20..].split_at(len);

@@ -12,8 +12,8 @@
 //!   in our error shape, never a 5xx, and no event is ever stored from it; so is a callback signed with the right
 //!   token whose ciphertext decrypts to garbage.
 //!
-//! Known bugs are tolerated narrowly (`Answer::is_axum_plain_rejection`, `is_known_deep_xml_crash`), so that CI
-//! fuzzes everything else, and reproduced strictly by the `#[ignore]`d `bug_` tests at the end.
+//! The bugs it found (deeply nested XML crashing the WeCom connector, a wrapped length check in the callback
+//! crypto, framework refusals outside our error shape) are fixed; the `regression_` tests at the end pin them.
 //!
 //! Bounded time: every property runs `QIAO_FUZZ_CASES` cases (default 64: the whole file takes seconds in a debug
 //! build). To fuzz for longer, e.g. before a release or after changing a parser:
@@ -24,7 +24,7 @@
 //!
 //! A failing case is shrunk and printed (bodies abbreviated); `-- --nocapture` also shows, per property, how the
 //! cases were answered. Proptest's failure-persistence files are off, so runs leave nothing in the tree; to keep
-//! a case, copy it into a `#[test]`, as the `bug_` tests at the end do (`-- --ignored` runs them).
+//! a case, copy it into a `#[test]`, as the `regression_` tests at the end do.
 
 use std::fmt;
 use std::time::Duration;
@@ -451,22 +451,6 @@ impl Answer {
                 .as_ref()
                 .is_some_and(|b| b["error"]["details"]["operation_id"].is_i64())
     }
-
-    /// KNOWN DEVIATION, tolerated here so that CI fuzzes everything else: axum's own rejections of a query string
-    /// (`Query<T>`), of a path parameter (`Path<T>`: invalid UTF-8, a non-number operation id), of a webhook body
-    /// over the limit (`Bytes`: 413) and of a method (405) answer in plain text, not in our error shape. Reproduced strictly by
-    /// `bug_axum_rejections_are_not_in_our_error_shape`; remove this once that is fixed.
-    fn is_axum_plain_rejection(&self) -> bool {
-        let plain = !self.content_type.contains("json");
-        (self.status == 400
-            && plain
-            && (self.text.starts_with("Failed to deserialize query string")
-                || self.text.starts_with("Invalid URL")))
-            || (self.status == 413
-                && plain
-                && self.text.starts_with("Failed to buffer the request body"))
-            || (self.status == 405 && self.text.is_empty())
-    }
 }
 
 macro_rules! fail {
@@ -478,7 +462,7 @@ fn check_rest(answer: &Answer) -> Result<(), TestCaseError> {
     match answer.status {
         200..=299 => Ok(()),
         400 | 404 | 405 | 409 | 413 | 415 | 422 => {
-            if answer.has_error_shape() || answer.is_axum_plain_rejection() {
+            if answer.has_error_shape() {
                 Ok(())
             } else {
                 fail!("error answer not in our shape: {answer:?}")
@@ -1665,33 +1649,6 @@ fn forged_callback() -> BoxedStrategy<Req> {
         .boxed()
 }
 
-/// How deeply the elements of an XML-ish body nest (roughly: `<x` opens, `</` and `/>` close).
-fn xml_depth(body: &[u8]) -> usize {
-    let (mut depth, mut max) = (0i64, 0i64);
-    for pair in body.windows(2) {
-        match pair {
-            [b'<', b'/'] | [b'/', b'>'] => depth -= 1,
-            [b'<', c] if c.is_ascii_alphabetic() => {
-                depth += 1;
-                max = max.max(depth);
-            }
-            _ => {}
-        }
-    }
-    max as usize
-}
-
-/// KNOWN BUG, tolerated here so that CI fuzzes everything else: the WeCom connector parses the body's XML before
-/// it checks the signature, and roxmltree's recursive parser exhausts the guest's stack at about 880 nested
-/// elements: a forged callback crashes the connector (502 `connector_crashed`) instead of being refused (422).
-/// Reproduced by `bug_wecom_callback_with_deeply_nested_xml_crashes_the_connector`; remove this once fixed.
-fn is_known_deep_xml_crash(req: &Req, answer: &Answer) -> bool {
-    req.path.starts_with("/v1/hooks/wc")
-        && answer.status == 502
-        && answer.code() == "connector_crashed"
-        && req.body.as_deref().is_some_and(|b| xml_depth(b) >= 800)
-}
-
 /// The webhook property: a refused callback is 400, 401 or 422 (413 if too large) in our error shape, and no
 /// event is stored.
 fn check_refused_callback(
@@ -1700,11 +1657,11 @@ fn check_refused_callback(
     answer: &Answer,
     ok_statuses: &[u16],
 ) -> Result<(), TestCaseError> {
-    let shaped = answer.has_error_shape() || answer.is_axum_plain_rejection();
+    let shaped = answer.has_error_shape();
     // 404 `not_found` is the router's, for `/v1/hooks/{c}/` (an empty sub-path): no connector saw it.
     let unrouted = answer.status == 404 && answer.code() == "not_found";
     let refused = (matches!(answer.status, 400 | 401 | 413 | 422) && shaped) || unrouted;
-    if !(refused || ok_statuses.contains(&answer.status) || is_known_deep_xml_crash(req, answer)) {
+    if !(refused || ok_statuses.contains(&answer.status)) {
         fail!("callback not refused cleanly: {answer:?}\n  request: {req:?}");
     }
     let events = fuzz.get("/v1/events?limit=10");
@@ -1792,9 +1749,8 @@ fn never_json_or_xml() -> BoxedStrategy<Vec<u8>> {
 fn wx_plain() -> BoxedStrategy<WxPlain> {
     (
         any::<[u8; 16]>(),
-        // NOTE: random u32s practically never hit u32::MAX - 19..=u32::MAX, the window of
-        // `bug_signed_callback_with_huge_length_field_crashes_the_connector`; add it here once that is fixed.
-        opt(prop_oneof![0u32..300, any::<u32>()]),
+        // Lengths near u32::MAX once wrapped a 32-bit bounds check (`regression_signed_callback_with_huge_length_field`).
+        opt(prop_oneof![0u32..300, any::<u32>(), (u32::MAX - 40)..=u32::MAX]),
         never_json_or_xml(),
         opt(prop_oneof![
             text().prop_map(String::into_bytes),
@@ -2036,8 +1992,7 @@ fn webhooks_signed_callbacks_with_garbage_inside_are_refused_and_store_nothing()
 /// refused and 881 (2,643 bytes) crash it. Anyone who can reach `/v1/hooks/wc` can make it trap at will; each
 /// costs an instance and a WARN + ERROR log line, and the host and other calls are unaffected.
 #[test]
-#[ignore = "bug: a forged WeCom callback of deeply nested XML crashes the wecom connector (502, not 422)"]
-fn bug_wecom_callback_with_deeply_nested_xml_crashes_the_connector() {
+fn regression_deeply_nested_wecom_xml_is_refused_not_a_crash() {
     let fuzz = Fuzz::hooks();
     let mut wrong = Vec::new();
     for (depth, closed) in [(100, false), (881, false), (10_000, false), (10_000, true)] {
@@ -2066,8 +2021,7 @@ fn bug_wecom_callback_with_deeply_nested_xml_crashes_the_connector() {
 /// stderr). `u32::MAX - 20` is refused as it should be (401 "length field out of range"). Only a holder of the
 /// callback token and AES key can send this (the platform, or a leak of both): robustness, not a forgery.
 #[test]
-#[ignore = "bug: a signed callback with a length field near u32::MAX panics in MsgCrypt::decrypt (502, not 401)"]
-fn bug_signed_callback_with_huge_length_field_crashes_the_connector() {
+fn regression_signed_callback_with_huge_length_field_is_refused() {
     let fuzz = Fuzz::hooks();
     let mut wrong = Vec::new();
     for length in [u32::MAX - 20, u32::MAX - 19, u32::MAX] {
@@ -2113,8 +2067,7 @@ fn bug_signed_callback_with_huge_length_field_crashes_the_connector() {
 /// number (`Path<T>`), a webhook body over the limit (`Bytes`), and a method a route does not have. The status
 /// codes are right; only the shape is not.
 #[test]
-#[ignore = "bug: axum's Query/Path/method rejections are plain text, not our error shape"]
-fn bug_axum_rejections_are_not_in_our_error_shape() {
+fn regression_framework_rejections_are_in_our_error_shape() {
     let fuzz = Fuzz::rest();
     let cases = [
         (Method::GET, "/v1/events?after=x", 400),

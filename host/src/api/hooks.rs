@@ -62,6 +62,7 @@ pub async fn handle(
     let response = outcome.response;
     let status = StatusCode::from_u16(response.status).unwrap_or(StatusCode::OK);
     let mut out = (status, response.body).into_response();
+    out.extensions_mut().insert(super::error::Verbatim);
     // The connector's headers replace the defaults (content-type); a name it repeats stays repeated.
     let mut seen = Vec::new();
     for (name, value) in response.headers {

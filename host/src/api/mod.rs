@@ -103,6 +103,7 @@ pub fn router(runtime: Arc<Runtime>) -> Router {
         .nest("/v1/connections/{connection}", connection)
         .fallback(|| async { ApiError::not_found("no such route; see README.md for the API") })
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(axum::middleware::map_response(error::json_errors))
         .with_state(runtime)
 }
 

@@ -29,9 +29,37 @@ fn plain(status: u16, body: &str) -> Response {
     }
 }
 
+/// WeCom's envelopes and messages are a few elements deep; anything deeper is refused before parsing, because
+/// roxmltree recurses per level and a forged body thousands deep would exhaust the connector's stack.
+const MAX_XML_DEPTH: usize = 16;
+
 fn parse(xml: &str) -> Result<roxmltree::Document<'_>, Error> {
+    if nesting(xml) > MAX_XML_DEPTH {
+        return Err(Error::invalid_input(format!(
+            "callback is not XML WeCom sends: nested deeper than {MAX_XML_DEPTH}"
+        )));
+    }
     roxmltree::Document::parse(xml)
         .map_err(|e| Error::invalid_input(format!("callback is not XML: {e}")))
+}
+
+/// The deepest element nesting, counted from tags alone (an over-estimate is fine: it only gates parsing).
+fn nesting(xml: &str) -> usize {
+    let bytes = xml.as_bytes();
+    let (mut depth, mut deepest) = (0usize, 0usize);
+    for (i, &b) in bytes.iter().enumerate() {
+        match (b, bytes.get(i + 1)) {
+            (b'<', Some(b'/')) => depth = depth.saturating_sub(1),
+            (b'<', Some(b'?' | b'!')) => {}
+            (b'<', _) => {
+                depth += 1;
+                deepest = deepest.max(depth);
+            }
+            (b'/', Some(b'>')) => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    deepest
 }
 
 /// The text of the first element named `tag` (CDATA included).
