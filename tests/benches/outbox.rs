@@ -2,6 +2,15 @@
 //! HTTP layer alone, a raw SQLite commit with the store's pragmas, and the same sends made synchronously — so the
 //! numbers to compare across machines are the ratios.
 //!
+//! - A: `GET /healthz` round trips (client concurrency 32): the HTTP layer alone.
+//! - accept: `POST .../messages?wait=0` (and without `?wait`) answered 202, to a connection paced so that its
+//!   dispatcher attempts nothing meanwhile; then the same with that backlog still queued.
+//! - B: one `INSERT` of a stored request per transaction, straight through rusqlite, WAL with `synchronous` NORMAL
+//!   (the store's setting), FULL (an fsync per commit) and OFF (no fsync at all, for reference).
+//! - C: sends made synchronously (`?wait=30`, client concurrency 8), against the echo server and the Feishu
+//!   simulator; next to each, the same number accepted at once and timed until all have succeeded (dispatcher
+//!   concurrency 8).
+//!
 //! Needs the connectors built (`scripts/build-connectors.sh`). Run: `cargo bench -p qiao-tests --bench outbox`.
 //! Small counts, for a smoke test in seconds, when run without `--bench` (as `cargo test --benches` does), with
 //! `--test`, or with `QIAO_BENCH_QUICK=1`.

@@ -227,4 +227,27 @@ mod tests {
         assert_eq!(after.len(), 3);
         assert_eq!(after[0].payload["a"], 1);
     }
+
+    #[tokio::test]
+    async fn operations_are_claimed_once_and_the_next_retry_is_found() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(&dir.path().join("q.db")).unwrap();
+        let new = |key: Option<&str>, body: &str| NewOperation {
+            connection: "c".into(),
+            operation: "send".into(),
+            request: body.into(),
+            idempotency_key: key.map(str::to_string),
+            request_hash: body.into(),
+        };
+        let Enqueued::New(op) = db.enqueue(new(Some("k"), "{}")).await.unwrap() else { panic!("new") };
+        assert!(matches!(db.enqueue(new(Some("k"), "{}")).await.unwrap(), Enqueued::Existing(o) if o.id == op.id));
+        assert!(matches!(db.enqueue(new(Some("k"), "{\"x\":1}")).await.unwrap(), Enqueued::Conflict(_)));
+        assert_eq!(db.due_operations("c".into(), now_ms(), 10).await.unwrap(), [op.id]);
+        assert!(db.claim(op.id).await.unwrap().is_some());
+        assert!(db.claim(op.id).await.unwrap().is_none(), "claimed once");
+        let later = now_ms() + 60_000;
+        db.record_failure(op.id, serde_json::json!({}), Some(later), Status::Retrying).await.unwrap();
+        assert_eq!(db.next_due_ms(now_ms()).await.unwrap(), Some(later));
+        assert!(db.due_operations("c".into(), now_ms(), 10).await.unwrap().is_empty());
+    }
 }

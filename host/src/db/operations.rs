@@ -217,7 +217,9 @@ impl Db {
     pub async fn next_due_ms(self: &Arc<Self>, after: i64) -> Result<Option<i64>> {
         self.run(move |c| {
             c.query_row(
-                "SELECT MIN(next_attempt_ms) FROM operations
+                // Named: the planner otherwise picks the status index and reads every waiting row on each wake
+                // (1.5 ms at 10,000 queued against a few µs; measured by the outbox bench).
+                "SELECT MIN(next_attempt_ms) FROM operations INDEXED BY operations_next
                  WHERE status IN ('queued', 'retrying') AND next_attempt_ms > ?1",
                 [after],
                 |r| r.get(0),
