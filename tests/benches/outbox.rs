@@ -363,31 +363,6 @@ async fn acceptance(
     Ok(request)
 }
 
-/// The operations table as the store's migrations create it (host/src/db/mod.rs), with its indexes: every one is
-/// written on insert.
-const OPERATIONS: &str = r#"
-    CREATE TABLE operations (
-        id INTEGER PRIMARY KEY AUTOINCREMENT,
-        connection TEXT NOT NULL,
-        operation TEXT NOT NULL,
-        request TEXT NOT NULL,
-        idempotency_key TEXT,
-        request_hash TEXT NOT NULL,
-        status TEXT NOT NULL,
-        attempts INTEGER NOT NULL DEFAULT 0,
-        next_attempt_ms INTEGER NOT NULL,
-        last_error TEXT,
-        result TEXT,
-        created_ms INTEGER NOT NULL,
-        updated_ms INTEGER NOT NULL
-    );
-    CREATE UNIQUE INDEX operations_by_key ON operations (connection, idempotency_key)
-        WHERE idempotency_key IS NOT NULL;
-    CREATE INDEX operations_due ON operations (connection, next_attempt_ms) WHERE status IN ('queued', 'retrying');
-    CREATE INDEX operations_next ON operations (next_attempt_ms) WHERE status IN ('queued', 'retrying');
-    CREATE INDEX operations_by_status ON operations (status, id);
-"#;
-
 /// Baseline B: the same rows inserted directly, one transaction each, with `synchronous` NORMAL and FULL.
 fn raw_sqlite(
     sizes: &Sizes,
@@ -398,11 +373,13 @@ fn raw_sqlite(
     let dir = tempfile::tempdir()?;
     // OFF (never fsync, not even at checkpoints) is for reference only: it shows what the syncs cost.
     for (synchronous, label) in [("NORMAL", "B"), ("FULL", "B_FULL"), ("OFF", "B_OFF")] {
-        let conn = rusqlite::Connection::open(dir.path().join(format!("raw-{synchronous}.db")))?;
+        // The store's own schema (its migrations, every index of the operations table), then written directly.
+        let path = dir.path().join(format!("raw-{synchronous}.db"));
+        drop(qiao::db::Db::open(&path)?);
+        let conn = rusqlite::Connection::open(&path)?;
         conn.execute_batch(&format!(
             "PRAGMA journal_mode = WAL; PRAGMA synchronous = {synchronous}; PRAGMA foreign_keys = ON;"
         ))?;
-        conn.execute_batch(OPERATIONS)?;
         let journal: String = conn.query_row("PRAGMA journal_mode", [], |r| r.get(0))?;
         let sync: i64 = conn.query_row("PRAGMA synchronous", [], |r| r.get(0))?;
         settings.push(format!(
