@@ -125,7 +125,8 @@ fn row(r: &rusqlite::Row) -> rusqlite::Result<OperationRow> {
 }
 
 fn by_id(c: &rusqlite::Connection, id: i64) -> rusqlite::Result<Option<OperationRow>> {
-    c.query_row(&format!("SELECT {COLUMNS} FROM operations WHERE id = ?1"), [id], row)
+    c.prepare_cached(&format!("SELECT {COLUMNS} FROM operations WHERE id = ?1"))?
+        .query_row([id], row)
         .optional()
 }
 
@@ -243,12 +244,13 @@ impl Db {
     /// Takes an operation for an attempt; `None` when it is no longer waiting (discarded, or taken).
     pub async fn claim(self: &Arc<Self>, id: i64) -> Result<Option<OperationRow>> {
         self.run(move |c| {
-            let n = c.execute(
+            // One statement on the per-attempt path: the claim answers the row it took.
+            c.prepare_cached(&format!(
                 "UPDATE operations SET status = 'running', attempts = attempts + 1, updated_ms = ?2
-                 WHERE id = ?1 AND status IN ('queued', 'retrying')",
-                params![id, now_ms()],
-            )?;
-            if n == 0 { Ok(None) } else { by_id(c, id) }
+                 WHERE id = ?1 AND status IN ('queued', 'retrying') RETURNING {COLUMNS}"
+            ))?
+            .query_row(params![id, now_ms()], row)
+            .optional()
         })
         .await
     }
