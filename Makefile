@@ -5,8 +5,11 @@
 connectors:
 	scripts/build-connectors.sh
 
+# Then every connector built above is signed with this machine's build key (publisher qiao-build, made on first
+# use in target/signing): the default [trust] policy is require, and examples/qiao.toml and the tests trust it.
 build: connectors
 	cargo build --release -p qiao
+	scripts/sign-connectors.sh target/release/qiao
 
 # Qiao on http://127.0.0.1:8080 with the bundled connectors and examples/qiao.toml, data in target/qiao-data.
 run: build
@@ -15,12 +18,18 @@ run: build
 # Every test: unit tests, then end-to-end tests against real components, real HTTP and real SQLite files.
 # Connectors are Wasm guests (built above by their build.sh), so they are left out of the native test build.
 GUESTS := qiao-echo qiao-hostile qiao-dingtalk qiao-wecom qiao-feishu qiao-kingdee
-# The `qiao` binary itself is built first: the crash, shutdown and CLI tests run it as a child process.
+# The `qiao` binary itself is built first: the crash, shutdown and CLI tests run it as a child process, and it
+# signs the connectors with the build key, which the tests trust (a test's config without [trust] gets it).
+# Last, the servers' logs and every response of the whole run (target/test-logs) are grepped for every secret the
+# tests configured: none may appear.
 test: connectors
 	cargo build -p qiao --bin qiao
+	scripts/sign-connectors.sh target/debug/qiao
+	rm -rf target/test-logs
 	cargo test --workspace $(addprefix --exclude ,$(GUESTS))
+	scripts/check-secret-leaks.sh target/test-logs
 
 # The host call overhead (criterion), then the outbox's throughput: accepted/s and delivered/s, with baselines.
-bench: connectors
+bench: build
 	cargo bench -p qiao --bench call
 	cargo bench -p qiao-tests --bench outbox

@@ -24,6 +24,16 @@ fn runtime(rt: &tokio::runtime::Runtime, dir: &Path) -> Arc<Runtime> {
     let plugins = dir.join("plugins");
     std::fs::create_dir_all(&plugins).unwrap();
     std::fs::copy(&wasm, plugins.join("echo.wasm")).unwrap();
+    // Signed at build time (scripts/sign-connectors.sh; `make bench` runs it), and the build key trusted: the
+    // default [trust] policy is require.
+    let build_pub = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/signing/qiao-build.pub");
+    let sign_first = "sign the connectors first: scripts/sign-connectors.sh target/release/qiao";
+    std::fs::copy(
+        wasm.with_extension("wasm.sig"),
+        plugins.join("echo.wasm.sig"),
+    )
+    .expect(sign_first);
+    let build_key = qiao::trust::read_public_key_file(&build_pub).expect(sign_first);
     let connection = Connection {
         name: "bench".into(),
         connector: "echo".into(),
@@ -31,8 +41,18 @@ fn runtime(rt: &tokio::runtime::Runtime, dir: &Path) -> Arc<Runtime> {
         ..Default::default()
     };
     let engine = new_engine(&PoolSize::default()).unwrap();
-    let runtime =
-        Arc::new(Runtime::new(engine, &dir.join("data"), None, plugins, vec![connection]).unwrap());
+    let key = qiao::secrets::MasterKey::generate();
+    let mut runtime = Runtime::new(
+        engine,
+        &dir.join("data"),
+        None,
+        plugins,
+        vec![connection],
+        key,
+    )
+    .unwrap();
+    runtime.plugins.trust.publishers = [("qiao-build".to_string(), build_key)].into();
+    let runtime = Arc::new(runtime);
     rt.block_on(qiao::plugins::rescan(&runtime));
     assert!(runtime.plugins.get("echo").is_some());
     runtime

@@ -7,12 +7,13 @@
 //! [connections.dingtalk-hq]
 //! connector = "dingtalk"
 //! settings = { app_key = "ding123", api_base = "http://127.0.0.1:9001" }
-//! secrets = { app_secret = { env = "DINGTALK_HQ_SECRET" } }
+//! secrets = { app_secret = { env = "DINGTALK_HQ_SECRET" } }   # or "qenc:v1:…" (`qiao secrets encrypt`)
+//! hosts = ["oapi.dingtalk.com", "api.dingtalk.com"]   # declared hosts it may reach; none when unset
 //! limits = { timeout_ms = 10000 }
 //!
-//! [trust]                       # signed connectors; production should use policy = "require"
-//! policy = "warn"               # "require" | "warn" (default) | "off"
-//! publishers = { acme = "<base64 ed25519 public key>" }
+//! [trust]                       # signed connectors: which publishers' files may load
+//! policy = "require"            # "require" (default) | "warn" | "off"
+//! publishers = { acme = "<base64 ed25519 public key>", qiao-build = { key_file = "qiao-build.pub" } }
 //! ```
 
 use std::collections::{BTreeMap, HashMap};
@@ -20,6 +21,8 @@ use std::path::Path;
 
 use anyhow::{Context, Result, bail};
 use serde::Deserialize;
+
+use crate::secrets::{self, MasterKey};
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -36,9 +39,8 @@ pub struct ConfigFile {
     #[serde(default)]
     pub approvals: ApprovalSettings,
     /// Which connector files may load: `policy` (`require` | `warn` | `off`) and the trusted publishers'
-    /// ed25519 public keys (see `trust`). The default is `warn` (unsigned and unverified files load, with a
-    /// warning); production should use `require`. The default will become `require` once the bundled
-    /// connectors are signed at build time.
+    /// ed25519 public keys, inline or as `key_file`s relative to the config file (see `trust`). The default
+    /// is `require`: without this section, no connector loads (and the server says so at start).
     #[serde(default)]
     pub trust: crate::trust::TrustConfig,
 }
@@ -73,9 +75,15 @@ pub struct ConnectionSpec {
     pub outbox: OutboxOverride,
     /// Poll the connector (if it exports `poll`) this often, in seconds; unset: only on `POST .../poll`.
     pub poll_every_s: Option<u64>,
+    /// Hosts this connection's connector may reach (over https), e.g. `["oapi.dingtalk.com"]`: only those the
+    /// connector also declares in `describe` are granted. Unset: none (API-base settings still grant their
+    /// origins).
+    #[serde(default)]
+    pub hosts: Vec<String>,
 }
 
-/// A secret is written inline, or (better) named by the environment variable that holds it.
+/// A secret is written inline, encrypted (`"qenc:v1:…"`, made by `qiao secrets encrypt`, decrypted with the
+/// master key at load) or in plain text, or named by the environment variable that holds it.
 #[derive(Debug, Deserialize)]
 #[serde(untagged)]
 pub enum SecretSource {
@@ -239,18 +247,33 @@ pub struct Connection {
     pub limits: Limits,
     pub outbox: OutboxPolicy,
     pub poll_every: Option<std::time::Duration>,
+    /// Host names the operator granted (`hosts = [...]`): lowercase, validated, without duplicates. The
+    /// connector reaches those of them it declares (see `imports::http::AllowList`).
+    pub hosts: Vec<String>,
 }
 
 impl ConfigFile {
     pub fn load(path: &Path) -> Result<ConfigFile> {
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("cannot read config file {}", path.display()))?;
-        toml::from_str(&text).with_context(|| format!("invalid config file {}", path.display()))
+        let mut file: ConfigFile = toml::from_str(&text)
+            .with_context(|| format!("invalid config file {}", path.display()))?;
+        // Key files named relative to the config file's directory.
+        let base_dir = path.parent().unwrap_or(Path::new(""));
+        file.trust
+            .read_key_files(base_dir)
+            .map_err(|e| anyhow::anyhow!("invalid config file {}: {e}", path.display()))?;
+        Ok(file)
     }
 
     /// Resolves every connection; `env` looks up environment variables (injected so tests need not mutate the
-    /// process environment).
-    pub fn connections(&self, env: impl Fn(&str) -> Option<String>) -> Result<Vec<Connection>> {
+    /// process environment); `master_key` decrypts the secrets written encrypted (`qenc:`), which are an error
+    /// without it.
+    pub fn connections(
+        &self,
+        env: impl Fn(&str) -> Option<String>,
+        master_key: Option<&MasterKey>,
+    ) -> Result<Vec<Connection>> {
         let defaults = self.limits.apply(&Limits::default());
         let outbox_defaults = self
             .outbox
@@ -265,7 +288,23 @@ impl ConfigFile {
             let mut secret_keys = Vec::new();
             for (key, source) in &spec.secrets {
                 let value = match source {
-                    SecretSource::Inline(v) => v.clone(),
+                    SecretSource::Inline(v) if secrets::is_sealed(v) => {
+                        let master_key = master_key.with_context(|| {
+                            format!("connection {name}: secret {key} is encrypted, but no master key was given")
+                        })?;
+                        master_key
+                            .open_string(v, &secrets::config_place(name, key))
+                            .map_err(|e| anyhow::anyhow!("connection {name}: secret {key}: {e}"))?
+                    }
+                    SecretSource::Inline(v) => {
+                        tracing::warn!(
+                            connection = %name,
+                            secret = %key,
+                            "a secret is written in plain text in the config: encrypt it with `qiao secrets \
+                             encrypt` (or name an environment variable)"
+                        );
+                        v.clone()
+                    }
                     SecretSource::Env { env: var } => env(var).with_context(|| {
                         format!("connection {name}: secret {key} names environment variable {var}, which is not set")
                     })?,
@@ -289,13 +328,67 @@ impl ConfigFile {
                     Some(0) => bail!("connection {name}: poll_every_s must be at least 1"),
                     s => s.map(std::time::Duration::from_secs),
                 },
+                hosts: granted_hosts(&spec.hosts).map_err(|e| {
+                    anyhow::anyhow!("connection {name}: hosts: {e} (write host names only, e.g. hosts = [\"oapi.dingtalk.com\"])")
+                })?,
             });
         }
         Ok(out)
     }
 }
 
-fn valid_name(name: &str) -> bool {
+/// A connection's `hosts` entries, normalised (lowercase, IDNA) and without duplicates.
+fn granted_hosts(entries: &[String]) -> Result<Vec<String>> {
+    let mut out: Vec<String> = Vec::new();
+    for entry in entries {
+        let host = host_name(entry)?;
+        if !out.contains(&host) {
+            out.push(host);
+        }
+    }
+    Ok(out)
+}
+
+/// One granted host: a bare host name (or IP address), as a URL's host compares to it. No scheme, port, path,
+/// user or wildcard: a grant names exactly one host, reached over https on the default port.
+pub fn host_name(entry: &str) -> Result<String> {
+    let refuse = |why: &str| anyhow::anyhow!("{entry:?} is not a host name: {why}");
+    if entry.is_empty() {
+        return Err(refuse("it is empty"));
+    }
+    if entry.contains("://") {
+        return Err(refuse("no scheme (https:// is implied)"));
+    }
+    if entry.contains('*') {
+        return Err(refuse("wildcards are not allowed; name each host"));
+    }
+    if entry.contains(['/', '?', '#']) {
+        return Err(refuse("no path or query"));
+    }
+    if entry.contains('@') {
+        return Err(refuse("no user name"));
+    }
+    if entry.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(refuse("no spaces"));
+    }
+    if let Some((_, port)) = entry.rsplit_once(':')
+        && !entry.starts_with('[')
+        && !port.is_empty()
+        && port.bytes().all(|b| b.is_ascii_digit())
+    {
+        return Err(refuse(
+            "no port (granted hosts are reached over https on the default port)",
+        ));
+    }
+    if entry.starts_with('.') || entry.ends_with('.') || entry.contains("..") {
+        return Err(refuse("empty label"));
+    }
+    let host = url::Host::parse(&entry.to_lowercase()).map_err(|e| refuse(&e.to_string()))?;
+    Ok(host.to_string())
+}
+
+/// A connection name: 1-64 characters of a-z, 0-9, '-' or '_'.
+pub fn valid_name(name: &str) -> bool {
     (1..=64).contains(&name.len())
         && name
             .bytes()
@@ -321,7 +414,7 @@ mod tests {
         )
         .unwrap();
         let conns = file
-            .connections(|v| (v == "HQ_SECRET").then(|| "s3cret".to_string()))
+            .connections(|v| (v == "HQ_SECRET").then(|| "s3cret".to_string()), None)
             .unwrap();
         let hq = &conns[0];
         assert_eq!(hq.values["app_secret"], "s3cret");
@@ -337,8 +430,88 @@ mod tests {
             "[connections.hq]\nconnector = \"x\"\nsecrets = { s = { env = \"NOPE\" } }",
         )
         .unwrap();
-        let err = file.connections(|_| None).unwrap_err().to_string();
+        let err = file.connections(|_| None, None).unwrap_err().to_string();
         assert!(err.contains("NOPE") && err.contains("hq"), "{err}");
+    }
+
+    #[test]
+    fn granted_hosts_are_lowercased_validated_and_deduplicated() {
+        let file: ConfigFile = toml::from_str(
+            r#"
+            [connections.hq]
+            connector = "dingtalk"
+            hosts = ["OAPI.DingTalk.com", "api.dingtalk.com", "oapi.dingtalk.com", "127.0.0.1", "例子.cn"]
+            [connections.none]
+            connector = "dingtalk"
+            "#,
+        )
+        .unwrap();
+        let conns = file.connections(|_| None, None).unwrap();
+        assert_eq!(
+            conns[0].hosts,
+            [
+                "oapi.dingtalk.com",
+                "api.dingtalk.com",
+                "127.0.0.1",
+                "xn--fsqu00a.cn"
+            ]
+        );
+        assert!(conns[1].hosts.is_empty(), "shut by default");
+    }
+
+    #[test]
+    fn bad_granted_hosts_are_clear_errors() {
+        for (entry, why) in [
+            ("https://oapi.dingtalk.com", "no scheme"),
+            ("oapi.dingtalk.com/v1", "no path"),
+            ("*.dingtalk.com", "wildcards"),
+            ("oapi.dingtalk.com:443", "no port"),
+            ("user@oapi.dingtalk.com", "no user"),
+            ("", "empty"),
+            ("oapi dingtalk.com", "no spaces"),
+            ("oapi..dingtalk.com", "empty label"),
+            ("bad_%host", "not a host name"),
+        ] {
+            let text = format!("[connections.hq]\nconnector = \"x\"\nhosts = [{entry:?}]");
+            let file: ConfigFile = toml::from_str(&text).unwrap();
+            let err = format!("{:#}", file.connections(|_| None, None).unwrap_err());
+            assert!(
+                err.contains("connection hq: hosts:")
+                    && err.contains(why)
+                    && err.contains("not a host name"),
+                "{entry}: {err}"
+            );
+        }
+    }
+
+    #[test]
+    fn encrypted_secrets_are_decrypted_with_the_master_key() {
+        let key = MasterKey::generate();
+        let sealed = key.seal(b"s3cret", &secrets::config_place("hq", "app_secret"));
+        let text = format!(
+            "[connections.hq]\nconnector = \"x\"\nsecrets = {{ app_secret = \"{sealed}\", plain = \"p\" }}"
+        );
+        let file: ConfigFile = toml::from_str(&text).unwrap();
+        let conns = file.connections(|_| None, Some(&key)).unwrap();
+        assert_eq!(conns[0].values["app_secret"], "s3cret");
+        assert_eq!(conns[0].values["plain"], "p");
+
+        let other = MasterKey::generate();
+        let err = format!("{:#}", file.connections(|_| None, Some(&other)).unwrap_err());
+        assert!(
+            err.contains("connection hq: secret app_secret: encrypted with master key")
+                && err.contains(key.id())
+                && err.contains(other.id()),
+            "{err}"
+        );
+        let err = format!("{:#}", file.connections(|_| None, None).unwrap_err());
+        assert!(err.contains("connection hq: secret app_secret is encrypted"), "{err}");
+
+        // Bound to its place: pasted under another key or connection, it does not decrypt.
+        let moved = text.replace("[connections.hq]", "[connections.branch]");
+        let file: ConfigFile = toml::from_str(&moved).unwrap();
+        let err = format!("{:#}", file.connections(|_| None, Some(&key)).unwrap_err());
+        assert!(err.contains("connection branch: secret app_secret") && err.contains("another place"), "{err}");
     }
 
     #[test]
@@ -348,6 +521,6 @@ mod tests {
         );
         let file: ConfigFile =
             toml::from_str("[connections.\"Bad Name\"]\nconnector = \"x\"").unwrap();
-        assert!(file.connections(|_| None).is_err());
+        assert!(file.connections(|_| None, None).is_err());
     }
 }

@@ -28,7 +28,14 @@ pub async fn inspect(file: &Path) -> Result<Value> {
         .map(|(name, _)| name.to_string())
         .collect();
     let scratch = std::env::temp_dir().join(format!("qiao-inspect-{}", std::process::id()));
-    let runtime = Runtime::new(engine, &scratch, None, scratch.join("plugins"), vec![])?;
+    let runtime = Runtime::new(
+        engine,
+        &scratch,
+        None,
+        scratch.join("plugins"),
+        vec![],
+        crate::secrets::MasterKey::generate(),
+    )?;
     let hash = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&bytes));
     let loaded = runtime.connector_from(file, hash, &component).await;
     let _ = std::fs::remove_dir_all(&scratch);

@@ -13,7 +13,10 @@
 //! - `inbound`: storing webhook and polled events; scheduled polls. `subscribers/*`: signed delivery of events.
 //! - `approvals`: the stored view of approvals and its reconciliation with the platforms.
 //! - `db/*`: the SQLite store, one file per table group. `api/*`: the REST API. `server`: wiring for `qiao serve`.
+//! - `secrets`: the master key and sealing of secrets at rest (config `qenc:` values, the store's secrets);
+//!   `rotate`: `qiao secrets rotate`.
 
+pub mod access;
 pub mod api;
 pub mod approvals;
 pub mod bindings;
@@ -28,8 +31,10 @@ pub mod inbound;
 pub mod inspect;
 pub mod outbox;
 pub mod plugins;
+pub mod rotate;
 pub mod runtime;
 pub mod sandbox;
+pub mod secrets;
 pub mod server;
 pub mod subscribers;
 pub mod trust;

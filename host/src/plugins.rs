@@ -131,6 +131,8 @@ pub async fn rescan(runtime: &Runtime) {
         }
     };
     let mut changed = false;
+    // Connectors loaded in this scan: their connections' missing host grants are reported once they serve.
+    let mut loaded = Vec::new();
     {
         let mut files = registry.files.write().unwrap();
         let before = files.len();
@@ -155,7 +157,9 @@ pub async fn rescan(runtime: &Runtime) {
         file.trust = verdict;
         match result {
             Ok(connector) => {
-                file.loaded = Some(Arc::new(connector));
+                let connector = Arc::new(connector);
+                loaded.push(connector.clone());
+                file.loaded = Some(connector);
                 file.error = None;
             }
             Err(e) => {
@@ -171,6 +175,14 @@ pub async fn rescan(runtime: &Runtime) {
     }
     if changed {
         rebuild_index(registry);
+    }
+    for connector in loaded {
+        if registry
+            .get(connector.id())
+            .is_some_and(|serving| Arc::ptr_eq(&serving, &connector))
+        {
+            runtime.warn_missing_grants(&connector);
+        }
     }
 }
 
@@ -318,6 +330,9 @@ fn list_components(dir: &Path) -> Result<BTreeMap<PathBuf, (Stamp, Option<Stamp>
 /// starts with its connectors loaded.
 pub async fn watch(runtime: Arc<Runtime>) -> Result<()> {
     std::fs::create_dir_all(runtime.plugins.dir())?;
+    if let Some(warning) = runtime.plugins.trust.startup_warning() {
+        tracing::warn!("{warning}");
+    }
     rescan(&runtime).await;
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
     let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {

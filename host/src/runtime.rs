@@ -18,10 +18,14 @@ use crate::compile_cache::CompileCache;
 use crate::config::{Connection, Limits, SubscriberSettings};
 use crate::connector::{self, Capability, Connector, Exports};
 use crate::db::Db;
-use crate::imports::http::AllowList;
+use crate::imports::http::{AllowList, Grants};
 use crate::outbox::Outbox;
 use crate::plugins::Registry;
 use crate::sandbox::{HostState, Sandbox};
+use crate::secrets::MasterKey;
+
+/// The store's file name in the data directory.
+pub const DB_FILE: &str = "qiao.db";
 
 /// Why a call did not produce the connector's answer.
 #[derive(Debug, thiserror::Error)]
@@ -70,13 +74,15 @@ pub struct Runtime {
 }
 
 impl Runtime {
-    /// `cache_dir`: where compiled components are kept (default `<data_dir>/compiled`).
+    /// `cache_dir`: where compiled components are kept (default `<data_dir>/compiled`). `master_key` seals the
+    /// secrets in the store (`<data_dir>/qiao.db`).
     pub fn new(
         engine: Arc<Engine>,
         data_dir: &Path,
         cache_dir: Option<PathBuf>,
         plugins_dir: PathBuf,
         connections: Vec<Connection>,
+        master_key: MasterKey,
     ) -> Result<Runtime> {
         std::fs::create_dir_all(data_dir)
             .with_context(|| format!("cannot create data dir {}", data_dir.display()))?;
@@ -88,7 +94,7 @@ impl Runtime {
         Ok(Runtime {
             linker: crate::imports::linker(&engine)?,
             cache: CompileCache::new(cache_dir.unwrap_or_else(|| data_dir.join("compiled")))?,
-            db: Db::open(&data_dir.join("qiao.db"))?,
+            db: Db::open(&data_dir.join(DB_FILE), master_key)?,
             engine,
             http,
             connections: connections
@@ -218,6 +224,20 @@ impl Runtime {
         }
     }
 
+    /// Warns, once per connection of this connector, about hosts the connector declares that the connection
+    /// does not grant (at start, and whenever the connector is (re)loaded).
+    pub fn warn_missing_grants(&self, connector: &Connector) {
+        let mut connections: Vec<&Arc<Connection>> = self
+            .connections
+            .values()
+            .filter(|c| c.connector == connector.info.id)
+            .collect();
+        connections.sort_by(|a, b| a.name.cmp(&b.name));
+        for connection in connections {
+            Grants::new(&connector.info.hosts, connection).warn_missing(connection);
+        }
+    }
+
     pub async fn call(&self, connection: &str, call: Call) -> Result<Reply, CallError> {
         let capability = call.capability();
         let (conn, connector) = self.resolve(connection, capability)?;
@@ -231,7 +251,8 @@ impl Runtime {
             connector = %connector.id(),
             version = %connector.info.version,
             capability = capability.name(),
-            operation
+            operation,
+            dropped_log_lines = tracing::field::Empty
         );
         let started = Instant::now();
         let run = async {
@@ -244,6 +265,9 @@ impl Runtime {
         let elapsed_ms = started.elapsed().as_millis() as u64;
         let state = store.data();
         log_stdio(&span, state);
+        if state.log.dropped > 0 {
+            span.record("dropped_log_lines", state.log.dropped);
+        }
         let id = connector.id().to_string();
         let outcome = match result {
             Err(_) => Err(CallError::Timeout {
@@ -258,7 +282,7 @@ impl Runtime {
                 connector: id,
                 message: describe_trap(&trap, &limits),
             }),
-            Ok(Ok(Err(e))) => Err(CallError::Connector(e)),
+            Ok(Ok(Err(e))) => Err(CallError::Connector(redacted(e, conn))),
             Ok(Ok(Ok(reply))) => Ok(reply),
         };
         span.in_scope(|| match &outcome {
@@ -270,6 +294,18 @@ impl Runtime {
         });
         outcome
     }
+}
+
+/// A connector's error goes into API answers, the outbox's store and the log: none of its connection's secrets may
+/// ride along (a connector echoing a platform's "invalid secret xyz"), and its text is bounded like a log line.
+fn redacted(mut e: crate::bindings::types::Error, conn: &Connection) -> crate::bindings::types::Error {
+    use crate::imports::log::{clean, secret_values};
+    const MAX_ERROR_BYTES: usize = 4096;
+    let secrets = secret_values(conn);
+    e.message = clean(&e.message, MAX_ERROR_BYTES, &secrets).into_owned();
+    e.platform_message = e.platform_message.map(|m| clean(&m, MAX_ERROR_BYTES, &secrets).into_owned());
+    e.platform_code = e.platform_code.map(|c| clean(&c, 256, &secrets).into_owned());
+    e
 }
 
 /// A trap's message, with the limit it hit spelled out when it was the memory limit.
@@ -294,10 +330,14 @@ fn describe_trap(trap: &wasmtime::Error, limits: &Limits) -> String {
 }
 
 fn log_stdio(span: &tracing::Span, state: &HostState) {
+    let mut secrets = None;
     for (stream, pipe) in [("stdout", &state.stdout), ("stderr", &state.stderr)] {
         let bytes = pipe.contents();
         if !bytes.is_empty() {
             let text = String::from_utf8_lossy(&bytes);
+            let secrets = secrets
+                .get_or_insert_with(|| crate::imports::log::secret_values(&state.connection));
+            let text = crate::imports::log::clean(&text, usize::MAX, secrets);
             span.in_scope(|| tracing::info!(target: "connector", stream, "{}", text.trim_end()));
         }
     }

@@ -25,6 +25,8 @@ pub struct HostState {
     pub http: reqwest::Client,
     /// Outbound requests made so far in this call.
     pub http_requests: u32,
+    /// This call's log lines: its budget used, lines dropped, secrets to redact.
+    pub log: crate::imports::log::LogState,
     /// When the call's wall-clock budget runs out.
     pub deadline: Instant,
     /// Epoch ticks observed while Wasm was running: the call's CPU time, in `TICK`s.
@@ -82,6 +84,7 @@ impl Sandbox<'_> {
             db: self.db,
             http: self.http,
             http_requests: 0,
+            log: Default::default(),
             deadline: Instant::now() + Duration::from_millis(limits.timeout_ms),
             cpu_ticks: 0,
             cpu_budget_ticks: limits.cpu_ms.div_ceil(TICK.as_millis() as u64).max(1),

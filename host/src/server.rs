@@ -22,6 +22,9 @@ pub struct ServeOptions {
     pub data_dir: PathBuf,
     /// Compiled-code cache; default `<data_dir>/compiled`.
     pub cache_dir: Option<PathBuf>,
+    /// The master key file (secrets at rest, see `secrets`). `QIAO_MASTER_KEY`, when set, comes first; with
+    /// neither, `<data_dir>/master.key`, created on first start.
+    pub master_key_file: Option<PathBuf>,
 }
 
 pub struct Server {
@@ -44,7 +47,13 @@ pub async fn start(options: ServeOptions) -> Result<Server> {
         Some(path) => ConfigFile::load(path)?,
         None => ConfigFile::default(),
     };
-    let connections = config.connections(|var| std::env::var(var).ok())?;
+    let (master_key, key_source) = crate::secrets::load_master_key(
+        options.master_key_file.as_deref(),
+        &options.data_dir,
+        true,
+    )?;
+    tracing::info!(key_id = %master_key.id(), source = %key_source, "master key loaded");
+    let connections = config.connections(|var| std::env::var(var).ok(), Some(&master_key))?;
     let engine = new_engine(&PoolSize::default())?;
     let mut runtime = Runtime::new(
         engine,
@@ -52,6 +61,7 @@ pub async fn start(options: ServeOptions) -> Result<Server> {
         options.cache_dir.clone(),
         options.plugins_dir.clone(),
         connections,
+        master_key,
     )?;
     runtime.subscriber_settings = config.subscribers.clone();
     runtime.plugins.trust = config.trust.clone();

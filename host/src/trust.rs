@@ -8,8 +8,15 @@
 //!
 //! Pure functions only: [`sign`] and [`verify`] take bytes and return values; reading files and deciding what to
 //! load is the plugins directory's business (`plugins`), writing keys the command line's (`qiao connectors`).
+//! The one exception is [`TrustConfig::read_key_files`], which reads the publishers' keys given as files
+//! (`publishers = { acme = { key_file = "acme.pub" } }`) once the config file is loaded.
+//!
+//! The default policy is `require`: without a `[trust]` section no connector loads until its publisher is
+//! listed. The connectors bundled with Qiao are signed at build time with a local build key (publisher
+//! `qiao-build`, public key in `target/signing/qiao-build.pub`: `scripts/sign-connectors.sh`).
 
 use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
@@ -28,10 +35,10 @@ pub const MAX_SIG_BYTES: u64 = 64 * 1024;
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Policy {
-    /// Not loaded: only files signed by a listed publisher are. What production should use.
-    Require,
-    /// Loaded anyway, with a warning (the default until bundled connectors are signed at build time).
+    /// Not loaded: only files signed by a listed publisher are. The default.
     #[default]
+    Require,
+    /// Loaded anyway, with a warning.
     Warn,
     /// Signatures are not read.
     Off,
@@ -47,13 +54,17 @@ impl Policy {
     }
 }
 
-/// `[trust]` in `qiao.toml`: the policy and the trusted publishers' public keys.
+/// `[trust]` in `qiao.toml`: the policy and the trusted publishers' public keys. Without the section: policy
+/// `require` and no publisher, so no connector loads (see [`TrustConfig::startup_warning`]).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(try_from = "TrustSection")]
 pub struct TrustConfig {
     pub policy: Policy,
     /// Publisher name → its ed25519 public key.
     pub publishers: BTreeMap<String, VerifyingKey>,
+    /// Publishers whose key is given as a file (`{ key_file = "…" }`), as written, not read yet:
+    /// [`TrustConfig::read_key_files`] (called by `ConfigFile::load`) moves them into `publishers`.
+    pub key_files: BTreeMap<String, PathBuf>,
 }
 
 /// `[trust]` as written; checked into a [`TrustConfig`].
@@ -63,7 +74,24 @@ struct TrustSection {
     #[serde(default)]
     policy: Policy,
     #[serde(default)]
-    publishers: BTreeMap<String, String>,
+    publishers: BTreeMap<String, PublisherKey>,
+}
+
+/// A publisher's public key as written: inline (base64), or the path of a file holding it.
+#[derive(Deserialize)]
+#[serde(
+    untagged,
+    expecting = "a base64 ed25519 public key, or { key_file = \"PATH\" } naming a file holding one"
+)]
+enum PublisherKey {
+    Inline(String),
+    File(KeyFile),
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct KeyFile {
+    key_file: PathBuf,
 }
 
 impl TryFrom<TrustSection> for TrustConfig {
@@ -71,23 +99,84 @@ impl TryFrom<TrustSection> for TrustConfig {
 
     fn try_from(section: TrustSection) -> Result<TrustConfig, String> {
         let mut publishers = BTreeMap::new();
+        let mut key_files = BTreeMap::new();
         for (name, key) in section.publishers {
-            let key =
-                decode_public_key(&key).map_err(|e| format!("[trust] publishers.{name}: {e}"))?;
-            publishers.insert(name, key);
+            match key {
+                PublisherKey::Inline(key) => {
+                    let key = decode_public_key(&key)
+                        .map_err(|e| format!("[trust] publishers.{name}: {e}"))?;
+                    publishers.insert(name, key);
+                }
+                PublisherKey::File(KeyFile { key_file }) => {
+                    if key_file.as_os_str().is_empty() {
+                        return Err(format!("[trust] publishers.{name}: key_file is empty"));
+                    }
+                    key_files.insert(name, key_file);
+                }
+            }
         }
-        if section.policy == Policy::Require && publishers.is_empty() {
+        // An explicit [trust] section that requires signatures but trusts nobody is a mistake, not a choice.
+        // (Without any [trust] section the policy is require too, and the server only warns: see
+        // `startup_warning`.)
+        if section.policy == Policy::Require && publishers.is_empty() && key_files.is_empty() {
             return Err(
-                "[trust] policy = \"require\" needs at least one publisher in [trust.publishers] \
-                        (otherwise no connector can load)"
+                "[trust] policy = \"require\" (the default) needs at least one publisher in \
+                 [trust.publishers] (otherwise no connector can load); for development, \
+                 policy = \"off\""
                     .into(),
             );
         }
         Ok(TrustConfig {
             policy: section.policy,
             publishers,
+            key_files,
         })
     }
+}
+
+impl TrustConfig {
+    /// Reads the publishers' keys given as files into `publishers`; a relative path is relative to `base_dir`
+    /// (the config file's directory).
+    pub fn read_key_files(&mut self, base_dir: &Path) -> Result<(), String> {
+        for (name, path) in std::mem::take(&mut self.key_files) {
+            let path = base_dir.join(path);
+            let key = read_public_key_file(&path)
+                .map_err(|e| format!("[trust] publishers.{name}: {e}"))?;
+            self.publishers.insert(name, key);
+        }
+        Ok(())
+    }
+
+    /// What to warn about at start: nothing can load (policy `require` and no publisher listed, which is
+    /// what no `[trust]` section means).
+    pub fn startup_warning(&self) -> Option<String> {
+        (self.policy == Policy::Require && self.publishers.is_empty() && self.key_files.is_empty())
+            .then(|| {
+                "no connector will load: [trust] policy is require (the default) and no publisher is \
+                 trusted. List the publishers whose connectors you trust in [trust] publishers \
+                 (NAME = \"<public key>\" or NAME = { key_file = \"PATH\" }; the connectors built \
+                 by make are signed by qiao-build, key in target/signing/qiao-build.pub), or set \
+                 [trust] policy = \"off\" for development"
+                    .to_string()
+            })
+    }
+}
+
+/// A public key file (what `qiao connectors keygen` prints, base64, as `scripts/sign-connectors.sh` saves it
+/// in `target/signing/qiao-build.pub`).
+pub fn read_public_key_file(path: &Path) -> Result<VerifyingKey, String> {
+    let meta = std::fs::metadata(path)
+        .map_err(|e| format!("cannot read key_file {}: {e}", path.display()))?;
+    // A public key is 44 characters; refuse anything large unread.
+    if meta.len() > 4096 {
+        return Err(format!(
+            "key_file {} is not a public key (larger than 4096 bytes)",
+            path.display()
+        ));
+    }
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read key_file {}: {e}", path.display()))?;
+    decode_public_key(&text).map_err(|e| format!("key_file {} is {e}", path.display()))
 }
 
 /// A `.sig` file: who signed which bytes, and the signature.
@@ -135,16 +224,31 @@ impl Verdict {
         }
     }
 
-    /// Whether a file with this verdict may load under `policy`; `Err` says why not.
+    /// Whether a file with this verdict may load under `policy`; `Err` says why not, and for a file that is
+    /// merely unsigned or signed by a publisher not listed, what the operator can do about it. (A signature
+    /// that does not check out gets no such advice: that file is not what its publisher signed.)
     pub fn admit(&self, policy: Policy) -> Result<(), String> {
         match (policy, self.verified, &self.problem) {
-            (Policy::Require, false, Some(problem)) if !self.signed => {
-                Err(format!("{problem} and policy is require"))
-            }
+            (Policy::Require, false, Some(problem)) if !self.signed => Err(format!(
+                "{problem} and policy is require: sign it (qiao connectors sign) with a key whose \
+                 publisher [trust] publishers lists, or set [trust] policy = \"off\" for development"
+            )),
+            (Policy::Require, false, Some(problem)) if self.untrusted_publisher() => Err(format!(
+                "{problem} and policy is require: list its public key in [trust] publishers if you \
+                 trust it, or set [trust] policy = \"off\" for development"
+            )),
             (Policy::Require, false, problem) => Err(problem
                 .clone()
                 .unwrap_or_else(|| "not verified and policy is require".into())),
             _ => Ok(()),
+        }
+    }
+
+    /// Validly signed, by a publisher `[trust]` does not list.
+    fn untrusted_publisher(&self) -> bool {
+        match (&self.publisher, &self.problem) {
+            (Some(publisher), Some(problem)) => *problem == not_trusted(publisher),
+            _ => false,
         }
     }
 
@@ -215,7 +319,7 @@ pub fn verify(bytes: &[u8], sig_json: &[u8], trust: &TrustConfig) -> Verdict {
         Err(verdict) => return verdict,
     };
     let problem = match trust.publishers.get(&sig.publisher) {
-        None => Some(format!("publisher {} is not trusted", sig.publisher)),
+        None => Some(not_trusted(&sig.publisher)),
         Some(trusted) if *trusted != key => Some(format!(
             "public key does not match trusted publisher {}",
             sig.publisher
@@ -228,6 +332,10 @@ pub fn verify(bytes: &[u8], sig_json: &[u8], trust: &TrustConfig) -> Verdict {
         verified: problem.is_none(),
         problem,
     }
+}
+
+fn not_trusted(publisher: &str) -> String {
+    format!("publisher {publisher} is not trusted")
 }
 
 /// Checks only that the signature is valid for this file and the key the signature file itself embeds (no list
@@ -299,6 +407,7 @@ mod tests {
         TrustConfig {
             policy: Policy::Require,
             publishers: [(publisher.to_string(), key.verifying_key())].into(),
+            key_files: BTreeMap::new(),
         }
     }
 
@@ -387,7 +496,23 @@ mod tests {
             verdict.problem.as_deref(),
             Some("publisher other is not trusted")
         );
-        assert!(verdict.admit(Policy::Require).is_err());
+        let refused = verdict.admit(Policy::Require).unwrap_err();
+        assert!(
+            refused.starts_with(
+                "publisher other is not trusted and policy is require: list its public key"
+            ) && refused.contains("policy = \"off\""),
+            "{refused}"
+        );
+        // A key that does not match gets no advice to trust it.
+        let forged = verify(
+            FILE,
+            &sig_json(&sign(FILE, &other, "acme")),
+            &trusting("acme", &acme),
+        );
+        assert_eq!(
+            forged.admit(Policy::Require).unwrap_err(),
+            "public key does not match trusted publisher acme"
+        );
     }
 
     #[test]
@@ -400,7 +525,8 @@ mod tests {
         );
         assert_eq!(
             verdict.admit(Policy::Require).unwrap_err(),
-            "unsigned (no echo.wasm.sig) and policy is require"
+            "unsigned (no echo.wasm.sig) and policy is require: sign it (qiao connectors sign) with a key \
+             whose publisher [trust] publishers lists, or set [trust] policy = \"off\" for development"
         );
         assert_eq!(verdict.admit(Policy::Warn), Ok(()));
         assert_eq!(verdict.admit(Policy::Off), Ok(()));
@@ -479,7 +605,17 @@ mod tests {
         .unwrap();
         assert_eq!(file.trust, trusting("acme", &key(1)));
         let default: File = toml::from_str("").unwrap();
-        assert_eq!(default.trust.policy, Policy::Warn);
+        assert_eq!(default.trust.policy, Policy::Require);
+        assert!(default.trust.publishers.is_empty());
+        let warning = default
+            .trust
+            .startup_warning()
+            .expect("nothing can load: said at start");
+        assert!(
+            warning.contains("no connector will load") && warning.contains("policy = \"off\""),
+            "{warning}"
+        );
+        assert_eq!(file.trust.startup_warning(), None);
         let off: File = toml::from_str("[trust]\npolicy = \"off\"").unwrap();
         assert_eq!(off.trust.policy, Policy::Off);
 
@@ -492,5 +628,71 @@ mod tests {
         assert!(e.contains("at least one publisher"), "{e}");
         let e = err("[trust]\npolcy = \"warn\"");
         assert!(e.contains("polcy"), "{e}");
+        let e = err("[trust]\npublishers = {}");
+        assert!(e.contains("at least one publisher"), "{e}");
+        let e = err("[trust]\npublishers = { acme = 7 }");
+        assert!(e.contains("key_file"), "{e}");
+        let e = err("[trust]\npublishers = { acme = { file = \"acme.pub\" } }");
+        assert!(e.contains("key_file"), "{e}");
+    }
+
+    #[test]
+    fn publisher_keys_from_files() {
+        #[derive(Deserialize)]
+        struct File {
+            trust: TrustConfig,
+        }
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("keys")).unwrap();
+        std::fs::write(
+            dir.path().join("keys/acme.pub"),
+            format!("{}\n", encode_public_key(&key(1).verifying_key())),
+        )
+        .unwrap();
+        let text = "[trust]\npublishers = { acme = { key_file = \"keys/acme.pub\" } }";
+        let mut file: File = toml::from_str(text).unwrap();
+        assert_eq!(
+            file.trust.policy,
+            Policy::Require,
+            "an explicit section, no policy: require"
+        );
+        assert!(file.trust.publishers.is_empty(), "not read while parsing");
+        file.trust.read_key_files(dir.path()).unwrap();
+        assert_eq!(file.trust, trusting("acme", &key(1)));
+
+        // An absolute path is taken as it is.
+        let absolute = dir.path().join("keys/acme.pub");
+        let text = format!(
+            "[trust]\npolicy = \"warn\"\npublishers = {{ acme = {{ key_file = {:?} }}, b = \"{}\" }}",
+            absolute.display().to_string(),
+            encode_public_key(&key(2).verifying_key())
+        );
+        let mut file: File = toml::from_str(&text).unwrap();
+        file.trust
+            .read_key_files(Path::new("/nonexistent"))
+            .unwrap();
+        assert_eq!(file.trust.publishers.len(), 2);
+
+        let read = |name: &str| {
+            let mut file: File = toml::from_str(&format!(
+                "[trust]\npublishers = {{ acme = {{ key_file = \"{name}\" }} }}"
+            ))
+            .unwrap();
+            file.trust.read_key_files(dir.path()).unwrap_err()
+        };
+        let e = read("keys/missing.pub");
+        assert!(
+            e.starts_with("[trust] publishers.acme: cannot read key_file ")
+                && e.contains("missing.pub"),
+            "{e}"
+        );
+        std::fs::write(dir.path().join("keys/junk.pub"), "not a key\n").unwrap();
+        let e = read("keys/junk.pub");
+        assert!(
+            e.contains("junk.pub is not a base64 ed25519 public key"),
+            "{e}"
+        );
+        let e = read("keys");
+        assert!(e.contains("cannot read key_file"), "a directory: {e}");
     }
 }

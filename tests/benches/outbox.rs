@@ -375,7 +375,8 @@ fn raw_sqlite(
     for (synchronous, label) in [("NORMAL", "B"), ("FULL", "B_FULL"), ("OFF", "B_OFF")] {
         // The store's own schema (its migrations, every index of the operations table), then written directly.
         let path = dir.path().join(format!("raw-{synchronous}.db"));
-        drop(qiao::db::Db::open(&path)?);
+        let key = qiao::secrets::MasterKey::generate();
+        drop(qiao::db::Db::open(&path, key)?);
         let conn = rusqlite::Connection::open(&path)?;
         conn.execute_batch(&format!(
             "PRAGMA journal_mode = WAL; PRAGMA synchronous = {synchronous}; PRAGMA foreign_keys = ON;"

@@ -41,6 +41,20 @@ pub fn qiao_binary() -> PathBuf {
     binary
 }
 
+/// An admin key for the child's data directory, made with `qiao keys create` as an operator would.
+fn create_key(binary: &Path, data_dir: &Path) -> Result<String> {
+    let out = Command::new(binary)
+        .args(["keys", "create", "--name", "tests", "--scope", "admin", "--data-dir"])
+        .arg(data_dir)
+        .env("NO_COLOR", "1")
+        .output()
+        .context("cannot run qiao keys create")?;
+    if !out.status.success() {
+        bail!("qiao keys create failed: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    Ok(String::from_utf8(out.stdout)?.trim().to_string())
+}
+
 /// One `qiao serve` process at a time on a fixed set of directories; started again by [`QiaoChild::restart`].
 pub struct QiaoChild {
     pub client: reqwest::Client,
@@ -58,7 +72,8 @@ pub struct QiaoChild {
 }
 
 impl QiaoChild {
-    /// Starts `qiao serve` with the named components in its plugins directory and `config` (TOML).
+    /// Starts `qiao serve` with the named components (each with its build signature) in its plugins directory
+    /// and `config` (TOML); a config without `[trust]` gets one trusting the build key (see `signing`).
     pub async fn start(components: &[&str], config: &str) -> Result<QiaoChild> {
         let binary = qiao_binary();
         let dir = tempfile::tempdir()?;
@@ -66,15 +81,16 @@ impl QiaoChild {
         let data_dir = dir.path().join("data");
         std::fs::create_dir_all(&plugins_dir)?;
         for name in components {
-            std::fs::copy(
-                crate::component(name),
-                plugins_dir.join(format!("{name}.wasm")),
-            )?;
+            crate::signing::copy_component(name, &plugins_dir)?;
         }
         let config_path = dir.path().join("qiao.toml");
-        std::fs::write(&config_path, config)?;
+        std::fs::write(&config_path, crate::signing::with_build_trust(config))?;
+        let api_key = create_key(&binary, &data_dir)?;
+        crate::logs::init();
+        crate::logs::secrets_of_config(config);
+        crate::logs::secret(&api_key);
         let mut child = QiaoChild {
-            client: reqwest::Client::new(),
+            client: crate::client_with_key(&api_key),
             plugins_dir,
             data_dir,
             config_path,
@@ -89,6 +105,7 @@ impl QiaoChild {
     }
 
     /// Starts the server again on the same directories (after [`QiaoChild::kill`] or an exit), on a new port.
+    /// A config file rewritten meanwhile without `[trust]` gets the build key's again.
     pub async fn restart(&mut self) -> Result<()> {
         if let Some(mut process) = self.process.take()
             && process.try_wait()?.is_none()
@@ -97,6 +114,11 @@ impl QiaoChild {
                 "restart: the previous qiao (pid {}) is still running",
                 process.id()
             );
+        }
+        let config = std::fs::read_to_string(&self.config_path)?;
+        let trusted = crate::signing::with_build_trust(&config);
+        if trusted != config {
+            std::fs::write(&self.config_path, trusted)?;
         }
         self.spawn_ready().await
     }
@@ -268,6 +290,9 @@ enum Ready {
 impl Drop for QiaoChild {
     fn drop(&mut self) {
         self.kill();
+        for (i, path) in self.logs.iter().enumerate() {
+            crate::logs::keep_child_log(path, i + 1);
+        }
         if std::thread::panicking() {
             for (i, path) in self.logs.iter().enumerate() {
                 let text = std::fs::read_to_string(path).unwrap_or_default();

@@ -9,8 +9,10 @@ pub mod echo_server;
 pub mod feishu_crypt;
 pub mod feishu_sim;
 pub mod kingdee_sim;
+pub mod logs;
 pub mod msg_crypt;
 pub mod operations;
+pub mod signing;
 pub mod sim_support;
 pub mod wecom_sim;
 
@@ -49,7 +51,10 @@ pub fn shared_cache_dir() -> PathBuf {
 
 pub struct TestServer {
     pub base: String,
+    /// Sends the admin [`TestServer::api_key`] with every request; build another client to call without it.
     pub client: reqwest::Client,
+    /// An `admin` API key made for the test at start.
+    pub api_key: String,
     pub plugins_dir: PathBuf,
     pub data_dir: PathBuf,
     server: Option<Server>,
@@ -57,17 +62,26 @@ pub struct TestServer {
 }
 
 impl TestServer {
-    /// Starts Qiao with the named components in its plugins directory and `config` (TOML) as its config file.
+    /// Starts Qiao with the named components (each with its build signature, `NAME.wasm.sig`) in its plugins
+    /// directory and `config` (TOML) as its config file; a config without `[trust]` gets one trusting the build
+    /// key (see `signing`).
     pub async fn start(components: &[&str], config: &str) -> Result<TestServer> {
+        TestServer::start_as_is(components, &signing::with_build_trust(config)).await
+    }
+
+    /// [`TestServer::start`] with `config` exactly as given (no `[trust]` added): the server's own defaults.
+    pub async fn start_as_is(components: &[&str], config: &str) -> Result<TestServer> {
         let dir = tempfile::tempdir()?;
         let plugins_dir = dir.path().join("plugins");
         let data_dir = dir.path().join("data");
         std::fs::create_dir_all(&plugins_dir)?;
         for name in components {
-            std::fs::copy(component(name), plugins_dir.join(format!("{name}.wasm")))?;
+            signing::copy_component(name, &plugins_dir)?;
         }
         let config_path = dir.path().join("qiao.toml");
         std::fs::write(&config_path, config)?;
+        logs::init();
+        logs::secrets_of_config(config);
         TestServer::start_in(dir, plugins_dir, data_dir, Some(config_path)).await
     }
 
@@ -83,16 +97,42 @@ impl TestServer {
             plugins_dir: plugins_dir.clone(),
             data_dir: data_dir.clone(),
             cache_dir: Some(shared_cache_dir()),
+            master_key_file: None,
         })
         .await?;
+        let (_, api_key) = qiao::access::create_key(
+            &server.runtime.db,
+            "tests",
+            vec![qiao::access::Scope::Admin],
+            None,
+            None,
+        )
+        .await?;
+        logs::secret(&api_key);
         Ok(TestServer {
             base: format!("http://{}", server.addr),
-            client: reqwest::Client::new(),
+            client: client_with_key(&api_key),
+            api_key,
             plugins_dir,
             data_dir,
             server: Some(server),
             _dir: dir,
         })
+    }
+
+    /// The server's store.
+    pub fn db(&self) -> std::sync::Arc<qiao::db::Db> {
+        self.server.as_ref().expect("running").runtime.db.clone()
+    }
+
+    /// Makes an API key on this server (as `qiao keys create` would) and returns it.
+    pub async fn create_key(&self, scopes: &[&str], connections: Option<&[&str]>) -> String {
+        let scopes = scopes.iter().map(|s| s.parse().expect("a scope")).collect();
+        let connections = connections.map(|c| c.iter().map(|s| s.to_string()).collect());
+        qiao::access::create_key(&self.db(), "test-key", scopes, connections, None)
+            .await
+            .expect("create key")
+            .1
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -118,11 +158,13 @@ impl TestServer {
             (true, false) => format!("{path}?wait=30"),
             (true, true) => format!("{path}&wait=30"),
         };
-        let mut request = self.client.request(method, self.url(&path));
+        let mut request = self.client.request(method.clone(), self.url(&path));
         if let Some(body) = body {
             request = request.json(&body);
         }
-        read(request.send().await.expect("request")).await
+        let (status, body) = read(request.send().await.expect("request")).await;
+        logs::response(method.as_str(), &path, status, &body.to_string());
+        (status, body)
     }
 
     pub async fn get(&self, path: &str) -> (u16, Value) {
@@ -172,11 +214,14 @@ impl TestServer {
         }
     }
 
-    /// Stops the server and starts another on the same directories (a restart).
+    /// Stops the server and starts another on the same directories (a restart); `config` as in
+    /// [`TestServer::start`].
     pub async fn restart(mut self, config: &str) -> Result<TestServer> {
         self.server.take().unwrap().shutdown().await?;
+        let config = &signing::with_build_trust(config);
         let config_path = self._dir.path().join("qiao.toml");
         std::fs::write(&config_path, config)?;
+        logs::secrets_of_config(config);
         let TestServer {
             plugins_dir,
             data_dir,
@@ -219,6 +264,21 @@ impl TestServer {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
+}
+
+/// `Authorization: Bearer <key>`, marked sensitive so it is never printed.
+pub fn auth_headers(key: &str) -> reqwest::header::HeaderMap {
+    let mut value = reqwest::header::HeaderValue::from_str(&format!("Bearer {key}")).expect("ascii key");
+    value.set_sensitive(true);
+    reqwest::header::HeaderMap::from_iter([(reqwest::header::AUTHORIZATION, value)])
+}
+
+/// A client that sends `Authorization: Bearer <key>` with every request.
+pub fn client_with_key(key: &str) -> reqwest::Client {
+    reqwest::Client::builder()
+        .default_headers(auth_headers(key))
+        .build()
+        .expect("a reqwest client")
 }
 
 /// Status and JSON body (or `{"raw": text}` when the body is not JSON).

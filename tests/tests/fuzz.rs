@@ -95,8 +95,9 @@ impl Fuzz {
     /// it did not read (an early 413 or 415 of a large body) without saying `Connection: close`, so a pooled
     /// client's next request on it can fail with `IncompleteMessage`: a race in transport, not a parsing bug, and
     /// one that would hide the real signal here, a connection dropped by a panicking handler.
-    fn client() -> reqwest::Client {
+    fn client(qiao: &TestServer) -> reqwest::Client {
         reqwest::Client::builder()
+            .default_headers(qiao_tests::auth_headers(&qiao.api_key))
             .timeout(REQUEST_TIMEOUT)
             .pool_max_idle_per_host(0)
             .build()
@@ -122,9 +123,9 @@ impl Fuzz {
         });
         Fuzz {
             tally: Default::default(),
+            client: Fuzz::client(&qiao),
             qiao,
             _echo: Some(echo),
-            client: Fuzz::client(),
             rt,
         }
     }
@@ -164,9 +165,9 @@ impl Fuzz {
         });
         Fuzz {
             tally: Default::default(),
+            client: Fuzz::client(&qiao),
             qiao,
             _echo: None,
-            client: Fuzz::client(),
             rt,
         }
     }

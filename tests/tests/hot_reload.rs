@@ -10,10 +10,27 @@ fn config(base: &str) -> String {
     format!("[connections.main]\nconnector = \"echo\"\nsettings = {{ api_base = \"{base}\" }}\n")
 }
 
-/// Replaces a file the way deploy tools should: write aside, then rename over it.
+/// Installs a built component and its build signature the way deploy tools should: each written aside, then
+/// renamed over; the signature first (a `.sig` without its `.wasm` is not looked at, and a new `.wasm` is read
+/// with its own signature next to it).
 fn install(src: &std::path::Path, dir: &std::path::Path, name: &str) {
+    let sig = qiao_tests::signing::signature_of(src);
+    write_aside(dir, &format!("{name}.sig"), &std::fs::read(sig).unwrap());
+    write_aside(dir, name, &std::fs::read(src).unwrap());
+}
+
+/// Installs bytes made by the test, signed with the build key (so they are refused for what they are, not for
+/// being unsigned).
+fn install_signed(dir: &std::path::Path, name: &str, bytes: &[u8]) {
+    let sig = qiao_tests::signing::build_signature(bytes);
+    write_aside(dir, &format!("{name}.sig"), sig.as_bytes());
+    write_aside(dir, name, bytes);
+}
+
+/// Write aside, then rename over the file.
+fn write_aside(dir: &std::path::Path, name: &str, bytes: &[u8]) {
     let tmp = dir.join(format!(".{name}.tmp"));
-    std::fs::copy(src, &tmp).unwrap();
+    std::fs::write(&tmp, bytes).unwrap();
     std::fs::rename(&tmp, dir.join(name)).unwrap();
 }
 
@@ -108,14 +125,10 @@ async fn add_break_and_remove_files() {
     assert_eq!(early["status"], "succeeded", "{early}");
 
     // A broken replacement is reported, and the previous version keeps serving.
-    std::fs::write(qiao.plugins_dir.join(".broken"), b"\0asm not really").unwrap();
-    std::fs::rename(
-        qiao.plugins_dir.join(".broken"),
-        qiao.plugins_dir.join("echo.wasm"),
-    )
-    .unwrap();
+    // (Signed, so it is refused by the loader for what it is; seen once both the .sig and the file arrived.)
+    install_signed(&qiao.plugins_dir, "echo.wasm", b"\0asm not really");
     qiao.wait_for_connector("echo.wasm", |row| {
-        row.is_some_and(|r| r["state"] == "stale")
+        row.is_some_and(|r| r["state"] == "stale" && r["trust"]["verified"] == true)
     })
     .await
     .unwrap();
@@ -127,9 +140,9 @@ async fn add_break_and_remove_files() {
     assert_eq!(status, 200, "previous version still serving");
 
     // A file that is not a component at all, next to it, is reported without affecting anything.
-    std::fs::write(qiao.plugins_dir.join("junk.wasm"), b"hello").unwrap();
+    install_signed(&qiao.plugins_dir, "junk.wasm", b"hello");
     qiao.wait_for_connector("junk.wasm", |row| {
-        row.is_some_and(|r| r["state"] == "failed")
+        row.is_some_and(|r| r["state"] == "failed" && r["trust"]["verified"] == true)
     })
     .await
     .unwrap();

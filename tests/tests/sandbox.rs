@@ -3,7 +3,11 @@
 
 use qiao_tests::TestServer;
 use qiao_tests::echo_server::EchoServer;
+use qiao_tests::logs::logged;
 use serde_json::{Value, json};
+
+/// Connection `a`'s secret: `b` must never see it, and no log may show it.
+const A_SECRET: &str = "a-secret-token-4242";
 
 async fn server() -> (TestServer, EchoServer) {
     let echo = EchoServer::start().await;
@@ -19,6 +23,38 @@ async fn server() -> (TestServer, EchoServer) {
         [connections.good]
         connector = "echo"
         settings = {{ api_base = "{0}" }}
+
+        # Two connections of one connector: `b` tries to read what belongs to `a`.
+        [connections.a]
+        connector = "hostile"
+        settings = {{ api_base = "{0}" }}
+        secrets = {{ token = "{A_SECRET}" }}
+        outbox = {{ max_attempts = 1 }}
+
+        [connections.b]
+        connector = "hostile"
+        settings = {{ api_base = "{0}" }}
+        outbox = {{ max_attempts = 1 }}
+
+        # Many requests per call, with CPU to spare so only the request cap stops them.
+        [connections.busy]
+        connector = "hostile"
+        settings = {{ api_base = "{0}" }}
+        limits = {{ cpu_ms = 10000, max_http_requests = 20 }}
+
+        # Logs a million lines: time enough that only the log budget is in question.
+        [connections.loud]
+        connector = "hostile"
+        settings = {{ api_base = "{0}" }}
+        limits = {{ cpu_ms = 300000, timeout_ms = 300000 }}
+
+        # The connector declares localhost and hostile.invalid; this connection grants only the first (and a host
+        # the connector does not declare, which stays unreachable).
+        [connections.granted]
+        connector = "hostile"
+        settings = {{ api_base = "{0}" }}
+        hosts = ["LocalHost", "unused.example"]
+        outbox = {{ max_attempts = 1 }}
         "#,
         echo.base
     );
@@ -32,11 +68,46 @@ async fn server() -> (TestServer, EchoServer) {
 
 /// Asks the hostile connector to misbehave in one way.
 async fn attack(qiao: &TestServer, command: &str) -> (u16, Value) {
+    attack_on(qiao, "evil", command).await
+}
+
+/// Runs a command on one of the hostile connector's connections, as a send (through the outbox).
+async fn attack_on(qiao: &TestServer, connection: &str, command: &str) -> (u16, Value) {
     qiao.post(
-        "/v1/connections/evil/messages",
+        &format!("/v1/connections/{connection}/messages"),
         json!({ "to": { "users": ["x"] }, "text": command }),
     )
     .await
+}
+
+/// The text a command answered with (a send's message id), or a panic showing the answer.
+fn reply(answer: &(u16, Value)) -> &str {
+    let (status, body) = answer;
+    assert_eq!(*status, 200, "{body}");
+    body["message_id"].as_str().expect("a message id")
+}
+
+/// Runs a command as a read (`read-status`, not queued): calls start at once, however many there are.
+async fn read_attack(qiao: &TestServer, connection: &str, command: &str) -> (u16, Value) {
+    let id: String = command
+        .bytes()
+        .map(|b| match b {
+            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b':' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect();
+    qiao.get(&format!(
+        "/v1/connections/{connection}/messages/{id}/read-status"
+    ))
+    .await
+}
+
+/// Keeps what the servers log in memory from now on, for `logged` (the server log's lines containing a
+/// needle); call it before the server starts.
+fn capture_log() {
+    qiao_tests::logs::remember();
 }
 
 /// After every attack, both connectors still work.
@@ -151,12 +222,228 @@ async fn no_files_no_environment_no_sockets() {
     assert_eq!(status, 200, "{body}");
     let seen: Value = serde_json::from_str(body["message_id"].as_str().unwrap()).unwrap();
     assert_eq!(seen["env_vars"], 0, "{seen}");
-    for probe in ["read_dir", "read", "tcp"] {
+    assert_eq!(seen["home"], Value::Null, "{seen}");
+    assert_eq!(seen["args"], 0, "{seen}");
+    for probe in ["read_dir", "read", "write", "tcp", "udp", "dns"] {
         assert!(
             seen[probe].as_str().unwrap().starts_with("err"),
             "{probe} must fail: {seen}"
         );
     }
+    assert_healthy(&qiao).await;
+}
+
+#[tokio::test]
+async fn one_connection_cannot_read_another_connections_kv_or_secrets() {
+    let (qiao, _echo) = server().await;
+    // `a` stores a value and has a secret; both are there for `a` (the control).
+    assert_eq!(reply(&attack_on(&qiao, "a", "kv-write").await), "wrote");
+    assert_eq!(reply(&attack_on(&qiao, "a", "kv-read").await), "value-of-a");
+    assert_eq!(reply(&attack_on(&qiao, "a", "has-token").await), "true");
+
+    // `b`, the same connector, looks for them under every name it can think of.
+    assert_eq!(reply(&attack_on(&qiao, "b", "kv-read").await), "none");
+    assert_eq!(reply(&attack_on(&qiao, "b", "has-token").await), "false");
+    let answer = attack_on(&qiao, "b", "snoop:a").await;
+    let text = reply(&answer);
+    assert!(
+        !text.contains("value-of-a") && !text.contains(A_SECRET),
+        "b saw a's data: {text}"
+    );
+    let seen: Value = serde_json::from_str(text).unwrap();
+    assert_eq!(seen["connection"], "b", "{seen}");
+    assert_eq!(
+        seen["own_api_base"], true,
+        "b reads its own settings: {seen}"
+    );
+    let kv = seen["kv"].as_object().unwrap();
+    assert!(
+        kv.len() >= 10 && kv.contains_key("a:key") && kv.contains_key("../a/key"),
+        "{seen}"
+    );
+    assert!(kv.values().all(Value::is_null), "b found a's kv: {seen}");
+    let config = seen["config"].as_object().unwrap();
+    assert!(
+        config.contains_key("token") && config.contains_key("connections.a.secrets.token"),
+        "{seen}"
+    );
+    assert!(
+        config.values().all(Value::is_null),
+        "b found a secret or an unset key: {seen}"
+    );
+
+    // Nothing of `b`'s attempts changed `a`.
+    assert_eq!(reply(&attack_on(&qiao, "a", "kv-read").await), "value-of-a");
+    assert_healthy(&qiao).await;
+}
+
+#[tokio::test]
+async fn many_calls_at_the_request_cap_do_not_starve_another_connection() {
+    let (qiao, _echo) = server().await;
+    // Reads are not queued by the outbox: all of these run at once, each making its 20 requests.
+    let floods = (0..24).map(|_| read_attack(&qiao, "busy", "many-requests"));
+    let good = async {
+        let mut answers = Vec::new();
+        for i in 0..4 {
+            answers.push(
+                qiao.post(
+                    "/v1/connections/good/messages",
+                    json!({ "to": { "users": ["u"] }, "text": format!("m{i}") }),
+                )
+                .await,
+            );
+        }
+        answers
+    };
+    let (floods, good) = tokio::join!(futures::future::join_all(floods), good);
+    for (status, body) in &floods {
+        assert!(
+            *status >= 400 && body.to_string().contains("20"),
+            "each stopped at its 20 requests: {status} {body}"
+        );
+    }
+    for (status, body) in &good {
+        assert_eq!(*status, 200, "{body}");
+    }
+    assert_healthy(&qiao).await;
+}
+
+#[tokio::test]
+async fn a_million_log_lines_are_cut_at_the_call_budget() {
+    capture_log();
+    let (qiao, _echo) = server().await;
+    let answer = read_attack(&qiao, "loud", "log-flood:1000000:4096").await;
+    assert_eq!(answer.0, 200, "the call finishes: {}", answer.1);
+    assert_eq!(answer.1["read"], json!(["logged 1000000 lines"]));
+
+    // 4 KiB lines: the 1 MiB budget runs out first, after 256 of them.
+    let lines = logged("hostile-flood xxx");
+    let bytes: usize = lines.iter().map(String::len).sum();
+    assert!(
+        !lines.is_empty() && lines.len() <= 1_000,
+        "{} lines logged",
+        lines.len()
+    );
+    assert!(
+        bytes <= 1024 * 1024 + lines.len() * 512,
+        "{bytes} bytes logged (the budget counts messages, a line adds its span and fields)"
+    );
+    let warned = logged("loud's connector exceeded its log budget");
+    assert_eq!(warned.len(), 1, "one warning: {warned:?}");
+    let dropped = 1_000_000 - lines.len();
+    let summary = logged("dropped_log_lines=");
+    assert!(
+        summary.iter().any(|l| l.contains("connection=loud")
+            && l.contains(&format!("dropped_log_lines={dropped}"))),
+        "the call's log line counts the {dropped} dropped: {summary:?}"
+    );
+    assert_healthy(&qiao).await;
+    // The budget is per call: the next call logs again.
+    let before = logged("hostile-flood xxx").len();
+    let answer = read_attack(&qiao, "loud", "log-flood:3:100").await;
+    assert_eq!(answer.0, 200, "{}", answer.1);
+    assert_eq!(logged("hostile-flood xxx").len(), before + 3);
+}
+
+#[tokio::test]
+async fn secrets_are_redacted_from_what_a_connector_logs() {
+    capture_log();
+    let (qiao, _echo) = server().await;
+    assert_eq!(reply(&attack_on(&qiao, "a", "log-secret").await), "logged");
+    let lines = logged("hostile secret in the message");
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert!(
+        lines[0].contains("message: [redacted]")
+            && lines[0].contains("token=[redacted]")
+            && lines[0].contains("key-[redacted]=v"),
+        "{}",
+        lines[0]
+    );
+    assert!(logged(A_SECRET).is_empty(), "the secret was logged");
+
+    // Nor does a secret in the connector's error reach the caller (or the outbox's store, or the log).
+    let (status, body) = attack_on(&qiao, "a", "error-secret").await;
+    assert_eq!(status, 422, "{body}");
+    assert_eq!(body["error"]["message"], "bad token [redacted]", "{body}");
+    assert_eq!(body["error"]["details"]["platform_message"], "platform says: [redacted] is wrong", "{body}");
+    assert!(!body.to_string().contains(A_SECRET), "{body}");
+    assert_healthy(&qiao).await;
+}
+
+#[tokio::test]
+async fn a_connection_reaches_only_the_declared_hosts_it_was_granted() {
+    capture_log();
+    let (qiao, echo) = server().await;
+    // The start-up warns about the grant that is missing (other tests' servers may have warned too).
+    let warned = logged("connection granted does not grant hosts its connector declares");
+    assert!(
+        warned.iter().any(|l| l.contains(
+            r#"hosts = ["localhost", "unused.example", "hostile.invalid"] in [connections.granted]"#
+        )),
+        "{warned:?}"
+    );
+    // Declared and granted: the allow-list lets it through (nothing answers https on localhost, so the request
+    // then fails to connect, which is not the question here).
+    let granted = reply(&attack_on(&qiao, "granted", "fetch:https://localhost/").await).to_string();
+    assert!(
+        !granted.contains("NotAllowed") && !granted.contains("not granted"),
+        "{granted}"
+    );
+
+    // Declared, not granted: refused, saying how to grant it.
+    let refused =
+        reply(&attack_on(&qiao, "granted", "fetch:https://hostile.invalid/").await).to_string();
+    assert!(
+        refused.contains("NotAllowed")
+            && refused.contains("https://hostile.invalid is not granted to connection granted")
+            && refused
+                .contains(r#"hosts = [\"localhost\", \"unused.example\", \"hostile.invalid\"] in [connections.granted]"#),
+        "{refused}"
+    );
+    // Granted, not declared: still refused.
+    let undeclared =
+        reply(&attack_on(&qiao, "granted", "fetch:https://unused.example/").await).to_string();
+    assert!(
+        undeclared.contains("NotAllowed") && undeclared.contains("does not declare unused.example"),
+        "{undeclared}"
+    );
+    // Shut by default: a connection without `hosts` reaches no declared host (its API base still works).
+    let shut = reply(&attack_on(&qiao, "evil", "fetch:https://localhost/").await).to_string();
+    assert!(
+        shut.contains("https://localhost is not granted to connection evil"),
+        "{shut}"
+    );
+    let base =
+        reply(&attack_on(&qiao, "evil", &format!("fetch:{}/ping", echo.base)).await).to_string();
+    assert_eq!(base, "ok: 200");
+
+    // The difference is shown.
+    let (status, body) = qiao.get("/v1/connections").await;
+    assert_eq!(status, 200, "{body}");
+    let hosts = |name: &str| {
+        body["connections"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["name"] == name)
+            .unwrap()["hosts"]
+            .clone()
+    };
+    assert_eq!(
+        hosts("granted"),
+        json!({
+            "declared": ["localhost", "hostile.invalid"],
+            "granted": ["localhost", "unused.example"],
+            "missing": ["hostile.invalid"],
+            "unused": ["unused.example"],
+        })
+    );
+    assert_eq!(
+        hosts("evil")["missing"],
+        json!(["localhost", "hostile.invalid"])
+    );
+    assert_eq!(hosts("evil")["granted"], json!([]));
+    assert_healthy(&qiao).await;
 }
 
 #[tokio::test]

@@ -8,6 +8,7 @@ use std::process::Command;
 
 use qiao::trust::{decode_private_key, encode_private_key, encode_public_key, generate_key};
 use qiao_tests::echo_server::EchoServer;
+use qiao_tests::signing::{BUILD_PUBLISHER, build_public_key};
 use qiao_tests::{TestServer, component};
 use serde_json::{Value, json};
 
@@ -52,6 +53,22 @@ fn row_parts(row: Option<&Value>) -> (String, String, Value) {
     )
 }
 
+/// What a refused unsigned file's error says, under policy require.
+fn unsigned_refused(file: &str) -> String {
+    format!(
+        "unsigned (no {file}.sig) and policy is require: sign it (qiao connectors sign) with a key whose \
+         publisher [trust] publishers lists, or set [trust] policy = \"off\" for development"
+    )
+}
+
+/// What a refused file signed by a publisher not listed says, under policy require.
+fn untrusted_refused(publisher: &str) -> String {
+    format!(
+        "publisher {publisher} is not trusted and policy is require: list its public key in [trust] \
+         publishers if you trust it, or set [trust] policy = \"off\" for development"
+    )
+}
+
 async fn send(qiao: &TestServer) -> u16 {
     qiao.post(
         "/v1/connections/main/messages",
@@ -70,13 +87,20 @@ async fn require_loads_only_files_signed_by_a_trusted_publisher() {
         public_key(&acme)
     );
     // The bundled file, with no signature next to it.
-    let qiao = TestServer::start(&["echo"], &config(&echo.base, &trust))
+    let qiao = TestServer::start(&[], &config(&echo.base, &trust))
         .await
         .unwrap();
     let dir = qiao.plugins_dir.clone();
+    let bytes = echo_bytes();
+    install(&dir, "echo.wasm", &bytes);
+    qiao.wait_for_connector("echo.wasm", |row| {
+        row.is_some_and(|r| r["state"] == "failed")
+    })
+    .await
+    .unwrap();
     let (state, error, row_trust) = row_parts(qiao.connector_row("echo.wasm").await.as_ref());
     assert_eq!(state, "failed");
-    assert_eq!(error, "unsigned (no echo.wasm.sig) and policy is require");
+    assert_eq!(error, unsigned_refused("echo.wasm"));
     assert_eq!(
         row_trust,
         json!({ "signed": false, "publisher": null, "verified": false,
@@ -89,7 +113,6 @@ async fn require_loads_only_files_signed_by_a_trusted_publisher() {
     );
 
     // The signature alone arrives: the file is checked again, and loads.
-    let bytes = echo_bytes();
     install(
         &dir,
         "echo.wasm.sig",
@@ -148,11 +171,18 @@ async fn require_loads_only_files_signed_by_a_trusted_publisher() {
         signature(&bytes, &mallory, "acme").as_bytes(),
     );
     install(&dir, "forged.wasm", &bytes);
-    for (file, why, publisher) in [
-        ("other.wasm", "publisher mallory is not trusted", "mallory"),
+    // (A forged key gets no advice to trust it.)
+    for (file, why, refused, publisher) in [
+        (
+            "other.wasm",
+            "publisher mallory is not trusted",
+            untrusted_refused("mallory"),
+            "mallory",
+        ),
         (
             "forged.wasm",
             "public key does not match trusted publisher acme",
+            "public key does not match trusted publisher acme".to_string(),
             "acme",
         ),
     ] {
@@ -160,7 +190,7 @@ async fn require_loads_only_files_signed_by_a_trusted_publisher() {
             .await
             .unwrap();
         let row = qiao.connector_row(file).await.unwrap();
-        assert_eq!(row["error"], why, "{row}");
+        assert_eq!(row["error"], refused, "{row}");
         assert_eq!(
             row["trust"],
             json!({ "signed": true, "publisher": publisher, "verified": false, "problem": why })
@@ -201,7 +231,7 @@ async fn require_loads_only_files_signed_by_a_trusted_publisher() {
     .await
     .unwrap();
     let (_, error, row_trust) = row_parts(qiao.connector_row("echo.wasm").await.as_ref());
-    assert_eq!(error, "unsigned (no echo.wasm.sig) and policy is require");
+    assert_eq!(error, unsigned_refused("echo.wasm"));
     assert_eq!(row_trust["signed"], false);
     assert_eq!(send(&qiao).await, 200, "the previous version still serves");
 }
@@ -214,9 +244,17 @@ async fn warn_loads_unverified_files_and_says_why() {
         "[trust]\npolicy = \"warn\"\npublishers = {{ acme = \"{}\" }}",
         public_key(&acme)
     );
-    let qiao = TestServer::start(&["echo"], &config(&echo.base, &trust))
+    // The bundled file, with no signature next to it.
+    let qiao = TestServer::start(&[], &config(&echo.base, &trust))
         .await
         .unwrap();
+    let bytes = echo_bytes();
+    install(&qiao.plugins_dir, "echo.wasm", &bytes);
+    qiao.wait_for_connector("echo.wasm", |row| {
+        row.is_some_and(|r| r["state"] == "loaded")
+    })
+    .await
+    .unwrap();
     let (state, error, row_trust) = row_parts(qiao.connector_row("echo.wasm").await.as_ref());
     assert_eq!((state.as_str(), error.as_str()), ("loaded", ""));
     assert_eq!(
@@ -227,7 +265,6 @@ async fn warn_loads_unverified_files_and_says_why() {
     assert_eq!(send(&qiao).await, 200);
 
     // Signed by someone not listed: loads all the same, and says so.
-    let bytes = echo_bytes();
     install(
         &qiao.plugins_dir,
         "echo.wasm.sig",
@@ -247,20 +284,177 @@ async fn warn_loads_unverified_files_and_says_why() {
     );
 }
 
+/// No `[trust]` section at all (the server's own default, not the harness's): the server starts, says at start
+/// that nothing can load, and loads nothing, build-signed or not; each file's error says what to do.
 #[tokio::test]
-async fn default_policy_is_warn_and_off_checks_nothing() {
+async fn without_a_trust_section_the_policy_is_require_and_nothing_loads() {
+    let echo = EchoServer::start().await;
+    qiao_tests::logs::remember();
+    // echo.wasm comes with its build signature (publisher qiao-build), which nothing here trusts.
+    let qiao = TestServer::start_as_is(&["echo"], &config(&echo.base, ""))
+        .await
+        .unwrap();
+    install(&qiao.plugins_dir, "unsigned.wasm", &echo_bytes());
+    qiao.wait_for_connector("unsigned.wasm", |row| {
+        row.is_some_and(|r| r["state"] == "failed")
+    })
+    .await
+    .unwrap();
+    let (state, error, row_trust) = row_parts(qiao.connector_row("echo.wasm").await.as_ref());
+    assert_eq!(state, "failed");
+    assert_eq!(error, untrusted_refused(BUILD_PUBLISHER));
+    assert_eq!(
+        row_trust,
+        json!({ "signed": true, "publisher": BUILD_PUBLISHER, "verified": false,
+                "problem": "publisher qiao-build is not trusted" })
+    );
+    let (state, error, _) = row_parts(qiao.connector_row("unsigned.wasm").await.as_ref());
+    assert_eq!(
+        (state.as_str(), error),
+        ("failed", unsigned_refused("unsigned.wasm"))
+    );
+    let (_, connections) = qiao.get("/v1/connections").await;
+    assert_eq!(
+        connections["connections"][0]["connector_loaded"], false,
+        "nothing serves: {connections}"
+    );
+    let warned = qiao_tests::logs::logged("no connector will load");
+    assert!(
+        warned
+            .iter()
+            .any(|l| l.contains("WARN") && l.contains("policy = \"off\"")),
+        "said at start: {warned:?}"
+    );
+}
+
+/// What `make test` and `make run` rely on: with the build key trusted (the harness adds it to a test config
+/// without `[trust]`, as examples/qiao.toml lists it) under `require`, the connectors signed at build time load,
+/// and an unsigned copy does not.
+#[tokio::test]
+async fn build_signed_connectors_load_under_require_and_unsigned_ones_do_not() {
     let echo = EchoServer::start().await;
     let qiao = TestServer::start(&["echo"], &config(&echo.base, ""))
         .await
         .unwrap();
-    let (state, _, row_trust) = row_parts(qiao.connector_row("echo.wasm").await.as_ref());
-    assert_eq!(state, "loaded");
-    assert_eq!(row_trust["problem"], "unsigned (no echo.wasm.sig)");
-    drop(qiao);
+    let (state, error, row_trust) = row_parts(qiao.connector_row("echo.wasm").await.as_ref());
+    assert_eq!((state.as_str(), error.as_str()), ("loaded", ""));
+    assert_eq!(
+        row_trust,
+        json!({ "signed": true, "publisher": BUILD_PUBLISHER, "verified": true, "problem": null })
+    );
+    assert_eq!(send(&qiao).await, 200);
 
-    let qiao = TestServer::start(&["echo"], &config(&echo.base, "[trust]\npolicy = \"off\""))
+    install(&qiao.plugins_dir, "unsigned.wasm", &echo_bytes());
+    qiao.wait_for_connector("unsigned.wasm", |row| {
+        row.is_some_and(|r| r["state"] == "failed")
+    })
+    .await
+    .unwrap();
+    let (_, error, _) = row_parts(qiao.connector_row("unsigned.wasm").await.as_ref());
+    assert_eq!(error, unsigned_refused("unsigned.wasm"));
+    assert_eq!(send(&qiao).await, 200, "the signed file keeps serving");
+}
+
+/// A publisher's key given as a file: absolute, or relative to the config file's directory (whatever the
+/// working directory); and examples/qiao.toml (`make run`) trusts the build key that way.
+#[tokio::test]
+async fn publisher_keys_from_key_files() {
+    let echo = EchoServer::start().await;
+    let build_pub = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/signing/qiao-build.pub");
+    build_public_key(); // a clear message when it is missing
+    let trust = format!(
+        "[trust]\npublishers = {{ qiao-build = {{ key_file = {:?} }} }}",
+        build_pub.display().to_string()
+    );
+    let qiao = TestServer::start(&["echo"], &config(&echo.base, &trust))
         .await
         .unwrap();
+    let row = qiao.connector_row("echo.wasm").await.unwrap();
+    assert_eq!(
+        (&row["state"], &row["trust"]["verified"]),
+        (&json!("loaded"), &json!(true)),
+        "{row}"
+    );
+    drop(qiao);
+
+    // Missing, or not a key: the server does not start, and says which publisher and file.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("junk.pub"), "-----BEGIN PUBLIC KEY-----\n").unwrap();
+    let junk = dir.path().join("junk.pub").display().to_string();
+    for (file, expect) in [
+        (
+            "missing.pub".to_string(),
+            "[trust] publishers.acme: cannot read key_file",
+        ),
+        (junk, "is not a base64 ed25519 public key"),
+    ] {
+        let trust = format!("[trust]\npublishers = {{ acme = {{ key_file = {file:?} }} }}");
+        let err = match TestServer::start(&[], &config("http://127.0.0.1:9", &trust)).await {
+            Ok(_) => panic!("{trust:?} was accepted"),
+            Err(e) => format!("{e:#}"),
+        };
+        assert!(
+            err.contains(expect) && err.contains(".pub"),
+            "{trust:?}: {err}"
+        );
+    }
+
+    // Relative to the config file, not to the working directory.
+    let qiao_bin = qiao_tests::child::qiao_binary();
+    let verify = |config: &Path| {
+        let out = Command::new(&qiao_bin)
+            .args(["connectors", "verify"])
+            .arg(component("echo"))
+            .arg("--config")
+            .arg(config)
+            .current_dir("/")
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned()
+                + &String::from_utf8_lossy(&out.stderr),
+        )
+    };
+    std::fs::create_dir(dir.path().join("keys")).unwrap();
+    std::fs::copy(&build_pub, dir.path().join("keys/build.pub")).unwrap();
+    let relative = dir.path().join("qiao.toml");
+    std::fs::write(
+        &relative,
+        "[trust]\npublishers = { qiao-build = { key_file = \"keys/build.pub\" } }\n",
+    )
+    .unwrap();
+    let (code, out) = verify(&relative);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.contains("trusted publisher qiao-build"), "{out}");
+
+    // What `make run` serves with.
+    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/qiao.toml");
+    let (code, out) = verify(&example);
+    assert_eq!(
+        code,
+        Some(0),
+        "examples/qiao.toml trusts the build key: {out}"
+    );
+}
+
+#[tokio::test]
+async fn off_checks_nothing() {
+    let echo = EchoServer::start().await;
+    let qiao = TestServer::start(&[], &config(&echo.base, "[trust]\npolicy = \"off\""))
+        .await
+        .unwrap();
+    install(&qiao.plugins_dir, "echo.wasm", &echo_bytes());
+    qiao.wait_for_connector("echo.wasm", |row| {
+        row.is_some_and(|r| r["state"] == "loaded")
+    })
+    .await
+    .unwrap();
+    let (_, _, row_trust) = row_parts(qiao.connector_row("echo.wasm").await.as_ref());
+    assert_eq!(
+        row_trust,
+        json!({ "signed": false, "publisher": null, "verified": false, "problem": null })
+    );
     std::fs::write(qiao.plugins_dir.join("echo.wasm.sig"), b"not even json").unwrap();
     qiao.wait_for_connector("echo.wasm", |row| {
         row.is_some_and(|r| r["trust"]["signed"] == true)
@@ -283,6 +477,11 @@ async fn bad_trust_config_is_a_clear_error() {
         (
             "[trust]\npolicy = \"warn\"\npublishers = { acme = \"not-a-key\" }",
             "publishers.acme",
+        ),
+        ("[trust]\npublishers = {}", "at least one publisher"),
+        (
+            "[trust]\npublishers = { acme = { path = \"acme.pub\" } }",
+            "key_file",
         ),
     ] {
         let err = match TestServer::start(&[], &config("http://127.0.0.1:9", trust)).await {

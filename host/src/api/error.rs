@@ -150,7 +150,9 @@ impl IntoResponse for ApiError {
         if let Some(details) = self.details {
             body["error"]["details"] = details;
         }
+        let code = ErrorCode(self.code.clone());
         let mut response = (self.status, Json(body)).into_response();
+        response.extensions_mut().insert(code);
         if let Some(ms) = retry_after_ms {
             response
                 .headers_mut()
@@ -159,6 +161,10 @@ impl IntoResponse for ApiError {
         response
     }
 }
+
+/// The error code of an error response, kept on it for the audit log.
+#[derive(Clone, Debug)]
+pub struct ErrorCode(pub Cow<'static, str>);
 
 /// Marks a response as the connector's own answer to a platform (webhooks), which is passed on verbatim.
 #[derive(Clone, Copy)]

@@ -3,6 +3,8 @@
 //! Bodies are JSON with snake_case fields; errors are `{"error": {"code", "message", "details"?}}`.
 
 mod approval;
+mod audit;
+pub mod auth;
 pub mod error;
 mod events;
 mod hooks;
@@ -16,11 +18,15 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, FromRequest, Request};
-use axum::routing::{get, post};
+use axum::handler::Handler;
+use axum::http::Method;
+use axum::routing::{MethodFilter, MethodRouter, on};
 use serde::de::DeserializeOwned;
 
+use crate::access::Scope;
 use crate::calls::{Call, Reply};
 use crate::runtime::Runtime;
+pub use auth::{Access, Reach};
 pub use error::ApiError;
 
 /// JSON request bodies larger than this are refused with 413 before they are parsed.
@@ -28,79 +34,105 @@ pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 
 pub type AppState = Arc<Runtime>;
 
-pub fn router(runtime: Arc<Runtime>) -> Router {
-    let connection = Router::new()
-        .route(
-            "/departments",
-            get(identity::list_departments).post(identity::create_department),
-        )
-        .route(
-            "/departments/{id}",
-            get(identity::get_department)
-                .patch(identity::update_department)
-                .delete(identity::delete_department),
-        )
-        .route("/departments/{id}/users", get(identity::list_users))
-        .route("/users", post(identity::create_user))
-        .route("/users/lookup", get(identity::find_user))
-        .route(
-            "/users/{id}",
-            get(identity::get_user)
-                .patch(identity::update_user)
-                .delete(identity::delete_user),
-        )
-        .route("/sso/authorize-url", post(identity::sso_authorize_url))
-        .route("/sso/resolve", post(identity::sso_resolve))
-        .route("/messages", post(messaging::send))
-        .route("/messages/{id}/recall", post(messaging::recall))
-        .route("/messages/{id}/read-status", get(messaging::read_status))
-        .route("/approvals", post(approval::create))
-        .route("/approvals/{id}", get(approval::get))
-        .route("/approvals/{id}/approve", post(approval::approve))
-        .route("/approvals/{id}/reject", post(approval::reject))
-        .route("/approvals/{id}/cancel", post(approval::cancel))
-        .route("/poll", post(events::poll));
-    Router::new()
-        .route("/healthz", get(status::healthz))
-        .route("/v1/connectors", get(status::connectors))
-        .route("/v1/connections", get(status::connections))
-        .route("/v1/events", get(events::list))
-        .route("/v1/operations", get(operations::list))
-        .route("/v1/operations/counts", get(operations::counts))
-        .route(
-            "/v1/operations/{id}",
-            get(operations::get).delete(operations::discard),
-        )
-        .route("/v1/operations/{id}/retry", post(operations::retry))
-        .route(
-            "/v1/subscriptions",
-            get(subscriptions::list).post(subscriptions::create),
-        )
-        .route(
-            "/v1/subscriptions/{id}",
-            get(subscriptions::get).delete(subscriptions::delete),
-        )
-        .route(
-            "/v1/subscriptions/{id}/dead-letters",
-            get(subscriptions::dead_letters),
-        )
-        .route(
+/// One route: method, path, what it needs from the caller, and its handler.
+struct Route {
+    method: Method,
+    path: &'static str,
+    access: Access,
+    handler: MethodRouter<AppState>,
+}
+
+fn route<H: Handler<T, AppState>, T: 'static>(method: Method, path: &'static str, access: Access, handler: H) -> Route {
+    let filter = MethodFilter::try_from(method.clone()).expect("a method axum routes");
+    Route { method, path, access, handler: on(filter, handler) }
+}
+
+fn key(scope: Scope, reach: Reach) -> Access {
+    Access::Key { scope, reach }
+}
+
+/// Every route and its access rule, in one table: the router is built from it, so no route can exist without a
+/// rule, and the access tests walk it.
+fn table() -> Vec<Route> {
+    use Method as M;
+    use Reach::*;
+    use Scope::*;
+    macro_rules! c {
+        ($path:literal) => {
+            concat!("/v1/connections/{connection}", $path)
+        };
+    }
+    vec![
+        route(M::GET, "/healthz", Access::Open, status::healthz),
+        route(M::GET, "/v1/connectors", key(StatusRead, All), status::connectors),
+        route(M::GET, "/v1/connections", key(StatusRead, All), status::connections),
+        route(M::GET, "/v1/events", key(EventsRead, Query), events::list),
+        route(M::GET, "/v1/audit", key(AuditRead, Query), audit::list),
+        route(M::GET, "/v1/operations", key(OperationsRead, Query), operations::list),
+        route(M::GET, "/v1/operations/counts", key(OperationsRead, All), operations::counts),
+        route(M::GET, "/v1/operations/{id}", key(OperationsRead, Operation), operations::get),
+        route(M::DELETE, "/v1/operations/{id}", key(OperationsWrite, Operation), operations::discard),
+        route(M::POST, "/v1/operations/{id}/retry", key(OperationsWrite, Operation), operations::retry),
+        route(M::GET, "/v1/subscriptions", key(EventsRead, All), subscriptions::list),
+        route(M::POST, "/v1/subscriptions", key(SubscriptionsWrite, All), subscriptions::create),
+        route(M::GET, "/v1/subscriptions/{id}", key(EventsRead, All), subscriptions::get),
+        route(M::DELETE, "/v1/subscriptions/{id}", key(SubscriptionsWrite, All), subscriptions::delete),
+        route(M::GET, "/v1/subscriptions/{id}/dead-letters", key(EventsRead, All), subscriptions::dead_letters),
+        route(
+            M::DELETE,
             "/v1/subscriptions/{id}/dead-letters/{seq}",
-            axum::routing::delete(subscriptions::discard),
-        )
-        .route(
+            key(SubscriptionsWrite, All),
+            subscriptions::discard,
+        ),
+        route(
+            M::POST,
             "/v1/subscriptions/{id}/dead-letters/{seq}/retry",
-            post(subscriptions::retry),
-        )
-        .route(
-            "/v1/hooks/{connection}",
-            get(hooks::handle).post(hooks::handle),
-        )
-        .route(
-            "/v1/hooks/{connection}/{*rest}",
-            get(hooks::handle).post(hooks::handle),
-        )
-        .nest("/v1/connections/{connection}", connection)
+            key(SubscriptionsWrite, All),
+            subscriptions::retry,
+        ),
+        // Open to the platforms: each is accepted only if the connector's signature check passes.
+        route(M::GET, "/v1/hooks/{connection}", Access::Open, hooks::handle),
+        route(M::POST, "/v1/hooks/{connection}", Access::Open, hooks::handle),
+        route(M::GET, "/v1/hooks/{connection}/{*rest}", Access::Open, hooks::handle),
+        route(M::POST, "/v1/hooks/{connection}/{*rest}", Access::Open, hooks::handle),
+        route(M::GET, c!("/departments"), key(IdentityRead, Path), identity::list_departments),
+        route(M::POST, c!("/departments"), key(IdentityWrite, Path), identity::create_department),
+        route(M::GET, c!("/departments/{id}"), key(IdentityRead, Path), identity::get_department),
+        route(M::PATCH, c!("/departments/{id}"), key(IdentityWrite, Path), identity::update_department),
+        route(M::DELETE, c!("/departments/{id}"), key(IdentityWrite, Path), identity::delete_department),
+        route(M::GET, c!("/departments/{id}/users"), key(IdentityRead, Path), identity::list_users),
+        route(M::POST, c!("/users"), key(IdentityWrite, Path), identity::create_user),
+        route(M::GET, c!("/users/lookup"), key(IdentityRead, Path), identity::find_user),
+        route(M::GET, c!("/users/{id}"), key(IdentityRead, Path), identity::get_user),
+        route(M::PATCH, c!("/users/{id}"), key(IdentityWrite, Path), identity::update_user),
+        route(M::DELETE, c!("/users/{id}"), key(IdentityWrite, Path), identity::delete_user),
+        route(M::POST, c!("/sso/authorize-url"), key(IdentityRead, Path), identity::sso_authorize_url),
+        route(M::POST, c!("/sso/resolve"), key(IdentityRead, Path), identity::sso_resolve),
+        route(M::POST, c!("/messages"), key(MessagesSend, Path), messaging::send),
+        route(M::POST, c!("/messages/{id}/recall"), key(MessagesSend, Path), messaging::recall),
+        route(M::GET, c!("/messages/{id}/read-status"), key(MessagesRead, Path), messaging::read_status),
+        route(M::POST, c!("/approvals"), key(ApprovalsWrite, Path), approval::create),
+        route(M::GET, c!("/approvals/{id}"), key(ApprovalsRead, Path), approval::get),
+        route(M::POST, c!("/approvals/{id}/approve"), key(ApprovalsWrite, Path), approval::approve),
+        route(M::POST, c!("/approvals/{id}/reject"), key(ApprovalsWrite, Path), approval::reject),
+        route(M::POST, c!("/approvals/{id}/cancel"), key(ApprovalsWrite, Path), approval::cancel),
+        route(M::POST, c!("/poll"), key(EventsRead, Path), events::poll),
+    ]
+}
+
+/// Every route's method, path and access rule (for tests and docs).
+pub fn routes() -> Vec<(Method, &'static str, Access)> {
+    table().into_iter().map(|r| (r.method, r.path, r.access)).collect()
+}
+
+pub fn router(runtime: Arc<Runtime>) -> Router {
+    let mut router = Router::new();
+    for Route { path, access, handler, .. } in table() {
+        let checked = axum::middleware::from_fn_with_state((runtime.clone(), access, path), auth::authorize);
+        // Same path, another method: axum merges it into the path's existing method router.
+        router = router.route(path, handler.route_layer(checked));
+    }
+    router
         .fallback(|| async { ApiError::not_found("no such route; see README.md for the API") })
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(axum::middleware::map_response(error::json_errors))

@@ -14,7 +14,9 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use super::auth::Caller;
 use super::{ApiError, AppState};
+use crate::access::Scope;
 use crate::db::{Enqueued, OperationRow, Status};
 use crate::outbox::write::Write;
 
@@ -26,6 +28,8 @@ const MAX_KEY_CHARS: usize = 255;
 pub struct WriteOptions {
     key: Option<String>,
     wait: Option<Duration>,
+    /// The API key making the write, recorded with its operation.
+    actor: Option<String>,
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for WriteOptions {
@@ -47,7 +51,8 @@ impl<S: Send + Sync> FromRequestParts<S> for WriteOptions {
                 Some(key.to_string())
             }
         };
-        Ok(WriteOptions { key, wait: wait_param(parts, state).await? })
+        let actor = parts.extensions.get::<Caller>().map(|c| c.0.id.clone());
+        Ok(WriteOptions { key, wait: wait_param(parts, state).await?, actor })
     }
 }
 
@@ -88,7 +93,7 @@ pub async fn accept(rt: &AppState, connection: &str, mut write: Write, options: 
             None => {}
         }
     }
-    let op = match rt.outbox.accept(&rt.db, connection, &write).await.map_err(ApiError::internal)? {
+    let op = match rt.outbox.accept(&rt.db, connection, &write, options.actor).await.map_err(ApiError::internal)? {
         Enqueued::New(op) | Enqueued::Existing(op) => op,
         Enqueued::Conflict(earlier) => {
             return Err(ApiError::new(
@@ -187,18 +192,27 @@ pub async fn counts(State(rt): State<AppState>) -> Result<Json<Value>, ApiError>
     Ok(Json(Value::Object(out)))
 }
 
-async fn find(rt: &AppState, id: i64) -> Result<OperationRow, ApiError> {
-    rt.db
+/// The operation, if the caller may see it (or change it, with `scope`).
+async fn find(rt: &AppState, caller: &Caller, id: i64, scope: Scope) -> Result<OperationRow, ApiError> {
+    let op = rt
+        .db
         .operation(id)
         .await
         .map_err(ApiError::internal)?
-        .ok_or_else(|| ApiError::not_found(format!("no operation {id}")))
+        .ok_or_else(|| ApiError::not_found(format!("no operation {id}")))?;
+    caller.check_operation(&op, scope)?;
+    Ok(op)
 }
 
 /// `GET /v1/operations/{id}?wait=`: the operation, waiting for it to become final if asked.
-pub async fn get(State(rt): State<AppState>, Path(id): Path<i64>, mut parts: Parts) -> Result<Json<Value>, ApiError> {
+pub async fn get(
+    State(rt): State<AppState>,
+    caller: Caller,
+    Path(id): Path<i64>,
+    mut parts: Parts,
+) -> Result<Json<Value>, ApiError> {
     let wait = wait_param(&mut parts, &()).await?;
-    let mut op = find(&rt, id).await?;
+    let mut op = find(&rt, &caller, id, Scope::OperationsRead).await?;
     if let Some(wait) = wait.filter(|_| !op.status.is_final()) {
         op = rt.outbox.wait(&rt.db, id, wait).await.map_err(ApiError::internal)?.unwrap_or(op);
     }
@@ -206,18 +220,19 @@ pub async fn get(State(rt): State<AppState>, Path(id): Path<i64>, mut parts: Par
 }
 
 /// `POST /v1/operations/{id}/retry`: a failed or dead operation gets a fresh budget of attempts.
-pub async fn retry(State(rt): State<AppState>, Path(id): Path<i64>) -> Result<Response, ApiError> {
-    change(&rt, id, true).await
+pub async fn retry(State(rt): State<AppState>, caller: Caller, Path(id): Path<i64>) -> Result<Response, ApiError> {
+    change(&rt, &caller, id, true).await
 }
 
 /// `DELETE /v1/operations/{id}`: give up on an operation that has not succeeded and is not running.
-pub async fn discard(State(rt): State<AppState>, Path(id): Path<i64>) -> Result<Response, ApiError> {
-    change(&rt, id, false).await
+pub async fn discard(State(rt): State<AppState>, caller: Caller, Path(id): Path<i64>) -> Result<Response, ApiError> {
+    change(&rt, &caller, id, false).await
 }
 
-async fn change(rt: &AppState, id: i64, requeue: bool) -> Result<Response, ApiError> {
+async fn change(rt: &AppState, caller: &Caller, id: i64, requeue: bool) -> Result<Response, ApiError> {
+    find(rt, caller, id, Scope::OperationsWrite).await?;
     let changed = if requeue { rt.db.requeue(id).await } else { rt.db.discard(id).await }.map_err(ApiError::internal)?;
-    let op = find(rt, id).await?;
+    let op = find(rt, caller, id, Scope::OperationsWrite).await?;
     match changed {
         Some(true) => {
             rt.outbox.poke();

@@ -5,6 +5,7 @@ use axum::extract::State;
 use serde_json::{Value, json};
 
 use super::AppState;
+use crate::imports::http::Grants;
 
 pub async fn healthz() -> Json<Value> {
     Json(json!({ "status": "ok" }))
@@ -14,7 +15,9 @@ pub async fn connectors(State(rt): State<AppState>) -> Json<Value> {
     Json(json!({ "plugins_dir": rt.plugins.dir(), "connectors": rt.plugins.status() }))
 }
 
-/// Connections with their settings; secrets are listed by name only.
+/// Connections with their settings; secrets are listed by name only. `hosts`: what the connector declares, what
+/// the connection grants, and the difference both ways (`missing`: declared, not granted, so refused; `unused`:
+/// granted, not declared).
 pub async fn connections(State(rt): State<AppState>) -> Json<Value> {
     let mut list: Vec<_> = rt.connections.values().collect();
     list.sort_by(|a, b| a.name.cmp(&b.name));
@@ -30,6 +33,16 @@ pub async fn connections(State(rt): State<AppState>) -> Json<Value> {
                 .collect();
             let mut secrets = c.secret_keys.clone();
             secrets.sort();
+            // Declared hosts come from the connector loaded now; without one, only the grants are known.
+            let hosts = match &connector {
+                Some(k) => json!(Grants::new(&k.info.hosts, c)),
+                None => json!({
+                    "declared": null,
+                    "granted": c.hosts,
+                    "missing": null,
+                    "unused": null,
+                }),
+            };
             json!({
                 "name": c.name,
                 "connector": c.connector,
@@ -37,6 +50,7 @@ pub async fn connections(State(rt): State<AppState>) -> Json<Value> {
                 "connector_version": connector.as_ref().map(|k| k.info.version.clone()),
                 "settings": settings,
                 "secrets": secrets,
+                "hosts": hosts,
                 "limits": c.limits,
             })
         })

@@ -1,18 +1,24 @@
 //! The embedded store (one SQLite file). All SQL lives in this module, one file per table group:
 //! `kv` (connector state), `events` (inbound log, poll cursors), `operations` (the outbox),
 //! `subscriptions` (subscribers, their cursors and dead letters), `approvals` (the stored view of approvals).
+//! Subscriber secrets and kv values are sealed with the master key (`sealing`).
 //!
 //! Calls run on tokio's blocking pool so a slow disk never stalls the async workers.
 
 mod approvals;
+mod audit;
 mod events;
+mod keys;
 mod kv;
 mod operations;
+mod sealing;
 mod subscriptions;
 
 pub use approvals::StoredApproval;
+pub use audit::{AuditEntry, AuditQuery, NewAuditEntry};
 pub use events::StoredEvent;
 pub use operations::{Enqueued, NewOperation, OperationRow, Status};
+pub use sealing::Resealed;
 pub use subscriptions::{DeadDelivery, Subscription};
 
 use std::path::Path;
@@ -21,6 +27,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result};
 use rusqlite::Connection;
+
+use crate::secrets::MasterKey;
 
 /// Schema migrations, applied in order; `PRAGMA user_version` records how many ran.
 const MIGRATIONS: &[&str] = &[r#"
@@ -102,10 +110,39 @@ const MIGRATIONS: &[&str] = &[r#"
         stale INTEGER NOT NULL DEFAULT 0,
         PRIMARY KEY (connection, id)
     );
+"#, r#"
+    -- Who may call the API: only the sha256 of each key's secret is kept.
+    CREATE TABLE api_keys (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        secret_hash BLOB NOT NULL,
+        scopes TEXT NOT NULL,
+        connections TEXT,
+        created_ms INTEGER NOT NULL,
+        expires_ms INTEGER,
+        revoked_ms INTEGER
+    );
+    -- Every change made through the API or the CLI: who, what, where, with what result.
+    CREATE TABLE audit (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        time_ms INTEGER NOT NULL,
+        actor TEXT NOT NULL,
+        actor_name TEXT,
+        action TEXT NOT NULL,
+        target TEXT NOT NULL,
+        connection TEXT,
+        status INTEGER NOT NULL,
+        error TEXT,
+        operation_id INTEGER
+    );
+    CREATE INDEX audit_by_connection ON audit (connection, seq);
+    ALTER TABLE operations ADD COLUMN actor TEXT;
 "#];
 
 pub struct Db {
     conn: Mutex<Connection>,
+    /// Seals subscriber secrets and connector kv values (see `sealing`).
+    key: MasterKey,
 }
 
 pub fn now_ms() -> i64 {
@@ -115,18 +152,15 @@ pub fn now_ms() -> i64 {
 }
 
 impl Db {
-    pub fn open(path: &Path) -> Result<Arc<Db>> {
-        let conn = Connection::open(path)
-            .with_context(|| format!("cannot open database {}", path.display()))?;
-        // WAL: readers don't block the writer; NORMAL sync is durable across process crashes (not power loss of
-        // the last transaction), which is the trade-off SQLite recommends for WAL.
-        conn.execute_batch(
-            "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;",
-        )?;
-        conn.busy_timeout(std::time::Duration::from_secs(5))?;
-        migrate(&conn)?;
+    /// Opens (or creates) the store. Secrets in it are sealed with `key`: the store refuses to open when they
+    /// were sealed with another key, and seals those an earlier version stored in plain text.
+    pub fn open(path: &Path, key: MasterKey) -> Result<Arc<Db>> {
+        let conn = connect(path)?;
+        sealing::check_and_seal(&conn, &key)
+            .with_context(|| format!("database {}", path.display()))?;
         Ok(Arc::new(Db {
             conn: Mutex::new(conn),
+            key,
         }))
     }
 
@@ -146,6 +180,20 @@ impl Db {
         .map_err(Into::into)
     }
 
+}
+
+/// The connection every user of the file gets: pragmas set, schema migrated.
+fn connect(path: &Path) -> Result<Connection> {
+    let conn = Connection::open(path)
+        .with_context(|| format!("cannot open database {}", path.display()))?;
+    // WAL: readers don't block the writer; NORMAL sync is durable across process crashes (not power loss of
+    // the last transaction), which is the trade-off SQLite recommends for WAL.
+    conn.execute_batch(
+        "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;",
+    )?;
+    conn.busy_timeout(std::time::Duration::from_secs(5))?;
+    migrate(&conn)?;
+    Ok(conn)
 }
 
 fn migrate(conn: &Connection) -> Result<()> {
@@ -178,7 +226,7 @@ mod tests {
     #[tokio::test]
     async fn kv_is_scoped_per_connection_and_expires() {
         let dir = tempfile::tempdir().unwrap();
-        let db = Db::open(&dir.path().join("q.db")).unwrap();
+        let db = Db::open(&dir.path().join("q.db"), MasterKey::generate()).unwrap();
         db.kv_set("a".into(), "k".into(), b"1".to_vec(), None)
             .await
             .unwrap();
@@ -197,7 +245,8 @@ mod tests {
     async fn events_are_deduplicated_and_survive_reopen() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("q.db");
-        let db = Db::open(&path).unwrap();
+        let key = MasterKey::generate();
+        let db = Db::open(&path, key.clone()).unwrap();
         assert_eq!(
             db.commit_events("a".into(), vec![event("1"), event("2")], None)
                 .await
@@ -217,7 +266,7 @@ mod tests {
             1
         );
         drop(db);
-        let db = Db::open(&path).unwrap();
+        let db = Db::open(&path, key).unwrap();
         let all = db.list_events(0, Some("a".into()), 10).await.unwrap();
         assert_eq!(
             all.iter().map(|e| e.id.as_str()).collect::<Vec<_>>(),
@@ -231,13 +280,14 @@ mod tests {
     #[tokio::test]
     async fn operations_are_claimed_once_and_the_next_retry_is_found() {
         let dir = tempfile::tempdir().unwrap();
-        let db = Db::open(&dir.path().join("q.db")).unwrap();
+        let db = Db::open(&dir.path().join("q.db"), MasterKey::generate()).unwrap();
         let new = |key: Option<&str>, body: &str| NewOperation {
             connection: "c".into(),
             operation: "send".into(),
             request: body.into(),
             idempotency_key: key.map(str::to_string),
             request_hash: body.into(),
+            actor: None,
         };
         let Enqueued::New(op) = db.enqueue(new(Some("k"), "{}")).await.unwrap() else { panic!("new") };
         assert!(matches!(db.enqueue(new(Some("k"), "{}")).await.unwrap(), Enqueued::Existing(o) if o.id == op.id));

@@ -65,6 +65,8 @@ pub struct NewOperation {
     pub idempotency_key: Option<String>,
     /// Identifies the request (operation, target, body) for comparing requests that share a key.
     pub request_hash: String,
+    /// The API key that made the request (its id); it may always read the operation back.
+    pub actor: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -85,6 +87,8 @@ pub struct OperationRow {
     pub result: Option<serde_json::Value>,
     pub created_ms: i64,
     pub updated_ms: i64,
+    /// The id of the API key that made the request.
+    pub actor: Option<String>,
 }
 
 pub enum Enqueued {
@@ -96,7 +100,7 @@ pub enum Enqueued {
 }
 
 const COLUMNS: &str = "id, connection, operation, request, idempotency_key, request_hash, status, attempts, \
-                       next_attempt_ms, last_error, result, created_ms, updated_ms";
+                       next_attempt_ms, last_error, result, created_ms, updated_ms, actor";
 
 fn json(text: Option<String>) -> Option<serde_json::Value> {
     text.map(|t| serde_json::from_str(&t).unwrap_or(serde_json::Value::String(t)))
@@ -121,6 +125,7 @@ fn row(r: &rusqlite::Row) -> rusqlite::Result<OperationRow> {
         result: json(r.get(10)?),
         created_ms: r.get(11)?,
         updated_ms: r.get(12)?,
+        actor: r.get(13)?,
     })
 }
 
@@ -154,9 +159,9 @@ impl Db {
             let now = now_ms();
             tx.execute(
                 "INSERT INTO operations (connection, operation, request, idempotency_key, request_hash, status,
-                     next_attempt_ms, created_ms, updated_ms)
-                 VALUES (?1, ?2, ?3, ?4, ?5, 'queued', ?6, ?6, ?6)",
-                params![op.connection, op.operation, op.request, op.idempotency_key, op.request_hash, now],
+                     next_attempt_ms, created_ms, updated_ms, actor)
+                 VALUES (?1, ?2, ?3, ?4, ?5, 'queued', ?6, ?6, ?6, ?7)",
+                params![op.connection, op.operation, op.request, op.idempotency_key, op.request_hash, now, op.actor],
             )?;
             let created = by_id(&tx, tx.last_insert_rowid())?.expect("row just inserted");
             tx.commit()?;

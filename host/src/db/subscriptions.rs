@@ -3,6 +3,9 @@
 //! A subscription's `cursor` is the seq of the last event it has handled (delivered, skipped by its filters, or
 //! dead-lettered); `attempts` counts failed attempts at the next matching event after it. The cursor only moves
 //! once an event is handled, so a delivery cut short by a crash or a shutdown is simply made again.
+//!
+//! Secrets are stored sealed with the master key, bound to their subscription's id (see `sealing`), and opened
+//! when a subscription is read.
 
 use std::sync::Arc;
 
@@ -12,6 +15,7 @@ use serde::Serialize;
 
 use super::events::StoredEvent;
 use super::{Db, now_ms};
+use crate::secrets::subscription_place;
 
 /// A subscriber as stored. Its secret is never serialized (the API shows it once, at creation) nor printed.
 #[derive(Clone, Serialize)]
@@ -146,28 +150,51 @@ impl Db {
     ) -> Result<Subscription> {
         let types = serde_json::to_string(&types)?;
         let connections = connections.map(|c| serde_json::to_string(&c)).transpose()?;
-        self.run(move |c| {
-            let tx = c.unchecked_transaction()?;
-            let cursor: i64 = match from_seq {
-                None => {
-                    tx.query_row("SELECT COALESCE(MAX(seq), 0) FROM events", [], |r| r.get(0))?
-                }
-                Some(seq) => seq.saturating_sub(1).max(0),
-            };
-            tx.execute(
+        let key = self.key.clone();
+        let created = self
+            .run(move |c| {
+                let tx = c.unchecked_transaction()?;
+                let cursor: i64 = match from_seq {
+                    None => {
+                        tx.query_row("SELECT COALESCE(MAX(seq), 0) FROM events", [], |r| r.get(0))?
+                    }
+                    Some(seq) => seq.saturating_sub(1).max(0),
+                };
+                // The secret is sealed for the row's id, known once it is inserted: in the same transaction, so
+                // only the sealed secret is ever committed.
+                tx.execute(
                 "INSERT INTO subscriptions (url, secret, types, connections, cursor, created_ms)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                params![url, secret, types, connections, cursor, now_ms()],
+                 VALUES (?1, '', ?2, ?3, ?4, ?5)",
+                params![url, types, connections, cursor, now_ms()],
             )?;
-            let created = by_id(&tx, tx.last_insert_rowid())?.expect("row just inserted");
-            tx.commit()?;
-            Ok(created)
-        })
-        .await
+                let id = tx.last_insert_rowid();
+                let sealed = key.seal(secret.as_bytes(), &subscription_place(id));
+                tx.execute(
+                    "UPDATE subscriptions SET secret = ?2 WHERE id = ?1",
+                    params![id, sealed],
+                )?;
+                let created = by_id(&tx, id)?.expect("row just inserted");
+                tx.commit()?;
+                Ok(created)
+            })
+            .await?;
+        self.unseal(created)
+    }
+
+    /// A subscription as read, with its secret opened.
+    fn unseal(&self, mut sub: Subscription) -> Result<Subscription> {
+        sub.secret = self
+            .key
+            .open_string(&sub.secret, &subscription_place(sub.id))
+            .map_err(|e| anyhow::anyhow!("subscription {}'s secret: {e}", sub.id))?;
+        Ok(sub)
     }
 
     pub async fn subscription(self: &Arc<Self>, id: i64) -> Result<Option<Subscription>> {
-        self.run(move |c| by_id(c, id)).await
+        self.run(move |c| by_id(c, id))
+            .await?
+            .map(|sub| self.unseal(sub))
+            .transpose()
     }
 
     pub async fn subscriptions(self: &Arc<Self>) -> Result<Vec<Subscription>> {
@@ -176,9 +203,12 @@ impl Db {
                 "SELECT {COLUMNS} FROM subscriptions s ORDER BY s.id"
             ))?;
             let rows = stmt.query_map([], row)?;
-            rows.collect()
+            rows.collect::<rusqlite::Result<Vec<_>>>()
         })
-        .await
+        .await?
+        .into_iter()
+        .map(|sub| self.unseal(sub))
+        .collect()
     }
 
     /// The ids of every subscription (what the delivery supervisor runs loops for).
@@ -335,7 +365,8 @@ mod tests {
 
     async fn db_with_events(n: usize) -> (tempfile::TempDir, Arc<Db>) {
         let dir = tempfile::tempdir().unwrap();
-        let db = Db::open(&dir.path().join("q.db")).unwrap();
+        let key = crate::secrets::MasterKey::generate();
+        let db = Db::open(&dir.path().join("q.db"), key).unwrap();
         let events = (0..n)
             .map(|i| Event {
                 id: format!("e{i}"),

@@ -50,7 +50,14 @@ impl Outbox {
     }
 
     /// Commits a write (or finds the earlier one with the same idempotency key) and wakes the dispatcher.
-    pub async fn accept(&self, db: &Arc<Db>, connection: &str, write: &Write) -> Result<Enqueued> {
+    /// `actor` is the id of the API key that asked, recorded with the operation.
+    pub async fn accept(
+        &self,
+        db: &Arc<Db>,
+        connection: &str,
+        write: &Write,
+        actor: Option<String>,
+    ) -> Result<Enqueued> {
         let request = serde_json::to_string(write)?;
         let enqueued = db
             .enqueue(NewOperation {
@@ -59,6 +66,7 @@ impl Outbox {
                 request_hash: hex::encode(Sha256::digest(&request)),
                 request,
                 idempotency_key: write.idempotency_key().map(str::to_string),
+                actor,
             })
             .await?;
         self.wake.notify_one();

@@ -1,7 +1,8 @@
-//! A connector that attacks its sandbox. `messaging.send` takes its text as a command; each command breaks one
-//! rule, and a host test checks the matching limit stops it and the host keeps serving.
+//! A connector that attacks its sandbox. `messaging.send` takes its text as a command (and `read-status` its
+//! message id, for attacks that must not queue behind the outbox); each command breaks one rule, and a host test
+//! checks the matching limit stops it and the host keeps serving.
 
-use qiao_sdk::{Error, json_http, require_config};
+use qiao_sdk::{Error, config, http, json_http, kv, log, require_config};
 
 qiao_sdk::export_bindings!(
     "package qiao:hostile;
@@ -25,7 +26,9 @@ impl exports::qiao::connector::describe::Guest for Hostile {
             version: "1.0.0".into(),
             vendor: "Qiao tests".into(),
             platform: "none".into(),
-            hosts: vec!["hostile.invalid".into()],
+            // Two hosts, so a connection can grant one and not the other. `localhost` answers at once (nothing
+            // listens on its port 443, or what does is not a TLS server Qiao trusts); `.invalid` never resolves.
+            hosts: vec!["localhost".into(), "hostile.invalid".into()],
             config: vec![ConfigField {
                 key: "api_base".into(),
                 description: "Base URL of the test server".into(),
@@ -43,9 +46,17 @@ fn url(path: &str) -> Result<String, Error> {
 
 /// Tries to reach outside the sandbox; reports what each attempt got.
 fn escape() -> String {
+    use std::net::ToSocketAddrs;
     let read_dir = std::fs::read_dir("/").map(|d| d.count().to_string());
     let read = std::fs::read("/etc/passwd").map(|b| b.len().to_string());
+    let write = std::fs::write("hostile.txt", b"x").map(|_| "written".to_string());
     let tcp = std::net::TcpStream::connect("127.0.0.1:1").map(|_| "connected".to_string());
+    let udp = std::net::UdpSocket::bind("0.0.0.0:0")
+        .and_then(|socket| socket.send_to(b"x", "127.0.0.1:9"))
+        .map(|n| format!("sent {n} bytes"));
+    let dns = ("localhost", 80)
+        .to_socket_addrs()
+        .map(|addrs| format!("{:?}", addrs.collect::<Vec<_>>()));
     let show = |r: std::io::Result<String>| match r {
         Ok(v) => format!("ok: {v}"),
         Err(e) => format!("err: {e}"),
@@ -53,10 +64,188 @@ fn escape() -> String {
     serde_json::json!({
         "read_dir": show(read_dir),
         "read": show(read),
+        "write": show(write),
         "env_vars": std::env::vars().count(),
+        "home": std::env::var("HOME").ok(),
+        "args": std::env::args().count(),
         "tcp": show(tcp),
+        "udp": show(udp),
+        "dns": show(dns),
     })
     .to_string()
+}
+
+/// Keys under which another connection's kv value might be found if connections were not kept apart.
+fn kv_probes(other: &str) -> Vec<String> {
+    [
+        "key",
+        "{o}:key",
+        "{o}/key",
+        "{o}.key",
+        "/{o}/key",
+        "../{o}/key",
+        "{o}\0key",
+        "{o}\u{1f}key",
+        "connection:{o}:key",
+        "kv:{o}:key",
+        "{o}|key",
+        "%",
+        "*",
+    ]
+    .iter()
+    .map(|p| p.replace("{o}", other))
+    .collect()
+}
+
+/// Config keys that might reveal another connection's secret, or something not configured at all.
+fn config_probes(other: &str) -> Vec<String> {
+    [
+        "token",
+        "{o}:token",
+        "{o}.token",
+        "{o}/token",
+        "connections.{o}.secrets.token",
+        "connections.{o}.token",
+        "secrets.token",
+        "app_secret",
+        "password",
+        "HOME",
+        "PATH",
+        "QIAO_CONFIG",
+        "",
+        "*",
+    ]
+    .iter()
+    .map(|p| p.replace("{o}", other))
+    .collect()
+}
+
+/// What this connection can see of `other`'s kv and secrets (and, as a control, of its own).
+fn snoop(other: &str) -> String {
+    let text = |bytes: Vec<u8>| String::from_utf8_lossy(&bytes).into_owned();
+    let kv: serde_json::Map<String, serde_json::Value> = kv_probes(other)
+        .into_iter()
+        .map(|key| (key.clone(), kv::get(&key).map(text).into()))
+        .collect();
+    let config: serde_json::Map<String, serde_json::Value> = config_probes(other)
+        .into_iter()
+        .map(|key| (key.clone(), config::get(&key).into()))
+        .collect();
+    serde_json::json!({
+        "connection": config::connection(),
+        "own_api_base": config::get("api_base").is_some(),
+        "kv": kv,
+        "config": config,
+    })
+    .to_string()
+}
+
+/// One request through the host, reporting the outcome instead of failing.
+fn fetch(url: &str) -> String {
+    let request = http::Request {
+        method: http::Method::Get,
+        url: url.to_string(),
+        headers: vec![],
+        body: vec![],
+        timeout_ms: Some(5_000),
+    };
+    match http::send(&request) {
+        Ok(response) => format!("ok: {}", response.status),
+        Err(e) => format!("err: {e:?}"),
+    }
+}
+
+/// Logs `lines` lines of `size` bytes each.
+fn flood(lines: u64, size: usize) -> String {
+    let line = format!("hostile-flood {}", "x".repeat(size.saturating_sub(14)));
+    for _ in 0..lines {
+        log::log(log::Level::Info, &line, &[]);
+    }
+    format!("logged {lines} lines")
+}
+
+/// Runs one command; its result is the reply's text.
+fn run(command: &str) -> Result<String, Error> {
+    Ok(match command {
+        // No host calls: only the CPU limit can interrupt it.
+        "loop" => {
+            let mut n: u64 = 0;
+            loop {
+                n = std::hint::black_box(n.wrapping_add(1));
+            }
+        }
+        // Each chunk is written (and kept) so the pages are really committed.
+        "oom" => {
+            let mut hoard: Vec<Vec<u8>> = Vec::new();
+            loop {
+                hoard.push(vec![1u8; 1 << 20]);
+                std::hint::black_box(&hoard);
+            }
+        }
+        "panic" => panic!("hostile panic"),
+        "forbidden-host" => {
+            json_http::get("https://example.com/", &[])?;
+            "escaped".to_string()
+        }
+        "huge-response" => format!(
+            "got {} bytes",
+            json_http::get(&url("/huge")?, &[])?.body.len()
+        ),
+        "many-requests" => {
+            let ping = url("/ping")?;
+            for _ in 0..10_000 {
+                json_http::get(&ping, &[])?;
+            }
+            "no limit".to_string()
+        }
+        "slow" => json_http::get(&url("/slow")?, &[])?.text(),
+        "escape" => escape(),
+        // The connection's own kv: a value to steal, and whether it reads back (the control).
+        "kv-write" => {
+            let value = format!("value-of-{}", config::connection());
+            kv::set("key", value.as_bytes(), None)?;
+            "wrote".to_string()
+        }
+        "kv-read" => kv::get("key")
+            .map(|v| String::from_utf8_lossy(&v).into_owned())
+            .unwrap_or_else(|| "none".into()),
+        "has-token" => config::get("token").is_some().to_string(),
+        // Logs its own secret, in the message, a field value and a field name.
+        "log-secret" => {
+            let token = require_config("token")?;
+            log::log(
+                log::Level::Warn,
+                &format!("hostile secret in the message: {token}"),
+                &[
+                    ("token".into(), token.clone()),
+                    (format!("key-{token}"), "v".into()),
+                ],
+            );
+            "logged".to_string()
+        }
+        // Fails with its own secret in the error (as a connector echoing a platform's message might).
+        "error-secret" => {
+            let token = require_config("token")?;
+            let mut e = Error::invalid_input(format!("bad token {token}"));
+            e.platform_message = Some(format!("platform says: {token} is wrong"));
+            return Err(e);
+        }
+        other => {
+            if let Some(connection) = other.strip_prefix("snoop:") {
+                snoop(connection)
+            } else if let Some(target) = other.strip_prefix("fetch:") {
+                fetch(target)
+            } else if let Some(spec) = other.strip_prefix("log-flood:") {
+                let (lines, size) = spec
+                    .split_once(':')
+                    .and_then(|(l, s)| Some((l.parse().ok()?, s.parse().ok()?)))
+                    .ok_or_else(|| Error::invalid_input("log-flood:LINES:BYTES"))?;
+                flood(lines, size)
+            } else {
+                format!("ok:{other}")
+            }
+        }
+    })
 }
 
 impl exports::qiao::connector::messaging::Guest for Hostile {
@@ -64,44 +253,8 @@ impl exports::qiao::connector::messaging::Guest for Hostile {
         let Content::Text(command) = message.content else {
             return Err(Error::invalid_input("send a text command"));
         };
-        let message_id = match command.as_str() {
-            // No host calls: only the CPU limit can interrupt it.
-            "loop" => {
-                let mut n: u64 = 0;
-                loop {
-                    n = std::hint::black_box(n.wrapping_add(1));
-                }
-            }
-            // Each chunk is written (and kept) so the pages are really committed.
-            "oom" => {
-                let mut hoard: Vec<Vec<u8>> = Vec::new();
-                loop {
-                    hoard.push(vec![1u8; 1 << 20]);
-                    std::hint::black_box(&hoard);
-                }
-            }
-            "panic" => panic!("hostile panic"),
-            "forbidden-host" => {
-                json_http::get("https://example.com/", &[])?;
-                "escaped".to_string()
-            }
-            "huge-response" => format!(
-                "got {} bytes",
-                json_http::get(&url("/huge")?, &[])?.body.len()
-            ),
-            "many-requests" => {
-                let ping = url("/ping")?;
-                for _ in 0..10_000 {
-                    json_http::get(&ping, &[])?;
-                }
-                "no limit".to_string()
-            }
-            "slow" => json_http::get(&url("/slow")?, &[])?.text(),
-            "escape" => escape(),
-            other => format!("ok:{other}"),
-        };
         Ok(SendResult {
-            message_id,
+            message_id: run(&command)?,
             problems: vec![],
             extra: None,
         })
@@ -111,8 +264,13 @@ impl exports::qiao::connector::messaging::Guest for Hostile {
         Err(Error::unsupported("hostile does not recall"))
     }
 
-    fn read_status(_message_id: String) -> Result<ReadReceipts, Error> {
-        Err(Error::unsupported("hostile has no read status"))
+    /// The message id is a command, run without the outbox in between (reads are not queued).
+    fn read_status(message_id: String) -> Result<ReadReceipts, Error> {
+        Ok(ReadReceipts {
+            read: vec![run(&message_id)?],
+            unread: vec![],
+            problems: vec![],
+        })
     }
 }
 
