@@ -84,11 +84,22 @@ pub struct ConnectionSpec {
 
 /// A secret is written inline, encrypted (`"qenc:v1:…"`, made by `qiao secrets encrypt`, decrypted with the
 /// master key at load) or in plain text, or named by the environment variable that holds it.
-#[derive(Debug, Deserialize)]
+#[derive(Deserialize)]
 #[serde(untagged)]
 pub enum SecretSource {
     Inline(String),
     Env { env: String },
+}
+
+impl std::fmt::Debug for SecretSource {
+    // By hand: an inline value is a secret (an encrypted one may be shown, it is what the file holds).
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SecretSource::Inline(v) if crate::secrets::is_sealed(v) => write!(f, "Inline({v:?})"),
+            SecretSource::Inline(_) => f.write_str("Inline(<redacted>)"),
+            SecretSource::Env { env } => write!(f, "Env({env:?})"),
+        }
+    }
 }
 
 /// The sandbox of one connector call.
@@ -236,7 +247,7 @@ impl Default for SubscriberSettings {
 }
 
 /// A connection as the runtime uses it: secrets resolved, limits merged.
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub struct Connection {
     pub name: String,
     pub connector: String,
@@ -250,6 +261,30 @@ pub struct Connection {
     /// Host names the operator granted (`hosts = [...]`): lowercase, validated, without duplicates. The
     /// connector reaches those of them it declares (see `imports::http::AllowList`).
     pub hosts: Vec<String>,
+}
+
+impl std::fmt::Debug for Connection {
+    // By hand, so a stray `{:?}` cannot print a secret: secret values show as "<redacted>".
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let values: std::collections::BTreeMap<&str, &str> = self
+            .values
+            .iter()
+            .map(|(k, v)| {
+                let shown = if self.secret_keys.contains(k) { "<redacted>" } else { v.as_str() };
+                (k.as_str(), shown)
+            })
+            .collect();
+        f.debug_struct("Connection")
+            .field("name", &self.name)
+            .field("connector", &self.connector)
+            .field("values", &values)
+            .field("secret_keys", &self.secret_keys)
+            .field("limits", &self.limits)
+            .field("outbox", &self.outbox)
+            .field("poll_every", &self.poll_every)
+            .field("hosts", &self.hosts)
+            .finish()
+    }
 }
 
 impl ConfigFile {
@@ -422,6 +457,18 @@ mod tests {
         assert_eq!(hq.limits.memory_mb, 64);
         assert_eq!(hq.limits.timeout_ms, 5000);
         assert_eq!(hq.limits.cpu_ms, Limits::default().cpu_ms);
+    }
+
+    #[test]
+    fn debug_output_never_shows_a_secret() {
+        let file: ConfigFile = toml::from_str(
+            "[connections.hq]\nconnector = \"x\"\nsettings = { app_key = \"visible\" }\nsecrets = { app_secret = \"hush-hush-123\" }",
+        )
+        .unwrap();
+        assert!(!format!("{file:?}").contains("hush-hush-123"), "{file:?}");
+        let shown = format!("{:?}", file.connections(|_| None, None).unwrap());
+        assert!(shown.contains("visible") && shown.contains("<redacted>"), "{shown}");
+        assert!(!shown.contains("hush-hush-123"), "{shown}");
     }
 
     #[test]

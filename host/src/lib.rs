@@ -13,6 +13,7 @@
 //! - `inbound`: storing webhook and polled events; scheduled polls. `subscribers/*`: signed delivery of events.
 //! - `approvals`: the stored view of approvals and its reconciliation with the platforms.
 //! - `db/*`: the SQLite store, one file per table group. `api/*`: the REST API. `server`: wiring for `qiao serve`.
+//! - `directory/*`: directory sync's pure core: the enterprise's directory, matching, and the plan per platform.
 //! - `secrets`: the master key and sealing of secrets at rest (config `qenc:` values, the store's secrets);
 //!   `rotate`: `qiao secrets rotate`.
 
@@ -25,6 +26,7 @@ pub mod compile_cache;
 pub mod config;
 pub mod connector;
 pub mod db;
+pub mod directory;
 pub mod engine;
 pub mod imports;
 pub mod inbound;

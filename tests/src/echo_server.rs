@@ -1,6 +1,7 @@
 //! The server the echo and hostile test connectors call: it records what it receives and misbehaves on request.
 //!
-//! - `POST /echo`: answers `{"echo": <body>, "token": <x-echo-token header>}` and records the body.
+//! - `POST /echo`: answers `{"echo": <body>, "token_sha256": <hex sha256 of the x-echo-token header>}` (proof the
+//!   platform got the secret, without echoing it into Qiao's answers) and records the body and token.
 //! - `GET /ping`: 200.
 //! - `GET /huge`: a body far larger than any sane limit, streamed.
 //! - `GET /slow`: answers after 60 s.
@@ -72,7 +73,17 @@ async fn echo(
         .lock()
         .unwrap()
         .push(json!({ "body": body, "token": token }));
-    Json(json!({ "echo": body, "token": token }))
+    Json(json!({ "echo": body, "token_sha256": token.as_deref().map(sha256_hex) }))
+}
+
+/// What the echo server answers for a token: `token_sha256`.
+pub fn sha256_hex(token: &str) -> String {
+    use sha2::Digest;
+    hex_lower(&sha2::Sha256::digest(token.as_bytes()))
+}
+
+fn hex_lower(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// 64 MiB in 64 KiB chunks, without a content-length, so only a streaming limit stops it.

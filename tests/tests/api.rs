@@ -82,7 +82,7 @@ async fn messages_go_through_the_http_import_with_secrets_and_kv_state() {
         json!([{ "recipient": "bad-bob", "code": "invalid-user", "reason": "unknown user" }])
     );
     // The connector's `extra` is the echo server's answer: the platform saw the secret and only the good user.
-    assert_eq!(first["extra"]["token"], "s3cret-token");
+    assert_eq!(first["extra"]["token_sha256"], qiao_tests::echo_server::sha256_hex("s3cret-token"));
     assert_eq!(first["extra"]["echo"]["to"], json!(["alice"]));
 
     // The same idempotency key and message: the same operation and result, not a second send.
@@ -139,7 +139,7 @@ async fn connections_of_one_connector_are_isolated() {
         "the second connection has its own kv"
     );
     assert_eq!(
-        other["extra"]["token"],
+        other["extra"]["token_sha256"],
         Value::Null,
         "and does not see the first one's secret"
     );

@@ -44,8 +44,8 @@ async fn every_language_loads_and_behaves_alike() {
         assert_eq!(first["message_id"], "msg-1", "{id}");
         assert_eq!(first["problems"][0]["recipient"], "bad-x", "{id}: {first}");
         assert_eq!(
-            first["extra"]["token"],
-            format!("tok-{id}"),
+            first["extra"]["token_sha256"],
+            qiao_tests::echo_server::sha256_hex(&format!("tok-{id}")),
             "{id}: {first}"
         );
         let (_, second) = qiao

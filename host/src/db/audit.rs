@@ -9,7 +9,7 @@ use serde::Serialize;
 use super::{Db, now_ms};
 
 /// What is recorded of one change.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize)]
 pub struct NewAuditEntry {
     /// The API key id, or `cli` for the command line.
     pub actor: String,
@@ -27,18 +27,13 @@ pub struct NewAuditEntry {
     pub operation_id: Option<i64>,
 }
 
+/// A recorded change: where it is in the log, when, and what.
 #[derive(Debug, Clone, Serialize)]
 pub struct AuditEntry {
     pub seq: i64,
     pub time_ms: i64,
-    pub actor: String,
-    pub actor_name: Option<String>,
-    pub action: String,
-    pub target: String,
-    pub connection: Option<String>,
-    pub status: u16,
-    pub error: Option<String>,
-    pub operation_id: Option<i64>,
+    #[serde(flatten)]
+    pub entry: NewAuditEntry,
 }
 
 #[derive(Debug, Default, Clone)]
@@ -86,14 +81,16 @@ impl Db {
                 Ok(AuditEntry {
                     seq: r.get(0)?,
                     time_ms: r.get(1)?,
-                    actor: r.get(2)?,
-                    actor_name: r.get(3)?,
-                    action: r.get(4)?,
-                    target: r.get(5)?,
-                    connection: r.get(6)?,
-                    status: r.get(7)?,
-                    error: r.get(8)?,
-                    operation_id: r.get(9)?,
+                    entry: NewAuditEntry {
+                        actor: r.get(2)?,
+                        actor_name: r.get(3)?,
+                        action: r.get(4)?,
+                        target: r.get(5)?,
+                        connection: r.get(6)?,
+                        status: r.get(7)?,
+                        error: r.get(8)?,
+                        operation_id: r.get(9)?,
+                    },
                 })
             })?
             .collect()
