@@ -32,4 +32,5 @@ test: connectors
 # The host call overhead (criterion), then the outbox's throughput: accepted/s and delivered/s, with baselines.
 bench: build
 	cargo bench -p qiao --bench call
+	cargo bench -p qiao --bench plan
 	cargo bench -p qiao-tests --bench outbox

@@ -1599,12 +1599,14 @@ impl<'a> Planner<'a> {
     }
 
     fn finish(self) -> Plan {
-        let linked_active = self
-            .target
-            .users
-            .iter()
-            .filter(|u| u.active && self.person_rev.contains_key(u.id.as_str()))
-            .count();
+        let (mut linked_active, mut unmanaged_users) = (0, 0);
+        for user in &self.target.users {
+            if !self.person_rev.contains_key(user.id.as_str()) {
+                unmanaged_users += 1;
+            } else if user.active {
+                linked_active += 1;
+            }
+        }
         let deactivate = self.deactivations.len();
         let max_share = self.options.max_deactivate_share;
         // As a ratio: 10 of 100 at 0.1 is exactly at the share (not over it), whatever the rounding of 0.1 * 100.
@@ -1615,12 +1617,6 @@ impl<'a> Planner<'a> {
             .departments
             .iter()
             .filter(|d| !self.dept_rev.contains_key(d.id.as_str()))
-            .count();
-        let unmanaged_users = self
-            .target
-            .users
-            .iter()
-            .filter(|u| !self.person_rev.contains_key(u.id.as_str()))
             .count();
         let mut steps = Vec::with_capacity(
             self.links.len()
