@@ -56,7 +56,8 @@ impl Caller {
     /// cases only if the key reaches its connection.
     pub fn check_operation(&self, op: &OperationRow, scope: Scope) -> Result<(), ApiError> {
         let own = op.actor.as_deref() == Some(self.0.id.as_str());
-        if !self.0.has(scope) && !(own && scope == Scope::OperationsRead) {
+        let readable_as_maker = own && scope == Scope::OperationsRead;
+        if !(self.0.has(scope) || readable_as_maker) {
             return Err(insufficient_scope(&self.0, scope, &format!("operation {}", op.id)));
         }
         if !self.0.reaches(&op.connection) {
@@ -81,9 +82,11 @@ pub async fn authorize(
         Err(e) => {
             // RFC 6750: a 401 names the scheme to use.
             let mut response = e.into_response();
-            response
-                .headers_mut()
-                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"qiao\""));
+            if response.status() == StatusCode::UNAUTHORIZED {
+                response
+                    .headers_mut()
+                    .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"qiao\""));
+            }
             return response;
         }
     };
