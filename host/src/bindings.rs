@@ -14,5 +14,5 @@ wasmtime::component::bindgen!({
     additional_derives: [serde::Serialize, serde::Deserialize],
 });
 
-pub use exports::qiao::connector::{approval, describe, identity, messaging, poll, webhook};
+pub use exports::qiao::connector::{approval, describe, identity, messaging, poll, roles, user_status, webhook};
 pub use qiao::connector::{config, crypto, http, kv, log, types};

@@ -3,7 +3,7 @@
 use wasmtime::Store;
 use wasmtime::component::Instance;
 
-use crate::bindings::{approval, identity, messaging, poll, types, webhook};
+use crate::bindings::{approval, identity, messaging, poll, roles, types, webhook};
 use crate::connector::{Capability, Exports};
 use crate::sandbox::HostState;
 
@@ -32,6 +32,12 @@ pub enum Call {
         flow: Option<String>,
     },
     SsoResolve(identity::SsoRequest),
+    ListRoles,
+    CreateRole(String),
+    ListRoleMembers(String),
+    AddRoleMembers(String, Vec<String>),
+    RemoveRoleMembers(String, Vec<String>),
+    SetUserActive(String, bool),
     Send(messaging::Message),
     Recall(String),
     ReadStatus(String),
@@ -55,6 +61,9 @@ pub enum Reply {
     UserId(String),
     Url(String),
     SsoUser(identity::SsoUser),
+    Roles(Vec<roles::Role>),
+    Role(roles::Role),
+    Members(Vec<String>),
     Sent(messaging::SendResult),
     ReadReceipts(messaging::ReadReceipts),
     Created(approval::Created),
@@ -80,6 +89,10 @@ impl Call {
             | DeleteUser(_)
             | SsoAuthorizeUrl { .. }
             | SsoResolve(_) => Capability::Identity,
+            ListRoles | CreateRole(_) | ListRoleMembers(_) | AddRoleMembers(..) | RemoveRoleMembers(..) => {
+                Capability::Roles
+            }
+            SetUserActive(..) => Capability::UserStatus,
             Send(_) | Recall(_) | ReadStatus(_) => Capability::Messaging,
             CreateApproval(_) | GetApproval { .. } | Act(_) | Cancel(_) => Capability::Approval,
             Webhook(_) => Capability::Webhook,
@@ -104,6 +117,12 @@ impl Call {
             DeleteUser(_) => "delete-user",
             SsoAuthorizeUrl { .. } => "sso-authorize-url",
             SsoResolve(_) => "sso-resolve",
+            ListRoles => "list-roles",
+            CreateRole(_) => "create-role",
+            ListRoleMembers(_) => "list-members",
+            AddRoleMembers(..) => "add-members",
+            RemoveRoleMembers(..) => "remove-members",
+            SetUserActive(..) => "set-active",
             Send(_) => "send",
             Recall(_) => "recall",
             ReadStatus(_) => "read-status",
@@ -222,6 +241,21 @@ pub async fn dispatch(
                 .call_sso_resolve(&mut *store, &request)
                 .await?,
             Reply::SsoUser,
+        ),
+        ListRoles => done(guest!(roles).call_list_roles(&mut *store).await?, Reply::Roles),
+        CreateRole(name) => done(guest!(roles).call_create_role(&mut *store, &name).await?, Reply::Role),
+        ListRoleMembers(id) => done(guest!(roles).call_list_members(&mut *store, &id).await?, Reply::Members),
+        AddRoleMembers(id, users) => done(
+            guest!(roles).call_add_members(&mut *store, &id, &users).await?,
+            |()| Reply::Done,
+        ),
+        RemoveRoleMembers(id, users) => done(
+            guest!(roles).call_remove_members(&mut *store, &id, &users).await?,
+            |()| Reply::Done,
+        ),
+        SetUserActive(id, active) => done(
+            guest!(user_status).call_set_active(&mut *store, &id, active).await?,
+            |()| Reply::Done,
         ),
         Send(message) => done(
             guest!(messaging).call_send(&mut *store, &message).await?,

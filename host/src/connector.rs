@@ -7,7 +7,7 @@ use anyhow::{Context, Result, bail};
 use serde::Serialize;
 use wasmtime::component::InstancePre;
 
-use crate::bindings::{approval, describe, identity, messaging, poll, webhook};
+use crate::bindings::{approval, describe, identity, messaging, poll, roles, user_status, webhook};
 use crate::sandbox::HostState;
 
 pub const INTERFACE_PREFIX: &str = "qiao:connector/";
@@ -19,6 +19,8 @@ pub const INTERFACE_VERSION: &str = "@0.1.0";
 pub enum Capability {
     Describe,
     Identity,
+    Roles,
+    UserStatus,
     Messaging,
     Approval,
     Webhook,
@@ -26,9 +28,11 @@ pub enum Capability {
 }
 
 impl Capability {
-    pub const ALL: [Capability; 6] = [
+    pub const ALL: [Capability; 8] = [
         Capability::Describe,
         Capability::Identity,
+        Capability::Roles,
+        Capability::UserStatus,
         Capability::Messaging,
         Capability::Approval,
         Capability::Webhook,
@@ -39,6 +43,8 @@ impl Capability {
         match self {
             Capability::Describe => "describe",
             Capability::Identity => "identity",
+            Capability::Roles => "roles",
+            Capability::UserStatus => "user-status",
             Capability::Messaging => "messaging",
             Capability::Approval => "approval",
             Capability::Webhook => "webhook",
@@ -56,6 +62,8 @@ impl Capability {
 pub struct Exports {
     pub describe: Option<describe::GuestIndices>,
     pub identity: Option<identity::GuestIndices>,
+    pub roles: Option<roles::GuestIndices>,
+    pub user_status: Option<user_status::GuestIndices>,
     pub messaging: Option<messaging::GuestIndices>,
     pub approval: Option<approval::GuestIndices>,
     pub webhook: Option<webhook::GuestIndices>,
@@ -70,6 +78,8 @@ impl Exports {
         Ok(Exports {
             describe: indices(pre, Describe, describe::GuestIndices::new(pre))?,
             identity: indices(pre, Identity, identity::GuestIndices::new(pre))?,
+            roles: indices(pre, Roles, roles::GuestIndices::new(pre))?,
+            user_status: indices(pre, UserStatus, user_status::GuestIndices::new(pre))?,
             messaging: indices(pre, Messaging, messaging::GuestIndices::new(pre))?,
             approval: indices(pre, Approval, approval::GuestIndices::new(pre))?,
             webhook: indices(pre, Webhook, webhook::GuestIndices::new(pre))?,
@@ -81,6 +91,8 @@ impl Exports {
         match capability {
             Capability::Describe => self.describe.is_some(),
             Capability::Identity => self.identity.is_some(),
+            Capability::Roles => self.roles.is_some(),
+            Capability::UserStatus => self.user_status.is_some(),
             Capability::Messaging => self.messaging.is_some(),
             Capability::Approval => self.approval.is_some(),
             Capability::Webhook => self.webhook.is_some(),

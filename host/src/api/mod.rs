@@ -11,6 +11,7 @@ mod hooks;
 mod identity;
 mod messaging;
 pub mod operations;
+mod roles;
 mod status;
 mod subscriptions;
 
@@ -106,6 +107,12 @@ fn table() -> Vec<Route> {
         route(M::GET, c!("/users/{id}"), key(IdentityRead, Path), identity::get_user),
         route(M::PATCH, c!("/users/{id}"), key(IdentityWrite, Path), identity::update_user),
         route(M::DELETE, c!("/users/{id}"), key(IdentityWrite, Path), identity::delete_user),
+        route(M::PUT, c!("/users/{id}/active"), key(IdentityWrite, Path), roles::set_active),
+        route(M::GET, c!("/roles"), key(IdentityRead, Path), roles::list),
+        route(M::POST, c!("/roles"), key(IdentityWrite, Path), roles::create),
+        route(M::GET, c!("/roles/{id}/members"), key(IdentityRead, Path), roles::members),
+        route(M::POST, c!("/roles/{id}/members"), key(IdentityWrite, Path), roles::add_members),
+        route(M::POST, c!("/roles/{id}/members/remove"), key(IdentityWrite, Path), roles::remove_members),
         route(M::POST, c!("/sso/authorize-url"), key(IdentityRead, Path), identity::sso_authorize_url),
         route(M::POST, c!("/sso/resolve"), key(IdentityRead, Path), identity::sso_resolve),
         route(M::POST, c!("/messages"), key(MessagesSend, Path), messaging::send),

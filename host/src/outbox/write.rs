@@ -26,6 +26,10 @@ pub enum Write {
     CreateUser { fields: UserFields, idempotency_key: Option<String> },
     UpdateUser { id: String, fields: UserFields },
     DeleteUser { id: String },
+    SetUserActive { id: String, active: bool },
+    CreateRole { name: String },
+    AddRoleMembers { role_id: String, user_ids: Vec<String> },
+    RemoveRoleMembers { role_id: String, user_ids: Vec<String> },
 }
 
 impl Write {
@@ -46,6 +50,11 @@ impl Write {
             Write::CreateUser { .. } => "create_user",
             Write::UpdateUser { .. } => "update_user",
             Write::DeleteUser { .. } => "delete_user",
+            Write::SetUserActive { active: true, .. } => "activate_user",
+            Write::SetUserActive { active: false, .. } => "deactivate_user",
+            Write::CreateRole { .. } => "create_role",
+            Write::AddRoleMembers { .. } => "add_role_members",
+            Write::RemoveRoleMembers { .. } => "remove_role_members",
         }
     }
 
@@ -54,6 +63,10 @@ impl Write {
             Write::Send { .. } | Write::Recall { .. } => Capability::Messaging,
             Write::CreateApproval { .. } | Write::ActOnApproval { .. } | Write::CancelApproval { .. } => {
                 Capability::Approval
+            }
+            Write::SetUserActive { .. } => Capability::UserStatus,
+            Write::CreateRole { .. } | Write::AddRoleMembers { .. } | Write::RemoveRoleMembers { .. } => {
+                Capability::Roles
             }
             _ => Capability::Identity,
         }
@@ -111,6 +124,10 @@ impl Write {
             Write::CreateUser { fields, idempotency_key } => Call::CreateUser(fields, idempotency_key),
             Write::UpdateUser { id, fields } => Call::UpdateUser(id, fields),
             Write::DeleteUser { id } => Call::DeleteUser(id),
+            Write::SetUserActive { id, active } => Call::SetUserActive(id, active),
+            Write::CreateRole { name } => Call::CreateRole(name),
+            Write::AddRoleMembers { role_id, user_ids } => Call::AddRoleMembers(role_id, user_ids),
+            Write::RemoveRoleMembers { role_id, user_ids } => Call::RemoveRoleMembers(role_id, user_ids),
         }
     }
 
@@ -128,13 +145,17 @@ impl Write {
             (Write::CreateApproval { .. }, Reply::Created(created)) => (StatusCode::CREATED, Some(json!(created))),
             (Write::CreateDepartment { .. }, Reply::Department(d)) => (StatusCode::CREATED, Some(render(d))),
             (Write::CreateUser { .. }, Reply::User(u)) => (StatusCode::CREATED, Some(render(u))),
+            (Write::CreateRole { .. }, Reply::Role(role)) => (StatusCode::CREATED, Some(json!(role))),
             (
                 Write::ActOnApproval { .. }
                 | Write::CancelApproval { .. }
                 | Write::UpdateDepartment { .. }
                 | Write::DeleteDepartment { .. }
                 | Write::UpdateUser { .. }
-                | Write::DeleteUser { .. },
+                | Write::DeleteUser { .. }
+                | Write::SetUserActive { .. }
+                | Write::AddRoleMembers { .. }
+                | Write::RemoveRoleMembers { .. },
                 Reply::Done,
             ) => (StatusCode::NO_CONTENT, None),
             _ => return Err("the connector answered with another kind of reply"),
