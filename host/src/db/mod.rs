@@ -1,25 +1,31 @@
 //! The embedded store (one SQLite file). All SQL lives in this module, one file per table group:
 //! `kv` (connector state), `events` (inbound log, poll cursors), `operations` (the outbox),
-//! `subscriptions` (subscribers, their cursors and dead letters), `approvals` (the stored view of approvals).
+//! `subscriptions` (subscribers, their cursors and dead letters), `approvals` (the stored view of approvals),
+//! `directory` (the enterprise directory and its links to platform objects), `sync_runs` (directory sync runs),
+//! `sso` (sign-in states and used codes).
 //! Subscriber secrets and kv values are sealed with the master key (`sealing`).
 //!
 //! Calls run on tokio's blocking pool so a slow disk never stalls the async workers.
 
 mod approvals;
 mod audit;
+mod directory;
 mod events;
 mod keys;
 mod kv;
 mod operations;
 mod sealing;
 mod subscriptions;
+mod sync_runs;
 
 pub use approvals::StoredApproval;
 pub use audit::{AuditEntry, AuditQuery, NewAuditEntry};
+pub use directory::{LinkKind, Links, Replaced};
 pub use events::StoredEvent;
 pub use operations::{Enqueued, NewOperation, OperationRow, Status};
 pub use sealing::Resealed;
 pub use subscriptions::{DeadDelivery, Subscription};
+pub use sync_runs::{RunRow, StepRow};
 
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -137,6 +143,68 @@ const MIGRATIONS: &[&str] = &[r#"
     );
     CREATE INDEX audit_by_connection ON audit (connection, seq);
     ALTER TABLE operations ADD COLUMN actor TEXT;
+"#, r#"
+    -- The enterprise's directory as last pushed or pulled: each record as JSON under the enterprise's id.
+    CREATE TABLE directory_departments (
+        id TEXT PRIMARY KEY,
+        record TEXT NOT NULL,
+        updated_ms INTEGER NOT NULL
+    );
+    CREATE TABLE people (
+        id TEXT PRIMARY KEY,
+        record TEXT NOT NULL,
+        updated_ms INTEGER NOT NULL
+    );
+    -- Which platform object is which enterprise object, per connection, and the record Qiao last applied to it
+    -- (what tells a change made outside Qiao from one of the source).
+    CREATE TABLE directory_links (
+        connection TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        id TEXT NOT NULL,
+        platform_id TEXT NOT NULL,
+        synced TEXT,
+        updated_ms INTEGER NOT NULL,
+        PRIMARY KEY (connection, kind, id),
+        UNIQUE (connection, kind, platform_id)
+    );
+    -- Directory sync runs: the plan, then one row per step as it is applied, so a restart resumes the run.
+    CREATE TABLE sync_runs (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        connection TEXT NOT NULL,
+        status TEXT NOT NULL,
+        dry_run INTEGER NOT NULL,
+        options TEXT NOT NULL,
+        plan TEXT,
+        report TEXT,
+        actor TEXT,
+        created_ms INTEGER NOT NULL,
+        finished_ms INTEGER
+    );
+    CREATE INDEX sync_runs_by_connection ON sync_runs (connection, id);
+    CREATE TABLE sync_steps (
+        run INTEGER NOT NULL REFERENCES sync_runs (id) ON DELETE CASCADE,
+        idx INTEGER NOT NULL,
+        status TEXT NOT NULL,
+        operation_id INTEGER,
+        error TEXT,
+        PRIMARY KEY (run, idx)
+    );
+    -- Single sign-on: each `state` handed out, used at most once; each code exchanged, never again.
+    CREATE TABLE sso_states (
+        state TEXT PRIMARY KEY,
+        connection TEXT NOT NULL,
+        redirect_uri TEXT NOT NULL,
+        flow TEXT,
+        created_ms INTEGER NOT NULL,
+        expires_ms INTEGER NOT NULL,
+        used_ms INTEGER
+    );
+    CREATE TABLE sso_codes (
+        connection TEXT NOT NULL,
+        code_hash TEXT NOT NULL,
+        used_ms INTEGER NOT NULL,
+        PRIMARY KEY (connection, code_hash)
+    );
 "#];
 
 pub struct Db {
