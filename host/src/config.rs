@@ -38,11 +38,70 @@ pub struct ConfigFile {
     pub subscribers: SubscriberSettings,
     #[serde(default)]
     pub approvals: ApprovalSettings,
+    /// The enterprise directory: where it is pulled from, and which platform a person is messaged on first.
+    #[serde(default)]
+    pub directory: DirectorySettings,
     /// Which connector files may load: `policy` (`require` | `warn` | `off`) and the trusted publishers'
     /// ed25519 public keys, inline or as `key_file`s relative to the config file (see `trust`). The default
     /// is `require`: without this section, no connector loads (and the server says so at start).
     #[serde(default)]
     pub trust: crate::trust::TrustConfig,
+}
+
+/// `[directory]`: the enterprise directory as a whole.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DirectorySettings {
+    /// A connection whose `identity` is the source of truth (e.g. an HR system), pulled into Qiao's directory.
+    pub source: Option<String>,
+    /// Pull the source this often, in seconds; unset: only on `POST /v1/directory/pull`.
+    pub pull_every_s: Option<u64>,
+    /// Connections in order of preference, for a message to a person that names no platform: the first one
+    /// where the person has an account is used.
+    pub preferred: Vec<String>,
+}
+
+/// `[connections.NAME.directory]`: syncing the enterprise directory into this connection's platform.
+#[derive(Debug, Clone, PartialEq, Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DirectorySync {
+    /// Sync on a schedule, every this many seconds (a run that needs confirmation waits for one); unset: only
+    /// when asked through the API or `qiao directory sync`.
+    pub sync_every_s: Option<u64>,
+    /// Overwrite values changed on the platform outside Qiao (they are reported as drift either way).
+    pub source_wins: bool,
+    /// A run deactivating more than this share of the linked active users stops and asks for confirmation.
+    pub max_deactivate_share: f64,
+    /// The platform's root department; default by platform: DingTalk and WeCom `1`, Feishu `0`.
+    pub platform_root: Option<String>,
+    /// Fields not compared on existing objects (e.g. those this platform does not report back).
+    pub ignore: Vec<crate::directory::plan::Field>,
+    /// Enterprise role → platform role (DingTalk role, WeCom tag, Feishu user group) name. Only the roles
+    /// listed here are synced; a missing platform role is created.
+    pub roles: BTreeMap<String, String>,
+}
+
+impl Default for DirectorySync {
+    fn default() -> Self {
+        DirectorySync {
+            sync_every_s: None,
+            source_wins: false,
+            max_deactivate_share: 0.1,
+            platform_root: None,
+            ignore: Vec::new(),
+            roles: BTreeMap::new(),
+        }
+    }
+}
+
+fn checked_directory(name: &str, d: &DirectorySync) -> Result<DirectorySync> {
+    if !(0.0..=1.0).contains(&d.max_deactivate_share) {
+        bail!("connection {name}: directory.max_deactivate_share must be between 0 and 1 (0.1 is 10%)");
+    }
+    if d.sync_every_s == Some(0) {
+        bail!("connection {name}: directory.sync_every_s must be at least 1");
+    }
+    Ok(d.clone())
 }
 
 /// The stored view of approvals.
@@ -80,6 +139,8 @@ pub struct ConnectionSpec {
     /// origins).
     #[serde(default)]
     pub hosts: Vec<String>,
+    #[serde(default)]
+    pub directory: DirectorySync,
 }
 
 /// A secret is written inline, encrypted (`"qenc:v1:…"`, made by `qiao secrets encrypt`, decrypted with the
@@ -261,6 +322,7 @@ pub struct Connection {
     /// Host names the operator granted (`hosts = [...]`): lowercase, validated, without duplicates. The
     /// connector reaches those of them it declares (see `imports::http::AllowList`).
     pub hosts: Vec<String>,
+    pub directory: DirectorySync,
 }
 
 impl std::fmt::Debug for Connection {
@@ -283,6 +345,7 @@ impl std::fmt::Debug for Connection {
             .field("outbox", &self.outbox)
             .field("poll_every", &self.poll_every)
             .field("hosts", &self.hosts)
+            .field("directory", &self.directory)
             .finish()
     }
 }
@@ -366,6 +429,7 @@ impl ConfigFile {
                 hosts: granted_hosts(&spec.hosts).map_err(|e| {
                     anyhow::anyhow!("connection {name}: hosts: {e} (write host names only, e.g. hosts = [\"oapi.dingtalk.com\"])")
                 })?,
+                directory: checked_directory(name, &spec.directory)?,
             });
         }
         Ok(out)

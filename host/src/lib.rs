@@ -13,11 +13,15 @@
 //! - `inbound`: storing webhook and polled events; scheduled polls. `subscribers/*`: signed delivery of events.
 //! - `approvals`: the stored view of approvals and its reconciliation with the platforms.
 //! - `db/*`: the SQLite store, one file per table group. `api/*`: the REST API. `server`: wiring for `qiao serve`.
-//! - `directory/*`: directory sync's pure core: the enterprise's directory, matching, and the plan per platform.
+//! - `directory/*`: directory sync's pure core: the enterprise's directory, matching, and the plan per platform;
+//!   `sync/*`: its runs: reading a platform, applying a plan through the outbox, schedules.
 //! - `secrets`: the master key and sealing of secrets at rest (config `qenc:` values, the store's secrets);
 //!   `rotate`: `qiao secrets rotate`.
+//! - `sso`: sign-in with Qiao's CSRF states and single-use codes; `addressing`: the enterprise's person and
+//!   department ids turned into a connection's platform ids.
 
 pub mod access;
+pub mod addressing;
 pub mod api;
 pub mod approvals;
 pub mod bindings;
@@ -38,5 +42,7 @@ pub mod runtime;
 pub mod sandbox;
 pub mod secrets;
 pub mod server;
+pub mod sso;
 pub mod subscribers;
+pub mod sync;
 pub mod trust;

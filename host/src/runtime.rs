@@ -71,6 +71,10 @@ pub struct Runtime {
     pub subscriber_settings: SubscriberSettings,
     /// Bumped when a subscription is created or deleted, so deliveries to it start (or stop) at once.
     pub subscriptions_changed: watch::Sender<u64>,
+    /// `[directory]`: the directory's source and the preferred platforms.
+    pub directory: crate::config::DirectorySettings,
+    /// One directory write or sync run at a time per connection (`""`: the enterprise directory itself).
+    pub directory_locks: crate::sync::Locks,
 }
 
 impl Runtime {
@@ -106,6 +110,8 @@ impl Runtime {
             events_added: watch::Sender::new(0),
             subscriber_settings: SubscriberSettings::default(),
             subscriptions_changed: watch::Sender::new(0),
+            directory: Default::default(),
+            directory_locks: Default::default(),
         })
     }
 
@@ -188,6 +194,12 @@ impl Runtime {
 
     /// Runs one operation on a connection's connector, in a fresh instance with the connection's limits.
     /// The connection and the connector that would serve a call of `capability` now.
+    /// Whether a call of this capability could be made now (the connection exists, its connector is loaded and
+    /// exports it): the error a call would get, without calling.
+    pub fn check_capability(&self, connection: &str, capability: Capability) -> Result<(), CallError> {
+        self.resolve(connection, capability).map(drop)
+    }
+
     fn resolve(
         &self,
         connection: &str,

@@ -64,6 +64,7 @@ pub async fn start(options: ServeOptions) -> Result<Server> {
         master_key,
     )?;
     runtime.subscriber_settings = config.subscribers.clone();
+    runtime.directory = config.directory.clone();
     runtime.plugins.trust = config.trust.clone();
     let runtime = Arc::new(runtime);
     crate::plugins::watch(runtime.clone())
@@ -86,6 +87,8 @@ pub async fn start(options: ServeOptions) -> Result<Server> {
     let outbox = crate::outbox::worker::spawn(&runtime, SHUTDOWN_GRACE);
     let mut workers = crate::inbound::spawn_pollers(&runtime);
     workers.push(crate::subscribers::spawn(&runtime));
+    crate::sync::resume(&runtime).await?;
+    workers.extend(crate::sync::schedule::spawn(&runtime));
     if config.approvals.reconcile_every_s > 0 {
         workers.push(crate::approvals::spawn_reconciler(
             &runtime,

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use qiao_tests::dingtalk_sim::{DingTalkSim, Fault, Options};
+use qiao_tests::dingtalk_sim::{Dept, DingTalkSim, Fault, Options};
 use qiao_tests::msg_crypt::MsgCrypt;
 use qiao_tests::{TestServer, platform_code};
 use serde_json::{Value, json};
@@ -786,4 +786,483 @@ async fn callbacks_from_an_independent_implementation_are_accepted() {
             other => panic!("no expectation for {other}"),
         }
     }
+}
+
+/// The ids of a role's members through Qiao, sorted.
+async fn members(qiao: &TestServer, role: &str) -> Vec<String> {
+    let (status, body) = qiao.get(&path(&format!("/roles/{role}/members"))).await;
+    assert_eq!(status, 200, "{body}");
+    let mut ids: Vec<String> = body["user_ids"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|id| id.as_str().unwrap().to_string())
+        .collect();
+    ids.sort();
+    ids
+}
+
+#[tokio::test]
+async fn roles_created_listed_and_their_members_changed() {
+    let (sim, qiao) = setup().await;
+
+    // DingTalk's default group's roles, by name.
+    let (status, body) = qiao.get(&path("/roles")).await;
+    assert_eq!(status, 200, "{body}");
+    let names: Vec<&str> = body["roles"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["主管理员", "子管理员", "负责人", "主管"]);
+
+    // Created in Qiao's own role group, made once.
+    let (status, role) = qiao
+        .post(&path("/roles"), json!({ "name": "Finance Approver" }))
+        .await;
+    assert_eq!(status, 201, "{role}");
+    assert_eq!(role["name"], "Finance Approver");
+    let id = role["id"].as_str().unwrap().to_string();
+    assert_eq!(
+        sim.role("Finance Approver"),
+        Some((id.clone(), "Qiao".to_string()))
+    );
+    let (status, auditor) = qiao
+        .post(&path("/roles"), json!({ "name": "Auditor" }))
+        .await;
+    assert_eq!(status, 201, "{auditor}");
+    assert_eq!(sim.role("Auditor").unwrap().1, "Qiao");
+    assert_eq!(sim.count("/role/add_role_group"), 1, "one group for Qiao");
+    // A create retried (its first answer lost) finds the role it made; a name DingTalk's own group has is a
+    // conflict that says where.
+    let (status, again) = qiao
+        .post(&path("/roles"), json!({ "name": "Auditor" }))
+        .await;
+    assert_eq!((status, &again["id"]), (201, &auditor["id"]), "{again}");
+    let (status, body) = qiao.post(&path("/roles"), json!({ "name": "主管" })).await;
+    assert_eq!((status, platform_code(&body)), (409, "34021"), "{body}");
+    assert!(
+        body["error"]["message"].as_str().unwrap().contains("默认"),
+        "{body}"
+    );
+    let (_, body) = qiao.get(&path("/roles")).await;
+    assert!(
+        body["roles"]
+            .as_array()
+            .unwrap()
+            .contains(&json!({ "id": id, "name": "Finance Approver" })),
+        "{body}"
+    );
+
+    // Three users get it, one loses it.
+    let (status, body) = qiao
+        .post(
+            &path(&format!("/roles/{id}/members")),
+            json!({ "user_ids": ["alice", "bob", "manager1"] }),
+        )
+        .await;
+    assert_eq!(status, 204, "{body}");
+    assert_eq!(members(&qiao, &id).await, ["alice", "bob", "manager1"]);
+    assert_eq!(sim.role_members(&id), ["alice", "bob", "manager1"]);
+    let (status, body) = qiao
+        .post(
+            &path(&format!("/roles/{id}/members/remove")),
+            json!({ "user_ids": ["bob"] }),
+        )
+        .await;
+    assert_eq!(status, 204, "{body}");
+    assert_eq!(members(&qiao, &id).await, ["alice", "manager1"]);
+    assert_eq!(sim.role_members(&id), ["alice", "manager1"]);
+    let (_, alice) = qiao.get(&path("/users/alice")).await;
+    assert_eq!(
+        alice["extra"]["role_list"][0]["name"], "Finance Approver",
+        "{alice}"
+    );
+
+    // An unknown user: DingTalk refuses the whole request without naming it; the connector names it, and the
+    // others of the request get the role.
+    let (status, body) = qiao
+        .post(
+            &path(&format!("/roles/{id}/members")),
+            json!({ "user_ids": ["bob", "ghost"] }),
+        )
+        .await;
+    assert_eq!((status, platform_code(&body)), (404, "33012"), "{body}");
+    let message = body["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("ghost") && !message.contains("bob"),
+        "{body}"
+    );
+    assert_eq!(sim.role_members(&id), ["alice", "bob", "manager1"]);
+    // Taking it from users who do not hold it (or do not exist) is no error.
+    let (status, body) = qiao
+        .post(
+            &path(&format!("/roles/{id}/members/remove")),
+            json!({ "user_ids": ["ghost", "bob"] }),
+        )
+        .await;
+    assert_eq!(status, 204, "{body}");
+    assert_eq!(sim.role_members(&id), ["alice", "manager1"]);
+
+    // Unknown and malformed role ids.
+    let (status, body) = qiao.get(&path("/roles/424242/members")).await;
+    assert_eq!((status, platform_code(&body)), (404, "33011"), "{body}");
+    let (status, body) = qiao
+        .post(
+            &path("/roles/not-a-number/members"),
+            json!({ "user_ids": ["alice"] }),
+        )
+        .await;
+    assert_eq!(status, 422, "{body}");
+
+    // Long lists go in DingTalk's batches: 20 users per add, 100 per remove; members are paged 100 at a time.
+    let many: Vec<String> = (0..130).map(|i| format!("staff{i:03}")).collect();
+    {
+        let mut state = sim.state();
+        for (i, user) in many.iter().enumerate() {
+            state.add_user(user, "Staff", &format!("1350000{i:04}"), vec![3]);
+        }
+    }
+    let adds = sim.count("/topapi/role/addrolesforemps");
+    let (status, body) = qiao
+        .post(
+            &path(&format!("/roles/{id}/members")),
+            json!({ "user_ids": many }),
+        )
+        .await;
+    assert_eq!(status, 204, "{body}");
+    assert_eq!(sim.count("/topapi/role/addrolesforemps") - adds, 7);
+    let listed = members(&qiao, &id).await;
+    assert_eq!(listed.len(), 132);
+    assert_eq!(listed, sim.role_members(&id));
+    let (status, body) = qiao
+        .post(
+            &path(&format!("/roles/{id}/members/remove")),
+            json!({ "user_ids": many }),
+        )
+        .await;
+    assert_eq!(status, 204, "{body}");
+    assert_eq!(sim.role_members(&id), ["alice", "manager1"]);
+
+    // DingTalk cannot disable an account: the connector has no user-status.
+    let (status, body) = qiao
+        .request(
+            reqwest::Method::PUT,
+            &path("/users/alice/active"),
+            Some(json!({ "active": false })),
+        )
+        .await;
+    assert_eq!(status, 501, "{body}");
+}
+
+/// A user as Qiao's API shows it, for the fields Qiao writes.
+fn written(user: &Value) -> Value {
+    json!({
+        "id": user["id"], "name": user["name"], "mobile": user["mobile"], "email": user["email"],
+        "title": user["title"], "employee_no": user["employee_no"], "department_ids": user["department_ids"],
+        "manager_id": user["manager_id"], "active": user["active"],
+    })
+}
+
+/// Every department under the root, by id.
+async fn departments(qiao: &TestServer) -> std::collections::HashMap<String, Value> {
+    let (status, body) = qiao
+        .get(&path("/departments?parent=1&recursive=true"))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    body["departments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| (d["id"].as_str().unwrap().to_string(), d.clone()))
+        .collect()
+}
+
+/// Every user of a department, page by page.
+async fn users_of(qiao: &TestServer, department: &str, limit: u32) -> Vec<Value> {
+    let mut users = Vec::new();
+    let mut cursor = String::new();
+    loop {
+        let (status, page) = qiao
+            .get(&path(&format!(
+                "/departments/{department}/users?limit={limit}&cursor={cursor}"
+            )))
+            .await;
+        assert_eq!(status, 200, "{page}");
+        users.extend(page["users"].as_array().unwrap().iter().cloned());
+        match page["next_cursor"].as_str() {
+            Some(next) => cursor = next.to_string(),
+            None => return users,
+        }
+    }
+}
+
+#[tokio::test]
+async fn directory_fields_round_trip_and_moves() {
+    let (sim, qiao) = setup().await;
+
+    // A tree three deep, and a second branch.
+    let mut ids = Vec::new();
+    for (name, parent, order) in [
+        ("Headquarters", None, 10),
+        ("Operations", Some(0), 20),
+        ("Night Shift", Some(1), 30),
+        ("Branch", None, 40),
+    ] {
+        let mut body = json!({ "name": name, "order": order });
+        if let Some(parent) = parent {
+            body["parent_id"] = json!(ids[parent]);
+        }
+        let (status, created) = qiao.post(&path("/departments"), body).await;
+        assert_eq!(status, 201, "{created}");
+        ids.push(created["id"].as_str().unwrap().to_string());
+    }
+    let (hq, ops, night, branch) = (&ids[0], &ids[1], &ids[2], &ids[3]);
+    let tree = departments(&qiao).await;
+    for (id, name, parent, order) in [
+        (hq, "Headquarters", "1", 10),
+        (ops, "Operations", hq.as_str(), 20),
+        (night, "Night Shift", ops.as_str(), 30),
+        (branch, "Branch", "1", 40),
+    ] {
+        let dept = &tree[id];
+        assert_eq!(
+            (&dept["name"], &dept["parent_id"], &dept["order"]),
+            (&json!(name), &json!(parent), &json!(order)),
+            "{dept}"
+        );
+    }
+
+    // Users with every field Qiao writes, one reporting to another, one with a Hong Kong mobile and two
+    // departments, one with only what DingTalk requires.
+    let boss = json!({
+        "id": "zhoumin", "name": "Zhou Min", "mobile": "13700000001", "email": "zhou.min@example.com",
+        "title": "COO", "employee_no": "E-0001", "department_ids": [hq], "manager_id": null, "active": true,
+    });
+    let lead = json!({
+        "id": "lintao", "name": "Lin Tao", "mobile": "+852-51234567", "email": "lin.tao@example.com",
+        "title": "Night Lead", "employee_no": "E-0002", "department_ids": [night, ops], "manager_id": "zhoumin",
+        "active": true,
+    });
+    let plain = json!({
+        "id": "wujing", "name": "Wu Jing", "mobile": "13700000003", "email": null, "title": null,
+        "employee_no": null, "department_ids": [night], "manager_id": null, "active": true,
+    });
+    for user in [&boss, &lead, &plain] {
+        let mut fields = user.clone();
+        fields.as_object_mut().unwrap().remove("active");
+        let (status, created) = qiao.post(&path("/users"), fields).await;
+        assert_eq!(status, 201, "{created}");
+        assert_eq!(written(&created), *user, "as created");
+    }
+    let night_users = users_of(&qiao, night, 100).await;
+    let listed: Vec<Value> = night_users.iter().map(written).collect();
+    assert_eq!(listed, [lead.clone(), plain.clone()], "as listed");
+    for user in [&boss, &lead, &plain] {
+        let (status, got) = qiao
+            .get(&path(&format!("/users/{}", user["id"].as_str().unwrap())))
+            .await;
+        assert_eq!(status, 200, "{got}");
+        assert_eq!(written(&got), *user, "as read one by one");
+    }
+    // Not yet signed in to DingTalk (`active` there) is still an active account: the flag is kept apart.
+    assert_eq!(night_users[0]["extra"]["activated"], false);
+    assert_eq!(night_users[0]["extra"]["state_code"], "852");
+    assert_eq!(sim.state().users["lintao"].mobile, "51234567");
+
+    // A move: only department_ids given, every other field stays.
+    let (status, body) = qiao
+        .patch(
+            &path("/users/lintao"),
+            json!({ "department_ids": [branch] }),
+        )
+        .await;
+    assert_eq!(status, 204, "{body}");
+    let mut moved = lead.clone();
+    moved["department_ids"] = json!([branch]);
+    let (_, got) = qiao.get(&path("/users/lintao")).await;
+    assert_eq!(written(&got), moved);
+    let ids_in = |users: Vec<Value>| -> Vec<String> {
+        users
+            .iter()
+            .map(|u| u["id"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(ids_in(users_of(&qiao, night, 100).await), ["wujing"]);
+    assert_eq!(ids_in(users_of(&qiao, branch, 100).await), ["lintao"]);
+
+    // Every other field changed, the manager too.
+    let changes = json!({
+        "name": "Lin Tao (Branch)", "email": "tao.lin@example.com", "title": "Branch Lead",
+        "employee_no": "E-0002B", "manager_id": "wujing",
+    });
+    let (status, body) = qiao.patch(&path("/users/lintao"), changes.clone()).await;
+    assert_eq!(status, 204, "{body}");
+    for (key, value) in changes.as_object().unwrap() {
+        moved[key] = value.clone();
+    }
+    let (_, got) = qiao.get(&path("/users/lintao")).await;
+    assert_eq!(written(&got), moved);
+    assert_eq!(
+        written(&users_of(&qiao, branch, 100).await[0]),
+        moved,
+        "the list reports the manager too"
+    );
+
+    // DingTalk's API cannot change a mobile number: the same one is fine, another is refused after the rest.
+    let (status, body) = qiao
+        .patch(
+            &path("/users/lintao"),
+            json!({ "mobile": "+852-51234567", "title": "Lead" }),
+        )
+        .await;
+    assert_eq!(status, 204, "{body}");
+    let (status, body) = qiao
+        .patch(
+            &path("/users/lintao"),
+            json!({ "mobile": "13799999999", "title": "Branch Lead" }),
+        )
+        .await;
+    assert_eq!(status, 501, "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("mobile"),
+        "{body}"
+    );
+    let (_, got) = qiao.get(&path("/users/lintao")).await;
+    assert_eq!(
+        written(&got),
+        moved,
+        "the title was updated, the mobile not"
+    );
+
+    // A department moved and renamed keeps its order; then reordered.
+    let (status, body) = qiao
+        .patch(
+            &path(&format!("/departments/{night}")),
+            json!({ "parent_id": branch, "name": "Night Crew" }),
+        )
+        .await;
+    assert_eq!(status, 204, "{body}");
+    let tree = departments(&qiao).await;
+    assert_eq!(
+        (
+            &tree[night]["name"],
+            &tree[night]["parent_id"],
+            &tree[night]["order"]
+        ),
+        (&json!("Night Crew"), &json!(branch), &json!(30))
+    );
+    let (status, _) = qiao
+        .patch(
+            &path(&format!("/departments/{night}")),
+            json!({ "order": 5 }),
+        )
+        .await;
+    assert_eq!(status, 204);
+    let (_, dept) = qiao.get(&path(&format!("/departments/{night}"))).await;
+    assert_eq!(
+        (&dept["name"], &dept["parent_id"], &dept["order"]),
+        (&json!("Night Crew"), &json!(branch), &json!(5))
+    );
+
+    // What DingTalk refuses: a move under its own subtree, a name with `-`.
+    let (status, body) = qiao
+        .patch(
+            &path(&format!("/departments/{hq}")),
+            json!({ "parent_id": ops }),
+        )
+        .await;
+    assert_eq!((status, platform_code(&body)), (422, "60010"), "{body}");
+    let (status, body) = qiao
+        .post(
+            &path("/departments"),
+            json!({ "name": "R&D - Beijing", "parent_id": hq }),
+        )
+        .await;
+    assert_eq!((status, platform_code(&body)), (422, "60001"), "{body}");
+}
+
+/// 2,000 users in 200 departments read back through Qiao, as directory sync reads them: the tree in one call
+/// (two requests a department, so the connection allows more than the default 50), users page by page.
+#[tokio::test]
+async fn a_large_directory_reads_back_whole() {
+    let (sim, qiao) = setup_with(
+        Options {
+            qps: 100_000,
+            ..Options::default()
+        },
+        "limits = { max_http_requests = 1000 }",
+    )
+    .await;
+    let created = sim.state().add_directory(200, 2000);
+
+    let started = std::time::Instant::now();
+    let tree = departments(&qiao).await;
+    assert_eq!(tree.len(), 202, "200 and Engineering and Sales");
+    for (i, id) in created.iter().enumerate() {
+        assert_eq!(tree[&id.to_string()]["order"], i as i64);
+        assert_eq!(tree[&id.to_string()]["name"], format!("Dept {i:03}"));
+    }
+    let mut users = 0;
+    let mut managed = 0;
+    for id in tree.keys() {
+        for user in users_of(&qiao, id, 100).await {
+            users += 1;
+            let expected = &sim.state().users[user["id"].as_str().unwrap()];
+            assert_eq!(user["employee_no"], expected.job_number);
+            assert_eq!(user["title"], expected.title);
+            if !expected.manager_userid.is_empty() {
+                assert_eq!(user["manager_id"], expected.manager_userid);
+                managed += 1;
+            }
+        }
+    }
+    assert_eq!(users, 2003);
+    assert_eq!(managed, 2000 - 200);
+    eprintln!(
+        "read 202 departments and 2,003 users in {:?}",
+        started.elapsed()
+    );
+}
+
+/// A directory walk waits out DingTalk's per-second QPS limit (90018) and completes; a single read still
+/// reports it (see `rate_limits_busy_and_faults_are_clear_errors`).
+#[tokio::test]
+async fn a_directory_walk_waits_out_the_qps_limit() {
+    let (sim, qiao) = setup_with(
+        Options {
+            qps: 4,
+            ..Options::default()
+        },
+        "",
+    )
+    .await;
+    {
+        let mut state = sim.state();
+        for i in 0..10 {
+            let id = state.next_id();
+            let name = format!("Team {i}");
+            state.depts.insert(
+                id,
+                Dept {
+                    id,
+                    name,
+                    parent_id: 2,
+                    order: i,
+                },
+            );
+        }
+    }
+    let started = std::time::Instant::now();
+    let tree = departments(&qiao).await;
+    assert_eq!(tree.len(), 12);
+    assert!(
+        started.elapsed() >= std::time::Duration::from_secs(2),
+        "12 department/get at 4 a second: {:?}",
+        started.elapsed()
+    );
 }

@@ -569,3 +569,438 @@ async fn callbacks_from_an_independent_implementation_are_accepted() {
         assert_eq!(crypt.decrypt(&s("encrypt")).unwrap(), s("plaintext"));
     }
 }
+
+fn ids(body: &Value, key: &str) -> Vec<String> {
+    let mut ids: Vec<String> = body[key]
+        .as_array()
+        .unwrap_or_else(|| panic!("no {key} in {body}"))
+        .iter()
+        .map(|v| v.as_str().unwrap().to_string())
+        .collect();
+    ids.sort();
+    ids
+}
+
+/// Roles are Feishu user groups: created by name, members added in batches of at most 100, listed page by
+/// page, removed; users already holding (or not holding) the role are no error, unknown users are.
+#[tokio::test]
+async fn user_groups_as_roles() {
+    let (sim, qiao) = setup().await;
+    let (status, role) = qiao
+        .post(&path("/roles"), json!({ "name": "Approvers" }))
+        .await;
+    assert_eq!(status, 201, "{role}");
+    assert_eq!(role["name"], "Approvers");
+    let id = role["id"].as_str().unwrap().to_string();
+    assert!(sim.group_named("Approvers").is_some_and(|g| g.id == id));
+    let (status, again) = qiao
+        .post(&path("/roles"), json!({ "name": "Approvers" }))
+        .await;
+    assert_eq!(
+        (status, again["id"].as_str()),
+        (201, Some(id.as_str())),
+        "names are unique in a tenant: a second create finds the first group: {again}"
+    );
+    let (status, roles) = qiao.get(&path("/roles")).await;
+    assert_eq!(status, 200, "{roles}");
+    assert_eq!(roles["roles"], json!([{ "id": id, "name": "Approvers" }]));
+
+    let members = path(&format!("/roles/{id}/members"));
+    let (status, body) = qiao
+        .post(
+            &members,
+            json!({ "user_ids": ["manager1", "alice", "bob"] }),
+        )
+        .await;
+    assert_eq!(status, 204, "{body}");
+    let (status, listed) = qiao.get(&members).await;
+    assert_eq!(status, 200, "{listed}");
+    assert_eq!(ids(&listed, "user_ids"), ["alice", "bob", "manager1"]);
+    assert_eq!(
+        sim.group_members(&id).unwrap(),
+        ["alice", "bob", "manager1"]
+    );
+    let (status, body) = qiao.post(&members, json!({ "user_ids": ["alice"] })).await;
+    assert_eq!(status, 204, "already holding it is no error: {body}");
+
+    let remove = path(&format!("/roles/{id}/members/remove"));
+    let (status, body) = qiao.post(&remove, json!({ "user_ids": ["bob"] })).await;
+    assert_eq!(status, 204, "{body}");
+    let (_, listed) = qiao.get(&members).await;
+    assert_eq!(ids(&listed, "user_ids"), ["alice", "manager1"]);
+    assert_eq!(sim.group_members(&id).unwrap(), ["alice", "manager1"]);
+    let (status, body) = qiao
+        .post(&remove, json!({ "user_ids": ["bob", "ghost", "alice"] }))
+        .await;
+    assert_eq!(
+        status, 204,
+        "users not holding it are no error, the others go: {body}"
+    );
+    assert_eq!(sim.group_members(&id).unwrap(), ["manager1"]);
+
+    let (status, body) = qiao
+        .post(&members, json!({ "user_ids": ["ghost", "bob"] }))
+        .await;
+    assert_eq!(status, 422, "{body}");
+    let message = body["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("ghost") && !message.contains("bob"),
+        "names the unknown user: {message}"
+    );
+    assert_eq!(
+        sim.group_members(&id).unwrap(),
+        ["bob", "manager1"],
+        "the known user was added"
+    );
+    let (status, body) = qiao.get(&path("/roles/no-such-group/members")).await;
+    assert_eq!(status, 404, "{body}");
+    let (status, body) = qiao
+        .post(
+            &path("/roles/no-such-group/members"),
+            json!({ "user_ids": ["alice"] }),
+        )
+        .await;
+    assert_eq!(status, 404, "{body}");
+
+    // 250 users: three batch_add calls of at most 100, and a member list read 100 a page.
+    let many: Vec<String> = (0..250).map(|n| format!("staff{n:03}")).collect();
+    {
+        let mut state = sim.state();
+        for (n, user) in many.iter().enumerate() {
+            state.add_user(user, user, &format!("+86137{n:08}"), vec!["eng".into()]);
+        }
+    }
+    let adds = sim.count("/member/batch_add");
+    let (status, body) = qiao.post(&members, json!({ "user_ids": many })).await;
+    assert_eq!(status, 204, "{body}");
+    assert_eq!(sim.count("/member/batch_add") - adds, 3);
+    let pages = sim.count("/member/simplelist");
+    let (_, listed) = qiao.get(&members).await;
+    assert_eq!(ids(&listed, "user_ids").len(), 252);
+    assert_eq!(sim.count("/member/simplelist") - pages, 3);
+    let (status, body) = qiao.post(&remove, json!({ "user_ids": many })).await;
+    assert_eq!(status, 204, "{body}");
+    assert_eq!(sim.group_members(&id).unwrap(), ["bob", "manager1"]);
+
+    // With open ids (the default id type), members are open ids too.
+    let (_sim2, qiao) = setup_with(Options::default(), "").await;
+    let alice = _sim2.state().users["alice"].open_id.clone();
+    let (_, role) = qiao.post(&path("/roles"), json!({ "name": "Open" })).await;
+    let id = role["id"].as_str().unwrap().to_string();
+    let members = path(&format!("/roles/{id}/members"));
+    assert_eq!(
+        qiao.post(&members, json!({ "user_ids": [alice] })).await.0,
+        204
+    );
+    let (_, listed) = qiao.get(&members).await;
+    assert_eq!(listed["user_ids"], json!([alice]));
+    assert_eq!(_sim2.group_members(&id).unwrap(), ["alice"]);
+}
+
+/// `user-status`: Feishu's 暂停 (`is_frozen`), and `active` reads it back.
+#[tokio::test]
+async fn freeze_and_unfreeze_users() {
+    let (sim, qiao) = setup().await;
+    let put = |active: bool, user: &str| {
+        qiao.request(
+            reqwest::Method::PUT,
+            &path(&format!("/users/{user}/active")),
+            Some(json!({ "active": active })),
+        )
+    };
+    let (status, body) = put(false, "bob").await;
+    assert_eq!(status, 204, "{body}");
+    assert!(sim.state().users["bob"].is_frozen);
+    let (_, bob) = qiao.get(&path("/users/bob")).await;
+    assert_eq!(bob["active"], false, "{bob}");
+    let (_, page) = qiao.get(&path("/departments/sales/users")).await;
+    assert_eq!(page["users"][0]["active"], false, "{page}");
+    let (status, body) = put(true, "bob").await;
+    assert_eq!(status, 204, "{body}");
+    assert!(!sim.state().users["bob"].is_frozen);
+    let (_, bob) = qiao.get(&path("/users/bob")).await;
+    assert_eq!(bob["active"], true, "{bob}");
+    let (status, body) = put(false, "ghost").await;
+    assert_eq!(status, 404, "{body}");
+    sim.state().users.get_mut("alice").unwrap().is_resigned = true;
+    let (_, alice) = qiao.get(&path("/users/alice")).await;
+    assert_eq!(alice["active"], false, "a resigned user is not active");
+}
+
+/// A mobile as Qiao's directory planner compares it: no spaces or dashes, no `+86` before a mainland number.
+fn normal_mobile(mobile: &str) -> String {
+    let digits: String = mobile
+        .chars()
+        .filter(|c| !c.is_whitespace() && *c != '-')
+        .collect();
+    match digits.strip_prefix("+86") {
+        Some(rest) if rest.len() == 11 && rest.starts_with('1') => rest.to_string(),
+        _ => digits,
+    }
+}
+
+/// What directory sync relies on: every field written through create / update comes back identical through
+/// `list-departments` (root, recursive), `get-department`, `list-users` (paged) and `get-user`; mobiles
+/// identical once normalised (Feishu adds `+86`); an update with a field left out leaves it as it is; users and
+/// departments move.
+#[tokio::test]
+async fn directory_fields_round_trip() {
+    let (sim, qiao) = setup().await;
+    let mut tree = Vec::new();
+    let mut parent = "0".to_string();
+    for (name, order) in [("Division", 30), ("Group", 20), ("Team", 10)] {
+        let (status, dept) = qiao
+            .post(
+                &path("/departments"),
+                json!({ "name": name, "parent_id": parent, "order": order }),
+            )
+            .await;
+        assert_eq!(status, 201, "{dept}");
+        assert_eq!(
+            (&dept["name"], &dept["parent_id"], &dept["order"]),
+            (&json!(name), &json!(parent), &json!(order)),
+            "{dept}"
+        );
+        parent = dept["id"].as_str().unwrap().to_string();
+        tree.push((parent.clone(), name, order));
+    }
+    let [(division, ..), (group, ..), (team, ..)] =
+        [&tree[0], &tree[1], &tree[2]].map(Clone::clone);
+    let (_, listed) = qiao
+        .get(&path("/departments?parent=0&recursive=true"))
+        .await;
+    let all = listed["departments"].as_array().unwrap();
+    for (i, (id, name, order)) in tree.iter().enumerate() {
+        let want_parent = if i == 0 {
+            "0".to_string()
+        } else {
+            tree[i - 1].0.clone()
+        };
+        let got = all.iter().find(|d| d["id"] == id.as_str()).expect("listed");
+        assert_eq!(
+            (&got["name"], &got["parent_id"], &got["order"]),
+            (&json!(name), &json!(want_parent), &json!(order)),
+            "{got}"
+        );
+        let (_, one) = qiao.get(&path(&format!("/departments/{id}"))).await;
+        assert_eq!(
+            (&one["name"], &one["parent_id"], &one["order"]),
+            (&got["name"], &got["parent_id"], &got["order"])
+        );
+    }
+
+    let people = [
+        json!({ "id": "zhaolei", "name": "Zhao Lei", "mobile": "+8613911110001", "email": "zhao.lei@example.com",
+                "title": "Director", "employee_no": "E1001", "department_ids": [division], "manager_id": "manager1" }),
+        json!({ "id": "qianli", "name": "Qian Li", "mobile": "139 1111-0002", "email": "qian.li@example.com",
+                "title": "Group Lead", "employee_no": "E1002", "department_ids": [team, group], "manager_id": "zhaolei" }),
+        json!({ "id": "sunmei", "name": "Sun Mei", "mobile": "+1 415-555-0100", "email": "sun.mei@example.com",
+                "title": "Engineer", "employee_no": "E1003", "department_ids": [team], "manager_id": "qianli" }),
+        json!({ "id": "zhouxu", "name": "Zhou Xu", "mobile": "13911110004", "email": "zhou.xu@example.com",
+                "title": "Engineer", "employee_no": "E1004", "department_ids": [team], "manager_id": "qianli" }),
+    ];
+    for person in &people {
+        let (status, user) = qiao.post(&path("/users"), person.clone()).await;
+        assert_eq!(status, 201, "{user}");
+        assert_eq!(user["id"], person["id"]);
+    }
+    let same = |written: &Value, read: &Value| {
+        for key in [
+            "name",
+            "email",
+            "title",
+            "employee_no",
+            "department_ids",
+            "manager_id",
+        ] {
+            assert_eq!(
+                read[key], written[key],
+                "{key}: wrote {written}, read {read}"
+            );
+        }
+        assert_eq!(
+            normal_mobile(read["mobile"].as_str().unwrap()),
+            normal_mobile(written["mobile"].as_str().unwrap()),
+            "mobile: wrote {written}, read {read}"
+        );
+        assert_eq!(read["active"], true);
+    };
+    // Listed one a page, through the cursor, as sync reads a department.
+    let mut in_team = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let query = match &cursor {
+            Some(c) => format!("/departments/{team}/users?limit=1&cursor={c}"),
+            None => format!("/departments/{team}/users?limit=1"),
+        };
+        let (status, page) = qiao.get(&path(&query)).await;
+        assert_eq!(status, 200, "{page}");
+        in_team.extend(page["users"].as_array().unwrap().iter().cloned());
+        match page["next_cursor"].as_str() {
+            Some(next) => cursor = Some(next.to_string()),
+            None => break,
+        }
+    }
+    assert_eq!(in_team.len(), 3, "{in_team:?}");
+    for person in &people {
+        let id = person["id"].as_str().unwrap();
+        let (status, got) = qiao.get(&path(&format!("/users/{id}"))).await;
+        assert_eq!(status, 200, "{got}");
+        same(person, &got);
+        if let Some(listed) = in_team.iter().find(|u| u["id"] == id) {
+            same(person, listed);
+        }
+    }
+    // What Feishu stores: mainland numbers with +86, no spaces or dashes.
+    assert_eq!(sim.state().users["qianli"].mobile, "+8613911110002");
+    assert_eq!(sim.state().users["sunmei"].mobile, "+14155550100");
+    let (_, got) = qiao.get(&path("/users/zhaolei")).await;
+    assert_eq!(
+        got["mobile"], "+8613911110001",
+        "written with +86, read identically"
+    );
+
+    // Moves and renames; a field left out stays as it is.
+    let (status, body) = qiao
+        .patch(
+            &path("/users/qianli"),
+            json!({ "department_ids": [division] }),
+        )
+        .await;
+    assert_eq!(status, 204, "{body}");
+    let (status, body) = qiao
+        .patch(
+            &path(&format!("/departments/{team}")),
+            json!({ "parent_id": division, "name": "Platform Team" }),
+        )
+        .await;
+    assert_eq!(status, 204, "{body}");
+    let (status, body) = qiao
+        .patch(
+            &path(&format!("/departments/{group}")),
+            json!({ "order": 5 }),
+        )
+        .await;
+    assert_eq!(status, 204, "{body}");
+    let mut moved = people[1].clone();
+    moved["department_ids"] = json!([division]);
+    let (_, got) = qiao.get(&path("/users/qianli")).await;
+    same(&moved, &got);
+    let (_, page) = qiao
+        .get(&path(&format!("/departments/{division}/users")))
+        .await;
+    assert_eq!(
+        ids(
+            &json!({ "ids": page["users"].as_array().unwrap().iter().map(|u| u["id"].clone()).collect::<Vec<_>>() }),
+            "ids"
+        ),
+        ["qianli", "zhaolei"]
+    );
+    let (_, page) = qiao.get(&path(&format!("/departments/{team}/users"))).await;
+    assert_eq!(page["users"].as_array().unwrap().len(), 2, "{page}");
+    let (_, listed) = qiao.get(&path("/departments?recursive=true")).await;
+    let find = |id: &str| {
+        listed["departments"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|d| d["id"] == id)
+            .cloned()
+            .unwrap()
+    };
+    let moved_team = find(&team);
+    assert_eq!(
+        (
+            &moved_team["name"],
+            &moved_team["parent_id"],
+            &moved_team["order"]
+        ),
+        (&json!("Platform Team"), &json!(division), &json!(10)),
+        "{moved_team}"
+    );
+    let group_now = find(&group);
+    assert_eq!(
+        (
+            &group_now["name"],
+            &group_now["parent_id"],
+            &group_now["order"]
+        ),
+        (&json!("Group"), &json!(division), &json!(5))
+    );
+    let (status, body) = qiao
+        .patch(
+            &path("/users/sunmei"),
+            json!({ "title": "Senior Engineer" }),
+        )
+        .await;
+    assert_eq!(status, 204, "{body}");
+    let mut promoted = people[2].clone();
+    promoted["title"] = json!("Senior Engineer");
+    let (_, got) = qiao.get(&path("/users/sunmei")).await;
+    same(&promoted, &got);
+}
+
+/// 2,000 users in 200 departments read back completely through Qiao, 50 users a page.
+#[tokio::test]
+async fn directory_of_two_thousand_users_reads_back() {
+    let (sim, qiao) = setup_with(
+        Options {
+            qps: 1_000_000,
+            ..Options::default()
+        },
+        OWN_IDS,
+    )
+    .await;
+    {
+        let mut state = sim.state();
+        for d in 0..200 {
+            let parent = if d < 20 {
+                "0".to_string()
+            } else {
+                format!("d{:03}", d % 20)
+            };
+            state.add_dept(&format!("d{d:03}"), &format!("Department {d}"), &parent, d);
+        }
+        for n in 0..2000 {
+            state.add_user(
+                &format!("p{n:04}"),
+                &format!("Person {n}"),
+                &format!("+86136{n:08}"),
+                vec![format!("d{:03}", n % 200), "eng".into()],
+            );
+        }
+    }
+    let (status, listed) = qiao.get(&path("/departments?recursive=true")).await;
+    assert_eq!(status, 200, "{listed}");
+    let depts = listed["departments"].as_array().unwrap();
+    assert_eq!(depts.len(), 202, "eng, sales and 200 more");
+    let mut seen = std::collections::BTreeSet::new();
+    for dept in depts {
+        let id = dept["id"].as_str().unwrap();
+        let (status, page) = qiao.get(&path(&format!("/departments/{id}/users"))).await;
+        assert_eq!(status, 200, "{page}");
+        assert!(page["next_cursor"].is_null() || id == "eng", "{id}: {page}");
+        for user in page["users"].as_array().unwrap() {
+            if user["id"].as_str().unwrap().starts_with('p') {
+                seen.insert(user["id"].as_str().unwrap().to_string());
+            }
+        }
+    }
+    assert_eq!(seen.len(), 2000);
+    let mut in_eng = 0;
+    let mut cursor = String::new();
+    loop {
+        let (status, page) = qiao
+            .get(&path(&format!(
+                "/departments/eng/users?limit=50&cursor={cursor}"
+            )))
+            .await;
+        assert_eq!(status, 200, "{page}");
+        in_eng += page["users"].as_array().unwrap().len();
+        match page["next_cursor"].as_str() {
+            Some(next) => cursor = next.to_string(),
+            None => break,
+        }
+    }
+    assert_eq!(in_eng, 2002, "2,000 and manager1 and alice");
+}

@@ -669,3 +669,390 @@ async fn callbacks_from_an_independent_implementation_are_accepted() {
     assert_eq!(response.status(), 200);
     assert_eq!(response.text().await.unwrap(), "echo-4711");
 }
+
+async fn put(qiao: &TestServer, path: &str, body: Value) -> (u16, Value) {
+    qiao.request(reqwest::Method::PUT, path, Some(body)).await
+}
+
+/// The ids in a `{"user_ids": [...]}` answer.
+fn ids(body: &Value) -> Vec<String> {
+    body["user_ids"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no user_ids: {body}"))
+        .iter()
+        .map(|u| u.as_str().unwrap().to_string())
+        .collect()
+}
+
+#[tokio::test]
+async fn roles_are_wecom_tags() {
+    let (sim, qiao) = setup().await;
+
+    let (status, role) = qiao
+        .post(&path("/roles"), json!({ "name": "Approvers" }))
+        .await;
+    assert_eq!(status, 201, "{role}");
+    assert_eq!(role["name"], "Approvers");
+    let id = role["id"].as_str().unwrap().to_string();
+    assert_eq!(
+        sim.tag_id("Approvers").map(|t| t.to_string()),
+        Some(id.clone())
+    );
+    // WeCom tag names are unique: creating it again (a retry) answers the same tag.
+    let (status, again) = qiao
+        .post(&path("/roles"), json!({ "name": "Approvers" }))
+        .await;
+    assert_eq!(
+        (status, again["id"].as_str()),
+        (201, Some(id.as_str())),
+        "{again}"
+    );
+    let (status, body) = qiao
+        .post(&path("/roles"), json!({ "name": "标".repeat(33) }))
+        .await;
+    assert_eq!(status, 422, "at most 32 characters: {body}");
+    let (status, roles) = qiao.get(&path("/roles")).await;
+    assert_eq!(status, 200, "{roles}");
+    assert_eq!(
+        roles["roles"],
+        json!([{ "id": "1", "name": "项目组" }, { "id": id, "name": "Approvers" }])
+    );
+
+    let members = path(&format!("/roles/{id}/members"));
+    let (status, body) = qiao
+        .post(
+            &members,
+            json!({ "user_ids": ["alice", "bob", "manager1"] }),
+        )
+        .await;
+    assert_eq!(status, 204, "{body}");
+    let (status, body) = qiao.get(&members).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(ids(&body), ["alice", "bob", "manager1"]);
+    assert_eq!(sim.tag_members(&id).unwrap(), ["alice", "bob", "manager1"]);
+    let (status, body) = qiao.post(&members, json!({ "user_ids": ["alice"] })).await;
+    assert_eq!(status, 204, "holding it already is no error: {body}");
+
+    let remove = path(&format!("/roles/{id}/members/remove"));
+    let (status, body) = qiao.post(&remove, json!({ "user_ids": ["bob"] })).await;
+    assert_eq!(status, 204, "{body}");
+    let (_, body) = qiao.get(&members).await;
+    assert_eq!(ids(&body), ["alice", "manager1"]);
+    assert_eq!(sim.tag_members(&id).unwrap(), ["alice", "manager1"]);
+    let (status, body) = qiao
+        .post(&remove, json!({ "user_ids": ["bob", "ghost"] }))
+        .await;
+    assert_eq!(
+        status, 204,
+        "not holding it (or not existing) is no error: {body}"
+    );
+
+    // Unknown users: WeCom's 40070 (or its invalidlist), with the users named.
+    let (status, body) = qiao.post(&members, json!({ "user_ids": ["ghost"] })).await;
+    assert_eq!((status, platform_code(&body)), (422, "40070"), "{body}");
+    let message = body["error"]["message"].as_str().unwrap();
+    assert!(message.contains("ghost"), "{body}");
+    let (status, body) = qiao
+        .post(&members, json!({ "user_ids": ["bob", "ghost2"] }))
+        .await;
+    assert_eq!(status, 422, "{body}");
+    let message = body["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("ghost2") && !message.contains("bob"),
+        "{body}"
+    );
+    assert_eq!(
+        sim.tag_members(&id).unwrap(),
+        ["alice", "manager1", "bob"],
+        "the valid user was added"
+    );
+    let (status, body) = qiao.get(&path("/roles/999/members")).await;
+    assert_eq!((status, platform_code(&body)), (404, "40068"), "{body}");
+    let (status, body) = qiao.get(&path("/roles/not-a-tag/members")).await;
+    assert_eq!(status, 422, "{body}");
+
+    // Long lists go in batches of 1000, WeCom's limit.
+    let many: Vec<String> = (0..1500).map(|n| format!("staff{n:04}")).collect();
+    {
+        let mut state = sim.state();
+        for (n, userid) in many.iter().enumerate() {
+            state.add_user(
+                userid,
+                &format!("Staff {n}"),
+                &format!("137{n:08}"),
+                vec![3],
+            );
+        }
+    }
+    let before = sim.count("tag/addtagusers");
+    let (status, body) = qiao.post(&members, json!({ "user_ids": many })).await;
+    assert_eq!(status, 204, "{body}");
+    assert_eq!(sim.count("tag/addtagusers") - before, 2);
+    let (_, body) = qiao.get(&members).await;
+    assert_eq!(ids(&body).len(), 1503);
+}
+
+#[tokio::test]
+async fn deactivate_and_reactivate_users() {
+    let (sim, qiao) = setup().await;
+    let (status, body) = put(
+        &qiao,
+        &path("/users/bob/active"),
+        json!({ "active": false }),
+    )
+    .await;
+    assert_eq!(status, 204, "{body}");
+    assert_eq!(sim.user_enabled("bob"), Some(false));
+    assert_eq!(sim.user("bob").unwrap().status, 2);
+    let (status, bob) = qiao.get(&path("/users/bob")).await;
+    assert_eq!(
+        (status, bob["active"].as_bool()),
+        (200, Some(false)),
+        "{bob}"
+    );
+    let (_, page) = qiao.get(&path("/departments/3/users")).await;
+    assert_eq!(page["users"][0]["active"], false, "{page}");
+
+    let (status, body) = put(&qiao, &path("/users/bob/active"), json!({ "active": true })).await;
+    assert_eq!(status, 204, "{body}");
+    assert_eq!(sim.user_enabled("bob"), Some(true));
+    let (_, bob) = qiao.get(&path("/users/bob")).await;
+    assert_eq!(bob["active"], true, "{bob}");
+    assert_eq!(bob["name"], "Zhang Wei", "nothing else changed");
+
+    // Invited and not yet joined (status 4) is enabled; left the enterprise (5) is not.
+    sim.state().users.get_mut("alice").unwrap().status = 4;
+    assert_eq!(qiao.get(&path("/users/alice")).await.1["active"], true);
+    sim.state().users.get_mut("alice").unwrap().status = 5;
+    assert_eq!(qiao.get(&path("/users/alice")).await.1["active"], false);
+
+    let (status, body) = put(
+        &qiao,
+        &path("/users/ghost/active"),
+        json!({ "active": false }),
+    )
+    .await;
+    assert_eq!((status, platform_code(&body)), (404, "60111"), "{body}");
+}
+
+/// The fields directory sync compares, from a user as Qiao's API answers it.
+fn synced_fields(user: &Value) -> Value {
+    let keys = [
+        "id",
+        "name",
+        "mobile",
+        "email",
+        "title",
+        "employee_no",
+        "department_ids",
+        "manager_id",
+        "active",
+    ];
+    Value::Object(
+        keys.iter()
+            .map(|k| (k.to_string(), user[*k].clone()))
+            .collect(),
+    )
+}
+
+/// One department as `list-departments` answers it: (name, parent_id, order).
+fn department_in(body: &Value, id: &str) -> Value {
+    let d = body["departments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["id"] == id)
+        .unwrap_or_else(|| panic!("no department {id} in {body}"));
+    json!({ "name": d["name"], "parent_id": d["parent_id"], "order": d["order"] })
+}
+
+/// Every user of a department, page by page.
+async fn users_of(qiao: &TestServer, dept: &str, limit: u32) -> Vec<Value> {
+    let mut users = Vec::new();
+    let mut cursor = String::new();
+    loop {
+        let (status, page) = qiao
+            .get(&path(&format!(
+                "/departments/{dept}/users?limit={limit}&cursor={cursor}"
+            )))
+            .await;
+        assert_eq!(status, 200, "{page}");
+        let rows = page["users"].as_array().unwrap();
+        assert!(rows.len() <= limit as usize);
+        users.extend(rows.iter().cloned());
+        match page["next_cursor"].as_str() {
+            Some(next) => cursor = next.to_string(),
+            None => return users,
+        }
+    }
+}
+
+/// What directory sync writes through `identity` comes back identically from `list-departments`, `list-users`
+/// and `get-user`: every field, after creating, moving and renaming.
+#[tokio::test]
+async fn directory_round_trip() {
+    let (sim, qiao) = setup().await;
+    let mut depts: Vec<(String, Value)> = Vec::new();
+    let mut parent = "1".to_string();
+    for (name, order) in [("华东区", 30), ("上海分公司", 20), ("研发部", 10)] {
+        let fields = json!({ "name": name, "parent_id": parent, "order": order });
+        let (status, created) = qiao.post(&path("/departments"), fields.clone()).await;
+        assert_eq!(status, 201, "{created}");
+        assert_eq!(
+            json!({ "name": created["name"], "parent_id": created["parent_id"], "order": created["order"] }),
+            fields
+        );
+        parent = created["id"].as_str().unwrap().to_string();
+        depts.push((parent.clone(), fields));
+    }
+    let [(a, _), (b, _), (c, _)] = [depts[0].clone(), depts[1].clone(), depts[2].clone()];
+    let (status, tree) = qiao
+        .get(&path("/departments?parent=1&recursive=true"))
+        .await;
+    assert_eq!(status, 200, "{tree}");
+    for (id, fields) in &depts {
+        assert_eq!(department_in(&tree, id), *fields);
+    }
+    let (_, below_a) = qiao
+        .get(&path(&format!("/departments?parent={a}&recursive=true")))
+        .await;
+    assert_eq!(
+        below_a["departments"].as_array().unwrap().len(),
+        2,
+        "{below_a}"
+    );
+    let (_, children) = qiao.get(&path(&format!("/departments?parent={a}"))).await;
+    assert_eq!(department_in(&children, &b), depts[1].1);
+    let (_, got) = qiao.get(&path(&format!("/departments/{c}"))).await;
+    assert_eq!(
+        json!({ "name": got["name"], "parent_id": got["parent_id"], "order": got["order"] }),
+        depts[2].1
+    );
+
+    let lead = json!({ "id": "zhoulei", "name": "周磊", "mobile": "13900000100", "email": "zhoulei@example.com",
+        "title": "总监", "employee_no": "E-0001", "department_ids": [a], "manager_id": null, "active": true });
+    // Two departments, the main one first (WeCom's main_department).
+    let dev = json!({ "id": "wuxia", "name": "吴霞", "mobile": "13900000101", "email": "wuxia@example.com",
+        "title": "Engineer", "employee_no": "E-0002", "department_ids": [c, b], "manager_id": "zhoulei",
+        "active": true });
+    for user in [&lead, &dev] {
+        let mut fields = user.clone();
+        fields.as_object_mut().unwrap().remove("active");
+        if fields["manager_id"].is_null() {
+            fields.as_object_mut().unwrap().remove("manager_id");
+        }
+        let (status, created) = qiao.post(&path("/users"), fields).await;
+        assert_eq!(status, 201, "{created}");
+        assert_eq!(synced_fields(&created), *user);
+    }
+    {
+        let wuxia = sim.user("wuxia").unwrap();
+        assert_eq!(
+            wuxia.attr("工号"),
+            Some("E-0002"),
+            "kept in the custom field 工号"
+        );
+        assert_eq!(wuxia.main_department.to_string(), c);
+        assert_eq!(wuxia.position, "Engineer");
+        assert_eq!(wuxia.direct_leader, ["zhoulei"]);
+    }
+    let find = |users: &[Value], id: &str| {
+        users
+            .iter()
+            .find(|u| u["id"] == id)
+            .map(synced_fields)
+            .unwrap_or_else(|| panic!("no {id} in {users:?}"))
+    };
+    assert_eq!(find(&users_of(&qiao, &a, 1).await, "zhoulei"), lead);
+    assert_eq!(find(&users_of(&qiao, &c, 1).await, "wuxia"), dev);
+    assert_eq!(find(&users_of(&qiao, &b, 1).await, "wuxia"), dev);
+    for user in [&lead, &dev] {
+        let (status, got) = qiao
+            .get(&path(&format!("/users/{}", user["id"].as_str().unwrap())))
+            .await;
+        assert_eq!(status, 200, "{got}");
+        assert_eq!(synced_fields(&got), *user);
+    }
+
+    // Moving a user: only the field given changes.
+    let (status, body) = qiao
+        .patch(&path("/users/wuxia"), json!({ "department_ids": [b] }))
+        .await;
+    assert_eq!(status, 204, "{body}");
+    let mut moved = dev.clone();
+    moved["department_ids"] = json!([b]);
+    assert_eq!(find(&users_of(&qiao, &b, 100).await, "wuxia"), moved);
+    assert!(users_of(&qiao, &c, 100).await.is_empty());
+    let (status, body) = qiao
+        .patch(
+            &path("/users/wuxia"),
+            json!({ "department_ids": [a, c], "title": "Lead", "employee_no": "E-1002" }),
+        )
+        .await;
+    assert_eq!(status, 204, "{body}");
+    moved["department_ids"] = json!([a, c]);
+    moved["title"] = json!("Lead");
+    moved["employee_no"] = json!("E-1002");
+    assert_eq!(
+        synced_fields(&qiao.get(&path("/users/wuxia")).await.1),
+        moved
+    );
+    assert_eq!(find(&users_of(&qiao, &a, 100).await, "wuxia"), moved);
+
+    // Moving and renaming a department; then its order alone.
+    let (status, body) = qiao
+        .patch(
+            &path(&format!("/departments/{c}")),
+            json!({ "parent_id": a, "name": "研发中心" }),
+        )
+        .await;
+    assert_eq!(status, 204, "{body}");
+    let (_, tree) = qiao.get(&path("/departments?recursive=true")).await;
+    assert_eq!(
+        department_in(&tree, &c),
+        json!({ "name": "研发中心", "parent_id": a, "order": 10 })
+    );
+    let (status, _) = qiao
+        .patch(&path(&format!("/departments/{c}")), json!({ "order": 5 }))
+        .await;
+    assert_eq!(status, 204);
+    let (_, tree) = qiao.get(&path("/departments?recursive=true")).await;
+    assert_eq!(
+        department_in(&tree, &c),
+        json!({ "name": "研发中心", "parent_id": a, "order": 5 })
+    );
+    assert_eq!(department_in(&tree, &b), depts[1].1, "untouched");
+    let (status, body) = qiao
+        .patch(
+            &path(&format!("/departments/{a}")),
+            json!({ "parent_id": c }),
+        )
+        .await;
+    assert_eq!(
+        (status, platform_code(&body)),
+        (422, "60010"),
+        "a loop: {body}"
+    );
+
+    // Paging through a big department: every member once.
+    {
+        let mut state = sim.state();
+        for n in 0..250 {
+            state.add_user(
+                &format!("big{n:03}"),
+                &format!("Big {n}"),
+                &format!("136{n:08}"),
+                vec![c.parse().unwrap()],
+            );
+        }
+    }
+    let mut paged: Vec<String> = users_of(&qiao, &c, 100)
+        .await
+        .iter()
+        .map(|u| u["id"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(paged.len(), 251, "250 and wuxia");
+    paged.sort();
+    paged.dedup();
+    assert_eq!(paged.len(), 251);
+}

@@ -2,12 +2,15 @@
 
 use axum::Json;
 use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
 use axum::response::Response;
 use serde::Deserialize;
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use super::operations::{WriteOptions, accept};
 use super::{ApiError, AppState, Body};
+use crate::addressing::{self, Unresolved};
+use crate::connector::Capability;
 use crate::bindings::approval::{
     ActRequest, Action, CancelRequest, CreateRequest, FormField,
 };
@@ -19,14 +22,30 @@ type Result<T> = std::result::Result<T, ApiError>;
 #[serde(deny_unknown_fields)]
 pub struct CreateBody {
     template: String,
-    applicant: String,
+    /// The applicant's platform user id; or `applicant_person`, the enterprise's person id.
+    applicant: Option<String>,
+    applicant_person: Option<String>,
     department_id: Option<String>,
     #[serde(default)]
     fields: Vec<FormField>,
+    /// Platform user ids, in order; or `approver_people`, the enterprise's person ids.
     #[serde(default)]
     approvers: Vec<String>,
+    #[serde(default)]
+    approver_people: Vec<String>,
     idempotency_key: Option<String>,
     options: Option<Value>,
+}
+
+fn unresolved_person(unresolved: Vec<Unresolved>) -> ApiError {
+    let ids: Vec<&str> = unresolved.iter().map(|u| u.id.as_str()).collect();
+    let mut e = ApiError::new(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "unresolved_person",
+        format!("no account on this connection for person {} (see details.unresolved)", ids.join(", ")),
+    );
+    e.details = Some(json!({ "unresolved": unresolved }));
+    e
 }
 
 pub async fn create(
@@ -35,12 +54,43 @@ pub async fn create(
     options: WriteOptions,
     Body(b): Body<CreateBody>,
 ) -> Result<Response> {
+    let by_person = b.applicant_person.is_some() || !b.approver_people.is_empty();
+    if by_person {
+        // An unknown connection is a 404, not a person without an account there.
+        rt.check_callable(&c, Capability::Approval)?;
+    }
+    let applicant = match (b.applicant, b.applicant_person) {
+        (Some(applicant), None) => applicant,
+        (None, Some(person)) => addressing::person_on(&rt.db, &c, &person)
+            .await
+            .map_err(ApiError::internal)?
+            .map_err(|u| unresolved_person(vec![u]))?,
+        _ => return Err(ApiError::bad_request("give exactly one of \"applicant\" or \"applicant_person\"")),
+    };
+    let approvers = match (b.approvers.is_empty(), b.approver_people.is_empty()) {
+        (_, true) => b.approvers,
+        (true, false) => {
+            if b.approver_people.len() > addressing::MAX_IDS {
+                return Err(ApiError::bad_request("approver_people lists too many people"));
+            }
+            // Every approver, in order: one left out would change who approves.
+            let (found, unresolved) =
+                addressing::people_on(&rt.db, &c, &b.approver_people).await.map_err(ApiError::internal)?;
+            if !unresolved.is_empty() {
+                return Err(unresolved_person(unresolved));
+            }
+            found.into_iter().map(|(_, user)| user).collect()
+        }
+        (false, false) => {
+            return Err(ApiError::bad_request("give \"approvers\" or \"approver_people\", not both"));
+        }
+    };
     let request = CreateRequest {
         template: b.template,
-        applicant: b.applicant,
+        applicant,
         department_id: b.department_id,
         fields: b.fields,
-        approvers: b.approvers,
+        approvers,
         idempotency_key: b.idempotency_key,
         options: b.options.map(|v| v.to_string()),
     };

@@ -227,3 +227,38 @@ pub async fn sso_resolve(
     let reply = call(&rt, &c, Call::SsoResolve(request)).await?;
     Ok(Json(render(expect_reply!(reply, Reply::SsoUser))))
 }
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SsoStart {
+    redirect_uri: String,
+    flow: Option<String>,
+}
+
+/// `POST …/sso/start` `{redirect_uri, flow?}` → `{url, state, expires_at_ms}`: a state Qiao keeps, in the URL.
+pub async fn sso_start(
+    State(rt): State<AppState>,
+    Path(c): Path<String>,
+    Body(body): Body<SsoStart>,
+) -> Result<Json<Value>> {
+    let started = crate::sso::start(&rt, &c, body.redirect_uri, body.flow).await?;
+    Ok(Json(json!(started)))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SsoExchange {
+    code: String,
+    state: String,
+    redirect_uri: Option<String>,
+}
+
+/// `POST …/sso/exchange` `{code, state, redirect_uri?}` → `{connection, platform_user, person, matched_by}`.
+pub async fn sso_exchange(
+    State(rt): State<AppState>,
+    Path(c): Path<String>,
+    Body(body): Body<SsoExchange>,
+) -> Result<Json<Value>> {
+    let answer = crate::sso::exchange(&rt, &c, body.code, body.state, body.redirect_uri).await?;
+    Ok(Json(answer))
+}

@@ -5,6 +5,7 @@
 mod approval;
 mod audit;
 pub mod auth;
+mod directory;
 pub mod error;
 mod events;
 mod hooks;
@@ -48,6 +49,12 @@ fn route<H: Handler<T, AppState>, T: 'static>(method: Method, path: &'static str
     Route { method, path, access, handler: on(filter, handler) }
 }
 
+/// A route taking a whole directory: its body may be larger than the API's default limit.
+fn big(mut route: Route) -> Route {
+    route.handler = route.handler.layer(DefaultBodyLimit::max(directory::MAX_DIRECTORY_BYTES));
+    route
+}
+
 fn key(scope: Scope, reach: Reach) -> Access {
     Access::Key { scope, reach }
 }
@@ -69,6 +76,11 @@ fn table() -> Vec<Route> {
         route(M::GET, "/v1/connections", key(StatusRead, All), status::connections),
         route(M::GET, "/v1/events", key(EventsRead, Query), events::list),
         route(M::GET, "/v1/audit", key(AuditRead, Query), audit::list),
+        route(M::GET, "/v1/directory", key(IdentityRead, All), directory::get),
+        big(route(M::PUT, "/v1/directory", key(IdentityWrite, All), directory::replace)),
+        big(route(M::POST, "/v1/directory/changes", key(IdentityWrite, All), directory::change)),
+        route(M::POST, "/v1/directory/pull", key(IdentityWrite, All), directory::pull),
+        route(M::GET, "/v1/directory/people/{id}", key(IdentityRead, All), directory::person),
         route(M::GET, "/v1/operations", key(OperationsRead, Query), operations::list),
         route(M::GET, "/v1/operations/counts", key(OperationsRead, All), operations::counts),
         route(M::GET, "/v1/operations/{id}", key(OperationsRead, Operation), operations::get),
@@ -113,8 +125,14 @@ fn table() -> Vec<Route> {
         route(M::GET, c!("/roles/{id}/members"), key(IdentityRead, Path), roles::members),
         route(M::POST, c!("/roles/{id}/members"), key(IdentityWrite, Path), roles::add_members),
         route(M::POST, c!("/roles/{id}/members/remove"), key(IdentityWrite, Path), roles::remove_members),
+        route(M::POST, c!("/directory/runs"), key(IdentityWrite, Path), directory::start),
+        route(M::GET, c!("/directory/runs"), key(IdentityRead, Path), directory::runs),
+        route(M::GET, c!("/directory/runs/{id}"), key(IdentityRead, Path), directory::run),
         route(M::POST, c!("/sso/authorize-url"), key(IdentityRead, Path), identity::sso_authorize_url),
         route(M::POST, c!("/sso/resolve"), key(IdentityRead, Path), identity::sso_resolve),
+        route(M::POST, c!("/sso/start"), key(IdentityRead, Path), identity::sso_start),
+        route(M::POST, c!("/sso/exchange"), key(IdentityRead, Path), identity::sso_exchange),
+        route(M::POST, "/v1/messages", key(MessagesSend, All), messaging::send_to_people),
         route(M::POST, c!("/messages"), key(MessagesSend, Path), messaging::send),
         route(M::POST, c!("/messages/{id}/recall"), key(MessagesSend, Path), messaging::recall),
         route(M::GET, c!("/messages/{id}/read-status"), key(MessagesRead, Path), messaging::read_status),

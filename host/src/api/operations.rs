@@ -73,10 +73,46 @@ async fn wait_param<S: Send + Sync>(parts: &mut Parts, state: &S) -> Result<Opti
 }
 
 /// Commits a write to the outbox and answers for it (see the module comment).
-pub async fn accept(rt: &AppState, connection: &str, mut write: Write, options: WriteOptions) -> Result<Response, ApiError> {
+pub async fn accept(rt: &AppState, connection: &str, write: Write, options: WriteOptions) -> Result<Response, ApiError> {
+    accept_with(rt, connection, write, options, serde_json::Map::new()).await
+}
+
+/// [`accept`], with `extra` fields added to the answer's JSON body (to the error's `details` for an error).
+pub async fn accept_with(
+    rt: &AppState,
+    connection: &str,
+    write: Write,
+    options: WriteOptions,
+    extra: serde_json::Map<String, Value>,
+) -> Result<Response, ApiError> {
+    let wait = options.wait;
+    let op = enqueue(rt, connection, write, &options).await?;
+    answer(rt, op, wait, extra).await
+}
+
+impl WriteOptions {
+    /// How long the caller asked to wait for a result (`?wait=`).
+    pub fn wait(&self) -> Option<Duration> {
+        self.wait
+    }
+
+    /// The `Idempotency-Key` header, taken out: for a handler that derives the keys of several writes from it.
+    pub fn take_key(&mut self) -> Option<String> {
+        self.key.take()
+    }
+}
+
+/// Commits a write to the outbox (or finds the earlier one with its idempotency key): the `Idempotency-Key`
+/// header applies to it, and the operation records the caller.
+pub async fn enqueue(
+    rt: &AppState,
+    connection: &str,
+    mut write: Write,
+    options: &WriteOptions,
+) -> Result<OperationRow, ApiError> {
     // Fail fast on what no retry can fix: an unknown connection, or a connector without the capability.
     rt.check_callable(connection, write.capability())?;
-    if let Some(header) = options.key {
+    if let Some(header) = options.key.clone() {
         match write.idempotency_key().map(str::to_string) {
             Some(body) if body != header => {
                 return Err(ApiError::bad_request(
@@ -93,24 +129,27 @@ pub async fn accept(rt: &AppState, connection: &str, mut write: Write, options: 
             None => {}
         }
     }
-    let op = match rt.outbox.accept(&rt.db, connection, &write, options.actor).await.map_err(ApiError::internal)? {
-        Enqueued::New(op) | Enqueued::Existing(op) => op,
-        Enqueued::Conflict(earlier) => {
-            return Err(ApiError::new(
-                StatusCode::CONFLICT,
-                "idempotency_key_reused",
-                format!(
-                    "idempotency key already used by operation {} with a different request",
-                    earlier.id
-                ),
-            ));
-        }
-    };
-    answer(rt, op, options.wait).await
+    match rt.outbox.accept(&rt.db, connection, &write, options.actor.clone()).await.map_err(ApiError::internal)? {
+        Enqueued::New(op) | Enqueued::Existing(op) => Ok(op),
+        Enqueued::Conflict(earlier) => Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "idempotency_key_reused",
+            format!(
+                "idempotency key already used by operation {} with a different request",
+                earlier.id
+            ),
+        )),
+    }
 }
 
-/// The operation's result if it is final (or becomes final within `wait`), else 202 with the operation.
-async fn answer(rt: &AppState, op: OperationRow, wait: Option<Duration>) -> Result<Response, ApiError> {
+/// The operation's result if it is final (or becomes final within `wait`), else 202 with the operation; `extra`
+/// fields are added to the JSON body (to the error's `details`).
+async fn answer(
+    rt: &AppState,
+    op: OperationRow,
+    wait: Option<Duration>,
+    extra: serde_json::Map<String, Value>,
+) -> Result<Response, ApiError> {
     let op = match wait {
         Some(wait) if !op.status.is_final() => rt
             .outbox
@@ -122,21 +161,30 @@ async fn answer(rt: &AppState, op: OperationRow, wait: Option<Duration>) -> Resu
     };
     let location = HeaderValue::from_str(&format!("/v1/operations/{}", op.id)).expect("ascii");
     let mut response = match (op.status, &op.result, &op.last_error) {
-        (Status::Succeeded, Some(result), _) => result_response(op.id, result),
+        (Status::Succeeded, Some(result), _) => result_response(op.id, result, extra),
         (Status::Failed | Status::Dead, _, Some(error)) => {
             let mut e = ApiError::from_stored(error);
             let details = e.details.get_or_insert_with(|| json!({}));
             details["operation_id"] = json!(op.id);
             details["attempts"] = json!(op.attempts);
+            if let Value::Object(details) = details {
+                details.extend(extra);
+            }
             e.into_response()
         }
-        _ => (StatusCode::ACCEPTED, Json(json!(op))).into_response(),
+        _ => {
+            let mut body = json!(op);
+            if let Value::Object(body) = &mut body {
+                body.extend(extra);
+            }
+            (StatusCode::ACCEPTED, Json(body)).into_response()
+        }
     };
     response.headers_mut().insert(header::LOCATION, location);
     Ok(response)
 }
 
-fn result_response(id: i64, result: &Value) -> Response {
+fn result_response(id: i64, result: &Value, extra: serde_json::Map<String, Value>) -> Response {
     let status = result["status"]
         .as_u64()
         .and_then(|s| StatusCode::from_u16(s as u16).ok())
@@ -145,6 +193,7 @@ fn result_response(id: i64, result: &Value) -> Response {
         Value::Object(body) => {
             let mut body = body.clone();
             body.insert("operation_id".into(), json!(id));
+            body.extend(extra);
             (status, Json(Value::Object(body))).into_response()
         }
         _ => status.into_response(),

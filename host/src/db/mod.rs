@@ -15,6 +15,7 @@ mod keys;
 mod kv;
 mod operations;
 mod sealing;
+mod sso;
 mod subscriptions;
 mod sync_runs;
 
@@ -24,6 +25,7 @@ pub use directory::{LinkKind, Links, Replaced};
 pub use events::StoredEvent;
 pub use operations::{Enqueued, NewOperation, OperationRow, Status};
 pub use sealing::Resealed;
+pub use sso::{SsoCheck, SsoState};
 pub use subscriptions::{DeadDelivery, Subscription};
 pub use sync_runs::{RunRow, StepRow};
 

@@ -118,7 +118,7 @@ impl Outbox {
         self.wake.notify_one();
     }
 
-    fn is_stopping(&self) -> bool {
+    pub fn is_stopping(&self) -> bool {
         *self.stopping.borrow()
     }
 }

@@ -7,7 +7,7 @@ use qiao_sdk::{Error, ErrorKind};
 use serde_json::Value;
 
 /// DingTalk asks callers to wait a second after a QPS limit.
-const QPS_WAIT_MS: u64 = 1_000;
+pub const QPS_WAIT_MS: u64 = 1_000;
 /// The monthly API quota of the standard edition resets with the month; an hour is as good a guess as any.
 const QUOTA_WAIT_MS: u64 = 3_600_000;
 
@@ -45,7 +45,6 @@ fn oapi_error(code: i64, message: &str) -> Error {
         40001 | 40014 | 41001 | 42001 | 88 | 40089 => Error::unauthorized(format!(
             "DingTalk rejected the access token or the app credentials ({message})"
         )),
-        -1 => Error::unavailable("DingTalk is busy (system busy); retry later"),
         // 90001–90018: the QPS family (90018 per app and API, 90002 per API).
         90001..=90018 => Error::rate_limited(
             "DingTalk's QPS limit for this app or API was hit",
@@ -59,12 +58,26 @@ fn oapi_error(code: i64, message: &str) -> Error {
             "the app lacks the permission or the data is outside its contact scope ({message}); \
              grant it in the DingTalk developer console"
         )),
+        -1 | 1002 | 400001 => {
+            Error::unavailable(format!("DingTalk is busy ({message}); retry later"))
+        }
         60121 | 33012 => Error::not_found(format!("no such user ({message})")),
         60003 => Error::not_found(format!("no such department ({message})")),
+        // 33011: the role APIs' answer to an unknown roleId.
+        33011 => Error::not_found(format!("no such role ({message})")),
         60102 | 60104 | 60008 => Error::conflict(format!("already exists ({message})")),
-        60004 | 400002 | 40035 | 40000..=49999 => Error::invalid_input(format!(
-            "DingTalk refused the request's parameters ({message})"
-        )),
+        34021 => Error::conflict(format!("a role of this name exists already ({message})")),
+        // 60005–60007: a department with members or children, or the root, cannot be deleted.
+        60005..=60007 => {
+            Error::conflict(format!("the department cannot be deleted now ({message})"))
+        }
+        // 60001 bad name, 60010 a move would make a cycle, 60018 the root cannot change, 34018 no role name,
+        // 34020 no such role group.
+        60001 | 60004 | 60010 | 60018 | 34018 | 34020 | 400002 | 40035 | 40000..=49999 => {
+            Error::invalid_input(format!(
+                "DingTalk refused the request's parameters ({message})"
+            ))
+        }
         _ => Error::internal(format!("DingTalk answered error {code}: {message}")),
     };
     error.with_platform(code, message)

@@ -2,11 +2,11 @@
 
 use qiao_sdk::http::Method;
 use qiao_sdk::text::urlencode;
-use qiao_sdk::{Error, json_object, require_config};
+use qiao_sdk::{Error, ErrorKind, json_object, require_config};
 use serde_json::{Map, Value, json};
 
 use crate::DingTalk;
-use crate::client::{self, api_as, dept_number, id_text, oapi, string};
+use crate::client::{self, api_as, dept_number, id_text, oapi, oapi_paced, string};
 use crate::exports::qiao::connector::identity::{
     Department, DepartmentFields, Guest, SsoRequest, SsoUser, User, UserFields, UserKey, UserPage,
 };
@@ -14,10 +14,37 @@ use qiao_sdk::required;
 
 /// DingTalk's root department.
 const ROOT: i64 = 1;
-/// `/topapi/v2/user/list` pages hold at most 100 users.
-const MAX_PAGE: u32 = 100;
+/// Users per page of `list-users`. `/topapi/v2/user/list` would give 100, but it does not report the manager
+/// (`manager_userid` is in `user/get` only), so each user of a page is read again with `user/get`: 20 a page keeps
+/// one call within DingTalk's 20 requests per second per API and well within the host's request allowance.
+const MAX_PAGE: u32 = 20;
 const LOGIN_URL: &str = "https://login.dingtalk.com/oauth2/auth";
 
+/// A number DingTalk gives as a number or as text (its docs show both).
+fn number(value: &Value) -> Option<i64> {
+    match value {
+        Value::Number(n) => n.as_i64(),
+        Value::String(s) => s.trim().parse().ok(),
+        _ => None,
+    }
+}
+
+/// An id list DingTalk gives as an array, or as text (`"[2,3]"`, `"2,3"`).
+fn id_list(value: &Value) -> Vec<String> {
+    match value {
+        Value::Array(ids) => ids.iter().filter_map(id_text).collect(),
+        Value::String(s) => s
+            .trim_matches(|c| c == '[' || c == ']')
+            .split(',')
+            .map(|id| id.trim().trim_matches('"'))
+            .filter(|id| !id.is_empty())
+            .map(String::from)
+            .collect(),
+        _ => vec![],
+    }
+}
+
+/// A department as `department/get` reports it (`department/listsub` has no `order`).
 fn department(value: &Value) -> Result<Department, Error> {
     let id = id_text(&value["dept_id"])
         .ok_or_else(|| Error::internal("a department without dept_id"))?;
@@ -30,12 +57,44 @@ fn department(value: &Value) -> Result<Department, Error> {
     Ok(Department {
         name: value["name"].as_str().unwrap_or_default().to_string(),
         parent_id: id_text(&value["parent_id"]).filter(|_| id != ROOT.to_string()),
-        order: value["order"].as_i64(),
+        order: number(&value["order"]),
         extra: Some(extra.to_string()),
         id,
     })
 }
 
+/// The mobile as it was written: DingTalk answers the number and its country code apart (`mobile`,
+/// `state_code`), and takes a number outside mainland China as `+852-51234567`, which is what comes back.
+fn mobile(value: &Value) -> Option<String> {
+    let number = value["mobile"].as_str().filter(|s| !s.is_empty())?;
+    let code = id_text(&value["state_code"]).unwrap_or_default();
+    if code.is_empty() || code == "86" || number.starts_with('+') {
+        Some(number.to_string())
+    } else {
+        Some(format!("+{code}-{number}"))
+    }
+}
+
+/// A mobile number as a comparable key: no separators, no mainland China prefix.
+fn mobile_key(raw: &str) -> String {
+    let compact: String = raw
+        .chars()
+        .filter(|c| *c != '-' && !c.is_whitespace())
+        .collect();
+    for prefix in ["+86", "0086"] {
+        if let Some(rest) = compact.strip_prefix(prefix) {
+            return rest.to_string();
+        }
+    }
+    compact
+}
+
+/// A user as `user/get` reports one.
+///
+/// DingTalk's `active` says whether the person has *activated* DingTalk (signed in once), not whether the account
+/// is enabled: a user an app has just created stays inactive until they sign in. An app cannot disable a
+/// DingTalk account at all, so every user DingTalk lists is active in the contract's sense; DingTalk's flag is
+/// kept in `extra` as `activated`.
 fn user(value: &Value) -> Result<User, Error> {
     let text = |key: &str| {
         value[key]
@@ -46,34 +105,54 @@ fn user(value: &Value) -> Result<User, Error> {
     let mut extra = Map::new();
     for key in [
         "unionid",
+        "state_code",
         "avatar",
         "admin",
         "boss",
+        "leader",
         "leader_in_dept",
         "hired_date",
         "work_place",
         "remark",
         "org_email",
+        "telephone",
+        "role_list",
     ] {
         if !value[key].is_null() {
             extra.insert(key.into(), value[key].clone());
         }
     }
+    if !value["active"].is_null() {
+        extra.insert("activated".into(), value["active"].clone());
+    }
     Ok(User {
         id: string(&value["userid"], "userid")?,
         name: text("name").unwrap_or_default(),
-        mobile: text("mobile"),
+        mobile: mobile(value),
         email: text("email"),
         title: text("title"),
         employee_no: text("job_number"),
-        department_ids: value["dept_id_list"]
-            .as_array()
-            .map(|ids| ids.iter().filter_map(id_text).collect())
-            .unwrap_or_default(),
+        department_ids: id_list(&value["dept_id_list"]),
         manager_id: text("manager_userid"),
-        active: value["active"].as_bool().unwrap_or(true),
+        active: true,
         extra: Some(Value::Object(extra).to_string()),
     })
+}
+
+/// `user/get`: the user's record, or none when DingTalk knows no such user.
+fn read_user(id: &str, paced: bool) -> Result<Option<Value>, Error> {
+    let body = json!({ "userid": id, "language": "zh_CN" });
+    let answer = if paced {
+        oapi_paced("/topapi/v2/user/get", &body)
+    } else {
+        oapi("/topapi/v2/user/get", &body)
+    };
+    match answer {
+        Ok(mut answer) => Ok(Some(answer["result"].take())),
+        Err(e) if e.kind == ErrorKind::NotFound && !paced => Err(e),
+        Err(e) if e.kind == ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e),
+    }
 }
 
 /// The caller's `extra` (DingTalk's own field names), with the fields Qiao names set over it.
@@ -116,15 +195,25 @@ fn user_body(fields: &UserFields) -> Result<Map<String, Value>, Error> {
     Ok(body)
 }
 
+/// The direct children of a department, each read with `department/get` for what `listsub` leaves out (`order`).
 fn children(parent: i64) -> Result<Vec<Department>, Error> {
-    let body = oapi(
+    let body = oapi_paced(
         "/topapi/v2/department/listsub",
         &json!({ "dept_id": parent }),
     )?;
-    body["result"]
-        .as_array()
-        .map(|list| list.iter().map(department).collect())
-        .unwrap_or(Ok(vec![]))
+    let mut found = Vec::new();
+    for entry in body["result"].as_array().into_iter().flatten() {
+        let Some(id) = number(&entry["dept_id"]) else {
+            return Err(Error::internal("a department without dept_id"));
+        };
+        match oapi_paced("/topapi/v2/department/get", &json!({ "dept_id": id })) {
+            Ok(detail) => found.push(department(&detail["result"])?),
+            // Deleted since it was listed.
+            Err(e) if e.kind == ErrorKind::NotFound => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(found)
 }
 
 impl Guest for DingTalk {
@@ -138,7 +227,8 @@ impl Guest for DingTalk {
         };
         let mut found = children(parent)?;
         if recursive {
-            // One request per department: the host's per-call request cap bounds a very large tree.
+            // Two requests per department (listsub, get): the host's per-call request allowance
+            // (`max_http_requests`) bounds the tree one call can read; raise it for a large organisation.
             let mut next = 0;
             while next < found.len() {
                 let id = dept_number(&found[next].id, "dept_id")?;
@@ -202,7 +292,7 @@ impl Guest for DingTalk {
                 .parse()
                 .map_err(|_| Error::invalid_input(format!("bad cursor {c:?}")))?,
         };
-        let body = oapi(
+        let body = oapi_paced(
             "/topapi/v2/user/list",
             &json!({
                 "dept_id": dept_number(&department_id, "department id")?,
@@ -211,11 +301,20 @@ impl Guest for DingTalk {
             }),
         )?;
         let result = &body["result"];
-        let users = result["list"]
-            .as_array()
-            .map(|l| l.iter().map(user).collect())
-            .unwrap_or(Ok(vec![]))?;
-        let next_cursor = if result["has_more"].as_bool().unwrap_or(false) {
+        // The list has no manager: each user is read again (and one deleted meanwhile is left out).
+        let mut users = Vec::new();
+        for entry in result["list"].as_array().into_iter().flatten() {
+            let id = string(&entry["userid"], "userid")?;
+            if let Some(value) = read_user(&id, true)? {
+                users.push(user(&value)?);
+            }
+        }
+        let has_more = match &result["has_more"] {
+            Value::Bool(more) => *more,
+            Value::String(more) => more == "true",
+            _ => false,
+        };
+        let next_cursor = if has_more {
             id_text(&result["next_cursor"])
         } else {
             None
@@ -225,11 +324,10 @@ impl Guest for DingTalk {
 
     fn get_user(id: String) -> Result<User, Error> {
         required(&id, "id")?;
-        let body = oapi(
-            "/topapi/v2/user/get",
-            &json!({ "userid": id, "language": "zh_CN" }),
-        )?;
-        user(&body["result"])
+        match read_user(&id, false)? {
+            Some(value) => user(&value),
+            None => Err(Error::not_found(format!("no such user {id}"))),
+        }
     }
 
     fn find_user(key: UserKey) -> Result<String, Error> {
@@ -281,11 +379,32 @@ impl Guest for DingTalk {
         })
     }
 
+    /// DingTalk cannot change a user's mobile through its API (`user/update` has no such field: the person
+    /// changes it in the DingTalk app, or an admin in the admin console). A mobile equal to the current one is
+    /// fine; another is refused as `unsupported`, after the other fields are updated.
     fn update_user(id: String, fields: UserFields) -> Result<(), Error> {
         required(&id, "id")?;
         let mut body = user_body(&fields)?;
+        body.remove("mobile");
         body.insert("userid".into(), json!(id));
-        oapi("/topapi/v2/user/update", &Value::Object(body)).map(drop)
+        let mobile_refused = match &fields.mobile {
+            Some(wanted) => {
+                let current = read_user(&id, false)?.as_ref().and_then(mobile);
+                current.is_none_or(|current| mobile_key(&current) != mobile_key(wanted))
+            }
+            None => false,
+        };
+        if body.len() > 1 || fields.mobile.is_none() {
+            oapi("/topapi/v2/user/update", &Value::Object(body))?;
+        }
+        if mobile_refused {
+            return Err(Error::unsupported(
+                "DingTalk's API cannot change a user's mobile number (topapi/v2/user/update has no mobile \
+                 field): the person changes it in the DingTalk app, or an admin in the admin console; the \
+                 other fields were updated",
+            ));
+        }
+        Ok(())
     }
 
     fn delete_user(id: String) -> Result<(), Error> {

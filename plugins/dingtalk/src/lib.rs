@@ -1,12 +1,16 @@
 //! Qiao's DingTalk (钉钉) connector, for an enterprise's internal app: the directory and sign-in (identity),
-//! work notifications and DING (messaging), OA approvals (approval), and the HTTP-push event callbacks
-//! (webhook). Point `oapi_base` and `api_base` at a simulator or proxy to test without DingTalk.
+//! roles (roles), work notifications and DING (messaging), OA approvals (approval), and the HTTP-push event
+//! callbacks (webhook). Point `oapi_base` and `api_base` at a simulator or proxy to test without DingTalk.
+//!
+//! It does not export `user-status`: DingTalk gives an app no way to disable an account and enable it again,
+//! only to delete it, so directory sync deletes leavers on DingTalk (see `roles.rs`).
 
 mod approval;
 mod client;
 mod errors;
 mod identity;
 mod messaging;
+mod roles;
 mod webhook;
 
 qiao_sdk::export_bindings!(
@@ -15,6 +19,7 @@ qiao_sdk::export_bindings!(
         include qiao:connector/host@0.1.0;
         export qiao:connector/describe@0.1.0;
         export qiao:connector/identity@0.1.0;
+        export qiao:connector/roles@0.1.0;
         export qiao:connector/messaging@0.1.0;
         export qiao:connector/approval@0.1.0;
         export qiao:connector/webhook@0.1.0;

@@ -1,5 +1,13 @@
-//! The directory (`contact/v3`) and sign-in (OAuth2: `authen/v2/oauth/token`, then `authen/v1/user_info`).
+//! The directory (`contact/v3`) and sign-in (OAuth2: `authen/v2/oauth/token`, then `authen/v1/user_info`), and
+//! turning accounts off and on (`user-status`: the user's `is_frozen`, 暂停).
 //! Creates carry Qiao's idempotency key as Feishu's `client_token`, so a retried create makes one user.
+//!
+//! What is written reads back the same through `get-user`, `list-users` and `list-departments`: name, email,
+//! title (`job_title`), employee number, departments, manager (`leader_user_id`) and a department's name, parent
+//! and order; with one exception, mobiles. Feishu takes `13011111111` or `+8613011111111` and reports
+//! `+8613011111111` (its docs: "国际电话区号的前缀中，必须包含加号 +"), so a mainland number written without
+//! `+86` reads back with it; spaces and dashes are dropped before writing (Feishu refuses them). Qiao's
+//! directory planner compares mobiles normalised the same way, so it sees no change.
 
 use qiao_sdk::http::Method;
 use qiao_sdk::{Error, ErrorKind, json_object, required};
@@ -13,6 +21,7 @@ use crate::client::{
 use crate::exports::qiao::connector::identity::{
     Department, DepartmentFields, Guest, SsoRequest, SsoUser, User, UserFields, UserKey, UserPage,
 };
+use crate::exports::qiao::connector::user_status;
 
 const ROOT: &str = "0";
 /// Feishu's page size limit for contact lists.
@@ -88,7 +97,7 @@ fn user_body(fields: &UserFields) -> Result<Map<String, Value>, Error> {
         }
     };
     put("name", &fields.name);
-    put("mobile", &fields.mobile);
+    put("mobile", &fields.mobile.as_deref().map(mobile));
     put("email", &fields.email);
     put("job_title", &fields.title);
     put("employee_no", &fields.employee_no);
@@ -97,6 +106,14 @@ fn user_body(fields: &UserFields) -> Result<Map<String, Value>, Error> {
         body.insert("department_ids".into(), json!(ids));
     }
     Ok(body)
+}
+
+/// A mobile number as Feishu takes it: without the spaces and dashes people write in them.
+fn mobile(number: &str) -> String {
+    number
+        .chars()
+        .filter(|c| !c.is_whitespace() && *c != '-')
+        .collect()
 }
 
 /// `client_token` for a create: the caller's key, else none (Feishu then creates every time).
@@ -356,5 +373,21 @@ impl Guest for Feishu {
                 .to_string(),
             ),
         })
+    }
+}
+
+/// `PATCH contact/v3/users/:user_id {"is_frozen": bool}`: a frozen (暂停) user cannot sign in and reads back with
+/// `status.is_frozen` (so `active: false`); unfreezing restores them. `is_frozen` is a field of the user the PATCH
+/// takes (lark-oapi `lark_oapi/api/contact/v3/model/user.py`, the body of `patch_user_request.py`; FeishuNetSdk
+/// `PatchContactV3UsersByUserIdBodyDto`: "是否是暂停状态的用户").
+impl user_status::Guest for Feishu {
+    fn set_active(user_id: String, active: bool) -> Result<(), Error> {
+        required(&user_id, "user id")?;
+        call(
+            Method::Patch,
+            &format!("contact/v3/users/{}?{}", enc(&user_id), id_types()),
+            Some(&json!({ "is_frozen": !active })),
+        )
+        .map(drop)
     }
 }

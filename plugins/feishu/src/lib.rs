@@ -1,12 +1,14 @@
-//! Qiao's Feishu (飞书) / Lark connector, for a self-built app: the directory and sign-in (identity), messages
-//! with urgent reminders and read users (messaging), approvals (approval), and event callbacks (webhook). Set
-//! `region = "lark"` for Lark; point `api_base` at a simulator or proxy to test without Feishu.
+//! Qiao's Feishu (飞书) / Lark connector, for a self-built app: the directory and sign-in (identity), user groups
+//! as roles (roles), freezing accounts (user-status), messages with urgent reminders and read users (messaging),
+//! approvals (approval), and event callbacks (webhook). Set `region = "lark"` for Lark; point `api_base` at a
+//! simulator or proxy to test without Feishu.
 
 mod approval;
 mod client;
 mod errors;
 mod identity;
 mod messaging;
+mod roles;
 mod webhook;
 
 qiao_sdk::export_bindings!(
@@ -15,6 +17,8 @@ qiao_sdk::export_bindings!(
         include qiao:connector/host@0.1.0;
         export qiao:connector/describe@0.1.0;
         export qiao:connector/identity@0.1.0;
+        export qiao:connector/roles@0.1.0;
+        export qiao:connector/user-status@0.1.0;
         export qiao:connector/messaging@0.1.0;
         export qiao:connector/approval@0.1.0;
         export qiao:connector/webhook@0.1.0;

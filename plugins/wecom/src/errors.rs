@@ -68,6 +68,12 @@ fn error(code: i64, message: &str) -> Error {
         60111 | 46004 | 60103 => Error::not_found(format!("no such user ({reason})")),
         60003 | 60123 => Error::not_found(format!("no such department ({reason})")),
         60102 | 60104 | 60008 | 60106 => Error::conflict(format!("already exists ({reason})")),
+        // 40068: the tag id is missing or no tag has it.
+        40068 => Error::not_found(format!("no such tag ({reason})")),
+        40071 => Error::conflict(format!("a tag with this name exists already ({reason})")),
+        40070 => Error::invalid_input(format!(
+            "none of the users or departments given is valid ({reason})"
+        )),
         81013 => Error::invalid_input(format!("none of the recipients is valid ({reason})")),
         40029 => Error::invalid_input(format!(
             "the sign-in code is invalid, expired or used ({reason})"

@@ -32,6 +32,44 @@ fn department(value: &Value) -> Result<Department, Error> {
     })
 }
 
+/// The setting naming the custom member field (扩展属性) that holds the employee number.
+const EMPLOYEE_NO_SETTING: &str = "employee_no_attr";
+/// Its default: the name most enterprises give that field.
+const EMPLOYEE_NO_DEFAULT: &str = "工号";
+/// WeCom keeps at most this many characters of a custom field's text (and cuts longer values).
+const MAX_ATTR_CHARS: usize = 32;
+
+/// WeCom has no employee number: it is kept in a text custom field (`extattr`), named by `employee_no_attr`
+/// (default 工号). The field must exist in the admin console (通讯录 → 字段设置 / custom fields): WeCom ignores
+/// values for fields it does not have. None when the setting is empty (employee numbers are then not kept).
+fn employee_no_attr() -> Option<String> {
+    match config::get(EMPLOYEE_NO_SETTING) {
+        None => Some(EMPLOYEE_NO_DEFAULT.to_string()),
+        Some(name) => Some(name.trim().to_string()).filter(|n| !n.is_empty()),
+    }
+}
+
+/// The text of the custom field `name` in a member's `extattr` (`text.value`, or the older flat `value`).
+fn attr_text(value: &Value, name: &str) -> Option<String> {
+    value["extattr"]["attrs"]
+        .as_array()?
+        .iter()
+        .find(|a| a["name"].as_str() == Some(name))
+        .and_then(|a| a["text"]["value"].as_str().or(a["value"].as_str()))
+        .filter(|v| !v.is_empty())
+        .map(String::from)
+}
+
+/// Whether the member can use WeCom: `enable` 1 (0 is disabled), else by `status` (1 active, 4 invited and not
+/// yet joined: both enabled; 2 disabled; 5 left the enterprise).
+fn active(value: &Value) -> bool {
+    let status = value["status"].as_i64();
+    match value["enable"].as_i64() {
+        Some(enable) => enable == 1 && status != Some(5),
+        None => !matches!(status, Some(2 | 5)),
+    }
+}
+
 fn user(value: &Value) -> Result<User, Error> {
     let text = |key: &str| {
         value[key]
@@ -43,6 +81,7 @@ fn user(value: &Value) -> Result<User, Error> {
     let mut extra = Map::new();
     for key in [
         "status",
+        "enable",
         "gender",
         "alias",
         "main_department",
@@ -60,19 +99,30 @@ fn user(value: &Value) -> Result<User, Error> {
         mobile: text("mobile"),
         email: text("email"),
         title: text("position"),
-        employee_no: None,
-        department_ids: value["department"]
-            .as_array()
-            .map(|ids| ids.iter().filter_map(id_text).collect())
-            .unwrap_or_default(),
+        employee_no: employee_no_attr().and_then(|name| attr_text(value, &name)),
+        department_ids: department_ids(value),
         manager_id: value["direct_leader"]
             .as_array()
             .and_then(|l| l.first())
             .and_then(id_text),
-        // 1 active; 2 disabled, 4 not yet activated, 5 left.
-        active: value["status"].as_i64().is_none_or(|s| s == 1),
+        active: active(value),
         extra: Some(Value::Object(extra).to_string()),
     })
+}
+
+/// The member's departments, the main one (`main_department`) first, as Qiao's users have them.
+fn department_ids(value: &Value) -> Vec<String> {
+    let mut ids: Vec<String> = value["department"]
+        .as_array()
+        .map(|ids| ids.iter().filter_map(id_text).collect())
+        .unwrap_or_default();
+    if let Some(main) = id_text(&value["main_department"])
+        && let Some(at) = ids.iter().position(|id| *id == main)
+    {
+        let main = ids.remove(at);
+        ids.insert(0, main);
+    }
+    ids
 }
 
 fn department_body(fields: &DepartmentFields) -> Result<Map<String, Value>, Error> {
@@ -106,18 +156,52 @@ fn user_body(fields: &UserFields) -> Result<Map<String, Value>, Error> {
             .iter()
             .map(|id| number(id, "department_ids"))
             .collect::<Result<_, _>>()?;
+        // The first is the main department, as in Qiao's users.
+        if let Some(main) = ids.first() {
+            body.entry("main_department").or_insert(json!(main));
+        }
         body.insert("department".into(), json!(ids));
     }
     if let Some(manager) = &fields.manager_id {
         body.insert("direct_leader".into(), json!([manager]));
     }
-    if fields.employee_no.is_some() {
-        logging::debug(
-            "WeCom has no employee number field; employee_no is not sent",
-            &[],
-        );
+    if let Some(number) = &fields.employee_no {
+        match employee_no_attr() {
+            Some(name) => set_attr(&mut body, &name, number)?,
+            None => logging::warn(
+                "employee_no_attr is empty, so employee numbers are not kept in WeCom; employee_no is not sent",
+                &[],
+            ),
+        }
     }
     Ok(body)
+}
+
+/// Sets the text custom field `name` in the request's `extattr`, keeping any other field the caller's `extra`
+/// gave.
+fn set_attr(body: &mut Map<String, Value>, name: &str, text: &str) -> Result<(), Error> {
+    if text.chars().count() > MAX_ATTR_CHARS {
+        return Err(Error::invalid_input(format!(
+            "employee_no is kept in WeCom's custom field {name:?}, which holds at most {MAX_ATTR_CHARS} characters"
+        )));
+    }
+    let extattr = body.entry("extattr").or_insert_with(|| json!({}));
+    if !extattr.is_object() {
+        return Err(Error::invalid_input("extra.extattr must be a JSON object"));
+    }
+    let attrs = extattr
+        .as_object_mut()
+        .unwrap()
+        .entry("attrs")
+        .or_insert_with(|| json!([]));
+    let Some(attrs) = attrs.as_array_mut() else {
+        return Err(Error::invalid_input(
+            "extra.extattr.attrs must be a JSON array",
+        ));
+    };
+    attrs.retain(|a| a["name"].as_str() != Some(name));
+    attrs.push(json!({ "type": 0, "name": name, "text": { "value": text } }));
+    Ok(())
 }
 
 impl Guest for WeCom {
@@ -278,7 +362,7 @@ impl Guest for WeCom {
             mobile: fields.mobile,
             email: fields.email,
             title: fields.title,
-            employee_no: None,
+            employee_no: fields.employee_no.filter(|_| employee_no_attr().is_some()),
             department_ids: fields.department_ids.unwrap_or_default(),
             manager_id: fields.manager_id,
             active: true,

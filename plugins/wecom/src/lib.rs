@@ -1,6 +1,7 @@
 //! Qiao's WeCom (企业微信) connector, for an enterprise's self-built app: the directory and sign-in (identity),
-//! app messages (messaging), approvals through the 审批 app (approval), the encrypted XML callbacks
-//! (webhook), and approvals listed by time range (poll). Point `api_base` at a simulator or proxy to test without WeCom.
+//! tags as roles (roles), disabling and enabling members (user-status), app messages (messaging), approvals
+//! through the 审批 app (approval), the encrypted XML callbacks (webhook), and approvals listed by time range
+//! (poll). Point `api_base` at a simulator or proxy to test without WeCom.
 
 mod approval;
 mod client;
@@ -8,6 +9,7 @@ mod errors;
 mod identity;
 mod messaging;
 mod poll;
+mod roles;
 mod webhook;
 
 qiao_sdk::export_bindings!(
@@ -16,6 +18,8 @@ qiao_sdk::export_bindings!(
         include qiao:connector/host@0.1.0;
         export qiao:connector/describe@0.1.0;
         export qiao:connector/identity@0.1.0;
+        export qiao:connector/roles@0.1.0;
+        export qiao:connector/user-status@0.1.0;
         export qiao:connector/messaging@0.1.0;
         export qiao:connector/approval@0.1.0;
         export qiao:connector/webhook@0.1.0;
@@ -88,6 +92,15 @@ impl Guest for WeCom {
                     true,
                     false,
                     "Callback EncodingAESKey (43 characters)",
+                ),
+                field(
+                    "employee_no_attr",
+                    false,
+                    false,
+                    false,
+                    "Name of the text custom member field (扩展属性, created in the admin console) that holds the \
+                     employee number: WeCom has none of its own and ignores fields it does not have; default 工号, \
+                     empty = employee numbers are not kept",
                 ),
                 field(
                     "oauth_scope",

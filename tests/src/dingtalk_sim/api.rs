@@ -180,6 +180,9 @@ fn route(
         {
             none(directory(state, &p["/topapi/v2/".len()..], body))
         }
+        ("POST", p) if p.starts_with("/topapi/role/") || p.starts_with("/role/") => {
+            none(roles(state, p, body))
+        }
         ("POST", "/topapi/user/getbyunionid") => {
             let unionid = text(body, "unionid");
             match state.users.values().find(|u| u.unionid == unionid) {
@@ -286,7 +289,7 @@ fn directory(state: &mut State, op: &str, body: &Value) -> Response {
                 .depts
                 .values()
                 .filter(|d| d.parent_id == parent && d.id != 1)
-                .map(|d| state.dept_json(d))
+                .map(|d| state.dept_brief_json(d))
                 .collect();
             ok(json!({ "result": list }))
         }
@@ -296,8 +299,8 @@ fn directory(state: &mut State, op: &str, body: &Value) -> Response {
         },
         "department/create" => {
             let (name, parent) = (text(body, "name"), number(body, "parent_id").unwrap_or(0));
-            if name.is_empty() {
-                return err(400002, "name 参数不合法");
+            if !valid_dept_name(&name) {
+                return err(60001, "无效的部门名称");
             }
             if !state.depts.contains_key(&parent) {
                 return err(60004, "父部门不存在");
@@ -324,18 +327,34 @@ fn directory(state: &mut State, op: &str, body: &Value) -> Response {
         }
         "department/update" => {
             let Some(id) = number(body, "dept_id").filter(|id| state.depts.contains_key(id)) else {
-                return err(60003, "部门不存在");
+                return err(60003, "未找到该部门");
             };
-            if number(body, "parent_id").is_some_and(|parent| !state.depts.contains_key(&parent)) {
+            if id == 1 {
+                return err(60018, "根部门不能被更新");
+            }
+            let current = state.depts[&id].clone();
+            let parent = number(body, "parent_id").unwrap_or(current.parent_id);
+            if !state.depts.contains_key(&parent) {
                 return err(60004, "父部门不存在");
             }
+            if parent != current.parent_id && state.subtree(id).contains(&parent) {
+                return err(60010, "部门id存在循环");
+            }
+            let name = match text(body, "name") {
+                name if name.is_empty() => current.name.clone(),
+                name if !valid_dept_name(&name) => return err(60001, "无效的部门名称"),
+                name => name,
+            };
+            if state
+                .depts
+                .values()
+                .any(|d| d.id != id && d.parent_id == parent && d.name == name)
+            {
+                return err(60008, "父部门下该部门名称已存在");
+            }
             let dept = state.depts.get_mut(&id).unwrap();
-            if !text(body, "name").is_empty() {
-                dept.name = text(body, "name");
-            }
-            if let Some(parent) = number(body, "parent_id") {
-                dept.parent_id = parent;
-            }
+            dept.name = name;
+            dept.parent_id = parent;
             if let Some(order) = number(body, "order") {
                 dept.order = order;
             }
@@ -361,26 +380,28 @@ fn directory(state: &mut State, op: &str, body: &Value) -> Response {
                 return err(60003, "部门不存在");
             };
             let (cursor, size) = (
-                number(body, "cursor").unwrap_or(0).max(0) as usize,
+                number(body, "cursor").unwrap_or(0),
                 number(body, "size").unwrap_or(0),
             );
-            if !(1..=100).contains(&size) {
-                return err(400002, "size 参数不合法，取值 1-100");
+            if !(1..=100).contains(&size) || cursor < 0 {
+                return err(40035, "参数非法: cursor 或 size 不合法，size 取值 1-100");
             }
-            let members: Vec<Value> = state
+            // One pass over the users: only the page is rendered, so paging a large department stays linear.
+            let (cursor, size) = (cursor as usize, size as usize);
+            let mut page = Vec::new();
+            let mut members = 0;
+            for user in state
                 .users
                 .values()
                 .filter(|u| u.dept_id_list.contains(&dept))
-                .map(|u| state.user_json(u))
-                .collect();
-            let page: Vec<Value> = members
-                .iter()
-                .skip(cursor)
-                .take(size as usize)
-                .cloned()
-                .collect();
+            {
+                if members >= cursor && page.len() < size {
+                    page.push(state.user_list_json(user));
+                }
+                members += 1;
+            }
             let next = cursor + page.len();
-            let has_more = next < members.len();
+            let has_more = next < members;
             let mut result = json!({ "has_more": has_more, "list": page });
             if has_more {
                 result["next_cursor"] = json!(next);
@@ -391,11 +412,10 @@ fn directory(state: &mut State, op: &str, body: &Value) -> Response {
             Some(u) => ok(json!({ "result": state.user_json(u) })),
             None => err(60121, "找不到该用户"),
         },
-        "user/getbymobile" => match state
-            .users
-            .values()
-            .find(|u| u.mobile == text(body, "mobile"))
-        {
+        "user/getbymobile" => match state.users.values().find(|u| {
+            let (code, mobile) = super::state::split_mobile(&text(body, "mobile"));
+            u.mobile == mobile && (u.state_code == code || !text(body, "mobile").starts_with('+'))
+        }) {
             Some(u) => ok(json!({ "result": { "userid": u.userid } })),
             None => err(60121, "找不到该用户"),
         },
@@ -418,15 +438,17 @@ fn directory(state: &mut State, op: &str, body: &Value) -> Response {
             };
             if let Some(list) = body.get("dept_id_list").map(|_| text(body, "dept_id_list")) {
                 match id_list(&list) {
-                    Some(ids) if ids.iter().all(|id| state.depts.contains_key(id)) => {
+                    Some(ids)
+                        if !ids.is_empty() && ids.iter().all(|id| state.depts.contains_key(id)) =>
+                    {
                         user.dept_id_list = ids
                     }
                     _ => return err(60003, "部门不存在"),
                 }
             }
+            // No `mobile` here: DingTalk's user/update has no such field (the person changes their number).
             for (key, field) in [
                 ("name", &mut user.name),
-                ("mobile", &mut user.mobile),
                 ("email", &mut user.email),
                 ("title", &mut user.title),
                 ("job_number", &mut user.job_number),
@@ -436,11 +458,26 @@ fn directory(state: &mut State, op: &str, body: &Value) -> Response {
                     *field = text(body, key);
                 }
             }
+            if text(body, "force_update_fields")
+                .split(',')
+                .any(|f| f.trim() == "manager_userid")
+                && text(body, "manager_userid").is_empty()
+            {
+                user.manager_userid.clear();
+            }
+            if user.name.is_empty() {
+                return err(60112, "用户姓名不合法");
+            }
             state.users.insert(userid, user);
             ok(json!({}))
         }
         "user/delete" => match state.users.remove(&text(body, "userid")) {
-            Some(_) => ok(json!({})),
+            Some(user) => {
+                for role in state.roles.values_mut() {
+                    role.members.remove(&user.userid);
+                }
+                ok(json!({}))
+            }
             None => err(60121, "找不到该用户"),
         },
         _ => err(404, &format!("simulator has no /topapi/v2/{op}")),
@@ -458,7 +495,12 @@ fn create_user(state: &mut State, body: &Value) -> Response {
     if !depts.iter().all(|id| state.depts.contains_key(id)) {
         return err(60003, "部门不存在");
     }
-    if state.users.values().any(|u| u.mobile == mobile) {
+    let (state_code, number) = super::state::split_mobile(&mobile);
+    if state
+        .users
+        .values()
+        .any(|u| u.mobile == number && u.state_code == state_code)
+    {
         return err(60104, "手机号码在公司中已存在");
     }
     let userid = match text(body, "userid") {
@@ -468,6 +510,8 @@ fn create_user(state: &mut State, body: &Value) -> Response {
     };
     state.add_user(&userid, &name, &mobile, depts);
     let user = state.users.get_mut(&userid).unwrap();
+    // Not activated until the person signs in to DingTalk.
+    user.active = false;
     for (key, field) in [
         ("email", &mut user.email),
         ("title", &mut user.title),
@@ -478,6 +522,164 @@ fn create_user(state: &mut State, body: &Value) -> Response {
     }
     let unionid = user.unionid.clone();
     ok(json!({ "result": { "userid": userid, "unionId": unionid } }))
+}
+
+/// DingTalk's department names: 1–64 characters, none of `-`, `,` and `，`.
+fn valid_dept_name(name: &str) -> bool {
+    (1..=64).contains(&name.chars().count()) && !name.contains(['-', ',', '，'])
+}
+
+/// A `"1,2,3"` list of the role APIs, with its limit: the ids, or the errcode and message refusing it.
+fn role_list<'a>(body: &'a Value, key: &str, max: usize) -> Result<Vec<&'a str>, (i64, String)> {
+    let ids: Vec<&str> = body[key]
+        .as_str()
+        .unwrap_or_default()
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .collect();
+    if ids.is_empty() || ids.len() > max {
+        return Err((
+            400002,
+            format!("{key} 不合法：1 到 {max} 个，以英文逗号分隔"),
+        ));
+    }
+    Ok(ids)
+}
+
+/// The role APIs: `/topapi/role/list|simplelist|addrolesforemps|removerolesforemps`, `/role/add_role_group` and
+/// `/role/add_role`.
+fn roles(state: &mut State, path: &str, body: &Value) -> Response {
+    match path {
+        "/topapi/role/list" => {
+            let (size, offset) = (
+                number(body, "size").unwrap_or(20),
+                number(body, "offset").unwrap_or(0),
+            );
+            if !(1..=200).contains(&size) {
+                return err(40069, "非法的size");
+            }
+            if offset < 0 {
+                return err(40068, "无效的偏移量");
+            }
+            let groups: Vec<Value> = state
+                .role_groups
+                .values()
+                .skip(offset as usize)
+                .take(size as usize)
+                .map(|g| {
+                    let roles: Vec<Value> = state
+                        .roles
+                        .values()
+                        .filter(|r| r.group_id == g.id)
+                        .map(|r| json!({ "id": r.id, "name": r.name }))
+                        .collect();
+                    json!({ "groupId": g.id, "name": g.name, "roles": roles })
+                })
+                .collect();
+            let has_more = (offset + size) < state.role_groups.len() as i64;
+            ok(json!({ "result": { "hasMore": has_more, "list": groups } }))
+        }
+        "/role/add_role_group" => {
+            let name = text(body, "name");
+            if name.is_empty() {
+                return err(400002, "name 不能为空");
+            }
+            let id = state.next_id() * 1000 + 577;
+            state
+                .role_groups
+                .insert(id, super::state::RoleGroup { id, name });
+            ok(json!({ "groupId": id }))
+        }
+        "/role/add_role" => {
+            let (name, group) = (text(body, "roleName"), number(body, "groupId"));
+            let Some(group) = group.filter(|_| !name.is_empty()) else {
+                return err(34018, "角色不能为空");
+            };
+            if !state.role_groups.contains_key(&group) {
+                return err(34020, "无效的groupId");
+            }
+            if state.roles.values().any(|r| r.name == name) {
+                return err(34021, "角色名称已存在");
+            }
+            let id = state.next_id() * 1000 + 578;
+            let role = super::state::Role {
+                id,
+                name,
+                group_id: group,
+                members: Default::default(),
+            };
+            state.roles.insert(id, role);
+            ok(json!({ "roleId": id }))
+        }
+        "/topapi/role/simplelist" => {
+            let Some(role) = number(body, "role_id").and_then(|id| state.roles.get(&id)) else {
+                return err(33011, "无效的roleId");
+            };
+            let (size, offset) = (
+                number(body, "size").unwrap_or(20),
+                number(body, "offset").unwrap_or(0),
+            );
+            if !(1..=100).contains(&size) {
+                return err(40069, "无效的size");
+            }
+            if offset < 0 {
+                return err(40068, "无效的偏移量");
+            }
+            let list: Vec<Value> = role
+                .members
+                .iter()
+                .skip(offset as usize)
+                .take(size as usize)
+                .map(|id| {
+                    let name = state.users.get(id).map(|u| u.name.as_str());
+                    json!({ "userid": id, "name": name.unwrap_or_default(), "manageScopes": [] })
+                })
+                .collect();
+            let has_more = (offset + size) < role.members.len() as i64;
+            ok(json!({ "result": { "hasMore": has_more, "list": list } }))
+        }
+        "/topapi/role/addrolesforemps" | "/topapi/role/removerolesforemps" => {
+            let add = path.ends_with("addrolesforemps");
+            let max_users = if add { 20 } else { 100 };
+            let (role_ids, user_ids) = match (
+                role_list(body, "roleIds", 20),
+                role_list(body, "userIds", max_users),
+            ) {
+                (Ok(roles), Ok(users)) => (roles, users),
+                (Err((code, message)), _) | (_, Err((code, message))) => {
+                    return err(code, &message);
+                }
+            };
+            let mut roles = Vec::new();
+            for id in role_ids {
+                match id
+                    .parse::<i64>()
+                    .ok()
+                    .filter(|id| state.roles.contains_key(id))
+                {
+                    Some(id) => roles.push(id),
+                    None => return err(33011, "无效的roleIds"),
+                }
+            }
+            // All or nothing: one unknown user refuses the whole request, without naming it.
+            if user_ids.iter().any(|u| !state.users.contains_key(*u)) {
+                return err(33012, "无效的userIds");
+            }
+            for id in roles {
+                let members = &mut state.roles.get_mut(&id).unwrap().members;
+                for user in &user_ids {
+                    if add {
+                        members.insert(user.to_string());
+                    } else {
+                        members.remove(*user);
+                    }
+                }
+            }
+            ok(json!({}))
+        }
+        _ => err(404, &format!("simulator has no {path}")),
+    }
 }
 
 fn notifications(state: &mut State, op: &str, body: &Value) -> Response {

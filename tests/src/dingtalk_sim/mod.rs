@@ -1,13 +1,18 @@
 //! A DingTalk simulator: a small stateful server speaking DingTalk's wire format on both hosts at once (the old
 //! API's `/gettoken` and `/topapi/...`, and the new API's `/v1.0/...`, whose paths do not overlap), for exactly
-//! the endpoints Qiao's DingTalk connector uses. It issues tokens that expire, enforces a QPS limit with
-//! DingTalk's codes, injects faults on request, and pushes signed, encrypted callbacks when approvals move.
+//! the endpoints Qiao's DingTalk connector uses (the directory, roles, work notifications, DING, approvals).
+//! Shapes follow DingTalk's: `user/list` has no manager and `department/listsub` no order (only `user/get` and
+//! `department/get` do), and users an app creates are not `active` (activated) yet. It issues tokens that expire,
+//! enforces a QPS limit with DingTalk's codes, injects faults on request, and pushes signed, encrypted callbacks
+//! when approvals move.
 //!
 //! Run it on its own with `cargo run -p qiao-tests --bin dingtalk-sim -- --help`.
 
 mod api;
 mod callbacks;
 mod state;
+#[cfg(test)]
+mod tests;
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -19,7 +24,7 @@ use crate::sim_support::{Served, serve};
 use serde_json::Value;
 
 pub use callbacks::SignedCallback;
-pub use state::{Fault, State};
+pub use state::{Dept, Fault, Role, RoleGroup, State, User};
 
 /// The simulated app's credentials and the organisation's callback settings.
 #[derive(Clone, Debug)]
@@ -94,6 +99,22 @@ impl DingTalkSim {
     /// The next `times` requests whose path contains `path` fail with `fault`.
     pub fn inject(&self, path: &str, fault: Fault, times: u32) {
         self.state().faults.add(path, fault, times);
+    }
+
+    /// The members of a role (sorted), read straight from the simulated organisation.
+    pub fn role_members(&self, role_id: &str) -> Vec<String> {
+        role_id
+            .parse()
+            .map(|id| self.state().role_members(id))
+            .unwrap_or_default()
+    }
+
+    /// The role named `name`: its id and its group's name.
+    pub fn role(&self, name: &str) -> Option<(String, String)> {
+        let state = self.state();
+        let role = state.roles.values().find(|r| r.name == name)?;
+        let group = state.role_groups.get(&role.group_id)?.name.clone();
+        Some((role.id.to_string(), group))
     }
 
     /// Every issued token stops working at once (as when the app secret is reset).

@@ -1,7 +1,8 @@
-//! The simulated organisation: departments, users, work notifications with read state, DINGs, approval
-//! processes and instances, issued tokens and sign-in codes, plus the test controls (faults, QPS window).
+//! The simulated organisation: departments, users, role groups and roles, work notifications with read state,
+//! DINGs, approval processes and instances, issued tokens and sign-in codes, plus the test controls (faults,
+//! QPS window).
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
@@ -37,13 +38,31 @@ pub struct User {
     pub userid: String,
     pub unionid: String,
     pub name: String,
+    /// The number without its country code, as DingTalk answers it (`+852-51234567` is stored as `51234567`
+    /// with `state_code` 852).
     pub mobile: String,
+    pub state_code: String,
     pub email: String,
     pub title: String,
     pub job_number: String,
     pub dept_id_list: Vec<i64>,
     pub manager_userid: String,
+    /// DingTalk's `active`: the person has activated DingTalk (signed in once). Users an app creates are not.
     pub active: bool,
+}
+
+#[derive(Clone, Debug)]
+pub struct RoleGroup {
+    pub id: i64,
+    pub name: String,
+}
+
+#[derive(Clone, Debug)]
+pub struct Role {
+    pub id: i64,
+    pub name: String,
+    pub group_id: i64,
+    pub members: BTreeSet<String>,
 }
 
 #[derive(Clone, Debug)]
@@ -87,6 +106,8 @@ pub struct State {
     pub options: Options,
     pub depts: BTreeMap<i64, Dept>,
     pub users: BTreeMap<String, User>,
+    pub role_groups: BTreeMap<i64, RoleGroup>,
+    pub roles: BTreeMap<i64, Role>,
     pub notifications: BTreeMap<i64, Notification>,
     pub dings: HashMap<String, (Vec<String>, bool)>,
     /// Process code → (required form fields, approver chain).
@@ -114,6 +135,8 @@ impl State {
             options,
             depts: BTreeMap::new(),
             users: BTreeMap::new(),
+            role_groups: BTreeMap::new(),
+            roles: BTreeMap::new(),
             notifications: BTreeMap::new(),
             dings: HashMap::new(),
             processes: HashMap::new(),
@@ -149,6 +172,30 @@ impl State {
         ] {
             state.add_user(userid, name, mobile, vec![dept]);
         }
+        // DingTalk's default role group and roles, as a new organisation has them.
+        state.role_groups.insert(
+            1_507_113_577,
+            RoleGroup {
+                id: 1_507_113_577,
+                name: "默认".into(),
+            },
+        );
+        for (id, name, members) in [
+            (1_507_113_578, "主管理员", vec!["manager1"]),
+            (1_507_113_579, "子管理员", vec![]),
+            (1_507_113_580, "负责人", vec![]),
+            (1_507_113_581, "主管", vec!["manager1"]),
+        ] {
+            state.roles.insert(
+                id,
+                Role {
+                    id,
+                    name: name.into(),
+                    group_id: 1_507_113_577,
+                    members: members.into_iter().map(String::from).collect(),
+                },
+            );
+        }
         state.processes.insert(
             "PROC-LEAVE".into(),
             (
@@ -164,14 +211,18 @@ impl State {
         self.next_id
     }
 
+    /// An activated user (one who has signed in to DingTalk), with a mainland China mobile unless it says
+    /// otherwise (`+852-51234567`).
     pub fn add_user(&mut self, userid: &str, name: &str, mobile: &str, depts: Vec<i64>) {
+        let (state_code, mobile) = split_mobile(mobile);
         self.users.insert(
             userid.into(),
             User {
                 userid: userid.into(),
                 unionid: format!("union-{userid}"),
                 name: name.into(),
-                mobile: mobile.into(),
+                mobile,
+                state_code,
                 email: format!("{userid}@example.com"),
                 title: String::new(),
                 job_number: String::new(),
@@ -180,6 +231,52 @@ impl State {
                 active: true,
             },
         );
+    }
+
+    /// A large organisation for scale tests: `departments` departments (ten under the root, one under each of
+    /// those, the rest under the second level: three levels) and `users` users spread over them round robin, each with a title, job
+    /// number, email and, but for the first of each department, a manager. Returns the new department ids.
+    pub fn add_directory(&mut self, departments: usize, users: usize) -> Vec<i64> {
+        let mut ids: Vec<i64> = Vec::with_capacity(departments);
+        for i in 0..departments {
+            let id = self.next_id();
+            let parent = match i {
+                0..10 => 1,
+                10..20 => ids[i - 10],
+                _ => ids[10 + (i - 20) % 10],
+            };
+            self.depts.insert(
+                id,
+                Dept {
+                    id,
+                    name: format!("Dept {i:03}"),
+                    parent_id: parent,
+                    order: i as i64,
+                },
+            );
+            ids.push(id);
+        }
+        let mut first_of: HashMap<i64, String> = HashMap::new();
+        for i in 0..users {
+            let dept = ids[i % ids.len()];
+            let userid = format!("bulk{i:05}");
+            self.add_user(
+                &userid,
+                &format!("User {i:05}"),
+                &format!("1370000{i:04}"),
+                vec![dept],
+            );
+            let user = self.users.get_mut(&userid).unwrap();
+            user.title = format!("Title {}", i % 7);
+            user.job_number = format!("E{i:05}");
+            match first_of.get(&dept) {
+                Some(manager) => user.manager_userid = manager.clone(),
+                None => {
+                    first_of.insert(dept, userid.clone());
+                }
+            }
+        }
+        ids
     }
 
     /// A one-time sign-in code for the user (the in-app JSAPI code and the web OAuth code work alike).
@@ -220,21 +317,102 @@ impl State {
         self.qps_window.admit(path, self.options.qps)
     }
 
-    pub fn dept_json(&self, dept: &Dept) -> Value {
-        let mut value = json!({ "dept_id": dept.id, "name": dept.name, "order": dept.order, "auto_add_user": true });
+    /// A department as `department/listsub` lists it: no `order` (only `department/get` has it).
+    pub fn dept_brief_json(&self, dept: &Dept) -> Value {
+        let mut value = json!({
+            "dept_id": dept.id, "name": dept.name, "create_dept_group": false, "auto_add_user": true,
+        });
         if dept.id != 1 {
             value["parent_id"] = json!(dept.parent_id);
         }
         value
     }
 
-    pub fn user_json(&self, user: &User) -> Value {
-        json!({
+    /// A department as `department/get` answers it.
+    pub fn dept_json(&self, dept: &Dept) -> Value {
+        let mut value = self.dept_brief_json(dept);
+        let fields = json!({
+            "order": dept.order, "hide_dept": false, "outer_dept": false, "dept_manager_userid_list": [],
+            "group_contain_sub_dept": false, "auto_approve_apply": false,
+        });
+        merge(&mut value, fields);
+        value
+    }
+
+    /// The ids of `id` and every department under it.
+    pub fn subtree(&self, id: i64) -> HashSet<i64> {
+        let mut found = HashSet::from([id]);
+        let mut grew = true;
+        while grew {
+            grew = false;
+            for dept in self.depts.values() {
+                if found.contains(&dept.parent_id) && found.insert(dept.id) {
+                    grew = true;
+                }
+            }
+        }
+        found
+    }
+
+    /// The fields `user/list` and `user/get` share. Empty optional fields are left out, as DingTalk does.
+    fn user_fields(&self, user: &User) -> Value {
+        let mut value = json!({
             "userid": user.userid, "unionid": user.unionid, "name": user.name, "mobile": user.mobile,
-            "email": user.email, "title": user.title, "job_number": user.job_number,
-            "dept_id_list": user.dept_id_list, "manager_userid": user.manager_userid, "active": user.active,
-            "admin": false, "boss": false,
-        })
+            "state_code": user.state_code, "hide_mobile": false, "title": user.title,
+            "job_number": user.job_number, "dept_id_list": user.dept_id_list, "active": user.active,
+            "admin": false, "boss": false, "senior": false, "real_authed": user.active,
+            "exclusive_account": false,
+        });
+        if !user.email.is_empty() {
+            value["email"] = json!(user.email);
+        }
+        value
+    }
+
+    /// A user as `topapi/v2/user/list` lists one: without `manager_userid` (DingTalk's list has no manager; only
+    /// `user/get` tells it).
+    pub fn user_list_json(&self, user: &User) -> Value {
+        let mut value = self.user_fields(user);
+        value["dept_order"] = json!(1);
+        value["leader"] = json!(false);
+        value
+    }
+
+    /// A user as `topapi/v2/user/get` answers: the manager when there is one, the roles, and per-department
+    /// order and leadership.
+    pub fn user_json(&self, user: &User) -> Value {
+        let mut value = self.user_fields(user);
+        if !user.manager_userid.is_empty() {
+            value["manager_userid"] = json!(user.manager_userid);
+        }
+        value["dept_order_list"] = user
+            .dept_id_list
+            .iter()
+            .map(|d| json!({ "dept_id": d, "order": 1 }))
+            .collect();
+        value["leader_in_dept"] = user
+            .dept_id_list
+            .iter()
+            .map(|d| json!({ "dept_id": d, "leader": false }))
+            .collect();
+        value["role_list"] = self
+            .roles
+            .values()
+            .filter(|r| r.members.contains(&user.userid))
+            .map(|r| {
+                let group = self.role_groups.get(&r.group_id).map(|g| g.name.as_str());
+                json!({ "id": r.id, "name": r.name, "group_name": group.unwrap_or_default() })
+            })
+            .collect();
+        value
+    }
+
+    /// The members of a role, sorted (what a test compares with what Qiao listed).
+    pub fn role_members(&self, role_id: i64) -> Vec<String> {
+        self.roles
+            .get(&role_id)
+            .map(|r| r.members.iter().cloned().collect())
+            .unwrap_or_default()
     }
 
     pub fn instance_json(&self, instance: &Instance) -> Value {
@@ -448,6 +626,14 @@ impl State {
             json!({ key: ids, "TimeStamp": now_ms().to_string() }),
         );
         event
+    }
+}
+
+/// `+852-51234567` → ("852", "51234567"); `+86-13800000001` and `13800000001` → ("86", "13800000001").
+pub fn split_mobile(mobile: &str) -> (String, String) {
+    match mobile.strip_prefix('+').and_then(|m| m.split_once('-')) {
+        Some((code, number)) => (code.to_string(), number.to_string()),
+        None => ("86".to_string(), mobile.to_string()),
     }
 }
 

@@ -54,6 +54,21 @@ const MOBILE_TAKEN: i64 = 41014;
 const EMAIL_TAKEN: i64 = 41015;
 const USER_ID_TAKEN: i64 = 41016;
 
+// contact/v3 user groups: all guessed (the 42xxx range beside the department and user codes above). A member
+// `batch_add` refuses gets its code in `results`; `batch_remove` refuses the whole request.
+const GROUP_NOT_FOUND: i64 = 42001;
+/// Group names are unique in a tenant (documented; the code is guessed).
+const GROUP_NAME_TAKEN: i64 = 42002;
+const GROUP_ID_TAKEN: i64 = 42003;
+/// At most 500 user groups per tenant (documented; the code is guessed).
+const GROUP_LIMIT: i64 = 42004;
+/// Per member in `batch_add` results: already in the group.
+const MEMBER_EXISTS: i64 = 42005;
+/// `batch_remove` of a user who is not in the group.
+const MEMBER_NOT_IN_GROUP: i64 = 42006;
+/// User groups per tenant (documented: "单租户内用户组总数上限为 500").
+const MAX_GROUPS: usize = 500;
+
 // authen/v2/oauth/token: guessed, with the OAuth `error` strings of RFC 6749 beside them.
 const OAUTH_BAD_REQUEST: i64 = 20001;
 const OAUTH_BAD_CLIENT: i64 = 20002;
@@ -291,6 +306,19 @@ fn id_types(query: &Params) -> Result<(&str, &str), Refusal> {
 
 /// One page of `items`: `page_size` (default and maximum per endpoint) and an opaque `page_token`.
 fn page(items: Vec<Value>, query: &Params, default: usize, max: usize) -> Result<Value, Refusal> {
+    paged(&items, query, default, max, "items", Value::clone)
+}
+
+/// One page of `items` under `key`, only the page's items rendered (lists of thousands stay cheap), with
+/// `has_more` and, when there is more, the `page_token` of the next page.
+fn paged<T>(
+    items: &[T],
+    query: &Params,
+    default: usize,
+    max: usize,
+    key: &str,
+    render: impl Fn(&T) -> Value,
+) -> Result<Value, Refusal> {
     let size = match param(query, "page_size") {
         "" => default,
         s => match s.parse::<usize>() {
@@ -311,9 +339,9 @@ fn page(items: Vec<Value>, query: &Params, default: usize, max: usize) -> Result
         },
     };
     let total = items.len();
-    let page: Vec<Value> = items.into_iter().skip(start).take(size).collect();
-    let next = start + page.len();
-    let mut data = json!({ "items": page, "has_more": next < total });
+    let page: Vec<Value> = items.iter().skip(start).take(size).map(render).collect();
+    let next = start.min(total) + page.len();
+    let mut data = json!({ key: page, "has_more": next < total });
     if next < total {
         data["page_token"] = json!(format!("sim-page-{next}"));
     }
@@ -363,8 +391,30 @@ fn route(
         ("DELETE", ["contact", "v3", "users", id]) => id_types(query).and_then(|(ut, _)| {
             let user = user_of(state, id, ut)?;
             state.users.remove(&user);
+            for group in state.groups.values_mut() {
+                group.members.remove(&user);
+            }
             Ok(ok(json!({})))
         }),
+        ("POST", ["contact", "v3", "group"]) => create_group(state, query, body),
+        ("GET", ["contact", "v3", "group", "simplelist"]) => list_groups(state, query),
+        ("GET", ["contact", "v3", "group", id]) => {
+            group_of(state, id).map(|g| ok(json!({ "group": group_json(&state.groups[&g]) })))
+        }
+        ("GET", ["contact", "v3", "group", id, "member", "simplelist"]) => {
+            group_members(state, query, id)
+        }
+        (
+            "POST",
+            [
+                "contact",
+                "v3",
+                "group",
+                id,
+                "member",
+                action @ ("batch_add" | "batch_remove"),
+            ],
+        ) => change_members(state, id, body, *action == "batch_add"),
         ("POST", ["authen", "v2", "oauth", "token"]) => Ok(oauth_token(state, body)),
         ("GET", ["authen", "v1", "user_info"]) => Ok(user_info(state, user.as_deref())),
         ("POST", ["im", "v1", "messages"]) => send_message(state, query, body),
@@ -594,12 +644,13 @@ fn children(state: &State, query: &Params, id: &str) -> Result<Response, Refusal
     let (user_type, dept_type) = id_types(query)?;
     let parent = dept_of(state, id, dept_type)?;
     let recursive = param(query, "fetch_child") == "true";
-    let items = state
-        .children(&parent, recursive)
-        .iter()
-        .map(|d| state.dept_json(&state.depts[d], user_type, dept_type))
-        .collect();
-    Ok(ok(page(items, query, 10, 50)?))
+    let ids = state.children(&parent, recursive);
+    let counts = state.member_counts();
+    let data = paged(&ids, query, 10, 50, "items", |d| {
+        let count = counts.get(d.as_str()).copied().unwrap_or(0);
+        state.dept_json_counted(&state.depts[d], user_type, dept_type, count)
+    })?;
+    Ok(ok(data))
 }
 
 /// "13800000001" and "+8613800000001" are the same Chinese number.
@@ -610,6 +661,23 @@ fn normal_mobile(mobile: &str) -> String {
     } else {
         format!("+86{mobile}")
     }
+}
+
+/// Whether a stored mobile is the (normalised) `wanted` one, without allocating: checked against every user on
+/// each create and update.
+fn same_mobile(stored: &str, wanted: &str) -> bool {
+    let stored = stored.trim();
+    if stored.is_empty() || stored.starts_with('+') {
+        stored == wanted
+    } else {
+        wanted.strip_prefix("+86") == Some(stored)
+    }
+}
+
+/// A mobile Feishu takes: digits, with a leading `+` and country code for numbers outside the mainland.
+fn valid_mobile(mobile: &str) -> bool {
+    let digits = mobile.strip_prefix('+').unwrap_or(mobile);
+    (5..=20).contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_digit())
 }
 
 fn create_user(state: &mut State, query: &Params, body: &Value) -> Result<Response, Refusal> {
@@ -706,7 +774,10 @@ fn apply_user_fields(
     let others = || state.users.values().filter(|u| u.user_id != user.user_id);
     if body.get("mobile").is_some() {
         let mobile = normal_mobile(&text(body, "mobile"));
-        if others().any(|u| normal_mobile(&u.mobile) == mobile) {
+        if !valid_mobile(&mobile) {
+            return Err(refuse(FIELD_INVALID, "field validation failed: mobile"));
+        }
+        if others().any(|u| same_mobile(&u.mobile, &mobile)) {
             return Err(refuse(MOBILE_TAKEN, "mobile already exists"));
         }
         user.mobile = mobile;
@@ -737,6 +808,12 @@ fn apply_user_fields(
             l => Some(user_of(state, &l, user_type)?),
         };
     }
+    // 暂停 (frozen): `is_frozen` on the user, reported back in `status.is_frozen`.
+    match body.get("is_frozen") {
+        None => {}
+        Some(Value::Bool(frozen)) => user.is_frozen = *frozen,
+        Some(_) => return Err(refuse(FIELD_INVALID, "field validation failed: is_frozen")),
+    }
     for (key, field) in [
         ("name", &mut user.name),
         ("job_title", &mut user.job_title),
@@ -752,13 +829,204 @@ fn apply_user_fields(
 fn find_by_department(state: &State, query: &Params) -> Result<Response, Refusal> {
     let (user_type, dept_type) = id_types(query)?;
     let dept = dept_of(state, param(query, "department_id"), dept_type)?;
-    let items = state
+    let members: Vec<&super::state::User> = state
         .users
         .values()
         .filter(|u| u.department_ids.contains(&dept))
-        .map(|u| state.user_json(u, user_type, dept_type))
         .collect();
-    Ok(ok(page(items, query, 10, 50)?))
+    let data = paged(&members, query, 10, 50, "items", |u| {
+        state.user_json(u, user_type, dept_type)
+    })?;
+    Ok(ok(data))
+}
+
+/// The id of a user group named in the path, or a "not exist" refusal.
+fn group_of(state: &State, id: &str) -> Result<String, Refusal> {
+    state
+        .groups
+        .contains_key(id)
+        .then(|| id.to_string())
+        .ok_or_else(|| refuse(GROUP_NOT_FOUND, &format!("group {id} not exist")))
+}
+
+/// A `Group` as `simplelist` and `GET group/:id` answer it: `id` is what paths take; `group_id` the custom id.
+fn group_json(group: &super::state::Group) -> Value {
+    json!({
+        "id": group.id, "name": group.name, "description": group.description,
+        "member_user_count": group.members.len(), "member_department_count": 0, "type": 1,
+        "group_id": group.id,
+    })
+}
+
+/// `POST contact/v3/group {name, description?, type?, group_id?}` → `data.group_id`.
+fn create_group(state: &mut State, query: &Params, body: &Value) -> Result<Response, Refusal> {
+    id_types(query)?;
+    let name = text(body, "name");
+    if name.trim().is_empty() || name.chars().count() > 100 {
+        return Err(refuse(
+            FIELD_INVALID,
+            "field validation failed: name is required, at most 100 characters",
+        ));
+    }
+    let description = text(body, "description");
+    if description.chars().count() > 500 {
+        return Err(refuse(
+            FIELD_INVALID,
+            "field validation failed: description is at most 500 characters",
+        ));
+    }
+    // Only ordinary groups can be made through the API; dynamic ones (2) are made in the admin console.
+    if !matches!(number(body, "type"), None | Some(1)) {
+        return Err(refuse(FIELD_INVALID, "field validation failed: type"));
+    }
+    if state.groups.values().any(|g| g.name == name) {
+        return Err(refuse(GROUP_NAME_TAKEN, "group name already exists"));
+    }
+    if state.groups.len() >= MAX_GROUPS {
+        return Err(refuse(
+            GROUP_LIMIT,
+            "the tenant has 500 user groups already",
+        ));
+    }
+    let id = match text(body, "group_id") {
+        id if id.is_empty() => loop {
+            let id = format!("g{}", &hex_id(&format!("group:{}", state.next_id()))[..6]);
+            if !state.groups.contains_key(&id) {
+                break id;
+            }
+        },
+        id if id.len() > 64 || !id.bytes().all(|b| b.is_ascii_alphanumeric()) => {
+            return Err(refuse(FIELD_INVALID, "field validation failed: group_id"));
+        }
+        id if state.groups.contains_key(&id) => {
+            return Err(refuse(GROUP_ID_TAKEN, "group_id already exists"));
+        }
+        id => id,
+    };
+    state.add_group(&id, &name, &[]);
+    state.groups.get_mut(&id).unwrap().description = description;
+    Ok(ok(json!({ "group_id": id })))
+}
+
+/// `GET contact/v3/group/simplelist?type=&page_size=&page_token=` (50 by default, at most 100).
+fn list_groups(state: &State, query: &Params) -> Result<Response, Refusal> {
+    let groups: Vec<&super::state::Group> = match param(query, "type") {
+        "" | "1" => state.groups.values().collect(),
+        // Dynamic groups: the simulator has none.
+        "2" => Vec::new(),
+        _ => return Err(refuse(FIELD_INVALID, "field validation failed: type")),
+    };
+    let data = paged(&groups, query, 50, 100, "grouplist", |g| group_json(g))?;
+    Ok(ok(data))
+}
+
+/// `member_id_type` of a member list (open_id by default), checked.
+fn member_id_type(value: &str) -> Result<&str, Refusal> {
+    match value {
+        "" => Ok("open_id"),
+        t @ ("open_id" | "union_id" | "user_id") => Ok(t),
+        _ => Err(refuse(
+            FIELD_INVALID,
+            "field validation failed: member_id_type",
+        )),
+    }
+}
+
+/// `GET contact/v3/group/:id/member/simplelist?member_id_type=&member_type=&page_size=&page_token=`: user
+/// members as `{member_id, member_type}` (`member_id_type` is a request field only); 50 a page, at most 100.
+fn group_members(state: &State, query: &Params, id: &str) -> Result<Response, Refusal> {
+    let group = &state.groups[&group_of(state, id)?];
+    let id_type = member_id_type(param(query, "member_id_type"))?;
+    let members: Vec<&String> = match param(query, "member_type") {
+        "" | "user" => group.members.iter().collect(),
+        // The simulator's groups have users only.
+        "department" => Vec::new(),
+        _ => {
+            return Err(refuse(
+                FIELD_INVALID,
+                "field validation failed: member_type",
+            ));
+        }
+    };
+    let data = paged(
+        &members,
+        query,
+        50,
+        100,
+        "memberlist",
+        |u| json!({ "member_id": state.user_ref(u, id_type), "member_type": "user" }),
+    )?;
+    Ok(ok(data))
+}
+
+/// `POST contact/v3/group/:id/member/batch_add` / `batch_remove {members: [{member_id, member_type: "user",
+/// member_id_type}]}`, 1 to 100 members. Adding answers a result per member (code 0 when added); removing a
+/// user who is not a member (or not a user) refuses the whole request and changes nothing.
+fn change_members(
+    state: &mut State,
+    id: &str,
+    body: &Value,
+    add: bool,
+) -> Result<Response, Refusal> {
+    let group_id = group_of(state, id)?;
+    let members = body["members"].as_array().cloned().unwrap_or_default();
+    if members.is_empty() || members.len() > 100 {
+        return Err(refuse(
+            FIELD_INVALID,
+            "field validation failed: members must hold 1-100 members",
+        ));
+    }
+    let mut wanted = Vec::new();
+    for member in &members {
+        if !matches!(member["member_type"].as_str(), Some("user")) {
+            return Err(refuse(
+                FIELD_INVALID,
+                "field validation failed: member_type must be user",
+            ));
+        }
+        let id_type = member_id_type(member["member_id_type"].as_str().unwrap_or(""))?;
+        let member_id = text(member, "member_id");
+        let user = state
+            .find_user(&member_id, id_type)
+            .map(|u| u.user_id.clone());
+        wanted.push((member_id, user));
+    }
+    let group = state.groups.get_mut(&group_id).unwrap();
+    if add {
+        let results: Vec<Value> = wanted
+            .into_iter()
+            .map(|(member_id, user)| {
+                let code = match user {
+                    None => USER_NOT_FOUND,
+                    Some(user) if !group.members.insert(user) => MEMBER_EXISTS,
+                    Some(_) => 0,
+                };
+                json!({ "member_id": member_id, "code": code })
+            })
+            .collect();
+        return Ok(ok(json!({ "results": results })));
+    }
+    for (member_id, user) in &wanted {
+        match user {
+            None => {
+                return Err(refuse(
+                    USER_NOT_FOUND,
+                    &format!("user {member_id} not exist"),
+                ));
+            }
+            Some(user) if !group.members.contains(user) => {
+                return Err(refuse(
+                    MEMBER_NOT_IN_GROUP,
+                    &format!("member {member_id} not exist in the group"),
+                ));
+            }
+            Some(_) => {}
+        }
+    }
+    for (_, user) in wanted {
+        group.members.remove(&user.unwrap());
+    }
+    Ok(ok(json!({})))
 }
 
 fn batch_get_id(state: &State, query: &Params, body: &Value) -> Result<Response, Refusal> {

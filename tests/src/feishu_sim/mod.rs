@@ -1,6 +1,7 @@
 //! A Feishu/Lark (飞书) simulator: a small stateful server speaking Feishu's wire format (everything under
 //! `/open-apis/`, `Authorization: Bearer …`, `{"code":0,"msg":"success","data":{…}}` out, errors as an HTTP
-//! status with a non-zero `code`) for the endpoints a Feishu connector uses: the tenant token, contact/v3, SSO,
+//! status with a non-zero `code`) for the endpoints a Feishu connector uses: the tenant token, contact/v3 (with
+//! user groups and frozen users), SSO,
 //! im/v1 messages (with uuid de-duplication, read receipts, recall and urgent reminders), batch sends and
 //! approval/v4. It issues tokens that expire (and renews them in Feishu's last-30-minutes window), enforces a QPS
 //! limit with Feishu's 429, injects faults on request, and pushes signed, encrypted callbacks when approvals
@@ -27,7 +28,8 @@ use serde_json::Value;
 
 pub use callbacks::SignedCallback;
 pub use state::{
-    Comment, Definition, Dept, Fault, Instance, Message, State, Task, Urgent, User, Widget, hex_id,
+    Comment, Definition, Dept, Fault, Group, Instance, Message, State, Task, Urgent, User, Widget,
+    hex_id,
 };
 
 /// The simulated self-built app's credentials, its event-subscription settings and the simulator's limits.
@@ -169,6 +171,19 @@ impl FeishuSim {
     /// Events the simulator pushed by itself, in order: the plaintext and whether the receiver answered 200.
     pub fn pushed(&self) -> Vec<(Value, bool)> {
         self.state().pushed.clone()
+    }
+
+    /// The members (`user_id`s, sorted) of the user group with this id, or `None` when there is no such group.
+    pub fn group_members(&self, group_id: &str) -> Option<Vec<String>> {
+        self.state()
+            .groups
+            .get(group_id)
+            .map(|g| g.members.iter().cloned().collect())
+    }
+
+    /// The user group with this name, if any (names are unique in a tenant).
+    pub fn group_named(&self, name: &str) -> Option<Group> {
+        self.state().group_named(name).cloned()
     }
 
     /// The instance's current approver approves (`approve`) or rejects it in the Feishu app; pushes

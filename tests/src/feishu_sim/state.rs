@@ -69,6 +69,16 @@ pub struct User {
     pub is_resigned: bool,
 }
 
+/// An ordinary user group (用户组, `type` 1): its id (what the member paths take), name and user members.
+#[derive(Clone, Debug)]
+pub struct Group {
+    pub id: String,
+    pub name: String,
+    pub description: String,
+    /// Members' `user_id`s.
+    pub members: BTreeSet<String>,
+}
+
 /// An urgent reminder (加急) on a message: `kind` is "app", "sms" or "phone".
 #[derive(Clone, Debug)]
 pub struct Urgent {
@@ -170,6 +180,8 @@ pub struct State {
     pub options: Options,
     pub depts: BTreeMap<String, Dept>,
     pub users: BTreeMap<String, User>,
+    /// User groups by id.
+    pub groups: BTreeMap<String, Group>,
     /// Group chats: chat_id → member `user_id`s.
     pub chats: BTreeMap<String, Vec<String>>,
     /// In send order, single and batch messages alike.
@@ -214,6 +226,7 @@ impl State {
             options,
             depts: BTreeMap::new(),
             users: BTreeMap::new(),
+            groups: BTreeMap::new(),
             chats: BTreeMap::new(),
             messages: Vec::new(),
             definitions: BTreeMap::new(),
@@ -423,29 +436,57 @@ impl State {
         }
     }
 
-    /// The department's children (`recursive`: all descendants, parents before children), in order.
+    /// The department's children (`recursive`: all descendants, parents before children), in order. One pass
+    /// over the departments, however deep the tree.
     pub fn children(&self, parent: &str, recursive: bool) -> Vec<String> {
-        let direct = |p: &str| {
-            let mut ids: Vec<&Dept> = self
-                .depts
-                .values()
-                .filter(|d| d.parent == p && d.department_id != "0")
-                .collect();
-            ids.sort_by_key(|d| (d.order, d.department_id.clone()));
-            ids.into_iter()
-                .map(|d| d.department_id.clone())
-                .collect::<Vec<_>>()
+        let mut below: HashMap<&str, Vec<&Dept>> = HashMap::new();
+        for dept in self.depts.values().filter(|d| d.department_id != "0") {
+            below.entry(dept.parent.as_str()).or_default().push(dept);
+        }
+        let direct = |p: &str| -> Vec<String> {
+            let mut depts = below.get(p).cloned().unwrap_or_default();
+            depts.sort_by(|a, b| (a.order, &a.department_id).cmp(&(b.order, &b.department_id)));
+            depts.into_iter().map(|d| d.department_id.clone()).collect()
         };
         let mut out = direct(parent);
         if recursive {
             let mut i = 0;
             while i < out.len() {
-                let below = direct(&out[i]);
-                out.extend(below);
+                let more = direct(&out[i]);
+                out.extend(more);
                 i += 1;
             }
         }
         out
+    }
+
+    /// Members per department (custom id), counted in one pass over the users.
+    pub fn member_counts(&self) -> HashMap<&str, usize> {
+        let mut counts = HashMap::new();
+        for user in self.users.values() {
+            for dept in &user.department_ids {
+                *counts.entry(dept.as_str()).or_insert(0) += 1;
+            }
+        }
+        counts
+    }
+
+    /// An ordinary user group made in the admin console, with these members (`user_id`s).
+    pub fn add_group(&mut self, id: &str, name: &str, members: &[&str]) {
+        self.groups.insert(
+            id.into(),
+            Group {
+                id: id.into(),
+                name: name.into(),
+                description: String::new(),
+                members: members.iter().map(|m| m.to_string()).collect(),
+            },
+        );
+    }
+
+    /// The user group with this name (names are unique in a tenant).
+    pub fn group_named(&self, name: &str) -> Option<&Group> {
+        self.groups.values().find(|g| g.name == name)
     }
 
     pub fn dept_json(&self, dept: &Dept, user_id_type: &str, dept_id_type: &str) -> Value {
@@ -454,6 +495,17 @@ impl State {
             .values()
             .filter(|u| u.department_ids.contains(&dept.department_id))
             .count();
+        self.dept_json_counted(dept, user_id_type, dept_id_type, members)
+    }
+
+    /// [`State::dept_json`] with the member count given (from [`State::member_counts`], for lists).
+    pub fn dept_json_counted(
+        &self,
+        dept: &Dept,
+        user_id_type: &str,
+        dept_id_type: &str,
+        members: usize,
+    ) -> Value {
         let parent = if dept.department_id == "0" {
             String::new()
         } else {

@@ -706,3 +706,354 @@ async fn feishu_sim_approvals_push_only_when_subscribed() {
     let read = sim.state().message_read_event("ou_x", vec!["om_1".into()]);
     assert_eq!(read["header"]["event_type"], "im.message.message_read_v1");
 }
+
+#[tokio::test]
+async fn feishu_sim_user_groups() {
+    let sim = FeishuSim::start(Options::default()).await.unwrap();
+    let client = Client::new(&sim);
+    let token = client.token(&sim.options).await;
+
+    let (status, created) = client
+        .post(
+            "contact/v3/group",
+            &token,
+            json!({ "name": "Approvers", "description": "who approves", "type": 1 }),
+        )
+        .await;
+    assert_eq!(
+        (status, created["code"].clone()),
+        (200, json!(0)),
+        "{created}"
+    );
+    let id = created["data"]["group_id"].as_str().unwrap().to_string();
+    let (status, clash) = client
+        .post("contact/v3/group", &token, json!({ "name": "Approvers" }))
+        .await;
+    assert_eq!(
+        (status, clash["code"].clone()),
+        (400, json!(42002)),
+        "names are unique: {clash}"
+    );
+    let (status, custom) = client
+        .post(
+            "contact/v3/group",
+            &token,
+            json!({ "name": "Auditors", "group_id": "auditors01" }),
+        )
+        .await;
+    assert_eq!(
+        (status, custom["data"]["group_id"].clone()),
+        (200, json!("auditors01"))
+    );
+    let (_, list) = client
+        .get("contact/v3/group/simplelist?type=1&page_size=1", &token)
+        .await;
+    assert_eq!(
+        list["data"]["grouplist"].as_array().unwrap().len(),
+        1,
+        "{list}"
+    );
+    assert_eq!(list["data"]["has_more"], true);
+    let next = list["data"]["page_token"].as_str().unwrap();
+    let (_, rest) = client
+        .get(
+            &format!("contact/v3/group/simplelist?type=1&page_size=1&page_token={next}"),
+            &token,
+        )
+        .await;
+    let names: Vec<&str> = [&list, &rest]
+        .iter()
+        .map(|l| l["data"]["grouplist"][0]["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names.len(), 2);
+    assert!(names.contains(&"Approvers") && names.contains(&"Auditors"));
+    assert_eq!(rest["data"]["has_more"], false);
+
+    let member = |id: &str, id_type: &str| json!({ "member_id": id, "member_type": "user", "member_id_type": id_type });
+    let alice_open = sim.state().users["alice"].open_id.clone();
+    let add = format!("contact/v3/group/{id}/member/batch_add");
+    let (status, added) = client
+        .post(
+            &add,
+            &token,
+            json!({ "members": [member("manager1", "user_id"), member(&alice_open, "open_id"),
+                                member("ghost", "user_id")] }),
+        )
+        .await;
+    assert_eq!(status, 200, "{added}");
+    assert_eq!(
+        added["data"]["results"],
+        json!([{ "member_id": "manager1", "code": 0 }, { "member_id": alice_open, "code": 0 },
+               { "member_id": "ghost", "code": 41012 }])
+    );
+    let (_, again) = client
+        .post(
+            &add,
+            &token,
+            json!({ "members": [member("alice", "user_id")] }),
+        )
+        .await;
+    assert_eq!(
+        again["data"]["results"][0]["code"], 42005,
+        "already a member"
+    );
+    assert_eq!(
+        sim.group_members(&id).unwrap(),
+        ["alice", "manager1"],
+        "the refused member was not added"
+    );
+
+    let list = format!("contact/v3/group/{id}/member/simplelist");
+    let (_, page) = client
+        .get(
+            &format!("{list}?member_id_type=user_id&member_type=user&page_size=1"),
+            &token,
+        )
+        .await;
+    assert_eq!(
+        page["data"]["memberlist"],
+        json!([{ "member_id": "alice", "member_type": "user" }])
+    );
+    let next = page["data"]["page_token"].as_str().unwrap();
+    let (_, page2) = client
+        .get(
+            &format!("{list}?member_id_type=user_id&page_size=1&page_token={next}"),
+            &token,
+        )
+        .await;
+    assert_eq!(page2["data"]["memberlist"][0]["member_id"], "manager1");
+    assert_eq!(page2["data"]["has_more"], false);
+    let (_, by_open_id) = client.get(&list, &token).await;
+    assert_eq!(
+        by_open_id["data"]["memberlist"][0]["member_id"],
+        alice_open.as_str(),
+        "open_id by default"
+    );
+
+    let remove = format!("contact/v3/group/{id}/member/batch_remove");
+    let (status, refused) = client
+        .post(
+            &remove,
+            &token,
+            json!({ "members": [member("alice", "user_id"), member("bob", "user_id")] }),
+        )
+        .await;
+    assert_eq!(
+        (status, refused["code"].clone()),
+        (400, json!(42006)),
+        "bob is not a member: {refused}"
+    );
+    assert_eq!(sim.group_members(&id).unwrap().len(), 2, "nothing removed");
+    let (status, removed) = client
+        .post(
+            &remove,
+            &token,
+            json!({ "members": [member("alice", "user_id")] }),
+        )
+        .await;
+    assert_eq!((status, removed["code"].clone()), (200, json!(0)));
+    assert_eq!(sim.group_members(&id).unwrap(), ["manager1"]);
+
+    let (status, missing) = client
+        .get("contact/v3/group/nope/member/simplelist", &token)
+        .await;
+    assert_eq!((status, missing["code"].clone()), (400, json!(42001)));
+    assert!(missing["msg"].as_str().unwrap().contains("not exist"));
+    let too_many: Vec<Value> = (0..101)
+        .map(|i| member(&format!("u{i}"), "user_id"))
+        .collect();
+    let (status, big) = client
+        .post(&add, &token, json!({ "members": too_many }))
+        .await;
+    assert_eq!((status, big["code"].clone()), (400, json!(99992402)));
+    let (status, _) = client
+        .get(&format!("{list}?member_id_type=email"), &token)
+        .await;
+    assert_eq!(status, 400);
+
+    // A deleted user leaves their groups.
+    client
+        .call(
+            reqwest::Method::DELETE,
+            "contact/v3/users/manager1?user_id_type=user_id",
+            &token,
+            None,
+        )
+        .await;
+    assert_eq!(sim.group_members(&id).unwrap(), Vec::<String>::new());
+    assert_eq!(sim.group_named("Auditors").unwrap().id, "auditors01");
+}
+
+#[tokio::test]
+async fn feishu_sim_frozen_users() {
+    let sim = FeishuSim::start(Options::default()).await.unwrap();
+    let client = Client::new(&sim);
+    let token = client.token(&sim.options).await;
+    let path = "contact/v3/users/bob?user_id_type=user_id";
+    let (status, _) = client
+        .patch(path, &token, json!({ "is_frozen": true }))
+        .await;
+    assert_eq!(status, 200);
+    assert!(sim.state().users["bob"].is_frozen);
+    let (_, got) = client.get(path, &token).await;
+    assert_eq!(got["data"]["user"]["status"]["is_frozen"], true, "{got}");
+    let (_, found) = client
+        .post(
+            "contact/v3/users/batch_get_id?user_id_type=user_id",
+            &token,
+            json!({ "emails": ["bob@example.com"] }),
+        )
+        .await;
+    assert!(
+        found["data"]["user_list"][0].get("user_id").is_none(),
+        "a frozen user is not found: {found}"
+    );
+    let (status, bad) = client
+        .patch(path, &token, json!({ "is_frozen": "yes" }))
+        .await;
+    assert_eq!((status, bad["code"].clone()), (400, json!(99992402)));
+    client
+        .patch(path, &token, json!({ "is_frozen": false }))
+        .await;
+    let (_, got) = client.get(path, &token).await;
+    assert_eq!(got["data"]["user"]["status"]["is_frozen"], false);
+
+    let (status, bad) = client
+        .patch(path, &token, json!({ "mobile": "138 0000 0003x" }))
+        .await;
+    assert_eq!(
+        (status, bad["code"].clone()),
+        (400, json!(99992402)),
+        "not a number: {bad}"
+    );
+}
+
+/// A directory the size directory sync is built for: 200 departments three deep and 2,000 users, created and
+/// then read back page by page, in seconds (every list renders only its page; no per-user scans per item).
+#[tokio::test]
+async fn feishu_sim_two_thousand_users_in_two_hundred_departments() {
+    let sim = FeishuSim::start(Options {
+        qps: 1_000_000,
+        ..Options::default()
+    })
+    .await
+    .unwrap();
+    let client = Client::new(&sim);
+    let token = client.token(&sim.options).await;
+    let started = Instant::now();
+    let types = "user_id_type=user_id&department_id_type=department_id";
+    let mut depts = Vec::new();
+    for top in 0..10 {
+        let parent = format!("t{top}");
+        depts.push((parent.clone(), "0".to_string()));
+        for mid in 0..4 {
+            let child = format!("t{top}m{mid}");
+            depts.push((child.clone(), parent.clone()));
+            for leaf in 0..4 {
+                depts.push((format!("t{top}m{mid}l{leaf}"), child.clone()));
+            }
+        }
+    }
+    // 10 + 40 + 160 = 210: every level has more than a page.
+    assert_eq!(depts.len(), 210);
+    for (i, (id, parent)) in depts.iter().enumerate() {
+        let (status, body) = client
+            .post(
+                &format!("contact/v3/departments?{types}"),
+                &token,
+                json!({ "department_id": id, "name": format!("Dept {id}"), "parent_department_id": parent,
+                        "order": (i % 7).to_string() }),
+            )
+            .await;
+        assert_eq!(status, 200, "{body}");
+    }
+    let leaves: Vec<&String> = depts
+        .iter()
+        .map(|(id, _)| id)
+        .filter(|id| id.contains('l'))
+        .collect();
+    for n in 0..2000 {
+        let dept = leaves[n % leaves.len()];
+        let (status, body) = client
+            .post(
+                &format!("contact/v3/users?{types}"),
+                &token,
+                json!({ "user_id": format!("bulk{n:04}"), "name": format!("User {n}"),
+                        "mobile": format!("139{n:08}"), "email": format!("bulk{n}@example.com"),
+                        "department_ids": [dept, "t0"], "employee_no": format!("E{n:05}") }),
+            )
+            .await;
+        assert_eq!(status, 200, "{body}");
+    }
+    let created = started.elapsed();
+
+    let started = Instant::now();
+    let mut seen_depts = Vec::new();
+    let mut page_token = String::new();
+    loop {
+        let (status, page) = client
+            .get(
+                &format!(
+                    "contact/v3/departments/0/children?{types}&fetch_child=true&page_size=50&page_token={page_token}"
+                ),
+                &token,
+            )
+            .await;
+        assert_eq!(status, 200, "{page}");
+        for item in page["data"]["items"].as_array().unwrap() {
+            seen_depts.push(item["department_id"].as_str().unwrap().to_string());
+        }
+        match page["data"]["page_token"].as_str() {
+            Some(next) => page_token = next.to_string(),
+            None => break,
+        }
+    }
+    assert_eq!(seen_depts.len(), 210);
+    let mut seen_users = std::collections::BTreeSet::new();
+    for dept in &leaves {
+        let mut page_token = String::new();
+        loop {
+            let (status, page) = client
+                .get(
+                    &format!(
+                        "contact/v3/users/find_by_department?department_id={dept}&{types}&page_size=7&page_token={page_token}"
+                    ),
+                    &token,
+                )
+                .await;
+            assert_eq!(status, 200, "{page}");
+            for user in page["data"]["items"].as_array().unwrap() {
+                assert!(seen_users.insert(user["user_id"].as_str().unwrap().to_string()));
+            }
+            match page["data"]["page_token"].as_str() {
+                Some(next) => page_token = next.to_string(),
+                None => break,
+            }
+        }
+    }
+    assert_eq!(seen_users.len(), 2000, "every user once, over the pages");
+    // And all 2,000 in one department, 50 a page.
+    let mut in_t0 = 0;
+    let mut page_token = String::new();
+    loop {
+        let (_, page) = client
+            .get(
+                &format!(
+                    "contact/v3/users/find_by_department?department_id=t0&{types}&page_size=50&page_token={page_token}"
+                ),
+                &token,
+            )
+            .await;
+        in_t0 += page["data"]["items"].as_array().unwrap().len();
+        match page["data"]["page_token"].as_str() {
+            Some(next) => page_token = next.to_string(),
+            None => break,
+        }
+    }
+    assert_eq!(in_t0, 2000);
+    let read = started.elapsed();
+    assert!(
+        created < Duration::from_secs(60) && read < Duration::from_secs(30),
+        "created in {created:?}, read in {read:?}"
+    );
+}

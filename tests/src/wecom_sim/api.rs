@@ -4,7 +4,7 @@
 //! Codes marked "guessed" are not in the platform reference or WeCom's documents as we have them; they are
 //! plausible neighbours of documented codes, and a connector should treat them as opaque failures.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
@@ -15,7 +15,7 @@ use axum::http::{Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
-use super::state::{Dept, Detail, Fault, Message, Node, State, User};
+use super::state::{Dept, Detail, Fault, Message, Node, State, Tag, User};
 
 type Shared = Arc<Mutex<State>>;
 type Params = HashMap<String, String>;
@@ -197,10 +197,50 @@ fn route(state: &mut State, method: &Method, op: &str, query: &Params, body: &Va
             None => err(60111, "userid not found"),
         },
         ("GET", "user/delete") => match state.users.remove(&param(query, "userid")) {
-            Some(_) => done("deleted", json!({})),
+            Some(user) => {
+                // A deleted member leaves its tags.
+                for tag in state.tags.values_mut() {
+                    tag.users.retain(|u| *u != user.userid);
+                }
+                done("deleted", json!({}))
+            }
             None => err(60111, "userid not found"),
         },
         ("POST", "user/list_id") => list_ids(state, body),
+        ("POST", "tag/create") => create_tag(state, body),
+        ("POST", "tag/update") => update_tag(state, body),
+        ("GET", "tag/delete") => match tag_of(state, &param(query, "tagid")) {
+            Ok(id) => {
+                state.tags.remove(&id);
+                done("deleted", json!({}))
+            }
+            Err(answer) => answer,
+        },
+        ("GET", "tag/get") => match tag_of(state, &param(query, "tagid")) {
+            Ok(id) => {
+                let tag = &state.tags[&id];
+                let users: Vec<Value> = tag
+                    .users
+                    .iter()
+                    .map(|u| {
+                        let name = state.users.get(u).map(|m| m.name.as_str()).unwrap_or("");
+                        json!({ "userid": u, "name": name })
+                    })
+                    .collect();
+                ok(json!({ "tagname": tag.name, "userlist": users, "partylist": tag.parties }))
+            }
+            Err(answer) => answer,
+        },
+        ("GET", "tag/list") => {
+            let list: Vec<Value> = state
+                .tags
+                .values()
+                .map(|t| json!({ "tagid": t.id, "tagname": t.name }))
+                .collect();
+            ok(json!({ "taglist": list }))
+        }
+        ("POST", "tag/addtagusers") => change_tag(state, body, true),
+        ("POST", "tag/deltagusers") => change_tag(state, body, false),
         ("GET", "user/list" | "user/simplelist") => list_users(state, op, query),
         ("POST", "user/getuserid") => {
             let mobile = text(body, "mobile");
@@ -401,6 +441,9 @@ fn delete_dept(state: &mut State, query: &Params) -> Response {
         return err(60006, "not allow to delete department with sub departments");
     }
     state.depts.remove(&id);
+    for tag in state.tags.values_mut() {
+        tag.parties.retain(|p| *p != id);
+    }
     done("deleted", json!({}))
 }
 
@@ -419,7 +462,8 @@ fn list_depts(state: &State, op: &str, query: &Params) -> Response {
             .collect();
         ok(json!({ "department_id": list }))
     } else {
-        let list: Vec<Value> = depts.map(|d| state.dept_json(d)).collect();
+        let leaders = state.leaders();
+        let list: Vec<Value> = depts.map(|d| state.dept_json_with(d, &leaders)).collect();
         ok(json!({ "department": list }))
     }
 }
@@ -452,6 +496,7 @@ fn create_user(state: &mut State, body: &Value) -> Response {
         direct_leader: Vec::new(),
         status: 1,
         avatar: format!("https://wework.qpic.cn/sim/{userid}/0"),
+        extattr: Vec::new(),
     };
     if let Err((code, message)) = apply_user_fields(state, &mut user, body) {
         return err(code, &message);
@@ -555,12 +600,178 @@ fn apply_user_fields(state: &State, user: &mut User, body: &Value) -> Result<(),
             *field = text(body, key);
         }
     }
-    match number(body, "enable") {
-        Some(1) => user.status = 1,
-        Some(0) => user.status = 2,
-        _ => {}
+    // enable 0 disables (status 2); 1 enables a disabled member again: one invited but not yet joined (4)
+    // stays so.
+    match body.get("enable").map(|_| number(body, "enable")) {
+        None => {}
+        Some(Some(1)) if user.status == 2 => user.status = 1,
+        Some(Some(1)) => {}
+        Some(Some(0)) => user.status = 2,
+        // Guessed: 40058, WeCom's generic invalid-parameter code.
+        Some(_) => {
+            return Err(refuse(
+                40058,
+                "invalid Request Parameter: enable must be 0 or 1",
+            ));
+        }
     }
+    set_custom_fields(state, user, &body["extattr"]);
     Ok(())
+}
+
+/// WeCom keeps at most this many characters of a custom field's text, and cuts the rest.
+const MAX_ATTR_CHARS: usize = 32;
+
+/// `extattr.attrs`: values for the custom fields defined in the admin console are set (text type: `text.value`,
+/// or the older flat `value`), others ignored, as WeCom's documentation says; fields not named are kept.
+fn set_custom_fields(state: &State, user: &mut User, extattr: &Value) {
+    for attr in extattr["attrs"].as_array().into_iter().flatten() {
+        let name = text(attr, "name");
+        if !state.options.custom_fields.contains(&name) {
+            continue;
+        }
+        let value = match &attr["text"]["value"] {
+            Value::String(v) => v.clone(),
+            _ => text(attr, "value"),
+        };
+        let value: String = value.chars().take(MAX_ATTR_CHARS).collect();
+        match user.extattr.iter_mut().find(|(n, _)| *n == name) {
+            Some(field) => field.1 = value,
+            None => user.extattr.push((name, value)),
+        }
+    }
+}
+
+/// WeCom: a tag name has 1 to 32 characters, and no two tags share one.
+const MAX_TAG_NAME_CHARS: usize = 32;
+
+/// The tag a `tagid` names, or 40068 (missing, not a number, or no such tag).
+fn tag_of(state: &State, tagid: &str) -> Result<i64, Response> {
+    tagid
+        .trim()
+        .parse()
+        .ok()
+        .filter(|id| state.tags.contains_key(id))
+        .ok_or_else(|| err(40068, "invalid tagid"))
+}
+
+fn check_tag_name(state: &State, name: &str, except: Option<i64>) -> Option<Response> {
+    if !(1..=MAX_TAG_NAME_CHARS).contains(&name.chars().count()) {
+        return Some(err(40072, "invalid tagname length"));
+    }
+    if state
+        .tags
+        .values()
+        .any(|t| t.name == name && Some(t.id) != except)
+    {
+        return Some(err(40071, "invalid tagname, tagname existed"));
+    }
+    None
+}
+
+/// `tag/create {tagname, tagid?}`: without a tagid, one more than the largest.
+fn create_tag(state: &mut State, body: &Value) -> Response {
+    let name = text(body, "tagname");
+    if let Some(problem) = check_tag_name(state, &name, None) {
+        return problem;
+    }
+    let id = match body.get("tagid").filter(|v| !v.is_null()) {
+        None => state.tags.keys().next_back().copied().unwrap_or(0) + 1,
+        Some(_) => match number(body, "tagid").filter(|id| *id > 0) {
+            // Guessed: an id already taken answers 40068 too.
+            Some(id) if state.tags.contains_key(&id) => {
+                return err(40068, "invalid tagid, tagid existed");
+            }
+            Some(id) => id,
+            None => return err(40068, "invalid tagid"),
+        },
+    };
+    state.tags.insert(
+        id,
+        Tag {
+            id,
+            name,
+            users: Vec::new(),
+            parties: Vec::new(),
+        },
+    );
+    done("created", json!({ "tagid": id }))
+}
+
+fn update_tag(state: &mut State, body: &Value) -> Response {
+    let id = match tag_of(state, &text(body, "tagid")) {
+        Ok(id) => id,
+        Err(answer) => return answer,
+    };
+    let name = text(body, "tagname");
+    if let Some(problem) = check_tag_name(state, &name, Some(id)) {
+        return problem;
+    }
+    state.tags.get_mut(&id).unwrap().name = name;
+    done("updated", json!({}))
+}
+
+/// `tag/addtagusers` / `tag/deltagusers {tagid, userlist, partylist}`: at most 1000 userids and 100 departments;
+/// members and departments WeCom does not know come back in `invalidlist` ("a|b") and `invalidparty`, and when
+/// nothing given is valid the answer is 40070 and nothing changes. Adding a member the tag has, or removing one
+/// it has not, is no error.
+fn change_tag(state: &mut State, body: &Value, add: bool) -> Response {
+    let id = match tag_of(state, &text(body, "tagid")) {
+        Ok(id) => id,
+        Err(answer) => return answer,
+    };
+    let users = strings(&body["userlist"]);
+    let Some(parties) = numbers(&body["partylist"]) else {
+        return err(40066, "invalid partylist");
+    };
+    if users.len() > 1000 {
+        return err(40032, "invalid userid list size: at most 1000");
+    }
+    // Guessed: 40066 for too many departments (WeCom documents the limit, not the code).
+    if parties.len() > 100 {
+        return err(40066, "invalid partylist size: at most 100");
+    }
+    let (valid_users, invalid_users): (Vec<String>, Vec<String>) =
+        users.into_iter().partition(|u| state.users.contains_key(u));
+    let (valid_parties, invalid_parties): (Vec<i64>, Vec<i64>) = parties
+        .into_iter()
+        .partition(|p| state.depts.contains_key(p));
+    if valid_users.is_empty() && valid_parties.is_empty() {
+        let mut answer = json!({ "errcode": 40070, "errmsg": "all list invalid" });
+        if !invalid_users.is_empty() {
+            answer["invalidlist"] = json!(invalid_users.join("|"));
+        }
+        if !invalid_parties.is_empty() {
+            answer["invalidparty"] = json!(invalid_parties);
+        }
+        return axum::Json(answer).into_response();
+    }
+    let tag = state.tags.get_mut(&id).unwrap();
+    if add {
+        let mut have: HashSet<String> = tag.users.iter().cloned().collect();
+        for user in valid_users {
+            if have.insert(user.clone()) {
+                tag.users.push(user);
+            }
+        }
+        for party in valid_parties {
+            if !tag.parties.contains(&party) {
+                tag.parties.push(party);
+            }
+        }
+    } else {
+        let gone: HashSet<String> = valid_users.into_iter().collect();
+        tag.users.retain(|u| !gone.contains(u));
+        tag.parties.retain(|p| !valid_parties.contains(p));
+    }
+    let mut answer = json!({});
+    if !invalid_users.is_empty() {
+        answer["invalidlist"] = json!(invalid_users.join("|"));
+    }
+    if !invalid_parties.is_empty() {
+        answer["invalidparty"] = json!(invalid_parties);
+    }
+    done(if add { "ok" } else { "deleted" }, answer)
 }
 
 /// One row per member and department, in a stable order; the cursor is an offset dressed as an opaque string.
@@ -580,24 +791,19 @@ fn list_ids(state: &State, body: &Value) -> Response {
             None => return err(40058, "invalid Request Parameter: cursor"),
         },
     };
-    let rows: Vec<Value> = state
+    let rows = state
         .users
         .values()
-        .flat_map(|u| {
-            u.department
-                .iter()
-                .map(|d| json!({ "userid": u.userid, "department": d }))
-        })
-        .collect();
+        .flat_map(|u| u.department.iter().map(move |d| (&u.userid, d)));
+    let mut rows = rows.skip(start);
     let page: Vec<Value> = rows
-        .iter()
-        .skip(start)
+        .by_ref()
         .take(limit as usize)
-        .cloned()
+        .map(|(userid, d)| json!({ "userid": userid, "department": d }))
         .collect();
     let next = start + page.len();
     // The documentation: an empty next_cursor means there is nothing more.
-    let next_cursor = if next < rows.len() {
+    let next_cursor = if rows.next().is_some() {
         format!("sim-cursor-{next}")
     } else {
         String::new()
@@ -614,10 +820,10 @@ fn list_users(state: &State, op: &str, query: &Params) -> Response {
         return err(60123, "invalid party id");
     };
     // fetch_child=1 (deprecated but still accepted) includes the whole subtree.
-    let depts = if param(query, "fetch_child") == "1" {
-        state.subtree(dept)
+    let depts: HashSet<i64> = if param(query, "fetch_child") == "1" {
+        state.subtree(dept).into_iter().collect()
     } else {
-        vec![dept]
+        HashSet::from([dept])
     };
     let members = state
         .users
@@ -740,8 +946,8 @@ fn send_message(state: &mut State, body: &Value) -> Response {
     }
     let mut invalid_tags = Vec::new();
     for tag in totag {
-        match state.tags.get(&tag) {
-            Some(members) => users.extend(members.iter().cloned()),
+        match tag.parse().ok().and_then(|id: i64| state.tags.get(&id)) {
+            Some(t) => users.extend(state.tag_users(t)),
             None => invalid_tags.push(tag),
         }
     }

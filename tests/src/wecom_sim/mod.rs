@@ -1,6 +1,6 @@
 //! A WeCom (企业微信) simulator: a small stateful server speaking WeCom's wire format (`/cgi-bin/...`, JSON in,
-//! `{"errcode":…,"errmsg":…}` out, errors as HTTP 200) for the endpoints a WeCom connector uses: token, contacts,
-//! SSO, application messages and the approval app. It issues tokens that expire, enforces a QPS limit with
+//! `{"errcode":…,"errmsg":…}` out, errors as HTTP 200) for the endpoints a WeCom connector uses: token, contacts
+//! (with members' `enable` and custom fields), tags, SSO, application messages and the approval app. It issues tokens that expire, enforces a QPS limit with
 //! WeCom's codes, injects faults on request, and pushes signed, encrypted XML callbacks when approvals move.
 //!
 //! WeCom has no API to approve or reject: only people in the WeCom app do, so tests play the approver with
@@ -23,7 +23,9 @@ use anyhow::Result;
 use crate::sim_support::{Served, serve};
 
 pub use callbacks::SignedCallback;
-pub use state::{Approval, Control, Dept, Detail, Fault, Message, Node, State, Template, User};
+pub use state::{
+    Approval, Control, Dept, Detail, Fault, Message, Node, State, Tag, Template, User,
+};
 
 /// The simulated self-built app's credentials and its callback ("API 接收") settings.
 #[derive(Clone, Debug)]
@@ -44,6 +46,9 @@ pub struct Options {
     /// `auth/getuserinfo` answers the old API's `UserId`/`DeviceId` keys instead of `userid`, as some tenants
     /// still see; connectors must read both.
     pub legacy_userinfo_keys: bool,
+    /// The custom member fields (自定义字段, text) defined in the admin console: `extattr` values for other names
+    /// are ignored, as WeCom does.
+    pub custom_fields: Vec<String>,
 }
 
 impl Default for Options {
@@ -58,6 +63,7 @@ impl Default for Options {
             callback_aes_key: "jWmYm7qr5nMoAUwZRjGtBxmz3KA1tkAj3ykkR6q2B2C".into(),
             callback_url: None,
             legacy_userinfo_keys: false,
+            custom_fields: vec!["工号".into()],
         }
     }
 }
@@ -97,6 +103,32 @@ impl WeComSim {
     /// Direct access to the corporation, messages and approvals, to arrange a test or check its effect.
     pub fn state(&self) -> std::sync::MutexGuard<'_, State> {
         self.state.lock().unwrap()
+    }
+
+    /// A tag's members named one by one (`tag/get`'s `userlist`), in the order added; None when there is no
+    /// such tag.
+    pub fn tag_members(&self, tagid: &str) -> Option<Vec<String>> {
+        let id: i64 = tagid.trim().parse().ok()?;
+        self.state().tags.get(&id).map(|t| t.users.clone())
+    }
+
+    /// The id of the tag named `name`, if any.
+    pub fn tag_id(&self, name: &str) -> Option<i64> {
+        self.state()
+            .tags
+            .values()
+            .find(|t| t.name == name)
+            .map(|t| t.id)
+    }
+
+    /// Whether the member is enabled (`enable` 1, `status` not 2); None when there is no such member.
+    pub fn user_enabled(&self, userid: &str) -> Option<bool> {
+        self.state().users.get(userid).map(|u| u.enable() == 1)
+    }
+
+    /// A copy of the member, to check its fields.
+    pub fn user(&self, userid: &str) -> Option<User> {
+        self.state().users.get(userid).cloned()
     }
 
     /// Where events are pushed from now on (Qiao's address is known only after it starts).

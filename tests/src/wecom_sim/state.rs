@@ -2,7 +2,7 @@
 //! applications, issued tokens, SSO codes and user tickets, plus the test controls (faults, QPS window) and the
 //! queue of callbacks to push.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde_json::{Value, json};
@@ -54,9 +54,38 @@ pub struct User {
     /// "0" unknown, "1" male, "2" female: WeCom sends a string.
     pub gender: String,
     pub direct_leader: Vec<String>,
-    /// 1 active, 2 disabled, 4 not activated, 5 quit.
+    /// 1 active, 2 disabled (`enable` 0), 4 not activated (invited, not joined yet), 5 quit. `enable` is
+    /// answered from it: 0 when disabled, else 1.
     pub status: i64,
     pub avatar: String,
+    /// Custom fields (`extattr`, text type) by name, in the order first set; only fields defined in the admin
+    /// console ([`Options::custom_fields`](super::Options)) are kept.
+    pub extattr: Vec<(String, String)>,
+}
+
+impl User {
+    /// `enable`: 0 for a disabled member, else 1.
+    pub fn enable(&self) -> i64 {
+        i64::from(self.status != 2)
+    }
+
+    /// The text of the custom field `name`, if set.
+    pub fn attr(&self, name: &str) -> Option<&str> {
+        self.extattr
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// A tag (标签): members named one by one and whole departments.
+#[derive(Clone, Debug)]
+pub struct Tag {
+    pub id: i64,
+    pub name: String,
+    /// In the order added.
+    pub users: Vec<String>,
+    pub parties: Vec<i64>,
 }
 
 /// An application message as `message/send` accepted it.
@@ -139,8 +168,8 @@ pub struct State {
     pub messages: Vec<Message>,
     /// Group chats (chatid → members) and what was sent to them.
     pub chats: HashMap<String, Vec<String>>,
-    /// Tags (tagid → members), for `totag`.
-    pub tags: HashMap<String, Vec<String>>,
+    /// Tags (`tag/*`), also for `totag`.
+    pub tags: BTreeMap<i64, Tag>,
     pub chat_messages: Vec<(String, Value)>,
     pub templates: HashMap<String, Template>,
     pub approvals: BTreeMap<String, Approval>,
@@ -171,7 +200,15 @@ impl State {
             messages: Vec::new(),
             chats: HashMap::from([("wrchat-eng".into(), vec!["manager1".into(), "alice".into()])]),
             chat_messages: Vec::new(),
-            tags: HashMap::from([("1".into(), vec!["alice".into(), "bob".into()])]),
+            tags: BTreeMap::from([(
+                1,
+                Tag {
+                    id: 1,
+                    name: "项目组".into(),
+                    users: vec!["alice".into(), "bob".into()],
+                    parties: Vec::new(),
+                },
+            )]),
             templates: HashMap::new(),
             approvals: BTreeMap::new(),
             tokens: HashMap::new(),
@@ -258,6 +295,7 @@ impl State {
                 direct_leader: Vec::new(),
                 status: 1,
                 avatar: format!("https://wework.qpic.cn/sim/{userid}/0"),
+                extattr: Vec::new(),
             },
         );
     }
@@ -299,50 +337,82 @@ impl State {
         self.qps_window.admit(path, self.options.qps)
     }
 
-    /// The department and every department below it, in id order.
+    /// The department and every department below it, in id order (one pass over the departments, however deep).
     pub fn subtree(&self, root: i64) -> Vec<i64> {
+        let mut children: HashMap<i64, Vec<i64>> = HashMap::new();
+        for d in self.depts.values().filter(|d| d.id != d.parent_id) {
+            children.entry(d.parent_id).or_default().push(d.id);
+        }
         let mut ids = vec![root];
         let mut i = 0;
         while i < ids.len() {
-            let parent = ids[i];
-            ids.extend(
-                self.depts
-                    .values()
-                    .filter(|d| d.parent_id == parent && d.id != parent)
-                    .map(|d| d.id),
-            );
+            if let Some(below) = children.get(&ids[i]) {
+                ids.extend(below);
+            }
             i += 1;
         }
         ids.sort();
         ids
     }
 
+    /// Each department's leaders (`is_leader_in_dept` 1), from one pass over the members.
+    pub fn leaders(&self) -> HashMap<i64, Vec<String>> {
+        let mut leaders: HashMap<i64, Vec<String>> = HashMap::new();
+        for u in self.users.values() {
+            for (d, leader) in u.department.iter().zip(&u.is_leader_in_dept) {
+                if *leader == 1 {
+                    leaders.entry(*d).or_default().push(u.userid.clone());
+                }
+            }
+        }
+        leaders
+    }
+
     pub fn dept_json(&self, dept: &Dept) -> Value {
-        let leaders: Vec<&String> = self
-            .users
-            .values()
-            .filter(|u| {
-                u.department
-                    .iter()
-                    .zip(&u.is_leader_in_dept)
-                    .any(|(d, leader)| *d == dept.id && *leader == 1)
-            })
-            .map(|u| &u.userid)
-            .collect();
+        let leaders = self.leaders();
+        self.dept_json_with(dept, &leaders)
+    }
+
+    /// [`State::dept_json`] with the leaders worked out once for a whole list.
+    pub fn dept_json_with(&self, dept: &Dept, leaders: &HashMap<i64, Vec<String>>) -> Value {
+        let leaders = leaders.get(&dept.id).cloned().unwrap_or_default();
         json!({
             "id": dept.id, "name": dept.name, "name_en": dept.name_en, "parentid": dept.parent_id,
             "order": dept.order, "department_leader": leaders,
         })
     }
 
+    /// The members of a tag: those named one by one, then those of its departments (and their subdepartments).
+    pub fn tag_users(&self, tag: &Tag) -> Vec<String> {
+        let mut users = tag.users.clone();
+        if !tag.parties.is_empty() {
+            let depts: HashSet<i64> = tag.parties.iter().flat_map(|p| self.subtree(*p)).collect();
+            users.extend(
+                self.users
+                    .values()
+                    .filter(|u| u.department.iter().any(|d| depts.contains(d)))
+                    .map(|u| u.userid.clone()),
+            );
+        }
+        users
+    }
+
     pub fn user_json(&self, user: &User) -> Value {
+        // Custom fields answer both the text form and the older flat `value`.
+        let attrs: Vec<Value> = user
+            .extattr
+            .iter()
+            .map(|(name, value)| {
+                json!({ "type": 0, "name": name, "value": value, "text": { "value": value } })
+            })
+            .collect();
         json!({
             "userid": user.userid, "name": user.name, "department": user.department, "order": user.order,
             "position": user.position, "mobile": user.mobile, "gender": user.gender, "email": user.email,
             "biz_mail": "", "is_leader_in_dept": user.is_leader_in_dept, "direct_leader": user.direct_leader,
             "avatar": user.avatar, "thumb_avatar": user.avatar, "telephone": "", "alias": "",
             "address": "", "open_userid": format!("wo-{}", user.userid), "main_department": user.main_department,
-            "extattr": { "attrs": [] }, "status": user.status, "qr_code": "",
+            "extattr": { "attrs": attrs }, "status": user.status, "enable": user.enable(), "qr_code": "",
             "external_position": "", "external_profile": { "external_attr": [] },
         })
     }

@@ -227,6 +227,375 @@ async fn wecom_sim_directory_and_sso() {
     assert_eq!(detail["mobile"], "13800000003");
 }
 
+#[tokio::test]
+async fn wecom_sim_tags() {
+    let sim = WeComSim::start(Options::default()).await.unwrap();
+    let client = Client::new(&sim);
+    let token = client.token(&sim.options).await;
+    let get = |path: String| {
+        let client = &client;
+        let token = &token;
+        async move { client.get(&format!("{path}&access_token={token}")).await }
+    };
+
+    let created = client
+        .post("tag/create", &token, json!({ "tagname": "Managers" }))
+        .await;
+    assert_eq!(
+        (created["errcode"].clone(), created["errmsg"].clone()),
+        (json!(0), json!("created")),
+        "{created}"
+    );
+    let tag = created["tagid"].as_i64().unwrap();
+    assert_eq!(tag, 2, "one more than the largest (the seeded tag 1)");
+    let again = client
+        .post("tag/create", &token, json!({ "tagname": "Managers" }))
+        .await;
+    assert_eq!(again["errcode"], 40071, "{again}");
+    let long = client
+        .post("tag/create", &token, json!({ "tagname": "x".repeat(33) }))
+        .await;
+    assert_eq!(long["errcode"], 40072);
+    let chosen = client
+        .post(
+            "tag/create",
+            &token,
+            json!({ "tagname": "审批人", "tagid": 77 }),
+        )
+        .await;
+    assert_eq!(chosen["tagid"], 77, "{chosen}");
+    let taken = client
+        .post(
+            "tag/create",
+            &token,
+            json!({ "tagname": "Other", "tagid": 77 }),
+        )
+        .await;
+    assert_eq!(taken["errcode"], 40068);
+    let list = client.get(&format!("tag/list?access_token={token}")).await;
+    assert_eq!(
+        list["taglist"],
+        json!([
+            { "tagid": 1, "tagname": "项目组" },
+            { "tagid": 2, "tagname": "Managers" },
+            { "tagid": 77, "tagname": "审批人" },
+        ])
+    );
+
+    let added = client
+        .post(
+            "tag/addtagusers",
+            &token,
+            json!({ "tagid": tag, "userlist": ["alice", "ghost", "bob", "alice"] }),
+        )
+        .await;
+    assert_eq!(
+        (added["errcode"].clone(), added["invalidlist"].clone()),
+        (json!(0), json!("ghost")),
+        "{added}"
+    );
+    assert_eq!(sim.tag_members(&tag.to_string()).unwrap(), ["alice", "bob"]);
+    let none = client
+        .post(
+            "tag/addtagusers",
+            &token,
+            json!({ "tagid": tag, "userlist": ["ghost", "nobody"] }),
+        )
+        .await;
+    assert_eq!(
+        (none["errcode"].clone(), none["invalidlist"].clone()),
+        (json!(40070), json!("ghost|nobody")),
+        "{none}"
+    );
+    let many: Vec<String> = (0..1001).map(|i| format!("u{i}")).collect();
+    let too_many = client
+        .post(
+            "tag/addtagusers",
+            &token,
+            json!({ "tagid": tag, "userlist": many }),
+        )
+        .await;
+    assert_eq!(too_many["errcode"], 40032);
+    let unknown = client
+        .post(
+            "tag/addtagusers",
+            &token,
+            json!({ "tagid": 999, "userlist": ["alice"] }),
+        )
+        .await;
+    assert_eq!(unknown["errcode"], 40068);
+
+    let got = get(format!("tag/get?tagid={tag}")).await;
+    assert_eq!(got["errcode"], 0, "{got}");
+    assert_eq!(got["tagname"], "Managers");
+    assert_eq!(
+        got["userlist"],
+        json!([{ "userid": "alice", "name": "Li Na" }, { "userid": "bob", "name": "Zhang Wei" }])
+    );
+    assert_eq!(got["partylist"], json!([]));
+    assert_eq!(get("tag/get?tagid=999".into()).await["errcode"], 40068);
+    assert_eq!(get("tag/get?tagid=abc".into()).await["errcode"], 40068);
+
+    let removed = client
+        .post(
+            "tag/deltagusers",
+            &token,
+            json!({ "tagid": tag, "userlist": ["alice", "manager1"] }),
+        )
+        .await;
+    assert_eq!(
+        (removed["errcode"].clone(), removed["errmsg"].clone()),
+        (json!(0), json!("deleted")),
+        "removing one the tag has not is no error: {removed}"
+    );
+    assert!(removed.get("invalidlist").is_none(), "{removed}");
+    assert_eq!(sim.tag_members(&tag.to_string()).unwrap(), ["bob"]);
+
+    // A deleted member leaves its tags; a tag of departments reaches their members.
+    assert_eq!(get("user/delete?userid=bob".into()).await["errcode"], 0);
+    assert_eq!(
+        sim.tag_members(&tag.to_string()).unwrap(),
+        Vec::<String>::new()
+    );
+    let party = client
+        .post(
+            "tag/addtagusers",
+            &token,
+            json!({ "tagid": tag, "partylist": [2, 404] }),
+        )
+        .await;
+    assert_eq!(party["invalidparty"], json!([404]), "{party}");
+    let sent = client
+        .post(
+            "message/send",
+            &token,
+            json!({ "totag": tag.to_string(), "msgtype": "text", "agentid": 1000002, "text": { "content": "hi" } }),
+        )
+        .await;
+    assert_eq!(sent["errcode"], 0, "{sent}");
+    assert_eq!(
+        sim.state().messages.last().unwrap().users,
+        ["alice", "manager1"]
+    );
+    let deleted = get(format!("tag/delete?tagid={tag}")).await;
+    assert_eq!(deleted["errcode"], 0);
+    assert_eq!(sim.tag_members(&tag.to_string()), None);
+}
+
+#[tokio::test]
+async fn wecom_sim_enable_and_custom_fields() {
+    let sim = WeComSim::start(Options::default()).await.unwrap();
+    let client = Client::new(&sim);
+    let token = client.token(&sim.options).await;
+    let user = |id: &str| {
+        let (client, token, id) = (&client, &token, id.to_string());
+        async move {
+            client
+                .get(&format!("user/get?access_token={token}&userid={id}"))
+                .await
+        }
+    };
+    assert_eq!(
+        (
+            user("bob").await["enable"].clone(),
+            user("bob").await["status"].clone()
+        ),
+        (json!(1), json!(1))
+    );
+    let off = client
+        .post(
+            "user/update",
+            &token,
+            json!({ "userid": "bob", "enable": 0 }),
+        )
+        .await;
+    assert_eq!(off["errcode"], 0, "{off}");
+    let bob = user("bob").await;
+    assert_eq!(
+        (bob["enable"].clone(), bob["status"].clone()),
+        (json!(0), json!(2))
+    );
+    assert_eq!(sim.user_enabled("bob"), Some(false));
+    let listed = client
+        .get(&format!("user/list?access_token={token}&department_id=3"))
+        .await;
+    assert_eq!(listed["userlist"][0]["enable"], 0, "{listed}");
+    assert_eq!(listed["userlist"][0]["status"], 2);
+    client
+        .post(
+            "user/update",
+            &token,
+            json!({ "userid": "bob", "enable": 1 }),
+        )
+        .await;
+    assert_eq!(user("bob").await["status"], 1);
+    assert_eq!(sim.user_enabled("bob"), Some(true));
+    assert_eq!(sim.user_enabled("ghost"), None);
+    // Invited, not joined yet: enabling leaves it so.
+    sim.state().users.get_mut("alice").unwrap().status = 4;
+    client
+        .post(
+            "user/update",
+            &token,
+            json!({ "userid": "alice", "enable": 1 }),
+        )
+        .await;
+    assert_eq!(
+        (
+            user("alice").await["status"].clone(),
+            user("alice").await["enable"].clone()
+        ),
+        (json!(4), json!(1))
+    );
+    let bad = client
+        .post(
+            "user/update",
+            &token,
+            json!({ "userid": "alice", "enable": 3 }),
+        )
+        .await;
+    assert_eq!(bad["errcode"], 40058);
+
+    // Custom fields: only those defined in the admin console are kept, text cut at 32 characters.
+    let attrs = json!({ "attrs": [
+        { "type": 0, "name": "工号", "text": { "value": "E-0042" } },
+        { "type": 0, "name": "爱好", "text": { "value": "旅游" } },
+    ] });
+    let set = client
+        .post(
+            "user/update",
+            &token,
+            json!({ "userid": "bob", "extattr": attrs }),
+        )
+        .await;
+    assert_eq!(set["errcode"], 0, "{set}");
+    assert_eq!(
+        user("bob").await["extattr"],
+        json!({ "attrs": [{ "type": 0, "name": "工号", "value": "E-0042", "text": { "value": "E-0042" } }] })
+    );
+    client
+        .post(
+            "user/update",
+            &token,
+            json!({ "userid": "bob", "position": "Sales", "extattr": { "attrs": [{ "name": "工号", "value": "9".repeat(40) }] } }),
+        )
+        .await;
+    assert_eq!(
+        sim.user("bob").unwrap().attr("工号"),
+        Some("9".repeat(32).as_str())
+    );
+    client
+        .post(
+            "user/update",
+            &token,
+            json!({ "userid": "bob", "name": "Zhang Wei 2" }),
+        )
+        .await;
+    assert_eq!(
+        sim.user("bob").unwrap().attr("工号"),
+        Some("9".repeat(32).as_str()),
+        "fields not named are kept"
+    );
+}
+
+/// 2,000 members in 200 departments: made, listed and paged through WeCom's API in reasonable time.
+#[tokio::test]
+async fn wecom_sim_directory_at_scale() {
+    let sim = WeComSim::start(Options {
+        qps: 1_000_000,
+        ..Options::default()
+    })
+    .await
+    .unwrap();
+    let client = Client::new(&sim);
+    let token = client.token(&sim.options).await;
+    let started = std::time::Instant::now();
+    // 20 departments under the root, 4 under each, 5 under each one's first: depth 3.
+    let mut depts = Vec::new();
+    for i in 0..20 {
+        let top = client
+            .post(
+                "department/create",
+                &token,
+                json!({ "name": format!("D{i}"), "parentid": 1, "order": i }),
+            )
+            .await;
+        let top = top["id"].as_i64().unwrap();
+        depts.push(top);
+        let mut first = top;
+        for j in 0..9 {
+            let below = if j < 4 { top } else { first };
+            let made = client
+                .post(
+                    "department/create",
+                    &token,
+                    json!({ "name": format!("D{i}-{j}"), "parentid": below }),
+                )
+                .await;
+            assert_eq!(made["errcode"], 0, "{made}");
+            depts.push(made["id"].as_i64().unwrap());
+            if j == 0 {
+                first = *depts.last().unwrap();
+            }
+        }
+    }
+    assert_eq!(depts.len(), 200);
+    for n in 0..2000 {
+        let dept = depts[n % depts.len()];
+        let made = client
+            .post(
+                "user/create",
+                &token,
+                json!({ "userid": format!("u{n:04}"), "name": format!("User {n}"),
+                        "mobile": format!("139{n:08}"), "department": [dept] }),
+            )
+            .await;
+        assert_eq!(made["errcode"], 0, "{made}");
+    }
+    let made = started.elapsed();
+
+    let started = std::time::Instant::now();
+    let all = client
+        .get(&format!("department/list?access_token={token}&id=1"))
+        .await;
+    assert_eq!(all["department"].as_array().unwrap().len(), 203);
+    let mut seen = 0;
+    for dept in &depts {
+        let page = client
+            .get(&format!(
+                "user/list?access_token={token}&department_id={dept}"
+            ))
+            .await;
+        let users = page["userlist"].as_array().unwrap();
+        assert_eq!(users.len(), 10, "{dept}");
+        assert!(users.iter().all(|u| u["department"] == json!([dept])));
+        seen += users.len();
+    }
+    assert_eq!(seen, 2000);
+    let mut rows = 0;
+    let mut cursor = String::new();
+    loop {
+        let page = client
+            .post(
+                "user/list_id",
+                &token,
+                json!({ "cursor": cursor, "limit": 300 }),
+            )
+            .await;
+        rows += page["dept_user"].as_array().unwrap().len();
+        cursor = page["next_cursor"].as_str().unwrap().to_string();
+        if cursor.is_empty() {
+            break;
+        }
+    }
+    assert_eq!(rows, 2003, "2,000 plus the three seeded members");
+    let read = started.elapsed();
+    assert!(
+        made < Duration::from_secs(30) && read < Duration::from_secs(10),
+        "made in {made:?}, read in {read:?}"
+    );
+}
+
 /// What the receiver saw: decrypted pushes and URL checks.
 #[derive(Default)]
 struct Received {

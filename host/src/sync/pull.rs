@@ -1,0 +1,56 @@
+//! Pulling the enterprise directory from a source connection (`[directory] source`, e.g. an HR system exporting
+//! `identity`): its departments and users become Qiao's departments and people, under the source's ids.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+use anyhow::Result;
+
+use crate::db::Replaced;
+use crate::directory::{Department, Directory, Person};
+use crate::runtime::{CallError, Runtime};
+
+/// Replaces the stored directory with the source's. Roles are not part of `identity`: a person keeps the roles
+/// stored for them (pushed through the API).
+pub async fn pull(rt: &Arc<Runtime>, source: &str) -> Result<Replaced> {
+    let conn = rt.connections.get(source).ok_or_else(|| CallError::UnknownConnection(source.into()))?;
+    let root = super::platform::platform_root(rt, conn);
+    let (departments, users) = super::platform::read(rt, source, root.as_deref()).await?;
+
+    let known: HashSet<&str> =
+        departments.iter().map(|d| d.id.as_str()).filter(|id| Some(*id) != root.as_deref()).collect();
+    let user_ids: HashSet<&str> = users.iter().map(|u| u.id.as_str()).collect();
+    let lock = rt.directory_locks.get("");
+    let _held = lock.lock().await;
+    let roles: HashMap<String, Vec<String>> =
+        rt.db.directory().await?.people.into_iter().map(|p| (p.id, p.roles)).collect();
+    let directory = Directory {
+        departments: departments
+            .iter()
+            .filter(|d| known.contains(d.id.as_str()))
+            .map(|d| Department {
+                id: d.id.clone(),
+                name: d.name.clone(),
+                parent_id: d.parent_id.clone().filter(|p| known.contains(p.as_str())),
+                order: d.order,
+            })
+            .collect(),
+        people: users
+            .iter()
+            .map(|u| Person {
+                id: u.id.clone(),
+                employee_no: u.employee_no.clone(),
+                name: u.name.clone(),
+                mobile: u.mobile.clone(),
+                email: u.email.clone(),
+                title: u.title.clone(),
+                manager_id: u.manager_id.clone().filter(|m| user_ids.contains(m.as_str())),
+                department_ids: u.department_ids.iter().filter(|d| known.contains(d.as_str())).cloned().collect(),
+                active: u.active,
+                roles: roles.get(&u.id).cloned().unwrap_or_default(),
+            })
+            .collect(),
+    };
+    directory.check().map_err(|invalid| anyhow::anyhow!("the source's directory is not usable: {invalid}"))?;
+    rt.db.replace_directory(directory).await
+}
