@@ -29,14 +29,21 @@ pub struct Unresolved {
 
 impl Unresolved {
     fn person(id: &str, reason: &'static str) -> Unresolved {
-        Unresolved { id: id.to_string(), kind: "person", reason }
+        Unresolved {
+            id: id.to_string(),
+            kind: "person",
+            reason,
+        }
     }
 }
 
 /// Each id once, in the order first given.
 fn distinct(ids: &[String]) -> Vec<String> {
     let mut seen = HashSet::new();
-    ids.iter().filter(|id| seen.insert(id.as_str())).cloned().collect()
+    ids.iter()
+        .filter(|id| seen.insert(id.as_str()))
+        .cloned()
+        .collect()
 }
 
 /// Appends the values not already in `to`.
@@ -49,8 +56,21 @@ pub fn merge(to: &mut Vec<String>, more: impl IntoIterator<Item = String>) {
     }
 }
 
+/// Puts the unresolved in the order their ids were given.
+fn in_order(ids: &[String], unresolved: &mut [Unresolved]) {
+    let mut position = HashMap::new();
+    for (i, id) in ids.iter().enumerate() {
+        position.entry(id.as_str()).or_insert(i);
+    }
+    unresolved.sort_by_key(|u| position.get(u.id.as_str()).copied().unwrap_or(usize::MAX));
+}
+
 /// The active directory people among `ids`; the others are reported.
-async fn active_people(db: &Arc<Db>, ids: &[String], unresolved: &mut Vec<Unresolved>) -> Result<Vec<String>> {
+async fn active_people(
+    db: &Arc<Db>,
+    ids: &[String],
+    unresolved: &mut Vec<Unresolved>,
+) -> Result<Vec<String>> {
     let mut out = Vec::new();
     for id in distinct(ids) {
         match db.person(id.clone()).await? {
@@ -71,7 +91,9 @@ pub async fn people_on(
 ) -> Result<(Vec<(String, String)>, Vec<Unresolved>)> {
     let mut unresolved = Vec::new();
     let active = active_people(db, ids, &mut unresolved).await?;
-    let links = db.platform_ids(connection.into(), LinkKind::Person, active.clone()).await?;
+    let links = db
+        .platform_ids(connection.into(), LinkKind::Person, active.clone())
+        .await?;
     let mut found = Vec::new();
     for id in active {
         match links.get(&id) {
@@ -79,15 +101,22 @@ pub async fn people_on(
             None => unresolved.push(Unresolved::person(&id, "no_account")),
         }
     }
+    in_order(ids, &mut unresolved);
     Ok((found, unresolved))
 }
 
 /// One person on one connection: the platform user id, or why there is none.
-pub async fn person_on(db: &Arc<Db>, connection: &str, id: &str) -> Result<Result<String, Unresolved>> {
+pub async fn person_on(
+    db: &Arc<Db>,
+    connection: &str,
+    id: &str,
+) -> Result<Result<String, Unresolved>> {
     let (found, mut unresolved) = people_on(db, connection, &[id.to_string()]).await?;
     Ok(match found.into_iter().next() {
         Some((_, platform)) => Ok(platform),
-        None => Err(unresolved.pop().unwrap_or_else(|| Unresolved::person(id, "unknown_person"))),
+        None => Err(unresolved
+            .pop()
+            .unwrap_or_else(|| Unresolved::person(id, "unknown_person"))),
     })
 }
 
@@ -99,7 +128,9 @@ pub async fn departments_on(
     ids: &[String],
 ) -> Result<(Vec<String>, Vec<Unresolved>)> {
     let ids = distinct(ids);
-    let links = db.platform_ids(connection.into(), LinkKind::Department, ids.clone()).await?;
+    let links = db
+        .platform_ids(connection.into(), LinkKind::Department, ids.clone())
+        .await?;
     let mut found = Vec::new();
     let mut missing = Vec::new();
     for id in ids {
@@ -111,10 +142,24 @@ pub async fn departments_on(
     let mut unresolved = Vec::new();
     if !missing.is_empty() {
         // Only now is the directory read, to tell a department never heard of from one not synced here.
-        let known: HashSet<String> = db.directory().await?.departments.into_iter().map(|d| d.id).collect();
+        let known: HashSet<String> = db
+            .directory()
+            .await?
+            .departments
+            .into_iter()
+            .map(|d| d.id)
+            .collect();
         for id in missing {
-            let reason = if known.contains(&id) { "no_link" } else { "unknown_department" };
-            unresolved.push(Unresolved { id, kind: "department", reason });
+            let reason = if known.contains(&id) {
+                "no_link"
+            } else {
+                "unknown_department"
+            };
+            unresolved.push(Unresolved {
+                id,
+                kind: "department",
+                reason,
+            });
         }
     }
     Ok((found, unresolved))
@@ -138,8 +183,13 @@ pub async fn people_across(
     let mut plan: Vec<(String, Vec<(String, String)>)> = Vec::new();
     let mut index: HashMap<String, usize> = HashMap::new();
     for id in active {
-        let accounts: Vec<(String, String)> =
-            rt.db.accounts(id.clone()).await?.into_iter().filter(|(c, _)| usable(c)).collect();
+        let accounts: Vec<(String, String)> = rt
+            .db
+            .accounts(id.clone())
+            .await?
+            .into_iter()
+            .filter(|(c, _)| usable(c))
+            .collect();
         let chosen: Vec<&(String, String)> = match named {
             Some(named) => accounts.iter().filter(|(c, _)| named.contains(c)).collect(),
             None => rt
@@ -162,6 +212,7 @@ pub async fn people_across(
             plan[at].1.push((id.clone(), platform.clone()));
         }
     }
+    in_order(ids, &mut unresolved);
     Ok((plan, unresolved))
 }
 

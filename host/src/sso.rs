@@ -53,7 +53,8 @@ pub fn new_state() -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
 }
 
-fn digest(value: &str) -> String {
+/// How a state or code is stored: its sha256, in hex.
+pub fn digest(value: &str) -> String {
     hex::encode(Sha256::digest(value.as_bytes()))
 }
 
@@ -62,7 +63,9 @@ fn digest(value: &str) -> String {
 pub fn check_redirect_uri(uri: &str) -> Result<()> {
     let refuse = |why: &str| ApiError::bad_request(format!("redirect_uri {why}"));
     if uri.is_empty() || uri.chars().count() > MAX_REDIRECT_URI_CHARS {
-        return Err(refuse(&format!("must be 1-{MAX_REDIRECT_URI_CHARS} characters")));
+        return Err(refuse(&format!(
+            "must be 1-{MAX_REDIRECT_URI_CHARS} characters"
+        )));
     }
     let url = url::Url::parse(uri).map_err(|e| refuse(&format!("is not an absolute URL: {e}")))?;
     if !matches!(url.scheme(), "http" | "https") {
@@ -88,8 +91,13 @@ pub async fn start(
     flow: Option<String>,
 ) -> Result<Started> {
     check_redirect_uri(&redirect_uri)?;
-    if flow.as_ref().is_some_and(|f| f.is_empty() || f.chars().count() > MAX_FLOW_CHARS) {
-        return Err(ApiError::bad_request(format!("flow must be 1-{MAX_FLOW_CHARS} characters")));
+    if flow
+        .as_ref()
+        .is_some_and(|f| f.is_empty() || f.chars().count() > MAX_FLOW_CHARS)
+    {
+        return Err(ApiError::bad_request(format!(
+            "flow must be 1-{MAX_FLOW_CHARS} characters"
+        )));
     }
     let state = new_state();
     let call = Call::SsoAuthorizeUrl {
@@ -100,7 +108,11 @@ pub async fn start(
     // The connector first: a flow without a URL (DingTalk in-app) is refused before a state is stored.
     let url = match rt.call(connection, call).await? {
         Reply::Url(url) => url,
-        _ => return Err(ApiError::internal(anyhow::anyhow!("unexpected reply variant"))),
+        _ => {
+            return Err(ApiError::internal(anyhow::anyhow!(
+                "unexpected reply variant"
+            )));
+        }
     };
     let now = now_ms();
     let expires_at_ms = now + STATE_TTL.as_millis() as i64;
@@ -112,10 +124,19 @@ pub async fn start(
         expires_ms: expires_at_ms,
     };
     rt.db
-        .sso_add_state(digest(&state), stored, now - KEEP_EXPIRED_MS, now - KEEP_CODES_MS)
+        .sso_add_state(
+            digest(&state),
+            stored,
+            now - KEEP_EXPIRED_MS,
+            now - KEEP_CODES_MS,
+        )
         .await
         .map_err(ApiError::internal)?;
-    Ok(Started { url, state, expires_at_ms })
+    Ok(Started {
+        url,
+        state,
+        expires_at_ms,
+    })
 }
 
 fn state_error(check: &SsoCheck) -> ApiError {
@@ -168,14 +189,22 @@ pub async fn exchange(
 ) -> Result<Value> {
     rt.check_callable(connection, Capability::Identity)?;
     if code.is_empty() || code.chars().count() > MAX_CODE_CHARS {
-        return Err(ApiError::bad_request(format!("code must be 1-{MAX_CODE_CHARS} characters")));
+        return Err(ApiError::bad_request(format!(
+            "code must be 1-{MAX_CODE_CHARS} characters"
+        )));
     }
     if state.is_empty() || state.chars().count() > MAX_STATE_CHARS {
         return Err(state_error(&SsoCheck::Unknown));
     }
     let check = rt
         .db
-        .sso_use_state(digest(&state), connection.to_string(), redirect_uri, digest(&code), now_ms())
+        .sso_use_state(
+            digest(&state),
+            connection.to_string(),
+            redirect_uri,
+            digest(&code),
+            now_ms(),
+        )
         .await
         .map_err(ApiError::internal)?;
     let SsoCheck::Valid(stored) = check else {
@@ -188,9 +217,15 @@ pub async fn exchange(
     };
     let user = match rt.call(connection, Call::SsoResolve(request)).await? {
         Reply::SsoUser(user) => user,
-        _ => return Err(ApiError::internal(anyhow::anyhow!("unexpected reply variant"))),
+        _ => {
+            return Err(ApiError::internal(anyhow::anyhow!(
+                "unexpected reply variant"
+            )));
+        }
     };
-    let found = find_person(rt, connection, &user).await.map_err(ApiError::internal)?;
+    let found = find_person(rt, connection, &user)
+        .await
+        .map_err(ApiError::internal)?;
     let mut answer = json!({
         "connection": connection,
         "platform_user": render(&user),
@@ -217,38 +252,68 @@ pub struct Found {
 /// directory's normalisation). Among several, only active ones count; people linked to another account on this
 /// connection do not count at all.
 pub async fn find_person(rt: &Runtime, connection: &str, user: &SsoUser) -> anyhow::Result<Found> {
-    if let Some(id) = rt.db.person_of_account(connection.into(), user.user_id.clone()).await?
+    if let Some(id) = rt
+        .db
+        .person_of_account(connection.into(), user.user_id.clone())
+        .await?
         && let Some(person) = rt.db.person(id).await?
     {
-        return Ok(Found { person: Some(person), matched_by: Some("link"), note: None });
+        return Ok(Found {
+            person: Some(person),
+            matched_by: Some("link"),
+            note: None,
+        });
     }
     let keys: [(&'static str, Option<String>, fn(&Person) -> Option<String>); 2] = [
         (
             "mobile",
-            user.mobile.as_deref().map(|m| normalize_mobile(m).into_owned()),
-            |p| p.mobile.as_deref().map(|m| normalize_mobile(m).into_owned()),
+            user.mobile
+                .as_deref()
+                .map(|m| normalize_mobile(m).into_owned()),
+            |p| {
+                p.mobile
+                    .as_deref()
+                    .map(|m| normalize_mobile(m).into_owned())
+            },
         ),
         (
             "email",
-            user.email.as_deref().map(|e| normalize_email(e).into_owned()),
+            user.email
+                .as_deref()
+                .map(|e| normalize_email(e).into_owned()),
             |p| p.email.as_deref().map(|e| normalize_email(e).into_owned()),
         ),
     ];
-    if keys.iter().all(|(_, key, _)| key.as_deref().is_none_or(str::is_empty)) {
+    if keys
+        .iter()
+        .all(|(_, key, _)| key.as_deref().is_none_or(str::is_empty))
+    {
         return Ok(Found::default());
     }
     let people = rt.db.directory().await?.people;
     let mut notes = Vec::new();
     for (by, key, of) in keys {
-        let Some(key) = key.filter(|k| !k.is_empty()) else { continue };
-        let mut candidates: Vec<&Person> = people.iter().filter(|p| of(p).as_deref() == Some(key.as_str())).collect();
+        let Some(key) = key.filter(|k| !k.is_empty()) else {
+            continue;
+        };
+        let mut candidates: Vec<&Person> = people
+            .iter()
+            .filter(|p| of(p).as_deref() == Some(key.as_str()))
+            .collect();
         if candidates.is_empty() {
             continue;
         }
         // Someone already linked to another account here is not this account.
         let ids = candidates.iter().map(|p| p.id.clone()).collect();
-        let linked = rt.db.platform_ids(connection.into(), LinkKind::Person, ids).await?;
-        candidates.retain(|p| linked.get(&p.id).is_none_or(|platform| *platform == user.user_id));
+        let linked = rt
+            .db
+            .platform_ids(connection.into(), LinkKind::Person, ids)
+            .await?;
+        candidates.retain(|p| {
+            linked
+                .get(&p.id)
+                .is_none_or(|platform| *platform == user.user_id)
+        });
         if candidates.len() > 1 && candidates.iter().any(|p| p.active) {
             candidates.retain(|p| p.active);
         }
@@ -256,7 +321,11 @@ pub async fn find_person(rt: &Runtime, connection: &str, user: &SsoUser) -> anyh
             [] => {}
             [one] => {
                 let note = (!notes.is_empty()).then(|| notes.join("; "));
-                return Ok(Found { person: Some((*one).clone()), matched_by: Some(by), note });
+                return Ok(Found {
+                    person: Some((*one).clone()),
+                    matched_by: Some(by),
+                    note,
+                });
             }
             several => {
                 let mut ids: Vec<&str> = several.iter().map(|p| p.id.as_str()).collect();
@@ -269,5 +338,9 @@ pub async fn find_person(rt: &Runtime, connection: &str, user: &SsoUser) -> anyh
             }
         }
     }
-    Ok(Found { person: None, matched_by: None, note: (!notes.is_empty()).then(|| notes.join("; ")) })
+    Ok(Found {
+        person: None,
+        matched_by: None,
+        note: (!notes.is_empty()).then(|| notes.join("; ")),
+    })
 }

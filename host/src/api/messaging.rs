@@ -65,17 +65,21 @@ pub struct CardBody {
 }
 
 /// Exactly one of `text`, `markdown` or `card`.
-fn content(text: Option<String>, markdown: Option<Markdown>, card: Option<CardBody>) -> Result<Content> {
+fn content(
+    text: Option<String>,
+    markdown: Option<Markdown>,
+    card: Option<CardBody>,
+) -> Result<Content> {
     Ok(match (text, markdown, card) {
-            (Some(text), None, None) => Content::Text(text),
-            (None, Some(markdown), None) => Content::Markdown(markdown),
-            (None, None, Some(c)) => Content::Card(Card {
-                title: c.title,
-                markdown: c.markdown,
-                buttons: c.buttons,
-                template_id: c.template_id,
-                template_data: c.template_data.map(|v| v.to_string()),
-            }),
+        (Some(text), None, None) => Content::Text(text),
+        (None, Some(markdown), None) => Content::Markdown(markdown),
+        (None, None, Some(c)) => Content::Card(Card {
+            title: c.title,
+            markdown: c.markdown,
+            buttons: c.buttons,
+            template_id: c.template_id,
+            template_data: c.template_data.map(|v| v.to_string()),
+        }),
         _ => {
             return Err(ApiError::bad_request(
                 "give exactly one of \"text\", \"markdown\" or \"card\"",
@@ -98,7 +102,9 @@ fn no_recipients(unresolved: &[Unresolved]) -> ApiError {
 }
 
 fn too_many(what: &str) -> ApiError {
-    ApiError::bad_request(format!("{what} lists more than {MAX_IDS} ids; send in batches"))
+    ApiError::bad_request(format!(
+        "{what} lists more than {MAX_IDS} ids; send in batches"
+    ))
 }
 
 pub async fn send(
@@ -140,16 +146,26 @@ pub async fn send(
         }
         // An unknown connection is a 404, not a list of people without an account there.
         rt.check_callable(&c, Capability::Messaging)?;
-        let (people, missing) = addressing::people_on(&rt.db, &c, &to.people).await.map_err(ApiError::internal)?;
-        addressing::merge(&mut recipients.users, people.into_iter().map(|(_, user)| user));
-        unresolved.extend(missing);
-        let (departments, missing) = addressing::departments_on(&rt.db, &c, &to.enterprise_departments)
+        let (people, missing) = addressing::people_on(&rt.db, &c, &to.people)
             .await
             .map_err(ApiError::internal)?;
+        addressing::merge(
+            &mut recipients.users,
+            people.into_iter().map(|(_, user)| user),
+        );
+        unresolved.extend(missing);
+        let (departments, missing) =
+            addressing::departments_on(&rt.db, &c, &to.enterprise_departments)
+                .await
+                .map_err(ApiError::internal)?;
         addressing::merge(&mut recipients.departments, departments);
         unresolved.extend(missing);
         let r = &recipients;
-        if r.users.is_empty() && r.departments.is_empty() && r.chats.is_empty() && r.tags.is_empty() && !r.everyone
+        if r.users.is_empty()
+            && r.departments.is_empty()
+            && r.chats.is_empty()
+            && r.tags.is_empty()
+            && !r.everyone
         {
             return Err(no_recipients(&unresolved));
         }
@@ -189,7 +205,11 @@ pub struct PeopleTo {
 }
 
 /// One connection's share of a send to people.
-fn delivery(connection: &str, people: &[(String, String)], op: &std::result::Result<OperationRow, ApiError>) -> Value {
+fn delivery(
+    connection: &str,
+    people: &[(String, String)],
+    op: &std::result::Result<OperationRow, ApiError>,
+) -> Value {
     let mut out = json!({
         "connection": connection,
         "people": people.iter().map(|(id, _)| id).collect::<Vec<_>>(),
@@ -207,7 +227,8 @@ fn delivery(connection: &str, people: &[(String, String)], op: &std::result::Res
         }
         Err(e) => {
             out["status"] = json!("refused");
-            out["error"] = json!({ "status": e.status.as_u16(), "code": e.code, "message": e.message });
+            out["error"] =
+                json!({ "status": e.status.as_u16(), "code": e.code, "message": e.message });
         }
     }
     out
@@ -232,7 +253,9 @@ pub async fn send_to_people(
     }
     if let Some(platforms) = &body.platforms {
         if platforms.is_empty() {
-            return Err(ApiError::bad_request("\"platforms\" is empty; leave it out to use each person's preferred one"));
+            return Err(ApiError::bad_request(
+                "\"platforms\" is empty; leave it out to use each person's preferred one",
+            ));
         }
         for connection in platforms {
             rt.check_callable(connection, Capability::Messaging)?;
@@ -246,9 +269,14 @@ pub async fn send_to_people(
         }
         (header, body) => header.or(body),
     };
-    let (plan, unresolved) = addressing::people_across(&rt, &people, body.platforms.as_deref(), Capability::Messaging)
-        .await
-        .map_err(ApiError::internal)?;
+    let (plan, unresolved) = addressing::people_across(
+        &rt,
+        &people,
+        body.platforms.as_deref(),
+        Capability::Messaging,
+    )
+    .await
+    .map_err(ApiError::internal)?;
     if plan.is_empty() {
         return Err(no_recipients(&unresolved));
     }
@@ -273,8 +301,15 @@ pub async fn send_to_people(
         let deadline = tokio::time::Instant::now() + wait;
         for op in ops.iter_mut().flatten() {
             if !op.status.is_final() {
-                let left = deadline.saturating_duration_since(tokio::time::Instant::now()).max(Duration::ZERO);
-                if let Some(now) = rt.outbox.wait(&rt.db, op.id, left).await.map_err(ApiError::internal)? {
+                let left = deadline
+                    .saturating_duration_since(tokio::time::Instant::now())
+                    .max(Duration::ZERO);
+                if let Some(now) = rt
+                    .outbox
+                    .wait(&rt.db, op.id, left)
+                    .await
+                    .map_err(ApiError::internal)?
+                {
                     *op = now;
                 }
             }
@@ -283,18 +318,31 @@ pub async fn send_to_people(
     } else {
         all_final = false;
     }
-    let deliveries: Vec<Value> =
-        plan.iter().zip(&ops).map(|((connection, reached), op)| delivery(connection, reached, op)).collect();
+    let deliveries: Vec<Value> = plan
+        .iter()
+        .zip(&ops)
+        .map(|((connection, reached), op)| delivery(connection, reached, op))
+        .collect();
     if ops.iter().all(|op| op.is_err()) {
         // Nothing was accepted: the first refusal is the answer (with every delivery in its details).
-        let first = ops.into_iter().find_map(|op| op.err()).expect("at least one delivery");
+        let first = ops
+            .into_iter()
+            .find_map(|op| op.err())
+            .expect("at least one delivery");
         let mut e = first;
         e.details = Some(json!({ "deliveries": deliveries, "unresolved": unresolved }));
         return Err(e);
     }
-    let status = if all_final { StatusCode::OK } else { StatusCode::ACCEPTED };
-    let mut response =
-        (status, Json(json!({ "deliveries": deliveries, "unresolved": unresolved }))).into_response();
+    let status = if all_final {
+        StatusCode::OK
+    } else {
+        StatusCode::ACCEPTED
+    };
+    let mut response = (
+        status,
+        Json(json!({ "deliveries": deliveries, "unresolved": unresolved })),
+    )
+        .into_response();
     // One operation: its place, as a single send answers (and the audit log records it).
     if let [Ok(op)] = ops.as_slice() {
         let location = HeaderValue::from_str(&format!("/v1/operations/{}", op.id)).expect("ascii");

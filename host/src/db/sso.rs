@@ -157,26 +157,70 @@ mod tests {
         let now = now_ms();
         let later = now + 60_000;
         for (s, c) in [("s1", "a"), ("s2", "a"), ("s3", "b"), ("s4", "a")] {
-            db.sso_add_state(s.into(), state(c, later), 0, 0).await.unwrap();
+            db.sso_add_state(s.into(), state(c, later), 0, 0)
+                .await
+                .unwrap();
         }
-        db.sso_add_state("old".into(), state("a", now - 1), 0, 0).await.unwrap();
+        db.sso_add_state("old".into(), state("a", now - 1), 0, 0)
+            .await
+            .unwrap();
         let use_ = |s: &str, c: &str, r: Option<&str>, code: &str| {
             db.sso_use_state(s.into(), c.into(), r.map(Into::into), code.into(), now)
         };
 
-        assert_eq!(use_("nope", "a", None, "k1").await.unwrap(), SsoCheck::Unknown);
-        assert_eq!(use_("s3", "a", None, "k1").await.unwrap(), SsoCheck::OtherConnection);
-        assert_eq!(use_("s1", "a", Some("https://evil.example/cb"), "k1").await.unwrap(), SsoCheck::OtherRedirect);
-        assert_eq!(use_("old", "a", None, "k1").await.unwrap(), SsoCheck::Expired);
-        assert!(matches!(use_("s1", "a", Some("https://oa.example.com/cb"), "k1").await.unwrap(), SsoCheck::Valid(_)));
+        assert_eq!(
+            use_("nope", "a", None, "k1").await.unwrap(),
+            SsoCheck::Unknown
+        );
+        assert_eq!(
+            use_("s3", "a", None, "k1").await.unwrap(),
+            SsoCheck::OtherConnection
+        );
+        assert_eq!(
+            use_("s1", "a", Some("https://evil.example/cb"), "k1")
+                .await
+                .unwrap(),
+            SsoCheck::OtherRedirect
+        );
+        assert_eq!(
+            use_("old", "a", None, "k1").await.unwrap(),
+            SsoCheck::Expired
+        );
+        assert!(matches!(
+            use_("s1", "a", Some("https://oa.example.com/cb"), "k1")
+                .await
+                .unwrap(),
+            SsoCheck::Valid(_)
+        ));
         assert_eq!(use_("s1", "a", None, "k2").await.unwrap(), SsoCheck::Used);
-        assert_eq!(use_("s2", "a", None, "k1").await.unwrap(), SsoCheck::CodeUsed);
-        assert_eq!(use_("s2", "a", None, "k3").await.unwrap(), SsoCheck::Used, "a refused code used the state up");
-        assert!(matches!(use_("s3", "b", None, "k1").await.unwrap(), SsoCheck::Valid(_)), "codes are per connection");
+        assert_eq!(
+            use_("s2", "a", None, "k1").await.unwrap(),
+            SsoCheck::CodeUsed
+        );
+        assert_eq!(
+            use_("s2", "a", None, "k3").await.unwrap(),
+            SsoCheck::Used,
+            "a refused code used the state up"
+        );
+        assert!(
+            matches!(
+                use_("s3", "b", None, "k1").await.unwrap(),
+                SsoCheck::Valid(_)
+            ),
+            "codes are per connection"
+        );
 
         // Pruning forgets states expired before the cut, and old codes.
-        db.sso_add_state("s5".into(), state("a", later), now, now + 1).await.unwrap();
-        assert_eq!(use_("old", "a", None, "k9").await.unwrap(), SsoCheck::Unknown);
-        assert!(matches!(use_("s4", "a", None, "k1").await.unwrap(), SsoCheck::Valid(_)));
+        db.sso_add_state("s5".into(), state("a", later), now, now + 1)
+            .await
+            .unwrap();
+        assert_eq!(
+            use_("old", "a", None, "k9").await.unwrap(),
+            SsoCheck::Unknown
+        );
+        assert!(matches!(
+            use_("s4", "a", None, "k1").await.unwrap(),
+            SsoCheck::Valid(_)
+        ));
     }
 }

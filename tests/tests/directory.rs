@@ -1,0 +1,153 @@
+//! Directory sync end to end: the enterprise directory pushed to Qiao's API, planned and applied to the
+//! platforms' simulators through the connectors and the outbox; change sets as minimal plans, drift, the
+//! mass-deactivation guard, and identity links for addressing.
+
+use qiao_tests::TestServer;
+use qiao_tests::dingtalk_sim::{DingTalkSim, Options as DtOptions};
+use serde_json::{Value, json};
+
+fn dingtalk(sim: &DingTalkSim, name: &str, extra: &str) -> String {
+    let o = &sim.options;
+    format!(
+        r#"
+        [connections.{name}]
+        connector = "dingtalk"
+        settings = {{ app_key = "{}", agent_id = "{}", oapi_base = "{}", api_base = "{}/" }}
+        secrets = {{ app_secret = "{}", callback_token = "{}", callback_aes_key = "{}" }}
+        {extra}
+        "#,
+        o.app_key, o.agent_id, sim.base, sim.base, o.app_secret, o.callback_token, o.callback_aes_key
+    )
+}
+
+/// A small directory: a tree of three departments and five people (a manager and reports).
+fn small() -> Value {
+    json!({
+        "departments": [
+            { "id": "hq", "name": "Headquarters" },
+            { "id": "eng", "name": "Engineering", "parent_id": "hq" },
+            { "id": "ops", "name": "Operations", "parent_id": "hq" }
+        ],
+        "people": [
+            { "id": "p1", "name": "Li Lei", "mobile": "13900000001", "email": "li@example.com", "title": "CTO", "employee_no": "E001", "department_ids": ["eng"] },
+            { "id": "p2", "name": "Han Meimei", "mobile": "13900000002", "title": "Engineer", "employee_no": "E002", "department_ids": ["eng"], "manager_id": "p1" },
+            { "id": "p3", "name": "Wang Wu", "mobile": "13900000003", "department_ids": ["ops"], "manager_id": "p1" },
+            { "id": "p4", "name": "Zhao Liu", "mobile": "13900000004", "department_ids": ["ops"] },
+            { "id": "p5", "name": "Sun Qi", "mobile": "13900000005", "department_ids": ["hq"] }
+        ]
+    })
+}
+
+async fn run(qiao: &TestServer, connection: &str, body: Value) -> Value {
+    let (status, run) = qiao.post(&format!("/v1/connections/{connection}/directory/runs?wait=120"), body).await;
+    assert_eq!(status, 200, "the run should finish: {run}");
+    run
+}
+
+fn counts(run: &Value) -> &Value {
+    &run["plan"]["counts"]
+}
+
+#[tokio::test]
+async fn sync_dry_run_apply_change_set_drift_and_guard() {
+    let sim = DingTalkSim::start(DtOptions::default()).await.unwrap();
+    let qiao = TestServer::start(&["dingtalk"], &dingtalk(&sim, "dt", "")).await.unwrap();
+    let users_before = sim.state().users.len();
+
+    // An invalid directory is refused whole, with every problem listed.
+    let (status, body) = qiao
+        .request(reqwest::Method::PUT, "/v1/directory", Some(json!({ "departments": [{ "id": "a", "name": "A", "parent_id": "nowhere" }], "people": [{ "id": "x", "name": "X", "department_ids": ["missing"] }] })))
+        .await;
+    assert_eq!(status, 422, "{body}");
+    assert_eq!(body["error"]["code"], "invalid_directory");
+    assert_eq!(body["error"]["details"]["total"], 2, "{body}");
+
+    let (status, body) = qiao.request(reqwest::Method::PUT, "/v1/directory", Some(small())).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["changed"]["people"]["added"], 5);
+
+    // Dry run: the plan, nothing written.
+    let dry = run(&qiao, "dt", json!({ "dry_run": true })).await;
+    assert_eq!(dry["status"], "planned", "{dry}");
+    assert_eq!(counts(&dry)["create_department"], 3, "{dry}");
+    assert_eq!(counts(&dry)["create_user"], 5, "{dry}");
+    assert_eq!(sim.state().users.len(), users_before, "a dry run writes nothing");
+
+    // Apply: every department and person lands, managers and departments mapped to the platform's ids.
+    let applied = run(&qiao, "dt", json!({})).await;
+    assert_eq!(applied["status"], "succeeded", "{applied}");
+    assert_eq!(applied["report"]["done"], 8, "{applied}");
+    assert_eq!(applied["progress"]["done"], 8, "{applied}");
+    {
+        let state = sim.state();
+        let han = state.users.get("p2").expect("the person id is the DingTalk userid");
+        assert_eq!(han.manager_userid, "p1");
+        assert_eq!(han.title, "Engineer");
+        assert_eq!(han.job_number, "E002");
+        let hq = state.depts.values().find(|d| d.name == "Headquarters").unwrap();
+        assert_eq!(hq.parent_id, 1, "top-level departments go under DingTalk's root");
+        // The simulator has an Engineering of its own (not Qiao's): ours is the one under Headquarters.
+        let eng = state.depts.values().find(|d| d.name == "Engineering" && d.parent_id == hq.id).unwrap();
+        assert_eq!(han.dept_id_list, vec![eng.id]);
+    }
+    let (status, person) = qiao.get("/v1/directory/people/p2").await;
+    assert_eq!(status, 200, "{person}");
+    assert_eq!(person["accounts"], json!([{ "connection": "dt", "user_id": "p2" }]));
+
+    // Nothing changed: the next plan is empty.
+    let again = run(&qiao, "dt", json!({ "dry_run": true })).await;
+    assert_eq!(again["plan"]["steps"], json!([]), "{again}");
+
+    // A change set: a rename, a move, a new person; the plan holds exactly those.
+    let (status, body) = qiao
+        .post(
+            "/v1/directory/changes",
+            json!({ "upsert": {
+                "departments": [{ "id": "ops", "name": "Operations & Support", "parent_id": "hq" }],
+                "people": [
+                    { "id": "p4", "name": "Zhao Liu", "mobile": "13900000004", "department_ids": ["eng"] },
+                    { "id": "p6", "name": "Zhou Ba", "mobile": "13900000006", "department_ids": ["ops"] }
+                ]
+            } }),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let changed = run(&qiao, "dt", json!({})).await;
+    assert_eq!(changed["status"], "succeeded", "{changed}");
+    let c = counts(&changed);
+    assert_eq!((c["update_department"].as_u64(), c["update_user"].as_u64(), c["create_user"].as_u64()), (Some(1), Some(1), Some(1)), "{changed}");
+    assert_eq!(changed["plan"]["steps"].as_array().unwrap().len(), 3, "{changed}");
+
+    // Drift: a title changed in DingTalk is reported, not overwritten ...
+    sim.state().users.get_mut("p1").unwrap().title = "Chief Architect".into();
+    let drift = run(&qiao, "dt", json!({ "dry_run": true })).await;
+    assert_eq!(drift["plan"]["steps"], json!([]), "{drift}");
+    assert_eq!(drift["plan"]["drift"][0]["field"], "title", "{drift}");
+    assert_eq!(drift["plan"]["drift"][0]["platform"], "Chief Architect", "{drift}");
+    assert_eq!(drift["plan"]["drift"][0]["overwritten"], false, "{drift}");
+    // ... unless the source wins.
+    let wins = run(&qiao, "dt", json!({ "source_wins": true })).await;
+    assert_eq!(wins["status"], "succeeded", "{wins}");
+    assert_eq!(sim.state().users["p1"].title, "CTO");
+
+    // The guard: leaving out four of six people stops the run for confirmation; confirming applies it.
+    let mut fewer = small();
+    fewer["people"] = json!([fewer["people"][0], fewer["people"][1]]);
+    let (status, _) = qiao.request(reqwest::Method::PUT, "/v1/directory", Some(fewer)).await;
+    assert_eq!(status, 200);
+    let stopped = run(&qiao, "dt", json!({})).await;
+    assert_eq!(stopped["status"], "needs_confirmation", "{stopped}");
+    assert_eq!(stopped["report"]["deactivation"]["deactivate"], 4, "{stopped}");
+    assert!(sim.state().users.contains_key("p3"), "nothing deactivated without confirmation");
+    let confirmed = run(&qiao, "dt", json!({ "confirm": true })).await;
+    assert_eq!(confirmed["status"], "succeeded", "{confirmed}");
+    assert_eq!(counts(&confirmed)["deactivate_user"], 4, "{confirmed}");
+    assert!(!sim.state().users.contains_key("p3"), "DingTalk cannot disable: a leaver is deleted");
+    let (_, person) = qiao.get("/v1/directory/people/p1").await;
+    assert_eq!(person["accounts"][0]["user_id"], "p1");
+
+    // Runs are listed with their reports.
+    let (status, runs) = qiao.get("/v1/connections/dt/directory/runs").await;
+    assert_eq!(status, 200);
+    assert_eq!(runs["runs"].as_array().unwrap().len(), 8, "{runs}");
+}
