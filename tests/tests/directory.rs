@@ -29,9 +29,9 @@ fn small() -> Value {
             { "id": "ops", "name": "Operations", "parent_id": "hq" }
         ],
         "people": [
-            { "id": "p1", "name": "Li Lei", "mobile": "13900000001", "email": "li@example.com", "title": "CTO", "employee_no": "E001", "department_ids": ["eng"] },
+            { "id": "p1", "name": "Li Lei", "mobile": "13900000001", "email": "li@example.com", "title": "CTO", "employee_no": "E001", "department_ids": ["eng"], "roles": ["finance-reviewer"] },
             { "id": "p2", "name": "Han Meimei", "mobile": "13900000002", "title": "Engineer", "employee_no": "E002", "department_ids": ["eng"], "manager_id": "p1" },
-            { "id": "p3", "name": "Wang Wu", "mobile": "13900000003", "department_ids": ["ops"], "manager_id": "p1" },
+            { "id": "p3", "name": "Wang Wu", "mobile": "13900000003", "department_ids": ["ops"], "manager_id": "p1", "roles": ["finance-reviewer"] },
             { "id": "p4", "name": "Zhao Liu", "mobile": "13900000004", "department_ids": ["ops"] },
             { "id": "p5", "name": "Sun Qi", "mobile": "13900000005", "department_ids": ["hq"] }
         ]
@@ -51,7 +51,8 @@ fn counts(run: &Value) -> &Value {
 #[tokio::test]
 async fn sync_dry_run_apply_change_set_drift_and_guard() {
     let sim = DingTalkSim::start(DtOptions::default()).await.unwrap();
-    let qiao = TestServer::start(&["dingtalk"], &dingtalk(&sim, "dt", "")).await.unwrap();
+    let roles = r#"directory = { roles = { finance-reviewer = "Finance reviewers" } }"#;
+    let qiao = TestServer::start(&["dingtalk"], &dingtalk(&sim, "dt", roles)).await.unwrap();
     let users_before = sim.state().users.len();
 
     // An invalid directory is refused whole, with every problem listed.
@@ -90,6 +91,12 @@ async fn sync_dry_run_apply_change_set_drift_and_guard() {
         let eng = state.depts.values().find(|d| d.name == "Engineering" && d.parent_id == hq.id).unwrap();
         assert_eq!(han.dept_id_list, vec![eng.id]);
     }
+    // Role mapping: the enterprise role's holders hold the DingTalk role, created under Qiao's role group.
+    let (role_id, group) = sim.role("Finance reviewers").expect("the mapped role is created");
+    assert_eq!(group, "Qiao");
+    assert_eq!(sim.role_members(&role_id), vec!["p1", "p3"]);
+    assert_eq!(applied["report"]["roles"][0]["add"], json!(["p1", "p3"]), "{applied}");
+
     let (status, person) = qiao.get("/v1/directory/people/p2").await;
     assert_eq!(status, 200, "{person}");
     assert_eq!(person["accounts"], json!([{ "connection": "dt", "user_id": "p2" }]));
@@ -117,6 +124,19 @@ async fn sync_dry_run_apply_change_set_drift_and_guard() {
     let c = counts(&changed);
     assert_eq!((c["update_department"].as_u64(), c["update_user"].as_u64(), c["create_user"].as_u64()), (Some(1), Some(1), Some(1)), "{changed}");
     assert_eq!(changed["plan"]["steps"].as_array().unwrap().len(), 3, "{changed}");
+    assert_eq!(changed["report"]["roles"][0]["add"], json!([]), "roles unchanged: {changed}");
+
+    // Membership follows the directory: p3 loses the role.
+    let mut p3 = small()["people"][2].clone();
+    p3["roles"] = json!([]);
+    let (status, _) = qiao.post("/v1/directory/changes", json!({ "upsert": { "people": [p3] } })).await;
+    assert_eq!(status, 200);
+    let dry = run(&qiao, "dt", json!({ "dry_run": true })).await;
+    assert_eq!(dry["report"]["roles"][0]["remove"], json!(["p3"]), "{dry}");
+    assert_eq!(sim.role_members(&role_id), vec!["p1", "p3"], "a dry run changes no role");
+    let applied = run(&qiao, "dt", json!({})).await;
+    assert_eq!(applied["status"], "succeeded", "{applied}");
+    assert_eq!(sim.role_members(&role_id), vec!["p1"]);
 
     // Drift: a title changed in DingTalk is reported, not overwritten ...
     sim.state().users.get_mut("p1").unwrap().title = "Chief Architect".into();
@@ -149,5 +169,5 @@ async fn sync_dry_run_apply_change_set_drift_and_guard() {
     // Runs are listed with their reports.
     let (status, runs) = qiao.get("/v1/connections/dt/directory/runs").await;
     assert_eq!(status, 200);
-    assert_eq!(runs["runs"].as_array().unwrap().len(), 8, "{runs}");
+    assert_eq!(runs["runs"].as_array().unwrap().len(), 10, "{runs}");
 }

@@ -273,7 +273,7 @@ async fn run_step(
 }
 
 /// Waits until the operation is final (retries included); the server stopping leaves the run to be resumed.
-async fn wait_final(rt: &Arc<Runtime>, op: i64) -> Result<OperationRow> {
+pub async fn wait_final(rt: &Arc<Runtime>, op: i64) -> Result<OperationRow> {
     loop {
         let row = rt.outbox.wait(&rt.db, op, WAIT).await?.ok_or_else(|| anyhow::anyhow!("operation {op} is gone"))?;
         if row.status.is_final() {

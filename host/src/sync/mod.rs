@@ -6,6 +6,7 @@
 pub mod apply;
 pub mod platform;
 pub mod pull;
+pub mod roles;
 pub mod schedule;
 
 use std::collections::HashMap;
@@ -102,7 +103,8 @@ async fn execute_inner(rt: &Arc<Runtime>, run: i64) -> Result<()> {
             let plan = plan_now(rt, &row.connection, &request).await?;
             let stored = Some(serde_json::to_value(&plan)?);
             if request.dry_run {
-                let report = summary(&plan, &[], started);
+                let mut report = summary(&plan, &[], started);
+                report["roles"] = role_plan(rt, &row.connection).await;
                 rt.db.update_run(run, "planned", stored, Some(report), true).await?;
                 return Ok(());
             }
@@ -134,11 +136,34 @@ async fn execute_inner(rt: &Arc<Runtime>, run: i64) -> Result<()> {
         can_disable: apply::can_disable(rt, &conn.connector),
     };
     let outcomes = apply::apply(&cx, &plan, recorded).await?;
-    let report = summary(&plan, &outcomes, started);
-    let failed = outcomes.iter().any(|o| !matches!(o, Outcome::Done));
+    // Roles last: they are given to accounts the steps above may have just created.
+    let (roles, roles_failed) = match roles::plan(rt, &row.connection, &conn.directory.roles, &source).await {
+        Ok(mut changes) => {
+            roles::apply(rt, &row.connection, run, &mut changes).await?;
+            let failed = changes.iter().any(|c| c.error.is_some());
+            (json!(changes), failed)
+        }
+        Err(e) => (json!({ "error": crate::api::ApiError::from(e).to_stored() }), true),
+    };
+    let mut report = summary(&plan, &outcomes, started);
+    report["roles"] = roles;
+    let failed = roles_failed || outcomes.iter().any(|o| !matches!(o, Outcome::Done));
     let status = if failed { "completed_with_errors" } else { "succeeded" };
     tracing::info!(run, connection = %row.connection, status, steps = plan.steps.len(), "directory sync run finished");
     rt.db.update_run(run, status, None, Some(report), true).await
+}
+
+/// The role changes a run would make (for a dry run's report), or why they cannot be known.
+async fn role_plan(rt: &Arc<Runtime>, connection: &str) -> Value {
+    let Some(conn) = rt.connections.get(connection) else { return Value::Null };
+    let source = match rt.db.directory().await {
+        Ok(source) => source,
+        Err(e) => return json!({ "error": format!("{e:#}") }),
+    };
+    match roles::plan(rt, connection, &conn.directory.roles, &source).await {
+        Ok(changes) => json!(changes),
+        Err(e) => json!({ "error": crate::api::ApiError::from(e).to_stored() }),
+    }
 }
 
 /// The run's report: what was planned, what happened to each step, and how long it took.
