@@ -15,16 +15,17 @@ use crate::runtime::{CallError, Runtime};
 
 /// Commits events (skipping ones already stored for the connection) and wakes whoever waits for them.
 /// Returns how many were new.
-pub async fn store_events(rt: &Runtime, connection: &str, events: Vec<Event>) -> Result<usize> {
+pub async fn store_events(rt: &Arc<Runtime>, connection: &str, events: Vec<Event>) -> Result<usize> {
     store(rt, connection, events, None).await
 }
 
-async fn store(rt: &Runtime, connection: &str, events: Vec<Event>, cursor: Option<String>) -> Result<usize> {
+async fn store(rt: &Arc<Runtime>, connection: &str, events: Vec<Event>, cursor: Option<String>) -> Result<usize> {
     let approvals: Vec<(String, Option<String>)> = events
         .iter()
         .filter(|e| e.kind.starts_with("approval.") && !e.subject.is_empty())
         .map(|e| (e.subject.clone(), None))
         .collect();
+    let contacts = crate::sync::contacts::contact_changes(&events);
     let new = rt.db.commit_events(connection.to_string(), events, cursor).await?;
     if new > 0 {
         rt.events_added.send_modify(|n| *n += 1);
@@ -33,6 +34,10 @@ async fn store(rt: &Runtime, connection: &str, events: Vec<Event>, cursor: Optio
         // The event says an approval moved: the stored view is refreshed from the platform on next read or
         // reconciliation, rather than trusting each platform's event payload shape.
         rt.db.mark_approvals_stale(connection.to_string(), approvals).await?;
+    }
+    if !contacts.is_empty() && new > 0 {
+        // Not awaited: the platform is waiting for its acknowledgement, and this may call the connector.
+        tokio::spawn(crate::sync::contacts::apply(rt.clone(), connection.to_string(), contacts));
     }
     Ok(new)
 }
@@ -48,7 +53,7 @@ pub struct PollOutcome {
 
 /// Polls the connector from the stored cursor; the events and the new cursor are committed together, so a crash
 /// cannot lose events behind an advanced cursor.
-pub async fn poll_once(rt: &Runtime, connection: &str) -> Result<PollOutcome, CallError> {
+pub async fn poll_once(rt: &Arc<Runtime>, connection: &str) -> Result<PollOutcome, CallError> {
     let cursor = rt.db.poll_cursor(connection.to_string()).await.map_err(CallError::Host)?;
     let Reply::Batch(batch) = rt.call(connection, Call::Poll(cursor)).await? else {
         return Err(CallError::Host(anyhow::anyhow!("poll answered with another reply")));

@@ -171,3 +171,57 @@ async fn sync_dry_run_apply_change_set_drift_and_guard() {
     assert_eq!(status, 200);
     assert_eq!(runs["runs"].as_array().unwrap().len(), 10, "{runs}");
 }
+
+/// Polls `GET path` until `check` holds (contact events are applied in the background).
+async fn eventually(qiao: &TestServer, path: &str, check: impl Fn(&Value) -> bool) -> Value {
+    for _ in 0..100 {
+        let (_, body) = qiao.get(path).await;
+        if check(&body) {
+            return body;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("{path} never reached the expected state: {}", qiao.get(path).await.1);
+}
+
+#[tokio::test]
+async fn source_pull_and_contact_events_keep_the_view_current() {
+    // `hr` is the source of truth (an identity connector), `dt` a target; both simulate the same seeded company.
+    let hr = DingTalkSim::start(DtOptions::default()).await.unwrap();
+    let dt = DingTalkSim::start(DtOptions::default()).await.unwrap();
+    let config = format!("[directory]\nsource = \"hr\"\n{}{}", dingtalk(&hr, "hr", ""), dingtalk(&dt, "dt", ""));
+    let qiao = TestServer::start(&["dingtalk"], &config).await.unwrap();
+    hr.set_callback_url(&qiao.url("/v1/hooks/hr"));
+
+    let (status, pulled) = qiao.post("/v1/directory/pull", json!({})).await;
+    assert_eq!(status, 200, "{pulled}");
+    assert_eq!(pulled["source"], "hr");
+    let seeded = hr.state().users.len() as u64;
+    assert_eq!(pulled["changed"]["people"]["added"], seeded, "{pulled}");
+    let (_, alice) = qiao.get("/v1/directory/people/alice").await;
+    assert_eq!(alice["person"]["name"], hr.state().users["alice"].name, "{alice}");
+
+    // A change at the source reaches the directory through its event, without another pull.
+    hr.state().users.get_mut("alice").unwrap().title = "Head of Finance".into();
+    let event = hr.state().contact_event("user_modify_org", json!(["alice"]));
+    assert_eq!(hr.deliver(&qiao.url("/v1/hooks/hr"), &hr.signed_callback(&event)).await.unwrap(), (200, true));
+    eventually(&qiao, "/v1/directory/people/alice", |b| b["person"]["title"] == "Head of Finance").await;
+
+    // The target's existing accounts are linked by mobile (nothing created: they are the same people).
+    let linked = run(&qiao, "dt", json!({})).await;
+    assert_eq!(linked["status"], "succeeded", "{linked}");
+    assert_eq!(counts(&linked)["link_user"], seeded, "{linked}");
+    assert_eq!(counts(&linked)["create_user"], 0, "{linked}");
+    let (_, bob) = qiao.get("/v1/directory/people/bob").await;
+    assert_eq!(bob["accounts"], json!([{ "connection": "dt", "user_id": "bob" }]), "{bob}");
+
+    // Deleted on the target platform: no longer an address, and the next plan reports it as drift.
+    dt.state().users.remove("bob");
+    let event = dt.state().contact_event("user_leave_org", json!(["bob"]));
+    assert_eq!(dt.deliver(&qiao.url("/v1/hooks/dt"), &dt.signed_callback(&event)).await.unwrap(), (200, true));
+    eventually(&qiao, "/v1/directory/people/bob", |b| b["accounts"] == json!([])).await;
+    let dry = run(&qiao, "dt", json!({ "dry_run": true })).await;
+    assert_eq!(dry["plan"]["drift"][0]["id"], "bob", "{dry}");
+    assert_eq!(dry["plan"]["drift"][0]["field"], "active", "{dry}");
+    assert_eq!(dry["plan"]["drift"][0]["platform"], false, "{dry}");
+}

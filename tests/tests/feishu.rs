@@ -702,11 +702,16 @@ async fn user_groups_as_roles() {
 async fn freeze_and_unfreeze_users() {
     let (sim, qiao) = setup().await;
     let put = |active: bool, user: &str| {
-        qiao.request(
-            reqwest::Method::PUT,
-            &path(&format!("/users/{user}/active")),
-            Some(json!({ "active": active })),
-        )
+        let url = path(&format!("/users/{user}/active"));
+        let qiao = &qiao;
+        async move {
+            qiao.request(
+                reqwest::Method::PUT,
+                &url,
+                Some(json!({ "active": active })),
+            )
+            .await
+        }
     };
     let (status, body) = put(false, "bob").await;
     assert_eq!(status, 204, "{body}");

@@ -771,6 +771,14 @@ async fn roles_are_wecom_tags() {
     let (status, body) = qiao.get(&path("/roles/not-a-tag/members")).await;
     assert_eq!(status, 422, "{body}");
 
+    // The tag endpoints behave like every other: a busy WeCom is retried by the outbox, a dropped token refetched.
+    sim.inject("tag/addtagusers", Fault::Busy, 1);
+    let (status, body) = qiao.post(&members, json!({ "user_ids": ["bob"] })).await;
+    assert_eq!(status, 204, "retried after -1: {body}");
+    sim.inject("tag/get", Fault::RevokeToken, 1);
+    let (status, body) = qiao.get(&members).await;
+    assert_eq!(status, 200, "{body}");
+
     // Long lists go in batches of 1000, WeCom's limit.
     let many: Vec<String> = (0..1500).map(|n| format!("staff{n:04}")).collect();
     {

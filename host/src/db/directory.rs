@@ -182,7 +182,8 @@ impl Db {
                 "INSERT INTO directory_links (connection, kind, id, platform_id, synced, updated_ms)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6)
                  ON CONFLICT (connection, kind, id) DO UPDATE SET platform_id = excluded.platform_id,
-                     synced = coalesce(excluded.synced, directory_links.synced), updated_ms = excluded.updated_ms",
+                     synced = coalesce(excluded.synced, directory_links.synced), updated_ms = excluded.updated_ms,
+                     gone_ms = NULL",
                 params![connection, kind.as_str(), id, platform_id, synced, now_ms()],
             )?;
             tx.commit()
@@ -208,12 +209,31 @@ impl Db {
         .await
     }
 
+    /// Marks the link to a platform object the platform deleted (a contact event). Answers the enterprise id.
+    pub async fn mark_link_gone(
+        self: &Arc<Self>,
+        connection: String,
+        kind: LinkKind,
+        platform_id: String,
+    ) -> Result<Option<String>> {
+        self.run(move |c| {
+            c.query_row(
+                "UPDATE directory_links SET gone_ms = ?4 WHERE connection = ?1 AND kind = ?2 AND platform_id = ?3
+                 RETURNING id",
+                params![connection, kind.as_str(), platform_id, now_ms()],
+                |r| r.get(0),
+            )
+            .optional()
+        })
+        .await
+    }
+
     /// The platform accounts of a person: (connection, platform user id), by connection name.
     pub async fn accounts(self: &Arc<Self>, person: String) -> Result<Vec<(String, String)>> {
         self.run(move |c| {
             let mut stmt = c.prepare_cached(
                 "SELECT connection, platform_id FROM directory_links WHERE kind = 'person' AND id = ?1
-                 ORDER BY connection",
+                 AND gone_ms IS NULL ORDER BY connection",
             )?;
             let rows = stmt.query_map([person], |r| Ok((r.get(0)?, r.get(1)?)))?;
             rows.collect()
@@ -225,7 +245,8 @@ impl Db {
     pub async fn person_of_account(self: &Arc<Self>, connection: String, platform_id: String) -> Result<Option<String>> {
         self.run(move |c| {
             c.prepare_cached(
-                "SELECT id FROM directory_links WHERE connection = ?1 AND kind = 'person' AND platform_id = ?2",
+                "SELECT id FROM directory_links WHERE connection = ?1 AND kind = 'person' AND platform_id = ?2
+                 AND gone_ms IS NULL",
             )?
             .query_row(params![connection, platform_id], |r| r.get(0))
             .optional()
@@ -233,7 +254,8 @@ impl Db {
         .await
     }
 
-    /// The platform ids of these enterprise objects on one connection; those without a link are absent.
+    /// The platform ids of these enterprise objects on one connection; those without a link (or whose platform
+    /// object was deleted) are absent.
     pub async fn platform_ids(
         self: &Arc<Self>,
         connection: String,
@@ -242,7 +264,8 @@ impl Db {
     ) -> Result<HashMap<String, String>> {
         self.run(move |c| {
             let mut stmt = c.prepare_cached(
-                "SELECT platform_id FROM directory_links WHERE connection = ?1 AND kind = ?2 AND id = ?3",
+                "SELECT platform_id FROM directory_links WHERE connection = ?1 AND kind = ?2 AND id = ?3
+                 AND gone_ms IS NULL",
             )?;
             let mut found = HashMap::new();
             for id in ids {

@@ -166,6 +166,9 @@ const MIGRATIONS: &[&str] = &[r#"
         platform_id TEXT NOT NULL,
         synced TEXT,
         updated_ms INTEGER NOT NULL,
+        -- Set when the platform said the object was deleted (a contact event): kept for the planner to report,
+        -- but no longer an address.
+        gone_ms INTEGER,
         PRIMARY KEY (connection, kind, id),
         UNIQUE (connection, kind, platform_id)
     );

@@ -5,6 +5,7 @@
 
 pub mod apply;
 pub mod platform;
+pub mod contacts;
 pub mod pull;
 pub mod roles;
 pub mod schedule;

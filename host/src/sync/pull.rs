@@ -7,7 +7,7 @@ use std::sync::Arc;
 use anyhow::Result;
 
 use crate::db::Replaced;
-use crate::directory::{Department, Directory, Person};
+use crate::directory::{Department, Directory, Person, PlatformUser};
 use crate::runtime::{CallError, Runtime};
 
 /// Replaces the stored directory with the source's. Roles are not part of `identity`: a person keeps the roles
@@ -37,20 +37,33 @@ pub async fn pull(rt: &Arc<Runtime>, source: &str) -> Result<Replaced> {
             .collect(),
         people: users
             .iter()
-            .map(|u| Person {
-                id: u.id.clone(),
-                employee_no: u.employee_no.clone(),
-                name: u.name.clone(),
-                mobile: u.mobile.clone(),
-                email: u.email.clone(),
-                title: u.title.clone(),
-                manager_id: u.manager_id.clone().filter(|m| user_ids.contains(m.as_str())),
-                department_ids: u.department_ids.iter().filter(|d| known.contains(d.as_str())).cloned().collect(),
-                active: u.active,
-                roles: roles.get(&u.id).cloned().unwrap_or_default(),
+            .map(|u| {
+                let roles = roles.get(&u.id).cloned().unwrap_or_default();
+                person_of(u, |d| known.contains(d), |m| user_ids.contains(m), roles)
             })
             .collect(),
     };
     directory.check().map_err(|invalid| anyhow::anyhow!("the source's directory is not usable: {invalid}"))?;
     rt.db.replace_directory(directory).await
+}
+
+/// The person a source's user is: its departments and manager kept where the directory has them.
+pub fn person_of(
+    user: &PlatformUser,
+    has_department: impl Fn(&str) -> bool,
+    has_person: impl Fn(&str) -> bool,
+    roles: Vec<String>,
+) -> Person {
+    Person {
+        id: user.id.clone(),
+        employee_no: user.employee_no.clone(),
+        name: user.name.clone(),
+        mobile: user.mobile.clone(),
+        email: user.email.clone(),
+        title: user.title.clone(),
+        manager_id: user.manager_id.clone().filter(|m| has_person(m)),
+        department_ids: user.department_ids.iter().filter(|d| has_department(d)).cloned().collect(),
+        active: user.active,
+        roles,
+    }
 }

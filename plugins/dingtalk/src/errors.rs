@@ -61,6 +61,10 @@ fn oapi_error(code: i64, message: &str) -> Error {
         -1 | 1002 | 400001 => {
             Error::unavailable(format!("DingTalk is busy ({message}); retry later"))
         }
+        41054 => Error::unsupported(format!(
+            "DingTalk does not let an app change a member's mobile number ({message}): the person changes it \
+             in the DingTalk app, or the member is deleted and created again"
+        )),
         60121 | 33012 => Error::not_found(format!("no such user ({message})")),
         60003 => Error::not_found(format!("no such department ({message})")),
         // 33011: the role APIs' answer to an unknown roleId.

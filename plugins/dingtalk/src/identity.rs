@@ -139,20 +139,13 @@ fn user(value: &Value) -> Result<User, Error> {
     })
 }
 
-/// `user/get`: the user's record, or none when DingTalk knows no such user.
-fn read_user(id: &str, paced: bool) -> Result<Option<Value>, Error> {
-    let body = json!({ "userid": id, "language": "zh_CN" });
-    let answer = if paced {
-        oapi_paced("/topapi/v2/user/get", &body)
-    } else {
-        oapi("/topapi/v2/user/get", &body)
-    };
-    match answer {
-        Ok(mut answer) => Ok(Some(answer["result"].take())),
-        Err(e) if e.kind == ErrorKind::NotFound && !paced => Err(e),
-        Err(e) if e.kind == ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(e),
-    }
+/// `user/get`: the user's record (DingTalk's `not-found` when there is no such user).
+fn read_user(id: &str) -> Result<Value, Error> {
+    let mut answer = oapi(
+        "/topapi/v2/user/get",
+        &json!({ "userid": id, "language": "zh_CN" }),
+    )?;
+    Ok(answer["result"].take())
 }
 
 /// The caller's `extra` (DingTalk's own field names), with the fields Qiao names set over it.
@@ -305,8 +298,11 @@ impl Guest for DingTalk {
         let mut users = Vec::new();
         for entry in result["list"].as_array().into_iter().flatten() {
             let id = string(&entry["userid"], "userid")?;
-            if let Some(value) = read_user(&id, true)? {
-                users.push(user(&value)?);
+            let body = json!({ "userid": id, "language": "zh_CN" });
+            match oapi_paced("/topapi/v2/user/get", &body) {
+                Ok(answer) => users.push(user(&answer["result"])?),
+                Err(e) if e.kind == ErrorKind::NotFound => {}
+                Err(e) => return Err(e),
             }
         }
         let has_more = match &result["has_more"] {
@@ -324,10 +320,7 @@ impl Guest for DingTalk {
 
     fn get_user(id: String) -> Result<User, Error> {
         required(&id, "id")?;
-        match read_user(&id, false)? {
-            Some(value) => user(&value),
-            None => Err(Error::not_found(format!("no such user {id}"))),
-        }
+        user(&read_user(&id)?)
     }
 
     fn find_user(key: UserKey) -> Result<String, Error> {
@@ -379,30 +372,26 @@ impl Guest for DingTalk {
         })
     }
 
-    /// DingTalk cannot change a user's mobile through its API (`user/update` has no such field: the person
-    /// changes it in the DingTalk app, or an admin in the admin console). A mobile equal to the current one is
-    /// fine; another is refused as `unsupported`, after the other fields are updated.
+    /// The mobile goes last, on its own and only when it differs from the current one: DingTalk refuses to
+    /// change a member's number through its API (41054 "暂不支持修改手机号": the person changes it in the DingTalk
+    /// app, or the member is deleted and created again), so the other fields are updated first and a new number
+    /// ends in that refusal (`unsupported`).
     fn update_user(id: String, fields: UserFields) -> Result<(), Error> {
         required(&id, "id")?;
         let mut body = user_body(&fields)?;
         body.remove("mobile");
         body.insert("userid".into(), json!(id));
-        let mobile_refused = match &fields.mobile {
-            Some(wanted) => {
-                let current = read_user(&id, false)?.as_ref().and_then(mobile);
-                current.is_none_or(|current| mobile_key(&current) != mobile_key(wanted))
-            }
-            None => false,
-        };
         if body.len() > 1 || fields.mobile.is_none() {
             oapi("/topapi/v2/user/update", &Value::Object(body))?;
         }
-        if mobile_refused {
-            return Err(Error::unsupported(
-                "DingTalk's API cannot change a user's mobile number (topapi/v2/user/update has no mobile \
-                 field): the person changes it in the DingTalk app, or an admin in the admin console; the \
-                 other fields were updated",
-            ));
+        if let Some(wanted) = &fields.mobile {
+            let current = mobile(&read_user(&id)?);
+            if current.is_none_or(|current| mobile_key(&current) != mobile_key(wanted)) {
+                oapi(
+                    "/topapi/v2/user/update",
+                    &json!({ "userid": id, "mobile": wanted }),
+                )?;
+            }
         }
         Ok(())
     }

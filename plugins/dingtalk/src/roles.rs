@@ -44,10 +44,10 @@ fn groups() -> Result<Vec<Value>, Error> {
             .as_array()
             .cloned()
             .unwrap_or_default();
-        let more = body["result"]["hasMore"].as_bool().unwrap_or(false);
+        let more = body["result"]["hasMore"].as_bool().unwrap_or(false) && !page.is_empty();
         offset += page.len() as u64;
         groups.extend(page);
-        if !more || offset == 0 {
+        if !more {
             return Ok(groups);
         }
     }

@@ -4,10 +4,13 @@
 //!
 //! What is written reads back the same through `get-user`, `list-users` and `list-departments`: name, email,
 //! title (`job_title`), employee number, departments, manager (`leader_user_id`) and a department's name, parent
-//! and order; with one exception, mobiles. Feishu takes `13011111111` or `+8613011111111` and reports
-//! `+8613011111111` (its docs: "国际电话区号的前缀中，必须包含加号 +"), so a mainland number written without
-//! `+86` reads back with it; spaces and dashes are dropped before writing (Feishu refuses them). Qiao's
-//! directory planner compares mobiles normalised the same way, so it sees no change.
+//! and order; with one exception, mobiles. Feishu takes `13011111111` or `+8613011111111` (FeishuNetSdk
+//! `PatchContactV3UsersByUserIdBodyDto`: "中国大陆手机号：13011111111 或 +8613011111111", "国际电话区号的前缀中，
+//! 必须包含加号 +") and answers with the number as it stores it, which for mainland numbers is `+86…` (the
+//! simulator does the same; the docs' read examples show `13011111111`), so a number written without `+86` may
+//! read back with it. Spaces and dashes are dropped before writing (the field is a plus sign and digits). Qiao's
+//! directory planner compares mobiles normalised (no spaces or dashes, no `+86` before a mainland number), so it
+//! sees no change either way; the connector passes Feishu's form through as it is.
 
 use qiao_sdk::http::Method;
 use qiao_sdk::{Error, ErrorKind, json_object, required};

@@ -446,7 +446,13 @@ fn directory(state: &mut State, op: &str, body: &Value) -> Response {
                     _ => return err(60003, "部门不存在"),
                 }
             }
-            // No `mobile` here: DingTalk's user/update has no such field (the person changes their number).
+            // DingTalk does not let an app change a member's number (41054); the same number is no change.
+            if body.get("mobile").is_some() {
+                let (code, number) = super::state::split_mobile(&text(body, "mobile"));
+                if (code, number) != (user.state_code.clone(), user.mobile.clone()) {
+                    return err(41054, "暂时无法更换手机号，如需修改请删除用户后重试");
+                }
+            }
             for (key, field) in [
                 ("name", &mut user.name),
                 ("email", &mut user.email),

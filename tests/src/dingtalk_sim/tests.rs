@@ -104,8 +104,8 @@ async fn dingtalk_sim_lists_a_large_directory_in_linear_time() {
     }
     assert_eq!(
         users,
-        2000 + 3 + 2000 - 10,
-        "the big department lists 100 of its 2,010"
+        100 + 199 * 10,
+        "ten a department, the first page of 100 of the big one's 2,010"
     );
     assert!(
         start.elapsed() < Duration::from_secs(10),
@@ -247,7 +247,7 @@ async fn dingtalk_sim_roles_with_their_limits_and_errcodes() {
         Some((role.to_string(), "Qiao".to_string()))
     );
 
-    let change = |path: &str, roles: String, users: String| {
+    let change = |path: &'static str, roles: String, users: String| {
         client.post(path, json!({ "roleIds": roles, "userIds": users }))
     };
     let add = "/topapi/role/addrolesforemps";
@@ -341,4 +341,75 @@ async fn dingtalk_sim_roles_with_their_limits_and_errcodes() {
     let members = sim.role_members(&role.to_string());
     assert_eq!(members.len(), 149);
     assert!(!members.contains(&"m000".to_string()));
+}
+
+#[tokio::test]
+async fn dingtalk_sim_reports_users_as_dingtalk_does() {
+    let sim = DingTalkSim::start(fast()).await.unwrap();
+    let client = Client::new(&sim).await;
+    let created = client
+        .post(
+            "/topapi/v2/user/create",
+            json!({
+                "userid": "lintao", "name": "Lin Tao", "mobile": "+852-51234567", "dept_id_list": "2,3",
+                "title": "Lead", "job_number": "E-2", "email": "lin@example.com", "manager_userid": "manager1",
+            }),
+        )
+        .await;
+    assert_eq!(created["result"]["userid"], "lintao", "{created}");
+
+    // The number and its country code apart; not activated; the manager in user/get only.
+    let got = client
+        .post("/topapi/v2/user/get", json!({ "userid": "lintao" }))
+        .await;
+    let user = &got["result"];
+    assert_eq!(
+        (&user["mobile"], &user["state_code"], &user["active"]),
+        (&json!("51234567"), &json!("852"), &json!(false))
+    );
+    assert_eq!(user["manager_userid"], "manager1");
+    assert_eq!(user["dept_id_list"], json!([2, 3]));
+    let listed = client
+        .post(
+            "/topapi/v2/user/list",
+            json!({ "dept_id": 3, "cursor": 0, "size": 10 }),
+        )
+        .await;
+    let listed = &listed["result"]["list"][1];
+    assert_eq!(listed["userid"], "lintao");
+    assert!(listed.get("manager_userid").is_none(), "{listed}");
+    assert_eq!(
+        (&listed["title"], &listed["job_number"], &listed["email"]),
+        (&json!("Lead"), &json!("E-2"), &json!("lin@example.com"))
+    );
+
+    // The mobile cannot change (41054); the same one is no change. The manager is cleared only when forced.
+    let update = |body: Value| client.post("/topapi/v2/user/update", body);
+    assert_eq!(
+        update(json!({ "userid": "lintao", "mobile": "13700000000" })).await["errcode"],
+        41054
+    );
+    assert_eq!(
+        update(json!({ "userid": "lintao", "mobile": "+852-51234567", "title": "Lead 2" })).await["errcode"],
+        0
+    );
+    assert_eq!(
+        update(json!({ "userid": "lintao", "dept_id_list": "999" })).await["errcode"],
+        60003
+    );
+    assert_eq!(
+        update(json!({ "userid": "lintao", "force_update_fields": "manager_userid" })).await["errcode"],
+        0
+    );
+    let state = sim.state();
+    let user = &state.users["lintao"];
+    assert_eq!(
+        (user.title.as_str(), user.manager_userid.as_str()),
+        ("Lead 2", "")
+    );
+    assert_eq!(
+        user.dept_id_list,
+        [2, 3],
+        "a refused update changes nothing"
+    );
 }

@@ -996,10 +996,10 @@ fn change_members(
         let results: Vec<Value> = wanted
             .into_iter()
             .map(|(member_id, user)| {
-                let code = match user {
+                let code = match user.map(|u| group.members.insert(u)) {
                     None => USER_NOT_FOUND,
-                    Some(user) if !group.members.insert(user) => MEMBER_EXISTS,
-                    Some(_) => 0,
+                    Some(true) => 0,
+                    Some(false) => MEMBER_EXISTS,
                 };
                 json!({ "member_id": member_id, "code": code })
             })

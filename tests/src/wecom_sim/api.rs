@@ -210,14 +210,14 @@ fn route(state: &mut State, method: &Method, op: &str, query: &Params, body: &Va
         ("POST", "tag/create") => create_tag(state, body),
         ("POST", "tag/update") => update_tag(state, body),
         ("GET", "tag/delete") => match tag_of(state, &param(query, "tagid")) {
-            Ok(id) => {
+            Some(id) => {
                 state.tags.remove(&id);
                 done("deleted", json!({}))
             }
-            Err(answer) => answer,
+            None => no_tag(),
         },
         ("GET", "tag/get") => match tag_of(state, &param(query, "tagid")) {
-            Ok(id) => {
+            Some(id) => {
                 let tag = &state.tags[&id];
                 let users: Vec<Value> = tag
                     .users
@@ -229,7 +229,7 @@ fn route(state: &mut State, method: &Method, op: &str, query: &Params, body: &Va
                     .collect();
                 ok(json!({ "tagname": tag.name, "userlist": users, "partylist": tag.parties }))
             }
-            Err(answer) => answer,
+            None => no_tag(),
         },
         ("GET", "tag/list") => {
             let list: Vec<Value> = state
@@ -602,7 +602,11 @@ fn apply_user_fields(state: &State, user: &mut User, body: &Value) -> Result<(),
     }
     // enable 0 disables (status 2); 1 enables a disabled member again: one invited but not yet joined (4)
     // stays so.
-    match body.get("enable").map(|_| number(body, "enable")) {
+    match body
+        .get("enable")
+        .filter(|v| !v.is_null())
+        .map(|_| number(body, "enable"))
+    {
         None => {}
         Some(Some(1)) if user.status == 2 => user.status = 1,
         Some(Some(1)) => {}
@@ -645,14 +649,17 @@ fn set_custom_fields(state: &State, user: &mut User, extattr: &Value) {
 /// WeCom: a tag name has 1 to 32 characters, and no two tags share one.
 const MAX_TAG_NAME_CHARS: usize = 32;
 
-/// The tag a `tagid` names, or 40068 (missing, not a number, or no such tag).
-fn tag_of(state: &State, tagid: &str) -> Result<i64, Response> {
+/// The tag a `tagid` names; else WeCom answers 40068 ([`no_tag`]: missing, not a number, or no such tag).
+fn tag_of(state: &State, tagid: &str) -> Option<i64> {
     tagid
         .trim()
         .parse()
         .ok()
         .filter(|id| state.tags.contains_key(id))
-        .ok_or_else(|| err(40068, "invalid tagid"))
+}
+
+fn no_tag() -> Response {
+    err(40068, "invalid tagid")
 }
 
 fn check_tag_name(state: &State, name: &str, except: Option<i64>) -> Option<Response> {
@@ -699,9 +706,8 @@ fn create_tag(state: &mut State, body: &Value) -> Response {
 }
 
 fn update_tag(state: &mut State, body: &Value) -> Response {
-    let id = match tag_of(state, &text(body, "tagid")) {
-        Ok(id) => id,
-        Err(answer) => return answer,
+    let Some(id) = tag_of(state, &text(body, "tagid")) else {
+        return no_tag();
     };
     let name = text(body, "tagname");
     if let Some(problem) = check_tag_name(state, &name, Some(id)) {
@@ -716,9 +722,8 @@ fn update_tag(state: &mut State, body: &Value) -> Response {
 /// nothing given is valid the answer is 40070 and nothing changes. Adding a member the tag has, or removing one
 /// it has not, is no error.
 fn change_tag(state: &mut State, body: &Value, add: bool) -> Response {
-    let id = match tag_of(state, &text(body, "tagid")) {
-        Ok(id) => id,
-        Err(answer) => return answer,
+    let Some(id) = tag_of(state, &text(body, "tagid")) else {
+        return no_tag();
     };
     let users = strings(&body["userlist"]);
     let Some(parties) = numbers(&body["partylist"]) else {

@@ -3,6 +3,12 @@
 //! (with members' `enable` and custom fields), tags, SSO, application messages and the approval app. It issues tokens that expire, enforces a QPS limit with
 //! WeCom's codes, injects faults on request, and pushes signed, encrypted XML callbacks when approvals move.
 //!
+//! Simplifications: a member made with `user/create` is active at once (`status` 1; WeCom's is 4, invited and not
+//! yet joined, until the person joins; set it in [`State::users`] to test that), every tag may be changed by the
+//! app (WeCom lets only the tag's creator, or the contacts-sync secret, change a locked tag), and `user/get` and
+//! `user/list` always answer mobile and email (WeCom withholds them from apps created since mid-2022 that do not
+//! use the contacts-sync secret).
+//!
 //! WeCom has no API to approve or reject: only people in the WeCom app do, so tests play the approver with
 //! [`WeComSim::advance`].
 //!
