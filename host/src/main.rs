@@ -5,6 +5,10 @@ use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 use qiao::server::{ServeOptions, start};
 
+mod cli {
+    pub mod directory;
+}
+
 /// Qiao (桥): a sandboxed WebAssembly connector runtime joining your systems to DingTalk, WeCom, Feishu/Lark and
 /// Kingdee through one REST API.
 #[derive(Parser)]
@@ -52,6 +56,18 @@ enum Command {
     Connectors {
         #[command(subcommand)]
         command: ConnectorsCommand,
+    },
+    /// The enterprise directory and its sync to the platforms, through a running server: push, pull, sync
+    /// (with a dry run and a progress bar), runs.
+    Directory {
+        /// The running server's URL.
+        #[arg(long, env = "QIAO_URL", default_value = "http://127.0.0.1:8080", global = true)]
+        url: String,
+        /// An API key with identity:read and identity:write (see `qiao keys create`).
+        #[arg(long, env = "QIAO_API_KEY", hide_env_values = true, global = true)]
+        api_key: Option<String>,
+        #[command(subcommand)]
+        command: cli::directory::DirectoryCommand,
     },
     /// Manage API keys: every API route but /healthz and the webhooks needs one (`Authorization: Bearer …`).
     Keys {
@@ -260,6 +276,7 @@ async fn run() -> Result<()> {
             .await
         }
         Command::Secrets { command } => secrets_command(command),
+        Command::Directory { url, api_key, command } => cli::directory::run(&url, api_key, command).await,
         Command::Keys {
             data_dir,
             master_key_file,

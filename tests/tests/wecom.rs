@@ -1064,3 +1064,92 @@ async fn directory_round_trip() {
     paged.dedup();
     assert_eq!(paged.len(), 251);
 }
+
+/// Directory sync's read of a large WeCom: 200 departments (depth 3) and 2,000 members, every department's
+/// members paged through `list-users`, each member once with its departments.
+#[tokio::test]
+async fn directory_read_at_scale() {
+    let (sim, qiao) = setup_with(Options {
+        qps: 100_000,
+        ..Options::default()
+    })
+    .await;
+    let mut depts = Vec::new();
+    {
+        let mut state = sim.state();
+        let add = |state: &mut qiao_tests::wecom_sim::State, name: String, parent: i64| {
+            let id = state.next_id();
+            state.depts.insert(
+                id,
+                qiao_tests::wecom_sim::Dept {
+                    id,
+                    name,
+                    name_en: String::new(),
+                    parent_id: parent,
+                    order: id,
+                },
+            );
+            id
+        };
+        for i in 0..20 {
+            let top = add(&mut state, format!("Region {i}"), 1);
+            depts.push(top);
+            let first = add(&mut state, format!("Region {i} HQ"), top);
+            depts.push(first);
+            for j in 0..8 {
+                let parent = if j < 3 { top } else { first };
+                depts.push(add(&mut state, format!("Team {i}-{j}"), parent));
+            }
+        }
+        for n in 0..2000 {
+            let dept = depts[n % depts.len()];
+            // Every tenth member is also in a second department.
+            let mut member_of = vec![dept];
+            if n % 10 == 0 {
+                member_of.push(depts[(n + 1) % depts.len()]);
+            }
+            state.add_user(
+                &format!("m{n:04}"),
+                &format!("Member {n}"),
+                &format!("135{n:08}"),
+                member_of,
+            );
+        }
+    }
+    assert_eq!(depts.len(), 200);
+    let started = std::time::Instant::now();
+    let (status, tree) = qiao
+        .get(&path("/departments?parent=1&recursive=true"))
+        .await;
+    assert_eq!(status, 200);
+    let listed: Vec<String> = tree["departments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["id"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(listed.len(), 202, "200 and the two seeded");
+    let mut users = std::collections::BTreeMap::new();
+    let mut rows = 0;
+    for dept in std::iter::once("1".to_string()).chain(listed) {
+        for user in users_of(&qiao, &dept, 100).await {
+            rows += 1;
+            users.insert(user["id"].as_str().unwrap().to_string(), user);
+        }
+    }
+    assert_eq!(users.len(), 2003);
+    assert_eq!(
+        rows,
+        2003 + 200,
+        "members of two departments are listed in both"
+    );
+    let m10 = &users["m0010"];
+    assert_eq!(
+        m10["department_ids"],
+        json!([depts[10].to_string(), depts[11].to_string()])
+    );
+    eprintln!(
+        "read 202 departments and 2,003 users through Qiao in {:?}",
+        started.elapsed()
+    );
+}
