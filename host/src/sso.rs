@@ -248,6 +248,9 @@ pub struct Found {
     pub note: Option<String>,
 }
 
+/// A person's matching key (normalised mobile or email).
+type KeyOf = fn(&Person) -> Option<String>;
+
 /// The account's linked person; else the one person with the account's mobile, else its email (by the
 /// directory's normalisation). Among several, only active ones count; people linked to another account on this
 /// connection do not count at all.
@@ -264,7 +267,7 @@ pub async fn find_person(rt: &Runtime, connection: &str, user: &SsoUser) -> anyh
             note: None,
         });
     }
-    let keys: [(&'static str, Option<String>, fn(&Person) -> Option<String>); 2] = [
+    let keys: [(&'static str, Option<String>, KeyOf); 2] = [
         (
             "mobile",
             user.mobile

@@ -40,7 +40,7 @@ fn small() -> Value {
 
 async fn run(qiao: &TestServer, connection: &str, body: Value) -> Value {
     let (status, run) = qiao.post(&format!("/v1/connections/{connection}/directory/runs?wait=120"), body).await;
-    assert_eq!(status, 200, "the run should finish: {run}");
+    assert_eq!(status, 200, "the run should finish: {} {} {}", run["status"], run["progress"], run["report"]);
     run
 }
 
@@ -224,4 +224,140 @@ async fn source_pull_and_contact_events_keep_the_view_current() {
     assert_eq!(dry["plan"]["drift"][0]["id"], "bob", "{dry}");
     assert_eq!(dry["plan"]["drift"][0]["field"], "active", "{dry}");
     assert_eq!(dry["plan"]["drift"][0]["platform"], false, "{dry}");
+}
+
+/// 2,000 people in 200 departments: ten top-level departments, each the parent of ten, and so on (three
+/// levels); each department's head (p0000–p0199) manages the others in it.
+fn large() -> Value {
+    let departments: Vec<Value> = (0..200)
+        .map(|i| {
+            let parent = if i < 10 { Value::Null } else { json!(format!("d{:03}", (i - 10) / 10)) };
+            json!({ "id": format!("d{i:03}"), "name": format!("Department {i}"), "parent_id": parent })
+        })
+        .collect();
+    let people: Vec<Value> = (0..2000)
+        .map(|i| {
+            let mut person = json!({
+                "id": format!("p{i:04}"),
+                "name": format!("Person {i}"),
+                "mobile": format!("1370000{i:04}"),
+                "email": format!("p{i}@corp.example"),
+                "employee_no": format!("E{i:05}"),
+                "title": if i < 200 { "Head" } else { "Staff" },
+                "department_ids": [format!("d{:03}", i % 200)],
+            });
+            if i >= 200 {
+                person["manager_id"] = json!(format!("p{:04}", i % 200));
+            }
+            person
+        })
+        .collect();
+    json!({ "departments": departments, "people": people })
+}
+
+/// The change set: 10 departments renamed, 20 people moved, 20 leavers, and a new tree (a top-level department
+/// with five children) that 10 people move into. None of the leavers manages anyone.
+fn change_set(mut directory: Value) -> Value {
+    for i in 0..10 {
+        directory["departments"][i * 7]["name"] = json!(format!("Renamed {i}"));
+    }
+    let departments = directory["departments"].as_array_mut().unwrap();
+    departments.push(json!({ "id": "new-top", "name": "New Business" }));
+    for k in 0..5 {
+        departments.push(json!({ "id": format!("new-{k}"), "name": format!("New Team {k}"), "parent_id": "new-top" }));
+    }
+    let people = directory["people"].as_array_mut().unwrap();
+    for i in 0..20 {
+        let p = &mut people[300 + i * 13];
+        p["department_ids"] = json!([format!("d{:03}", (300 + i * 13 + 1) % 200)]);
+    }
+    for k in 0..10 {
+        people[1500 + k]["department_ids"] = json!([format!("new-{}", k % 5)]);
+    }
+    let leavers: Vec<String> = (0..20).map(|i| format!("p{:04}", 1700 + i * 7)).collect();
+    people.retain(|p| !leavers.contains(&p["id"].as_str().unwrap().to_string()));
+    directory
+}
+
+#[tokio::test]
+async fn two_thousand_people_into_three_platforms_then_a_minimal_change_set() {
+    use qiao_tests::feishu_sim::{FeishuSim, Options as FsOptions};
+    use qiao_tests::wecom_sim::{Options as WcOptions, WeComSim};
+
+    let dt = DingTalkSim::start(DtOptions { qps: 100_000, ..DtOptions::default() }).await.unwrap();
+    let wc = WeComSim::start(WcOptions { qps: 100_000, ..WcOptions::default() }).await.unwrap();
+    let fs = FeishuSim::start(FsOptions { qps: 100_000, ..FsOptions::default() }).await.unwrap();
+    // Listing a platform's directory takes many requests in one call (DingTalk reads each user).
+    // The outbox paces each connection at 20 writes/s by default (the platforms' own limits): raised here.
+    let limits = "limits = { max_http_requests = 5000, timeout_ms = 120000 }\n        outbox = { rate_per_second = 1000.0, concurrency = 8 }";
+    let (w, f) = (&wc.options, &fs.options);
+    let config = format!(
+        r#"{}
+        [connections.wc]
+        connector = "wecom"
+        settings = {{ corp_id = "{}", agent_id = "{}", api_base = "{}" }}
+        secrets = {{ corp_secret = "{}", callback_token = "{}", callback_aes_key = "{}" }}
+        {limits}
+        [connections.fs]
+        connector = "feishu"
+        settings = {{ app_id = "{}", api_base = "{}", user_id_type = "user_id", department_id_type = "department_id" }}
+        secrets = {{ app_secret = "{}", verification_token = "{}", encrypt_key = "{}" }}
+        {limits}
+        "#,
+        dingtalk(&dt, "dt", limits),
+        w.corp_id, w.agent_id, wc.base, w.corp_secret, w.callback_token, w.callback_aes_key,
+        f.app_id, fs.base, f.app_secret, f.verification_token, f.encrypt_key,
+    );
+    let qiao = TestServer::start(&["dingtalk", "wecom", "feishu"], &config).await.unwrap();
+    let connections = ["dt", "wc", "fs"];
+
+    let (status, body) = qiao.request(reqwest::Method::PUT, "/v1/directory", Some(large())).await;
+    assert_eq!(status, 200, "{body}");
+
+    // From empty: every department and person created on all three platforms at once.
+    let runs = futures::future::join_all(connections.map(|c| run(&qiao, c, json!({})))).await;
+    for (c, applied) in connections.iter().zip(&runs) {
+        assert_eq!(applied["status"], "succeeded", "{c}: {}", applied["report"]);
+        assert_eq!(counts(applied)["create_department"], 200, "{c}");
+        assert_eq!(counts(applied)["create_user"], 2000, "{c}");
+        assert_eq!(applied["report"]["done"], 2200, "{c}");
+        eprintln!("{c}: 2,200 steps from empty in {} ms", applied["report"]["duration_ms"]);
+    }
+    assert_eq!(dt.state().users["p0345"].manager_userid, "p0145");
+
+    // Nothing changed: nothing planned anywhere (every field reads back as written).
+    for c in connections {
+        let again = run(&qiao, c, json!({ "dry_run": true })).await;
+        assert_eq!(again["plan"]["steps"], json!([]), "{c}: {}", again["plan"]);
+        assert_eq!(again["plan"]["drift"], json!([]), "{c}");
+    }
+
+    // The change set becomes exactly its steps on each platform.
+    let (status, body) = qiao.request(reqwest::Method::PUT, "/v1/directory", Some(change_set(large()))).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["changed"]["people"]["removed"], 20, "{body}");
+    let runs = futures::future::join_all(connections.map(|c| run(&qiao, c, json!({})))).await;
+    for (c, changed) in connections.iter().zip(&runs) {
+        assert_eq!(changed["status"], "succeeded", "{c}: {}", changed["report"]);
+        let n = counts(changed);
+        let got = [
+            n["create_department"].as_u64(),
+            n["update_department"].as_u64(),
+            n["create_user"].as_u64(),
+            n["update_user"].as_u64(),
+            n["deactivate_user"].as_u64(),
+            n["delete_department"].as_u64(),
+        ];
+        assert_eq!(got, [Some(6), Some(10), Some(0), Some(30), Some(20), Some(0)], "{c}: {n}");
+        assert_eq!(changed["plan"]["steps"].as_array().unwrap().len(), 66, "{c}");
+    }
+    // Leavers: deleted in DingTalk (no disabling there), disabled in WeCom, frozen in Feishu.
+    assert!(!dt.state().users.contains_key("p1700"));
+    assert_eq!(wc.user_enabled("p1700"), Some(false));
+    let again = futures::future::join_all(connections.map(|c| run(&qiao, c, json!({ "dry_run": true })))).await;
+    for (c, again) in connections.iter().zip(&again) {
+        assert_eq!(again["plan"]["steps"], json!([]), "{c}: {}", again["plan"]);
+    }
+    let (_, person) = qiao.get("/v1/directory/people/p1500").await;
+    assert_eq!(person["accounts"].as_array().unwrap().len(), 3, "{person}");
 }

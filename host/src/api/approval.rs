@@ -10,10 +10,8 @@ use serde_json::{Value, json};
 use super::operations::{WriteOptions, accept};
 use super::{ApiError, AppState, Body};
 use crate::addressing::{self, Unresolved};
+use crate::bindings::approval::{ActRequest, Action, CancelRequest, CreateRequest, FormField};
 use crate::connector::Capability;
-use crate::bindings::approval::{
-    ActRequest, Action, CancelRequest, CreateRequest, FormField,
-};
 use crate::outbox::write::Write;
 
 type Result<T> = std::result::Result<T, ApiError>;
@@ -42,7 +40,10 @@ fn unresolved_person(unresolved: Vec<Unresolved>) -> ApiError {
     let mut e = ApiError::new(
         StatusCode::UNPROCESSABLE_ENTITY,
         "unresolved_person",
-        format!("no account on this connection for person {} (see details.unresolved)", ids.join(", ")),
+        format!(
+            "no account on this connection for person {} (see details.unresolved)",
+            ids.join(", ")
+        ),
     );
     e.details = Some(json!({ "unresolved": unresolved }));
     e
@@ -65,24 +66,33 @@ pub async fn create(
             .await
             .map_err(ApiError::internal)?
             .map_err(|u| unresolved_person(vec![u]))?,
-        _ => return Err(ApiError::bad_request("give exactly one of \"applicant\" or \"applicant_person\"")),
+        _ => {
+            return Err(ApiError::bad_request(
+                "give exactly one of \"applicant\" or \"applicant_person\"",
+            ));
+        }
     };
     let approvers = match (b.approvers.is_empty(), b.approver_people.is_empty()) {
         (_, true) => b.approvers,
         (true, false) => {
             if b.approver_people.len() > addressing::MAX_IDS {
-                return Err(ApiError::bad_request("approver_people lists too many people"));
+                return Err(ApiError::bad_request(
+                    "approver_people lists too many people",
+                ));
             }
             // Every approver, in order: one left out would change who approves.
-            let (found, unresolved) =
-                addressing::people_on(&rt.db, &c, &b.approver_people).await.map_err(ApiError::internal)?;
+            let (found, unresolved) = addressing::people_on(&rt.db, &c, &b.approver_people)
+                .await
+                .map_err(ApiError::internal)?;
             if !unresolved.is_empty() {
                 return Err(unresolved_person(unresolved));
             }
             found.into_iter().map(|(_, user)| user).collect()
         }
         (false, false) => {
-            return Err(ApiError::bad_request("give \"approvers\" or \"approver_people\", not both"));
+            return Err(ApiError::bad_request(
+                "give \"approvers\" or \"approver_people\", not both",
+            ));
         }
     };
     let request = CreateRequest {
@@ -111,7 +121,9 @@ pub async fn get(
     Path((c, id)): Path<(String, String)>,
     Query(q): Query<GetQuery>,
 ) -> Result<Json<Value>> {
-    Ok(Json(crate::approvals::read(&rt, &c, &id, q.template, q.refresh).await?))
+    Ok(Json(
+        crate::approvals::read(&rt, &c, &id, q.template, q.refresh).await?,
+    ))
 }
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]

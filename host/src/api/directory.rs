@@ -142,24 +142,26 @@ pub async fn start(
     let wait = q.wait.unwrap_or(if request.dry_run { 60 } else { 0 }).min(MAX_RUN_WAIT_S);
     let deadline = tokio::time::Instant::now() + Duration::from_secs(wait);
     loop {
-        let row = rt.db.sync_run(run).await.map_err(ApiError::internal)?.ok_or_else(|| ApiError::not_found(format!("no run {run}")))?;
-        let done = sync::FINAL.contains(&row.status.as_str());
+        let (status, _) =
+            rt.db.sync_run_status(run).await.map_err(ApiError::internal)?.ok_or_else(|| ApiError::not_found(format!("no run {run}")))?;
+        let done = sync::FINAL.contains(&status.as_str());
         if done || tokio::time::Instant::now() >= deadline {
+            let row = rt.db.sync_run(run, true).await.map_err(ApiError::internal)?.ok_or_else(|| ApiError::not_found(format!("no run {run}")))?;
             let status = if done { StatusCode::OK } else { StatusCode::ACCEPTED };
-            return Ok((status, Json(render(&rt, row, true).await?)).into_response());
+            return Ok((status, Json(render(&rt, row).await?)).into_response());
         }
-        tokio::time::sleep(Duration::from_millis(50)).await;
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
 
-/// A run with its progress (steps done, failed, skipped so far), and its plan when `with_plan`.
-async fn render(rt: &AppState, row: RunRow, with_plan: bool) -> Result<Value> {
-    let steps = rt.db.run_steps(row.id).await.map_err(ApiError::internal)?;
-    let count = |status: &str| steps.iter().filter(|s| s.status == status).count();
-    let total = row.plan.as_ref().and_then(|p| p["steps"].as_array()).map(Vec::len);
+/// A run with its progress (steps done, failed, skipped so far); the plan is there when the row has it.
+async fn render(rt: &AppState, row: RunRow) -> Result<Value> {
+    let counts = rt.db.step_counts(row.id).await.map_err(ApiError::internal)?;
+    let count = |status: &str| counts.iter().find(|(s, _)| s == status).map_or(0, |(_, n)| *n);
+    let total = rt.db.sync_run_status(row.id).await.map_err(ApiError::internal)?.and_then(|(_, total)| total);
     let mut value = json!(row);
     value["progress"] = json!({ "total": total, "done": count("done"), "failed": count("failed"), "skipped": count("skipped") });
-    if !with_plan {
+    if value["plan"].is_null() {
         value.as_object_mut().expect("a run is an object").remove("plan");
     }
     Ok(value)
@@ -175,7 +177,7 @@ pub async fn runs(State(rt): State<AppState>, Path(c): Path<String>, Query(q): Q
     let rows = rt.db.sync_runs(Some(c), q.limit.unwrap_or(20).clamp(1, 200)).await.map_err(ApiError::internal)?;
     let mut runs = Vec::new();
     for row in rows {
-        runs.push(render(&rt, row, false).await?);
+        runs.push(render(&rt, row).await?);
     }
     Ok(Json(json!({ "runs": runs })))
 }
@@ -192,8 +194,8 @@ pub async fn run(
     Path((c, id)): Path<(String, i64)>,
     Query(q): Query<RunGet>,
 ) -> Result<Json<Value>> {
-    let row = rt.db.sync_run(id).await.map_err(ApiError::internal)?.filter(|r| r.connection == c).ok_or_else(|| {
+    let row = rt.db.sync_run(id, q.plan.unwrap_or(true)).await.map_err(ApiError::internal)?.filter(|r| r.connection == c).ok_or_else(|| {
         ApiError::not_found(format!("no directory sync run {id} on connection {c}"))
     })?;
-    Ok(Json(render(&rt, row, q.plan.unwrap_or(true)).await?))
+    Ok(Json(render(&rt, row).await?))
 }

@@ -101,10 +101,35 @@ impl Db {
         .await
     }
 
-    pub async fn sync_run(self: &Arc<Self>, id: i64) -> Result<Option<RunRow>> {
+    /// A run, with its plan only when `with_plan` (a plan of 100,000 steps is megabytes of JSON).
+    pub async fn sync_run(self: &Arc<Self>, id: i64, with_plan: bool) -> Result<Option<RunRow>> {
+        let columns = if with_plan { COLUMNS.to_string() } else { COLUMNS.replace("plan", "NULL") };
         self.run(move |c| {
-            c.query_row(&format!("SELECT {COLUMNS} FROM sync_runs WHERE id = ?1"), [id], row)
+            c.query_row(&format!("SELECT {columns} FROM sync_runs WHERE id = ?1"), [id], row)
                 .optional()
+        })
+        .await
+    }
+
+    /// A run's status, and its plan's step count: cheap enough to poll.
+    pub async fn sync_run_status(self: &Arc<Self>, id: i64) -> Result<Option<(String, Option<i64>)>> {
+        self.run(move |c| {
+            c.query_row(
+                "SELECT status, json_array_length(plan, '$.steps') FROM sync_runs WHERE id = ?1",
+                [id],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()
+        })
+        .await
+    }
+
+    /// How many of a run's steps are in each status.
+    pub async fn step_counts(self: &Arc<Self>, run: i64) -> Result<Vec<(String, i64)>> {
+        self.run(move |c| {
+            let mut stmt = c.prepare_cached("SELECT status, count(*) FROM sync_steps WHERE run = ?1 GROUP BY status")?;
+            let rows = stmt.query_map([run], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            rows.collect()
         })
         .await
     }

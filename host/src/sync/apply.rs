@@ -154,23 +154,31 @@ fn dependencies(step: &Step) -> Vec<String> {
     deps
 }
 
-/// Splits the steps (in plan order) into waves: a wave ends where the step kind changes or a step depends on an
-/// object a step of the current wave creates or changes.
+/// Splits the steps (in plan order, where each kind is one block) into waves: within a block, a step goes one
+/// wave after the latest wave holding an object it depends on, so a tree of departments takes one wave per
+/// level. Department deletions go one at a time (a parent only once its children are gone).
 fn waves(steps: &[Step]) -> Vec<Vec<usize>> {
     let mut waves: Vec<Vec<usize>> = Vec::new();
-    let mut touched: HashSet<String> = HashSet::new();
+    // The block's first wave, and the wave of each object a step of this block touched.
+    let mut block_start = 0;
+    let mut wave_of: HashMap<String, usize> = HashMap::new();
     let mut kind = None;
     for (idx, step) in steps.iter().enumerate() {
-        // Deleting departments goes one at a time: a parent only once its children are gone.
-        let sequential = step.kind == StepKind::DeleteDepartment;
-        let conflicts = dependencies(step).iter().any(|d| touched.contains(d));
-        if kind != Some(step.kind) || conflicts || sequential || waves.is_empty() {
-            waves.push(Vec::new());
-            touched.clear();
+        if kind != Some(step.kind) {
             kind = Some(step.kind);
+            block_start = waves.len();
+            wave_of.clear();
         }
-        touched.insert(key(step));
-        waves.last_mut().expect("a wave was pushed").push(idx);
+        let wave = if step.kind == StepKind::DeleteDepartment {
+            waves.len()
+        } else {
+            dependencies(step).iter().filter_map(|d| wave_of.get(d)).map(|w| w + 1).max().unwrap_or(block_start)
+        };
+        while waves.len() <= wave {
+            waves.push(Vec::new());
+        }
+        waves[wave].push(idx);
+        wave_of.insert(key(step), wave);
     }
     waves
 }

@@ -91,7 +91,7 @@ pub async fn plan_now(rt: &Arc<Runtime>, connection: &str, request: &RunRequest)
 }
 
 async fn execute_inner(rt: &Arc<Runtime>, run: i64) -> Result<()> {
-    let row = rt.db.sync_run(run).await?.ok_or_else(|| anyhow::anyhow!("run {run} is gone"))?;
+    let row = rt.db.sync_run(run, true).await?.ok_or_else(|| anyhow::anyhow!("run {run} is gone"))?;
     let request: RunRequest = serde_json::from_value(row.options.clone()).unwrap_or_default();
     let lock = rt.directory_locks.get(&row.connection);
     let _held = lock.lock().await;
