@@ -34,3 +34,4 @@ bench: build
 	cargo bench -p qiao --bench call
 	cargo bench -p qiao --bench plan
 	cargo bench -p qiao-tests --bench outbox
+	cargo bench -p qiao-tests --bench sync

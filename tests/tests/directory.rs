@@ -361,3 +361,107 @@ async fn two_thousand_people_into_three_platforms_then_a_minimal_change_set() {
     let (_, person) = qiao.get("/v1/directory/people/p1500").await;
     assert_eq!(person["accounts"].as_array().unwrap().len(), 3, "{person}");
 }
+
+#[tokio::test]
+async fn a_failed_step_skips_what_needs_it_and_a_stopped_run_resumes() {
+    let sim = DingTalkSim::start(DtOptions::default()).await.unwrap();
+    // One attempt per write, so a platform failure is final at once.
+    let once = "outbox = { max_attempts = 1, concurrency = 1 }";
+    let qiao = TestServer::start(&["dingtalk"], &dingtalk(&sim, "dt", once)).await.unwrap();
+    let (status, _) = qiao.request(reqwest::Method::PUT, "/v1/directory", Some(small())).await;
+    assert_eq!(status, 200);
+
+    // The first department create fails: its sub-departments and everyone in them are skipped, not guessed.
+    sim.inject("/topapi/v2/department/create", qiao_tests::dingtalk_sim::Fault::Busy, 1);
+    let failed = run(&qiao, "dt", json!({})).await;
+    assert_eq!(failed["status"], "completed_with_errors", "{}", failed["report"]);
+    let report = &failed["report"];
+    assert_eq!(report["failed"], 1, "{report}");
+    assert_eq!(report["errors"][0]["id"], "hq", "{report}");
+    assert_eq!(report["skipped"], 7, "eng, ops and the five people under them: {report}");
+    assert!(report["skipped_steps"][0]["reason"].as_str().unwrap().contains("department hq"), "{report}");
+    assert!(sim.state().users.get("p1").is_none());
+
+    // The next run picks up what is missing. It is stopped half way (each user create is slow) ...
+    sim.inject("/topapi/v2/user/create", qiao_tests::dingtalk_sim::Fault::Delay(std::time::Duration::from_millis(400)), 5);
+    let (status, started) = qiao.post("/v1/connections/dt/directory/runs?wait=0", json!({})).await;
+    assert_eq!(status, 202, "{started}");
+    let id = started["id"].as_i64().unwrap();
+    let path = format!("/v1/connections/dt/directory/runs/{id}?plan=false");
+    eventually(&qiao, &path, |r| r["progress"]["done"].as_u64().unwrap_or(0) >= 4).await;
+    let config = dingtalk(&sim, "dt", once);
+    let qiao = qiao.restart(&config).await.unwrap();
+    let (_, stopped) = qiao.get(&path).await;
+    assert!(["applying", "succeeded"].contains(&stopped["status"].as_str().unwrap()), "{stopped}");
+    // ... and resumes at the next start: every step done once, nobody created twice.
+    let finished = eventually(&qiao, &path, |r| r["status"] == "succeeded").await;
+    assert_eq!(finished["report"]["done"], 8, "{finished}");
+    let state = sim.state();
+    for p in ["p1", "p2", "p3", "p4", "p5"] {
+        assert!(state.users.contains_key(p), "{p} exists");
+    }
+    assert_eq!(state.users.values().filter(|u| u.mobile.starts_with("139")).count(), 5, "no one created twice");
+}
+
+// Multi-threaded: the CLI is run (and waited for) synchronously while the in-process server answers it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cli_pushes_plans_and_syncs_through_a_running_server() {
+    let sim = DingTalkSim::start(DtOptions::default()).await.unwrap();
+    let qiao = TestServer::start(&["dingtalk"], &dingtalk(&sim, "dt", "")).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("directory.json");
+    std::fs::write(&file, small().to_string()).unwrap();
+    let key = qiao.create_key(&["identity:write", "identity:read"], None).await;
+    qiao_tests::logs::secret(&key);
+    let cli = |args: &[&str]| {
+        let output = std::process::Command::new(qiao_tests::child::qiao_binary())
+            .arg("directory")
+            .args(args)
+            .env("QIAO_URL", &qiao.base)
+            .env("QIAO_API_KEY", &key)
+            .output()
+            .unwrap();
+        let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+        (output.status.code(), text(&output.stdout), text(&output.stderr))
+    };
+
+    let (code, out, err) = cli(&["push", file.to_str().unwrap()]);
+    assert_eq!(code, Some(0), "{out}{err}");
+    assert!(out.contains("people       5 added"), "{out}");
+
+    let (code, out, err) = cli(&["sync", "dt", "--dry-run"]);
+    assert_eq!(code, Some(0), "{out}{err}");
+    assert!(out.contains("planned: ") && out.contains("create_user 5"), "{out}");
+    assert!(sim.state().users.get("p1").is_none(), "a dry run writes nothing");
+
+    let (code, out, err) = cli(&["sync", "dt", "--json"]);
+    assert_eq!(code, Some(0), "{out}{err}");
+    let run: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(run["status"], "succeeded", "{run}");
+    assert!(sim.state().users.contains_key("p5"));
+
+    // The guard's exit status, and a clear error for a directory with problems.
+    let mut fewer = small();
+    fewer["people"] = json!([fewer["people"][0]]);
+    std::fs::write(&file, fewer.to_string()).unwrap();
+    assert_eq!(cli(&["push", file.to_str().unwrap()]).0, Some(0));
+    let (code, out, _) = cli(&["sync", "dt"]);
+    assert_eq!(code, Some(3), "{out}");
+    assert!(out.contains("--confirm"), "{out}");
+    std::fs::write(&file, json!({ "people": [{ "id": "x", "name": "X", "manager_id": "nobody" }] }).to_string()).unwrap();
+    let (code, _, err) = cli(&["push", file.to_str().unwrap()]);
+    assert_eq!(code, Some(1));
+    assert!(err.contains("manager nobody does not exist"), "{err}");
+
+    let (code, out, _) = cli(&["runs", "dt"]);
+    assert_eq!(code, Some(0));
+    assert!(out.contains("needs_confirmation") && out.contains("succeeded"), "{out}");
+    let (code, _, err) = std::process::Command::new(qiao_tests::child::qiao_binary())
+        .args(["directory", "runs", "dt", "--url", &qiao.base])
+        .env_remove("QIAO_API_KEY")
+        .output()
+        .map(|o| (o.status.code(), (), String::from_utf8_lossy(&o.stderr).into_owned()))
+        .unwrap();
+    assert_eq!(code, Some(1));
+    assert!(err.contains("QIAO_API_KEY"), "{err}");
+}

@@ -64,6 +64,11 @@ pub async fn create(rt: &Arc<Runtime>, connection: &str, request: &RunRequest, a
 /// Runs (or resumes) a stored run to a final status. Errors are recorded in the run, not returned.
 pub async fn execute(rt: Arc<Runtime>, run: i64) {
     if let Err(e) = execute_inner(&rt, run).await {
+        if rt.outbox.is_stopping() {
+            // Left `applying`: the next start resumes it.
+            tracing::info!(run, "directory sync run interrupted by the shutdown; it resumes at the next start");
+            return;
+        }
         tracing::warn!(run, "directory sync run failed: {e:#}");
         let report = json!({ "error": format!("{e:#}") });
         if let Err(e) = rt.db.update_run(run, "failed", None, Some(report), true).await {
