@@ -19,11 +19,11 @@ pub const MAX_IDS: usize = 1000;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Unresolved {
     pub id: String,
-    /// `person` or `department`.
+    /// `person`, `department` or `role`.
     pub kind: &'static str,
     /// `unknown_person` (not in the directory), `inactive` (a person who left), `no_account` (no account on the
     /// connection, or on any of the connections asked for), `unknown_department`, `no_link` (a department not
-    /// synced to the connection).
+    /// synced to the connection), `no_holder` (a role no active person holds).
     pub reason: &'static str,
 }
 
@@ -80,6 +80,29 @@ async fn active_people(
         }
     }
     Ok(out)
+}
+
+/// The active people holding any of the enterprise `roles`, in directory order; a role nobody active holds is
+/// reported (`no_holder`).
+pub async fn holders(db: &Arc<Db>, roles: &[String]) -> Result<(Vec<String>, Vec<Unresolved>)> {
+    if roles.is_empty() {
+        return Ok((Vec::new(), Vec::new()));
+    }
+    let directory = db.directory().await?;
+    let mut held = HashSet::new();
+    let people = directory
+        .people
+        .iter()
+        .filter(|p| p.active && p.roles.iter().any(|r| roles.contains(r)))
+        .inspect(|p| held.extend(p.roles.iter().cloned()))
+        .map(|p| p.id.clone())
+        .collect();
+    let unresolved = distinct(roles)
+        .into_iter()
+        .filter(|r| !held.contains(r))
+        .map(|id| Unresolved { id, kind: "role", reason: "no_holder" })
+        .collect();
+    Ok((people, unresolved))
 }
 
 /// People on one connection: each resolved person's (id, platform user id), in the order given, and the

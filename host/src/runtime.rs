@@ -194,12 +194,6 @@ impl Runtime {
 
     /// Runs one operation on a connection's connector, in a fresh instance with the connection's limits.
     /// The connection and the connector that would serve a call of `capability` now.
-    /// Whether a call of this capability could be made now (the connection exists, its connector is loaded and
-    /// exports it): the error a call would get, without calling.
-    pub fn check_capability(&self, connection: &str, capability: Capability) -> Result<(), CallError> {
-        self.resolve(connection, capability).map(drop)
-    }
-
     fn resolve(
         &self,
         connection: &str,

@@ -100,7 +100,10 @@ fn main() -> Result<()> {
 /// The server's log at `warn` on stderr (`QIAO_BENCH_LOG` overrides), installed before the harness's debug log
 /// file (which then keeps this one): a sync writes a log line per operation at `info`, many more at `debug`.
 fn quiet_log() {
-    let filter = std::env::var("QIAO_BENCH_LOG").unwrap_or_else(|_| "warn".into());
+    let filter = std::env::var("QIAO_BENCH_LOG").unwrap_or_else(|_| {
+        // Without the start-up warnings of a test config (a generated master key, secrets in plain text).
+        "warn,qiao::secrets=error,qiao::config=error,qiao::imports::http=error".into()
+    });
     let subscriber = tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
         .with_writer(std::io::stderr)

@@ -97,6 +97,15 @@ async fn sync_dry_run_apply_change_set_drift_and_guard() {
     assert_eq!(sim.role_members(&role_id), vec!["p1", "p3"]);
     assert_eq!(applied["report"]["roles"][0]["add"], json!(["p1", "p3"]), "{applied}");
 
+    // A message to an enterprise role reaches its holders' DingTalk accounts.
+    let (status, sent) = qiao
+        .post("/v1/connections/dt/messages", json!({ "to": { "roles": ["finance-reviewer", "auditor"] }, "text": "close the books" }))
+        .await;
+    assert_eq!(status, 200, "{sent}");
+    let id: i64 = sent["message_id"].as_str().unwrap().parse().unwrap();
+    assert_eq!(sim.state().notifications[&id].users, ["p1", "p3"]);
+    assert_eq!(sent["unresolved"], json!([{ "id": "auditor", "kind": "role", "reason": "no_holder" }]), "{sent}");
+
     let (status, person) = qiao.get("/v1/directory/people/p2").await;
     assert_eq!(status, 200, "{person}");
     assert_eq!(person["accounts"], json!([{ "connection": "dt", "user_id": "p2" }]));

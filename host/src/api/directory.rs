@@ -111,7 +111,7 @@ pub async fn pull(State(rt): State<AppState>, Body(body): Body<Pull>) -> Result<
     let source = body.connection.or_else(|| rt.directory.source.clone()).ok_or_else(|| {
         ApiError::bad_request("no source to pull from: give {\"connection\": …} or set [directory] source")
     })?;
-    rt.check_capability(&source, crate::connector::Capability::Identity)?;
+    rt.check_callable(&source, crate::connector::Capability::Identity)?;
     let changed = sync::pull::pull(&rt, &source).await.map_err(|e| match e.downcast::<crate::runtime::CallError>() {
         Ok(call) => ApiError::from(call),
         Err(e) => ApiError::new(StatusCode::BAD_GATEWAY, "pull_failed", format!("{e:#}")),

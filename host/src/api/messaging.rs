@@ -50,6 +50,8 @@ pub struct To {
     people: Vec<String>,
     /// The enterprise's department ids.
     enterprise_departments: Vec<String>,
+    /// The enterprise's roles: every active person holding one.
+    roles: Vec<String>,
 }
 
 #[derive(Deserialize)]
@@ -114,7 +116,7 @@ pub async fn send(
     Body(body): Body<SendBody>,
 ) -> Result<Response> {
     let content = content(body.text, body.markdown, body.card)?;
-    let to = body.to;
+    let mut to = body.to;
     if to.users.is_empty()
         && to.departments.is_empty()
         && to.chats.is_empty()
@@ -122,12 +124,20 @@ pub async fn send(
         && !to.everyone
         && to.people.is_empty()
         && to.enterprise_departments.is_empty()
+        && to.roles.is_empty()
     {
         return Err(ApiError::bad_request(
-            "\"to\" names no recipients (users, departments, chats, tags, everyone, people or \
-             enterprise_departments)",
+            "\"to\" names no recipients (users, departments, chats, tags, everyone, people, \
+             enterprise_departments or roles)",
         ));
     }
+    let mut unresolved = Vec::new();
+    if to.roles.len() > MAX_IDS {
+        return Err(too_many("to.roles"));
+    }
+    let (holders, no_holder) = addressing::holders(&rt.db, &to.roles).await.map_err(ApiError::internal)?;
+    addressing::merge(&mut to.people, holders);
+    unresolved.extend(no_holder);
     let mut recipients = Recipients {
         users: to.users,
         departments: to.departments,
@@ -135,8 +145,8 @@ pub async fn send(
         tags: to.tags,
         everyone: to.everyone,
     };
-    let by_enterprise_ids = !to.people.is_empty() || !to.enterprise_departments.is_empty();
-    let mut unresolved = Vec::new();
+    let by_enterprise_ids =
+        !to.people.is_empty() || !to.enterprise_departments.is_empty() || !to.roles.is_empty();
     if by_enterprise_ids {
         if to.people.len() > MAX_IDS {
             return Err(too_many("to.people"));

@@ -56,7 +56,7 @@ pub const FINAL: [&str; 5] = ["planned", "needs_confirmation", "succeeded", "com
 /// Checks the connection can be synced and records a new run; the caller then [`execute`]s it.
 pub async fn create(rt: &Arc<Runtime>, connection: &str, request: &RunRequest, actor: Option<String>) -> Result<i64, CallError> {
     // The same checks a call makes: the connection exists, its connector is loaded and has `identity`.
-    rt.check_capability(connection, Capability::Identity)?;
+    rt.check_callable(connection, Capability::Identity)?;
     let options = serde_json::to_value(request).map_err(|e| CallError::Host(e.into()))?;
     rt.db.create_run(connection.to_string(), request.dry_run, options, actor).await.map_err(CallError::Host)
 }

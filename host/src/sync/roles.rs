@@ -49,7 +49,7 @@ pub async fn plan(
     if mapping.is_empty() {
         return Ok(Vec::new());
     }
-    rt.check_capability(connection, Capability::Roles)?;
+    rt.check_callable(connection, Capability::Roles)?;
     let Reply::Roles(existing) = rt.call(connection, Call::ListRoles).await? else { return Err(unexpected()) };
     let by_name: HashMap<String, String> = existing.into_iter().map(|r| (r.name, r.id)).collect();
     let people: Vec<String> = source.people.iter().map(|p| p.id.clone()).collect();
