@@ -432,6 +432,18 @@ impl ConfigFile {
                 directory: checked_directory(name, &spec.directory)?,
             });
         }
+        let named = |what: &str, name: &str| -> Result<()> {
+            if !self.connections.contains_key(name) {
+                bail!("[directory] {what} names connection {name:?}, which is not configured");
+            }
+            Ok(())
+        };
+        if let Some(source) = &self.directory.source {
+            named("source", source)?;
+        }
+        for name in &self.directory.preferred {
+            named("preferred", name)?;
+        }
         Ok(out)
     }
 }
@@ -521,6 +533,20 @@ mod tests {
         assert_eq!(hq.limits.memory_mb, 64);
         assert_eq!(hq.limits.timeout_ms, 5000);
         assert_eq!(hq.limits.cpu_ms, Limits::default().cpu_ms);
+    }
+
+    #[test]
+    fn directory_settings_are_checked() {
+        let load = |extra: &str| {
+            let text = format!("{extra}\n[connections.hq]\nconnector = \"dingtalk\"\n");
+            toml::from_str::<ConfigFile>(&text).unwrap().connections(|_| None, None).map(|_| ())
+        };
+        assert!(load("[directory]\nsource = \"hq\"\npreferred = [\"hq\"]").is_ok());
+        let err = load("[directory]\npreferred = [\"hr\"]").unwrap_err().to_string();
+        assert!(err.contains("preferred names connection \"hr\""), "{err}");
+        let text = "[connections.hq]\nconnector = \"dingtalk\"\ndirectory = { max_deactivate_share = 2.0 }";
+        let err = toml::from_str::<ConfigFile>(text).unwrap().connections(|_| None, None).unwrap_err().to_string();
+        assert!(err.contains("max_deactivate_share must be between 0 and 1"), "{err}");
     }
 
     #[test]

@@ -474,3 +474,17 @@ async fn the_cli_pushes_plans_and_syncs_through_a_running_server() {
     assert_eq!(code, Some(1));
     assert!(err.contains("QIAO_API_KEY"), "{err}");
 }
+
+#[tokio::test]
+async fn a_connection_with_a_schedule_syncs_by_itself() {
+    let sim = DingTalkSim::start(DtOptions::default()).await.unwrap();
+    let qiao = TestServer::start(&["dingtalk"], &dingtalk(&sim, "dt", "directory = { sync_every_s = 1 }")).await.unwrap();
+    let (status, _) = qiao.request(reqwest::Method::PUT, "/v1/directory", Some(small())).await;
+    assert_eq!(status, 200);
+    let runs = eventually(&qiao, "/v1/connections/dt/directory/runs", |b| {
+        b["runs"].as_array().is_some_and(|runs| runs.iter().any(|r| r["status"] == "succeeded" && r["report"]["done"] == 8))
+    })
+    .await;
+    assert_eq!(runs["runs"][0]["actor"], "schedule", "{runs}");
+    assert!(sim.state().users.contains_key("p5"));
+}
