@@ -94,7 +94,7 @@ pub async fn apply(cx: &Context<'_>, plan: &Plan, recorded: HashMap<usize, (Stri
         }
         // Each step's writes are built from the ids known before the wave: no step of a wave depends on another.
         let snapshot = &ids;
-        let results: Vec<(usize, Result<(Outcome, Option<String>)>)> = futures::stream::iter(todo)
+        let results: Vec<(usize, Result<Ran>)> = futures::stream::iter(todo)
             .map(|idx| {
                 let enqueued = recorded.get(&idx).and_then(|(_, op)| *op);
                 async move { (idx, run_step(cx, snapshot, idx, &plan.steps[idx], enqueued).await) }
@@ -104,15 +104,20 @@ pub async fn apply(cx: &Context<'_>, plan: &Plan, recorded: HashMap<usize, (Stri
             .await;
         for (idx, result) in results {
             let step = &plan.steps[idx];
-            let (outcome, platform_id) = result?;
+            let Ran { outcome, platform_id, operation } = result?;
             if let (Outcome::Done, Some(platform_id)) = (&outcome, platform_id) {
                 let synced = (!matches!(step.kind, StepKind::LinkDepartment | StepKind::LinkUser)
                     || !updated_later.contains(step.id.as_str()))
                 .then(|| synced_record(cx.source, step))
                 .flatten();
+                // The link first, then "done": a stop in between redoes the step (finding its operation), it
+                // never leaves a done step without its link.
                 record_link(cx, step, &platform_id, synced).await?;
                 let map = if is_department(step.kind) { &mut ids.departments } else { &mut ids.people };
                 map.insert(step.id.clone(), platform_id);
+            }
+            if matches!(outcome, Outcome::Done) {
+                cx.rt.db.record_step(cx.run, idx, "done", operation, None).await?;
             }
             if !matches!(outcome, Outcome::Done) {
                 broken.insert(key(step));
@@ -208,24 +213,29 @@ async fn record_link(cx: &Context<'_>, step: &Step, platform_id: &str, synced: O
     Ok(())
 }
 
+/// What running a step came to: its outcome, the object's platform id when done, and its operation.
+struct Ran {
+    outcome: Outcome,
+    platform_id: Option<String>,
+    operation: Option<i64>,
+}
+
+impl Ran {
+    fn not_done(outcome: Outcome, operation: Option<i64>) -> Ran {
+        Ran { outcome, platform_id: None, operation }
+    }
+}
+
 /// Runs one step: builds its write (none for a link), puts it in the outbox (or finds the one put there before
-/// a restart), and waits for its final state. Answers the outcome and, when done, the object's platform id.
-async fn run_step(
-    cx: &Context<'_>,
-    ids: &Ids,
-    idx: usize,
-    step: &Step,
-    enqueued: Option<i64>,
-) -> Result<(Outcome, Option<String>)> {
+/// a restart), and waits for its final state. A failure or skip is recorded here; "done" by the caller, once
+/// the link is stored.
+async fn run_step(cx: &Context<'_>, ids: &Ids, idx: usize, step: &Step, enqueued: Option<i64>) -> Result<Ran> {
     let write = match to_write(cx, ids, idx, step) {
-        Ok(None) => {
-            cx.rt.db.record_step(cx.run, idx, "done", None, None).await?;
-            return Ok((Outcome::Done, step.platform_id.clone()));
-        }
+        Ok(None) => return Ok(Ran { outcome: Outcome::Done, platform_id: step.platform_id.clone(), operation: None }),
         Ok(Some(write)) => write,
         Err(why) => {
             cx.rt.db.record_step(cx.run, idx, "skipped", None, Some(json!(why))).await?;
-            return Ok((Outcome::Skipped(why), None));
+            return Ok(Ran::not_done(Outcome::Skipped(why), None));
         }
     };
     let op = match enqueued {
@@ -237,7 +247,7 @@ async fn run_step(
                 crate::db::Enqueued::Conflict(row) => {
                     let why = json!({ "code": "idempotency_conflict", "message": format!("operation {} has this step's key with another request", row.id) });
                     cx.rt.db.record_step(cx.run, idx, "failed", Some(row.id), Some(why.clone())).await?;
-                    return Ok((Outcome::Failed(why), None));
+                    return Ok(Ran::not_done(Outcome::Failed(why), Some(row.id)));
                 }
             };
             cx.rt.db.record_step(cx.run, idx, "enqueued", Some(op), None).await?;
@@ -258,7 +268,7 @@ async fn run_step(
                     if r.status != Status::Succeeded {
                         let error = r.last_error.unwrap_or(Json::Null);
                         cx.rt.db.record_step(cx.run, idx, "failed", Some(r.id), Some(error.clone())).await?;
-                        return Ok((Outcome::Failed(error), None));
+                        return Ok(Ran::not_done(Outcome::Failed(error), Some(r.id)));
                     }
                 }
             }
@@ -271,12 +281,11 @@ async fn run_step(
                 .map(str::to_string),
             _ => step.platform_id.clone(),
         };
-        cx.rt.db.record_step(cx.run, idx, "done", Some(op), None).await?;
-        Ok((Outcome::Done, platform_id))
+        Ok(Ran { outcome: Outcome::Done, platform_id, operation: Some(op) })
     } else {
         let error = row.last_error.unwrap_or(Json::Null);
         cx.rt.db.record_step(cx.run, idx, "failed", Some(op), Some(error.clone())).await?;
-        Ok((Outcome::Failed(error), None))
+        Ok(Ran::not_done(Outcome::Failed(error), Some(op)))
     }
 }
 
