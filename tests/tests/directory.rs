@@ -16,7 +16,13 @@ fn dingtalk(sim: &DingTalkSim, name: &str, extra: &str) -> String {
         secrets = {{ app_secret = "{}", callback_token = "{}", callback_aes_key = "{}" }}
         {extra}
         "#,
-        o.app_key, o.agent_id, sim.base, sim.base, o.app_secret, o.callback_token, o.callback_aes_key
+        o.app_key,
+        o.agent_id,
+        sim.base,
+        sim.base,
+        o.app_secret,
+        o.callback_token,
+        o.callback_aes_key
     )
 }
 
@@ -39,8 +45,17 @@ fn small() -> Value {
 }
 
 async fn run(qiao: &TestServer, connection: &str, body: Value) -> Value {
-    let (status, run) = qiao.post(&format!("/v1/connections/{connection}/directory/runs?wait=120"), body).await;
-    assert_eq!(status, 200, "the run should finish: {} {} {}", run["status"], run["progress"], run["report"]);
+    let (status, run) = qiao
+        .post(
+            &format!("/v1/connections/{connection}/directory/runs?wait=120"),
+            body,
+        )
+        .await;
+    assert_eq!(
+        status, 200,
+        "the run should finish: {} {} {}",
+        run["status"], run["progress"], run["report"]
+    );
     run
 }
 
@@ -52,7 +67,9 @@ fn counts(run: &Value) -> &Value {
 async fn sync_dry_run_apply_change_set_drift_and_guard() {
     let sim = DingTalkSim::start(DtOptions::default()).await.unwrap();
     let roles = r#"directory = { roles = { finance-reviewer = "Finance reviewers" } }"#;
-    let qiao = TestServer::start(&["dingtalk"], &dingtalk(&sim, "dt", roles)).await.unwrap();
+    let qiao = TestServer::start(&["dingtalk"], &dingtalk(&sim, "dt", roles))
+        .await
+        .unwrap();
     let users_before = sim.state().users.len();
 
     // An invalid directory is refused whole, with every problem listed.
@@ -63,7 +80,9 @@ async fn sync_dry_run_apply_change_set_drift_and_guard() {
     assert_eq!(body["error"]["code"], "invalid_directory");
     assert_eq!(body["error"]["details"]["total"], 2, "{body}");
 
-    let (status, body) = qiao.request(reqwest::Method::PUT, "/v1/directory", Some(small())).await;
+    let (status, body) = qiao
+        .request(reqwest::Method::PUT, "/v1/directory", Some(small()))
+        .await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["changed"]["people"]["added"], 5);
 
@@ -72,7 +91,11 @@ async fn sync_dry_run_apply_change_set_drift_and_guard() {
     assert_eq!(dry["status"], "planned", "{dry}");
     assert_eq!(counts(&dry)["create_department"], 3, "{dry}");
     assert_eq!(counts(&dry)["create_user"], 5, "{dry}");
-    assert_eq!(sim.state().users.len(), users_before, "a dry run writes nothing");
+    assert_eq!(
+        sim.state().users.len(),
+        users_before,
+        "a dry run writes nothing"
+    );
 
     // Apply: every department and person lands, managers and departments mapped to the platform's ids.
     let applied = run(&qiao, "dt", json!({})).await;
@@ -81,21 +104,41 @@ async fn sync_dry_run_apply_change_set_drift_and_guard() {
     assert_eq!(applied["progress"]["done"], 8, "{applied}");
     {
         let state = sim.state();
-        let han = state.users.get("p2").expect("the person id is the DingTalk userid");
+        let han = state
+            .users
+            .get("p2")
+            .expect("the person id is the DingTalk userid");
         assert_eq!(han.manager_userid, "p1");
         assert_eq!(han.title, "Engineer");
         assert_eq!(han.job_number, "E002");
-        let hq = state.depts.values().find(|d| d.name == "Headquarters").unwrap();
-        assert_eq!(hq.parent_id, 1, "top-level departments go under DingTalk's root");
+        let hq = state
+            .depts
+            .values()
+            .find(|d| d.name == "Headquarters")
+            .unwrap();
+        assert_eq!(
+            hq.parent_id, 1,
+            "top-level departments go under DingTalk's root"
+        );
         // The simulator has an Engineering of its own (not Qiao's): ours is the one under Headquarters.
-        let eng = state.depts.values().find(|d| d.name == "Engineering" && d.parent_id == hq.id).unwrap();
+        let eng = state
+            .depts
+            .values()
+            .find(|d| d.name == "Engineering" && d.parent_id == hq.id)
+            .unwrap();
         assert_eq!(han.dept_id_list, vec![eng.id]);
     }
     // Role mapping: the enterprise role's holders hold the DingTalk role, created under Qiao's role group.
-    let (role_id, group) = sim.role("Finance reviewers").expect("the mapped role is created");
+    let (role_id, group) = sim
+        .role("Finance reviewers")
+        .expect("the mapped role is created");
     assert_eq!(group, "Qiao");
     assert_eq!(sim.role_members(&role_id), vec!["p1", "p3"]);
-    assert_eq!(applied["report"]["roles"][0]["add"], json!(["p1", "p3"]), "{applied}");
+    assert_eq!(
+        applied["report"]["roles"][0]["add"],
+        json!(["p1", "p3"]),
+        "{applied}"
+    );
 
     // A message to an enterprise role reaches its holders' DingTalk accounts.
     let (status, sent) = qiao
@@ -104,11 +147,18 @@ async fn sync_dry_run_apply_change_set_drift_and_guard() {
     assert_eq!(status, 200, "{sent}");
     let id: i64 = sent["message_id"].as_str().unwrap().parse().unwrap();
     assert_eq!(sim.state().notifications[&id].users, ["p1", "p3"]);
-    assert_eq!(sent["unresolved"], json!([{ "id": "auditor", "kind": "role", "reason": "no_holder" }]), "{sent}");
+    assert_eq!(
+        sent["unresolved"],
+        json!([{ "id": "auditor", "kind": "role", "reason": "no_holder" }]),
+        "{sent}"
+    );
 
     let (status, person) = qiao.get("/v1/directory/people/p2").await;
     assert_eq!(status, 200, "{person}");
-    assert_eq!(person["accounts"], json!([{ "connection": "dt", "user_id": "p2" }]));
+    assert_eq!(
+        person["accounts"],
+        json!([{ "connection": "dt", "user_id": "p2" }])
+    );
 
     // Nothing changed: the next plan is empty.
     let again = run(&qiao, "dt", json!({ "dry_run": true })).await;
@@ -131,18 +181,43 @@ async fn sync_dry_run_apply_change_set_drift_and_guard() {
     let changed = run(&qiao, "dt", json!({})).await;
     assert_eq!(changed["status"], "succeeded", "{changed}");
     let c = counts(&changed);
-    assert_eq!((c["update_department"].as_u64(), c["update_user"].as_u64(), c["create_user"].as_u64()), (Some(1), Some(1), Some(1)), "{changed}");
-    assert_eq!(changed["plan"]["steps"].as_array().unwrap().len(), 3, "{changed}");
-    assert_eq!(changed["report"]["roles"][0]["add"], json!([]), "roles unchanged: {changed}");
+    assert_eq!(
+        (
+            c["update_department"].as_u64(),
+            c["update_user"].as_u64(),
+            c["create_user"].as_u64()
+        ),
+        (Some(1), Some(1), Some(1)),
+        "{changed}"
+    );
+    assert_eq!(
+        changed["plan"]["steps"].as_array().unwrap().len(),
+        3,
+        "{changed}"
+    );
+    assert_eq!(
+        changed["report"]["roles"][0]["add"],
+        json!([]),
+        "roles unchanged: {changed}"
+    );
 
     // Membership follows the directory: p3 loses the role.
     let mut p3 = small()["people"][2].clone();
     p3["roles"] = json!([]);
-    let (status, _) = qiao.post("/v1/directory/changes", json!({ "upsert": { "people": [p3] } })).await;
+    let (status, _) = qiao
+        .post(
+            "/v1/directory/changes",
+            json!({ "upsert": { "people": [p3] } }),
+        )
+        .await;
     assert_eq!(status, 200);
     let dry = run(&qiao, "dt", json!({ "dry_run": true })).await;
     assert_eq!(dry["report"]["roles"][0]["remove"], json!(["p3"]), "{dry}");
-    assert_eq!(sim.role_members(&role_id), vec!["p1", "p3"], "a dry run changes no role");
+    assert_eq!(
+        sim.role_members(&role_id),
+        vec!["p1", "p3"],
+        "a dry run changes no role"
+    );
     let applied = run(&qiao, "dt", json!({})).await;
     assert_eq!(applied["status"], "succeeded", "{applied}");
     assert_eq!(sim.role_members(&role_id), vec!["p1"]);
@@ -152,7 +227,10 @@ async fn sync_dry_run_apply_change_set_drift_and_guard() {
     let drift = run(&qiao, "dt", json!({ "dry_run": true })).await;
     assert_eq!(drift["plan"]["steps"], json!([]), "{drift}");
     assert_eq!(drift["plan"]["drift"][0]["field"], "title", "{drift}");
-    assert_eq!(drift["plan"]["drift"][0]["platform"], "Chief Architect", "{drift}");
+    assert_eq!(
+        drift["plan"]["drift"][0]["platform"], "Chief Architect",
+        "{drift}"
+    );
     assert_eq!(drift["plan"]["drift"][0]["overwritten"], false, "{drift}");
     // ... unless the source wins.
     let wins = run(&qiao, "dt", json!({ "source_wins": true })).await;
@@ -162,16 +240,27 @@ async fn sync_dry_run_apply_change_set_drift_and_guard() {
     // The guard: leaving out four of six people stops the run for confirmation; confirming applies it.
     let mut fewer = small();
     fewer["people"] = json!([fewer["people"][0], fewer["people"][1]]);
-    let (status, _) = qiao.request(reqwest::Method::PUT, "/v1/directory", Some(fewer)).await;
+    let (status, _) = qiao
+        .request(reqwest::Method::PUT, "/v1/directory", Some(fewer))
+        .await;
     assert_eq!(status, 200);
     let stopped = run(&qiao, "dt", json!({})).await;
     assert_eq!(stopped["status"], "needs_confirmation", "{stopped}");
-    assert_eq!(stopped["report"]["deactivation"]["deactivate"], 4, "{stopped}");
-    assert!(sim.state().users.contains_key("p3"), "nothing deactivated without confirmation");
+    assert_eq!(
+        stopped["report"]["deactivation"]["deactivate"], 4,
+        "{stopped}"
+    );
+    assert!(
+        sim.state().users.contains_key("p3"),
+        "nothing deactivated without confirmation"
+    );
     let confirmed = run(&qiao, "dt", json!({ "confirm": true })).await;
     assert_eq!(confirmed["status"], "succeeded", "{confirmed}");
     assert_eq!(counts(&confirmed)["deactivate_user"], 4, "{confirmed}");
-    assert!(!sim.state().users.contains_key("p3"), "DingTalk cannot disable: a leaver is deleted");
+    assert!(
+        !sim.state().users.contains_key("p3"),
+        "DingTalk cannot disable: a leaver is deleted"
+    );
     let (_, person) = qiao.get("/v1/directory/people/p1").await;
     assert_eq!(person["accounts"][0]["user_id"], "p1");
 
@@ -190,7 +279,10 @@ async fn eventually(qiao: &TestServer, path: &str, check: impl Fn(&Value) -> boo
         }
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
-    panic!("{path} never reached the expected state: {}", qiao.get(path).await.1);
+    panic!(
+        "{path} never reached the expected state: {}",
+        qiao.get(path).await.1
+    );
 }
 
 #[tokio::test]
@@ -198,7 +290,11 @@ async fn source_pull_and_contact_events_keep_the_view_current() {
     // `hr` is the source of truth (an identity connector), `dt` a target; both simulate the same seeded company.
     let hr = DingTalkSim::start(DtOptions::default()).await.unwrap();
     let dt = DingTalkSim::start(DtOptions::default()).await.unwrap();
-    let config = format!("[directory]\nsource = \"hr\"\n{}{}", dingtalk(&hr, "hr", ""), dingtalk(&dt, "dt", ""));
+    let config = format!(
+        "[directory]\nsource = \"hr\"\n{}{}",
+        dingtalk(&hr, "hr", ""),
+        dingtalk(&dt, "dt", "")
+    );
     let qiao = TestServer::start(&["dingtalk"], &config).await.unwrap();
     hr.set_callback_url(&qiao.url("/v1/hooks/hr"));
 
@@ -208,13 +304,27 @@ async fn source_pull_and_contact_events_keep_the_view_current() {
     let seeded = hr.state().users.len() as u64;
     assert_eq!(pulled["changed"]["people"]["added"], seeded, "{pulled}");
     let (_, alice) = qiao.get("/v1/directory/people/alice").await;
-    assert_eq!(alice["person"]["name"], hr.state().users["alice"].name, "{alice}");
+    assert_eq!(
+        alice["person"]["name"],
+        hr.state().users["alice"].name,
+        "{alice}"
+    );
 
     // A change at the source reaches the directory through its event, without another pull.
     hr.state().users.get_mut("alice").unwrap().title = "Head of Finance".into();
-    let event = hr.state().contact_event("user_modify_org", json!(["alice"]));
-    assert_eq!(hr.deliver(&qiao.url("/v1/hooks/hr"), &hr.signed_callback(&event)).await.unwrap(), (200, true));
-    eventually(&qiao, "/v1/directory/people/alice", |b| b["person"]["title"] == "Head of Finance").await;
+    let event = hr
+        .state()
+        .contact_event("user_modify_org", json!(["alice"]));
+    assert_eq!(
+        hr.deliver(&qiao.url("/v1/hooks/hr"), &hr.signed_callback(&event))
+            .await
+            .unwrap(),
+        (200, true)
+    );
+    eventually(&qiao, "/v1/directory/people/alice", |b| {
+        b["person"]["title"] == "Head of Finance"
+    })
+    .await;
 
     // The target's existing accounts are linked by mobile (nothing created: they are the same people).
     let linked = run(&qiao, "dt", json!({})).await;
@@ -222,13 +332,25 @@ async fn source_pull_and_contact_events_keep_the_view_current() {
     assert_eq!(counts(&linked)["link_user"], seeded, "{linked}");
     assert_eq!(counts(&linked)["create_user"], 0, "{linked}");
     let (_, bob) = qiao.get("/v1/directory/people/bob").await;
-    assert_eq!(bob["accounts"], json!([{ "connection": "dt", "user_id": "bob" }]), "{bob}");
+    assert_eq!(
+        bob["accounts"],
+        json!([{ "connection": "dt", "user_id": "bob" }]),
+        "{bob}"
+    );
 
     // Deleted on the target platform: no longer an address, and the next plan reports it as drift.
     dt.state().users.remove("bob");
     let event = dt.state().contact_event("user_leave_org", json!(["bob"]));
-    assert_eq!(dt.deliver(&qiao.url("/v1/hooks/dt"), &dt.signed_callback(&event)).await.unwrap(), (200, true));
-    eventually(&qiao, "/v1/directory/people/bob", |b| b["accounts"] == json!([])).await;
+    assert_eq!(
+        dt.deliver(&qiao.url("/v1/hooks/dt"), &dt.signed_callback(&event))
+            .await
+            .unwrap(),
+        (200, true)
+    );
+    eventually(&qiao, "/v1/directory/people/bob", |b| {
+        b["accounts"] == json!([])
+    })
+    .await;
     let dry = run(&qiao, "dt", json!({ "dry_run": true })).await;
     assert_eq!(dry["plan"]["drift"][0]["id"], "bob", "{dry}");
     assert_eq!(dry["plan"]["drift"][0]["field"], "active", "{dry}");
@@ -293,9 +415,24 @@ async fn two_thousand_people_into_three_platforms_then_a_minimal_change_set() {
     use qiao_tests::feishu_sim::{FeishuSim, Options as FsOptions};
     use qiao_tests::wecom_sim::{Options as WcOptions, WeComSim};
 
-    let dt = DingTalkSim::start(DtOptions { qps: 100_000, ..DtOptions::default() }).await.unwrap();
-    let wc = WeComSim::start(WcOptions { qps: 100_000, ..WcOptions::default() }).await.unwrap();
-    let fs = FeishuSim::start(FsOptions { qps: 100_000, ..FsOptions::default() }).await.unwrap();
+    let dt = DingTalkSim::start(DtOptions {
+        qps: 100_000,
+        ..DtOptions::default()
+    })
+    .await
+    .unwrap();
+    let wc = WeComSim::start(WcOptions {
+        qps: 100_000,
+        ..WcOptions::default()
+    })
+    .await
+    .unwrap();
+    let fs = FeishuSim::start(FsOptions {
+        qps: 100_000,
+        ..FsOptions::default()
+    })
+    .await
+    .unwrap();
     // Listing a platform's directory takes many requests in one call (DingTalk reads each user).
     // The outbox paces each connection at 20 writes/s by default (the platforms' own limits): raised here.
     let limits = "limits = { max_http_requests = 5000, timeout_ms = 120000 }\n        outbox = { rate_per_second = 1000.0, concurrency = 8 }";
@@ -314,13 +451,26 @@ async fn two_thousand_people_into_three_platforms_then_a_minimal_change_set() {
         {limits}
         "#,
         dingtalk(&dt, "dt", limits),
-        w.corp_id, w.agent_id, wc.base, w.corp_secret, w.callback_token, w.callback_aes_key,
-        f.app_id, fs.base, f.app_secret, f.verification_token, f.encrypt_key,
+        w.corp_id,
+        w.agent_id,
+        wc.base,
+        w.corp_secret,
+        w.callback_token,
+        w.callback_aes_key,
+        f.app_id,
+        fs.base,
+        f.app_secret,
+        f.verification_token,
+        f.encrypt_key,
     );
-    let qiao = TestServer::start(&["dingtalk", "wecom", "feishu"], &config).await.unwrap();
+    let qiao = TestServer::start(&["dingtalk", "wecom", "feishu"], &config)
+        .await
+        .unwrap();
     let connections = ["dt", "wc", "fs"];
 
-    let (status, body) = qiao.request(reqwest::Method::PUT, "/v1/directory", Some(large())).await;
+    let (status, body) = qiao
+        .request(reqwest::Method::PUT, "/v1/directory", Some(large()))
+        .await;
     assert_eq!(status, 200, "{body}");
 
     // From empty: every department and person created on all three platforms at once.
@@ -330,7 +480,10 @@ async fn two_thousand_people_into_three_platforms_then_a_minimal_change_set() {
         assert_eq!(counts(applied)["create_department"], 200, "{c}");
         assert_eq!(counts(applied)["create_user"], 2000, "{c}");
         assert_eq!(applied["report"]["done"], 2200, "{c}");
-        eprintln!("{c}: 2,200 steps from empty in {} ms", applied["report"]["duration_ms"]);
+        eprintln!(
+            "{c}: 2,200 steps from empty in {} ms",
+            applied["report"]["duration_ms"]
+        );
     }
     assert_eq!(dt.state().users["p0345"].manager_userid, "p0145");
 
@@ -342,7 +495,13 @@ async fn two_thousand_people_into_three_platforms_then_a_minimal_change_set() {
     }
 
     // The change set becomes exactly its steps on each platform.
-    let (status, body) = qiao.request(reqwest::Method::PUT, "/v1/directory", Some(change_set(large()))).await;
+    let (status, body) = qiao
+        .request(
+            reqwest::Method::PUT,
+            "/v1/directory",
+            Some(change_set(large())),
+        )
+        .await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["changed"]["people"]["removed"], 20, "{body}");
     let runs = futures::future::join_all(connections.map(|c| run(&qiao, c, json!({})))).await;
@@ -357,13 +516,23 @@ async fn two_thousand_people_into_three_platforms_then_a_minimal_change_set() {
             n["deactivate_user"].as_u64(),
             n["delete_department"].as_u64(),
         ];
-        assert_eq!(got, [Some(6), Some(10), Some(0), Some(30), Some(20), Some(0)], "{c}: {n}");
-        assert_eq!(changed["plan"]["steps"].as_array().unwrap().len(), 66, "{c}");
+        assert_eq!(
+            got,
+            [Some(6), Some(10), Some(0), Some(30), Some(20), Some(0)],
+            "{c}: {n}"
+        );
+        assert_eq!(
+            changed["plan"]["steps"].as_array().unwrap().len(),
+            66,
+            "{c}"
+        );
     }
     // Leavers: deleted in DingTalk (no disabling there), disabled in WeCom, frozen in Feishu.
     assert!(!dt.state().users.contains_key("p1700"));
     assert_eq!(wc.user_enabled("p1700"), Some(false));
-    let again = futures::future::join_all(connections.map(|c| run(&qiao, c, json!({ "dry_run": true })))).await;
+    let again =
+        futures::future::join_all(connections.map(|c| run(&qiao, c, json!({ "dry_run": true }))))
+            .await;
     for (c, again) in connections.iter().zip(&again) {
         assert_eq!(again["plan"]["steps"], json!([]), "{c}: {}", again["plan"]);
     }
@@ -376,32 +545,65 @@ async fn a_failed_step_skips_what_needs_it_and_a_stopped_run_resumes() {
     let sim = DingTalkSim::start(DtOptions::default()).await.unwrap();
     // One attempt per write, so a platform failure is final at once.
     let once = "outbox = { max_attempts = 1, concurrency = 1 }";
-    let qiao = TestServer::start(&["dingtalk"], &dingtalk(&sim, "dt", once)).await.unwrap();
-    let (status, _) = qiao.request(reqwest::Method::PUT, "/v1/directory", Some(small())).await;
+    let qiao = TestServer::start(&["dingtalk"], &dingtalk(&sim, "dt", once))
+        .await
+        .unwrap();
+    let (status, _) = qiao
+        .request(reqwest::Method::PUT, "/v1/directory", Some(small()))
+        .await;
     assert_eq!(status, 200);
 
     // The first department create fails: its sub-departments and everyone in them are skipped, not guessed.
-    sim.inject("/topapi/v2/department/create", qiao_tests::dingtalk_sim::Fault::Busy, 1);
+    sim.inject(
+        "/topapi/v2/department/create",
+        qiao_tests::dingtalk_sim::Fault::Busy,
+        1,
+    );
     let failed = run(&qiao, "dt", json!({})).await;
-    assert_eq!(failed["status"], "completed_with_errors", "{}", failed["report"]);
+    assert_eq!(
+        failed["status"], "completed_with_errors",
+        "{}",
+        failed["report"]
+    );
     let report = &failed["report"];
     assert_eq!(report["failed"], 1, "{report}");
     assert_eq!(report["errors"][0]["id"], "hq", "{report}");
-    assert_eq!(report["skipped"], 7, "eng, ops and the five people under them: {report}");
-    assert!(report["skipped_steps"][0]["reason"].as_str().unwrap().contains("department hq"), "{report}");
+    assert_eq!(
+        report["skipped"], 7,
+        "eng, ops and the five people under them: {report}"
+    );
+    assert!(
+        report["skipped_steps"][0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("department hq"),
+        "{report}"
+    );
     assert!(sim.state().users.get("p1").is_none());
 
     // The next run picks up what is missing. It is stopped half way (each user create is slow) ...
-    sim.inject("/topapi/v2/user/create", qiao_tests::dingtalk_sim::Fault::Delay(std::time::Duration::from_millis(400)), 5);
-    let (status, started) = qiao.post("/v1/connections/dt/directory/runs?wait=0", json!({})).await;
+    sim.inject(
+        "/topapi/v2/user/create",
+        qiao_tests::dingtalk_sim::Fault::Delay(std::time::Duration::from_millis(400)),
+        5,
+    );
+    let (status, started) = qiao
+        .post("/v1/connections/dt/directory/runs?wait=0", json!({}))
+        .await;
     assert_eq!(status, 202, "{started}");
     let id = started["id"].as_i64().unwrap();
     let path = format!("/v1/connections/dt/directory/runs/{id}?plan=false");
-    eventually(&qiao, &path, |r| r["progress"]["done"].as_u64().unwrap_or(0) >= 4).await;
+    eventually(&qiao, &path, |r| {
+        r["progress"]["done"].as_u64().unwrap_or(0) >= 4
+    })
+    .await;
     let config = dingtalk(&sim, "dt", once);
     let qiao = qiao.restart(&config).await.unwrap();
     let (_, stopped) = qiao.get(&path).await;
-    assert!(["applying", "succeeded"].contains(&stopped["status"].as_str().unwrap()), "{stopped}");
+    assert!(
+        ["applying", "succeeded"].contains(&stopped["status"].as_str().unwrap()),
+        "{stopped}"
+    );
     // ... and resumes at the next start: every step done once, nobody created twice.
     let finished = eventually(&qiao, &path, |r| r["status"] == "succeeded").await;
     assert_eq!(finished["report"]["done"], 8, "{finished}");
@@ -409,18 +611,30 @@ async fn a_failed_step_skips_what_needs_it_and_a_stopped_run_resumes() {
     for p in ["p1", "p2", "p3", "p4", "p5"] {
         assert!(state.users.contains_key(p), "{p} exists");
     }
-    assert_eq!(state.users.values().filter(|u| u.mobile.starts_with("139")).count(), 5, "no one created twice");
+    assert_eq!(
+        state
+            .users
+            .values()
+            .filter(|u| u.mobile.starts_with("139"))
+            .count(),
+        5,
+        "no one created twice"
+    );
 }
 
 // Multi-threaded: the CLI is run (and waited for) synchronously while the in-process server answers it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_cli_pushes_plans_and_syncs_through_a_running_server() {
     let sim = DingTalkSim::start(DtOptions::default()).await.unwrap();
-    let qiao = TestServer::start(&["dingtalk"], &dingtalk(&sim, "dt", "")).await.unwrap();
+    let qiao = TestServer::start(&["dingtalk"], &dingtalk(&sim, "dt", ""))
+        .await
+        .unwrap();
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("directory.json");
     std::fs::write(&file, small().to_string()).unwrap();
-    let key = qiao.create_key(&["identity:write", "identity:read"], None).await;
+    let key = qiao
+        .create_key(&["identity:write", "identity:read"], None)
+        .await;
     qiao_tests::logs::secret(&key);
     let cli = |args: &[&str]| {
         let output = std::process::Command::new(qiao_tests::child::qiao_binary())
@@ -431,7 +645,11 @@ async fn the_cli_pushes_plans_and_syncs_through_a_running_server() {
             .output()
             .unwrap();
         let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
-        (output.status.code(), text(&output.stdout), text(&output.stderr))
+        (
+            output.status.code(),
+            text(&output.stdout),
+            text(&output.stderr),
+        )
     };
 
     let (code, out, err) = cli(&["push", file.to_str().unwrap()]);
@@ -440,8 +658,14 @@ async fn the_cli_pushes_plans_and_syncs_through_a_running_server() {
 
     let (code, out, err) = cli(&["sync", "dt", "--dry-run"]);
     assert_eq!(code, Some(0), "{out}{err}");
-    assert!(out.contains("planned: ") && out.contains("create_user 5"), "{out}");
-    assert!(sim.state().users.get("p1").is_none(), "a dry run writes nothing");
+    assert!(
+        out.contains("planned: ") && out.contains("create_user 5"),
+        "{out}"
+    );
+    assert!(
+        sim.state().users.get("p1").is_none(),
+        "a dry run writes nothing"
+    );
 
     let (code, out, err) = cli(&["sync", "dt", "--json"]);
     assert_eq!(code, Some(0), "{out}{err}");
@@ -457,19 +681,32 @@ async fn the_cli_pushes_plans_and_syncs_through_a_running_server() {
     let (code, out, _) = cli(&["sync", "dt"]);
     assert_eq!(code, Some(3), "{out}");
     assert!(out.contains("--confirm"), "{out}");
-    std::fs::write(&file, json!({ "people": [{ "id": "x", "name": "X", "manager_id": "nobody" }] }).to_string()).unwrap();
+    std::fs::write(
+        &file,
+        json!({ "people": [{ "id": "x", "name": "X", "manager_id": "nobody" }] }).to_string(),
+    )
+    .unwrap();
     let (code, _, err) = cli(&["push", file.to_str().unwrap()]);
     assert_eq!(code, Some(1));
     assert!(err.contains("manager nobody does not exist"), "{err}");
 
     let (code, out, _) = cli(&["runs", "dt"]);
     assert_eq!(code, Some(0));
-    assert!(out.contains("needs_confirmation") && out.contains("succeeded"), "{out}");
+    assert!(
+        out.contains("needs_confirmation") && out.contains("succeeded"),
+        "{out}"
+    );
     let (code, _, err) = std::process::Command::new(qiao_tests::child::qiao_binary())
         .args(["directory", "runs", "dt", "--url", &qiao.base])
         .env_remove("QIAO_API_KEY")
         .output()
-        .map(|o| (o.status.code(), (), String::from_utf8_lossy(&o.stderr).into_owned()))
+        .map(|o| {
+            (
+                o.status.code(),
+                (),
+                String::from_utf8_lossy(&o.stderr).into_owned(),
+            )
+        })
         .unwrap();
     assert_eq!(code, Some(1));
     assert!(err.contains("QIAO_API_KEY"), "{err}");
@@ -478,11 +715,21 @@ async fn the_cli_pushes_plans_and_syncs_through_a_running_server() {
 #[tokio::test]
 async fn a_connection_with_a_schedule_syncs_by_itself() {
     let sim = DingTalkSim::start(DtOptions::default()).await.unwrap();
-    let qiao = TestServer::start(&["dingtalk"], &dingtalk(&sim, "dt", "directory = { sync_every_s = 1 }")).await.unwrap();
-    let (status, _) = qiao.request(reqwest::Method::PUT, "/v1/directory", Some(small())).await;
+    let qiao = TestServer::start(
+        &["dingtalk"],
+        &dingtalk(&sim, "dt", "directory = { sync_every_s = 1 }"),
+    )
+    .await
+    .unwrap();
+    let (status, _) = qiao
+        .request(reqwest::Method::PUT, "/v1/directory", Some(small()))
+        .await;
     assert_eq!(status, 200);
     let runs = eventually(&qiao, "/v1/connections/dt/directory/runs", |b| {
-        b["runs"].as_array().is_some_and(|runs| runs.iter().any(|r| r["status"] == "succeeded" && r["report"]["done"] == 8))
+        b["runs"].as_array().is_some_and(|runs| {
+            runs.iter()
+                .any(|r| r["status"] == "succeeded" && r["report"]["done"] == 8)
+        })
     })
     .await;
     assert_eq!(runs["runs"][0]["actor"], "schedule", "{runs}");

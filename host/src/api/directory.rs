@@ -23,7 +23,11 @@ type Result<T> = std::result::Result<T, ApiError>;
 pub const MAX_DIRECTORY_BYTES: usize = 64 * 1024 * 1024;
 
 fn invalid(invalid: crate::directory::Invalid) -> ApiError {
-    let mut error = ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_directory", invalid.to_string());
+    let mut error = ApiError::new(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid_directory",
+        invalid.to_string(),
+    );
     error.details = Some(json!({ "problems": invalid.problems, "total": invalid.total }));
     error
 }
@@ -35,11 +39,18 @@ pub async fn get(State(rt): State<AppState>) -> Result<Json<Value>> {
 
 /// A full snapshot: the stored directory becomes exactly this one (a person left out is gone: the next sync
 /// deactivates their accounts).
-pub async fn replace(State(rt): State<AppState>, Body(directory): Body<Directory>) -> Result<Json<Value>> {
+pub async fn replace(
+    State(rt): State<AppState>,
+    Body(directory): Body<Directory>,
+) -> Result<Json<Value>> {
     directory.check().map_err(invalid)?;
     let lock = rt.directory_locks.get("");
     let _held = lock.lock().await;
-    let changed = rt.db.replace_directory(directory).await.map_err(ApiError::internal)?;
+    let changed = rt
+        .db
+        .replace_directory(directory)
+        .await
+        .map_err(ApiError::internal)?;
     Ok(Json(json!({ "changed": changed })))
 }
 
@@ -60,10 +71,17 @@ pub struct Deletions {
     people: Vec<String>,
 }
 
-fn merge<T: Clone>(stored: &mut Vec<T>, upsert: Vec<T>, delete: &[String], id: impl Fn(&T) -> &str) {
+fn merge<T: Clone>(
+    stored: &mut Vec<T>,
+    upsert: Vec<T>,
+    delete: &[String],
+    id: impl Fn(&T) -> &str,
+) {
     let deleted: std::collections::HashSet<&str> = delete.iter().map(String::as_str).collect();
-    let mut incoming: std::collections::HashMap<String, T> =
-        upsert.into_iter().map(|t| (id(&t).to_string(), t)).collect();
+    let mut incoming: std::collections::HashMap<String, T> = upsert
+        .into_iter()
+        .map(|t| (id(&t).to_string(), t))
+        .collect();
     stored.retain_mut(|t| {
         if let Some(new) = incoming.remove(id(t)) {
             *t = new;
@@ -73,22 +91,48 @@ fn merge<T: Clone>(stored: &mut Vec<T>, upsert: Vec<T>, delete: &[String], id: i
     // New ones in the order given: the map lost it, so walk the input order again.
     let mut rest: Vec<(String, T)> = incoming.into_iter().collect();
     rest.sort_by(|a, b| a.0.cmp(&b.0));
-    stored.extend(rest.into_iter().map(|(_, t)| t).filter(|t| !deleted.contains(id(t))));
+    stored.extend(
+        rest.into_iter()
+            .map(|(_, t)| t)
+            .filter(|t| !deleted.contains(id(t))),
+    );
 }
 
-pub async fn change(State(rt): State<AppState>, Body(changes): Body<Changes>) -> Result<Json<Value>> {
+pub async fn change(
+    State(rt): State<AppState>,
+    Body(changes): Body<Changes>,
+) -> Result<Json<Value>> {
     let lock = rt.directory_locks.get("");
     let _held = lock.lock().await;
     let mut directory = rt.db.directory().await.map_err(ApiError::internal)?;
-    merge(&mut directory.departments, changes.upsert.departments, &changes.delete.departments, |d: &Department| &d.id);
-    merge(&mut directory.people, changes.upsert.people, &changes.delete.people, |p: &Person| &p.id);
+    merge(
+        &mut directory.departments,
+        changes.upsert.departments,
+        &changes.delete.departments,
+        |d: &Department| &d.id,
+    );
+    merge(
+        &mut directory.people,
+        changes.upsert.people,
+        &changes.delete.people,
+        |p: &Person| &p.id,
+    );
     directory.check().map_err(invalid)?;
-    let changed = rt.db.replace_directory(directory).await.map_err(ApiError::internal)?;
+    let changed = rt
+        .db
+        .replace_directory(directory)
+        .await
+        .map_err(ApiError::internal)?;
     Ok(Json(json!({ "changed": changed })))
 }
 
 pub async fn person(State(rt): State<AppState>, Path(id): Path<String>) -> Result<Json<Value>> {
-    let person = rt.db.person(id.clone()).await.map_err(ApiError::internal)?.ok_or_else(|| ApiError::not_found(format!("no person {id}")))?;
+    let person = rt
+        .db
+        .person(id.clone())
+        .await
+        .map_err(ApiError::internal)?
+        .ok_or_else(|| ApiError::not_found(format!("no person {id}")))?;
     let accounts: Vec<Value> = rt
         .db
         .accounts(id)
@@ -108,11 +152,18 @@ pub struct Pull {
 }
 
 pub async fn pull(State(rt): State<AppState>, Body(body): Body<Pull>) -> Result<Json<Value>> {
-    let source = body.connection.or_else(|| rt.directory.source.clone()).ok_or_else(|| {
-        ApiError::bad_request("no source to pull from: give {\"connection\": …} or set [directory] source")
-    })?;
+    let source = body
+        .connection
+        .or_else(|| rt.directory.source.clone())
+        .ok_or_else(|| {
+            ApiError::bad_request(
+                "no source to pull from: give {\"connection\": …} or set [directory] source",
+            )
+        })?;
     rt.check_callable(&source, crate::connector::Capability::Identity)?;
-    let changed = sync::pull::pull(&rt, &source).await.map_err(|e| match e.downcast::<crate::runtime::CallError>() {
+    let changed = sync::pull::pull(&rt, &source).await.map_err(|e| match e
+        .downcast::<crate::runtime::CallError>()
+    {
         Ok(call) => ApiError::from(call),
         Err(e) => ApiError::new(StatusCode::BAD_GATEWAY, "pull_failed", format!("{e:#}")),
     })?;
@@ -139,15 +190,31 @@ pub async fn start(
 ) -> Result<Response> {
     let run = sync::create(&rt, &c, &request, Some(caller.0.id.clone())).await?;
     tokio::spawn(sync::execute(rt.clone(), run));
-    let wait = q.wait.unwrap_or(if request.dry_run { 60 } else { 0 }).min(MAX_RUN_WAIT_S);
+    let wait = q
+        .wait
+        .unwrap_or(if request.dry_run { 60 } else { 0 })
+        .min(MAX_RUN_WAIT_S);
     let deadline = tokio::time::Instant::now() + Duration::from_secs(wait);
     loop {
-        let (status, _) =
-            rt.db.sync_run_status(run).await.map_err(ApiError::internal)?.ok_or_else(|| ApiError::not_found(format!("no run {run}")))?;
+        let (status, _) = rt
+            .db
+            .sync_run_status(run)
+            .await
+            .map_err(ApiError::internal)?
+            .ok_or_else(|| ApiError::not_found(format!("no run {run}")))?;
         let done = sync::FINAL.contains(&status.as_str());
         if done || tokio::time::Instant::now() >= deadline {
-            let row = rt.db.sync_run(run, true).await.map_err(ApiError::internal)?.ok_or_else(|| ApiError::not_found(format!("no run {run}")))?;
-            let status = if done { StatusCode::OK } else { StatusCode::ACCEPTED };
+            let row = rt
+                .db
+                .sync_run(run, true)
+                .await
+                .map_err(ApiError::internal)?
+                .ok_or_else(|| ApiError::not_found(format!("no run {run}")))?;
+            let status = if done {
+                StatusCode::OK
+            } else {
+                StatusCode::ACCEPTED
+            };
             return Ok((status, Json(render(&rt, row).await?)).into_response());
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
@@ -156,13 +223,30 @@ pub async fn start(
 
 /// A run with its progress (steps done, failed, skipped so far); the plan is there when the row has it.
 async fn render(rt: &AppState, row: RunRow) -> Result<Value> {
-    let counts = rt.db.step_counts(row.id).await.map_err(ApiError::internal)?;
-    let count = |status: &str| counts.iter().find(|(s, _)| s == status).map_or(0, |(_, n)| *n);
-    let total = rt.db.sync_run_status(row.id).await.map_err(ApiError::internal)?.and_then(|(_, total)| total);
+    let counts = rt
+        .db
+        .step_counts(row.id)
+        .await
+        .map_err(ApiError::internal)?;
+    let count = |status: &str| {
+        counts
+            .iter()
+            .find(|(s, _)| s == status)
+            .map_or(0, |(_, n)| *n)
+    };
+    let total = rt
+        .db
+        .sync_run_status(row.id)
+        .await
+        .map_err(ApiError::internal)?
+        .and_then(|(_, total)| total);
     let mut value = json!(row);
     value["progress"] = json!({ "total": total, "done": count("done"), "failed": count("failed"), "skipped": count("skipped") });
     if value["plan"].is_null() {
-        value.as_object_mut().expect("a run is an object").remove("plan");
+        value
+            .as_object_mut()
+            .expect("a run is an object")
+            .remove("plan");
     }
     Ok(value)
 }
@@ -173,8 +257,16 @@ pub struct RunsQuery {
     limit: Option<usize>,
 }
 
-pub async fn runs(State(rt): State<AppState>, Path(c): Path<String>, Query(q): Query<RunsQuery>) -> Result<Json<Value>> {
-    let rows = rt.db.sync_runs(Some(c), q.limit.unwrap_or(20).clamp(1, 200)).await.map_err(ApiError::internal)?;
+pub async fn runs(
+    State(rt): State<AppState>,
+    Path(c): Path<String>,
+    Query(q): Query<RunsQuery>,
+) -> Result<Json<Value>> {
+    let rows = rt
+        .db
+        .sync_runs(Some(c), q.limit.unwrap_or(20).clamp(1, 200))
+        .await
+        .map_err(ApiError::internal)?;
     let mut runs = Vec::new();
     for row in rows {
         runs.push(render(&rt, row).await?);
@@ -194,8 +286,14 @@ pub async fn run(
     Path((c, id)): Path<(String, i64)>,
     Query(q): Query<RunGet>,
 ) -> Result<Json<Value>> {
-    let row = rt.db.sync_run(id, q.plan.unwrap_or(true)).await.map_err(ApiError::internal)?.filter(|r| r.connection == c).ok_or_else(|| {
-        ApiError::not_found(format!("no directory sync run {id} on connection {c}"))
-    })?;
+    let row = rt
+        .db
+        .sync_run(id, q.plan.unwrap_or(true))
+        .await
+        .map_err(ApiError::internal)?
+        .filter(|r| r.connection == c)
+        .ok_or_else(|| {
+            ApiError::not_found(format!("no directory sync run {id} on connection {c}"))
+        })?;
     Ok(Json(render(&rt, row).await?))
 }

@@ -40,9 +40,14 @@ pub async fn create(
     accept(&rt, &c, Write::CreateRole { name: body.name }, options).await
 }
 
-pub async fn members(State(rt): State<AppState>, Path((c, role)): Path<(String, String)>) -> Result<Json<Value>> {
+pub async fn members(
+    State(rt): State<AppState>,
+    Path((c, role)): Path<(String, String)>,
+) -> Result<Json<Value>> {
     let reply = call(&rt, &c, Call::ListRoleMembers(role)).await?;
-    Ok(Json(json!({ "user_ids": expect_reply!(reply, Reply::Members) })))
+    Ok(Json(
+        json!({ "user_ids": expect_reply!(reply, Reply::Members) }),
+    ))
 }
 
 #[derive(Deserialize)]
@@ -53,7 +58,9 @@ pub struct Members {
 
 fn checked(members: Members) -> Result<Vec<String>> {
     if members.user_ids.is_empty() || members.user_ids.len() > MAX_MEMBERS {
-        return Err(ApiError::bad_request(format!("give 1 to {MAX_MEMBERS} user_ids")));
+        return Err(ApiError::bad_request(format!(
+            "give 1 to {MAX_MEMBERS} user_ids"
+        )));
     }
     Ok(members.user_ids)
 }
@@ -64,7 +71,10 @@ pub async fn add_members(
     options: WriteOptions,
     Body(body): Body<Members>,
 ) -> Result<Response> {
-    let write = Write::AddRoleMembers { role_id, user_ids: checked(body)? };
+    let write = Write::AddRoleMembers {
+        role_id,
+        user_ids: checked(body)?,
+    };
     accept(&rt, &c, write, options).await
 }
 
@@ -74,7 +84,10 @@ pub async fn remove_members(
     options: WriteOptions,
     Body(body): Body<Members>,
 ) -> Result<Response> {
-    let write = Write::RemoveRoleMembers { role_id, user_ids: checked(body)? };
+    let write = Write::RemoveRoleMembers {
+        role_id,
+        user_ids: checked(body)?,
+    };
     accept(&rt, &c, write, options).await
 }
 
@@ -90,5 +103,14 @@ pub async fn set_active(
     options: WriteOptions,
     Body(body): Body<Active>,
 ) -> Result<Response> {
-    accept(&rt, &c, Write::SetUserActive { id, active: body.active }, options).await
+    accept(
+        &rt,
+        &c,
+        Write::SetUserActive {
+            id,
+            active: body.active,
+        },
+        options,
+    )
+    .await
 }

@@ -69,16 +69,30 @@ impl Api {
             .context("the API key has characters a header cannot carry")?;
         auth.set_sensitive(true);
         headers.insert(reqwest::header::AUTHORIZATION, auth);
-        let client = reqwest::Client::builder().default_headers(headers).timeout(Duration::from_secs(330)).build()?;
-        Ok(Api { url: url.trim_end_matches('/').to_string(), client })
+        let client = reqwest::Client::builder()
+            .default_headers(headers)
+            .timeout(Duration::from_secs(330))
+            .build()?;
+        Ok(Api {
+            url: url.trim_end_matches('/').to_string(),
+            client,
+        })
     }
 
-    async fn send(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Result<(u16, Value)> {
+    async fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> Result<(u16, Value)> {
         let mut request = self.client.request(method, format!("{}{path}", self.url));
         if let Some(body) = body {
             request = request.json(&body);
         }
-        let response = request.send().await.with_context(|| format!("cannot reach Qiao at {}", self.url))?;
+        let response = request
+            .send()
+            .await
+            .with_context(|| format!("cannot reach Qiao at {}", self.url))?;
         let status = response.status().as_u16();
         let body = response.json().await.unwrap_or(Value::Null);
         Ok((status, body))
@@ -89,7 +103,11 @@ impl Api {
         let (status, body) = self.send(method, path, body).await?;
         if !(200..300).contains(&status) {
             let error = &body["error"];
-            let mut message = format!("{} ({status} {})", error["message"].as_str().unwrap_or("request failed"), error["code"].as_str().unwrap_or(""));
+            let mut message = format!(
+                "{} ({status} {})",
+                error["message"].as_str().unwrap_or("request failed"),
+                error["code"].as_str().unwrap_or("")
+            );
             if let Some(problems) = error["details"]["problems"].as_array() {
                 for problem in problems {
                     message.push_str(&format!("\n  - {problem}"));
@@ -105,8 +123,10 @@ pub async fn run(url: &str, api_key: Option<String>, command: DirectoryCommand) 
     let api = Api::new(url, api_key)?;
     match command {
         DirectoryCommand::Push { file, changes } => {
-            let text = std::fs::read_to_string(&file).with_context(|| format!("cannot read {}", file.display()))?;
-            let body: Value = serde_json::from_str(&text).with_context(|| format!("{} is not JSON", file.display()))?;
+            let text = std::fs::read_to_string(&file)
+                .with_context(|| format!("cannot read {}", file.display()))?;
+            let body: Value = serde_json::from_str(&text)
+                .with_context(|| format!("{} is not JSON", file.display()))?;
             let (method, path) = if changes {
                 (reqwest::Method::POST, "/v1/directory/changes")
             } else {
@@ -117,16 +137,30 @@ pub async fn run(url: &str, api_key: Option<String>, command: DirectoryCommand) 
             Ok(())
         }
         DirectoryCommand::Pull { connection } => {
-            let answer = api.ok(reqwest::Method::POST, "/v1/directory/pull", Some(json!({ "connection": connection }))).await?;
+            let answer = api
+                .ok(
+                    reqwest::Method::POST,
+                    "/v1/directory/pull",
+                    Some(json!({ "connection": connection })),
+                )
+                .await?;
             println!("pulled from {}", answer["source"].as_str().unwrap_or("?"));
             print_changed(&answer["changed"]);
             Ok(())
         }
-        DirectoryCommand::Sync { connection, dry_run, confirm, source_wins, json } => {
+        DirectoryCommand::Sync {
+            connection,
+            dry_run,
+            confirm,
+            source_wins,
+            json,
+        } => {
             let request = json!({ "dry_run": dry_run, "confirm": confirm, "source_wins": source_wins.then_some(true) });
             let path = format!("/v1/connections/{connection}/directory/runs?wait=0");
             let started = api.ok(reqwest::Method::POST, &path, Some(request)).await?;
-            let id = started["id"].as_i64().context("the server answered without a run id")?;
+            let id = started["id"]
+                .as_i64()
+                .context("the server answered without a run id")?;
             let run = follow(&api, &connection, id, !json).await?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&run)?);
@@ -140,12 +174,21 @@ pub async fn run(url: &str, api_key: Option<String>, command: DirectoryCommand) 
             }
         }
         DirectoryCommand::Runs { connection, json } => {
-            let answer = api.ok(reqwest::Method::GET, &format!("/v1/connections/{connection}/directory/runs"), None).await?;
+            let answer = api
+                .ok(
+                    reqwest::Method::GET,
+                    &format!("/v1/connections/{connection}/directory/runs"),
+                    None,
+                )
+                .await?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&answer)?);
                 return Ok(());
             }
-            println!("{:<6} {:<22} {:<8} {:>6} {:>6} {:>6}  {}", "RUN", "STATUS", "DRY RUN", "DONE", "FAILED", "SKIP", "DURATION");
+            println!(
+                "{:<6} {:<22} {:<8} {:>6} {:>6} {:>6}  DURATION",
+                "RUN", "STATUS", "DRY RUN", "DONE", "FAILED", "SKIP"
+            );
             for run in answer["runs"].as_array().into_iter().flatten() {
                 let report = &run["report"];
                 println!(
@@ -156,7 +199,10 @@ pub async fn run(url: &str, api_key: Option<String>, command: DirectoryCommand) 
                     report["done"].as_u64().unwrap_or(0),
                     report["failed"].as_u64().unwrap_or(0),
                     report["skipped"].as_u64().unwrap_or(0),
-                    report["duration_ms"].as_u64().map(|ms| format!("{:.1} s", ms as f64 / 1000.0)).unwrap_or_default(),
+                    report["duration_ms"]
+                        .as_u64()
+                        .map(|ms| format!("{:.1} s", ms as f64 / 1000.0))
+                        .unwrap_or_default(),
                 );
             }
             Ok(())
@@ -166,11 +212,17 @@ pub async fn run(url: &str, api_key: Option<String>, command: DirectoryCommand) 
 
 /// Polls the run until it is final, drawing a progress bar of its steps (on a terminal).
 async fn follow(api: &Api, connection: &str, id: i64, show: bool) -> Result<Value> {
-    let bar = if show { ProgressBar::new(0) } else { ProgressBar::hidden() };
+    let bar = if show {
+        ProgressBar::new(0)
+    } else {
+        ProgressBar::hidden()
+    };
     bar.set_style(
-        ProgressStyle::with_template("{spinner} {msg:<12} [{bar:40}] {pos}/{len} steps ({eta} left)")
-            .expect("a valid template")
-            .progress_chars("=> "),
+        ProgressStyle::with_template(
+            "{spinner} {msg:<12} [{bar:40}] {pos}/{len} steps ({eta} left)",
+        )
+        .expect("a valid template")
+        .progress_chars("=> "),
     );
     bar.enable_steady_tick(Duration::from_millis(120));
     let path = format!("/v1/connections/{connection}/directory/runs/{id}?plan=false");
@@ -181,13 +233,30 @@ async fn follow(api: &Api, connection: &str, id: i64, show: bool) -> Result<Valu
         if let Some(total) = progress["total"].as_u64() {
             bar.set_length(total);
         }
-        let finished = ["done", "failed", "skipped"].iter().filter_map(|k| progress[k].as_u64()).sum();
+        let finished = ["done", "failed", "skipped"]
+            .iter()
+            .filter_map(|k| progress[k].as_u64())
+            .sum();
         bar.set_position(finished);
         bar.set_message(status.clone());
-        if ["planned", "needs_confirmation", "succeeded", "completed_with_errors", "failed"].contains(&status.as_str()) {
+        if [
+            "planned",
+            "needs_confirmation",
+            "succeeded",
+            "completed_with_errors",
+            "failed",
+        ]
+        .contains(&status.as_str())
+        {
             bar.finish_and_clear();
             // The whole run, plan included, for the summary.
-            return api.ok(reqwest::Method::GET, &format!("/v1/connections/{connection}/directory/runs/{id}"), None).await;
+            return api
+                .ok(
+                    reqwest::Method::GET,
+                    &format!("/v1/connections/{connection}/directory/runs/{id}"),
+                    None,
+                )
+                .await;
         }
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
@@ -205,19 +274,38 @@ fn print_changed(changed: &Value) {
 
 fn print_run(run: &Value) {
     let report = &run["report"];
-    println!("run {} on {}: {}", run["id"], run["connection"].as_str().unwrap_or(""), run["status"].as_str().unwrap_or(""));
+    println!(
+        "run {} on {}: {}",
+        run["id"],
+        run["connection"].as_str().unwrap_or(""),
+        run["status"].as_str().unwrap_or("")
+    );
     if let Some(error) = report["error"].as_str() {
         println!("  error: {error}");
         return;
     }
     if let Some(counts) = report["planned"].as_object() {
-        let planned: Vec<String> =
-            counts.iter().filter(|(_, n)| n.as_u64() != Some(0)).map(|(k, n)| format!("{k} {n}")).collect();
-        println!("  planned: {}", if planned.is_empty() { "nothing to change".into() } else { planned.join(", ") });
+        let planned: Vec<String> = counts
+            .iter()
+            .filter(|(_, n)| n.as_u64() != Some(0))
+            .map(|(k, n)| format!("{k} {n}"))
+            .collect();
+        println!(
+            "  planned: {}",
+            if planned.is_empty() {
+                "nothing to change".into()
+            } else {
+                planned.join(", ")
+            }
+        );
     }
     println!(
         "  done {}, failed {}, skipped {}, drift {}, ambiguous {}, in {:.1} s",
-        report["done"], report["failed"], report["skipped"], report["drift"], report["ambiguous"],
+        report["done"],
+        report["failed"],
+        report["skipped"],
+        report["drift"],
+        report["ambiguous"],
         report["duration_ms"].as_u64().unwrap_or(0) as f64 / 1000.0
     );
     if run["status"] == "needs_confirmation" {
@@ -228,14 +316,41 @@ fn print_run(run: &Value) {
         );
     }
     if run["status"] == "planned" {
-        for step in run["plan"]["steps"].as_array().into_iter().flatten().take(50) {
-            println!("  {:<18} {:<20} {}", step["kind"].as_str().unwrap_or(""), step["id"].as_str().unwrap_or(""), step["name"].as_str().unwrap_or(""));
+        for step in run["plan"]["steps"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .take(50)
+        {
+            println!(
+                "  {:<18} {:<20} {}",
+                step["kind"].as_str().unwrap_or(""),
+                step["id"].as_str().unwrap_or(""),
+                step["name"].as_str().unwrap_or("")
+            );
         }
     }
-    for drift in run["plan"]["drift"].as_array().into_iter().flatten().take(20) {
-        println!("  drift: {} {} {} is {} on the platform, {} in the directory", drift["kind"].as_str().unwrap_or(""), drift["id"].as_str().unwrap_or(""), drift["field"].as_str().unwrap_or(""), drift["platform"], drift["source"]);
+    for drift in run["plan"]["drift"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .take(20)
+    {
+        println!(
+            "  drift: {} {} {} is {} on the platform, {} in the directory",
+            drift["kind"].as_str().unwrap_or(""),
+            drift["id"].as_str().unwrap_or(""),
+            drift["field"].as_str().unwrap_or(""),
+            drift["platform"],
+            drift["source"]
+        );
     }
     for error in report["errors"].as_array().into_iter().flatten().take(20) {
-        println!("  failed: {} {}: {}", error["kind"].as_str().unwrap_or(""), error["id"].as_str().unwrap_or(""), error["error"]["message"].as_str().unwrap_or(""));
+        println!(
+            "  failed: {} {}: {}",
+            error["kind"].as_str().unwrap_or(""),
+            error["id"].as_str().unwrap_or(""),
+            error["error"]["message"].as_str().unwrap_or("")
+        );
     }
 }

@@ -66,7 +66,11 @@ fn records<T: DeserializeOwned>(c: &Connection, table: &str) -> rusqlite::Result
 }
 
 /// Writes `items` into `table` (id, record) so it holds exactly them, touching only rows that differ.
-fn replace<T: Serialize>(c: &Connection, table: &str, items: &[(&str, T)]) -> rusqlite::Result<Change> {
+fn replace<T: Serialize>(
+    c: &Connection,
+    table: &str,
+    items: &[(&str, T)],
+) -> rusqlite::Result<Change> {
     let mut old: HashMap<String, String> = {
         let mut stmt = c.prepare(&format!("SELECT id, record FROM {table}"))?;
         let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
@@ -116,8 +120,16 @@ impl Db {
     pub async fn replace_directory(self: &Arc<Self>, directory: Directory) -> Result<Replaced> {
         self.run(move |c| {
             let tx = c.unchecked_transaction()?;
-            let departments: Vec<_> = directory.departments.iter().map(|d| (d.id.as_str(), d)).collect();
-            let people: Vec<_> = directory.people.iter().map(|p| (p.id.as_str(), p)).collect();
+            let departments: Vec<_> = directory
+                .departments
+                .iter()
+                .map(|d| (d.id.as_str(), d))
+                .collect();
+            let people: Vec<_> = directory
+                .people
+                .iter()
+                .map(|p| (p.id.as_str(), p))
+                .collect();
             let replaced = Replaced {
                 departments: replace(&tx, "directory_departments", &departments)?,
                 people: replace(&tx, "people", &people)?,
@@ -131,8 +143,10 @@ impl Db {
     pub async fn person(self: &Arc<Self>, id: String) -> Result<Option<Person>> {
         let record: Option<String> = self
             .run(move |c| {
-                c.query_row("SELECT record FROM people WHERE id = ?1", [id], |r| r.get(0))
-                    .optional()
+                c.query_row("SELECT record FROM people WHERE id = ?1", [id], |r| {
+                    r.get(0)
+                })
+                .optional()
             })
             .await?;
         Ok(record.and_then(|r| serde_json::from_str(&r).ok()))
@@ -242,7 +256,11 @@ impl Db {
     }
 
     /// The person a platform account belongs to, if it is linked.
-    pub async fn person_of_account(self: &Arc<Self>, connection: String, platform_id: String) -> Result<Option<String>> {
+    pub async fn person_of_account(
+        self: &Arc<Self>,
+        connection: String,
+        platform_id: String,
+    ) -> Result<Option<String>> {
         self.run(move |c| {
             c.prepare_cached(
                 "SELECT id FROM directory_links WHERE connection = ?1 AND kind = 'person' AND platform_id = ?2

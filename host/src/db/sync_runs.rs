@@ -33,7 +33,8 @@ pub struct StepRow {
     pub error: Option<Value>,
 }
 
-const COLUMNS: &str = "id, connection, status, dry_run, options, plan, report, actor, created_ms, finished_ms";
+const COLUMNS: &str =
+    "id, connection, status, dry_run, options, plan, report, actor, created_ms, finished_ms";
 
 fn json(text: Option<String>) -> Option<Value> {
     text.and_then(|t| serde_json::from_str(&t).ok())
@@ -103,16 +104,27 @@ impl Db {
 
     /// A run, with its plan only when `with_plan` (a plan of 100,000 steps is megabytes of JSON).
     pub async fn sync_run(self: &Arc<Self>, id: i64, with_plan: bool) -> Result<Option<RunRow>> {
-        let columns = if with_plan { COLUMNS.to_string() } else { COLUMNS.replace("plan", "NULL") };
+        let columns = if with_plan {
+            COLUMNS.to_string()
+        } else {
+            COLUMNS.replace("plan", "NULL")
+        };
         self.run(move |c| {
-            c.query_row(&format!("SELECT {columns} FROM sync_runs WHERE id = ?1"), [id], row)
-                .optional()
+            c.query_row(
+                &format!("SELECT {columns} FROM sync_runs WHERE id = ?1"),
+                [id],
+                row,
+            )
+            .optional()
         })
         .await
     }
 
     /// A run's status, and its plan's step count: cheap enough to poll.
-    pub async fn sync_run_status(self: &Arc<Self>, id: i64) -> Result<Option<(String, Option<i64>)>> {
+    pub async fn sync_run_status(
+        self: &Arc<Self>,
+        id: i64,
+    ) -> Result<Option<(String, Option<i64>)>> {
         self.run(move |c| {
             c.query_row(
                 "SELECT status, json_array_length(plan, '$.steps') FROM sync_runs WHERE id = ?1",
@@ -127,7 +139,9 @@ impl Db {
     /// How many of a run's steps are in each status.
     pub async fn step_counts(self: &Arc<Self>, run: i64) -> Result<Vec<(String, i64)>> {
         self.run(move |c| {
-            let mut stmt = c.prepare_cached("SELECT status, count(*) FROM sync_steps WHERE run = ?1 GROUP BY status")?;
+            let mut stmt = c.prepare_cached(
+                "SELECT status, count(*) FROM sync_steps WHERE run = ?1 GROUP BY status",
+            )?;
             let rows = stmt.query_map([run], |r| Ok((r.get(0)?, r.get(1)?)))?;
             rows.collect()
         })
@@ -135,7 +149,11 @@ impl Db {
     }
 
     /// The newest runs first, without their plans (they can be large); `connection` None: every connection's.
-    pub async fn sync_runs(self: &Arc<Self>, connection: Option<String>, limit: usize) -> Result<Vec<RunRow>> {
+    pub async fn sync_runs(
+        self: &Arc<Self>,
+        connection: Option<String>,
+        limit: usize,
+    ) -> Result<Vec<RunRow>> {
         self.run(move |c| {
             let mut stmt = c.prepare(&format!(
                 "SELECT {} FROM sync_runs WHERE ?1 IS NULL OR connection = ?1 ORDER BY id DESC LIMIT ?2",
@@ -150,7 +168,9 @@ impl Db {
     /// Runs that were applying when the server stopped.
     pub async fn unfinished_runs(self: &Arc<Self>) -> Result<Vec<i64>> {
         self.run(|c| {
-            let mut stmt = c.prepare("SELECT id FROM sync_runs WHERE status IN ('planning', 'applying') ORDER BY id")?;
+            let mut stmt = c.prepare(
+                "SELECT id FROM sync_runs WHERE status IN ('planning', 'applying') ORDER BY id",
+            )?;
             let rows = stmt.query_map([], |r| r.get(0))?;
             rows.collect()
         })

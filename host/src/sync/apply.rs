@@ -52,11 +52,17 @@ struct Ids {
 
 /// Applies the plan's steps not yet done (per `done`: step index → outcome recorded before a restart). Answers
 /// every step's outcome, by index.
-pub async fn apply(cx: &Context<'_>, plan: &Plan, recorded: HashMap<usize, (String, Option<i64>)>) -> Result<Vec<Outcome>> {
+pub async fn apply(
+    cx: &Context<'_>,
+    plan: &Plan,
+    recorded: HashMap<usize, (String, Option<i64>)>,
+) -> Result<Vec<Outcome>> {
     let links = cx.rt.db.links(cx.connection.to_string()).await?;
     let mut ids = Ids::default();
-    ids.departments.extend(links.departments.into_iter().map(|l| (l.id, l.platform_id)));
-    ids.people.extend(links.people.into_iter().map(|l| (l.id, l.platform_id)));
+    ids.departments
+        .extend(links.departments.into_iter().map(|l| (l.id, l.platform_id)));
+    ids.people
+        .extend(links.people.into_iter().map(|l| (l.id, l.platform_id)));
     let updated_later: HashSet<&str> = plan
         .steps
         .iter()
@@ -78,14 +84,22 @@ pub async fn apply(cx: &Context<'_>, plan: &Plan, recorded: HashMap<usize, (Stri
                 }
                 Some((status, _)) if status != "enqueued" => {
                     broken.insert(key(step));
-                    outcomes[idx] = Some(Outcome::Skipped("failed or skipped before the restart".into()));
+                    outcomes[idx] = Some(Outcome::Skipped(
+                        "failed or skipped before the restart".into(),
+                    ));
                     continue;
                 }
                 _ => {}
             }
             if let Some(missing) = dependencies(step).into_iter().find(|d| broken.contains(d)) {
-                let why = format!("depends on {}, whose step did not succeed", missing.replace(':', " "));
-                cx.rt.db.record_step(cx.run, idx, "skipped", None, Some(json!(why))).await?;
+                let why = format!(
+                    "depends on {}, whose step did not succeed",
+                    missing.replace(':', " ")
+                );
+                cx.rt
+                    .db
+                    .record_step(cx.run, idx, "skipped", None, Some(json!(why)))
+                    .await?;
                 broken.insert(key(step));
                 outcomes[idx] = Some(Outcome::Skipped(why));
                 continue;
@@ -97,14 +111,23 @@ pub async fn apply(cx: &Context<'_>, plan: &Plan, recorded: HashMap<usize, (Stri
         let results: Vec<(usize, Result<Ran>)> = futures::stream::iter(todo)
             .map(|idx| {
                 let enqueued = recorded.get(&idx).and_then(|(_, op)| *op);
-                async move { (idx, run_step(cx, snapshot, idx, &plan.steps[idx], enqueued).await) }
+                async move {
+                    (
+                        idx,
+                        run_step(cx, snapshot, idx, &plan.steps[idx], enqueued).await,
+                    )
+                }
             })
             .buffer_unordered(IN_FLIGHT)
             .collect()
             .await;
         for (idx, result) in results {
             let step = &plan.steps[idx];
-            let Ran { outcome, platform_id, operation } = result?;
+            let Ran {
+                outcome,
+                platform_id,
+                operation,
+            } = result?;
             if let (Outcome::Done, Some(platform_id)) = (&outcome, platform_id) {
                 let synced = (!matches!(step.kind, StepKind::LinkDepartment | StepKind::LinkUser)
                     || !updated_later.contains(step.id.as_str()))
@@ -113,11 +136,18 @@ pub async fn apply(cx: &Context<'_>, plan: &Plan, recorded: HashMap<usize, (Stri
                 // The link first, then "done": a stop in between redoes the step (finding its operation), it
                 // never leaves a done step without its link.
                 record_link(cx, step, &platform_id, synced).await?;
-                let map = if is_department(step.kind) { &mut ids.departments } else { &mut ids.people };
+                let map = if is_department(step.kind) {
+                    &mut ids.departments
+                } else {
+                    &mut ids.people
+                };
                 map.insert(step.id.clone(), platform_id);
             }
             if matches!(outcome, Outcome::Done) {
-                cx.rt.db.record_step(cx.run, idx, "done", operation, None).await?;
+                cx.rt
+                    .db
+                    .record_step(cx.run, idx, "done", operation, None)
+                    .await?;
             }
             if !matches!(outcome, Outcome::Done) {
                 broken.insert(key(step));
@@ -125,23 +155,36 @@ pub async fn apply(cx: &Context<'_>, plan: &Plan, recorded: HashMap<usize, (Stri
             outcomes[idx] = Some(outcome);
         }
     }
-    Ok(outcomes.into_iter().map(|o| o.unwrap_or(Outcome::Skipped("not reached".into()))).collect())
+    Ok(outcomes
+        .into_iter()
+        .map(|o| o.unwrap_or(Outcome::Skipped("not reached".into())))
+        .collect())
 }
 
 fn is_department(kind: StepKind) -> bool {
     matches!(
         kind,
-        StepKind::LinkDepartment | StepKind::CreateDepartment | StepKind::UpdateDepartment | StepKind::DeleteDepartment
+        StepKind::LinkDepartment
+            | StepKind::CreateDepartment
+            | StepKind::UpdateDepartment
+            | StepKind::DeleteDepartment
     )
 }
 
 /// `department:ID` or `person:ID`: enterprise ids of the two kinds may be equal.
 fn key(step: &Step) -> String {
-    if is_department(step.kind) { format!("department:{}", step.id) } else { format!("person:{}", step.id) }
+    if is_department(step.kind) {
+        format!("department:{}", step.id)
+    } else {
+        format!("person:{}", step.id)
+    }
 }
 
 fn after(step: &Step, field: Field) -> Option<&Value> {
-    step.changes.iter().find(|c| c.field == field).map(|c| &c.after)
+    step.changes
+        .iter()
+        .find(|c| c.field == field)
+        .map(|c| &c.after)
 }
 
 /// The enterprise objects a step needs to exist on the platform first.
@@ -177,7 +220,12 @@ fn waves(steps: &[Step]) -> Vec<Vec<usize>> {
         let wave = if step.kind == StepKind::DeleteDepartment {
             waves.len()
         } else {
-            dependencies(step).iter().filter_map(|d| wave_of.get(d)).map(|w| w + 1).max().unwrap_or(block_start)
+            dependencies(step)
+                .iter()
+                .filter_map(|d| wave_of.get(d))
+                .map(|w| w + 1)
+                .max()
+                .unwrap_or(block_start)
         };
         while waves.len() <= wave {
             waves.push(Vec::new());
@@ -191,7 +239,11 @@ fn waves(steps: &[Step]) -> Vec<Vec<usize>> {
 /// The record Qiao applied for this object, as the planner reads it back to tell drift from change.
 fn synced_record(source: &Directory, step: &Step) -> Option<String> {
     if is_department(step.kind) {
-        source.departments.iter().find(|d| d.id == step.id).and_then(|d| serde_json::to_string(d).ok())
+        source
+            .departments
+            .iter()
+            .find(|d| d.id == step.id)
+            .and_then(|d| serde_json::to_string(d).ok())
     } else {
         let person = source.people.iter().find(|p| p.id == step.id)?;
         let mut person = person.clone();
@@ -202,13 +254,35 @@ fn synced_record(source: &Directory, step: &Step) -> Option<String> {
     }
 }
 
-async fn record_link(cx: &Context<'_>, step: &Step, platform_id: &str, synced: Option<String>) -> Result<()> {
-    let kind = if is_department(step.kind) { LinkKind::Department } else { LinkKind::Person };
-    let gone = step.kind == StepKind::DeleteDepartment || (step.kind == StepKind::DeactivateUser && !cx.can_disable);
-    if gone {
-        cx.rt.db.remove_link(cx.connection.to_string(), kind, platform_id.to_string()).await?;
+async fn record_link(
+    cx: &Context<'_>,
+    step: &Step,
+    platform_id: &str,
+    synced: Option<String>,
+) -> Result<()> {
+    let kind = if is_department(step.kind) {
+        LinkKind::Department
     } else {
-        cx.rt.db.set_link(cx.connection.to_string(), kind, step.id.clone(), platform_id.to_string(), synced).await?;
+        LinkKind::Person
+    };
+    let gone = step.kind == StepKind::DeleteDepartment
+        || (step.kind == StepKind::DeactivateUser && !cx.can_disable);
+    if gone {
+        cx.rt
+            .db
+            .remove_link(cx.connection.to_string(), kind, platform_id.to_string())
+            .await?;
+    } else {
+        cx.rt
+            .db
+            .set_link(
+                cx.connection.to_string(),
+                kind,
+                step.id.clone(),
+                platform_id.to_string(),
+                synced,
+            )
+            .await?;
     }
     Ok(())
 }
@@ -222,19 +296,38 @@ struct Ran {
 
 impl Ran {
     fn not_done(outcome: Outcome, operation: Option<i64>) -> Ran {
-        Ran { outcome, platform_id: None, operation }
+        Ran {
+            outcome,
+            platform_id: None,
+            operation,
+        }
     }
 }
 
 /// Runs one step: builds its write (none for a link), puts it in the outbox (or finds the one put there before
 /// a restart), and waits for its final state. A failure or skip is recorded here; "done" by the caller, once
 /// the link is stored.
-async fn run_step(cx: &Context<'_>, ids: &Ids, idx: usize, step: &Step, enqueued: Option<i64>) -> Result<Ran> {
+async fn run_step(
+    cx: &Context<'_>,
+    ids: &Ids,
+    idx: usize,
+    step: &Step,
+    enqueued: Option<i64>,
+) -> Result<Ran> {
     let write = match to_write(cx, ids, idx, step) {
-        Ok(None) => return Ok(Ran { outcome: Outcome::Done, platform_id: step.platform_id.clone(), operation: None }),
+        Ok(None) => {
+            return Ok(Ran {
+                outcome: Outcome::Done,
+                platform_id: step.platform_id.clone(),
+                operation: None,
+            });
+        }
         Ok(Some(write)) => write,
         Err(why) => {
-            cx.rt.db.record_step(cx.run, idx, "skipped", None, Some(json!(why))).await?;
+            cx.rt
+                .db
+                .record_step(cx.run, idx, "skipped", None, Some(json!(why)))
+                .await?;
             return Ok(Ran::not_done(Outcome::Skipped(why), None));
         }
     };
@@ -242,34 +335,58 @@ async fn run_step(cx: &Context<'_>, ids: &Ids, idx: usize, step: &Step, enqueued
         Some(id) => id,
         None => {
             let actor = Some(format!("sync-run-{}", cx.run));
-            let op = match cx.rt.outbox.accept(&cx.rt.db, cx.connection, &write, actor).await? {
+            let op = match cx
+                .rt
+                .outbox
+                .accept(&cx.rt.db, cx.connection, &write, actor)
+                .await?
+            {
                 crate::db::Enqueued::New(row) | crate::db::Enqueued::Existing(row) => row.id,
                 crate::db::Enqueued::Conflict(row) => {
                     let why = json!({ "code": "idempotency_conflict", "message": format!("operation {} has this step's key with another request", row.id) });
-                    cx.rt.db.record_step(cx.run, idx, "failed", Some(row.id), Some(why.clone())).await?;
+                    cx.rt
+                        .db
+                        .record_step(cx.run, idx, "failed", Some(row.id), Some(why.clone()))
+                        .await?;
                     return Ok(Ran::not_done(Outcome::Failed(why), Some(row.id)));
                 }
             };
-            cx.rt.db.record_step(cx.run, idx, "enqueued", Some(op), None).await?;
+            cx.rt
+                .db
+                .record_step(cx.run, idx, "enqueued", Some(op), None)
+                .await?;
             op
         }
     };
     let row = wait_final(cx.rt, op).await?;
     if row.status == Status::Succeeded {
         // A reactivation rides on the update: the flag has its own write.
-        let reactivate = matches!(write, Write::UpdateUser { .. }) && after(step, Field::Active) == Some(&Value::Bool(true));
-        if reactivate && cx.can_disable {
-            if let Some(id) = &step.platform_id {
-                let again = Write::SetUserActive { id: id.clone(), active: true };
-                if let crate::db::Enqueued::New(r) | crate::db::Enqueued::Existing(r) =
-                    cx.rt.outbox.accept(&cx.rt.db, cx.connection, &again, Some(format!("sync-run-{}", cx.run))).await?
-                {
-                    let r = wait_final(cx.rt, r.id).await?;
-                    if r.status != Status::Succeeded {
-                        let error = r.last_error.unwrap_or(Json::Null);
-                        cx.rt.db.record_step(cx.run, idx, "failed", Some(r.id), Some(error.clone())).await?;
-                        return Ok(Ran::not_done(Outcome::Failed(error), Some(r.id)));
-                    }
+        let reactivate = matches!(write, Write::UpdateUser { .. })
+            && after(step, Field::Active) == Some(&Value::Bool(true));
+        if let (true, Some(id)) = (reactivate && cx.can_disable, &step.platform_id) {
+            let again = Write::SetUserActive {
+                id: id.clone(),
+                active: true,
+            };
+            if let crate::db::Enqueued::New(r) | crate::db::Enqueued::Existing(r) = cx
+                .rt
+                .outbox
+                .accept(
+                    &cx.rt.db,
+                    cx.connection,
+                    &again,
+                    Some(format!("sync-run-{}", cx.run)),
+                )
+                .await?
+            {
+                let r = wait_final(cx.rt, r.id).await?;
+                if r.status != Status::Succeeded {
+                    let error = r.last_error.unwrap_or(Json::Null);
+                    cx.rt
+                        .db
+                        .record_step(cx.run, idx, "failed", Some(r.id), Some(error.clone()))
+                        .await?;
+                    return Ok(Ran::not_done(Outcome::Failed(error), Some(r.id)));
                 }
             }
         }
@@ -281,10 +398,17 @@ async fn run_step(cx: &Context<'_>, ids: &Ids, idx: usize, step: &Step, enqueued
                 .map(str::to_string),
             _ => step.platform_id.clone(),
         };
-        Ok(Ran { outcome: Outcome::Done, platform_id, operation: Some(op) })
+        Ok(Ran {
+            outcome: Outcome::Done,
+            platform_id,
+            operation: Some(op),
+        })
     } else {
         let error = row.last_error.unwrap_or(Json::Null);
-        cx.rt.db.record_step(cx.run, idx, "failed", Some(op), Some(error.clone())).await?;
+        cx.rt
+            .db
+            .record_step(cx.run, idx, "failed", Some(op), Some(error.clone()))
+            .await?;
         Ok(Ran::not_done(Outcome::Failed(error), Some(op)))
     }
 }
@@ -292,7 +416,11 @@ async fn run_step(cx: &Context<'_>, ids: &Ids, idx: usize, step: &Step, enqueued
 /// Waits until the operation is final (retries included); the server stopping leaves the run to be resumed.
 pub async fn wait_final(rt: &Arc<Runtime>, op: i64) -> Result<OperationRow> {
     loop {
-        let row = rt.outbox.wait(&rt.db, op, WAIT).await?.ok_or_else(|| anyhow::anyhow!("operation {op} is gone"))?;
+        let row = rt
+            .outbox
+            .wait(&rt.db, op, WAIT)
+            .await?
+            .ok_or_else(|| anyhow::anyhow!("operation {op} is gone"))?;
         if row.status.is_final() {
             return Ok(row);
         }
@@ -313,7 +441,10 @@ fn text(value: Option<&Value>) -> Option<String> {
 /// cannot be written (a reference with no platform object).
 fn to_write(cx: &Context<'_>, ids: &Ids, idx: usize, step: &Step) -> Result<Option<Write>, String> {
     let department = |id: &str| {
-        ids.departments.get(id).cloned().ok_or_else(|| format!("department {id} has no platform department"))
+        ids.departments
+            .get(id)
+            .cloned()
+            .ok_or_else(|| format!("department {id} has no platform department"))
     };
     let parent = |value: Option<&Value>| -> Result<Option<String>, String> {
         match value {
@@ -322,7 +453,11 @@ fn to_write(cx: &Context<'_>, ids: &Ids, idx: usize, step: &Step) -> Result<Opti
             Some(_) => Ok(cx.root.clone()),
         }
     };
-    let platform_id = || step.platform_id.clone().ok_or_else(|| format!("{} has no platform id", step.id));
+    let platform_id = || {
+        step.platform_id
+            .clone()
+            .ok_or_else(|| format!("{} has no platform id", step.id))
+    };
     let idempotency_key = Some(format!("qiao-sync-{}-{idx}", cx.run));
     Ok(Some(match step.kind {
         StepKind::LinkDepartment | StepKind::LinkUser => return Ok(None),
@@ -337,20 +472,38 @@ fn to_write(cx: &Context<'_>, ids: &Ids, idx: usize, step: &Step) -> Result<Opti
                 extra: None,
             };
             if step.kind == StepKind::CreateDepartment {
-                let fields = DepartmentFields { parent_id: fields.parent_id.or_else(|| cx.root.clone()), ..fields };
-                Write::CreateDepartment { fields, idempotency_key }
+                let fields = DepartmentFields {
+                    parent_id: fields.parent_id.or_else(|| cx.root.clone()),
+                    ..fields
+                };
+                Write::CreateDepartment {
+                    fields,
+                    idempotency_key,
+                }
             } else {
-                Write::UpdateDepartment { id: platform_id()?, fields }
+                Write::UpdateDepartment {
+                    id: platform_id()?,
+                    fields,
+                }
             }
         }
         StepKind::DeleteDepartment => Write::DeleteDepartment { id: platform_id()? },
         StepKind::CreateUser | StepKind::UpdateUser => {
             let department_ids = match after(step, Field::DepartmentIds) {
-                Some(Value::List(list)) => Some(list.iter().map(|d| department(d)).collect::<Result<Vec<_>, _>>()?),
+                Some(Value::List(list)) => Some(
+                    list.iter()
+                        .map(|d| department(d))
+                        .collect::<Result<Vec<_>, _>>()?,
+                ),
                 _ => None,
             };
             let manager_id = match text(after(step, Field::ManagerId)) {
-                Some(m) => Some(ids.people.get(&m).cloned().ok_or_else(|| format!("manager {m} has no platform user"))?),
+                Some(m) => Some(
+                    ids.people
+                        .get(&m)
+                        .cloned()
+                        .ok_or_else(|| format!("manager {m} has no platform user"))?,
+                ),
                 None => None,
             };
             let fields = UserFields {
@@ -362,30 +515,47 @@ fn to_write(cx: &Context<'_>, ids: &Ids, idx: usize, step: &Step) -> Result<Opti
                 email: text(after(step, Field::Email)),
                 title: text(after(step, Field::Title)),
                 employee_no: text(after(step, Field::EmployeeNo)),
-                department_ids: department_ids.or_else(|| (step.kind == StepKind::CreateUser).then(|| cx.root.clone().into_iter().collect())),
+                department_ids: department_ids.or_else(|| {
+                    (step.kind == StepKind::CreateUser)
+                        .then(|| cx.root.clone().into_iter().collect())
+                }),
                 manager_id,
                 extra: None,
             };
             if step.kind == StepKind::CreateUser {
-                Write::CreateUser { fields, idempotency_key }
+                Write::CreateUser {
+                    fields,
+                    idempotency_key,
+                }
             } else {
                 let only_active = step.changes.iter().all(|c| c.field == Field::Active);
                 if only_active {
                     if !cx.can_disable {
                         return Err("reactivating needs a connector with user-status".into());
                     }
-                    Write::SetUserActive { id: platform_id()?, active: true }
+                    Write::SetUserActive {
+                        id: platform_id()?,
+                        active: true,
+                    }
                 } else {
-                    Write::UpdateUser { id: platform_id()?, fields }
+                    Write::UpdateUser {
+                        id: platform_id()?,
+                        fields,
+                    }
                 }
             }
         }
-        StepKind::DeactivateUser if cx.can_disable => Write::SetUserActive { id: platform_id()?, active: false },
+        StepKind::DeactivateUser if cx.can_disable => Write::SetUserActive {
+            id: platform_id()?,
+            active: false,
+        },
         StepKind::DeactivateUser => Write::DeleteUser { id: platform_id()? },
     }))
 }
 
 /// Whether the connection's connector can turn accounts off without deleting them.
 pub fn can_disable(rt: &Runtime, connector: &str) -> bool {
-    rt.plugins.get(connector).is_some_and(|c| c.exports.has(Capability::UserStatus))
+    rt.plugins
+        .get(connector)
+        .is_some_and(|c| c.exports.has(Capability::UserStatus))
 }

@@ -30,7 +30,11 @@ pub fn contact_changes(events: &[Event]) -> Vec<(String, String)> {
 pub async fn apply(rt: Arc<Runtime>, connection: String, changes: Vec<(String, String)>) {
     let source = rt.directory.source.as_deref() == Some(connection.as_str());
     for (kind, id) in changes {
-        let done = if source { source_change(&rt, &connection, &kind, &id).await } else { target_change(&rt, &connection, &kind, &id).await };
+        let done = if source {
+            source_change(&rt, &connection, &kind, &id).await
+        } else {
+            target_change(&rt, &connection, &kind, &id).await
+        };
         if let Err(e) = done {
             tracing::warn!(%connection, kind, "contact event not applied to the directory: {e:#}");
         }
@@ -47,23 +51,52 @@ async fn get_user(rt: &Runtime, connection: &str, id: &str) -> Result<PlatformUs
 async fn target_change(rt: &Arc<Runtime>, connection: &str, kind: &str, id: &str) -> Result<()> {
     match kind {
         "contact.user_deleted" => {
-            if let Some(person) = rt.db.mark_link_gone(connection.into(), LinkKind::Person, id.into()).await? {
+            if let Some(person) = rt
+                .db
+                .mark_link_gone(connection.into(), LinkKind::Person, id.into())
+                .await?
+            {
                 tracing::info!(%connection, %person, "a linked account was deleted on the platform: no longer an address");
             }
         }
         "contact.department_deleted" => {
-            rt.db.mark_link_gone(connection.into(), LinkKind::Department, id.into()).await?;
+            rt.db
+                .mark_link_gone(connection.into(), LinkKind::Department, id.into())
+                .await?;
         }
         "contact.user_created" | "contact.user_updated" => {
-            if rt.db.person_of_account(connection.into(), id.into()).await?.is_some() {
+            if rt
+                .db
+                .person_of_account(connection.into(), id.into())
+                .await?
+                .is_some()
+            {
                 return Ok(());
             }
             let user = get_user(rt, connection, id).await?;
-            let linked: HashSet<String> = rt.db.links(connection.into()).await?.people.into_iter().map(|l| l.id).collect();
+            let linked: HashSet<String> = rt
+                .db
+                .links(connection.into())
+                .await?
+                .people
+                .into_iter()
+                .map(|l| l.id)
+                .collect();
             let directory = rt.db.directory().await?;
-            let unlinked = directory.people.iter().filter(|p| p.active && !linked.contains(&p.id));
+            let unlinked = directory
+                .people
+                .iter()
+                .filter(|p| p.active && !linked.contains(&p.id));
             if let Some(person) = only_match(unlinked, &user) {
-                rt.db.set_link(connection.into(), LinkKind::Person, person.id.clone(), user.id.clone(), None).await?;
+                rt.db
+                    .set_link(
+                        connection.into(),
+                        LinkKind::Person,
+                        person.id.clone(),
+                        user.id.clone(),
+                        None,
+                    )
+                    .await?;
                 tracing::info!(%connection, person = %person.id, "a new platform account was linked to its person");
             }
         }
@@ -74,17 +107,33 @@ async fn target_change(rt: &Arc<Runtime>, connection: &str, kind: &str, id: &str
 
 /// The one person `user` matches by mobile, else email, else employee number; none when no key matches
 /// exactly one person (ambiguity is never guessed).
-fn only_match<'a>(people: impl Iterator<Item = &'a Person> + Clone, user: &PlatformUser) -> Option<&'a Person> {
-    type Key = fn(&str) -> std::borrow::Cow<'_, str>;
-    let keys: [(Option<&String>, fn(&Person) -> Option<&String>, Key); 3] = [
-        (user.mobile.as_ref(), |p| p.mobile.as_ref(), normalize_mobile),
+fn only_match<'a>(
+    people: impl Iterator<Item = &'a Person> + Clone,
+    user: &PlatformUser,
+) -> Option<&'a Person> {
+    type Normalize = fn(&str) -> std::borrow::Cow<'_, str>;
+    type Of = fn(&Person) -> Option<&String>;
+    let keys: [(Option<&String>, Of, Normalize); 3] = [
+        (
+            user.mobile.as_ref(),
+            |p| p.mobile.as_ref(),
+            normalize_mobile,
+        ),
         (user.email.as_ref(), |p| p.email.as_ref(), normalize_email),
-        (user.employee_no.as_ref(), |p| p.employee_no.as_ref(), normalize_employee_no),
+        (
+            user.employee_no.as_ref(),
+            |p| p.employee_no.as_ref(),
+            normalize_employee_no,
+        ),
     ];
     for (value, of, normalize) in keys {
-        let Some(value) = value.filter(|v| !v.trim().is_empty()) else { continue };
+        let Some(value) = value.filter(|v| !v.trim().is_empty()) else {
+            continue;
+        };
         let wanted = normalize(value);
-        let mut found = people.clone().filter(|p| of(p).is_some_and(|v| normalize(v) == wanted));
+        let mut found = people
+            .clone()
+            .filter(|p| of(p).is_some_and(|v| normalize(v) == wanted));
         match (found.next(), found.next()) {
             (Some(person), None) => return Some(person),
             (Some(_), Some(_)) => return None,
@@ -101,10 +150,24 @@ async fn source_change(rt: &Arc<Runtime>, connection: &str, kind: &str, id: &str
     match kind {
         "contact.user_created" | "contact.user_updated" => {
             let user = get_user(rt, connection, id).await?;
-            let departments: HashSet<&str> = directory.departments.iter().map(|d| d.id.as_str()).collect();
+            let departments: HashSet<&str> = directory
+                .departments
+                .iter()
+                .map(|d| d.id.as_str())
+                .collect();
             let people: HashSet<&str> = directory.people.iter().map(|p| p.id.as_str()).collect();
-            let roles = directory.people.iter().find(|p| p.id == id).map(|p| p.roles.clone()).unwrap_or_default();
-            let person = super::pull::person_of(&user, |d| departments.contains(d), |m| people.contains(m), roles);
+            let roles = directory
+                .people
+                .iter()
+                .find(|p| p.id == id)
+                .map(|p| p.roles.clone())
+                .unwrap_or_default();
+            let person = super::pull::person_of(
+                &user,
+                |d| departments.contains(d),
+                |m| people.contains(m),
+                roles,
+            );
             match directory.people.iter_mut().find(|p| p.id == id) {
                 Some(slot) => *slot = person,
                 None => directory.people.push(person),
@@ -116,11 +179,15 @@ async fn source_change(rt: &Arc<Runtime>, connection: &str, kind: &str, id: &str
             None => return Ok(()),
         },
         "contact.department_created" | "contact.department_updated" => {
-            let Reply::Department(found) = rt.call(connection, Call::GetDepartment(id.to_string())).await? else {
+            let Reply::Department(found) = rt
+                .call(connection, Call::GetDepartment(id.to_string()))
+                .await?
+            else {
                 anyhow::bail!("get-department answered with another kind of reply");
             };
             let found = PlatformDepartment::from(found);
-            let known: HashSet<String> = directory.departments.iter().map(|d| d.id.clone()).collect();
+            let known: HashSet<String> =
+                directory.departments.iter().map(|d| d.id.clone()).collect();
             let department = Department {
                 id: found.id.clone(),
                 name: found.name,
@@ -135,7 +202,9 @@ async fn source_change(rt: &Arc<Runtime>, connection: &str, kind: &str, id: &str
         "contact.department_deleted" => directory.departments.retain(|d| d.id != id),
         _ => return Ok(()),
     }
-    directory.check().map_err(|invalid| anyhow::anyhow!("the directory would not be valid: {invalid}"))?;
+    directory
+        .check()
+        .map_err(|invalid| anyhow::anyhow!("the directory would not be valid: {invalid}"))?;
     rt.db.replace_directory(directory).await?;
     tracing::info!(%connection, kind, "the directory followed a change at its source");
     Ok(())

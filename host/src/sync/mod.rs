@@ -4,8 +4,8 @@
 //! one interrupted by a restart resumes (`resume`); `schedule` starts them periodically.
 
 pub mod apply;
-pub mod platform;
 pub mod contacts;
+pub mod platform;
 pub mod pull;
 pub mod roles;
 pub mod schedule;
@@ -51,14 +51,28 @@ pub struct RunRequest {
 
 /// Run statuses: `planning` → `planned` (dry run) | `needs_confirmation` | `applying` → `succeeded` |
 /// `completed_with_errors` | `failed` (the run itself could not proceed: the platform unreadable...).
-pub const FINAL: [&str; 5] = ["planned", "needs_confirmation", "succeeded", "completed_with_errors", "failed"];
+pub const FINAL: [&str; 5] = [
+    "planned",
+    "needs_confirmation",
+    "succeeded",
+    "completed_with_errors",
+    "failed",
+];
 
 /// Checks the connection can be synced and records a new run; the caller then [`execute`]s it.
-pub async fn create(rt: &Arc<Runtime>, connection: &str, request: &RunRequest, actor: Option<String>) -> Result<i64, CallError> {
+pub async fn create(
+    rt: &Arc<Runtime>,
+    connection: &str,
+    request: &RunRequest,
+    actor: Option<String>,
+) -> Result<i64, CallError> {
     // The same checks a call makes: the connection exists, its connector is loaded and has `identity`.
     rt.check_callable(connection, Capability::Identity)?;
     let options = serde_json::to_value(request).map_err(|e| CallError::Host(e.into()))?;
-    rt.db.create_run(connection.to_string(), request.dry_run, options, actor).await.map_err(CallError::Host)
+    rt.db
+        .create_run(connection.to_string(), request.dry_run, options, actor)
+        .await
+        .map_err(CallError::Host)
 }
 
 /// Runs (or resumes) a stored run to a final status. Errors are recorded in the run, not returned.
@@ -66,20 +80,33 @@ pub async fn execute(rt: Arc<Runtime>, run: i64) {
     if let Err(e) = execute_inner(&rt, run).await {
         if rt.outbox.is_stopping() {
             // Left `applying`: the next start resumes it.
-            tracing::info!(run, "directory sync run interrupted by the shutdown; it resumes at the next start");
+            tracing::info!(
+                run,
+                "directory sync run interrupted by the shutdown; it resumes at the next start"
+            );
             return;
         }
         tracing::warn!(run, "directory sync run failed: {e:#}");
         let report = json!({ "error": format!("{e:#}") });
-        if let Err(e) = rt.db.update_run(run, "failed", None, Some(report), true).await {
+        if let Err(e) = rt
+            .db
+            .update_run(run, "failed", None, Some(report), true)
+            .await
+        {
             tracing::error!(run, "could not record the failure of a sync run: {e:#}");
         }
     }
 }
 
-fn plan_options(rt: &Runtime, connection: &crate::config::Connection, request: &RunRequest) -> PlanOptions {
+fn plan_options(
+    rt: &Runtime,
+    connection: &crate::config::Connection,
+    request: &RunRequest,
+) -> PlanOptions {
     PlanOptions {
-        source_wins: request.source_wins.unwrap_or(connection.directory.source_wins),
+        source_wins: request
+            .source_wins
+            .unwrap_or(connection.directory.source_wins),
         max_deactivate_share: connection.directory.max_deactivate_share,
         platform_root: platform::platform_root(rt, connection),
         ignore: connection.directory.ignore.clone(),
@@ -88,7 +115,11 @@ fn plan_options(rt: &Runtime, connection: &crate::config::Connection, request: &
 
 /// Plans a connection against the stored directory, reading its platform now.
 pub async fn plan_now(rt: &Arc<Runtime>, connection: &str, request: &RunRequest) -> Result<Plan> {
-    let conn = rt.connections.get(connection).ok_or_else(|| CallError::UnknownConnection(connection.into()))?.clone();
+    let conn = rt
+        .connections
+        .get(connection)
+        .ok_or_else(|| CallError::UnknownConnection(connection.into()))?
+        .clone();
     let options = plan_options(rt, &conn, request);
     let source = rt.db.directory().await?;
     let target = platform::target_state(rt, connection, options.platform_root.as_deref()).await?;
@@ -96,7 +127,11 @@ pub async fn plan_now(rt: &Arc<Runtime>, connection: &str, request: &RunRequest)
 }
 
 async fn execute_inner(rt: &Arc<Runtime>, run: i64) -> Result<()> {
-    let row = rt.db.sync_run(run, true).await?.ok_or_else(|| anyhow::anyhow!("run {run} is gone"))?;
+    let row = rt
+        .db
+        .sync_run(run, true)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("run {run} is gone"))?;
     let request: RunRequest = serde_json::from_value(row.options.clone()).unwrap_or_default();
     let lock = rt.directory_locks.get(&row.connection);
     let _held = lock.lock().await;
@@ -111,16 +146,22 @@ async fn execute_inner(rt: &Arc<Runtime>, run: i64) -> Result<()> {
             if request.dry_run {
                 let mut report = summary(&plan, &[], started);
                 report["roles"] = role_plan(rt, &row.connection).await;
-                rt.db.update_run(run, "planned", stored, Some(report), true).await?;
+                rt.db
+                    .update_run(run, "planned", stored, Some(report), true)
+                    .await?;
                 return Ok(());
             }
             if plan.needs_confirmation && !request.confirm {
                 let report = summary(&plan, &[], started);
-                rt.db.update_run(run, "needs_confirmation", stored, Some(report), true).await?;
+                rt.db
+                    .update_run(run, "needs_confirmation", stored, Some(report), true)
+                    .await?;
                 tracing::warn!(run, connection = %row.connection, deactivate = plan.deactivation.deactivate, linked_active = plan.deactivation.linked_active, "directory sync stopped: it would deactivate more than the allowed share; confirm to apply");
                 return Ok(());
             }
-            rt.db.update_run(run, "applying", stored, None, false).await?;
+            rt.db
+                .update_run(run, "applying", stored, None, false)
+                .await?;
             plan
         }
     };
@@ -131,7 +172,10 @@ async fn execute_inner(rt: &Arc<Runtime>, run: i64) -> Result<()> {
         .into_iter()
         .map(|s| (s.idx, (s.status, s.operation_id)))
         .collect();
-    let conn = rt.connections.get(&row.connection).ok_or_else(|| CallError::UnknownConnection(row.connection.clone()))?;
+    let conn = rt
+        .connections
+        .get(&row.connection)
+        .ok_or_else(|| CallError::UnknownConnection(row.connection.clone()))?;
     let source = rt.db.directory().await?;
     let cx = apply::Context {
         rt,
@@ -143,25 +187,37 @@ async fn execute_inner(rt: &Arc<Runtime>, run: i64) -> Result<()> {
     };
     let outcomes = apply::apply(&cx, &plan, recorded).await?;
     // Roles last: they are given to accounts the steps above may have just created.
-    let (roles, roles_failed) = match roles::plan(rt, &row.connection, &conn.directory.roles, &source).await {
-        Ok(mut changes) => {
-            roles::apply(rt, &row.connection, run, &mut changes).await?;
-            let failed = changes.iter().any(|c| c.error.is_some());
-            (json!(changes), failed)
-        }
-        Err(e) => (json!({ "error": crate::api::ApiError::from(e).to_stored() }), true),
-    };
+    let (roles, roles_failed) =
+        match roles::plan(rt, &row.connection, &conn.directory.roles, &source).await {
+            Ok(mut changes) => {
+                roles::apply(rt, &row.connection, run, &mut changes).await?;
+                let failed = changes.iter().any(|c| c.error.is_some());
+                (json!(changes), failed)
+            }
+            Err(e) => (
+                json!({ "error": crate::api::ApiError::from(e).to_stored() }),
+                true,
+            ),
+        };
     let mut report = summary(&plan, &outcomes, started);
     report["roles"] = roles;
     let failed = roles_failed || outcomes.iter().any(|o| !matches!(o, Outcome::Done));
-    let status = if failed { "completed_with_errors" } else { "succeeded" };
+    let status = if failed {
+        "completed_with_errors"
+    } else {
+        "succeeded"
+    };
     tracing::info!(run, connection = %row.connection, status, steps = plan.steps.len(), "directory sync run finished");
-    rt.db.update_run(run, status, None, Some(report), true).await
+    rt.db
+        .update_run(run, status, None, Some(report), true)
+        .await
 }
 
 /// The role changes a run would make (for a dry run's report), or why they cannot be known.
 async fn role_plan(rt: &Arc<Runtime>, connection: &str) -> Value {
-    let Some(conn) = rt.connections.get(connection) else { return Value::Null };
+    let Some(conn) = rt.connections.get(connection) else {
+        return Value::Null;
+    };
     let source = match rt.db.directory().await {
         Ok(source) => source,
         Err(e) => return json!({ "error": format!("{e:#}") }),
@@ -216,7 +272,10 @@ fn summary(plan: &Plan, outcomes: &[Outcome], started: Instant) -> Value {
 /// Resumes the runs a stop interrupted (called once at start).
 pub async fn resume(rt: &Arc<Runtime>) -> Result<()> {
     for run in rt.db.unfinished_runs().await? {
-        tracing::info!(run, "resuming a directory sync run interrupted by the last stop");
+        tracing::info!(
+            run,
+            "resuming a directory sync run interrupted by the last stop"
+        );
         tokio::spawn(execute(rt.clone(), run));
     }
     Ok(())

@@ -22,7 +22,10 @@ pub fn platform_root(rt: &Runtime, connection: &Connection) -> Option<String> {
     if let Some(root) = &connection.directory.platform_root {
         return Some(root.clone());
     }
-    let platform = rt.plugins.get(&connection.connector).map(|c| c.info.platform.clone())?;
+    let platform = rt
+        .plugins
+        .get(&connection.connector)
+        .map(|c| c.info.platform.clone())?;
     match platform.as_str() {
         "dingtalk" | "wecom" => Some("1".into()),
         "feishu" => Some("0".into()),
@@ -37,14 +40,27 @@ pub async fn read(
     root: Option<&str>,
 ) -> Result<(Vec<PlatformDepartment>, Vec<PlatformUser>), CallError> {
     let reply = rt
-        .call(connection, Call::ListDepartments { parent: root.map(str::to_string), recursive: true })
+        .call(
+            connection,
+            Call::ListDepartments {
+                parent: root.map(str::to_string),
+                recursive: true,
+            },
+        )
         .await?;
     let Reply::Departments(found) = reply else {
-        return Err(CallError::Host(anyhow::anyhow!("list-departments answered with another kind of reply")));
+        return Err(CallError::Host(anyhow::anyhow!(
+            "list-departments answered with another kind of reply"
+        )));
     };
     let departments: Vec<PlatformDepartment> = found.into_iter().map(Into::into).collect();
     let mut listed: Vec<String> = root.map(str::to_string).into_iter().collect();
-    listed.extend(departments.iter().map(|d| d.id.clone()).filter(|id| Some(id.as_str()) != root));
+    listed.extend(
+        departments
+            .iter()
+            .map(|d| d.id.clone())
+            .filter(|id| Some(id.as_str()) != root),
+    );
 
     let pages: Vec<Vec<PlatformUser>> = futures::stream::iter(listed)
         .map(|department| users_of(rt, connection, department))
@@ -52,17 +68,31 @@ pub async fn read(
         .try_collect()
         .await?;
     let mut seen = HashSet::new();
-    let users = pages.into_iter().flatten().filter(|u| seen.insert(u.id.clone())).collect();
+    let users = pages
+        .into_iter()
+        .flatten()
+        .filter(|u| seen.insert(u.id.clone()))
+        .collect();
     Ok((departments, users))
 }
 
-async fn users_of(rt: &Arc<Runtime>, connection: &str, department: String) -> Result<Vec<PlatformUser>, CallError> {
+async fn users_of(
+    rt: &Arc<Runtime>,
+    connection: &str,
+    department: String,
+) -> Result<Vec<PlatformUser>, CallError> {
     let mut users = Vec::new();
     let mut cursor = None;
     loop {
-        let call = Call::ListUsers { department: department.clone(), cursor, limit: PAGE };
+        let call = Call::ListUsers {
+            department: department.clone(),
+            cursor,
+            limit: PAGE,
+        };
         let Reply::UserPage(page) = rt.call(connection, call).await? else {
-            return Err(CallError::Host(anyhow::anyhow!("list-users answered with another kind of reply")));
+            return Err(CallError::Host(anyhow::anyhow!(
+                "list-users answered with another kind of reply"
+            )));
         };
         users.extend(page.users.into_iter().map(PlatformUser::from));
         match page.next_cursor {
@@ -73,7 +103,11 @@ async fn users_of(rt: &Arc<Runtime>, connection: &str, department: String) -> Re
 }
 
 /// The planner's view of a connection: what the platform holds, and Qiao's links and synced records.
-pub async fn target_state(rt: &Arc<Runtime>, connection: &str, root: Option<&str>) -> anyhow::Result<TargetState> {
+pub async fn target_state(
+    rt: &Arc<Runtime>,
+    connection: &str,
+    root: Option<&str>,
+) -> anyhow::Result<TargetState> {
     let (departments, users) = read(rt, connection, root).await?;
     let links = rt.db.links(connection.to_string()).await?;
     Ok(TargetState {

@@ -13,17 +13,29 @@ use crate::runtime::{CallError, Runtime};
 /// Replaces the stored directory with the source's. Roles are not part of `identity`: a person keeps the roles
 /// stored for them (pushed through the API).
 pub async fn pull(rt: &Arc<Runtime>, source: &str) -> Result<Replaced> {
-    let conn = rt.connections.get(source).ok_or_else(|| CallError::UnknownConnection(source.into()))?;
+    let conn = rt
+        .connections
+        .get(source)
+        .ok_or_else(|| CallError::UnknownConnection(source.into()))?;
     let root = super::platform::platform_root(rt, conn);
     let (departments, users) = super::platform::read(rt, source, root.as_deref()).await?;
 
-    let known: HashSet<&str> =
-        departments.iter().map(|d| d.id.as_str()).filter(|id| Some(*id) != root.as_deref()).collect();
+    let known: HashSet<&str> = departments
+        .iter()
+        .map(|d| d.id.as_str())
+        .filter(|id| Some(*id) != root.as_deref())
+        .collect();
     let user_ids: HashSet<&str> = users.iter().map(|u| u.id.as_str()).collect();
     let lock = rt.directory_locks.get("");
     let _held = lock.lock().await;
-    let roles: HashMap<String, Vec<String>> =
-        rt.db.directory().await?.people.into_iter().map(|p| (p.id, p.roles)).collect();
+    let roles: HashMap<String, Vec<String>> = rt
+        .db
+        .directory()
+        .await?
+        .people
+        .into_iter()
+        .map(|p| (p.id, p.roles))
+        .collect();
     let directory = Directory {
         departments: departments
             .iter()
@@ -43,7 +55,9 @@ pub async fn pull(rt: &Arc<Runtime>, source: &str) -> Result<Replaced> {
             })
             .collect(),
     };
-    directory.check().map_err(|invalid| anyhow::anyhow!("the source's directory is not usable: {invalid}"))?;
+    directory
+        .check()
+        .map_err(|invalid| anyhow::anyhow!("the source's directory is not usable: {invalid}"))?;
     rt.db.replace_directory(directory).await
 }
 
@@ -62,7 +76,12 @@ pub fn person_of(
         email: user.email.clone(),
         title: user.title.clone(),
         manager_id: user.manager_id.clone().filter(|m| has_person(m)),
-        department_ids: user.department_ids.iter().filter(|d| has_department(d)).cloned().collect(),
+        department_ids: user
+            .department_ids
+            .iter()
+            .filter(|d| has_department(d))
+            .cloned()
+            .collect(),
         active: user.active,
         roles,
     }

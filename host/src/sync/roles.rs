@@ -36,7 +36,9 @@ pub struct RoleChange {
 }
 
 fn unexpected() -> CallError {
-    CallError::Host(anyhow::anyhow!("the connector answered with another kind of reply"))
+    CallError::Host(anyhow::anyhow!(
+        "the connector answered with another kind of reply"
+    ))
 }
 
 /// What the platform's mapped roles need, reading the platform's roles and members now.
@@ -50,7 +52,9 @@ pub async fn plan(
         return Ok(Vec::new());
     }
     rt.check_callable(connection, Capability::Roles)?;
-    let Reply::Roles(existing) = rt.call(connection, Call::ListRoles).await? else { return Err(unexpected()) };
+    let Reply::Roles(existing) = rt.call(connection, Call::ListRoles).await? else {
+        return Err(unexpected());
+    };
     let by_name: HashMap<String, String> = existing.into_iter().map(|r| (r.name, r.id)).collect();
     let people: Vec<String> = source.people.iter().map(|p| p.id.clone()).collect();
     let links = rt
@@ -64,7 +68,11 @@ pub async fn plan(
     for (role, platform_role) in mapping {
         let mut desired = BTreeSet::new();
         let mut unresolved = Vec::new();
-        for person in source.people.iter().filter(|p| p.active && p.roles.contains(role)) {
+        for person in source
+            .people
+            .iter()
+            .filter(|p| p.active && p.roles.contains(role))
+        {
             match links.get(&person.id) {
                 Some(user) => {
                     desired.insert(user.clone());
@@ -74,7 +82,10 @@ pub async fn plan(
         }
         let id = by_name.get(platform_role).cloned();
         let current: BTreeSet<String> = match &id {
-            Some(id) => match rt.call(connection, Call::ListRoleMembers(id.clone())).await? {
+            Some(id) => match rt
+                .call(connection, Call::ListRoleMembers(id.clone()))
+                .await?
+            {
                 Reply::Members(members) => members.into_iter().collect(),
                 _ => return Err(unexpected()),
             },
@@ -99,23 +110,46 @@ pub async fn plan(
 }
 
 /// Applies the changes through the outbox, one role after another; a failure is recorded on its role.
-pub async fn apply(rt: &Arc<Runtime>, connection: &str, run: i64, changes: &mut [RoleChange]) -> Result<()> {
+pub async fn apply(
+    rt: &Arc<Runtime>,
+    connection: &str,
+    run: i64,
+    changes: &mut [RoleChange],
+) -> Result<()> {
     let actor = Some(format!("sync-run-{run}"));
     for change in changes.iter_mut() {
         if change.create {
-            match write(rt, connection, Write::CreateRole { name: change.platform_role.clone() }, &actor).await? {
-                Ok(result) => change.platform_role_id = result["body"]["id"].as_str().map(str::to_string),
+            match write(
+                rt,
+                connection,
+                Write::CreateRole {
+                    name: change.platform_role.clone(),
+                },
+                &actor,
+            )
+            .await?
+            {
+                Ok(result) => {
+                    change.platform_role_id = result["body"]["id"].as_str().map(str::to_string)
+                }
                 Err(error) => {
                     change.error = Some(error);
                     continue;
                 }
             }
         }
-        let Some(role_id) = change.platform_role_id.clone() else { continue };
+        let Some(role_id) = change.platform_role_id.clone() else {
+            continue;
+        };
         let writes = [
-            (!change.add.is_empty()).then(|| Write::AddRoleMembers { role_id: role_id.clone(), user_ids: change.add.clone() }),
-            (!change.remove.is_empty())
-                .then(|| Write::RemoveRoleMembers { role_id: role_id.clone(), user_ids: change.remove.clone() }),
+            (!change.add.is_empty()).then(|| Write::AddRoleMembers {
+                role_id: role_id.clone(),
+                user_ids: change.add.clone(),
+            }),
+            (!change.remove.is_empty()).then(|| Write::RemoveRoleMembers {
+                role_id: role_id.clone(),
+                user_ids: change.remove.clone(),
+            }),
         ];
         for w in writes.into_iter().flatten() {
             if let Err(error) = write(rt, connection, w, &actor).await? {
@@ -128,8 +162,17 @@ pub async fn apply(rt: &Arc<Runtime>, connection: &str, run: i64, changes: &mut 
 }
 
 /// One write through the outbox, waited for: its stored result, or its error.
-async fn write(rt: &Arc<Runtime>, connection: &str, write: Write, actor: &Option<String>) -> Result<Result<Value, Value>> {
-    let op = match rt.outbox.accept(&rt.db, connection, &write, actor.clone()).await? {
+async fn write(
+    rt: &Arc<Runtime>,
+    connection: &str,
+    write: Write,
+    actor: &Option<String>,
+) -> Result<Result<Value, Value>> {
+    let op = match rt
+        .outbox
+        .accept(&rt.db, connection, &write, actor.clone())
+        .await?
+    {
         Enqueued::New(row) | Enqueued::Existing(row) | Enqueued::Conflict(row) => row.id,
     };
     let row = super::apply::wait_final(rt, op).await?;

@@ -17,7 +17,9 @@ pub fn spawn(rt: &Arc<Runtime>) -> Vec<JoinHandle<()>> {
         tasks.push(tokio::spawn(async move {
             every_period(Duration::from_secs(every), || async {
                 match super::pull::pull(&rt, &source).await {
-                    Ok(changed) => tracing::info!(%source, ?changed, "scheduled directory pull done"),
+                    Ok(changed) => {
+                        tracing::info!(%source, ?changed, "scheduled directory pull done")
+                    }
                     Err(e) => tracing::warn!(%source, "scheduled directory pull failed: {e:#}"),
                 }
             })
@@ -25,7 +27,9 @@ pub fn spawn(rt: &Arc<Runtime>) -> Vec<JoinHandle<()>> {
         }));
     }
     for connection in rt.connections.values() {
-        let Some(every) = connection.directory.sync_every_s else { continue };
+        let Some(every) = connection.directory.sync_every_s else {
+            continue;
+        };
         let (rt, name) = (rt.clone(), connection.name.clone());
         tasks.push(tokio::spawn(async move {
             every_period(Duration::from_secs(every), || async {
@@ -42,7 +46,10 @@ pub fn spawn(rt: &Arc<Runtime>) -> Vec<JoinHandle<()>> {
 
 /// Runs `job` every `period`, the first time one period after start (the server has just loaded its
 /// connectors; an operator wanting a run now asks for one).
-async fn every_period<F: std::future::Future<Output = ()>>(period: Duration, mut job: impl FnMut() -> F) {
+async fn every_period<F: std::future::Future<Output = ()>>(
+    period: Duration,
+    mut job: impl FnMut() -> F,
+) {
     let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
