@@ -188,18 +188,19 @@ impl Db {
     ) -> Result<()> {
         self.run(move |c| {
             let tx = c.unchecked_transaction()?;
-            tx.execute(
+            // Cached statements: a sync run sets a link per step.
+            tx.prepare_cached(
                 "DELETE FROM directory_links WHERE connection = ?1 AND kind = ?2 AND platform_id = ?3 AND id <> ?4",
-                params![connection, kind.as_str(), platform_id, id],
-            )?;
-            tx.execute(
+            )?
+            .execute(params![connection, kind.as_str(), platform_id, id])?;
+            tx.prepare_cached(
                 "INSERT INTO directory_links (connection, kind, id, platform_id, synced, updated_ms)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6)
                  ON CONFLICT (connection, kind, id) DO UPDATE SET platform_id = excluded.platform_id,
                      synced = coalesce(excluded.synced, directory_links.synced), updated_ms = excluded.updated_ms,
                      gone_ms = NULL",
-                params![connection, kind.as_str(), id, platform_id, synced, now_ms()],
-            )?;
+            )?
+            .execute(params![connection, kind.as_str(), id, platform_id, synced, now_ms()])?;
             tx.commit()
         })
         .await

@@ -180,6 +180,8 @@ const MIGRATIONS: &[&str] = &[r#"
         dry_run INTEGER NOT NULL,
         options TEXT NOT NULL,
         plan TEXT,
+        -- The plan's step count, kept apart so polling a run does not parse its plan.
+        steps INTEGER,
         report TEXT,
         actor TEXT,
         created_ms INTEGER NOT NULL,

@@ -86,6 +86,7 @@ impl Db {
         self.run(move |c| {
             c.execute(
                 "UPDATE sync_runs SET status = ?2, plan = coalesce(?3, plan), report = coalesce(?4, report),
+                     steps = coalesce(json_array_length(?3, '$.steps'), steps),
                      finished_ms = CASE WHEN ?5 THEN ?6 ELSE finished_ms END
                  WHERE id = ?1",
                 params![
@@ -127,7 +128,7 @@ impl Db {
     ) -> Result<Option<(String, Option<i64>)>> {
         self.run(move |c| {
             c.query_row(
-                "SELECT status, json_array_length(plan, '$.steps') FROM sync_runs WHERE id = ?1",
+                "SELECT status, steps FROM sync_runs WHERE id = ?1",
                 [id],
                 |r| Ok((r.get(0)?, r.get(1)?)),
             )

@@ -15,7 +15,7 @@ use crate::bindings::identity::{DepartmentFields, UserFields};
 use crate::connector::Capability;
 use crate::db::{LinkKind, OperationRow, Status};
 use crate::directory::plan::{Field, Value};
-use crate::directory::{Directory, Plan, Step, StepKind};
+use crate::directory::{Department, Directory, Person, Plan, Step, StepKind};
 use crate::outbox::write::Write;
 use crate::runtime::Runtime;
 
@@ -70,6 +70,7 @@ pub async fn apply(
         .map(|s| s.id.as_str())
         .collect();
 
+    let records = Records::new(cx.source);
     let mut outcomes: Vec<Option<Outcome>> = vec![None; plan.steps.len()];
     // Ids whose step failed or was skipped: what depends on them is skipped.
     let mut broken: HashSet<String> = HashSet::new();
@@ -131,7 +132,7 @@ pub async fn apply(
             if let (Outcome::Done, Some(platform_id)) = (&outcome, platform_id) {
                 let synced = (!matches!(step.kind, StepKind::LinkDepartment | StepKind::LinkUser)
                     || !updated_later.contains(step.id.as_str()))
-                .then(|| synced_record(cx.source, step))
+                .then(|| records.synced(step))
                 .flatten();
                 // The link first, then "done": a stop in between redoes the step (finding its operation), it
                 // never leaves a done step without its link.
@@ -236,21 +237,35 @@ fn waves(steps: &[Step]) -> Vec<Vec<usize>> {
     waves
 }
 
-/// The record Qiao applied for this object, as the planner reads it back to tell drift from change.
-fn synced_record(source: &Directory, step: &Step) -> Option<String> {
-    if is_department(step.kind) {
-        source
-            .departments
-            .iter()
-            .find(|d| d.id == step.id)
-            .and_then(|d| serde_json::to_string(d).ok())
-    } else {
-        let person = source.people.iter().find(|p| p.id == step.id)?;
-        let mut person = person.clone();
-        if step.kind == StepKind::DeactivateUser {
-            person.active = false;
+/// The directory's records by id (a plan's steps name them by id).
+struct Records<'a> {
+    departments: HashMap<&'a str, &'a Department>,
+    people: HashMap<&'a str, &'a Person>,
+}
+
+impl<'a> Records<'a> {
+    fn new(source: &'a Directory) -> Records<'a> {
+        Records {
+            departments: source
+                .departments
+                .iter()
+                .map(|d| (d.id.as_str(), d))
+                .collect(),
+            people: source.people.iter().map(|p| (p.id.as_str(), p)).collect(),
         }
-        serde_json::to_string(&person).ok()
+    }
+
+    /// The record Qiao applied for this object, as the planner reads it back to tell drift from change.
+    fn synced(&self, step: &Step) -> Option<String> {
+        if is_department(step.kind) {
+            serde_json::to_string(self.departments.get(step.id.as_str())?).ok()
+        } else {
+            let mut person = (*self.people.get(step.id.as_str())?).clone();
+            if step.kind == StepKind::DeactivateUser {
+                person.active = false;
+            }
+            serde_json::to_string(&person).ok()
+        }
     }
 }
 
