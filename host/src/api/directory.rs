@@ -234,12 +234,7 @@ async fn render(rt: &AppState, row: RunRow) -> Result<Value> {
             .find(|(s, _)| s == status)
             .map_or(0, |(_, n)| *n)
     };
-    let total = rt
-        .db
-        .sync_run_status(row.id)
-        .await
-        .map_err(ApiError::internal)?
-        .and_then(|(_, total)| total);
+    let total = row.steps;
     let mut value = json!(row);
     value["progress"] = json!({ "total": total, "done": count("done"), "failed": count("failed"), "skipped": count("skipped") });
     if value["plan"].is_null() {

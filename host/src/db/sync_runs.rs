@@ -22,6 +22,9 @@ pub struct RunRow {
     pub actor: Option<String>,
     pub created_ms: i64,
     pub finished_ms: Option<i64>,
+    /// How many steps the plan has, once planned.
+    #[serde(skip)]
+    pub steps: Option<i64>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -34,7 +37,7 @@ pub struct StepRow {
 }
 
 const COLUMNS: &str =
-    "id, connection, status, dry_run, options, plan, report, actor, created_ms, finished_ms";
+    "id, connection, status, dry_run, options, plan, report, actor, created_ms, finished_ms, steps";
 
 fn json(text: Option<String>) -> Option<Value> {
     text.and_then(|t| serde_json::from_str(&t).ok())
@@ -52,6 +55,7 @@ fn row(r: &rusqlite::Row) -> rusqlite::Result<RunRow> {
         actor: r.get(7)?,
         created_ms: r.get(8)?,
         finished_ms: r.get(9)?,
+        steps: r.get(10)?,
     })
 }
 
