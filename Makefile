@@ -13,7 +13,7 @@ build: connectors
 
 # Qiao on http://127.0.0.1:8080 with the bundled connectors and examples/qiao.toml, data in target/qiao-data.
 run: build
-	./target/release/qiao serve --config examples/qiao.toml --plugins-dir target/connectors --data-dir target/qiao-data
+	./target/release/qiao serve --config examples/qiao.toml --connectors-dir target/connectors --data-dir target/qiao-data
 
 # Every test: unit tests, then end-to-end tests against real components, real HTTP and real SQLite files.
 # Connectors are Wasm guests (built above by their build.sh), so they are left out of the native test build.
@@ -31,7 +31,7 @@ test: connectors
 
 # The host call overhead (criterion), then the outbox's throughput: accepted/s and delivered/s, with baselines.
 bench: build
-	cargo bench -p qiao --bench call
-	cargo bench -p qiao --bench plan
+	cargo bench -p qiao-runtime --bench call
+	cargo bench -p qiao-directory --bench plan
 	cargo bench -p qiao-tests --bench outbox
 	cargo bench -p qiao-tests --bench sync

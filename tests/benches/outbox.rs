@@ -349,7 +349,7 @@ async fn acceptance(
     };
     settings.push(format!(
         "server store {}: journal_mode={} (stored in the file), synchronous=NORMAL (set per connection by \
-         host/src/db/mod.rs), page_size={}, wal_autocheckpoint={} pages, one connection behind a mutex",
+         crates/store/src/lib.rs), page_size={}, wal_autocheckpoint={} pages, one connection behind a mutex",
         db.display(),
         pragma("journal_mode")?,
         pragma("page_size")?,
@@ -375,8 +375,8 @@ fn raw_sqlite(
     for (synchronous, label) in [("NORMAL", "B"), ("FULL", "B_FULL"), ("OFF", "B_OFF")] {
         // The store's own schema (its migrations, every index of the operations table), then written directly.
         let path = dir.path().join(format!("raw-{synchronous}.db"));
-        let key = qiao::secrets::MasterKey::generate();
-        drop(qiao::db::Db::open(&path, key)?);
+        let key = qiao_secrets::MasterKey::generate();
+        drop(qiao_store::Db::open(&path, key)?);
         let conn = rusqlite::Connection::open(&path)?;
         conn.execute_batch(&format!(
             "PRAGMA journal_mode = WAL; PRAGMA synchronous = {synchronous}; PRAGMA foreign_keys = ON;"
@@ -401,7 +401,7 @@ fn raw_sqlite(
                 .iter()
                 .map(|b| format!("{b:02x}"))
                 .collect();
-            let now = qiao::db::now_ms();
+            let now = qiao_store::now_ms();
             let tx = conn.unchecked_transaction()?;
             tx.prepare_cached(
                 "INSERT INTO operations (connection, operation, request, idempotency_key, request_hash, status,

@@ -49,7 +49,7 @@ use serde_json::{Value, json};
 const CLIENT_CONCURRENCY: usize = 32;
 /// The connection's outbox concurrency (calls to the platform in flight at once), for sync and baseline alike.
 const OUTBOX_CONCURRENCY: usize = 8;
-/// Departments whose members the host reads at once (`PARALLEL_DEPARTMENTS` in host/src/sync/platform.rs).
+/// Departments whose members the host reads at once (`PARALLEL_DEPARTMENTS` in crates/services/src/sync/platform.rs).
 const READ_CONCURRENCY: usize = 4;
 /// The connection.
 const C: &str = "wc";
@@ -140,7 +140,7 @@ fn main() -> Result<()> {
 fn quiet_log() {
     let filter = std::env::var("QIAO_BENCH_LOG").unwrap_or_else(|_| {
         // Without the start-up warnings of a test config (a generated master key, secrets in plain text).
-        "warn,qiao::secrets=error,qiao::config=error,qiao::imports::http=error".into()
+        "warn,qiao_secrets=error,qiao_config=error,qiao_runtime::imports::http=error".into()
     });
     let subscriber = tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::new(filter))

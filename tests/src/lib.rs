@@ -94,16 +94,16 @@ impl TestServer {
         let server = qiao::server::start(ServeOptions {
             config,
             listen: "127.0.0.1:0".parse()?,
-            plugins_dir: plugins_dir.clone(),
+            connectors_dir: plugins_dir.clone(),
             data_dir: data_dir.clone(),
             cache_dir: Some(shared_cache_dir()),
             master_key_file: None,
         })
         .await?;
-        let (_, api_key) = qiao::access::create_key(
-            &server.runtime.db,
+        let (_, api_key) = qiao_services::access::create_key(
+            &server.app.db,
             "tests",
-            vec![qiao::access::Scope::Admin],
+            vec![qiao_services::access::Scope::Admin],
             None,
             None,
         )
@@ -121,15 +121,15 @@ impl TestServer {
     }
 
     /// The server's store.
-    pub fn db(&self) -> std::sync::Arc<qiao::db::Db> {
-        self.server.as_ref().expect("running").runtime.db.clone()
+    pub fn db(&self) -> std::sync::Arc<qiao_store::Db> {
+        self.server.as_ref().expect("running").app.db.clone()
     }
 
     /// Makes an API key on this server (as `qiao keys create` would) and returns it.
     pub async fn create_key(&self, scopes: &[&str], connections: Option<&[&str]>) -> String {
         let scopes = scopes.iter().map(|s| s.parse().expect("a scope")).collect();
         let connections = connections.map(|c| c.iter().map(|s| s.to_string()).collect());
-        qiao::access::create_key(&self.db(), "test-key", scopes, connections, None)
+        qiao_services::access::create_key(&self.db(), "test-key", scopes, connections, None)
             .await
             .expect("create key")
             .1

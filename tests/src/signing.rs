@@ -27,7 +27,7 @@ pub fn build_public_key() -> String {
         )
     });
     let key = text.trim().to_string();
-    if let Err(e) = qiao::trust::decode_public_key(&key) {
+    if let Err(e) = qiao_trust::decode_public_key(&key) {
         panic!("{} is {e}: {SIGN_HINT}", path.display());
     }
     key
@@ -42,9 +42,9 @@ pub fn build_signature(bytes: &[u8]) -> String {
             path.display()
         )
     });
-    let key = qiao::trust::decode_private_key(&text)
+    let key = qiao_trust::decode_private_key(&text)
         .unwrap_or_else(|e| panic!("{}: {e}: {SIGN_HINT}", path.display()));
-    qiao::trust::sign(bytes, &key, BUILD_PUBLISHER).to_json()
+    qiao_trust::sign(bytes, &key, BUILD_PUBLISHER).to_json()
 }
 
 /// The `[trust]` section that trusts the build key.

@@ -1,8 +1,8 @@
-//! Who may call Qiao: every route's access rule, walked from the router's own table (`qiao::api::routes`), and
+//! Who may call Qiao: every route's access rule, walked from the router's own table (`qiao_api::routes`), and
 //! the audit log of changes.
 
-use qiao::access::Scope;
-use qiao::api::{Access, Reach};
+use qiao_services::access::Scope;
+use qiao_api::{Access, Reach};
 use qiao_tests::echo_server::EchoServer;
 use qiao_tests::{TestServer, client_with_key, read};
 use reqwest::Method;
@@ -49,7 +49,7 @@ fn code(body: &Value) -> &str {
 }
 
 fn key_routes() -> Vec<(Method, &'static str, Scope, Reach)> {
-    qiao::api::routes()
+    qiao_api::routes()
         .into_iter()
         .filter_map(|(method, path, access)| match access {
             Access::Key { scope, reach } => Some((method, path, scope, reach)),
@@ -75,7 +75,7 @@ async fn every_route_but_health_and_webhooks_needs_a_valid_key() {
     let (qiao, _echo) = server().await;
     let revoked = qiao.create_key(&["admin"], None).await;
     let id = revoked.split('_').nth(1).unwrap().to_string();
-    qiao::access::revoke_key(&qiao.db(), &id).await.unwrap();
+    qiao_services::access::revoke_key(&qiao.db(), &id).await.unwrap();
     let anonymous = reqwest::Client::new();
     let wrong: Vec<(&str, reqwest::Client)> = vec![
         ("no key", anonymous.clone()),

@@ -821,11 +821,11 @@ fn bytes() -> BoxedStrategy<Vec<u8>> {
     .boxed()
 }
 
-/// Just over the 1 MiB body limit (`qiao::api::MAX_BODY_BYTES`): a JSON string, or spaces.
+/// Just over the 1 MiB body limit (`qiao_api::MAX_BODY_BYTES`): a JSON string, or spaces.
 fn oversized() -> BoxedStrategy<Vec<u8>> {
     (1usize..64, any::<bool>())
         .prop_map(|(extra, string)| {
-            let len = qiao::api::MAX_BODY_BYTES + extra;
+            let len = qiao_api::MAX_BODY_BYTES + extra;
             if string {
                 let mut body = vec![b'a'; len];
                 body[0] = b'"';
@@ -959,7 +959,7 @@ fn json_object() -> BoxedStrategy<Value> {
         .boxed()
 }
 
-/// A body the route accepts (checked against host/src/api): any strings, valid shapes.
+/// A body the route accepts (checked against crates/api): any strings, valid shapes.
 fn valid_body(route: Route) -> BoxedStrategy<Value> {
     match route {
         Route::Messages => {
@@ -2088,7 +2088,7 @@ fn regression_framework_rejections_are_in_our_error_shape() {
     for (method, path, status) in cases {
         let mut req = Req::new(method.clone(), path.into());
         if status == 413 {
-            req.body = Some(vec![b' '; qiao::api::MAX_BODY_BYTES + 1]);
+            req.body = Some(vec![b' '; qiao_api::MAX_BODY_BYTES + 1]);
         }
         let answer = fuzz.send(&req).unwrap();
         if answer.status != status || !answer.has_error_shape() {

@@ -2,8 +2,8 @@
 //! with Qiao's CSRF states and single-use codes (`/sso/start`, `/sso/exchange`) answering the enterprise's person,
 //! and messages and approvals addressed by the enterprise's person ids.
 
-use qiao::db::{LinkKind, SsoState};
-use qiao::directory::{Department, Directory, Person};
+use qiao_store::{LinkKind, SsoState};
+use qiao_directory::{Department, Directory, Person};
 use qiao_tests::TestServer;
 use qiao_tests::dingtalk_sim::{self, DingTalkSim};
 use qiao_tests::feishu_sim::{self, FeishuSim};
@@ -165,7 +165,7 @@ async fn start(qiao: &TestServer, connection: &str, body: Value) -> String {
     let url = started["url"].as_str().unwrap();
     assert!(url.contains(&format!("state={state}")), "{url}");
     let expires = started["expires_at_ms"].as_i64().unwrap();
-    let now = qiao::db::now_ms();
+    let now = qiao_store::now_ms();
     assert!(
         (now + 9 * 60_000..=now + 10 * 60_000).contains(&expires),
         "ten minutes: {started}"
@@ -393,8 +393,8 @@ async fn states_and_codes_work_once_and_only_where_they_were_issued() {
     assert_eq!(status, 200, "the refusal did not use it up: {body}");
 
     // An expired state (stored as Qiao stores one, ten minutes and a second ago).
-    let expired = qiao::sso::new_state();
-    let now = qiao::db::now_ms();
+    let expired = qiao_services::sso::new_state();
+    let now = qiao_store::now_ms();
     let stored = SsoState {
         connection: "dt".into(),
         redirect_uri: REDIRECT.into(),
@@ -403,7 +403,7 @@ async fn states_and_codes_work_once_and_only_where_they_were_issued() {
         expires_ms: now - 1_000,
     };
     qiao.db()
-        .sso_add_state(qiao::sso::digest(&expired), stored, 0, 0)
+        .sso_add_state(qiao_services::sso::digest(&expired), stored, 0, 0)
         .await
         .unwrap();
     let code_ = dt.state().code_for("alice");

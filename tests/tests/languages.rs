@@ -109,7 +109,7 @@ async fn every_language_loads_and_behaves_alike() {
 }
 
 fn hex_hmac(key: &str, body: &str) -> String {
-    qiao_hex(&qiao::imports::crypto::hmac_sha256(
+    qiao_hex(&qiao_runtime::imports::crypto::hmac_sha256(
         key.as_bytes(),
         body.as_bytes(),
     ))

@@ -16,7 +16,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
 use base64::Engine as _;
-use qiao::secrets::{MasterKey, config_place};
+use qiao_secrets::{MasterKey, config_place};
 use qiao_tests::TestServer;
 use qiao_tests::child::{QiaoChild, qiao_binary};
 use qiao_tests::feishu_sim::{FeishuSim, Options};

@@ -6,7 +6,7 @@
 use std::path::Path;
 use std::process::Command;
 
-use qiao::trust::{decode_private_key, encode_private_key, encode_public_key, generate_key};
+use qiao_trust::{decode_private_key, encode_private_key, encode_public_key, generate_key};
 use qiao_tests::echo_server::EchoServer;
 use qiao_tests::signing::{BUILD_PUBLISHER, build_public_key};
 use qiao_tests::{TestServer, component};
@@ -29,7 +29,7 @@ fn public_key(key: &str) -> String {
 
 /// The `.sig` file for `bytes`, signed with `key` as `publisher`.
 fn signature(bytes: &[u8], key: &str, publisher: &str) -> String {
-    qiao::trust::sign(bytes, &decode_private_key(key).unwrap(), publisher).to_json()
+    qiao_trust::sign(bytes, &decode_private_key(key).unwrap(), publisher).to_json()
 }
 
 /// Installs `bytes` as `dir/name` the way deploy tools should: write aside, then rename over it.

@@ -1,0 +1,79 @@
+//! `/v1/hooks/{connection}[/...]`: inbound platform callbacks. The connector verifies and parses the request;
+//! its events are committed to the store before the platform gets its reply, so an acknowledged event is never
+//! lost, and a redelivered one is stored once.
+
+use axum::body::Bytes;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+
+use super::{ApiError, AppState, call, expect_reply};
+use qiao_contract::bindings::webhook::Request;
+use qiao_contract::calls::{Call, Reply};
+
+pub async fn handle(
+    State(app): State<AppState>,
+    Path(params): Path<Vec<(String, String)>>,
+    method: Method,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let connection = params
+        .iter()
+        .find(|(k, _)| k == "connection")
+        .map(|(_, v)| v.clone())
+        .unwrap_or_default();
+    let rest = params
+        .iter()
+        .find(|(k, _)| k == "rest")
+        .map(|(_, v)| v.as_str())
+        .unwrap_or("");
+    let request = Request {
+        method: method.as_str().to_string(),
+        path: format!("/{rest}"),
+        query: query.unwrap_or_default(),
+        headers: headers
+            .iter()
+            .map(|(k, v)| {
+                (
+                    k.as_str().to_string(),
+                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                )
+            })
+            .collect(),
+        body: body.to_vec(),
+    };
+    let outcome = match call(&app, &connection, Call::Webhook(request)).await {
+        Ok(reply) => expect_reply!(reply, Reply::Webhook),
+        // A request that fails verification is the sender's fault, not a gateway problem.
+        Err(mut e) if e.code == "platform_unauthorized" => {
+            e.status = StatusCode::UNAUTHORIZED;
+            e.code = "invalid_signature".into();
+            return Err(e);
+        }
+        Err(e) => return Err(e),
+    };
+    let count = outcome.events.len();
+    let inserted = qiao_services::inbound::store_events(&app, &connection, outcome.events)
+        .await
+        .map_err(ApiError::internal)?;
+    tracing::info!(%connection, received = count, new = inserted, "webhook events stored");
+    let response = outcome.response;
+    let status = StatusCode::from_u16(response.status).unwrap_or(StatusCode::OK);
+    let mut out = (status, response.body).into_response();
+    out.extensions_mut().insert(super::error::Verbatim);
+    // The connector's headers replace the defaults (content-type); a name it repeats stays repeated.
+    let mut seen = Vec::new();
+    for (name, value) in response.headers {
+        if let (Ok(name), Ok(value)) = (HeaderName::try_from(name), HeaderValue::try_from(value)) {
+            if seen.contains(&name) {
+                out.headers_mut().append(name, value);
+            } else {
+                out.headers_mut().insert(name.clone(), value);
+                seen.push(name);
+            }
+        }
+    }
+    Ok(out)
+}

@@ -1,0 +1,59 @@
+//! `/healthz`, `/v1/connectors`, `/v1/connections`: what is loaded and configured.
+
+use axum::Json;
+use axum::extract::State;
+use serde_json::{Value, json};
+
+use super::AppState;
+use qiao_runtime::imports::http::Grants;
+
+pub async fn healthz() -> Json<Value> {
+    Json(json!({ "status": "ok" }))
+}
+
+pub async fn connectors(State(app): State<AppState>) -> Json<Value> {
+    Json(json!({ "plugins_dir": app.runtime.connectors.dir(), "connectors": app.runtime.connectors.status() }))
+}
+
+/// Connections with their settings; secrets are listed by name only. `hosts`: what the connector declares, what
+/// the connection grants, and the difference both ways (`missing`: declared, not granted, so refused; `unused`:
+/// granted, not declared).
+pub async fn connections(State(app): State<AppState>) -> Json<Value> {
+    let mut list: Vec<_> = app.runtime.connections.values().collect();
+    list.sort_by(|a, b| a.name.cmp(&b.name));
+    let rows: Vec<Value> = list
+        .into_iter()
+        .map(|c| {
+            let connector = app.runtime.connectors.get(&c.connector);
+            let settings: serde_json::Map<String, Value> = c
+                .values
+                .iter()
+                .filter(|(k, _)| !c.secret_keys.contains(k))
+                .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+                .collect();
+            let mut secrets = c.secret_keys.clone();
+            secrets.sort();
+            // Declared hosts come from the connector loaded now; without one, only the grants are known.
+            let hosts = match &connector {
+                Some(k) => json!(Grants::new(&k.info.hosts, c)),
+                None => json!({
+                    "declared": null,
+                    "granted": c.hosts,
+                    "missing": null,
+                    "unused": null,
+                }),
+            };
+            json!({
+                "name": c.name,
+                "connector": c.connector,
+                "connector_loaded": connector.is_some(),
+                "connector_version": connector.as_ref().map(|k| k.info.version.clone()),
+                "settings": settings,
+                "secrets": secrets,
+                "hosts": hosts,
+                "limits": c.limits,
+            })
+        })
+        .collect();
+    Json(json!({ "connections": rows }))
+}

@@ -1,0 +1,94 @@
+//! `qiao`: the command line. Each command group lives in `cli/` (`serve`, `connectors`, `keys`, `secrets`,
+//! `directory`); this file only parses and hands over.
+
+use std::path::PathBuf;
+
+use anyhow::Result;
+use clap::{Parser, Subcommand};
+
+mod cli {
+    pub mod connectors;
+    pub mod directory;
+    pub mod keys;
+    pub mod secrets;
+    pub mod serve;
+}
+
+/// Qiao (桥): a sandboxed WebAssembly connector runtime joining your systems to DingTalk, WeCom, Feishu/Lark and
+/// Kingdee through one REST API.
+#[derive(Parser)]
+#[command(version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the REST API, loading connectors from the connector directory (hot reload).
+    Serve(cli::serve::ServeArgs),
+    /// Secrets at rest: make a master key, encrypt a secret for qiao.toml, rotate the master key.
+    ///
+    /// Secrets written encrypted in qiao.toml ("qenc:v1:…") and the secrets in the store (subscriber secrets,
+    /// connectors' cached platform tokens) are encrypted with the master key: QIAO_MASTER_KEY (base64 of 32
+    /// bytes), else --master-key-file (QIAO_MASTER_KEY_FILE), else DATA_DIR/master.key, which `qiao serve`
+    /// creates on first start. Back the key up: without it those secrets cannot be read.
+    Secrets {
+        #[command(subcommand)]
+        command: cli::secrets::SecretsCommand,
+    },
+    /// Work with connector files: inspect them; make signing keys, sign and verify (signed connectors).
+    Connectors {
+        #[command(subcommand)]
+        command: cli::connectors::ConnectorsCommand,
+    },
+    /// The enterprise directory and its sync to the platforms, through a running server: push, pull, sync
+    /// (with a dry run and a progress bar), runs.
+    Directory {
+        /// The running server's URL.
+        #[arg(long, env = "QIAO_URL", default_value = "http://127.0.0.1:8080", global = true)]
+        url: String,
+        /// An API key with identity:read and identity:write (see `qiao keys create`).
+        #[arg(long, env = "QIAO_API_KEY", hide_env_values = true, global = true)]
+        api_key: Option<String>,
+        #[command(subcommand)]
+        command: cli::directory::DirectoryCommand,
+    },
+    /// Manage API keys: every API route but /healthz and the webhooks needs one (`Authorization: Bearer …`).
+    Keys {
+        /// The data directory of the server the keys are for.
+        #[arg(long, env = "QIAO_DATA_DIR", default_value = "data", global = true)]
+        data_dir: PathBuf,
+        /// The master key file, if the server is given one (see `qiao serve --help`).
+        #[arg(long, env = "QIAO_MASTER_KEY_FILE", global = true)]
+        master_key_file: Option<PathBuf>,
+        #[command(subcommand)]
+        command: cli::keys::KeysCommand,
+    },
+}
+
+#[tokio::main]
+async fn main() {
+    // A clean one-line error for operators, not a backtrace (even with RUST_BACKTRACE set).
+    if let Err(e) = run().await {
+        eprintln!("error: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+async fn run() -> Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("QIAO_LOG")
+                .unwrap_or_else(|_| "info,tower_http=warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    match Cli::parse().command {
+        Command::Serve(args) => cli::serve::run(args).await,
+        Command::Secrets { command } => cli::secrets::run(command),
+        Command::Directory { url, api_key, command } => cli::directory::run(&url, api_key, command).await,
+        Command::Keys { data_dir, master_key_file, command } => cli::keys::run(data_dir, master_key_file, command).await,
+        Command::Connectors { command } => cli::connectors::run(command).await,
+    }
+}

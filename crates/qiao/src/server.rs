@@ -1,0 +1,156 @@
+//! `qiao serve`: config → store → runtime (and its connector watcher) → services → API → listener, wired together.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+use qiao_config::ConfigFile;
+use qiao_runtime::Runtime;
+use qiao_runtime::engine::{PoolSize, new_engine};
+use qiao_services::App;
+use qiao_services::app::StoreKv;
+use qiao_store::{DB_FILE, Db};
+
+#[derive(Debug, Clone)]
+pub struct ServeOptions {
+    /// None: no connections (connectors can still be listed and inspected).
+    pub config: Option<PathBuf>,
+    pub listen: SocketAddr,
+    /// The connector directory: every `*.wasm` in it is loaded, and it is watched for changes.
+    pub connectors_dir: PathBuf,
+    pub data_dir: PathBuf,
+    /// Compiled-code cache; default `<data_dir>/compiled`.
+    pub cache_dir: Option<PathBuf>,
+    /// The master key file (secrets at rest, see `secrets`). `QIAO_MASTER_KEY`, when set, comes first; with
+    /// neither, `<data_dir>/master.key`, created on first start.
+    pub master_key_file: Option<PathBuf>,
+}
+
+pub struct Server {
+    pub addr: SocketAddr,
+    pub app: Arc<App>,
+    shutdown: oneshot::Sender<()>,
+    task: JoinHandle<std::io::Result<()>>,
+    /// Background work (pollers, deliveries to subscribers): stopped at shutdown. Each keeps its progress in
+    /// the store, so work cut short is redone, never lost.
+    workers: Vec<JoinHandle<()>>,
+    /// The outbox dispatcher: stopped first, and given [`SHUTDOWN_GRACE`] to finish what is in flight.
+    outbox: JoinHandle<()>,
+}
+
+/// How long a shutdown waits for platform calls in flight before handing them back to the queue.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+
+pub async fn start(options: ServeOptions) -> Result<Server> {
+    let config = match &options.config {
+        Some(path) => ConfigFile::load(path)?,
+        None => ConfigFile::default(),
+    };
+    let (master_key, key_source) = qiao_secrets::load_master_key(
+        options.master_key_file.as_deref(),
+        &options.data_dir,
+        true,
+    )?;
+    tracing::info!(key_id = %master_key.id(), source = %key_source, "master key loaded");
+    let connections = config.connections(|var| std::env::var(var).ok(), Some(&master_key))?;
+    let engine = new_engine(&PoolSize::default())?;
+    std::fs::create_dir_all(&options.data_dir)
+        .with_context(|| format!("cannot create data dir {}", options.data_dir.display()))?;
+    let db = Db::open(&options.data_dir.join(DB_FILE), master_key)?;
+    let mut runtime = Runtime::new(
+        engine,
+        Some(options.cache_dir.clone().unwrap_or_else(|| options.data_dir.join("compiled"))),
+        options.connectors_dir.clone(),
+        connections,
+        Arc::new(StoreKv(db.clone())),
+    )?;
+    runtime.connectors.trust = config.trust.clone();
+    let runtime = Arc::new(runtime);
+    qiao_runtime::connectors::watch(runtime.clone())
+        .await
+        .with_context(|| {
+            format!(
+                "cannot watch the connector directory {}",
+                options.connectors_dir.display()
+            )
+        })?;
+    for connection in runtime.connections.values() {
+        if runtime.connectors.get(&connection.connector).is_none() {
+            tracing::warn!(
+                connection = %connection.name,
+                connector = %connection.connector,
+                "connection's connector is not loaded (yet): its calls answer 503 until it is"
+            );
+        }
+    }
+    let mut app = App::new(runtime, db);
+    app.subscriber_settings = config.subscribers.clone();
+    app.directory = config.directory.clone();
+    let app = Arc::new(app);
+    let outbox = qiao_services::outbox::worker::spawn(&app, SHUTDOWN_GRACE);
+    let mut workers = qiao_services::inbound::spawn_pollers(&app);
+    workers.push(qiao_services::subscribers::spawn(&app));
+    qiao_services::sync::resume(&app).await?;
+    workers.extend(qiao_services::sync::schedule::spawn(&app));
+    if config.approvals.reconcile_every_s > 0 {
+        workers.push(qiao_services::approvals::spawn_reconciler(
+            &app,
+            Duration::from_secs(config.approvals.reconcile_every_s),
+        ));
+    }
+    let listener = tokio::net::TcpListener::bind(options.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", options.listen))?;
+    let addr = listener.local_addr()?;
+    let router =
+        qiao_api::router(app.clone()).layer(tower_http::trace::TraceLayer::new_for_http());
+    let (shutdown, stopped) = oneshot::channel::<()>();
+    let task = tokio::spawn(async move {
+        axum::serve(listener, router)
+            .with_graceful_shutdown(async {
+                let _ = stopped.await;
+            })
+            .await
+    });
+    tracing::info!(%addr, connectors_dir = %options.connectors_dir.display(), data_dir = %options.data_dir.display(), "qiao is serving");
+    Ok(Server {
+        addr,
+        app,
+        shutdown,
+        task,
+        outbox,
+        workers,
+    })
+}
+
+impl Server {
+    /// Stops accepting requests and starting attempts; lets in-flight requests and attempts finish (attempts for
+    /// up to [`SHUTDOWN_GRACE`], then they are handed back to the queue), and returns.
+    pub async fn shutdown(self) -> Result<()> {
+        // Callers waiting on results are answered 202 now rather than holding the listener open.
+        self.app.outbox.stop();
+        let _ = self.shutdown.send(());
+        self.task.await??;
+        self.outbox.await?;
+        for worker in &self.workers {
+            worker.abort();
+        }
+        Ok(())
+    }
+
+    /// Serves until SIGINT or SIGTERM, then shuts down gracefully.
+    pub async fn run_until_signal(self) -> Result<()> {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+        tracing::info!("shutting down");
+        self.shutdown().await
+    }
+}

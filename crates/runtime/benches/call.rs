@@ -1,0 +1,132 @@
+//! One connector call through the host — fresh sandboxed instance, call, return — next to the same logic called
+//! natively in Rust, so the cost of isolation is a ratio measured on the same machine in the same run.
+//!
+//! Needs `target/connectors/echo.wasm` (`scripts/build-connectors.sh`). Run: `cargo bench -p qiao-runtime --bench call`.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::Arc;
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use qiao_contract::bindings::webhook::Request;
+use qiao_contract::calls::{Call, Reply};
+use qiao_config::Connection;
+use qiao_runtime::engine::{PoolSize, new_engine};
+use qiao_runtime::Runtime;
+use qiao_runtime::kv::MemoryKv;
+use sha2::{Digest, Sha256};
+
+fn runtime(rt: &tokio::runtime::Runtime, dir: &Path) -> Arc<Runtime> {
+    let wasm = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/connectors/echo.wasm");
+    assert!(
+        wasm.exists(),
+        "build the connectors first: scripts/build-connectors.sh"
+    );
+    let plugins = dir.join("connectors");
+    std::fs::create_dir_all(&plugins).unwrap();
+    std::fs::copy(&wasm, plugins.join("echo.wasm")).unwrap();
+    // Signed at build time (scripts/sign-connectors.sh; `make bench` runs it), and the build key trusted: the
+    // default [trust] policy is require.
+    let build_pub = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/signing/qiao-build.pub");
+    let sign_first = "sign the connectors first: scripts/sign-connectors.sh target/release/qiao";
+    std::fs::copy(
+        wasm.with_extension("wasm.sig"),
+        plugins.join("echo.wasm.sig"),
+    )
+    .expect(sign_first);
+    let build_key = qiao_trust::read_public_key_file(&build_pub).expect(sign_first);
+    let connection = Connection {
+        name: "bench".into(),
+        connector: "echo".into(),
+        values: HashMap::from([("api_base".into(), "https://echo.invalid".into())]),
+        ..Default::default()
+    };
+    let engine = new_engine(&PoolSize::default()).unwrap();
+    let mut runtime = Runtime::new(
+        engine,
+        Some(dir.join("compiled")),
+        plugins,
+        vec![connection],
+        Arc::new(MemoryKv::default()),
+    )
+    .unwrap();
+    runtime.connectors.trust.publishers = [("qiao-build".to_string(), build_key)].into();
+    let runtime = Arc::new(runtime);
+    rt.block_on(qiao_runtime::connectors::rescan(&runtime));
+    assert!(runtime.connectors.get("echo").is_some());
+    runtime
+}
+
+/// What the echo connector's `sso-authorize-url` does, natively.
+fn native_authorize_url(config: &HashMap<String, String>, redirect: &str, state: &str) -> String {
+    let base = config
+        .get("api_base")
+        .map_or("https://echo.invalid", String::as_str);
+    let enc = |s: &str| url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
+    format!(
+        "{base}/authorize?redirect_uri={}&state={}",
+        enc(redirect),
+        enc(state)
+    )
+}
+
+/// What the echo connector's webhook `handle` does, natively: hash the body, build one event, echo the body.
+fn native_webhook(body: &[u8]) -> (Vec<u8>, String, String) {
+    let id = hex::encode(Sha256::digest(body));
+    let payload =
+        serde_json::json!({ "body": String::from_utf8_lossy(body), "method": "POST", "query": "" })
+            .to_string();
+    (body.to_vec(), id, payload)
+}
+
+fn bench(c: &mut Criterion) {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let qiao = runtime(&rt, dir.path());
+    let config = HashMap::from([("api_base".to_string(), "https://echo.invalid".to_string())]);
+    let body = vec![b'a'; 1024];
+
+    let mut group = c.benchmark_group("sso_authorize_url");
+    group.bench_function("native", |b| {
+        b.iter(|| native_authorize_url(&config, "https://oa.example/cb?x=1", "s1"))
+    });
+    group.bench_function("through_host", |b| {
+        b.to_async(&rt).iter(|| async {
+            let call = Call::SsoAuthorizeUrl {
+                redirect_uri: "https://oa.example/cb?x=1".into(),
+                state: "s1".into(),
+                flow: None,
+            };
+            match qiao.call("bench", call).await {
+                Ok(Reply::Url(url)) => url,
+                _ => panic!("call failed"),
+            }
+        })
+    });
+    group.finish();
+
+    let mut group = c.benchmark_group("webhook_1k");
+    group.bench_function("native", |b| b.iter(|| native_webhook(&body)));
+    group.bench_function("through_host", |b| {
+        b.to_async(&rt).iter(|| async {
+            let request = Request {
+                method: "POST".into(),
+                path: "/".into(),
+                query: String::new(),
+                headers: vec![],
+                body: body.clone(),
+            };
+            match qiao.call("bench", Call::Webhook(request)).await {
+                Ok(Reply::Webhook(outcome)) => outcome,
+                _ => panic!("call failed"),
+            }
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);

@@ -1,0 +1,364 @@
+//! The connector directory, where a connector is loaded: every `*.wasm` file is a connector. Files are watched —
+//! add one and it is live, replace it and it reloads, remove it and it is gone — within about a second.
+//! A file that fails to load is reported and the version loaded before keeps serving.
+//!
+//! Each file's detached signature `NAME.wasm.sig`, if any, is checked against `[trust]` before the file is
+//! compiled (see `trust`); changing, adding or removing the `.sig` alone loads its `.wasm` again.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, SystemTime};
+
+use anyhow::Result;
+use notify::Watcher;
+use serde::Serialize;
+
+use crate::connector::Connector;
+use qiao_contract::Capability;
+use crate::runtime::Runtime;
+use qiao_trust::{self as trust, Policy, TrustConfig, Verdict};
+
+/// A periodic rescan catches what file events miss (network filesystems, editors that swap files).
+const RESCAN_EVERY: Duration = Duration::from_secs(2);
+/// Events come in bursts while a file is written: wait for quiet before loading.
+const SETTLE: Duration = Duration::from_millis(150);
+/// Larger files are refused before they are read.
+pub const MAX_COMPONENT_BYTES: u64 = 256 * 1024 * 1024;
+
+/// Modification time and size of a file.
+type Stamp = (SystemTime, u64);
+
+#[derive(Default)]
+struct PluginFile {
+    /// The `.wasm` file's stamp and its `.sig` file's (if any) last seen: unchanged files are not read again.
+    seen: Option<(Stamp, Option<Stamp>)>,
+    loaded: Option<Arc<Connector>>,
+    error: Option<String>,
+    /// The signature check of the file last read.
+    trust: Verdict,
+}
+
+pub struct Registry {
+    dir: PathBuf,
+    files: RwLock<BTreeMap<PathBuf, PluginFile>>,
+    by_id: RwLock<HashMap<String, Arc<Connector>>>,
+    /// Rescans one at a time.
+    scanning: tokio::sync::Mutex<()>,
+    /// Which files may load (`[trust]` in the config); set before the directory is first scanned.
+    pub trust: TrustConfig,
+}
+
+/// A row of `GET /v1/connectors`.
+#[derive(Debug, Serialize)]
+pub struct ConnectorStatus {
+    pub file: String,
+    pub id: Option<String>,
+    pub name: Option<String>,
+    pub version: Option<String>,
+    pub vendor: Option<String>,
+    pub platform: Option<String>,
+    pub capabilities: Vec<Capability>,
+    pub hosts: Vec<String>,
+    /// `loaded`; `failed` (nothing serving); or `stale` (the file failed to load, the previous version serves).
+    pub state: &'static str,
+    pub error: Option<String>,
+    pub sha256: Option<String>,
+    /// The signature check of the file as last read (which, when `stale`, is not the version serving).
+    pub trust: Verdict,
+}
+
+impl Registry {
+    pub fn new(dir: PathBuf) -> Registry {
+        Registry {
+            dir,
+            files: RwLock::default(),
+            by_id: RwLock::default(),
+            scanning: tokio::sync::Mutex::new(()),
+            trust: TrustConfig::default(),
+        }
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The connector serving an id right now.
+    pub fn get(&self, id: &str) -> Option<Arc<Connector>> {
+        self.by_id.read().unwrap().get(id).cloned()
+    }
+
+    pub fn status(&self) -> Vec<ConnectorStatus> {
+        let files = self.files.read().unwrap();
+        files
+            .iter()
+            .map(|(path, file)| {
+                let c = file.loaded.as_deref();
+                ConnectorStatus {
+                    file: path
+                        .file_name()
+                        .map(|n| n.to_string_lossy().into_owned())
+                        .unwrap_or_default(),
+                    id: c.map(|c| c.info.id.clone()),
+                    name: c.map(|c| c.info.name.clone()),
+                    version: c.map(|c| c.info.version.clone()),
+                    vendor: c.map(|c| c.info.vendor.clone()),
+                    platform: c.map(|c| c.info.platform.clone()),
+                    capabilities: c.map(|c| c.exports.capabilities()).unwrap_or_default(),
+                    hosts: c.map(|c| c.info.hosts.clone()).unwrap_or_default(),
+                    state: match (c, &file.error) {
+                        (Some(_), None) => "loaded",
+                        (Some(_), Some(_)) => "stale",
+                        (None, _) => "failed",
+                    },
+                    error: file.error.clone(),
+                    sha256: c.map(|c| c.hash.clone()),
+                    trust: file.trust.clone(),
+                }
+            })
+            .collect()
+    }
+}
+
+/// Brings the registry in line with the directory: loads new and changed files, drops removed ones.
+pub async fn rescan(runtime: &Runtime) {
+    let registry = &runtime.connectors;
+    let _one_at_a_time = registry.scanning.lock().await;
+    let present = match list_components(&registry.dir) {
+        Ok(present) => present,
+        Err(e) => {
+            tracing::error!(dir = %registry.dir.display(), "cannot read plugins directory: {e:#}");
+            return;
+        }
+    };
+    let mut changed = false;
+    // Connectors loaded in this scan: their connections' missing host grants are reported once they serve.
+    let mut loaded = Vec::new();
+    {
+        let mut files = registry.files.write().unwrap();
+        let before = files.len();
+        files.retain(|path, _| present.contains_key(path));
+        changed |= files.len() != before;
+    }
+    for (path, stamp) in &present {
+        let unchanged = registry
+            .files
+            .read()
+            .unwrap()
+            .get(path)
+            .is_some_and(|f| f.seen == Some(*stamp));
+        if unchanged {
+            continue;
+        }
+        changed = true;
+        let (result, verdict) = load_file(runtime, path, stamp.0.1).await;
+        let mut files = registry.files.write().unwrap();
+        let file = files.entry(path.clone()).or_default();
+        file.seen = Some(*stamp);
+        file.trust = verdict;
+        match result {
+            Ok(connector) => {
+                let connector = Arc::new(connector);
+                loaded.push(connector.clone());
+                file.loaded = Some(connector);
+                file.error = None;
+            }
+            Err(e) => {
+                let error = format!("{e:#}");
+                tracing::error!(
+                    file = %path.display(),
+                    serving_previous = file.loaded.is_some(),
+                    "connector failed to load: {error}"
+                );
+                file.error = Some(error);
+            }
+        }
+    }
+    if changed {
+        rebuild_index(registry);
+    }
+    for connector in loaded {
+        if registry
+            .get(connector.id())
+            .is_some_and(|serving| Arc::ptr_eq(&serving, &connector))
+        {
+            runtime.warn_missing_grants(&connector);
+        }
+    }
+}
+
+/// Reads, checks against the trust policy, and loads one file; also returns its signature check.
+async fn load_file(runtime: &Runtime, path: &Path, size: u64) -> (Result<Connector>, Verdict) {
+    if size > MAX_COMPONENT_BYTES {
+        let error = anyhow::anyhow!("file is larger than {MAX_COMPONENT_BYTES} bytes");
+        return (Err(error), Verdict::default());
+    }
+    let bytes = match tokio::fs::read(path).await {
+        Ok(bytes) => bytes,
+        Err(e) => return (Err(e.into()), Verdict::default()),
+    };
+    let policy = runtime.connectors.trust.policy;
+    let (bytes, verdict) = check_signature(&runtime.connectors.trust, path, bytes).await;
+    if let Err(refused) = verdict.admit(policy) {
+        return (Err(anyhow::anyhow!(refused)), verdict);
+    }
+    if let (Policy::Warn, false, Some(problem)) = (policy, verdict.verified, &verdict.problem) {
+        tracing::warn!(
+            file = %path.display(),
+            "connector is not verified ({problem}); loading it because [trust] policy is warn \
+             (production should use policy = \"require\")"
+        );
+    } else if verdict.verified {
+        tracing::info!(
+            file = %path.display(),
+            publisher = verdict.publisher.as_deref().unwrap_or_default(),
+            "connector signature verified"
+        );
+    }
+    (runtime.load_connector(path, bytes).await, verdict)
+}
+
+/// `NAME.wasm` → `NAME.wasm.sig`.
+fn sig_path(path: &Path) -> PathBuf {
+    let mut sig = path.as_os_str().to_owned();
+    sig.push(".sig");
+    PathBuf::from(sig)
+}
+
+/// Checks a file's bytes against its `.sig` file (hashing off the async threads); hands the bytes back.
+async fn check_signature(trust: &TrustConfig, path: &Path, bytes: Vec<u8>) -> (Vec<u8>, Verdict) {
+    let sig_path = sig_path(path);
+    let sig_name = sig_path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let cannot_read = |e: std::io::Error| Verdict {
+        signed: true,
+        problem: Some(format!("cannot read {sig_name}: {e}")),
+        ..Verdict::default()
+    };
+    let signed = match tokio::fs::metadata(&sig_path).await {
+        Ok(meta) => meta.is_file(),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => false,
+        Err(e) => return (bytes, cannot_read(e)),
+    };
+    if trust.policy == Policy::Off {
+        // Not read at all: only whether there is one is reported.
+        let verdict = Verdict {
+            signed,
+            ..Verdict::default()
+        };
+        return (bytes, verdict);
+    }
+    if !signed {
+        return (bytes, Verdict::unsigned(&sig_name));
+    }
+    let sig = match read_limited(&sig_path, trust::MAX_SIG_BYTES).await {
+        Ok(sig) => sig,
+        Err(e) => return (bytes, cannot_read(e)),
+    };
+    let trust = trust.clone();
+    match tokio::task::spawn_blocking(move || {
+        let verdict = trust::verify(&bytes, &sig, &trust);
+        (bytes, verdict)
+    })
+    .await
+    {
+        Ok(checked) => checked,
+        Err(e) => std::panic::resume_unwind(e.into_panic()),
+    }
+}
+
+/// A file's contents, refused when larger than `max` bytes.
+async fn read_limited(path: &Path, max: u64) -> std::io::Result<Vec<u8>> {
+    use tokio::io::AsyncReadExt;
+    let mut out = Vec::new();
+    tokio::fs::File::open(path)
+        .await?
+        .take(max + 1)
+        .read_to_end(&mut out)
+        .await?;
+    if out.len() as u64 > max {
+        return Err(std::io::Error::other(format!("larger than {max} bytes")));
+    }
+    Ok(out)
+}
+
+/// Maps ids to the connectors serving them. Two files claiming one id: the first (by file name) wins and the
+/// other is reported.
+fn rebuild_index(registry: &Registry) {
+    let mut files = registry.files.write().unwrap();
+    let mut by_id: HashMap<String, Arc<Connector>> = HashMap::new();
+    let mut owner: HashMap<String, PathBuf> = HashMap::new();
+    for (path, file) in files.iter_mut() {
+        let Some(connector) = &file.loaded else {
+            continue;
+        };
+        let id = connector.info.id.clone();
+        if let Some(first) = owner.get(&id) {
+            file.error = Some(format!(
+                "connector id {id:?} is already provided by {}",
+                first.display()
+            ));
+            continue;
+        }
+        owner.insert(id.clone(), path.clone());
+        by_id.insert(id, connector.clone());
+    }
+    *registry.by_id.write().unwrap() = by_id;
+}
+
+/// Every `*.wasm` file, with its stamp and its `.sig` file's (if any).
+fn list_components(dir: &Path) -> Result<BTreeMap<PathBuf, (Stamp, Option<Stamp>)>> {
+    let mut out = BTreeMap::new();
+    for entry in std::fs::read_dir(dir)? {
+        let path = entry?.path();
+        if path.extension().is_some_and(|e| e == "wasm")
+            && let Ok(meta) = std::fs::metadata(&path)
+            && meta.is_file()
+        {
+            let sig = std::fs::metadata(sig_path(&path))
+                .ok()
+                .filter(|m| m.is_file())
+                .and_then(|m| Some((m.modified().ok()?, m.len())));
+            out.insert(path, ((meta.modified()?, meta.len()), sig));
+        }
+    }
+    Ok(out)
+}
+
+/// Watches the directory until the runtime is dropped. Returns once the first scan is done, so a server
+/// starts with its connectors loaded.
+pub async fn watch(runtime: Arc<Runtime>) -> Result<()> {
+    std::fs::create_dir_all(runtime.connectors.dir())?;
+    if let Some(warning) = runtime.connectors.trust.startup_warning() {
+        tracing::warn!("{warning}");
+    }
+    rescan(&runtime).await;
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
+        if event.is_ok() {
+            let _ = tx.send(());
+        }
+    })?;
+    watcher.watch(runtime.connectors.dir(), notify::RecursiveMode::NonRecursive)?;
+    let weak = Arc::downgrade(&runtime);
+    drop(runtime);
+    tokio::spawn(async move {
+        let _watcher = watcher;
+        let mut tick = tokio::time::interval(RESCAN_EVERY);
+        loop {
+            tokio::select! {
+                event = rx.recv() => {
+                    if event.is_none() { break; }
+                    tokio::time::sleep(SETTLE).await;
+                    while rx.try_recv().is_ok() {}
+                }
+                _ = tick.tick() => {}
+            }
+            let Some(runtime) = weak.upgrade() else { break };
+            rescan(&runtime).await;
+        }
+    });
+    Ok(())
+}

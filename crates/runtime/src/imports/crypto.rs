@@ -1,0 +1,133 @@
+//! Cryptographic primitives done natively, so connectors in any language get them fast and right (callback
+//! signatures and AES for DingTalk, WeCom and Feishu; HMAC for Kingdee).
+
+use aes::cipher::{BlockDecryptMut, BlockEncryptMut, KeyIvInit, block_padding};
+use hmac::{Hmac, Mac};
+use rand::RngCore;
+use sha1::Sha1;
+use sha2::{Digest, Sha256};
+
+use qiao_contract::bindings::crypto::{self, Padding};
+use crate::sandbox::HostState;
+
+type Enc = cbc::Encryptor<aes::Aes256>;
+type Dec = cbc::Decryptor<aes::Aes256>;
+
+const MAX_RANDOM_BYTES: u32 = 4096;
+
+pub fn hmac_sha256(key: &[u8], data: &[u8]) -> Vec<u8> {
+    let mut mac = Hmac::<Sha256>::new_from_slice(key).expect("HMAC takes any key length");
+    mac.update(data);
+    mac.finalize().into_bytes().to_vec()
+}
+
+fn cipher_keys(key: &[u8], iv: &[u8]) -> Result<(), String> {
+    if key.len() != 32 || iv.len() != 16 {
+        return Err(format!(
+            "AES-256-CBC needs a 32-byte key and a 16-byte IV, got {} and {}",
+            key.len(),
+            iv.len()
+        ));
+    }
+    Ok(())
+}
+
+pub fn aes256_cbc_encrypt(
+    key: &[u8],
+    iv: &[u8],
+    data: &[u8],
+    padding: Padding,
+) -> Result<Vec<u8>, String> {
+    cipher_keys(key, iv)?;
+    let cipher = Enc::new_from_slices(key, iv).map_err(|e| e.to_string())?;
+    match padding {
+        Padding::Pkcs7 => Ok(cipher.encrypt_padded_vec_mut::<block_padding::Pkcs7>(data)),
+        Padding::None if !data.len().is_multiple_of(16) => {
+            Err(format!("{} bytes is not a multiple of 16", data.len()))
+        }
+        Padding::None => Ok(cipher.encrypt_padded_vec_mut::<block_padding::NoPadding>(data)),
+    }
+}
+
+pub fn aes256_cbc_decrypt(
+    key: &[u8],
+    iv: &[u8],
+    data: &[u8],
+    padding: Padding,
+) -> Result<Vec<u8>, String> {
+    cipher_keys(key, iv)?;
+    let cipher = Dec::new_from_slices(key, iv).map_err(|e| e.to_string())?;
+    let result = match padding {
+        Padding::Pkcs7 => cipher.decrypt_padded_vec_mut::<block_padding::Pkcs7>(data),
+        Padding::None => cipher.decrypt_padded_vec_mut::<block_padding::NoPadding>(data),
+    };
+    result.map_err(|_| "decryption failed: wrong key, corrupt data or bad padding".to_string())
+}
+
+impl crypto::Host for HostState {
+    fn sha1(&mut self, data: Vec<u8>) -> Vec<u8> {
+        Sha1::digest(&data).to_vec()
+    }
+
+    fn sha256(&mut self, data: Vec<u8>) -> Vec<u8> {
+        Sha256::digest(&data).to_vec()
+    }
+
+    fn hmac_sha256(&mut self, key: Vec<u8>, data: Vec<u8>) -> Vec<u8> {
+        hmac_sha256(&key, &data)
+    }
+
+    fn aes256_cbc_encrypt(
+        &mut self,
+        key: Vec<u8>,
+        iv: Vec<u8>,
+        data: Vec<u8>,
+        padding: Padding,
+    ) -> Result<Vec<u8>, String> {
+        aes256_cbc_encrypt(&key, &iv, &data, padding)
+    }
+
+    fn aes256_cbc_decrypt(
+        &mut self,
+        key: Vec<u8>,
+        iv: Vec<u8>,
+        data: Vec<u8>,
+        padding: Padding,
+    ) -> Result<Vec<u8>, String> {
+        aes256_cbc_decrypt(&key, &iv, &data, padding)
+    }
+
+    fn random_bytes(&mut self, len: u32) -> Vec<u8> {
+        let mut bytes = vec![0; len.min(MAX_RANDOM_BYTES) as usize];
+        rand::rng().fill_bytes(&mut bytes);
+        bytes
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hmac_matches_rfc4231_case_2() {
+        let mac = hmac_sha256(b"Jefe", b"what do ya want for nothing?");
+        assert_eq!(
+            hex::encode(mac),
+            "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
+        );
+    }
+
+    #[test]
+    fn aes_round_trips_and_rejects_bad_input() {
+        let (key, iv) = ([7u8; 32], [9u8; 16]);
+        let ct = aes256_cbc_encrypt(&key, &iv, b"hello", Padding::Pkcs7).unwrap();
+        assert_eq!(ct.len(), 16);
+        assert_eq!(
+            aes256_cbc_decrypt(&key, &iv, &ct, Padding::Pkcs7).unwrap(),
+            b"hello"
+        );
+        assert!(aes256_cbc_encrypt(&key, &iv, b"hello", Padding::None).is_err());
+        assert!(aes256_cbc_encrypt(&key[..16], &iv, b"hello", Padding::Pkcs7).is_err());
+        assert!(aes256_cbc_decrypt(&[8u8; 32], &iv, &ct, Padding::Pkcs7).is_err());
+    }
+}

@@ -1,0 +1,409 @@
+//! Outbound HTTP for connectors, and where the allow-list is checked: a connector reaches only the hosts it
+//! declared *and* its connection was granted (`hosts = [...]`, over https), and the origins of its connection's
+//! API-base overrides. Redirects are not followed, so a granted host cannot bounce a request elsewhere.
+
+use std::time::{Duration, Instant};
+
+use futures::StreamExt;
+use serde::Serialize;
+use url::Url;
+
+use qiao_contract::bindings::describe::Info;
+use qiao_contract::bindings::http::{self, HttpError, Method, Request, Response};
+use qiao_config::Connection;
+use crate::sandbox::HostState;
+
+/// A declared host as a URL's `host_str` compares to it (lowercase, IDNA); declared hosts were checked to be
+/// host names when the connector loaded.
+fn normal(host: &str) -> String {
+    url::Host::parse(&host.to_lowercase())
+        .map(|h| h.to_string())
+        .unwrap_or_else(|_| host.to_ascii_lowercase())
+}
+
+/// What a connection's connector declares and what its operator granted (`GET /v1/connections`, start-up
+/// warnings).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Grants {
+    pub declared: Vec<String>,
+    pub granted: Vec<String>,
+    /// Declared but not granted: the connector's requests to these are refused.
+    pub missing: Vec<String>,
+    /// Granted but not declared: not reachable (a connector reaches only hosts it declares).
+    pub unused: Vec<String>,
+}
+
+impl Grants {
+    pub fn new(declared: &[String], connection: &Connection) -> Grants {
+        let mut normalised: Vec<String> = Vec::new();
+        for host in declared.iter().map(|h| normal(h)) {
+            if !normalised.contains(&host) {
+                normalised.push(host);
+            }
+        }
+        let granted = connection.hosts.clone();
+        Grants {
+            missing: normalised
+                .iter()
+                .filter(|h| !granted.contains(h))
+                .cloned()
+                .collect(),
+            unused: granted
+                .iter()
+                .filter(|h| !normalised.contains(h))
+                .cloned()
+                .collect(),
+            declared: normalised,
+            granted,
+        }
+    }
+
+    /// Declared and granted: what the connector may reach over https.
+    pub fn effective(&self) -> Vec<String> {
+        self.declared
+            .iter()
+            .filter(|h| self.granted.contains(h))
+            .cloned()
+            .collect()
+    }
+
+    /// Logs one warning when the connector declares hosts the connection does not grant.
+    pub fn warn_missing(&self, connection: &Connection) {
+        if self.missing.is_empty() {
+            return;
+        }
+        let mut suggested = self.granted.clone();
+        suggested.extend(self.missing.iter().cloned());
+        tracing::warn!(
+            connection = %connection.name,
+            connector = %connection.connector,
+            missing = ?self.missing,
+            "connection {} does not grant hosts its connector declares; its requests to them will be refused. \
+             To grant them: hosts = {:?} in [connections.{}]",
+            connection.name,
+            suggested,
+            connection.name
+        );
+    }
+}
+
+/// Who may be reached from one connection.
+#[derive(Debug, Default)]
+pub struct AllowList {
+    /// Host names declared by the connector and granted to the connection, reachable over https on the
+    /// default port.
+    hosts: Vec<String>,
+    /// Exact origins (`http://127.0.0.1:9001`) from API-base settings.
+    origins: Vec<String>,
+    /// Everything declared and everything granted, to explain a refusal.
+    grants: Option<Grants>,
+}
+
+impl AllowList {
+    pub fn new(info: &Info, connection: &Connection) -> AllowList {
+        let grants = Grants::new(&info.hosts, connection);
+        let origins = info
+            .config
+            .iter()
+            .filter(|field| field.api_base)
+            .filter_map(|field| connection.values.get(&field.key))
+            .filter_map(|value| Url::parse(value).ok())
+            .map(|url| url.origin().ascii_serialization())
+            .collect();
+        AllowList {
+            hosts: grants.effective(),
+            origins,
+            grants: Some(grants),
+        }
+    }
+
+    pub fn permits(&self, url: &Url) -> bool {
+        let https_granted = url.scheme() == "https"
+            && url.port().is_none()
+            && url
+                .host_str()
+                .is_some_and(|h| self.hosts.iter().any(|d| d == h));
+        https_granted || self.origins.contains(&url.origin().ascii_serialization())
+    }
+
+    pub fn describe(&self) -> String {
+        let all: Vec<String> = self
+            .hosts
+            .iter()
+            .map(|h| format!("https://{h}"))
+            .chain(self.origins.clone())
+            .collect();
+        if all.is_empty() {
+            "none".into()
+        } else {
+            all.join(", ")
+        }
+    }
+
+    /// Why a request to `url` from connection `name` is refused, and how it could be granted.
+    pub fn refusal(&self, url: &Url, name: &str) -> String {
+        let host = url.host_str().unwrap_or_default();
+        let refused = format!(
+            "{} is not granted to connection {name} (granted: {})",
+            url.origin().ascii_serialization(),
+            self.describe()
+        );
+        let Some(grants) = &self.grants else {
+            return refused;
+        };
+        let how = if self.hosts.iter().any(|h| h == host) {
+            "; granted hosts are reached over https on the default port only".to_string()
+        } else if grants.declared.iter().any(|h| h == host) {
+            let mut suggested = grants.granted.clone();
+            suggested.push(host.to_string());
+            let https_only = if url.scheme() == "https" && url.port().is_none() {
+                ""
+            } else {
+                " (granted hosts are reached over https on the default port only)"
+            };
+            format!(
+                "; the connector declares {host}: to grant it, set hosts = {suggested:?} in [connections.{name}]{https_only}"
+            )
+        } else {
+            format!(
+                "; the connector does not declare {host} in describe, and only declared hosts can be granted \
+                 (hosts = [...] in [connections.{name}]), or set as an API base"
+            )
+        };
+        refused + &how
+    }
+}
+
+/// The URL without its query string, which often carries credentials (`?access_token=`, `?appsecret=`).
+fn redacted(url: &Url) -> String {
+    format!("{}{}", url.origin().ascii_serialization(), url.path())
+}
+
+impl http::Host for HostState {
+    async fn send(&mut self, request: Request) -> Result<Response, HttpError> {
+        let limits = self.limits().clone();
+        if self.http_requests >= limits.max_http_requests {
+            return Err(HttpError::RequestLimit(limits.max_http_requests));
+        }
+        self.http_requests += 1;
+        let url = Url::parse(&request.url)
+            .map_err(|e| HttpError::InvalidRequest(format!("bad URL: {e}")))?;
+        if !self.allow.permits(&url) {
+            tracing::warn!(
+                connection = %self.connection.name,
+                url = %redacted(&url),
+                "refused outbound request to a host not granted to this connection"
+            );
+            return Err(HttpError::NotAllowed(
+                self.allow.refusal(&url, &self.connection.name),
+            ));
+        }
+        let remaining = self.deadline.saturating_duration_since(Instant::now());
+        let timeout = request.timeout_ms.map_or(remaining, |ms| {
+            Duration::from_millis(ms.into()).min(remaining)
+        });
+        let method = match request.method {
+            Method::Get => reqwest::Method::GET,
+            Method::Post => reqwest::Method::POST,
+            Method::Put => reqwest::Method::PUT,
+            Method::Patch => reqwest::Method::PATCH,
+            Method::Delete => reqwest::Method::DELETE,
+            Method::Head => reqwest::Method::HEAD,
+        };
+        let mut builder = self
+            .http
+            .request(method, url.clone())
+            .timeout(timeout)
+            .body(request.body);
+        for (name, value) in &request.headers {
+            builder = builder.header(name, value);
+        }
+        let started = Instant::now();
+        let result = fetch(builder, limits.max_response_bytes).await;
+        tracing::debug!(
+            connection = %self.connection.name,
+            url = %redacted(&url),
+            status = result.as_ref().ok().map(|r| r.status),
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "outbound request"
+        );
+        result
+    }
+}
+
+async fn fetch(builder: reqwest::RequestBuilder, max_bytes: u64) -> Result<Response, HttpError> {
+    let response = builder.send().await.map_err(classify)?;
+    if response.content_length().is_some_and(|len| len > max_bytes) {
+        return Err(HttpError::TooLarge(max_bytes));
+    }
+    let status = response.status().as_u16();
+    let headers = response
+        .headers()
+        .iter()
+        .map(|(k, v)| {
+            (
+                k.as_str().to_string(),
+                String::from_utf8_lossy(v.as_bytes()).into_owned(),
+            )
+        })
+        .collect();
+    // Read the body in chunks so an endless or lying response stops at the limit instead of filling memory.
+    let mut body = Vec::new();
+    let mut stream = response.bytes_stream();
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(classify)?;
+        if (body.len() + chunk.len()) as u64 > max_bytes {
+            return Err(HttpError::TooLarge(max_bytes));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(Response {
+        status,
+        headers,
+        body,
+    })
+}
+
+fn classify(e: reqwest::Error) -> HttpError {
+    if e.is_timeout() {
+        HttpError::Timeout
+    } else if e.is_builder() {
+        HttpError::InvalidRequest(e.to_string())
+    } else {
+        // Without the URL: it may carry credentials in its query.
+        HttpError::Transport(e.without_url().to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use qiao_contract::bindings::describe::{ConfigField, Info};
+
+    fn info(declared: &[&str]) -> Info {
+        Info {
+            id: "t".into(),
+            name: "t".into(),
+            version: "1".into(),
+            vendor: "v".into(),
+            platform: "p".into(),
+            hosts: declared.iter().map(|h| h.to_string()).collect(),
+            config: vec![ConfigField {
+                key: "api_base".into(),
+                description: String::new(),
+                required: false,
+                secret: false,
+                api_base: true,
+            }],
+        }
+    }
+
+    fn connection(granted: &[&str], api_base: Option<&str>) -> Connection {
+        Connection {
+            name: "c".into(),
+            connector: "t".into(),
+            values: api_base
+                .map(|b| ("api_base".to_string(), b.to_string()))
+                .into_iter()
+                .collect(),
+            hosts: granted.iter().map(|h| h.to_string()).collect(),
+            ..Default::default()
+        }
+    }
+
+    fn allow(declared: &[&str], granted: &[&str], api_base: Option<&str>) -> AllowList {
+        AllowList::new(&info(declared), &connection(granted, api_base))
+    }
+
+    fn url(text: &str) -> Url {
+        Url::parse(text).unwrap()
+    }
+
+    #[test]
+    fn granted_hosts_are_https_only_on_the_default_port() {
+        let list = allow(&["oapi.dingtalk.com"], &["oapi.dingtalk.com"], None);
+        assert!(list.permits(&url("https://oapi.dingtalk.com/gettoken?x=1")));
+        assert!(list.permits(&url("https://OAPI.dingtalk.com/")));
+        assert!(!list.permits(&url("http://oapi.dingtalk.com/")));
+        assert!(!list.permits(&url("https://oapi.dingtalk.com:8443/")));
+        assert!(!list.permits(&url("https://evil.com/?oapi.dingtalk.com")));
+        assert!(!list.permits(&url("https://oapi.dingtalk.com.evil.com/")));
+        assert!(!list.permits(&url("https://user@evil.com/")));
+    }
+
+    #[test]
+    fn only_hosts_both_declared_and_granted_are_reachable() {
+        let list = allow(
+            &["OAPI.dingtalk.com", "api.dingtalk.com"],
+            &["oapi.dingtalk.com", "evil.com"],
+            None,
+        );
+        assert!(list.permits(&url("https://oapi.dingtalk.com/")));
+        assert!(
+            !list.permits(&url("https://api.dingtalk.com/")),
+            "declared, not granted"
+        );
+        assert!(
+            !list.permits(&url("https://evil.com/")),
+            "granted, not declared"
+        );
+        assert_eq!(list.describe(), "https://oapi.dingtalk.com");
+
+        let grants = Grants::new(
+            &["OAPI.dingtalk.com".into(), "api.dingtalk.com".into()],
+            &connection(&["oapi.dingtalk.com", "evil.com"], None),
+        );
+        assert_eq!(grants.declared, ["oapi.dingtalk.com", "api.dingtalk.com"]);
+        assert_eq!(grants.granted, ["oapi.dingtalk.com", "evil.com"]);
+        assert_eq!(grants.missing, ["api.dingtalk.com"]);
+        assert_eq!(grants.unused, ["evil.com"]);
+        assert_eq!(grants.effective(), ["oapi.dingtalk.com"]);
+    }
+
+    #[test]
+    fn nothing_is_granted_by_default() {
+        let list = allow(&["oapi.dingtalk.com"], &[], None);
+        assert!(!list.permits(&url("https://oapi.dingtalk.com/")));
+        assert_eq!(list.describe(), "none");
+        assert!(AllowList::default().describe() == "none");
+        assert!(!AllowList::default().permits(&url("https://oapi.dingtalk.com/")));
+    }
+
+    #[test]
+    fn api_base_grants_exactly_its_origin() {
+        // The operator wrote the API base: its origin counts as granted without `hosts`.
+        let list = allow(&[], &[], Some("http://127.0.0.1:9001/base"));
+        assert!(list.permits(&url("http://127.0.0.1:9001/other/path")));
+        assert!(!list.permits(&url("http://127.0.0.1:9002/")));
+        assert!(!list.permits(&url("https://127.0.0.1:9001/")));
+        assert_eq!(list.describe(), "http://127.0.0.1:9001");
+    }
+
+    #[test]
+    fn a_refusal_says_how_to_grant() {
+        let list = allow(
+            &["oapi.dingtalk.com", "api.dingtalk.com"],
+            &["oapi.dingtalk.com"],
+            Some("http://127.0.0.1:9001"),
+        );
+        let missing = list.refusal(&url("https://api.dingtalk.com/v1.0/x?access_token=t"), "c");
+        assert!(
+            missing.starts_with("https://api.dingtalk.com is not granted to connection c")
+                && missing.contains("granted: https://oapi.dingtalk.com, http://127.0.0.1:9001")
+                && missing.contains(
+                    r#"set hosts = ["oapi.dingtalk.com", "api.dingtalk.com"] in [connections.c]"#
+                )
+                && !missing.contains("access_token"),
+            "{missing}"
+        );
+        let undeclared = list.refusal(&url("https://example.com/"), "c");
+        assert!(
+            undeclared.starts_with("https://example.com is not granted to connection c")
+                && undeclared.contains("does not declare example.com")
+                && undeclared.contains("hosts = [...] in [connections.c]"),
+            "{undeclared}"
+        );
+        let port = list.refusal(&url("https://oapi.dingtalk.com:8443/"), "c");
+        assert!(port.contains("https on the default port only"), "{port}");
+    }
+}

@@ -1,0 +1,51 @@
+//! The connection-scoped key-value store: every key is stored under the connection's name, so one connection
+//! can never read another's tokens or cursors.
+
+use qiao_contract::bindings::kv;
+use qiao_contract::bindings::types::{Error, ErrorKind};
+use crate::sandbox::HostState;
+
+pub const MAX_KEY_BYTES: usize = 512;
+pub const MAX_VALUE_BYTES: usize = 1024 * 1024;
+
+impl kv::Host for HostState {
+    async fn get(&mut self, key: String) -> Option<Vec<u8>> {
+        let connection = self.connection.name.clone();
+        match self.kv.get(connection, key).await {
+            Ok(value) => value,
+            Err(e) => {
+                // To the connector a store failure looks like a miss; it will refetch (e.g. a token).
+                tracing::error!(connection = %self.connection.name, "kv get failed: {e:#}");
+                None
+            }
+        }
+    }
+
+    async fn set(
+        &mut self,
+        key: String,
+        value: Vec<u8>,
+        ttl_seconds: Option<u32>,
+    ) -> Result<(), Error> {
+        if key.len() > MAX_KEY_BYTES || value.len() > MAX_VALUE_BYTES {
+            return Err(Error::new(
+                ErrorKind::InvalidInput,
+                format!(
+                    "kv keys are limited to {MAX_KEY_BYTES} bytes and values to {MAX_VALUE_BYTES} bytes"
+                ),
+            ));
+        }
+        let connection = self.connection.name.clone();
+        self.kv
+            .set(connection, key, value, ttl_seconds)
+            .await
+            .map_err(|e| Error::new(ErrorKind::Unavailable, format!("kv store failed: {e:#}")))
+    }
+
+    async fn delete(&mut self, key: String) {
+        let connection = self.connection.name.clone();
+        if let Err(e) = self.kv.delete(connection, key).await {
+            tracing::error!(connection = %self.connection.name, "kv delete failed: {e:#}");
+        }
+    }
+}

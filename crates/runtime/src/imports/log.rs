@@ -1,0 +1,131 @@
+//! Guest log lines into the host's tracing, tagged with the connection and bounded so a chatty or hostile
+//! connector cannot flood the log: each message and field is truncated, and each call has a budget of lines and
+//! bytes after which its lines are dropped (with one warning). The connection's secret values are redacted
+//! from whatever a guest logs.
+
+use qiao_contract::bindings::log::{self, Level};
+use crate::redact::{clean, secret_values};
+use qiao_config::Connection;
+use crate::sandbox::HostState;
+
+const MAX_MESSAGE_BYTES: usize = 4096;
+const MAX_FIELDS: usize = 32;
+const MAX_FIELD_KEY_BYTES: usize = 64;
+const MAX_FIELD_VALUE_BYTES: usize = 256;
+/// Lines one call may log; further lines of that call are dropped.
+pub const MAX_LINES_PER_CALL: u32 = 1_000;
+/// Bytes (messages and fields, after truncation) one call may log.
+pub const MAX_BYTES_PER_CALL: usize = 1024 * 1024;
+/// One call's logging: what it has used of its budget, and the secrets to redact.
+#[derive(Debug, Default)]
+pub struct LogState {
+    pub lines: u32,
+    pub bytes: usize,
+    /// Lines dropped because the budget ran out.
+    pub dropped: u64,
+    /// Computed at the first line.
+    secrets: Option<Vec<String>>,
+}
+
+/// Whether a line may be logged.
+#[derive(Debug, PartialEq)]
+enum Admit {
+    Yes,
+    /// The first line over budget: warn once, then drop.
+    Exceeded,
+    No,
+}
+
+impl LogState {
+    fn secrets(&mut self, connection: &Connection) -> &[String] {
+        self.secrets
+            .get_or_insert_with(|| secret_values(connection))
+    }
+
+    fn admit(&mut self, bytes: usize) -> Admit {
+        if self.dropped > 0 {
+            self.dropped += 1;
+            return Admit::No;
+        }
+        if self.lines >= MAX_LINES_PER_CALL || self.bytes + bytes > MAX_BYTES_PER_CALL {
+            self.dropped = 1;
+            return Admit::Exceeded;
+        }
+        self.lines += 1;
+        self.bytes += bytes;
+        Admit::Yes
+    }
+}
+
+impl log::Host for HostState {
+    fn log(&mut self, level: Level, message: String, fields: Vec<(String, String)>) {
+        if self.log.dropped > 0 {
+            // Over budget: nothing more is looked at.
+            self.log.dropped += 1;
+            return;
+        }
+        let secrets = self.log.secrets(&self.connection);
+        let message = clean(&message, MAX_MESSAGE_BYTES, secrets).into_owned();
+        let fields: Vec<String> = fields
+            .iter()
+            .take(MAX_FIELDS)
+            .map(|(k, v)| {
+                format!(
+                    "{}={}",
+                    clean(k, MAX_FIELD_KEY_BYTES, secrets),
+                    clean(v, MAX_FIELD_VALUE_BYTES, secrets)
+                )
+            })
+            .collect();
+        let fields = fields.join(" ");
+        let connection = &self.connection.name;
+        match self.log.admit(message.len() + fields.len()) {
+            Admit::Yes => {}
+            Admit::Exceeded => {
+                tracing::warn!(
+                    %connection,
+                    max_lines = MAX_LINES_PER_CALL,
+                    max_bytes = MAX_BYTES_PER_CALL,
+                    "connection {connection}'s connector exceeded its log budget; further lines of this call dropped"
+                );
+                return;
+            }
+            Admit::No => return,
+        }
+        match level {
+            Level::Trace => tracing::trace!(target: "connector", %connection, fields, "{message}"),
+            Level::Debug => tracing::debug!(target: "connector", %connection, fields, "{message}"),
+            Level::Info => tracing::info!(target: "connector", %connection, fields, "{message}"),
+            Level::Warn => tracing::warn!(target: "connector", %connection, fields, "{message}"),
+            Level::Error => tracing::error!(target: "connector", %connection, fields, "{message}"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_budget_admits_lines_then_drops_the_rest_with_one_warning() {
+        let mut state = LogState::default();
+        for _ in 0..MAX_LINES_PER_CALL {
+            assert_eq!(state.admit(10), Admit::Yes);
+        }
+        assert_eq!(state.admit(10), Admit::Exceeded);
+        assert_eq!(state.admit(10), Admit::No);
+        assert_eq!(state.dropped, 2);
+
+        let mut state = LogState::default();
+        let mut admitted = 0;
+        while state.admit(4096) == Admit::Yes {
+            admitted += 1;
+        }
+        assert_eq!(
+            admitted,
+            MAX_BYTES_PER_CALL / 4096,
+            "bytes run out first for long lines"
+        );
+        assert_eq!(state.admit(1), Admit::No, "nothing more once over budget");
+    }
+}

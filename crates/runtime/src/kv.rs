@@ -1,0 +1,63 @@
+//! Where the `kv` import keeps a connection's state. The runtime does not know the store: whoever builds the
+//! [`Runtime`](crate::runtime::Runtime) hands it a [`KvStore`] (the server: the SQLite store; `qiao connectors
+//! inspect` and benches: [`MemoryKv`]). Keys are always scoped by connection name here, never by the guest.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use anyhow::Result;
+use futures::future::BoxFuture;
+
+pub trait KvStore: Send + Sync + 'static {
+    fn get(&self, connection: String, key: String) -> BoxFuture<'static, Result<Option<Vec<u8>>>>;
+    fn set(
+        &self,
+        connection: String,
+        key: String,
+        value: Vec<u8>,
+        ttl_seconds: Option<u32>,
+    ) -> BoxFuture<'static, Result<()>>;
+    fn delete(&self, connection: String, key: String) -> BoxFuture<'static, Result<()>>;
+}
+
+/// A process-local store, for runtimes that keep nothing (inspection, benches).
+#[derive(Default)]
+pub struct MemoryKv {
+    entries: Mutex<HashMap<(String, String), (Vec<u8>, Option<Instant>)>>,
+}
+
+impl KvStore for MemoryKv {
+    fn get(&self, connection: String, key: String) -> BoxFuture<'static, Result<Option<Vec<u8>>>> {
+        let mut entries = self.entries.lock().expect("kv lock");
+        let found = match entries.get(&(connection.clone(), key.clone())) {
+            Some((_, Some(expires))) if *expires <= Instant::now() => {
+                entries.remove(&(connection, key));
+                None
+            }
+            Some((value, _)) => Some(value.clone()),
+            None => None,
+        };
+        Box::pin(async move { Ok(found) })
+    }
+
+    fn set(
+        &self,
+        connection: String,
+        key: String,
+        value: Vec<u8>,
+        ttl_seconds: Option<u32>,
+    ) -> BoxFuture<'static, Result<()>> {
+        let expires = ttl_seconds.map(|s| Instant::now() + Duration::from_secs(s.into()));
+        self.entries
+            .lock()
+            .expect("kv lock")
+            .insert((connection, key), (value, expires));
+        Box::pin(async { Ok(()) })
+    }
+
+    fn delete(&self, connection: String, key: String) -> BoxFuture<'static, Result<()>> {
+        self.entries.lock().expect("kv lock").remove(&(connection, key));
+        Box::pin(async { Ok(()) })
+    }
+}

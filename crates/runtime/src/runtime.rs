@@ -1,0 +1,322 @@
+//! Where a connector is loaded (`load_connector`) and called (`call`): a fresh instance per call, in its
+//! connection's sandbox, with every failure turned into a [`CallError`].
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use sha2::{Digest, Sha256};
+use tracing::Instrument;
+use wasmtime::Engine;
+use wasmtime::component::{Component, Linker};
+
+use qiao_config::{Connection, Limits};
+use qiao_contract::{Call, Capability, Reply, types};
+
+use crate::compile_cache::CompileCache;
+use crate::connector::{self, Connector, Exports};
+use crate::connectors::Registry;
+use crate::dispatch::dispatch;
+use crate::imports::http::{AllowList, Grants};
+use crate::kv::KvStore;
+use crate::redact::{clean, redacted_error, secret_values};
+use crate::sandbox::{HostState, Sandbox};
+
+/// Why a call did not produce the connector's answer.
+#[derive(Debug, thiserror::Error)]
+pub enum CallError {
+    #[error("no connection named {0:?}")]
+    UnknownConnection(String),
+    #[error("connection {connection:?} uses connector {connector:?}, which is not loaded")]
+    ConnectorNotLoaded {
+        connection: String,
+        connector: String,
+    },
+    #[error("connector {connector:?} does not support {capability} (it does not export {export})")]
+    Unsupported {
+        connector: String,
+        capability: &'static str,
+        export: String,
+    },
+    /// The connector answered with an error (usually the platform's).
+    #[error("{}", .0.message)]
+    Connector(types::Error),
+    #[error("connector {connector:?} exceeded its CPU time limit of {limit_ms} ms")]
+    CpuLimit { connector: String, limit_ms: u64 },
+    #[error("connector {connector:?} did not finish within its time limit of {limit_ms} ms")]
+    Timeout { connector: String, limit_ms: u64 },
+    #[error("connector {connector:?} crashed: {message}")]
+    Trap { connector: String, message: String },
+    #[error("internal error: {0:#}")]
+    Host(anyhow::Error),
+}
+
+/// Runs connectors: the engine and linker, the compiled-code cache, the connector directory, and the configured
+/// connections a call names. It knows nothing of the outbox, the store or HTTP routes (those are qiao-services
+/// and qiao-api); a connection's key-value state goes through the [`KvStore`] it is given.
+pub struct Runtime {
+    pub engine: Arc<Engine>,
+    linker: Linker<HostState>,
+    /// None: compile every time (a runtime that keeps nothing, such as `qiao connectors inspect`).
+    cache: Option<CompileCache>,
+    kv: Arc<dyn KvStore>,
+    http: reqwest::Client,
+    pub connections: HashMap<String, Arc<Connection>>,
+    /// The connector directory: what is loaded, watched for hot reload.
+    pub connectors: Registry,
+}
+
+impl Runtime {
+    /// `cache_dir`: where compiled components are kept (None: not kept). `kv`: where connections' state lives.
+    pub fn new(
+        engine: Arc<Engine>,
+        cache_dir: Option<PathBuf>,
+        connectors_dir: PathBuf,
+        connections: Vec<Connection>,
+        kv: Arc<dyn KvStore>,
+    ) -> Result<Runtime> {
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent(concat!("qiao/", env!("CARGO_PKG_VERSION")))
+            .build()?;
+        Ok(Runtime {
+            linker: crate::imports::linker(&engine)?,
+            cache: cache_dir.map(CompileCache::new).transpose()?,
+            kv,
+            engine,
+            http,
+            connections: connections
+                .into_iter()
+                .map(|c| (c.name.clone(), Arc::new(c)))
+                .collect(),
+            connectors: Registry::new(connectors_dir),
+        })
+    }
+
+    /// Compiles (or loads from the cache) a component, links it, finds its capabilities and asks who it is.
+    pub async fn load_connector(&self, file: &Path, bytes: Vec<u8>) -> Result<Connector> {
+        let hash = hex::encode(Sha256::digest(&bytes));
+        let engine = self.engine.clone();
+        let started = Instant::now();
+        let (component, cached) = {
+            let hash = hash.clone();
+            let cache = self.cache.clone();
+            tokio::task::spawn_blocking(move || match cache {
+                Some(cache) => cache.load(&engine, &hash, &bytes),
+                None => Ok((Component::new(&engine, &bytes)?, false)),
+            })
+            .await??
+        };
+        let connector = self.connector_from(file, hash, &component).await?;
+        tracing::info!(
+            file = %file.display(),
+            id = %connector.info.id,
+            version = %connector.info.version,
+            capabilities = ?connector.exports.capabilities(),
+            from_cache = cached,
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "loaded connector"
+        );
+        Ok(connector)
+    }
+
+    /// Links a compiled component, finds its capabilities and asks who it is.
+    pub async fn connector_from(
+        &self,
+        file: &Path,
+        hash: String,
+        component: &Component,
+    ) -> Result<Connector> {
+        let pre = self.linker.instantiate_pre(component).map_err(|e| {
+            anyhow::anyhow!(
+                "{e:#} (a connector may import only qiao:connector/* and wasi:*@0.2 interfaces)"
+            )
+        })?;
+        let exports = Exports::detect(&pre)?;
+        let mut connector = Connector {
+            file: file.to_path_buf(),
+            hash,
+            info: connector::default_info(file),
+            exports,
+            pre,
+        };
+        if let Some(describe) = &connector.exports.describe {
+            let loading = Arc::new(Connection {
+                name: "(loading)".into(),
+                connector: String::new(),
+                values: HashMap::new(),
+                ..Default::default()
+            });
+            let mut store = self.new_store(loading, Arc::new(AllowList::default()));
+            let instance = connector.pre.instantiate_async(&mut store).await?;
+            let describe = describe.load(&mut store, &instance)?;
+            connector.info =
+                tokio::time::timeout(Duration::from_secs(10), describe.call_describe(&mut store))
+                    .await
+                    .context("describe did not answer within 10 s")??;
+        }
+        connector::validate_info(&connector.info)?;
+        Ok(connector)
+    }
+
+    fn new_store(
+        &self,
+        connection: Arc<Connection>,
+        allow: Arc<AllowList>,
+    ) -> wasmtime::Store<HostState> {
+        Sandbox {
+            engine: &self.engine,
+            connection,
+            allow,
+            kv: self.kv.clone(),
+            http: self.http.clone(),
+        }
+        .new_store()
+    }
+
+    /// Runs one operation on a connection's connector, in a fresh instance with the connection's limits.
+    /// The connection and the connector that would serve a call of `capability` now.
+    fn resolve(
+        &self,
+        connection: &str,
+        capability: Capability,
+    ) -> Result<(&Arc<Connection>, Arc<Connector>), CallError> {
+        let conn = self
+            .connections
+            .get(connection)
+            .ok_or_else(|| CallError::UnknownConnection(connection.into()))?;
+        // Held for the whole call: a reload in the meantime does not affect it.
+        let connector = self
+            .connectors
+            .get(&conn.connector)
+            .ok_or_else(|| CallError::ConnectorNotLoaded {
+                connection: conn.name.clone(),
+                connector: conn.connector.clone(),
+            })?;
+        if !connector.exports.has(capability) {
+            return Err(CallError::Unsupported {
+                connector: connector.id().into(),
+                capability: capability.name(),
+                export: capability.export_name(),
+            });
+        }
+        Ok((conn, connector))
+    }
+
+    /// Whether a write of `capability` could ever succeed on this connection, for refusing it before it is
+    /// queued. A connector that is not loaded yet may be soon: that is not refused.
+    pub fn check_callable(&self, connection: &str, capability: Capability) -> Result<(), CallError> {
+        match self.resolve(connection, capability) {
+            Ok(_) | Err(CallError::ConnectorNotLoaded { .. }) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Warns, once per connection of this connector, about hosts the connector declares that the connection
+    /// does not grant (at start, and whenever the connector is (re)loaded).
+    pub fn warn_missing_grants(&self, connector: &Connector) {
+        let mut connections: Vec<&Arc<Connection>> = self
+            .connections
+            .values()
+            .filter(|c| c.connector == connector.info.id)
+            .collect();
+        connections.sort_by(|a, b| a.name.cmp(&b.name));
+        for connection in connections {
+            Grants::new(&connector.info.hosts, connection).warn_missing(connection);
+        }
+    }
+
+    pub async fn call(&self, connection: &str, call: Call) -> Result<Reply, CallError> {
+        let capability = call.capability();
+        let (conn, connector) = self.resolve(connection, capability)?;
+        let operation = call.operation();
+        let allow = Arc::new(AllowList::new(&connector.info, conn));
+        let mut store = self.new_store(conn.clone(), allow);
+        let limits = conn.limits.clone();
+        let span = tracing::info_span!(
+            "connector_call",
+            connection = %conn.name,
+            connector = %connector.id(),
+            version = %connector.info.version,
+            capability = capability.name(),
+            operation,
+            dropped_log_lines = tracing::field::Empty
+        );
+        let started = Instant::now();
+        let run = async {
+            let instance = connector.pre.instantiate_async(&mut store).await?;
+            dispatch(&connector.exports, &mut store, &instance, call).await
+        };
+        let result = tokio::time::timeout(Duration::from_millis(limits.timeout_ms), run)
+            .instrument(span.clone())
+            .await;
+        let elapsed_ms = started.elapsed().as_millis() as u64;
+        let state = store.data();
+        log_stdio(&span, state);
+        if state.log.dropped > 0 {
+            span.record("dropped_log_lines", state.log.dropped);
+        }
+        let id = connector.id().to_string();
+        let outcome = match result {
+            Err(_) => Err(CallError::Timeout {
+                connector: id,
+                limit_ms: limits.timeout_ms,
+            }),
+            Ok(Err(_)) if state.cpu_exhausted() => Err(CallError::CpuLimit {
+                connector: id,
+                limit_ms: limits.cpu_ms,
+            }),
+            Ok(Err(trap)) => Err(CallError::Trap {
+                connector: id,
+                message: describe_trap(&trap, &limits),
+            }),
+            Ok(Ok(Err(e))) => Err(CallError::Connector(redacted_error(e, conn))),
+            Ok(Ok(Ok(reply))) => Ok(reply),
+        };
+        span.in_scope(|| match &outcome {
+            Ok(_) => tracing::info!(elapsed_ms, outcome = "ok", "connector call"),
+            Err(CallError::Connector(e)) => {
+                tracing::info!(elapsed_ms, outcome = "error", kind = ?e.kind, code = e.platform_code, "connector call")
+            }
+            Err(e) => tracing::warn!(elapsed_ms, outcome = "failed", error = %e, "connector call"),
+        });
+        outcome
+    }
+}
+
+/// A trap's message, with the limit it hit spelled out when it was the memory limit.
+fn describe_trap(trap: &wasmtime::Error, limits: &Limits) -> String {
+    let text = format!("{trap:#}");
+    let mut first = text.lines().next().unwrap_or_default().trim_end_matches(':').to_string();
+    // The first line is often only "error while executing at wasm backtrace"; the trap code says what happened.
+    if let Some(code) = trap.downcast_ref::<wasmtime::Trap>() {
+        first = format!("{code} ({first})");
+    }
+    if text.contains("growing memory")
+        || text.contains("memory.grow")
+        || text.contains("memory limit")
+    {
+        format!(
+            "memory limit of {} MiB exceeded ({first})",
+            limits.memory_mb
+        )
+    } else {
+        first
+    }
+}
+
+fn log_stdio(span: &tracing::Span, state: &HostState) {
+    let mut secrets = None;
+    for (stream, pipe) in [("stdout", &state.stdout), ("stderr", &state.stderr)] {
+        let bytes = pipe.contents();
+        if !bytes.is_empty() {
+            let text = String::from_utf8_lossy(&bytes);
+            let secrets = secrets
+                .get_or_insert_with(|| secret_values(&state.connection));
+            let text = clean(&text, usize::MAX, secrets);
+            span.in_scope(|| tracing::info!(target: "connector", stream, "{}", text.trim_end()));
+        }
+    }
+}

@@ -1,0 +1,75 @@
+//! [`App`]: one server's services around its runtime and store. The server builds it once; the API's handlers,
+//! the outbox worker, pollers, subscribers and sync runs all take it.
+
+use std::sync::Arc;
+
+use anyhow::Result;
+use futures::future::BoxFuture;
+use tokio::sync::watch;
+
+use qiao_config::{DirectorySettings, SubscriberSettings};
+use qiao_runtime::Runtime;
+use qiao_runtime::kv::KvStore;
+use qiao_store::Db;
+
+use crate::outbox::Outbox;
+use crate::sync::Locks;
+
+pub struct App {
+    /// Runs connectors: the only way to call one.
+    pub runtime: Arc<Runtime>,
+    pub db: Arc<Db>,
+    /// The outbox: writes to platforms, durable and retried (`outbox::worker` delivers them).
+    pub outbox: Outbox,
+    /// Bumped whenever new events are stored, so subscriber deliveries start without polling the table.
+    pub events_added: watch::Sender<u64>,
+    pub subscriber_settings: SubscriberSettings,
+    /// Bumped when a subscription is created or deleted, so deliveries to it start (or stop) at once.
+    pub subscriptions_changed: watch::Sender<u64>,
+    /// `[directory]`: the directory's source and the preferred platforms.
+    pub directory: DirectorySettings,
+    /// One directory write or sync run at a time per connection (`""`: the enterprise directory itself).
+    pub directory_locks: Locks,
+}
+
+impl App {
+    /// The services of `runtime`'s connections over `db`, with default settings (the server sets its own).
+    pub fn new(runtime: Arc<Runtime>, db: Arc<Db>) -> App {
+        App {
+            outbox: Outbox::new(runtime.connections.values().map(|c| &**c)),
+            runtime,
+            db,
+            events_added: watch::Sender::new(0),
+            subscriber_settings: SubscriberSettings::default(),
+            subscriptions_changed: watch::Sender::new(0),
+            directory: DirectorySettings::default(),
+            directory_locks: Locks::default(),
+        }
+    }
+}
+
+/// Connectors' key-value state in the store, for the runtime's `kv` import.
+pub struct StoreKv(pub Arc<Db>);
+
+impl KvStore for StoreKv {
+    fn get(&self, connection: String, key: String) -> BoxFuture<'static, Result<Option<Vec<u8>>>> {
+        let db = self.0.clone();
+        Box::pin(async move { db.kv_get(connection, key).await })
+    }
+
+    fn set(
+        &self,
+        connection: String,
+        key: String,
+        value: Vec<u8>,
+        ttl_seconds: Option<u32>,
+    ) -> BoxFuture<'static, Result<()>> {
+        let db = self.0.clone();
+        Box::pin(async move { db.kv_set(connection, key, value, ttl_seconds).await })
+    }
+
+    fn delete(&self, connection: String, key: String) -> BoxFuture<'static, Result<()>> {
+        let db = self.0.clone();
+        Box::pin(async move { db.kv_delete(connection, key).await })
+    }
+}

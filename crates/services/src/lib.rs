@@ -1,0 +1,29 @@
+//! qiao-services: what Qiao does with connectors, transport-neutral.
+//!
+//! - `app`: [`App`], the services of one server around its [`Runtime`](qiao_runtime::Runtime) and store.
+//! - `outbox/*`: writes to platforms, committed then delivered with retries (`worker`, `retry`), paced per
+//!   connection (`throttle`); `write`: what is stored for each write and how its reply is rendered.
+//! - `inbound`: storing webhook and polled events; scheduled polls. `subscribers/*`: signed delivery of events.
+//! - `approvals`: the stored view of approvals and its reconciliation with the platforms.
+//! - `sync/*`: directory sync runs (read a platform, apply a plan through the outbox, schedules).
+//! - `addressing`: enterprise person and department ids turned into a connection's platform ids.
+//! - `sso`: sign-in with Qiao's CSRF states and single-use codes. `access`: API keys and scopes.
+//! - `rotate`: `qiao secrets rotate`. `failure`: [`Failure`], the error every service answers with.
+//!
+//! Must not know about: HTTP (no axum; a `Failure` has a kind, the API maps it to a status), SQL (qiao-store),
+//! or how a component is run (qiao-runtime).
+
+pub mod access;
+pub mod addressing;
+pub mod app;
+pub mod approvals;
+pub mod failure;
+pub mod inbound;
+pub mod outbox;
+pub mod rotate;
+pub mod sso;
+pub mod subscribers;
+pub mod sync;
+
+pub use app::App;
+pub use failure::{Failure, FailureKind};

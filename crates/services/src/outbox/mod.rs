@@ -1,0 +1,124 @@
+//! The outbox: every write to a platform is committed to the store before it is attempted, then delivered by
+//! [`worker`] with retries, so a crash, a restart or a platform outage loses nothing.
+//!
+//! - `write`: what is stored (a serializable request) and how a reply is rendered.
+//! - `retry`: which failures are retried and the backoff.
+//! - `throttle`: per-connection concurrency and rate.
+//! - `worker`: the dispatcher and one attempt.
+
+pub mod retry;
+pub mod throttle;
+pub mod worker;
+pub mod write;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Result;
+use sha2::{Digest, Sha256};
+use tokio::sync::{Notify, broadcast, watch};
+
+use qiao_config::Connection;
+use qiao_store::{Db, Enqueued, NewOperation, OperationRow};
+use throttle::Throttle;
+use write::Write;
+
+pub struct Outbox {
+    /// Wakes the dispatcher: an operation was accepted, re-queued or finished an attempt.
+    wake: Notify,
+    /// Ids of operations that just finished an attempt, for callers waiting on a result.
+    attempted: broadcast::Sender<i64>,
+    /// Set when the server is stopping: no new attempts start, and waiting callers get their 202 now.
+    stopping: watch::Sender<bool>,
+    throttles: HashMap<String, Arc<Throttle>>,
+    /// For operations of a connection that is no longer configured.
+    fallback: Arc<Throttle>,
+}
+
+impl Outbox {
+    pub fn new<'a>(connections: impl Iterator<Item = &'a Connection>) -> Outbox {
+        Outbox {
+            wake: Notify::new(),
+            attempted: broadcast::Sender::new(1024),
+            stopping: watch::Sender::new(false),
+            throttles: connections
+                .map(|c| (c.name.clone(), Arc::new(Throttle::new(&c.outbox))))
+                .collect(),
+            fallback: Arc::new(Throttle::new(&Default::default())),
+        }
+    }
+
+    /// Commits a write (or finds the earlier one with the same idempotency key) and wakes the dispatcher.
+    /// `actor` is the id of the API key that asked, recorded with the operation.
+    pub async fn accept(
+        &self,
+        db: &Arc<Db>,
+        connection: &str,
+        write: &Write,
+        actor: Option<String>,
+    ) -> Result<Enqueued> {
+        let request = serde_json::to_string(write)?;
+        let enqueued = db
+            .enqueue(NewOperation {
+                connection: connection.to_string(),
+                operation: write.name().to_string(),
+                request_hash: hex::encode(Sha256::digest(&request)),
+                request,
+                idempotency_key: write.idempotency_key().map(str::to_string),
+                actor,
+            })
+            .await?;
+        self.wake.notify_one();
+        Ok(enqueued)
+    }
+
+    /// The operation once it is final, or as it is when `timeout` passes (or the server starts stopping).
+    pub async fn wait(&self, db: &Arc<Db>, id: i64, timeout: Duration) -> Result<Option<OperationRow>> {
+        let mut attempted = self.attempted.subscribe();
+        let mut stopping = self.stopping.subscribe();
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let row = db.operation(id).await?;
+            match &row {
+                Some(op) if !op.status.is_final() && !*stopping.borrow() => {}
+                _ => return Ok(row),
+            }
+            // Any attempt (ours or a lagged notice) means: look again.
+            tokio::select! {
+                _ = tokio::time::sleep_until(deadline) => return db.operation(id).await,
+                _ = stopping.changed() => {}
+                _ = async {
+                    while let Ok(done) = attempted.recv().await.or_else(|e| match e {
+                        broadcast::error::RecvError::Lagged(_) => Ok(id),
+                        closed => Err(closed),
+                    }) {
+                        if done == id {
+                            return;
+                        }
+                    }
+                    std::future::pending::<()>().await
+                } => {}
+            }
+        }
+    }
+
+    /// Wakes the dispatcher (an operation was re-queued through the API).
+    pub fn poke(&self) {
+        self.wake.notify_one();
+    }
+
+    fn throttle(&self, connection: &str) -> &Arc<Throttle> {
+        self.throttles.get(connection).unwrap_or(&self.fallback)
+    }
+
+    /// Stops new attempts; callers waiting on results are answered with the operation as it stands.
+    pub fn stop(&self) {
+        self.stopping.send_replace(true);
+        self.wake.notify_one();
+    }
+
+    pub fn is_stopping(&self) -> bool {
+        *self.stopping.borrow()
+    }
+}

@@ -1,0 +1,159 @@
+//! The dispatcher: takes due operations connection by connection (as many as each has free call slots), runs
+//! each attempt in its own task, and records the outcome: success, a retry at a backoff, or a final failure.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Result;
+use serde_json::json;
+use tokio::sync::OwnedSemaphorePermit;
+use tokio::task::{JoinHandle, JoinSet};
+
+use super::retry::{backoff, failure_class};
+use super::write::{Write, stored_result};
+use crate::failure::Failure;
+use qiao_store::{OperationRow, Status, now_ms};
+use qiao_runtime::CallError;
+use crate::App;
+
+/// Longest the dispatcher sleeps without looking at the queue (a safety net: it is woken on every change).
+const IDLE_CHECK: Duration = Duration::from_secs(1);
+
+/// Starts the dispatcher. It returns once [`super::Outbox::stop`] was called and in-flight attempts finished
+/// (or `grace` passed: those still running are handed back to the queue, and redone after the restart).
+pub fn spawn(app: &Arc<App>, grace: Duration) -> JoinHandle<()> {
+    let app = app.clone();
+    tokio::spawn(async move {
+        if let Err(e) = dispatch(&app, grace).await {
+            tracing::error!("outbox dispatcher stopped: {e:#}");
+        }
+    })
+}
+
+async fn dispatch(app: &Arc<App>, grace: Duration) -> Result<()> {
+    let requeued = app.db.requeue_running().await?;
+    if requeued > 0 {
+        tracing::warn!(requeued, "operations interrupted by the last stop are queued again");
+    }
+    for (connection, waiting) in app.db.waiting_by_connection().await? {
+        if !app.runtime.connections.contains_key(&connection) {
+            tracing::warn!(%connection, waiting, "operations wait for a connection that is not configured");
+        }
+    }
+    let mut names: Vec<String> = app.runtime.connections.keys().cloned().collect();
+    names.sort();
+    let mut in_flight = JoinSet::new();
+    while !app.outbox.is_stopping() {
+        // A store error (disk full, a locked file) must not end delivery: it is logged and tried again.
+        let sleep = match start_due(app, &names, &mut in_flight).await {
+            Ok(sleep) => sleep,
+            Err(e) => {
+                tracing::error!("outbox dispatcher: {e:#}; trying again in {IDLE_CHECK:?}");
+                IDLE_CHECK
+            }
+        };
+        tokio::select! {
+            _ = app.outbox.wake.notified() => {}
+            Some(_) = in_flight.join_next(), if !in_flight.is_empty() => {}
+            _ = tokio::time::sleep(sleep) => {}
+        }
+    }
+    let running = in_flight.len();
+    if running > 0 {
+        tracing::info!(running, grace_ms = grace.as_millis() as u64, "waiting for operations in flight");
+    }
+    let drained = tokio::time::timeout(grace, async { while in_flight.join_next().await.is_some() {} }).await;
+    if drained.is_err() {
+        in_flight.abort_all();
+        while in_flight.join_next().await.is_some() {}
+        let handed_back = app.db.requeue_running().await?;
+        tracing::warn!(handed_back, "operations still in flight at shutdown are queued again");
+    }
+    Ok(())
+}
+
+/// Starts an attempt for each due operation that its connection has a free call slot for. Answers how long to
+/// sleep until something changes: an operation accepted or re-queued, an attempt done (a slot freed), or the next
+/// retry falls due (the caller also wakes on the first two).
+async fn start_due(app: &Arc<App>, names: &[String], in_flight: &mut JoinSet<()>) -> Result<Duration> {
+    let now = now_ms();
+    for name in names {
+        let throttle = app.outbox.throttle(name);
+        let free = throttle.free();
+        if free == 0 {
+            continue;
+        }
+        for id in app.db.due_operations(name.clone(), now, free).await? {
+            let Some(slot) = throttle.try_slot() else { break };
+            if let Some(op) = app.db.claim(id).await? {
+                in_flight.spawn(attempt(app.clone(), op, slot));
+            }
+        }
+    }
+    let next_due = app.db.next_due_ms(now).await?;
+    Ok(next_due.map_or(IDLE_CHECK, |t| Duration::from_millis((t - now).max(0) as u64).min(IDLE_CHECK)))
+}
+
+/// One attempt of one operation, holding one of its connection's call slots.
+async fn attempt(app: Arc<App>, op: OperationRow, _slot: OwnedSemaphorePermit) {
+    let id = op.id;
+    if let Err(e) = run(&app, op).await {
+        // The row stays `running`; the next start re-queues it.
+        tracing::error!(operation = id, "could not record the outcome of an attempt: {e:#}");
+    }
+    let _ = app.outbox.attempted.send(id);
+    app.outbox.wake.notify_one();
+}
+
+async fn run(app: &App, op: OperationRow) -> Result<()> {
+    let mut write: Write = match serde_json::from_value(op.request.clone()) {
+        Ok(write) => write,
+        Err(e) => {
+            let error = json!({ "status": 500, "code": "internal", "message": format!("stored request is unreadable: {e}") });
+            return app.db.record_failure(op.id, error, None, Status::Failed).await;
+        }
+    };
+    // Without the caller's key, the operation's own id keys the platform's de-duplication, so an attempt
+    // repeated after a crash or a timeout does not send twice where the platform can tell.
+    if write.idempotency_key().is_none() {
+        write.set_idempotency_key(format!("qiao-op-{}", op.id));
+    }
+    let throttle = app.outbox.throttle(&op.connection).clone();
+    throttle.pace().await;
+    let outcome = app.runtime.call(&op.connection, write.clone().into_call()).await;
+    let error = match outcome {
+        Ok(reply) => match (write.moved_approval(&reply), write.render(reply)) {
+            (moved, Ok((status, body))) => {
+                app.db.succeed(op.id, stored_result(status, body)).await?;
+                if let Some(moved) = moved {
+                    app.db.mark_approvals_stale(op.connection.clone(), vec![moved]).await?;
+                }
+                tracing::info!(operation = op.id, connection = %op.connection, op = write.name(), attempts = op.attempts, "operation succeeded");
+                return Ok(());
+            }
+            (_, Err(why)) => CallError::Host(anyhow::anyhow!(why)),
+        },
+        Err(e) => e,
+    };
+    let policy = app.runtime.connections.get(&op.connection).map(|c| c.outbox.clone()).unwrap_or_default();
+    let class = failure_class(&error);
+    let retry_after = match &error {
+        CallError::Connector(e) => e.retry_after_ms.map(Duration::from_millis),
+        _ => None,
+    };
+    if class == "rate-limited" {
+        throttle.hold_off(retry_after.unwrap_or(Duration::from_secs(1))).await;
+    }
+    let message = error.to_string();
+    let stored = Failure::from(error).to_stored();
+    let retryable = policy.retry_on.iter().any(|c| c == class);
+    if retryable && op.attempts < policy.max_attempts {
+        let wait = backoff(&policy, op.attempts, retry_after);
+        tracing::info!(operation = op.id, connection = %op.connection, attempts = op.attempts, failure = class, retry_in_ms = wait.as_millis() as u64, "attempt failed; will retry: {message}");
+        app.db.record_failure(op.id, stored, Some(now_ms() + wait.as_millis() as i64), Status::Retrying).await
+    } else {
+        let status = if retryable { Status::Dead } else { Status::Failed };
+        tracing::warn!(operation = op.id, connection = %op.connection, attempts = op.attempts, failure = class, status = status.as_str(), "operation failed: {message}");
+        app.db.record_failure(op.id, stored, None, status).await
+    }
+}

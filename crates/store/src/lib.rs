@@ -1,0 +1,383 @@
+//! qiao-store: the embedded store (one SQLite file). All SQL lives in this crate, one file per table group:
+//! `kv` (connector state), `events` (inbound log, poll cursors), `operations` (the outbox),
+//! `subscriptions` (subscribers, their cursors and dead letters), `approvals` (the stored view of approvals),
+//! `directory` (the enterprise directory and its links to platform objects), `sync_runs` (directory sync runs),
+//! `sso` (sign-in states and used codes).
+//! Subscriber secrets and kv values are sealed with the master key (`sealing`).
+//!
+//! Calls run on tokio's blocking pool so a slow disk never stalls the async workers.
+//!
+//! Must not know about: connectors being run (qiao-runtime), the services' rules, or HTTP.
+
+mod approvals;
+mod audit;
+mod directory;
+mod events;
+pub mod keys;
+mod kv;
+mod operations;
+mod sealing;
+mod sso;
+mod subscriptions;
+mod sync_runs;
+
+pub use approvals::StoredApproval;
+pub use audit::{AuditEntry, AuditQuery, NewAuditEntry};
+pub use directory::{LinkKind, Links, Replaced};
+pub use events::StoredEvent;
+pub use operations::{Enqueued, NewOperation, OperationRow, Status};
+pub use sealing::Resealed;
+pub use sso::{SsoCheck, SsoState};
+pub use subscriptions::{DeadDelivery, Subscription};
+pub use sync_runs::{RunRow, StepRow};
+
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use anyhow::{Context, Result};
+use rusqlite::Connection;
+
+use qiao_secrets::MasterKey;
+
+/// The store's file name in the data directory.
+pub const DB_FILE: &str = "qiao.db";
+
+/// Schema migrations, applied in order; `PRAGMA user_version` records how many ran.
+const MIGRATIONS: &[&str] = &[r#"
+    CREATE TABLE kv (
+        connection TEXT NOT NULL,
+        key TEXT NOT NULL,
+        value BLOB NOT NULL,
+        expires_at INTEGER,
+        PRIMARY KEY (connection, key)
+    );
+    CREATE TABLE events (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        connection TEXT NOT NULL,
+        event_id TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        subject TEXT NOT NULL,
+        time_ms INTEGER,
+        payload TEXT NOT NULL,
+        received_ms INTEGER NOT NULL,
+        UNIQUE (connection, event_id)
+    );
+    CREATE TABLE poll_cursors (
+        connection TEXT PRIMARY KEY,
+        cursor TEXT NOT NULL
+    );
+"#, r#"
+    -- The outbox: every write to a platform, committed before it is attempted.
+    CREATE TABLE operations (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        connection TEXT NOT NULL,
+        operation TEXT NOT NULL,
+        request TEXT NOT NULL,
+        idempotency_key TEXT,
+        request_hash TEXT NOT NULL,
+        status TEXT NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_attempt_ms INTEGER NOT NULL,
+        last_error TEXT,
+        result TEXT,
+        created_ms INTEGER NOT NULL,
+        updated_ms INTEGER NOT NULL
+    );
+    CREATE UNIQUE INDEX operations_by_key ON operations (connection, idempotency_key)
+        WHERE idempotency_key IS NOT NULL;
+    CREATE INDEX operations_due ON operations (connection, next_attempt_ms) WHERE status IN ('queued', 'retrying');
+    CREATE INDEX operations_next ON operations (next_attempt_ms) WHERE status IN ('queued', 'retrying');
+    CREATE INDEX operations_by_status ON operations (status, id);
+
+    -- Subscribers: each reads the event log from its cursor, in order.
+    CREATE TABLE subscriptions (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        url TEXT NOT NULL,
+        secret TEXT NOT NULL,
+        types TEXT NOT NULL,
+        connections TEXT,
+        cursor INTEGER NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_attempt_ms INTEGER NOT NULL DEFAULT 0,
+        last_error TEXT,
+        created_ms INTEGER NOT NULL
+    );
+    CREATE TABLE dead_deliveries (
+        subscription INTEGER NOT NULL REFERENCES subscriptions (id) ON DELETE CASCADE,
+        event_seq INTEGER NOT NULL,
+        attempts INTEGER NOT NULL,
+        last_error TEXT NOT NULL,
+        dead_ms INTEGER NOT NULL,
+        PRIMARY KEY (subscription, event_seq)
+    );
+
+    -- What Qiao knows of each approval, so reads need not ask the platform.
+    CREATE TABLE approvals (
+        connection TEXT NOT NULL,
+        id TEXT NOT NULL,
+        template TEXT,
+        status TEXT NOT NULL,
+        instance TEXT NOT NULL,
+        synced_ms INTEGER NOT NULL,
+        stale INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (connection, id)
+    );
+"#, r#"
+    -- Who may call the API: only the sha256 of each key's secret is kept.
+    CREATE TABLE api_keys (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        secret_hash BLOB NOT NULL,
+        scopes TEXT NOT NULL,
+        connections TEXT,
+        created_ms INTEGER NOT NULL,
+        expires_ms INTEGER,
+        revoked_ms INTEGER
+    );
+    -- Every change made through the API or the CLI: who, what, where, with what result.
+    CREATE TABLE audit (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        time_ms INTEGER NOT NULL,
+        actor TEXT NOT NULL,
+        actor_name TEXT,
+        action TEXT NOT NULL,
+        target TEXT NOT NULL,
+        connection TEXT,
+        status INTEGER NOT NULL,
+        error TEXT,
+        operation_id INTEGER
+    );
+    CREATE INDEX audit_by_connection ON audit (connection, seq);
+    ALTER TABLE operations ADD COLUMN actor TEXT;
+"#, r#"
+    -- The enterprise's directory as last pushed or pulled: each record as JSON under the enterprise's id.
+    CREATE TABLE directory_departments (
+        id TEXT PRIMARY KEY,
+        record TEXT NOT NULL,
+        updated_ms INTEGER NOT NULL
+    );
+    CREATE TABLE people (
+        id TEXT PRIMARY KEY,
+        record TEXT NOT NULL,
+        updated_ms INTEGER NOT NULL
+    );
+    -- Which platform object is which enterprise object, per connection, and the record Qiao last applied to it
+    -- (what tells a change made outside Qiao from one of the source).
+    CREATE TABLE directory_links (
+        connection TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        id TEXT NOT NULL,
+        platform_id TEXT NOT NULL,
+        synced TEXT,
+        updated_ms INTEGER NOT NULL,
+        -- Set when the platform said the object was deleted (a contact event): kept for the planner to report,
+        -- but no longer an address.
+        gone_ms INTEGER,
+        PRIMARY KEY (connection, kind, id),
+        UNIQUE (connection, kind, platform_id)
+    );
+    -- Directory sync runs: the plan, then one row per step as it is applied, so a restart resumes the run.
+    CREATE TABLE sync_runs (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        connection TEXT NOT NULL,
+        status TEXT NOT NULL,
+        dry_run INTEGER NOT NULL,
+        options TEXT NOT NULL,
+        plan TEXT,
+        -- The plan's step count, kept apart so polling a run does not parse its plan.
+        steps INTEGER,
+        report TEXT,
+        actor TEXT,
+        created_ms INTEGER NOT NULL,
+        finished_ms INTEGER
+    );
+    CREATE INDEX sync_runs_by_connection ON sync_runs (connection, id);
+    CREATE TABLE sync_steps (
+        run INTEGER NOT NULL REFERENCES sync_runs (id) ON DELETE CASCADE,
+        idx INTEGER NOT NULL,
+        status TEXT NOT NULL,
+        operation_id INTEGER,
+        error TEXT,
+        PRIMARY KEY (run, idx)
+    );
+    -- Single sign-on: each `state` handed out, used at most once; each code exchanged, never again.
+    CREATE TABLE sso_states (
+        state TEXT PRIMARY KEY,
+        connection TEXT NOT NULL,
+        redirect_uri TEXT NOT NULL,
+        flow TEXT,
+        created_ms INTEGER NOT NULL,
+        expires_ms INTEGER NOT NULL,
+        used_ms INTEGER
+    );
+    CREATE TABLE sso_codes (
+        connection TEXT NOT NULL,
+        code_hash TEXT NOT NULL,
+        used_ms INTEGER NOT NULL,
+        PRIMARY KEY (connection, code_hash)
+    );
+"#];
+
+pub struct Db {
+    conn: Mutex<Connection>,
+    /// Seals subscriber secrets and connector kv values (see `sealing`).
+    key: MasterKey,
+}
+
+pub fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+impl Db {
+    /// Opens (or creates) the store. Secrets in it are sealed with `key`: the store refuses to open when they
+    /// were sealed with another key, and seals those an earlier version stored in plain text.
+    pub fn open(path: &Path, key: MasterKey) -> Result<Arc<Db>> {
+        let conn = connect(path)?;
+        sealing::check_and_seal(&conn, &key)
+            .with_context(|| format!("database {}", path.display()))?;
+        Ok(Arc::new(Db {
+            conn: Mutex::new(conn),
+            key,
+        }))
+    }
+
+    async fn run<R: Send + 'static>(
+        self: &Arc<Self>,
+        f: impl FnOnce(&Connection) -> rusqlite::Result<R> + Send + 'static,
+    ) -> Result<R> {
+        let db = self.clone();
+        tokio::task::spawn_blocking(move || {
+            let conn = db
+                .conn
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            f(&conn)
+        })
+        .await?
+        .map_err(Into::into)
+    }
+
+}
+
+/// The connection every user of the file gets: pragmas set, schema migrated.
+fn connect(path: &Path) -> Result<Connection> {
+    let conn = Connection::open(path)
+        .with_context(|| format!("cannot open database {}", path.display()))?;
+    // WAL: readers don't block the writer; NORMAL sync is durable across process crashes (not power loss of
+    // the last transaction), which is the trade-off SQLite recommends for WAL.
+    conn.execute_batch(
+        "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;",
+    )?;
+    conn.busy_timeout(std::time::Duration::from_secs(5))?;
+    migrate(&conn)?;
+    Ok(conn)
+}
+
+fn migrate(conn: &Connection) -> Result<()> {
+    let done: usize = conn.query_row("PRAGMA user_version", [], |row| row.get(0))?;
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(done) {
+        let tx = conn.unchecked_transaction()?;
+        tx.execute_batch(sql)
+            .with_context(|| format!("schema migration {} failed", i + 1))?;
+        tx.pragma_update(None, "user_version", i + 1)?;
+        tx.commit()?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use qiao_contract::bindings::types::Event;
+
+    fn event(id: &str) -> Event {
+        Event {
+            id: id.into(),
+            kind: "t".into(),
+            time_ms: None,
+            subject: "s".into(),
+            payload: "{\"a\":1}".into(),
+        }
+    }
+
+    #[tokio::test]
+    async fn kv_is_scoped_per_connection_and_expires() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(&dir.path().join("q.db"), MasterKey::generate()).unwrap();
+        db.kv_set("a".into(), "k".into(), b"1".to_vec(), None)
+            .await
+            .unwrap();
+        assert_eq!(
+            db.kv_get("a".into(), "k".into()).await.unwrap(),
+            Some(b"1".to_vec())
+        );
+        assert_eq!(db.kv_get("b".into(), "k".into()).await.unwrap(), None);
+        db.kv_set("a".into(), "t".into(), b"x".to_vec(), Some(0))
+            .await
+            .unwrap();
+        assert_eq!(db.kv_get("a".into(), "t".into()).await.unwrap(), None);
+    }
+
+    #[tokio::test]
+    async fn events_are_deduplicated_and_survive_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("q.db");
+        let key = MasterKey::generate();
+        let db = Db::open(&path, key.clone()).unwrap();
+        assert_eq!(
+            db.commit_events("a".into(), vec![event("1"), event("2")], None)
+                .await
+                .unwrap(),
+            2
+        );
+        assert_eq!(
+            db.commit_events("a".into(), vec![event("2"), event("3")], None)
+                .await
+                .unwrap(),
+            1
+        );
+        assert_eq!(
+            db.commit_events("b".into(), vec![event("1")], None)
+                .await
+                .unwrap(),
+            1
+        );
+        drop(db);
+        let db = Db::open(&path, key).unwrap();
+        let all = db.list_events(0, Some("a".into()), 10).await.unwrap();
+        assert_eq!(
+            all.iter().map(|e| e.id.as_str()).collect::<Vec<_>>(),
+            ["1", "2", "3"]
+        );
+        let after = db.list_events(all[0].seq, None, 10).await.unwrap();
+        assert_eq!(after.len(), 3);
+        assert_eq!(after[0].payload["a"], 1);
+    }
+
+    #[tokio::test]
+    async fn operations_are_claimed_once_and_the_next_retry_is_found() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(&dir.path().join("q.db"), MasterKey::generate()).unwrap();
+        let new = |key: Option<&str>, body: &str| NewOperation {
+            connection: "c".into(),
+            operation: "send".into(),
+            request: body.into(),
+            idempotency_key: key.map(str::to_string),
+            request_hash: body.into(),
+            actor: None,
+        };
+        let Enqueued::New(op) = db.enqueue(new(Some("k"), "{}")).await.unwrap() else { panic!("new") };
+        assert!(matches!(db.enqueue(new(Some("k"), "{}")).await.unwrap(), Enqueued::Existing(o) if o.id == op.id));
+        assert!(matches!(db.enqueue(new(Some("k"), "{\"x\":1}")).await.unwrap(), Enqueued::Conflict(_)));
+        assert_eq!(db.due_operations("c".into(), now_ms(), 10).await.unwrap(), [op.id]);
+        assert!(db.claim(op.id).await.unwrap().is_some());
+        assert!(db.claim(op.id).await.unwrap().is_none(), "claimed once");
+        let later = now_ms() + 60_000;
+        db.record_failure(op.id, serde_json::json!({}), Some(later), Status::Retrying).await.unwrap();
+        assert_eq!(db.next_due_ms(now_ms()).await.unwrap(), Some(later));
+        assert!(db.due_operations("c".into(), now_ms(), 10).await.unwrap().is_empty());
+    }
+}
