@@ -5,9 +5,21 @@
 use std::borrow::Cow;
 use std::collections::HashMap;
 
+use serde::{Deserialize, Serialize};
+
 use super::model::{Person, normalize_email, normalize_employee_no, normalize_mobile};
-use super::plan::MatchKey;
 use super::target::{PlatformDepartment, PlatformUser};
+
+/// What an unlinked object was matched on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MatchKey {
+    Mobile,
+    Email,
+    EmployeeNo,
+    /// A department: same parent, same name.
+    ParentAndName,
+}
 
 /// Platform objects (indices) sharing one key.
 pub(super) enum Candidates {

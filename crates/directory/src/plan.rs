@@ -20,6 +20,7 @@ use std::collections::{HashMap, HashSet};
 
 use serde::{Deserialize, Serialize};
 
+pub use super::matching::MatchKey;
 use super::matching::{Candidates, DepartmentIndex, Found, UserIndex};
 use super::model::{
     Department, Directory, MAX_IDS, ObjectKind, Person, normalize_email, normalize_employee_no,
@@ -128,16 +129,6 @@ pub struct Step {
     /// On a link: the key that matched.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub matched_by: Option<MatchKey>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum MatchKey {
-    Mobile,
-    Email,
-    EmployeeNo,
-    /// A department: same parent, same name.
-    ParentAndName,
 }
 
 /// A platform value changed outside Qiao: it differs from what Qiao last applied and from the source.

@@ -5,17 +5,17 @@
 //! Each file's detached signature `NAME.wasm.sig`, if any, is checked against `[trust]` before the file is
 //! compiled (see `trust`); changing, adding or removing the `.sig` alone loads its `.wasm` again.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, RwLock};
-use std::time::{Duration, SystemTime};
+use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Result;
 use notify::Watcher;
-use serde::Serialize;
+
 
 use crate::connector::Connector;
-use qiao_contract::Capability;
+use crate::registry::{Stamp, rebuild_index};
 use crate::runtime::Runtime;
 use qiao_trust::{self as trust, Policy, TrustConfig, Verdict};
 
@@ -26,99 +26,6 @@ const SETTLE: Duration = Duration::from_millis(150);
 /// Larger files are refused before they are read.
 pub const MAX_COMPONENT_BYTES: u64 = 256 * 1024 * 1024;
 
-/// Modification time and size of a file.
-type Stamp = (SystemTime, u64);
-
-#[derive(Default)]
-struct PluginFile {
-    /// The `.wasm` file's stamp and its `.sig` file's (if any) last seen: unchanged files are not read again.
-    seen: Option<(Stamp, Option<Stamp>)>,
-    loaded: Option<Arc<Connector>>,
-    error: Option<String>,
-    /// The signature check of the file last read.
-    trust: Verdict,
-}
-
-pub struct Registry {
-    dir: PathBuf,
-    files: RwLock<BTreeMap<PathBuf, PluginFile>>,
-    by_id: RwLock<HashMap<String, Arc<Connector>>>,
-    /// Rescans one at a time.
-    scanning: tokio::sync::Mutex<()>,
-    /// Which files may load (`[trust]` in the config); set before the directory is first scanned.
-    pub trust: TrustConfig,
-}
-
-/// A row of `GET /v1/connectors`.
-#[derive(Debug, Serialize)]
-pub struct ConnectorStatus {
-    pub file: String,
-    pub id: Option<String>,
-    pub name: Option<String>,
-    pub version: Option<String>,
-    pub vendor: Option<String>,
-    pub platform: Option<String>,
-    pub capabilities: Vec<Capability>,
-    pub hosts: Vec<String>,
-    /// `loaded`; `failed` (nothing serving); or `stale` (the file failed to load, the previous version serves).
-    pub state: &'static str,
-    pub error: Option<String>,
-    pub sha256: Option<String>,
-    /// The signature check of the file as last read (which, when `stale`, is not the version serving).
-    pub trust: Verdict,
-}
-
-impl Registry {
-    pub fn new(dir: PathBuf) -> Registry {
-        Registry {
-            dir,
-            files: RwLock::default(),
-            by_id: RwLock::default(),
-            scanning: tokio::sync::Mutex::new(()),
-            trust: TrustConfig::default(),
-        }
-    }
-
-    pub fn dir(&self) -> &Path {
-        &self.dir
-    }
-
-    /// The connector serving an id right now.
-    pub fn get(&self, id: &str) -> Option<Arc<Connector>> {
-        self.by_id.read().unwrap().get(id).cloned()
-    }
-
-    pub fn status(&self) -> Vec<ConnectorStatus> {
-        let files = self.files.read().unwrap();
-        files
-            .iter()
-            .map(|(path, file)| {
-                let c = file.loaded.as_deref();
-                ConnectorStatus {
-                    file: path
-                        .file_name()
-                        .map(|n| n.to_string_lossy().into_owned())
-                        .unwrap_or_default(),
-                    id: c.map(|c| c.info.id.clone()),
-                    name: c.map(|c| c.info.name.clone()),
-                    version: c.map(|c| c.info.version.clone()),
-                    vendor: c.map(|c| c.info.vendor.clone()),
-                    platform: c.map(|c| c.info.platform.clone()),
-                    capabilities: c.map(|c| c.exports.capabilities()).unwrap_or_default(),
-                    hosts: c.map(|c| c.info.hosts.clone()).unwrap_or_default(),
-                    state: match (c, &file.error) {
-                        (Some(_), None) => "loaded",
-                        (Some(_), Some(_)) => "stale",
-                        (None, _) => "failed",
-                    },
-                    error: file.error.clone(),
-                    sha256: c.map(|c| c.hash.clone()),
-                    trust: file.trust.clone(),
-                }
-            })
-            .collect()
-    }
-}
 
 /// Brings the registry in line with the directory: loads new and changed files, drops removed ones.
 pub async fn rescan(runtime: &Runtime) {
@@ -127,7 +34,7 @@ pub async fn rescan(runtime: &Runtime) {
     let present = match list_components(&registry.dir) {
         Ok(present) => present,
         Err(e) => {
-            tracing::error!(dir = %registry.dir.display(), "cannot read plugins directory: {e:#}");
+            tracing::error!(dir = %registry.dir.display(), "cannot read the connector directory: {e:#}");
             return;
         }
     };
@@ -284,29 +191,6 @@ async fn read_limited(path: &Path, max: u64) -> std::io::Result<Vec<u8>> {
     Ok(out)
 }
 
-/// Maps ids to the connectors serving them. Two files claiming one id: the first (by file name) wins and the
-/// other is reported.
-fn rebuild_index(registry: &Registry) {
-    let mut files = registry.files.write().unwrap();
-    let mut by_id: HashMap<String, Arc<Connector>> = HashMap::new();
-    let mut owner: HashMap<String, PathBuf> = HashMap::new();
-    for (path, file) in files.iter_mut() {
-        let Some(connector) = &file.loaded else {
-            continue;
-        };
-        let id = connector.info.id.clone();
-        if let Some(first) = owner.get(&id) {
-            file.error = Some(format!(
-                "connector id {id:?} is already provided by {}",
-                first.display()
-            ));
-            continue;
-        }
-        owner.insert(id.clone(), path.clone());
-        by_id.insert(id, connector.clone());
-    }
-    *registry.by_id.write().unwrap() = by_id;
-}
 
 /// Every `*.wasm` file, with its stamp and its `.sig` file's (if any).
 fn list_components(dir: &Path) -> Result<BTreeMap<PathBuf, (Stamp, Option<Stamp>)>> {

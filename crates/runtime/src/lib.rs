@@ -19,6 +19,7 @@ pub mod imports;
 pub mod inspect;
 pub mod kv;
 pub mod redact;
+pub mod registry;
 pub mod runtime;
 pub mod sandbox;
 

@@ -17,7 +17,7 @@ use qiao_contract::{Call, Capability, Reply, types};
 
 use crate::compile_cache::CompileCache;
 use crate::connector::{self, Connector, Exports};
-use crate::connectors::Registry;
+use crate::registry::Registry;
 use crate::dispatch::dispatch;
 use crate::imports::http::{AllowList, Grants};
 use crate::kv::KvStore;
@@ -82,7 +82,7 @@ impl Runtime {
             .user_agent(concat!("qiao/", env!("CARGO_PKG_VERSION")))
             .build()?;
         Ok(Runtime {
-            linker: crate::imports::linker(&engine)?,
+            linker: crate::sandbox::linker(&engine)?,
             cache: cache_dir.map(CompileCache::new).transpose()?,
             kv,
             engine,

@@ -11,24 +11,23 @@ use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use qiao_config::{Connection, Limits};
 use crate::engine::TICK;
-use crate::imports::http::AllowList;
+use wasmtime::component::Linker;
+
+use crate::imports::{self, config::ConfigState, crypto::CryptoState, http::{AllowList, HttpState}, kv::KvState, log::LogState};
 use crate::kv::KvStore;
 
 /// What a guest writes to stdout/stderr is kept (up to this much) and logged after the call.
 const STDIO_CAPTURE_BYTES: usize = 64 * 1024;
 
-/// Everything one call's host functions can reach.
+/// A call's store data: each import's own state, the CPU budget, and WASI (which grants nothing).
 pub struct HostState {
     pub connection: Arc<Connection>,
-    pub allow: Arc<AllowList>,
-    pub kv: Arc<dyn KvStore>,
-    pub http: reqwest::Client,
-    /// Outbound requests made so far in this call.
-    pub http_requests: u32,
+    pub http: HttpState,
+    pub kv: KvState,
     /// This call's log lines: its budget used, lines dropped, secrets to redact.
-    pub log: crate::imports::log::LogState,
-    /// When the call's wall-clock budget runs out.
-    pub deadline: Instant,
+    pub log: LogState,
+    pub config: ConfigState,
+    pub crypto: CryptoState,
     /// Epoch ticks observed while Wasm was running: the call's CPU time, in `TICK`s.
     pub cpu_ticks: u64,
     pub cpu_budget_ticks: u64,
@@ -47,6 +46,20 @@ impl HostState {
     pub fn cpu_exhausted(&self) -> bool {
         self.cpu_ticks > self.cpu_budget_ticks
     }
+}
+
+/// The linker every connector is instantiated against: our interfaces, each projected onto its own state, plus
+/// WASI p2, which components built from Rust, JavaScript or Python import even when they do no I/O.
+pub fn linker(engine: &Engine) -> wasmtime::Result<Linker<HostState>> {
+    let mut linker = Linker::<HostState>::new(engine);
+    wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
+    imports::link_types(&mut linker)?;
+    imports::http::link(&mut linker, |s| &mut s.http)?;
+    imports::kv::link(&mut linker, |s| &mut s.kv)?;
+    imports::log::link(&mut linker, |s| &mut s.log)?;
+    imports::config::link(&mut linker, |s| &mut s.config)?;
+    imports::crypto::link(&mut linker, |s| &mut s.crypto)?;
+    Ok(linker)
 }
 
 impl WasiView for HostState {
@@ -78,14 +91,20 @@ impl Sandbox<'_> {
             .allow_udp(false)
             .allow_ip_name_lookup(false)
             .build();
+        let connection = self.connection;
         let state = HostState {
-            connection: self.connection,
-            allow: self.allow,
-            kv: self.kv,
-            http: self.http,
-            http_requests: 0,
-            log: Default::default(),
-            deadline: Instant::now() + Duration::from_millis(limits.timeout_ms),
+            http: HttpState {
+                connection: connection.clone(),
+                allow: self.allow,
+                client: self.http,
+                requests: 0,
+                deadline: Instant::now() + Duration::from_millis(limits.timeout_ms),
+            },
+            kv: KvState { connection: connection.clone(), store: self.kv },
+            log: LogState::new(connection.clone()),
+            config: ConfigState { connection: connection.clone() },
+            crypto: CryptoState,
+            connection,
             cpu_ticks: 0,
             cpu_budget_ticks: limits.cpu_ms.div_ceil(TICK.as_millis() as u64).max(1),
             limits: StoreLimitsBuilder::new()

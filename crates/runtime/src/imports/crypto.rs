@@ -7,8 +7,9 @@ use rand::RngCore;
 use sha1::Sha1;
 use sha2::{Digest, Sha256};
 
+use wasmtime::component::{HasData, Linker};
+
 use qiao_contract::bindings::crypto::{self, Padding};
-use crate::sandbox::HostState;
 
 type Enc = cbc::Encryptor<aes::Aes256>;
 type Dec = cbc::Decryptor<aes::Aes256>;
@@ -64,7 +65,20 @@ pub fn aes256_cbc_decrypt(
     result.map_err(|_| "decryption failed: wrong key, corrupt data or bad padding".to_string())
 }
 
-impl crypto::Host for HostState {
+/// Crypto keeps no state between calls.
+#[derive(Default)]
+pub struct CryptoState;
+
+impl HasData for CryptoState {
+    type Data<'a> = &'a mut CryptoState;
+}
+
+/// Adds `qiao:connector/crypto` to a linker whose store data holds a [`CryptoState`].
+pub fn link<T: Send + 'static>(linker: &mut Linker<T>, get: fn(&mut T) -> &mut CryptoState) -> wasmtime::Result<()> {
+    crypto::add_to_linker::<T, CryptoState>(linker, get)
+}
+
+impl crypto::Host for CryptoState {
     fn sha1(&mut self, data: Vec<u8>) -> Vec<u8> {
         Sha1::digest(&data).to_vec()
     }

@@ -10,8 +10,11 @@ use url::Url;
 
 use qiao_contract::bindings::describe::Info;
 use qiao_contract::bindings::http::{self, HttpError, Method, Request, Response};
+use std::sync::Arc;
+
+use wasmtime::component::{HasData, Linker};
+
 use qiao_config::Connection;
-use crate::sandbox::HostState;
 
 /// A declared host as a URL's `host_str` compares to it (lowercase, IDNA); declared hosts were checked to be
 /// host names when the connector loaded.
@@ -179,13 +182,33 @@ fn redacted(url: &Url) -> String {
     format!("{}{}", url.origin().ascii_serialization(), url.path())
 }
 
-impl http::Host for HostState {
+/// One call's outbound HTTP: where it may go, how many requests it has made, and when its time is up.
+pub struct HttpState {
+    pub connection: Arc<Connection>,
+    pub allow: Arc<AllowList>,
+    pub client: reqwest::Client,
+    /// Outbound requests made so far in this call.
+    pub requests: u32,
+    /// When the call's wall-clock budget runs out: no request may outlast it.
+    pub deadline: Instant,
+}
+
+impl HasData for HttpState {
+    type Data<'a> = &'a mut HttpState;
+}
+
+/// Adds `qiao:connector/http` to a linker whose store data holds an [`HttpState`].
+pub fn link<T: Send + 'static>(linker: &mut Linker<T>, get: fn(&mut T) -> &mut HttpState) -> wasmtime::Result<()> {
+    http::add_to_linker::<T, HttpState>(linker, get)
+}
+
+impl http::Host for HttpState {
     async fn send(&mut self, request: Request) -> Result<Response, HttpError> {
-        let limits = self.limits().clone();
-        if self.http_requests >= limits.max_http_requests {
+        let limits = self.connection.limits.clone();
+        if self.requests >= limits.max_http_requests {
             return Err(HttpError::RequestLimit(limits.max_http_requests));
         }
-        self.http_requests += 1;
+        self.requests += 1;
         let url = Url::parse(&request.url)
             .map_err(|e| HttpError::InvalidRequest(format!("bad URL: {e}")))?;
         if !self.allow.permits(&url) {
@@ -211,7 +234,7 @@ impl http::Host for HostState {
             Method::Head => reqwest::Method::HEAD,
         };
         let mut builder = self
-            .http
+            .client
             .request(method, url.clone())
             .timeout(timeout)
             .body(request.body);

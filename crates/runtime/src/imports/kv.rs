@@ -1,17 +1,38 @@
 //! The connection-scoped key-value store: every key is stored under the connection's name, so one connection
 //! can never read another's tokens or cursors.
 
+use std::sync::Arc;
+
+use wasmtime::component::{HasData, Linker};
+
+use qiao_config::Connection;
 use qiao_contract::bindings::kv;
 use qiao_contract::bindings::types::{Error, ErrorKind};
-use crate::sandbox::HostState;
+
+use crate::kv::KvStore;
 
 pub const MAX_KEY_BYTES: usize = 512;
 pub const MAX_VALUE_BYTES: usize = 1024 * 1024;
 
-impl kv::Host for HostState {
+/// One call's key-value access: the store, and the connection every key is kept under.
+pub struct KvState {
+    pub connection: Arc<Connection>,
+    pub store: Arc<dyn KvStore>,
+}
+
+impl HasData for KvState {
+    type Data<'a> = &'a mut KvState;
+}
+
+/// Adds `qiao:connector/kv` to a linker whose store data holds a [`KvState`].
+pub fn link<T: Send + 'static>(linker: &mut Linker<T>, get: fn(&mut T) -> &mut KvState) -> wasmtime::Result<()> {
+    kv::add_to_linker::<T, KvState>(linker, get)
+}
+
+impl kv::Host for KvState {
     async fn get(&mut self, key: String) -> Option<Vec<u8>> {
         let connection = self.connection.name.clone();
-        match self.kv.get(connection, key).await {
+        match self.store.get(connection, key).await {
             Ok(value) => value,
             Err(e) => {
                 // To the connector a store failure looks like a miss; it will refetch (e.g. a token).
@@ -36,7 +57,7 @@ impl kv::Host for HostState {
             ));
         }
         let connection = self.connection.name.clone();
-        self.kv
+        self.store
             .set(connection, key, value, ttl_seconds)
             .await
             .map_err(|e| Error::new(ErrorKind::Unavailable, format!("kv store failed: {e:#}")))
@@ -44,7 +65,7 @@ impl kv::Host for HostState {
 
     async fn delete(&mut self, key: String) {
         let connection = self.connection.name.clone();
-        if let Err(e) = self.kv.delete(connection, key).await {
+        if let Err(e) = self.store.delete(connection, key).await {
             tracing::error!(connection = %self.connection.name, "kv delete failed: {e:#}");
         }
     }

@@ -3,10 +3,14 @@
 //! bytes after which its lines are dropped (with one warning). The connection's secret values are redacted
 //! from whatever a guest logs.
 
-use qiao_contract::bindings::log::{self, Level};
-use crate::redact::{clean, secret_values};
+use std::sync::Arc;
+
+use wasmtime::component::{HasData, Linker};
+
 use qiao_config::Connection;
-use crate::sandbox::HostState;
+use qiao_contract::bindings::log::{self, Level};
+
+use crate::redact::{clean, secret_values};
 
 const MAX_MESSAGE_BYTES: usize = 4096;
 const MAX_FIELDS: usize = 32;
@@ -25,6 +29,17 @@ pub struct LogState {
     pub dropped: u64,
     /// Computed at the first line.
     secrets: Option<Vec<String>>,
+    /// Whose lines these are: named in each, and its secrets redacted from them.
+    pub connection: Arc<Connection>,
+}
+
+impl HasData for LogState {
+    type Data<'a> = &'a mut LogState;
+}
+
+/// Adds `qiao:connector/log` to a linker whose store data holds a [`LogState`].
+pub fn link<T: Send + 'static>(linker: &mut Linker<T>, get: fn(&mut T) -> &mut LogState) -> wasmtime::Result<()> {
+    log::add_to_linker::<T, LogState>(linker, get)
 }
 
 /// Whether a line may be logged.
@@ -37,9 +52,13 @@ enum Admit {
 }
 
 impl LogState {
-    fn secrets(&mut self, connection: &Connection) -> &[String] {
-        self.secrets
-            .get_or_insert_with(|| secret_values(connection))
+    pub fn new(connection: Arc<Connection>) -> LogState {
+        LogState { lines: 0, bytes: 0, dropped: 0, secrets: None, connection }
+    }
+
+    fn secrets(&mut self) -> &[String] {
+        let connection = &self.connection;
+        self.secrets.get_or_insert_with(|| secret_values(connection))
     }
 
     fn admit(&mut self, bytes: usize) -> Admit {
@@ -57,14 +76,14 @@ impl LogState {
     }
 }
 
-impl log::Host for HostState {
+impl log::Host for LogState {
     fn log(&mut self, level: Level, message: String, fields: Vec<(String, String)>) {
-        if self.log.dropped > 0 {
+        if self.dropped > 0 {
             // Over budget: nothing more is looked at.
-            self.log.dropped += 1;
+            self.dropped += 1;
             return;
         }
-        let secrets = self.log.secrets(&self.connection);
+        let secrets = self.secrets();
         let message = clean(&message, MAX_MESSAGE_BYTES, secrets).into_owned();
         let fields: Vec<String> = fields
             .iter()
@@ -78,8 +97,9 @@ impl log::Host for HostState {
             })
             .collect();
         let fields = fields.join(" ");
-        let connection = &self.connection.name;
-        match self.log.admit(message.len() + fields.len()) {
+        let connection = self.connection.clone();
+        let connection = &connection.name;
+        match self.admit(message.len() + fields.len()) {
             Admit::Yes => {}
             Admit::Exceeded => {
                 tracing::warn!(

@@ -1,4 +1,7 @@
-//! The capabilities the host provides to connectors, one module per WIT import interface.
+//! What the host provides to connectors, one module per WIT import interface. Each has its own state struct
+//! (`HttpState`, `KvState`, `LogState`, `ConfigState`, `CryptoState`) and its own `link()`, which adds the
+//! interface to a linker given where that state sits in the store's data; `sandbox` composes them. An import
+//! knows nothing of the others or of the store data around it.
 
 pub mod config;
 pub mod crypto;
@@ -6,20 +9,19 @@ pub mod http;
 pub mod kv;
 pub mod log;
 
-use anyhow::Result;
-use wasmtime::component::{HasSelf, Linker};
+use wasmtime::component::{HasData, Linker};
 
-use qiao_contract::bindings::{Connector, types};
-use crate::sandbox::HostState;
+use qiao_contract::types;
 
-/// The linker every connector is instantiated against: our interfaces plus WASI p2, which components built
-/// from Rust, JavaScript or Python import even when they do no I/O (the WASI context grants nothing).
-pub fn linker(engine: &wasmtime::Engine) -> Result<Linker<HostState>> {
-    let mut linker = Linker::new(engine);
-    wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
-    Connector::add_to_linker::<_, HasSelf<_>>(&mut linker, |state| state)?;
-    Ok(linker)
+/// `qiao:connector/types` declares only types: nothing to keep.
+pub struct Types;
+
+impl HasData for Types {
+    type Data<'a> = Types;
 }
 
-impl types::Host for HostState {}
+impl types::Host for Types {}
 
+pub fn link_types<T: Send + 'static>(linker: &mut Linker<T>) -> wasmtime::Result<()> {
+    types::add_to_linker::<T, Types>(linker, |_| Types)
+}

@@ -1,0 +1,132 @@
+//! The connectors loaded now, by file and by id: what a call resolves its connector in, and what
+//! `GET /v1/connectors` lists. Filled by the connector directory (`connectors`).
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
+use std::time::SystemTime;
+
+use serde::Serialize;
+
+use qiao_contract::Capability;
+use qiao_trust::{TrustConfig, Verdict};
+
+use crate::connector::Connector;
+
+/// Modification time and size of a file.
+pub(crate) type Stamp = (SystemTime, u64);
+
+#[derive(Default)]
+pub(crate) struct PluginFile {
+    /// The `.wasm` file's stamp and its `.sig` file's (if any) last seen: unchanged files are not read again.
+    pub(crate) seen: Option<(Stamp, Option<Stamp>)>,
+    pub(crate) loaded: Option<Arc<Connector>>,
+    pub(crate) error: Option<String>,
+    /// The signature check of the file last read.
+    pub(crate) trust: Verdict,
+}
+
+pub struct Registry {
+    pub(crate) dir: PathBuf,
+    pub(crate) files: RwLock<BTreeMap<PathBuf, PluginFile>>,
+    by_id: RwLock<HashMap<String, Arc<Connector>>>,
+    /// Rescans one at a time.
+    pub(crate) scanning: tokio::sync::Mutex<()>,
+    /// Which files may load (`[trust]` in the config); set before the directory is first scanned.
+    pub trust: TrustConfig,
+}
+
+/// A row of `GET /v1/connectors`.
+#[derive(Debug, Serialize)]
+pub struct ConnectorStatus {
+    pub file: String,
+    pub id: Option<String>,
+    pub name: Option<String>,
+    pub version: Option<String>,
+    pub vendor: Option<String>,
+    pub platform: Option<String>,
+    pub capabilities: Vec<Capability>,
+    pub hosts: Vec<String>,
+    /// `loaded`; `failed` (nothing serving); or `stale` (the file failed to load, the previous version serves).
+    pub state: &'static str,
+    pub error: Option<String>,
+    pub sha256: Option<String>,
+    /// The signature check of the file as last read (which, when `stale`, is not the version serving).
+    pub trust: Verdict,
+}
+
+impl Registry {
+    pub fn new(dir: PathBuf) -> Registry {
+        Registry {
+            dir,
+            files: RwLock::default(),
+            by_id: RwLock::default(),
+            scanning: tokio::sync::Mutex::new(()),
+            trust: TrustConfig::default(),
+        }
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The connector serving an id right now.
+    pub fn get(&self, id: &str) -> Option<Arc<Connector>> {
+        self.by_id.read().unwrap().get(id).cloned()
+    }
+
+    pub fn status(&self) -> Vec<ConnectorStatus> {
+        let files = self.files.read().unwrap();
+        files
+            .iter()
+            .map(|(path, file)| {
+                let c = file.loaded.as_deref();
+                ConnectorStatus {
+                    file: path
+                        .file_name()
+                        .map(|n| n.to_string_lossy().into_owned())
+                        .unwrap_or_default(),
+                    id: c.map(|c| c.info.id.clone()),
+                    name: c.map(|c| c.info.name.clone()),
+                    version: c.map(|c| c.info.version.clone()),
+                    vendor: c.map(|c| c.info.vendor.clone()),
+                    platform: c.map(|c| c.info.platform.clone()),
+                    capabilities: c.map(|c| c.exports.capabilities()).unwrap_or_default(),
+                    hosts: c.map(|c| c.info.hosts.clone()).unwrap_or_default(),
+                    state: match (c, &file.error) {
+                        (Some(_), None) => "loaded",
+                        (Some(_), Some(_)) => "stale",
+                        (None, _) => "failed",
+                    },
+                    error: file.error.clone(),
+                    sha256: c.map(|c| c.hash.clone()),
+                    trust: file.trust.clone(),
+                }
+            })
+            .collect()
+    }
+}
+
+/// Maps ids to the connectors serving them. Two files claiming one id: the first (by file name) wins and the
+/// other is reported.
+pub(crate) fn rebuild_index(registry: &Registry) {
+    let mut files = registry.files.write().unwrap();
+    let mut by_id: HashMap<String, Arc<Connector>> = HashMap::new();
+    let mut owner: HashMap<String, PathBuf> = HashMap::new();
+    for (path, file) in files.iter_mut() {
+        let Some(connector) = &file.loaded else {
+            continue;
+        };
+        let id = connector.info.id.clone();
+        if let Some(first) = owner.get(&id) {
+            file.error = Some(format!(
+                "connector id {id:?} is already provided by {}",
+                first.display()
+            ));
+            continue;
+        }
+        owner.insert(id.clone(), path.clone());
+        by_id.insert(id, connector.clone());
+    }
+    *registry.by_id.write().unwrap() = by_id;
+}
