@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds every connector from source into WebAssembly components.
 #   scripts/build-connectors.sh [OUT_DIR] [TEST_OUT_DIR]
-# OUT_DIR (default target/connectors) gets the bundled connectors, ready for `qiao serve --plugins-dir`.
+# OUT_DIR (default target/connectors) gets the bundled connectors, ready for `qiao serve --connectors-dir`.
 # TEST_OUT_DIR (default target/test-connectors) gets the fixtures only tests use (hostile, echo v2).
 # Each connector folder has a build.sh taking the output directory; this script only runs them in turn.
 set -euo pipefail
@@ -11,7 +11,7 @@ test_out=$(realpath -m "${2:-$root/target/test-connectors}")
 mkdir -p "$out" "$test_out"
 rustup target add wasm32-wasip2 >/dev/null 2>&1 || rustup target add wasm32-wasip2
 
-for dir in "$root"/plugins/*/; do
+for dir in "$root"/connectors/*/; do
   if [ -x "$dir/build.sh" ]; then
     echo "==> building connector $(basename "$dir")"
     "$dir/build.sh" "$out" "$test_out"

@@ -17,7 +17,7 @@
 //! );
 //! ```
 //!
-//! See `plugins/echo` for a connector using every capability.
+//! See `connectors/echo` for a connector using every capability.
 
 mod bindings {
     wit_bindgen::generate!({ world: "host", path: "../wit" });

@@ -59,6 +59,8 @@ fn create_key(binary: &Path, data_dir: &Path) -> Result<String> {
 pub struct QiaoChild {
     pub client: reqwest::Client,
     pub plugins_dir: PathBuf,
+    /// The flag naming the connector directory: `--connectors-dir`, or its deprecated alias for a test of it.
+    pub connectors_dir_flag: &'static str,
     pub data_dir: PathBuf,
     config_path: PathBuf,
     binary: PathBuf,
@@ -92,6 +94,7 @@ impl QiaoChild {
         let mut child = QiaoChild {
             client: crate::client_with_key(&api_key),
             plugins_dir,
+            connectors_dir_flag: "--connectors-dir",
             data_dir,
             config_path,
             binary,
@@ -140,7 +143,7 @@ impl QiaoChild {
                 .arg(&self.config_path)
                 .arg("--listen")
                 .arg(self.addr.to_string())
-                .arg("--plugins-dir")
+                .arg(self.connectors_dir_flag)
                 .arg(&self.plugins_dir)
                 .arg("--data-dir")
                 .arg(&self.data_dir)

@@ -1,4 +1,4 @@
-//! The REST API end to end, through the Rust reference connector (`plugins/echo`), against real HTTP and a real
+//! The REST API end to end, through the Rust reference connector (`connectors/echo`), against real HTTP and a real
 //! SQLite file.
 
 use qiao_tests::TestServer;

@@ -201,3 +201,29 @@ async fn restart_loads_compiled_code_from_the_cache() {
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
+
+/// `--plugins-dir`, the connector directory flag's name before it was renamed `--connectors-dir`, still names
+/// it (scripts and service files written for it keep working), with a warning that says what to use instead.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_deprecated_plugins_dir_flag_still_names_the_connector_directory() {
+    let config = "[connections.main]\nconnector = \"echo\"\n";
+    let mut qiao = qiao_tests::child::QiaoChild::start(&["echo"], config).await.unwrap();
+    let (status, body) = qiao.get("/v1/connectors").await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["connectors_dir"], body["plugins_dir"], "the old field stays, with the same value: {body}");
+    qiao.kill();
+    qiao.connectors_dir_flag = "--plugins-dir";
+    qiao.restart().await.unwrap();
+    let (status, body) = qiao.get("/v1/connectors").await;
+    assert_eq!(status, 200, "{body}");
+    let loaded = body["connectors"].as_array().unwrap();
+    assert!(
+        loaded.iter().any(|c| c["id"] == "echo" && c["state"] == "loaded"),
+        "the connector directory named by --plugins-dir is loaded: {body}"
+    );
+    assert!(
+        qiao.logs_text().contains("--plugins-dir is deprecated: use --connectors-dir"),
+        "a warning names the new flag:\n{}",
+        qiao.logs_text()
+    );
+}

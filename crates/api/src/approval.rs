@@ -12,7 +12,7 @@ use super::{ApiError, AppState, Body};
 use qiao_services::addressing::{self, Unresolved};
 use qiao_contract::bindings::approval::{ActRequest, Action, CancelRequest, CreateRequest, FormField};
 use qiao_contract::Capability;
-use qiao_services::outbox::write::Write;
+use qiao_contract::Call;
 
 type Result<T> = std::result::Result<T, ApiError>;
 
@@ -104,7 +104,7 @@ pub async fn create(
         idempotency_key: b.idempotency_key,
         options: b.options.map(|v| v.to_string()),
     };
-    accept(&app, &c, Write::CreateApproval { request }, options).await
+    accept(&app, &c, Call::CreateApproval { request }, options).await
 }
 
 #[derive(Deserialize)]
@@ -150,7 +150,7 @@ async fn act(
         comment: b.comment,
         template: b.template,
     };
-    accept(&app, &c, Write::ActOnApproval { request }, options).await
+    accept(&app, &c, Call::ActOnApproval { request }, options).await
 }
 
 pub async fn approve(
@@ -191,5 +191,5 @@ pub async fn cancel(
         reason: b.reason,
         template: b.template,
     };
-    accept(&app, &c, Write::CancelApproval { request }, options).await
+    accept(&app, &c, Call::CancelApproval { request }, options).await
 }

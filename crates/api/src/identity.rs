@@ -11,7 +11,6 @@ use super::{ApiError, AppState, Body, call, expect_reply};
 use qiao_contract::json::render;
 use qiao_contract::bindings::identity::{DepartmentFields, SsoRequest, UserFields, UserKey};
 use qiao_contract::calls::{Call, Reply};
-use qiao_services::outbox::write::Write;
 
 type Result<T> = std::result::Result<T, ApiError>;
 
@@ -45,7 +44,7 @@ pub async fn get_department(
     State(app): State<AppState>,
     Path((c, id)): Path<(String, String)>,
 ) -> Result<Json<Value>> {
-    let reply = call(&app, &c, Call::GetDepartment(id)).await?;
+    let reply = call(&app, &c, Call::GetDepartment { id: id }).await?;
     Ok(Json(render(expect_reply!(reply, Reply::Department))))
 }
 
@@ -84,7 +83,7 @@ pub async fn create_department(
     options: WriteOptions,
     Body(body): Body<Create<DepartmentFields>>,
 ) -> Result<Response> {
-    let write = Write::CreateDepartment {
+    let write = Call::CreateDepartment {
         fields: body.fields.0,
         idempotency_key: body.idempotency_key,
     };
@@ -97,7 +96,7 @@ pub async fn update_department(
     options: WriteOptions,
     Body(Fields(fields)): Body<Fields<DepartmentFields>>,
 ) -> Result<Response> {
-    accept(&app, &c, Write::UpdateDepartment { id, fields }, options).await
+    accept(&app, &c, Call::UpdateDepartment { id, fields }, options).await
 }
 
 pub async fn delete_department(
@@ -105,7 +104,7 @@ pub async fn delete_department(
     Path((c, id)): Path<(String, String)>,
     options: WriteOptions,
 ) -> Result<Response> {
-    accept(&app, &c, Write::DeleteDepartment { id }, options).await
+    accept(&app, &c, Call::DeleteDepartment { id }, options).await
 }
 
 #[derive(Deserialize)]
@@ -137,7 +136,7 @@ pub async fn get_user(
     State(app): State<AppState>,
     Path((c, id)): Path<(String, String)>,
 ) -> Result<Json<Value>> {
-    let reply = call(&app, &c, Call::GetUser(id)).await?;
+    let reply = call(&app, &c, Call::GetUser { id: id }).await?;
     Ok(Json(render(expect_reply!(reply, Reply::User))))
 }
 
@@ -163,7 +162,7 @@ pub async fn find_user(
             ));
         }
     };
-    let reply = call(&app, &c, Call::FindUser(key)).await?;
+    let reply = call(&app, &c, Call::FindUser { key: key }).await?;
     Ok(Json(
         json!({ "user_id": expect_reply!(reply, Reply::UserId) }),
     ))
@@ -175,7 +174,7 @@ pub async fn create_user(
     options: WriteOptions,
     Body(body): Body<Create<UserFields>>,
 ) -> Result<Response> {
-    let write = Write::CreateUser {
+    let write = Call::CreateUser {
         fields: body.fields.0,
         idempotency_key: body.idempotency_key,
     };
@@ -188,7 +187,7 @@ pub async fn update_user(
     options: WriteOptions,
     Body(Fields(fields)): Body<Fields<UserFields>>,
 ) -> Result<Response> {
-    accept(&app, &c, Write::UpdateUser { id, fields }, options).await
+    accept(&app, &c, Call::UpdateUser { id, fields }, options).await
 }
 
 pub async fn delete_user(
@@ -196,7 +195,7 @@ pub async fn delete_user(
     Path((c, id)): Path<(String, String)>,
     options: WriteOptions,
 ) -> Result<Response> {
-    accept(&app, &c, Write::DeleteUser { id }, options).await
+    accept(&app, &c, Call::DeleteUser { id }, options).await
 }
 
 #[derive(Deserialize)]
@@ -225,7 +224,7 @@ pub async fn sso_resolve(
     Path(c): Path<String>,
     Body(request): Body<SsoRequest>,
 ) -> Result<Json<Value>> {
-    let reply = call(&app, &c, Call::SsoResolve(request)).await?;
+    let reply = call(&app, &c, Call::SsoResolve { request: request }).await?;
     Ok(Json(render(expect_reply!(reply, Reply::SsoUser))))
 }
 

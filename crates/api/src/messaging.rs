@@ -21,7 +21,6 @@ use qiao_contract::bindings::messaging::{Button, Card, Content, Markdown, Messag
 use qiao_contract::calls::{Call, Reply};
 use qiao_contract::Capability;
 use qiao_store::{OperationRow, Status};
-use qiao_services::outbox::write::Write;
 
 type Result<T> = std::result::Result<T, ApiError>;
 
@@ -190,7 +189,7 @@ pub async fn send(
     if by_enterprise_ids {
         extra.insert("unresolved".into(), json!(unresolved));
     }
-    accept_with(&app, &c, Write::Send { message }, options, extra).await
+    accept_with(&app, &c, Call::Send { message }, options, extra).await
 }
 
 /// `POST /v1/messages`: `{to: {people}, text | markdown | card, urgent?, idempotency_key?, platforms?}`.
@@ -304,7 +303,7 @@ pub async fn send_to_people(
             urgent: body.urgent,
             idempotency_key: key.as_ref().map(|k| format!("{k}:{connection}")),
         };
-        ops.push(enqueue(&app, connection, Write::Send { message }, &options).await);
+        ops.push(enqueue(&app, connection, Call::Send { message }, &options).await);
     }
     let mut all_final = true;
     if let Some(wait) = options.wait() {
@@ -366,13 +365,13 @@ pub async fn recall(
     Path((c, message_id)): Path<(String, String)>,
     options: WriteOptions,
 ) -> Result<Response> {
-    accept(&app, &c, Write::Recall { message_id }, options).await
+    accept(&app, &c, Call::Recall { message_id }, options).await
 }
 
 pub async fn read_status(
     State(app): State<AppState>,
     Path((c, id)): Path<(String, String)>,
 ) -> Result<Json<Value>> {
-    let reply = call(&app, &c, Call::ReadStatus(id)).await?;
+    let reply = call(&app, &c, Call::ReadStatus { message_id: id }).await?;
     Ok(Json(json!(expect_reply!(reply, Reply::ReadReceipts))))
 }

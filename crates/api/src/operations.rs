@@ -18,7 +18,7 @@ use super::auth::Caller;
 use super::{ApiError, AppState};
 use qiao_services::access::Scope;
 use qiao_store::{Enqueued, OperationRow, Status};
-use qiao_services::outbox::write::Write;
+use qiao_contract::Call;
 
 /// Longest a caller may ask to wait for a result.
 pub const MAX_WAIT_S: u64 = 60;
@@ -73,7 +73,7 @@ async fn wait_param<S: Send + Sync>(parts: &mut Parts, state: &S) -> Result<Opti
 }
 
 /// Commits a write to the outbox and answers for it (see the module comment).
-pub async fn accept(app: &AppState, connection: &str, write: Write, options: WriteOptions) -> Result<Response, ApiError> {
+pub async fn accept(app: &AppState, connection: &str, write: Call, options: WriteOptions) -> Result<Response, ApiError> {
     accept_with(app, connection, write, options, serde_json::Map::new()).await
 }
 
@@ -81,7 +81,7 @@ pub async fn accept(app: &AppState, connection: &str, write: Write, options: Wri
 pub async fn accept_with(
     app: &AppState,
     connection: &str,
-    write: Write,
+    write: Call,
     options: WriteOptions,
     extra: serde_json::Map<String, Value>,
 ) -> Result<Response, ApiError> {
@@ -107,7 +107,7 @@ impl WriteOptions {
 pub async fn enqueue(
     app: &AppState,
     connection: &str,
-    mut write: Write,
+    mut write: Call,
     options: &WriteOptions,
 ) -> Result<OperationRow, ApiError> {
     // Fail fast on what no retry can fix: an unknown connection, or a connector without the capability.
@@ -173,7 +173,7 @@ async fn answer(
             e.into_response()
         }
         _ => {
-            let mut body = json!(op);
+            let mut body = view(&op);
             if let Value::Object(body) = &mut body {
                 body.extend(extra);
             }
@@ -227,6 +227,7 @@ pub async fn list(State(app): State<AppState>, Query(q): Query<ListQuery>) -> Re
         .await
         .map_err(ApiError::internal)?;
     let next = operations.last().map_or(q.after, |o| o.id);
+    let operations: Vec<Value> = operations.iter().map(view).collect();
     Ok(Json(json!({ "operations": operations, "next_after": next })))
 }
 
@@ -265,7 +266,7 @@ pub async fn get(
     if let Some(wait) = wait.filter(|_| !op.status.is_final()) {
         op = app.outbox.wait(&app.db, id, wait).await.map_err(ApiError::internal)?.unwrap_or(op);
     }
-    Ok(Json(json!(op)))
+    Ok(Json(view(&op)))
 }
 
 /// `POST /v1/operations/{id}/retry`: a failed or dead operation gets a fresh budget of attempts.
@@ -286,7 +287,7 @@ async fn change(app: &AppState, caller: &Caller, id: i64, requeue: bool) -> Resu
         Some(true) => {
             app.outbox.poke();
             let status = if requeue { StatusCode::ACCEPTED } else { StatusCode::OK };
-            Ok((status, Json(json!(op))).into_response())
+            Ok((status, Json(view(&op))).into_response())
         }
         _ => Err(ApiError::new(
             StatusCode::CONFLICT,
@@ -299,4 +300,11 @@ async fn change(app: &AppState, caller: &Caller, id: i64, requeue: bool) -> Resu
             ),
         )),
     }
+}
+
+/// An operation as the API shows it: its request reads like the REST body that made it.
+fn view(op: &OperationRow) -> Value {
+    let mut out = json!(op);
+    qiao_contract::json::as_written(&mut out["request"]);
+    out
 }

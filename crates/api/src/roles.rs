@@ -10,7 +10,6 @@ use serde_json::{Value, json};
 use super::operations::{WriteOptions, accept};
 use super::{ApiError, AppState, Body, call, expect_reply};
 use qiao_contract::calls::{Call, Reply};
-use qiao_services::outbox::write::Write;
 
 type Result<T> = std::result::Result<T, ApiError>;
 
@@ -18,7 +17,7 @@ type Result<T> = std::result::Result<T, ApiError>;
 const MAX_MEMBERS: usize = 10_000;
 
 pub async fn list(State(app): State<AppState>, Path(c): Path<String>) -> Result<Json<Value>> {
-    let reply = call(&app, &c, Call::ListRoles).await?;
+    let reply = call(&app, &c, Call::ListRoles {}).await?;
     Ok(Json(json!({ "roles": expect_reply!(reply, Reply::Roles) })))
 }
 
@@ -37,14 +36,14 @@ pub async fn create(
     if body.name.trim().is_empty() {
         return Err(ApiError::bad_request("a role needs a name"));
     }
-    accept(&app, &c, Write::CreateRole { name: body.name }, options).await
+    accept(&app, &c, Call::CreateRole { name: body.name }, options).await
 }
 
 pub async fn members(
     State(app): State<AppState>,
     Path((c, role)): Path<(String, String)>,
 ) -> Result<Json<Value>> {
-    let reply = call(&app, &c, Call::ListRoleMembers(role)).await?;
+    let reply = call(&app, &c, Call::ListRoleMembers { role_id: role }).await?;
     Ok(Json(
         json!({ "user_ids": expect_reply!(reply, Reply::Members) }),
     ))
@@ -71,7 +70,7 @@ pub async fn add_members(
     options: WriteOptions,
     Body(body): Body<Members>,
 ) -> Result<Response> {
-    let write = Write::AddRoleMembers {
+    let write = Call::AddRoleMembers {
         role_id,
         user_ids: checked(body)?,
     };
@@ -84,7 +83,7 @@ pub async fn remove_members(
     options: WriteOptions,
     Body(body): Body<Members>,
 ) -> Result<Response> {
-    let write = Write::RemoveRoleMembers {
+    let write = Call::RemoveRoleMembers {
         role_id,
         user_ids: checked(body)?,
     };
@@ -106,7 +105,7 @@ pub async fn set_active(
     accept(
         &app,
         &c,
-        Write::SetUserActive {
+        Call::SetUserActive {
             id,
             active: body.active,
         },

@@ -12,7 +12,9 @@ pub async fn healthz() -> Json<Value> {
 }
 
 pub async fn connectors(State(app): State<AppState>) -> Json<Value> {
-    Json(json!({ "plugins_dir": app.runtime.connectors.dir(), "connectors": app.runtime.connectors.status() }))
+    let dir = app.runtime.connectors.dir();
+    // `plugins_dir`: the field's name before "connector" named the directory too; kept for existing clients.
+    Json(json!({ "connectors_dir": dir, "plugins_dir": dir, "connectors": app.runtime.connectors.status() }))
 }
 
 /// Connections with their settings; secrets are listed by name only. `hosts`: what the connector declares, what

@@ -1,4 +1,5 @@
-//! The operator's configuration file (`qiao.toml`): default sandbox limits and the named connections.
+//! qiao-config: the operator's configuration file (`qiao.toml`): default sandbox limits, the named connections
+//! and every setting of the services. Data and its checks only: must not know about anything that runs.
 //!
 //! ```toml
 //! [limits]                      # defaults for every connection

@@ -1,52 +1,137 @@
-//! Every operation a connector can be asked to do (`Call`) and what it answers (`Reply`). The runtime's
-//! `dispatch` turns a `Call` into the guest call.
+//! Every operation a connector can be asked to do (`Call`) and what it answers (`Reply`), declared once in the
+//! table below: its stored name, its fields, the capability (optional export) it needs, the WIT function it
+//! calls, and whether it is a write. The runtime's `dispatch` turns a `Call` into the guest call; the outbox
+//! stores a write as this `Call`'s JSON (`{"operation": "send", "message": {...}}`), so a stored write and the
+//! call it makes cannot drift apart.
+//!
+//! Adding an operation: a row here, its arm in `qiao_runtime::dispatch`, and its route in qiao-api (plus, for a
+//! write, how its reply is rendered in `qiao_services::outbox::write`).
+
+use serde::{Deserialize, Serialize};
 
 use crate::Capability;
 use crate::bindings::{approval, identity, messaging, poll, roles, webhook};
 
-pub enum Call {
-    ListDepartments {
-        parent: Option<String>,
-        recursive: bool,
-    },
-    GetDepartment(String),
-    CreateDepartment(identity::DepartmentFields, Option<String>),
-    UpdateDepartment(String, identity::DepartmentFields),
-    DeleteDepartment(String),
-    ListUsers {
-        department: String,
-        cursor: Option<String>,
-        limit: u32,
-    },
-    GetUser(String),
-    FindUser(identity::UserKey),
-    CreateUser(identity::UserFields, Option<String>),
-    UpdateUser(String, identity::UserFields),
-    DeleteUser(String),
-    SsoAuthorizeUrl {
-        redirect_uri: String,
-        state: String,
-        flow: Option<String>,
-    },
-    SsoResolve(identity::SsoRequest),
-    ListRoles,
-    CreateRole(String),
-    ListRoleMembers(String),
-    AddRoleMembers(String, Vec<String>),
-    RemoveRoleMembers(String, Vec<String>),
-    SetUserActive(String, bool),
-    Send(messaging::Message),
-    Recall(String),
-    ReadStatus(String),
-    CreateApproval(approval::CreateRequest),
-    GetApproval {
-        id: String,
-        template: Option<String>,
-    },
-    Act(approval::ActRequest),
-    Cancel(approval::CancelRequest),
-    Webhook(webhook::Request),
-    Poll(Option<String>),
+/// Declares `Call` and the facts each operation carries.
+macro_rules! operations {
+    ($(
+        $(#[$meta:meta])*
+        $variant:ident = $name:literal { $($field:ident : $ty:ty),* $(,)? } => $capability:ident, $wit:literal, $kind:ident;
+    )*) => {
+        /// One operation on a connector, with its arguments. Serialized with its `operation` name and its fields:
+        /// the form the outbox stores writes in.
+        #[derive(Debug, Clone, Serialize, Deserialize)]
+        #[serde(tag = "operation", deny_unknown_fields)]
+        pub enum Call {
+            $( $(#[$meta])* #[serde(rename = $name)] $variant { $($field: $ty),* }, )*
+        }
+
+        impl Call {
+            /// The optional export a connector needs for this call.
+            pub fn capability(&self) -> Capability {
+                match self { $( Call::$variant { .. } => Capability::$capability, )* }
+            }
+
+            /// The WIT function's name, for logs.
+            pub fn operation(&self) -> &'static str {
+                match self { $( Call::$variant { .. } => $wit, )* }
+            }
+
+            /// The `operation` it is stored under.
+            pub fn stored_name(&self) -> &'static str {
+                match self { $( Call::$variant { .. } => $name, )* }
+            }
+
+            /// Whether it changes the platform: writes go through the outbox (committed first, then retried);
+            /// reads are answered at once.
+            pub fn is_write(&self) -> bool {
+                match self { $( Call::$variant { .. } => operations!(@write $kind), )* }
+            }
+        }
+    };
+    (@write write) => { true };
+    (@write read) => { false };
+}
+
+operations! {
+    // identity
+    ListDepartments = "list_departments" { parent: Option<String>, recursive: bool } => Identity, "list-departments", read;
+    GetDepartment = "get_department" { id: String } => Identity, "get-department", read;
+    /// `idempotency_key`: passed to the platform where it takes one, so a retry finds what the first try made.
+    CreateDepartment = "create_department" { fields: identity::DepartmentFields, idempotency_key: Option<String> } => Identity, "create-department", write;
+    UpdateDepartment = "update_department" { id: String, fields: identity::DepartmentFields } => Identity, "update-department", write;
+    DeleteDepartment = "delete_department" { id: String } => Identity, "delete-department", write;
+    ListUsers = "list_users" { department: String, cursor: Option<String>, limit: u32 } => Identity, "list-users", read;
+    GetUser = "get_user" { id: String } => Identity, "get-user", read;
+    FindUser = "find_user" { key: identity::UserKey } => Identity, "find-user", read;
+    CreateUser = "create_user" { fields: identity::UserFields, idempotency_key: Option<String> } => Identity, "create-user", write;
+    UpdateUser = "update_user" { id: String, fields: identity::UserFields } => Identity, "update-user", write;
+    DeleteUser = "delete_user" { id: String } => Identity, "delete-user", write;
+    SsoAuthorizeUrl = "sso_authorize_url" { redirect_uri: String, state: String, flow: Option<String> } => Identity, "sso-authorize-url", read;
+    SsoResolve = "sso_resolve" { request: identity::SsoRequest } => Identity, "sso-resolve", read;
+    // roles
+    ListRoles = "list_roles" {} => Roles, "list-roles", read;
+    CreateRole = "create_role" { name: String } => Roles, "create-role", write;
+    ListRoleMembers = "list_role_members" { role_id: String } => Roles, "list-members", read;
+    AddRoleMembers = "add_role_members" { role_id: String, user_ids: Vec<String> } => Roles, "add-members", write;
+    RemoveRoleMembers = "remove_role_members" { role_id: String, user_ids: Vec<String> } => Roles, "remove-members", write;
+    // user-status
+    SetUserActive = "set_user_active" { id: String, active: bool } => UserStatus, "set-active", write;
+    // messaging
+    Send = "send" { message: messaging::Message } => Messaging, "send", write;
+    Recall = "recall" { message_id: String } => Messaging, "recall", write;
+    ReadStatus = "read_status" { message_id: String } => Messaging, "read-status", read;
+    // approval
+    CreateApproval = "create_approval" { request: approval::CreateRequest } => Approval, "create", write;
+    GetApproval = "get_approval" { id: String, template: Option<String> } => Approval, "get", read;
+    ActOnApproval = "act_on_approval" { request: approval::ActRequest } => Approval, "act", write;
+    CancelApproval = "cancel_approval" { request: approval::CancelRequest } => Approval, "cancel", write;
+    // webhook, poll
+    Webhook = "webhook" { request: webhook::Request } => Webhook, "handle", read;
+    Poll = "poll" { cursor: Option<String> } => Poll, "poll", read;
+}
+
+impl Call {
+    /// The operation's name in the API and the outbox's list (`send`, `create_user`, `approve`, ...): the stored
+    /// name, but for the two writes whose name says which way they went.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Call::ActOnApproval { request } => match request.action {
+                approval::Action::Approve => "approve",
+                approval::Action::Reject => "reject",
+            },
+            Call::SetUserActive { active: true, .. } => "activate_user",
+            Call::SetUserActive { active: false, .. } => "deactivate_user",
+            _ => self.stored_name(),
+        }
+    }
+
+    /// The caller's idempotency key, for the operations whose contract carries one.
+    pub fn idempotency_key(&self) -> Option<&str> {
+        match self {
+            Call::Send { message } => message.idempotency_key.as_deref(),
+            Call::CreateApproval { request } => request.idempotency_key.as_deref(),
+            Call::CreateDepartment { idempotency_key, .. } | Call::CreateUser { idempotency_key, .. } => {
+                idempotency_key.as_deref()
+            }
+            _ => None,
+        }
+    }
+
+    /// Sets the key passed to the platform. Returns false for operations that take none (those are idempotent
+    /// by their target, or the platform offers nothing).
+    pub fn set_idempotency_key(&mut self, key: String) -> bool {
+        let slot = match self {
+            Call::Send { message } => &mut message.idempotency_key,
+            Call::CreateApproval { request } => &mut request.idempotency_key,
+            Call::CreateDepartment { idempotency_key, .. } | Call::CreateUser { idempotency_key, .. } => {
+                idempotency_key
+            }
+            _ => return false,
+        };
+        *slot = Some(key);
+        true
+    }
 }
 
 pub enum Reply {
@@ -68,68 +153,3 @@ pub enum Reply {
     Webhook(webhook::Outcome),
     Batch(poll::Batch),
 }
-
-impl Call {
-    pub fn capability(&self) -> Capability {
-        use Call::*;
-        match self {
-            ListDepartments { .. }
-            | GetDepartment(_)
-            | CreateDepartment(..)
-            | UpdateDepartment(..)
-            | DeleteDepartment(_)
-            | ListUsers { .. }
-            | GetUser(_)
-            | FindUser(_)
-            | CreateUser(..)
-            | UpdateUser(..)
-            | DeleteUser(_)
-            | SsoAuthorizeUrl { .. }
-            | SsoResolve(_) => Capability::Identity,
-            ListRoles | CreateRole(_) | ListRoleMembers(_) | AddRoleMembers(..) | RemoveRoleMembers(..) => {
-                Capability::Roles
-            }
-            SetUserActive(..) => Capability::UserStatus,
-            Send(_) | Recall(_) | ReadStatus(_) => Capability::Messaging,
-            CreateApproval(_) | GetApproval { .. } | Act(_) | Cancel(_) => Capability::Approval,
-            Webhook(_) => Capability::Webhook,
-            Poll(_) => Capability::Poll,
-        }
-    }
-
-    /// The WIT function's name, for logs.
-    pub fn operation(&self) -> &'static str {
-        use Call::*;
-        match self {
-            ListDepartments { .. } => "list-departments",
-            GetDepartment(_) => "get-department",
-            CreateDepartment(..) => "create-department",
-            UpdateDepartment(..) => "update-department",
-            DeleteDepartment(_) => "delete-department",
-            ListUsers { .. } => "list-users",
-            GetUser(_) => "get-user",
-            FindUser(_) => "find-user",
-            CreateUser(..) => "create-user",
-            UpdateUser(..) => "update-user",
-            DeleteUser(_) => "delete-user",
-            SsoAuthorizeUrl { .. } => "sso-authorize-url",
-            SsoResolve(_) => "sso-resolve",
-            ListRoles => "list-roles",
-            CreateRole(_) => "create-role",
-            ListRoleMembers(_) => "list-members",
-            AddRoleMembers(..) => "add-members",
-            RemoveRoleMembers(..) => "remove-members",
-            SetUserActive(..) => "set-active",
-            Send(_) => "send",
-            Recall(_) => "recall",
-            ReadStatus(_) => "read-status",
-            CreateApproval(_) => "create",
-            GetApproval { .. } => "get",
-            Act(_) => "act",
-            Cancel(_) => "cancel",
-            Webhook(_) => "handle",
-            Poll(_) => "poll",
-        }
-    }
-}
-

@@ -1,6 +1,7 @@
-//! Directory sync's computational core (issue 8): the enterprise's directory (`model`), what one platform
+//! qiao-directory: directory sync's computational core: the enterprise's directory (`model`), what one platform
 //! connection holds (`target`), matching unlinked objects to platform ones (`matching`), and the plan that makes
-//! the platform follow the directory (`plan`). Pure: no store, no connector calls.
+//! the platform follow the directory (`plan`). Pure: must not know about the store, connector calls or HTTP
+//! (qiao-services' `sync` runs its plans).
 
 mod matching;
 pub mod model;

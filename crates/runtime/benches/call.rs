@@ -22,16 +22,16 @@ fn runtime(rt: &tokio::runtime::Runtime, dir: &Path) -> Arc<Runtime> {
         wasm.exists(),
         "build the connectors first: scripts/build-connectors.sh"
     );
-    let plugins = dir.join("connectors");
-    std::fs::create_dir_all(&plugins).unwrap();
-    std::fs::copy(&wasm, plugins.join("echo.wasm")).unwrap();
+    let connectors_dir = dir.join("connectors");
+    std::fs::create_dir_all(&connectors_dir).unwrap();
+    std::fs::copy(&wasm, connectors_dir.join("echo.wasm")).unwrap();
     // Signed at build time (scripts/sign-connectors.sh; `make bench` runs it), and the build key trusted: the
     // default [trust] policy is require.
     let build_pub = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/signing/qiao-build.pub");
     let sign_first = "sign the connectors first: scripts/sign-connectors.sh target/release/qiao";
     std::fs::copy(
         wasm.with_extension("wasm.sig"),
-        plugins.join("echo.wasm.sig"),
+        connectors_dir.join("echo.wasm.sig"),
     )
     .expect(sign_first);
     let build_key = qiao_trust::read_public_key_file(&build_pub).expect(sign_first);
@@ -45,7 +45,7 @@ fn runtime(rt: &tokio::runtime::Runtime, dir: &Path) -> Arc<Runtime> {
     let mut runtime = Runtime::new(
         engine,
         Some(dir.join("compiled")),
-        plugins,
+        connectors_dir,
         vec![connection],
         Arc::new(MemoryKv::default()),
     )
@@ -119,7 +119,7 @@ fn bench(c: &mut Criterion) {
                 headers: vec![],
                 body: body.clone(),
             };
-            match qiao.call("bench", Call::Webhook(request)).await {
+            match qiao.call("bench", Call::Webhook { request: request }).await {
                 Ok(Reply::Webhook(outcome)) => outcome,
                 _ => panic!("call failed"),
             }

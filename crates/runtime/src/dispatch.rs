@@ -41,25 +41,25 @@ pub async fn dispatch(
                 .await?,
             Reply::Departments,
         ),
-        GetDepartment(id) => done(
+        GetDepartment { id } => done(
             guest!(identity)
                 .call_get_department(&mut *store, &id)
                 .await?,
             Reply::Department,
         ),
-        CreateDepartment(fields, key) => done(
+        CreateDepartment { fields, idempotency_key: key } => done(
             guest!(identity)
                 .call_create_department(&mut *store, &fields, key.as_deref())
                 .await?,
             Reply::Department,
         ),
-        UpdateDepartment(id, fields) => done(
+        UpdateDepartment { id, fields } => done(
             guest!(identity)
                 .call_update_department(&mut *store, &id, &fields)
                 .await?,
             |()| Reply::Done,
         ),
-        DeleteDepartment(id) => done(
+        DeleteDepartment { id } => done(
             guest!(identity)
                 .call_delete_department(&mut *store, &id)
                 .await?,
@@ -75,27 +75,27 @@ pub async fn dispatch(
                 .await?,
             Reply::UserPage,
         ),
-        GetUser(id) => done(
+        GetUser { id } => done(
             guest!(identity).call_get_user(&mut *store, &id).await?,
             Reply::User,
         ),
-        FindUser(key) => done(
+        FindUser { key } => done(
             guest!(identity).call_find_user(&mut *store, &key).await?,
             Reply::UserId,
         ),
-        CreateUser(fields, key) => done(
+        CreateUser { fields, idempotency_key: key } => done(
             guest!(identity)
                 .call_create_user(&mut *store, &fields, key.as_deref())
                 .await?,
             Reply::User,
         ),
-        UpdateUser(id, fields) => done(
+        UpdateUser { id, fields } => done(
             guest!(identity)
                 .call_update_user(&mut *store, &id, &fields)
                 .await?,
             |()| Reply::Done,
         ),
-        DeleteUser(id) => done(
+        DeleteUser { id } => done(
             guest!(identity).call_delete_user(&mut *store, &id).await?,
             |()| Reply::Done,
         ),
@@ -109,40 +109,40 @@ pub async fn dispatch(
                 .await?,
             Reply::Url,
         ),
-        SsoResolve(request) => done(
+        SsoResolve { request } => done(
             guest!(identity)
                 .call_sso_resolve(&mut *store, &request)
                 .await?,
             Reply::SsoUser,
         ),
-        ListRoles => done(guest!(roles).call_list_roles(&mut *store).await?, Reply::Roles),
-        CreateRole(name) => done(guest!(roles).call_create_role(&mut *store, &name).await?, Reply::Role),
-        ListRoleMembers(id) => done(guest!(roles).call_list_members(&mut *store, &id).await?, Reply::Members),
-        AddRoleMembers(id, users) => done(
+        ListRoles {} => done(guest!(roles).call_list_roles(&mut *store).await?, Reply::Roles),
+        CreateRole { name } => done(guest!(roles).call_create_role(&mut *store, &name).await?, Reply::Role),
+        ListRoleMembers { role_id: id } => done(guest!(roles).call_list_members(&mut *store, &id).await?, Reply::Members),
+        AddRoleMembers { role_id: id, user_ids: users } => done(
             guest!(roles).call_add_members(&mut *store, &id, &users).await?,
             |()| Reply::Done,
         ),
-        RemoveRoleMembers(id, users) => done(
+        RemoveRoleMembers { role_id: id, user_ids: users } => done(
             guest!(roles).call_remove_members(&mut *store, &id, &users).await?,
             |()| Reply::Done,
         ),
-        SetUserActive(id, active) => done(
+        SetUserActive { id, active } => done(
             guest!(user_status).call_set_active(&mut *store, &id, active).await?,
             |()| Reply::Done,
         ),
-        Send(message) => done(
+        Send { message } => done(
             guest!(messaging).call_send(&mut *store, &message).await?,
             Reply::Sent,
         ),
-        Recall(id) => done(
+        Recall { message_id: id } => done(
             guest!(messaging).call_recall(&mut *store, &id).await?,
             |()| Reply::Done,
         ),
-        ReadStatus(id) => done(
+        ReadStatus { message_id: id } => done(
             guest!(messaging).call_read_status(&mut *store, &id).await?,
             Reply::ReadReceipts,
         ),
-        CreateApproval(request) => done(
+        CreateApproval { request } => done(
             guest!(approval).call_create(&mut *store, &request).await?,
             Reply::Created,
         ),
@@ -152,19 +152,19 @@ pub async fn dispatch(
                 .await?,
             Reply::Instance,
         ),
-        Act(request) => done(
+        ActOnApproval { request } => done(
             guest!(approval).call_act(&mut *store, &request).await?,
             |()| Reply::Done,
         ),
-        Cancel(request) => done(
+        CancelApproval { request } => done(
             guest!(approval).call_cancel(&mut *store, &request).await?,
             |()| Reply::Done,
         ),
-        Webhook(request) => done(
+        Webhook { request } => done(
             guest!(webhook).call_handle(&mut *store, &request).await?,
             Reply::Webhook,
         ),
-        Poll(cursor) => done(
+        Poll { cursor } => done(
             guest!(poll)
                 .call_poll(&mut *store, cursor.as_deref())
                 .await?,

@@ -17,7 +17,7 @@ use crate::connector::Connector;
 pub(crate) type Stamp = (SystemTime, u64);
 
 #[derive(Default)]
-pub(crate) struct PluginFile {
+pub(crate) struct ComponentFile {
     /// The `.wasm` file's stamp and its `.sig` file's (if any) last seen: unchanged files are not read again.
     pub(crate) seen: Option<(Stamp, Option<Stamp>)>,
     pub(crate) loaded: Option<Arc<Connector>>,
@@ -28,7 +28,7 @@ pub(crate) struct PluginFile {
 
 pub struct Registry {
     pub(crate) dir: PathBuf,
-    pub(crate) files: RwLock<BTreeMap<PathBuf, PluginFile>>,
+    pub(crate) files: RwLock<BTreeMap<PathBuf, ComponentFile>>,
     by_id: RwLock<HashMap<String, Arc<Connector>>>,
     /// Rescans one at a time.
     pub(crate) scanning: tokio::sync::Mutex<()>,

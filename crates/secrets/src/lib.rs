@@ -1,4 +1,5 @@
-//! Secrets at rest: the master key, and sealing a secret value with it.
+//! qiao-secrets: secrets at rest — the master key, and sealing a secret value with it. Must not know about the
+//! store, the config file or anything that runs: it seals and opens bytes for a named place.
 //!
 //! A sealed value is text: `qenc:v1:<key id>:<base64url(nonce || ciphertext)>`, made with XChaCha20-Poly1305
 //! (a random 24-byte nonce per value). The key id is the first 8 hex digits of sha256(master key), so a value

@@ -1,3 +1,5 @@
+//! qiao-trust: signed connectors. Must not know about loading or running components.
+//!
 //! Signed connectors: a connector file `NAME.wasm` may come with a detached signature `NAME.wasm.sig`, and the
 //! operator lists the publishers whose keys they trust (`[trust]` in `qiao.toml`).
 //!
@@ -7,7 +9,7 @@
 //! ```
 //!
 //! Pure functions only: [`sign`] and [`verify`] take bytes and return values; reading files and deciding what to
-//! load is the plugins directory's business (`plugins`), writing keys the command line's (`qiao connectors`).
+//! load is the connector directory's business (`qiao_runtime::connectors`), writing keys the command line's (`qiao connectors`).
 //! The one exception is [`TrustConfig::read_key_files`], which reads the publishers' keys given as files
 //! (`publishers = { acme = { key_file = "acme.pub" } }`) once the config file is loaded.
 //!

@@ -22,7 +22,7 @@ use tokio::sync::{Notify, broadcast, watch};
 use qiao_config::Connection;
 use qiao_store::{Db, Enqueued, NewOperation, OperationRow};
 use throttle::Throttle;
-use write::Write;
+use qiao_contract::Call;
 
 pub struct Outbox {
     /// Wakes the dispatcher: an operation was accepted, re-queued or finished an attempt.
@@ -55,7 +55,7 @@ impl Outbox {
         &self,
         db: &Arc<Db>,
         connection: &str,
-        write: &Write,
+        write: &Call,
         actor: Option<String>,
     ) -> Result<Enqueued> {
         let request = serde_json::to_string(write)?;

@@ -5,13 +5,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Result;
-use serde_json::json;
 use tokio::sync::OwnedSemaphorePermit;
 use tokio::task::{JoinHandle, JoinSet};
 
 use super::retry::{backoff, failure_class};
-use super::write::{Write, stored_result};
-use crate::failure::Failure;
+use super::write::{self, stored_result};
+use qiao_contract::Call;
+use crate::failure::{Failure, FailureKind};
 use qiao_store::{OperationRow, Status, now_ms};
 use qiao_runtime::CallError;
 use crate::App;
@@ -106,12 +106,10 @@ async fn attempt(app: Arc<App>, op: OperationRow, _slot: OwnedSemaphorePermit) {
 }
 
 async fn run(app: &App, op: OperationRow) -> Result<()> {
-    let mut write: Write = match serde_json::from_value(op.request.clone()) {
-        Ok(write) => write,
-        Err(e) => {
-            let error = json!({ "status": 500, "code": "internal", "message": format!("stored request is unreadable: {e}") });
-            return app.db.record_failure(op.id, error, None, Status::Failed).await;
-        }
+    let mut write: Call = match serde_json::from_value::<Call>(op.request.clone()) {
+        Ok(write) if write.is_write() => write,
+        Ok(read) => return unreadable(app, &op, format!("{} is not a write", read.name())).await,
+        Err(e) => return unreadable(app, &op, e.to_string()).await,
     };
     // Without the caller's key, the operation's own id keys the platform's de-duplication, so an attempt
     // repeated after a crash or a timeout does not send twice where the platform can tell.
@@ -120,9 +118,9 @@ async fn run(app: &App, op: OperationRow) -> Result<()> {
     }
     let throttle = app.outbox.throttle(&op.connection).clone();
     throttle.pace().await;
-    let outcome = app.runtime.call(&op.connection, write.clone().into_call()).await;
+    let outcome = app.runtime.call(&op.connection, write.clone()).await;
     let error = match outcome {
-        Ok(reply) => match (write.moved_approval(&reply), write.render(reply)) {
+        Ok(reply) => match (write::moved_approval(&write, &reply), write::render(&write, reply)) {
             (moved, Ok((status, body))) => {
                 app.db.succeed(op.id, stored_result(status, body)).await?;
                 if let Some(moved) = moved {
@@ -156,4 +154,10 @@ async fn run(app: &App, op: OperationRow) -> Result<()> {
         tracing::warn!(operation = op.id, connection = %op.connection, attempts = op.attempts, failure = class, status = status.as_str(), "operation failed: {message}");
         app.db.record_failure(op.id, stored, None, status).await
     }
+}
+
+/// A stored request that is not a write this version can make fails at once: retrying cannot help.
+async fn unreadable(app: &App, op: &OperationRow, why: String) -> Result<()> {
+    let failure = Failure::new(FailureKind::Internal, "internal", format!("stored request is unreadable: {why}"));
+    app.db.record_failure(op.id, failure.to_stored(), None, Status::Failed).await
 }

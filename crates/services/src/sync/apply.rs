@@ -16,7 +16,7 @@ use qiao_contract::Capability;
 use qiao_store::{LinkKind, OperationRow, Status};
 use qiao_directory::plan::{Field, Value};
 use qiao_directory::{Department, Directory, Person, Plan, Step, StepKind};
-use crate::outbox::write::Write;
+use qiao_contract::Call;
 use crate::App;
 
 /// Steps of one wave in flight at once (the outbox's per-connection throttle paces the platform calls).
@@ -376,10 +376,10 @@ async fn run_step(
     let row = wait_final(cx.app, op).await?;
     if row.status == Status::Succeeded {
         // A reactivation rides on the update: the flag has its own write.
-        let reactivate = matches!(write, Write::UpdateUser { .. })
+        let reactivate = matches!(write, Call::UpdateUser { .. })
             && after(step, Field::Active) == Some(&Value::Bool(true));
         if let (true, Some(id)) = (reactivate && cx.can_disable, &step.platform_id) {
-            let again = Write::SetUserActive {
+            let again = Call::SetUserActive {
                 id: id.clone(),
                 active: true,
             };
@@ -454,7 +454,7 @@ fn text(value: Option<&Value>) -> Option<String> {
 
 /// The write a step makes, in the platform's ids; None for a link (no write). An error says why the step
 /// cannot be written (a reference with no platform object).
-fn to_write(cx: &Context<'_>, ids: &Ids, idx: usize, step: &Step) -> Result<Option<Write>, String> {
+fn to_write(cx: &Context<'_>, ids: &Ids, idx: usize, step: &Step) -> Result<Option<Call>, String> {
     let department = |id: &str| {
         ids.departments
             .get(id)
@@ -491,18 +491,18 @@ fn to_write(cx: &Context<'_>, ids: &Ids, idx: usize, step: &Step) -> Result<Opti
                     parent_id: fields.parent_id.or_else(|| cx.root.clone()),
                     ..fields
                 };
-                Write::CreateDepartment {
+                Call::CreateDepartment {
                     fields,
                     idempotency_key,
                 }
             } else {
-                Write::UpdateDepartment {
+                Call::UpdateDepartment {
                     id: platform_id()?,
                     fields,
                 }
             }
         }
-        StepKind::DeleteDepartment => Write::DeleteDepartment { id: platform_id()? },
+        StepKind::DeleteDepartment => Call::DeleteDepartment { id: platform_id()? },
         StepKind::CreateUser | StepKind::UpdateUser => {
             let department_ids = match after(step, Field::DepartmentIds) {
                 Some(Value::List(list)) => Some(
@@ -538,7 +538,7 @@ fn to_write(cx: &Context<'_>, ids: &Ids, idx: usize, step: &Step) -> Result<Opti
                 extra: None,
             };
             if step.kind == StepKind::CreateUser {
-                Write::CreateUser {
+                Call::CreateUser {
                     fields,
                     idempotency_key,
                 }
@@ -548,23 +548,23 @@ fn to_write(cx: &Context<'_>, ids: &Ids, idx: usize, step: &Step) -> Result<Opti
                     if !cx.can_disable {
                         return Err("reactivating needs a connector with user-status".into());
                     }
-                    Write::SetUserActive {
+                    Call::SetUserActive {
                         id: platform_id()?,
                         active: true,
                     }
                 } else {
-                    Write::UpdateUser {
+                    Call::UpdateUser {
                         id: platform_id()?,
                         fields,
                     }
                 }
             }
         }
-        StepKind::DeactivateUser if cx.can_disable => Write::SetUserActive {
+        StepKind::DeactivateUser if cx.can_disable => Call::SetUserActive {
             id: platform_id()?,
             active: false,
         },
-        StepKind::DeactivateUser => Write::DeleteUser { id: platform_id()? },
+        StepKind::DeactivateUser => Call::DeleteUser { id: platform_id()? },
     }))
 }
 

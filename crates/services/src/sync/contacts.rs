@@ -42,7 +42,7 @@ pub async fn apply(app: Arc<App>, connection: String, changes: Vec<(String, Stri
 }
 
 async fn get_user(app: &App, connection: &str, id: &str) -> Result<PlatformUser> {
-    match app.runtime.call(connection, Call::GetUser(id.to_string())).await? {
+    match app.runtime.call(connection, Call::GetUser { id: id.to_string() }).await? {
         Reply::User(user) => Ok(user.into()),
         _ => anyhow::bail!("get-user answered with another kind of reply"),
     }
@@ -181,7 +181,7 @@ async fn source_change(app: &Arc<App>, connection: &str, kind: &str, id: &str) -
         "contact.department_created" | "contact.department_updated" => {
             let Reply::Department(found) = app
                 .runtime
-                .call(connection, Call::GetDepartment(id.to_string()))
+                .call(connection, Call::GetDepartment { id: id.to_string() })
                 .await?
             else {
                 anyhow::bail!("get-department answered with another kind of reply");

@@ -14,7 +14,6 @@ use qiao_contract::calls::{Call, Reply};
 use qiao_contract::Capability;
 use qiao_store::{Enqueued, LinkKind, Status};
 use qiao_directory::Directory;
-use crate::outbox::write::Write;
 use qiao_runtime::CallError;
 use crate::App;
 
@@ -53,7 +52,7 @@ pub async fn plan(
         return Ok(Vec::new());
     }
     app.runtime.check_callable(connection, Capability::Roles)?;
-    let Reply::Roles(existing) = app.runtime.call(connection, Call::ListRoles).await? else {
+    let Reply::Roles(existing) = app.runtime.call(connection, Call::ListRoles {}).await? else {
         return Err(unexpected());
     };
     let by_name: HashMap<String, String> = existing.into_iter().map(|r| (r.name, r.id)).collect();
@@ -85,7 +84,7 @@ pub async fn plan(
         let current: BTreeSet<String> = match &id {
             Some(id) => match app
                 .runtime
-                .call(connection, Call::ListRoleMembers(id.clone()))
+                .call(connection, Call::ListRoleMembers { role_id: id.clone() })
                 .await?
             {
                 Reply::Members(members) => members.into_iter().collect(),
@@ -124,7 +123,7 @@ pub async fn apply(
             match write(
                 app,
                 connection,
-                Write::CreateRole {
+                Call::CreateRole {
                     name: change.platform_role.clone(),
                 },
                 &actor,
@@ -144,11 +143,11 @@ pub async fn apply(
             continue;
         };
         let writes = [
-            (!change.add.is_empty()).then(|| Write::AddRoleMembers {
+            (!change.add.is_empty()).then(|| Call::AddRoleMembers {
                 role_id: role_id.clone(),
                 user_ids: change.add.clone(),
             }),
-            (!change.remove.is_empty()).then(|| Write::RemoveRoleMembers {
+            (!change.remove.is_empty()).then(|| Call::RemoveRoleMembers {
                 role_id: role_id.clone(),
                 user_ids: change.remove.clone(),
             }),
@@ -167,7 +166,7 @@ pub async fn apply(
 async fn write(
     app: &Arc<App>,
     connection: &str,
-    write: Write,
+    write: Call,
     actor: &Option<String>,
 ) -> Result<Result<Value, Value>> {
     let op = match app

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds the JavaScript echo connector with componentize-js.
-#   plugins/echo-js/build.sh OUT_DIR [TEST_OUT_DIR]    (TEST_OUT_DIR is unused)
+#   connectors/echo-js/build.sh OUT_DIR [TEST_OUT_DIR]    (TEST_OUT_DIR is unused)
 # Writes OUT_DIR/echo-js.wasm. Needs Node.js >= 20 with npm; the toolchain is the exact version pinned in
 # package-lock.json, installed with `npm ci` into node_modules/ here when that is missing or was installed from a
 # different lock file. package.json overrides componentize-js's @bytecodealliance/jco (^1.15.1) to 1.24.6: newer jco
@@ -40,6 +40,6 @@ tmp="$out/.echo-js.wasm.tmp"
 trap 'rm -f "$tmp"' EXIT
 node node_modules/@bytecodealliance/componentize-js/src/cli.js app.js \
   --wit wit --world-name echo-js --disable http fetch-event --out "$tmp"
-# Renamed into place so a plugins directory being watched never sees a half-written file.
+# Renamed into place so a connector directory being watched never sees a half-written file.
 mv -f "$tmp" "$out/echo-js.wasm"
 record "$out/echo-js.wasm" "${inputs[@]}"

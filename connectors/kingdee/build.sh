@@ -1,3 +1,3 @@
 #!/usr/bin/env bash
-# Builds this connector: plugins/kingdee/build.sh OUT_DIR  ->  OUT_DIR/kingdee.wasm
+# Builds this connector: connectors/kingdee/build.sh OUT_DIR  ->  OUT_DIR/kingdee.wasm
 exec "$(dirname "$0")/../../scripts/build-rust-connector.sh" kingdee "${1:?usage: build.sh OUT_DIR}"

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Builds the Rust echo connector: plugins/echo/build.sh OUT_DIR [TEST_OUT_DIR]
+# Builds the Rust echo connector: connectors/echo/build.sh OUT_DIR [TEST_OUT_DIR]
 #   OUT_DIR/echo.wasm          the connector
 #   TEST_OUT_DIR/echo-v2.wasm  the same, reporting version 2.0.0 (for the hot-reload test)
 set -euo pipefail
@@ -7,7 +7,7 @@ out=$(realpath -m "${1:?usage: build.sh OUT_DIR [TEST_OUT_DIR]}")
 test_out=$(realpath -m "${2:-$out}")
 cd "$(dirname "$0")/../.."
 mkdir -p "$out" "$test_out"
-# Copied aside, then renamed: a watched plugins directory never sees a half-written file.
+# Copied aside, then renamed: a watched connector directory never sees a half-written file.
 install_as() {
   cp target/wasm32-wasip2/release/qiao_echo.wasm "$(dirname "$1")/.$(basename "$1").tmp"
   mv -f "$(dirname "$1")/.$(basename "$1").tmp" "$1"

@@ -1,3 +1,3 @@
 #!/usr/bin/env bash
-# Builds this connector: plugins/wecom/build.sh OUT_DIR  ->  OUT_DIR/wecom.wasm
+# Builds this connector: connectors/wecom/build.sh OUT_DIR  ->  OUT_DIR/wecom.wasm
 exec "$(dirname "$0")/../../scripts/build-rust-connector.sh" wecom "${1:?usage: build.sh OUT_DIR}"

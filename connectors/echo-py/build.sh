@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds the Python echo connector with componentize-py.
-#   plugins/echo-py/build.sh OUT_DIR [TEST_OUT_DIR]    (TEST_OUT_DIR is unused)
+#   connectors/echo-py/build.sh OUT_DIR [TEST_OUT_DIR]    (TEST_OUT_DIR is unused)
 # Writes OUT_DIR/echo-py.wasm. Uses `componentize-py` from PATH when it is the version pinned in requirements.txt;
 # otherwise pip-installs that version into target/echo-py-tools/ (needs Python >= 3.9 with pip; nothing else is
 # touched). The Python bindings (`wit_world`) are generated from wit/ during the build; to read them:
@@ -41,6 +41,6 @@ tmp="$out/.echo-py.wasm.tmp"
 trap 'rm -f "$tmp"' EXIT
 cd "$here"
 cpy -d wit -w echo-py componentize -p "$here" app -o "$tmp"
-# Renamed into place so a plugins directory being watched never sees a half-written file.
+# Renamed into place so a connector directory being watched never sees a half-written file.
 mv -f "$tmp" "$out/echo-py.wasm"
 record "$out/echo-py.wasm" "${inputs[@]}"
