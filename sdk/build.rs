@@ -9,9 +9,9 @@ use std::path::Path;
 fn main() {
     let manifest = std::env::var("CARGO_MANIFEST_DIR").unwrap();
     let wit = Path::new(&manifest)
-        .join("../wit")
+        .join("../wit/v0.1.0")
         .canonicalize()
-        .expect("the contract's wit/ folder next to sdk/");
+        .expect("the released contract wit/v0.1.0 next to sdk/");
     let wit = wit.to_str().expect("a UTF-8 path to wit/");
     let template = include_str!("src/export_bindings.rs.in");
     let out = Path::new(&std::env::var("OUT_DIR").unwrap()).join("export_bindings.rs");

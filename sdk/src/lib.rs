@@ -20,7 +20,7 @@
 //! See `connectors/echo` for a connector using every capability.
 
 mod bindings {
-    wit_bindgen::generate!({ world: "host", path: "../wit" });
+    wit_bindgen::generate!({ world: "host", path: "../wit/v0.1.0" });
 }
 
 pub mod errors;

@@ -8,7 +8,11 @@ use super::AppState;
 use qiao_runtime::imports::http::Grants;
 
 pub async fn healthz() -> Json<Value> {
-    Json(json!({ "status": "ok" }))
+    Json(json!({
+        "status": "ok",
+        "version": env!("CARGO_PKG_VERSION"),
+        "contract_versions": qiao_contract::SUPPORTED_VERSIONS,
+    }))
 }
 
 pub async fn connectors(State(app): State<AppState>) -> Json<Value> {

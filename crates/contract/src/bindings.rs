@@ -4,7 +4,7 @@
 //! (`GuestIndices::new` fails for an interface the component does not export).
 
 wasmtime::component::bindgen!({
-    path: "../../wit",
+    path: "../../wit/v0.1.0",
     world: "connector",
     imports: {
         "qiao:connector/http": async,

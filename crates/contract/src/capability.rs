@@ -3,7 +3,43 @@
 use serde::Serialize;
 
 pub const INTERFACE_PREFIX: &str = "qiao:connector/";
+/// The contract version these bindings are for (`wit/v0.1.0`).
 pub const INTERFACE_VERSION: &str = "@0.1.0";
+/// Every contract version this host loads connectors for, oldest first. A released version is never dropped
+/// within a major version (see "Compatibility" in README.md).
+pub const SUPPORTED_VERSIONS: &[&str] = &["0.1.0"];
+
+/// The contract version a component is built for, from the names of what it imports and exports
+/// (`qiao:connector/messaging@0.1.0`): no custom section needed, so it works for every guest language. `None`
+/// when it names no `qiao:connector` interface at all.
+pub fn contract_version<'a>(names: impl IntoIterator<Item = &'a str>) -> Result<Option<&'static str>, String> {
+    let mut found: Vec<&str> = Vec::new();
+    for name in names {
+        let Some(rest) = name.strip_prefix(INTERFACE_PREFIX) else {
+            continue;
+        };
+        let version = rest.split_once('@').map_or("", |(_, v)| v);
+        if !found.contains(&version) {
+            found.push(version);
+        }
+    }
+    found.sort_unstable();
+    match found.as_slice() {
+        [] => Ok(None),
+        [version] => SUPPORTED_VERSIONS.iter().find(|v| *v == version).map(|v| Some(*v)).ok_or_else(|| {
+            format!(
+                "it is built for the connector contract qiao:connector@{}, which this host does not support; \
+                 it supports {} (build the connector against one of those, or run a Qiao that supports it)",
+                if version.is_empty() { "(no version)" } else { version },
+                SUPPORTED_VERSIONS.join(", ")
+            )
+        }),
+        many => Err(format!(
+            "it mixes connector contract versions ({}); a connector is built for one version",
+            many.join(", ")
+        )),
+    }
+}
 
 /// The optional exports of the contract.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
@@ -49,3 +85,19 @@ impl Capability {
     }
 }
 
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_components_contract_version_comes_from_its_interface_names() {
+        let v010 = ["wasi:io/streams@0.2.0", "qiao:connector/http@0.1.0", "qiao:connector/messaging@0.1.0"];
+        assert_eq!(contract_version(v010), Ok(Some("0.1.0")));
+        assert_eq!(contract_version(["wasi:cli/stdout@0.2.0"]), Ok(None));
+        let newer = contract_version(["qiao:connector/http@0.3.0"]).unwrap_err();
+        assert!(newer.contains("qiao:connector@0.3.0") && newer.contains("supports 0.1.0"), "{newer}");
+        let mixed = contract_version(["qiao:connector/http@0.1.0", "qiao:connector/tasks@1.0.0"]).unwrap_err();
+        assert!(mixed.contains("0.1.0, 1.0.0"), "{mixed}");
+    }
+}

@@ -13,4 +13,4 @@ mod error;
 
 pub use bindings::{approval, config, crypto, describe, http, identity, kv, log, messaging, poll, roles, types, user_status, webhook};
 pub use calls::{Call, Reply};
-pub use capability::{Capability, INTERFACE_PREFIX, INTERFACE_VERSION};
+pub use capability::{Capability, INTERFACE_PREFIX, INTERFACE_VERSION, SUPPORTED_VERSIONS, contract_version};

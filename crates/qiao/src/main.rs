@@ -17,7 +17,7 @@ mod cli {
 /// Qiao (桥): a sandboxed WebAssembly connector runtime joining your systems to DingTalk, WeCom, Feishu/Lark and
 /// Kingdee through one REST API.
 #[derive(Parser)]
-#[command(version, about)]
+#[command(version = version(), about)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -65,6 +65,18 @@ enum Command {
         #[command(subcommand)]
         command: cli::keys::KeysCommand,
     },
+}
+
+/// `qiao --version`: Qiao's version and the connector contract versions it loads.
+fn version() -> &'static str {
+    static VERSION: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+        format!(
+            "{} (connector contract qiao:connector {})",
+            env!("CARGO_PKG_VERSION"),
+            qiao_contract::SUPPORTED_VERSIONS.join(", ")
+        )
+    });
+    &VERSION
 }
 
 #[tokio::main]

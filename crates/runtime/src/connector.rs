@@ -87,6 +87,8 @@ pub struct Connector {
     /// Hex SHA-256 of the file.
     pub hash: String,
     pub info: describe::Info,
+    /// The contract version it is built for (`0.1.0`).
+    pub contract: &'static str,
     pub exports: Exports,
     pub pre: InstancePre<HostState>,
 }

@@ -37,6 +37,7 @@ pub async fn inspect(file: &Path) -> Result<Value> {
     match loaded {
         Ok(c) => {
             report["valid"] = json!(true);
+            report["contract"] = json!(c.contract);
             report["capabilities"] = json!(c.exports.capabilities());
             report["describe"] = serde_json::to_value(&c.info)?;
             report["sha256"] = json!(c.hash);

@@ -45,6 +45,8 @@ pub struct ConnectorStatus {
     pub version: Option<String>,
     pub vendor: Option<String>,
     pub platform: Option<String>,
+    /// The connector contract version it is built for.
+    pub contract: Option<&'static str>,
     pub capabilities: Vec<Capability>,
     pub hosts: Vec<String>,
     /// `loaded`; `failed` (nothing serving); or `stale` (the file failed to load, the previous version serves).
@@ -91,6 +93,7 @@ impl Registry {
                     version: c.map(|c| c.info.version.clone()),
                     vendor: c.map(|c| c.info.vendor.clone()),
                     platform: c.map(|c| c.info.platform.clone()),
+                    contract: c.map(|c| c.contract),
                     capabilities: c.map(|c| c.exports.capabilities()).unwrap_or_default(),
                     hosts: c.map(|c| c.info.hosts.clone()).unwrap_or_default(),
                     state: match (c, &file.error) {

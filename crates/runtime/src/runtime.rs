@@ -129,6 +129,7 @@ impl Runtime {
         hash: String,
         component: &Component,
     ) -> Result<Connector> {
+        let contract = component_contract(&self.engine, component)?;
         let pre = self.linker.instantiate_pre(component).map_err(|e| {
             anyhow::anyhow!(
                 "{e:#} (a connector may import only qiao:connector/* and wasi:*@0.2 interfaces)"
@@ -139,6 +140,7 @@ impl Runtime {
             file: file.to_path_buf(),
             hash,
             info: connector::default_info(file),
+            contract,
             exports,
             pre,
         };
@@ -283,6 +285,20 @@ impl Runtime {
             Err(e) => tracing::warn!(elapsed_ms, outcome = "failed", error = %e, "connector call"),
         });
         outcome
+    }
+}
+
+/// The contract version a component is built for (the latest supported when it names no `qiao:connector`
+/// interface, so a bare component still loads with no capabilities), or why it cannot load here.
+pub fn component_contract(engine: &Engine, component: &Component) -> Result<&'static str> {
+    let ty = component.component_type();
+    let imports: Vec<String> = ty.imports(engine).map(|(name, _)| name.to_string()).collect();
+    let exports: Vec<String> = ty.exports(engine).map(|(name, _)| name.to_string()).collect();
+    let names = imports.iter().chain(&exports).map(String::as_str);
+    match qiao_contract::contract_version(names) {
+        Ok(Some(version)) => Ok(version),
+        Ok(None) => Ok(qiao_contract::SUPPORTED_VERSIONS.last().expect("a supported version")),
+        Err(why) => anyhow::bail!("{why}"),
     }
 }
 

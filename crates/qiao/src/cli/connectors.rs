@@ -206,6 +206,7 @@ fn print_report(r: &serde_json::Value) {
             d["name"].as_str().unwrap_or(""),
             d["vendor"].as_str().unwrap_or("")
         );
+        println!("contract: qiao:connector@{}", r["contract"].as_str().unwrap_or(""));
         println!("capabilities: {}", join(&r["capabilities"]));
         println!("hosts:   {}", join(&d["hosts"]));
         for field in d["config"].as_array().into_iter().flatten() {
