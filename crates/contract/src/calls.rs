@@ -153,3 +153,34 @@ pub enum Reply {
     Webhook(webhook::Outcome),
     Batch(poll::Batch),
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    /// Writes the outbox stored before `Call` was its stored form (as the `Write` enum) read back as the same
+    /// operation, and a call stores as it reads.
+    #[test]
+    fn writes_stored_by_earlier_versions_read_back() {
+        let stored = [
+            (json!({"operation": "recall", "message_id": "m1"}), "recall"),
+            (json!({"operation": "delete_department", "id": "d1"}), "delete_department"),
+            (json!({"operation": "set_user_active", "id": "u1", "active": false}), "deactivate_user"),
+            (json!({"operation": "create_role", "name": "ops"}), "create_role"),
+            (json!({"operation": "add_role_members", "role_id": "r", "user_ids": ["u1"]}), "add_role_members"),
+            (json!({"operation": "remove_role_members", "role_id": "r", "user_ids": []}), "remove_role_members"),
+            (json!({"operation": "delete_user", "id": "u1"}), "delete_user"),
+        ];
+        for (json, name) in stored {
+            let call: Call = serde_json::from_value(json.clone()).unwrap_or_else(|e| panic!("{json}: {e}"));
+            assert_eq!(call.name(), name);
+            assert!(call.is_write(), "{json}");
+            assert_eq!(serde_json::to_value(&call).unwrap(), json, "stores as it read");
+        }
+        assert!(serde_json::from_value::<Call>(json!({"operation": "recall", "id": "x"})).is_err());
+        assert!(!Call::ListRoles {}.is_write());
+        assert_eq!(Call::ListRoles {}.capability(), Capability::Roles);
+        assert_eq!(Call::Poll { cursor: None }.operation(), "poll");
+    }
+}
