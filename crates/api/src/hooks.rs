@@ -44,7 +44,7 @@ pub async fn handle(
             .collect(),
         body: body.to_vec(),
     };
-    let outcome = match call(&app, &connection, Call::Webhook { request: request }).await {
+    let outcome = match call(&app, &connection, Call::Webhook { request }).await {
         Ok(reply) => expect_reply!(reply, Reply::Webhook),
         // A request that fails verification is the sender's fault, not a gateway problem.
         Err(mut e) if e.code == "platform_unauthorized" => {

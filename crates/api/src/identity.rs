@@ -44,7 +44,7 @@ pub async fn get_department(
     State(app): State<AppState>,
     Path((c, id)): Path<(String, String)>,
 ) -> Result<Json<Value>> {
-    let reply = call(&app, &c, Call::GetDepartment { id: id }).await?;
+    let reply = call(&app, &c, Call::GetDepartment { id }).await?;
     Ok(Json(render(expect_reply!(reply, Reply::Department))))
 }
 
@@ -136,7 +136,7 @@ pub async fn get_user(
     State(app): State<AppState>,
     Path((c, id)): Path<(String, String)>,
 ) -> Result<Json<Value>> {
-    let reply = call(&app, &c, Call::GetUser { id: id }).await?;
+    let reply = call(&app, &c, Call::GetUser { id }).await?;
     Ok(Json(render(expect_reply!(reply, Reply::User))))
 }
 
@@ -162,7 +162,7 @@ pub async fn find_user(
             ));
         }
     };
-    let reply = call(&app, &c, Call::FindUser { key: key }).await?;
+    let reply = call(&app, &c, Call::FindUser { key }).await?;
     Ok(Json(
         json!({ "user_id": expect_reply!(reply, Reply::UserId) }),
     ))
@@ -224,7 +224,7 @@ pub async fn sso_resolve(
     Path(c): Path<String>,
     Body(request): Body<SsoRequest>,
 ) -> Result<Json<Value>> {
-    let reply = call(&app, &c, Call::SsoResolve { request: request }).await?;
+    let reply = call(&app, &c, Call::SsoResolve { request }).await?;
     Ok(Json(render(expect_reply!(reply, Reply::SsoUser))))
 }
 

@@ -24,8 +24,11 @@ pub trait KvStore: Send + Sync + 'static {
 /// A process-local store, for runtimes that keep nothing (inspection, benches).
 #[derive(Default)]
 pub struct MemoryKv {
-    entries: Mutex<HashMap<(String, String), (Vec<u8>, Option<Instant>)>>,
+    /// (connection, key) → (value, when it expires).
+    entries: Mutex<HashMap<(String, String), Entry>>,
 }
+
+type Entry = (Vec<u8>, Option<Instant>);
 
 impl KvStore for MemoryKv {
     fn get(&self, connection: String, key: String) -> BoxFuture<'static, Result<Option<Vec<u8>>>> {

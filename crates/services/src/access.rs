@@ -2,7 +2,7 @@
 //!
 //! A key reads `qiao_<id>_<secret>`. The id is public (it names the key in lists and the audit log); only the
 //! sha256 of the secret is stored, so the store cannot give a key away. Keys are made, listed and revoked with
-//! `qiao keys`, and checked on every request by `api::auth`.
+//! `qiao keys`, and checked on every request by qiao-api's `auth`.
 
 use anyhow::{Result, bail};
 use base64::Engine as _;

@@ -56,7 +56,7 @@ pub struct PollOutcome {
 /// cannot lose events behind an advanced cursor.
 pub async fn poll_once(app: &Arc<App>, connection: &str) -> Result<PollOutcome, CallError> {
     let cursor = app.db.poll_cursor(connection.to_string()).await.map_err(CallError::Host)?;
-    let Reply::Batch(batch) = app.runtime.call(connection, Call::Poll { cursor: cursor }).await? else {
+    let Reply::Batch(batch) = app.runtime.call(connection, Call::Poll { cursor }).await? else {
         return Err(CallError::Host(anyhow::anyhow!("poll answered with another reply")));
     };
     let received = batch.events.len();

@@ -215,7 +215,7 @@ pub async fn exchange(
         flow: stored.flow,
         redirect_uri: Some(stored.redirect_uri),
     };
-    let user = match app.runtime.call(connection, Call::SsoResolve { request: request }).await? {
+    let user = match app.runtime.call(connection, Call::SsoResolve { request }).await? {
         Reply::SsoUser(user) => user,
         _ => {
             return Err(Failure::internal(anyhow::anyhow!(
