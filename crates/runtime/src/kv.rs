@@ -64,3 +64,21 @@ impl KvStore for MemoryKv {
         Box::pin(async { Ok(()) })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn memory_kv_keeps_values_per_connection_until_they_expire_or_are_deleted() {
+        let kv = MemoryKv::default();
+        let (a, b) = (String::from("a"), String::from("b"));
+        kv.set(a.clone(), "token".into(), b"t1".to_vec(), None).await.unwrap();
+        assert_eq!(kv.get(a.clone(), "token".into()).await.unwrap(), Some(b"t1".to_vec()));
+        assert_eq!(kv.get(b.clone(), "token".into()).await.unwrap(), None, "another connection's key");
+        kv.set(b.clone(), "gone".into(), b"x".to_vec(), Some(0)).await.unwrap();
+        assert_eq!(kv.get(b, "gone".into()).await.unwrap(), None, "expired at once");
+        kv.delete(a.clone(), "token".into()).await.unwrap();
+        assert_eq!(kv.get(a, "token".into()).await.unwrap(), None);
+    }
+}
