@@ -125,16 +125,9 @@ async fn load_file(runtime: &Runtime, path: &Path, size: u64) -> (Result<Connect
     (runtime.load_connector(path, bytes).await, verdict)
 }
 
-/// `NAME.wasm` → `NAME.wasm.sig`.
-fn sig_path(path: &Path) -> PathBuf {
-    let mut sig = path.as_os_str().to_owned();
-    sig.push(".sig");
-    PathBuf::from(sig)
-}
-
 /// Checks a file's bytes against its `.sig` file (hashing off the async threads); hands the bytes back.
 async fn check_signature(trust: &TrustConfig, path: &Path, bytes: Vec<u8>) -> (Vec<u8>, Verdict) {
-    let sig_path = sig_path(path);
+    let sig_path = trust::signature_path(path);
     let sig_name = sig_path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
@@ -201,7 +194,7 @@ fn list_components(dir: &Path) -> Result<BTreeMap<PathBuf, (Stamp, Option<Stamp>
             && let Ok(meta) = std::fs::metadata(&path)
             && meta.is_file()
         {
-            let sig = std::fs::metadata(sig_path(&path))
+            let sig = std::fs::metadata(trust::signature_path(&path))
                 .ok()
                 .filter(|m| m.is_file())
                 .and_then(|m| Some((m.modified().ok()?, m.len())));

@@ -9,7 +9,7 @@ use wasmtime::{Engine, Store, StoreLimits, StoreLimitsBuilder, UpdateDeadline};
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
-use qiao_config::{Connection, Limits};
+use qiao_config::Connection;
 use crate::engine::TICK;
 use wasmtime::component::Linker;
 
@@ -39,10 +39,6 @@ pub struct HostState {
 }
 
 impl HostState {
-    pub fn limits(&self) -> &Limits {
-        &self.connection.limits
-    }
-
     pub fn cpu_exhausted(&self) -> bool {
         self.cpu_ticks > self.cpu_budget_ticks
     }

@@ -81,10 +81,6 @@ impl Failure {
         Failure::new(FailureKind::Invalid, "invalid_request", message)
     }
 
-    pub fn not_found(message: impl Into<String>) -> Failure {
-        Failure::new(FailureKind::NotFound, "not_found", message)
-    }
-
     /// Qiao's own fault: logged in full here; the caller gets no internals.
     pub fn internal(e: anyhow::Error) -> Failure {
         tracing::error!("internal error: {e:#}");

@@ -300,6 +300,13 @@ pub fn decode_public_key(text: &str) -> Result<VerifyingKey, String> {
     VerifyingKey::from_bytes(&bytes).map_err(|_| "not a valid ed25519 public key".to_string())
 }
 
+/// Where a connector file's detached signature is: `NAME.wasm` → `NAME.wasm.sig`.
+pub fn signature_path(file: &Path) -> PathBuf {
+    let mut sig = file.as_os_str().to_owned();
+    sig.push(".sig");
+    PathBuf::from(sig)
+}
+
 /// Signs a file's bytes as `publisher`.
 pub fn sign(bytes: &[u8], key: &SigningKey, publisher: &str) -> Signature {
     let digest = Sha256::digest(bytes);

@@ -74,13 +74,6 @@ pub async fn run(command: ConnectorsCommand) -> Result<()> {
 }
 
 
-/// `NAME.wasm` → `NAME.wasm.sig`.
-fn sig_path(file: &Path) -> PathBuf {
-    let mut sig = file.as_os_str().to_owned();
-    sig.push(".sig");
-    PathBuf::from(sig)
-}
-
 
 fn keygen(out: &Path) -> Result<()> {
     use std::io::Write;
@@ -137,7 +130,7 @@ fn sign(file: &Path, key_file: &Path, publisher: &str) -> Result<()> {
     let bytes = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
     let signature = qiao_trust::sign(&bytes, &key, publisher);
     // Written aside then renamed: a watching server never sees half a signature.
-    let sig = sig_path(file);
+    let sig = qiao_trust::signature_path(file);
     let mut tmp = sig.as_os_str().to_owned();
     tmp.push(".tmp");
     let tmp = PathBuf::from(tmp);
@@ -160,7 +153,7 @@ fn verify(file: &Path, config: Option<&Path>) -> Result<()> {
         None => None,
     };
     let bytes = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
-    let sig_file = sig_path(file);
+    let sig_file = qiao_trust::signature_path(file);
     let verdict = match std::fs::read(&sig_file) {
         Ok(sig) => match &trust {
             Some(trust) => qiao_trust::verify(&bytes, &sig, trust),

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use wasmtime::component::{HasData, Linker};
+use wasmtime::component::{HasSelf, Linker};
 
 use qiao_config::Connection;
 use qiao_contract::bindings::config;
@@ -13,13 +13,9 @@ pub struct ConfigState {
     pub connection: Arc<Connection>,
 }
 
-impl HasData for ConfigState {
-    type Data<'a> = &'a mut ConfigState;
-}
-
 /// Adds `qiao:connector/config` to a linker whose store data holds a [`ConfigState`].
 pub fn link<T: Send + 'static>(linker: &mut Linker<T>, get: fn(&mut T) -> &mut ConfigState) -> wasmtime::Result<()> {
-    config::add_to_linker::<T, ConfigState>(linker, get)
+    config::add_to_linker::<T, HasSelf<ConfigState>>(linker, get)
 }
 
 impl config::Host for ConfigState {

@@ -7,7 +7,7 @@ use rand::RngCore;
 use sha1::Sha1;
 use sha2::{Digest, Sha256};
 
-use wasmtime::component::{HasData, Linker};
+use wasmtime::component::{HasSelf, Linker};
 
 use qiao_contract::bindings::crypto::{self, Padding};
 
@@ -69,13 +69,9 @@ pub fn aes256_cbc_decrypt(
 #[derive(Default)]
 pub struct CryptoState;
 
-impl HasData for CryptoState {
-    type Data<'a> = &'a mut CryptoState;
-}
-
 /// Adds `qiao:connector/crypto` to a linker whose store data holds a [`CryptoState`].
 pub fn link<T: Send + 'static>(linker: &mut Linker<T>, get: fn(&mut T) -> &mut CryptoState) -> wasmtime::Result<()> {
-    crypto::add_to_linker::<T, CryptoState>(linker, get)
+    crypto::add_to_linker::<T, HasSelf<CryptoState>>(linker, get)
 }
 
 impl crypto::Host for CryptoState {

@@ -12,7 +12,7 @@ use qiao_contract::bindings::describe::Info;
 use qiao_contract::bindings::http::{self, HttpError, Method, Request, Response};
 use std::sync::Arc;
 
-use wasmtime::component::{HasData, Linker};
+use wasmtime::component::{HasSelf, Linker};
 
 use qiao_config::Connection;
 
@@ -193,13 +193,9 @@ pub struct HttpState {
     pub deadline: Instant,
 }
 
-impl HasData for HttpState {
-    type Data<'a> = &'a mut HttpState;
-}
-
 /// Adds `qiao:connector/http` to a linker whose store data holds an [`HttpState`].
 pub fn link<T: Send + 'static>(linker: &mut Linker<T>, get: fn(&mut T) -> &mut HttpState) -> wasmtime::Result<()> {
-    http::add_to_linker::<T, HttpState>(linker, get)
+    http::add_to_linker::<T, HasSelf<HttpState>>(linker, get)
 }
 
 impl http::Host for HttpState {

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use wasmtime::component::{HasData, Linker};
+use wasmtime::component::{HasSelf, Linker};
 
 use qiao_config::Connection;
 use qiao_contract::bindings::kv;
@@ -20,13 +20,9 @@ pub struct KvState {
     pub store: Arc<dyn KvStore>,
 }
 
-impl HasData for KvState {
-    type Data<'a> = &'a mut KvState;
-}
-
 /// Adds `qiao:connector/kv` to a linker whose store data holds a [`KvState`].
 pub fn link<T: Send + 'static>(linker: &mut Linker<T>, get: fn(&mut T) -> &mut KvState) -> wasmtime::Result<()> {
-    kv::add_to_linker::<T, KvState>(linker, get)
+    kv::add_to_linker::<T, HasSelf<KvState>>(linker, get)
 }
 
 impl kv::Host for KvState {

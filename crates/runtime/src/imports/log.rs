@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use wasmtime::component::{HasData, Linker};
+use wasmtime::component::{HasSelf, Linker};
 
 use qiao_config::Connection;
 use qiao_contract::bindings::log::{self, Level};
@@ -33,13 +33,9 @@ pub struct LogState {
     pub connection: Arc<Connection>,
 }
 
-impl HasData for LogState {
-    type Data<'a> = &'a mut LogState;
-}
-
 /// Adds `qiao:connector/log` to a linker whose store data holds a [`LogState`].
 pub fn link<T: Send + 'static>(linker: &mut Linker<T>, get: fn(&mut T) -> &mut LogState) -> wasmtime::Result<()> {
-    log::add_to_linker::<T, LogState>(linker, get)
+    log::add_to_linker::<T, HasSelf<LogState>>(linker, get)
 }
 
 /// Whether a line may be logged.
@@ -97,9 +93,9 @@ impl log::Host for LogState {
             })
             .collect();
         let fields = fields.join(" ");
-        let connection = self.connection.clone();
-        let connection = &connection.name;
-        match self.admit(message.len() + fields.len()) {
+        let admitted = self.admit(message.len() + fields.len());
+        let connection = &self.connection.name;
+        match admitted {
             Admit::Yes => {}
             Admit::Exceeded => {
                 tracing::warn!(
