@@ -1,7 +1,8 @@
 # The two commands a new user needs: `make run` and `make test`. Both build everything from source first.
 .PHONY: run test connectors build bench
 
-# Every connector (Rust, JavaScript, Python) into target/connectors (+ test fixtures into target/test-connectors).
+# Every connector into target/connectors, and the test fixtures (hostile, echo-v2, and the connectors frozen at
+# contract 0.1.0 in Rust, JavaScript and Python: tests/connectors/v0.1.0/) into target/test-connectors.
 connectors:
 	scripts/build-connectors.sh
 
@@ -17,7 +18,7 @@ run: build
 
 # Every test: unit tests, then end-to-end tests against real components, real HTTP and real SQLite files.
 # Connectors are Wasm guests (built above by their build.sh), so they are left out of the native test build.
-GUESTS := qiao-echo qiao-hostile qiao-dingtalk qiao-wecom qiao-feishu qiao-kingdee
+GUESTS := qiao-echo qiao-echo-v0-1-0 qiao-hostile qiao-dingtalk qiao-wecom qiao-feishu qiao-kingdee
 # The `qiao` binary itself is built first: the crash, shutdown and CLI tests run it as a child process, and it
 # signs the connectors with the build key, which the tests trust (a test's config without [trust] gets it).
 # The architecture's rules come first (no module cycles, crate dependencies one way: scripts/check-layers.py), and

@@ -2,7 +2,8 @@
 # Builds every connector from source into WebAssembly components.
 #   scripts/build-connectors.sh [OUT_DIR] [TEST_OUT_DIR]
 # OUT_DIR (default target/connectors) gets the bundled connectors, ready for `qiao serve --connectors-dir`.
-# TEST_OUT_DIR (default target/test-connectors) gets the fixtures only tests use (hostile, echo v2).
+# TEST_OUT_DIR (default target/test-connectors) gets the fixtures only tests use (hostile, echo v2, and the
+# connectors frozen at each released contract, tests/connectors/vX.Y.Z/*: echo-v0.1.0, echo-js, echo-py).
 # Each connector folder has a build.sh taking the output directory; this script only runs them in turn.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -17,9 +18,10 @@ for dir in "$root"/connectors/*/; do
     "$dir/build.sh" "$out" "$test_out"
   fi
 done
-for dir in "$root"/tests/connectors/*/; do
+for dir in "$root"/tests/connectors/*/ "$root"/tests/connectors/v*/*/; do
   if [ -x "$dir/build.sh" ]; then
-    echo "==> building test connector $(basename "$dir")"
+    rel=${dir#"$root"/tests/connectors/}
+    echo "==> building test connector ${rel%/}"
     "$dir/build.sh" "$test_out"
   fi
 done

@@ -8,14 +8,17 @@ use std::path::Path;
 
 fn main() {
     let manifest = std::env::var("CARGO_MANIFEST_DIR").unwrap();
-    let wit = Path::new(&manifest)
-        .join("../wit/v0.1.0")
-        .canonicalize()
-        .expect("the released contract wit/v0.1.0 next to sdk/");
-    let wit = wit.to_str().expect("a UTF-8 path to wit/");
-    let template = include_str!("src/export_bindings.rs.in");
+    let mut text = include_str!("src/export_bindings.rs.in").to_string();
+    for version in ["0.1.0", "0.2.0"] {
+        let wit = Path::new(&manifest)
+            .join(format!("../wit/v{version}"))
+            .canonicalize()
+            .unwrap_or_else(|e| panic!("the contract wit/v{version} next to sdk/: {e}"));
+        let wit = wit.to_str().expect("a UTF-8 path to wit/");
+        text = text.replace(&format!("@WIT_{}@", version.replace('.', "_")), &format!("{wit:?}"));
+    }
     let out = Path::new(&std::env::var("OUT_DIR").unwrap()).join("export_bindings.rs");
-    std::fs::write(out, template.replace("@WIT_DIR@", &format!("{wit:?}"))).unwrap();
+    std::fs::write(out, text).unwrap();
     println!("cargo:rerun-if-changed=build.rs");
     println!("cargo:rerun-if-changed=src/export_bindings.rs.in");
 }

@@ -24,7 +24,8 @@ use qiao::server::{ServeOptions, Server};
 use serde_json::Value;
 
 /// Where a built component lives: bundled connectors in `target/connectors`, test-only ones in
-/// `target/test-connectors`.
+/// `target/test-connectors` (hostile, echo-v2, and the connectors frozen at a released contract:
+/// `echo-v0.1.0`, `echo-js`, `echo-py`).
 pub fn component(name: &str) -> PathBuf {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()

@@ -325,6 +325,40 @@ async fn work_notifications_ding_recall_and_read_status() {
     assert_eq!(receipts["problems"][0]["recipient"], "alice", "{receipts}");
     assert_eq!(receipts["problems"][0]["code"], "143106", "{receipts}");
 
+    // Mentions (contract 0.2.0): a work notification is one-to-one and has no @, so each mention comes back as a
+    // problem and the notification goes out as written.
+    let (status, sent) = qiao
+        .post(
+            &path("/messages"),
+            json!({ "to": { "users": ["alice"] }, "text": "Please review the Q4 plan",
+                    "mentions": { "users": ["alice"], "everyone": true } }),
+        )
+        .await;
+    assert_eq!(status, 200, "{sent}");
+    let problems: Vec<(&str, &str)> = sent["problems"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            (
+                p["recipient"].as_str().unwrap(),
+                p["code"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        problems,
+        [
+            ("alice", "mention-unsupported"),
+            ("everyone", "mention-unsupported")
+        ]
+    );
+    let mentioned: i64 = sent["message_id"].as_str().unwrap().parse().unwrap();
+    assert_eq!(
+        sim.state().notifications[&mentioned].msg["text"]["content"],
+        "Please review the Q4 plan"
+    );
+
     // Markdown and an action card to a department, urgent: the DING goes to the listed users.
     let (status, _) = qiao
         .post(&path("/messages"), json!({ "to": { "departments": ["3"] }, "markdown": { "title": "Q4", "text": "# Targets" } }))
@@ -1109,6 +1143,37 @@ async fn directory_fields_round_trip_and_moves() {
         moved,
         "the list reports the manager too"
     );
+
+    // Clearing (contract 0.2.0): the manager through DingTalk's force_update_fields, the one field it documents a
+    // way to empty; the others are refused before anything changes, and a field both set and cleared is invalid.
+    let (status, body) = qiao
+        .patch(&path("/users/lintao"), json!({ "clear": ["manager_id"] }))
+        .await;
+    assert_eq!(status, 204, "{body}");
+    moved["manager_id"] = Value::Null;
+    let (_, got) = qiao.get(&path("/users/lintao")).await;
+    assert_eq!(written(&got), moved, "the manager is gone, the rest stays");
+    assert_eq!(sim.state().users["lintao"].manager_userid, "");
+    let (status, body) = qiao
+        .patch(
+            &path("/users/lintao"),
+            json!({ "title": "Lead", "clear": ["email"] }),
+        )
+        .await;
+    assert_eq!(status, 501, "{body}");
+    assert!(
+        body["error"]["message"].as_str().unwrap().contains("email"),
+        "{body}"
+    );
+    let (status, body) = qiao
+        .patch(
+            &path("/users/lintao"),
+            json!({ "manager_id": "wujing", "clear": ["manager_id"] }),
+        )
+        .await;
+    assert_eq!(status, 422, "{body}");
+    let (_, got) = qiao.get(&path("/users/lintao")).await;
+    assert_eq!(written(&got), moved, "refused clears change nothing");
 
     // DingTalk's API cannot change a mobile number (41054): the same one is no change, another is refused after
     // the other fields are updated.

@@ -188,6 +188,20 @@ async fn directory_with_client_tokens_and_id_types() {
         page["users"][0]["id"].as_str().unwrap().starts_with("ou_"),
         "{page}"
     );
+
+    // A code becomes the custom department_id (contract 0.2.0), and reads back as the code beside the open id.
+    let (status, ops) = qiao
+        .post(
+            &path("/departments"),
+            json!({ "name": "Operations", "code": "OPS-01" }),
+        )
+        .await;
+    assert_eq!(status, 201, "{ops}");
+    let ops_id = ops["id"].as_str().unwrap().to_string();
+    assert!(ops_id.starts_with("od-"), "{ops}");
+    assert_eq!(ops["code"], "OPS-01", "{ops}");
+    let (_, got) = qiao.get(&path(&format!("/departments/{ops_id}"))).await;
+    assert_eq!(got["code"], "OPS-01", "{got}");
 }
 
 #[tokio::test]
@@ -294,6 +308,80 @@ async fn messages_uuid_urgent_recall_and_read_users() {
         .await;
     assert_eq!(status, 501, "{body}");
 
+    // Mentions (contract 0.2.0): Feishu's <at> in text, everyone only in the group chat; an at paragraph in rich
+    // text; none in cards (their syntax is unconfirmed) nor by email: those are problems, and the message goes.
+    let chat = sim.state().chats.keys().next().unwrap().clone();
+    let (status, sent) = qiao
+        .post(
+            &path("/messages"),
+            json!({ "to": { "users": ["bob"], "chats": [chat] }, "text": "Please review",
+                    "mentions": { "users": ["alice"], "everyone": true } }),
+        )
+        .await;
+    assert_eq!(
+        (status, sent["problems"].clone()),
+        (200, json!([])),
+        "{sent}"
+    );
+    let content = |back: usize| -> Value {
+        let state = sim.state();
+        let message = &state.messages[state.messages.len() - 1 - back];
+        serde_json::from_str(message.content.as_str().unwrap()).unwrap()
+    };
+    assert_eq!(
+        content(0)["text"],
+        "Please review\n<at user_id=\"alice\"></at> <at user_id=\"all\"></at>",
+        "to the chat"
+    );
+    assert_eq!(
+        content(1)["text"],
+        "Please review\n<at user_id=\"alice\"></at>",
+        "to bob"
+    );
+    let (status, sent) = qiao
+        .post(
+            &path("/messages"),
+            json!({ "to": { "users": ["bob"] }, "markdown": { "title": "Q4", "text": "targets" },
+                    "mentions": { "users": ["alice", "carol@example.com"], "everyone": true } }),
+        )
+        .await;
+    assert_eq!(status, 200, "{sent}");
+    let problems: Vec<(&str, &str)> = sent["problems"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            (
+                p["recipient"].as_str().unwrap(),
+                p["code"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        problems,
+        [
+            ("carol@example.com", "mention-unsupported"),
+            ("everyone", "mention-unsupported")
+        ]
+    );
+    assert_eq!(
+        content(0)["zh_cn"]["content"],
+        json!([[{ "tag": "md", "text": "targets" }], [{ "tag": "at", "user_id": "alice" }]])
+    );
+    let (status, sent) = qiao
+        .post(
+            &path("/messages"),
+            json!({ "to": { "users": ["bob"] }, "card": { "title": "Claim", "markdown": "**¥1,280**", "buttons": [] },
+                    "mentions": { "users": ["alice"], "everyone": false } }),
+        )
+        .await;
+    assert_eq!(status, 200, "{sent}");
+    assert_eq!(sent["problems"][0]["recipient"], "alice", "{sent}");
+    assert!(
+        !content(0).to_string().contains("alice"),
+        "the card as written"
+    );
+
     let (status, body) = qiao
         .post(
             &path("/messages"),
@@ -354,6 +442,22 @@ async fn approvals_subscribe_act_and_callbacks() {
     let (_, created) = qiao.post(&path("/approvals"), json!({ "template": "APPROVAL-LEAVE", "applicant": "bob", "fields": [
         { "name": "widget_reason", "value": "y" }, { "name": "widget_days", "value": "3", "kind": "number" } ] })).await;
     let third = created["id"].as_str().unwrap().to_string();
+    // Feishu's reminder is sent with the reminding user's own token, which the connector does not hold
+    // (contract 0.2.0 `remind`): refused with the reason.
+    let (status, body) = qiao
+        .post(
+            &path(&format!("/approvals/{third}/remind")),
+            json!({ "task_ids": [] }),
+        )
+        .await;
+    assert_eq!(status, 501, "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("access token"),
+        "{body}"
+    );
     assert_eq!(
         qiao.post(&path(&format!("/approvals/{third}/cancel")), json!({}))
             .await
@@ -943,6 +1047,33 @@ async fn directory_fields_round_trip() {
     promoted["title"] = json!("Senior Engineer");
     let (_, got) = qiao.get(&path("/users/sunmei")).await;
     same(&promoted, &got);
+
+    // Clearing (contract 0.2.0): Feishu's PATCH empties a field given empty; every user keeps a mobile; a field
+    // both set and cleared is invalid.
+    let (status, body) = qiao
+        .patch(
+            &path("/users/sunmei"),
+            json!({ "clear": ["email", "title", "employee_no", "manager_id"] }),
+        )
+        .await;
+    assert_eq!(status, 204, "{body}");
+    for key in ["email", "title", "employee_no", "manager_id"] {
+        promoted[key] = Value::Null;
+    }
+    let (_, got) = qiao.get(&path("/users/sunmei")).await;
+    same(&promoted, &got);
+    assert_eq!(sim.state().users["sunmei"].leader, None);
+    let (status, body) = qiao
+        .patch(&path("/users/sunmei"), json!({ "clear": ["mobile"] }))
+        .await;
+    assert_eq!(status, 501, "{body}");
+    let (status, body) = qiao
+        .patch(
+            &path("/users/sunmei"),
+            json!({ "title": "Lead", "clear": ["title"] }),
+        )
+        .await;
+    assert_eq!(status, 422, "{body}");
 }
 
 /// 2,000 users in 200 departments read back completely through Qiao, 50 users a page.

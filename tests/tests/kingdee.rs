@@ -287,6 +287,36 @@ async fn employees_and_departments() {
         qiao.get(&path("/departments/D03")).await.1["name"],
         "Platform Team"
     );
+    // The code is the department's number (编码, FNumber), which K3Cloud requires (contract 0.2.0): it reads back
+    // as the code, and a department without one is refused saying what to pass.
+    let (status, created) = qiao
+        .post(
+            &path("/departments"),
+            json!({ "name": "Data", "parent_id": "D01", "code": "D04" }),
+        )
+        .await;
+    assert_eq!(
+        (status, created["id"].as_str(), created["code"].as_str()),
+        (201, Some("D04"), Some("D04")),
+        "{created}"
+    );
+    let (_, dept) = qiao.get(&path("/departments/D04")).await;
+    assert_eq!(
+        (&dept["code"], &dept["parent_id"]),
+        (&json!("D04"), &json!("D01")),
+        "{dept}"
+    );
+    let (status, body) = qiao
+        .post(&path("/departments"), json!({ "name": "Numberless" }))
+        .await;
+    assert_eq!(status, 422, "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("pass code"),
+        "{body}"
+    );
 
     let (status, user) = qiao
         .post(&path("/users"), json!({ "id": "E009", "name": "Chen Jie", "mobile": "13900000009", "department_ids": ["D03"], "title": "SRE" }))
@@ -319,6 +349,25 @@ async fn employees_and_departments() {
         204
     );
     assert_eq!(qiao.get(&path("/users/E009")).await.1["title"], "Lead SRE");
+    // Clearing (contract 0.2.0): saved empty, named in NeedUpDateFields; the employee number is the row's
+    // FNumber, which K3Cloud requires.
+    let (status, body) = qiao
+        .patch(
+            &path("/users/E009"),
+            json!({ "clear": ["mobile", "title"] }),
+        )
+        .await;
+    assert_eq!(status, 204, "{body}");
+    let (_, user) = qiao.get(&path("/users/E009")).await;
+    assert_eq!(
+        (&user["mobile"], &user["title"], &user["name"]),
+        (&Value::Null, &Value::Null, &json!("Chen Jie")),
+        "{user}"
+    );
+    let (status, body) = qiao
+        .patch(&path("/users/E009"), json!({ "clear": ["employee_no"] }))
+        .await;
+    assert_eq!(status, 501, "{body}");
 
     // "Delete" disables: the employee stays, inactive.
     assert_eq!(qiao.delete(&path("/users/E009")).await.0, 204);

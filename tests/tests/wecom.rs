@@ -81,6 +81,28 @@ async fn directory_departments_and_users() {
     assert_eq!((status, platform_code(&body)), (409, "60008"), "{body}");
     let (status, body) = qiao.get(&path("/departments/999")).await;
     assert_eq!(status, 404, "{body}");
+    // A numeric code becomes the department id, which WeCom lets the caller choose (contract 0.2.0); any other
+    // code cannot be a WeCom id.
+    let (status, chosen) = qiao
+        .post(
+            &path("/departments"),
+            json!({ "name": "Chosen", "parent_id": "2", "code": "4242" }),
+        )
+        .await;
+    assert_eq!(
+        (status, chosen["id"].as_str(), chosen["code"].as_str()),
+        (201, Some("4242"), Some("4242")),
+        "{chosen}"
+    );
+    assert_eq!(sim.state().depts[&4242_i64].name, "Chosen");
+    let (status, body) = qiao
+        .post(
+            &path("/departments"),
+            json!({ "name": "Lettered", "parent_id": "2", "code": "ENG-1" }),
+        )
+        .await;
+    assert_eq!(status, 422, "{body}");
+    assert_eq!(qiao.delete(&path("/departments/4242")).await.0, 204);
     let (status, _) = qiao
         .patch(
             &path(&format!("/departments/{platform}")),
@@ -353,6 +375,37 @@ async fn app_messages_duplicates_recall_and_what_wecom_lacks() {
             .contains("no msgid"),
         "{body}"
     );
+
+    // Mentions (contract 0.2.0): WeCom documents <@userid> for group robots only, so an app renders none, in a
+    // group chat or an app message: each is a problem, and the message goes out as written.
+    let (status, sent) = qiao
+        .post(
+            &path("/messages"),
+            json!({ "to": { "chats": ["wrchat-eng"] }, "markdown": { "title": "Review", "text": "PR 12" },
+                    "mentions": { "users": ["alice"], "everyone": false } }),
+        )
+        .await;
+    assert_eq!(status, 200, "{sent}");
+    assert_eq!(
+        (
+            sent["problems"][0]["recipient"].as_str(),
+            sent["problems"][0]["code"].as_str()
+        ),
+        (Some("alice"), Some("mention-unsupported")),
+        "{sent}"
+    );
+    assert_eq!(
+        sim.state().chat_messages.last().unwrap().1["markdown"]["content"],
+        "### Review\nPR 12"
+    );
+    let (status, sent) = qiao
+        .post(
+            &path("/messages"),
+            json!({ "to": { "users": ["alice"] }, "text": "hi", "mentions": { "users": [], "everyone": true } }),
+        )
+        .await;
+    assert_eq!(status, 200, "{sent}");
+    assert_eq!(sent["problems"][0]["recipient"], "everyone", "{sent}");
 
     let (status, body) = qiao
         .post(
@@ -1006,6 +1059,50 @@ async fn directory_round_trip() {
         moved
     );
     assert_eq!(find(&users_of(&qiao, &a, 100).await, "wuxia"), moved);
+
+    // Clearing (contract 0.2.0): empty values, an empty leader list, an empty 工号; WeCom keeps a mobile or an
+    // email on every member, and a field both set and cleared is invalid.
+    let (status, body) = qiao
+        .patch(
+            &path("/users/wuxia"),
+            json!({ "clear": ["email", "title", "employee_no", "manager_id"] }),
+        )
+        .await;
+    assert_eq!(status, 204, "{body}");
+    for key in ["email", "title", "employee_no", "manager_id"] {
+        moved[key] = Value::Null;
+    }
+    assert_eq!(
+        synced_fields(&qiao.get(&path("/users/wuxia")).await.1),
+        moved
+    );
+    {
+        let wuxia = sim.user("wuxia").unwrap();
+        assert_eq!(
+            (wuxia.position.as_str(), wuxia.attr("工号")),
+            ("", Some(""))
+        );
+        assert!(wuxia.direct_leader.is_empty());
+    }
+    let (status, body) = qiao
+        .patch(&path("/users/wuxia"), json!({ "clear": ["mobile"] }))
+        .await;
+    assert_eq!(
+        (status, platform_code(&body)),
+        (422, "60129"),
+        "neither mobile nor email: {body}"
+    );
+    let (status, body) = qiao
+        .patch(
+            &path("/users/wuxia"),
+            json!({ "email": "wuxia@example.com", "clear": ["email"] }),
+        )
+        .await;
+    assert_eq!(status, 422, "{body}");
+    assert_eq!(
+        synced_fields(&qiao.get(&path("/users/wuxia")).await.1),
+        moved
+    );
 
     // Moving and renaming a department; then its order alone.
     let (status, body) = qiao

@@ -10,7 +10,7 @@ use crate::DingTalk;
 use crate::client::{agent_id, api, dept_number, id_text, string};
 use crate::exports::qiao::connector::approval::{
     ActRequest, Action, CancelRequest, Comment, CreateRequest, Created, FormField, Guest, Instance,
-    Status, Task,
+    RemindRequest, Status, Task,
 };
 use qiao_sdk::required;
 
@@ -221,6 +221,15 @@ impl Guest for DingTalk {
             ));
         }
         Ok(())
+    }
+
+    /// DingTalk's workflow API (`/v1.0/workflow/processInstances/...`) has create, get, execute and terminate,
+    /// but no reminder (催办) an app can send.
+    fn remind(_request: RemindRequest) -> Result<(), Error> {
+        Err(Error::unsupported(
+            "DingTalk's approval API has no reminder (催办) for an app to send; remind the approvers with a \
+             message instead",
+        ))
     }
 }
 

@@ -8,7 +8,8 @@ use serde_json::{Map, Value, json};
 use crate::DingTalk;
 use crate::client::{self, api_as, dept_number, id_text, oapi, oapi_paced, string};
 use crate::exports::qiao::connector::identity::{
-    Department, DepartmentFields, Guest, SsoRequest, SsoUser, User, UserFields, UserKey, UserPage,
+    Department, DepartmentFields, Guest, SsoRequest, SsoUser, User, UserField, UserFields, UserKey,
+    UserPage,
 };
 use qiao_sdk::required;
 
@@ -58,6 +59,8 @@ fn department(value: &Value) -> Result<Department, Error> {
         name: value["name"].as_str().unwrap_or_default().to_string(),
         parent_id: id_text(&value["parent_id"]).filter(|_| id != ROOT.to_string()),
         order: number(&value["order"]),
+        // DingTalk keeps no caller-chosen code: see `create_department`.
+        code: None,
         extra: Some(extra.to_string()),
         id,
     })
@@ -188,6 +191,52 @@ fn user_body(fields: &UserFields) -> Result<Map<String, Value>, Error> {
     Ok(body)
 }
 
+/// A user field as Qiao's API names it.
+fn field_name(field: UserField) -> &'static str {
+    match field {
+        UserField::Mobile => "mobile",
+        UserField::Email => "email",
+        UserField::Title => "title",
+        UserField::EmployeeNo => "employee_no",
+        UserField::ManagerId => "manager_id",
+    }
+}
+
+/// The fields to clear, checked before any request: one also set is `invalid-input`; one DingTalk cannot empty
+/// is `unsupported`, naming it.
+fn check_clear(fields: &UserFields) -> Result<(), Error> {
+    if let Some(&field) = fields.clear.iter().find(|&&f| is_set(fields, f)) {
+        return Err(Error::invalid_input(format!(
+            "{} is both set and cleared",
+            field_name(field)
+        )));
+    }
+    for &field in &fields.clear {
+        let reason = match field {
+            UserField::ManagerId => continue,
+            UserField::Mobile => {
+                "DingTalk needs a mobile on every member and does not let an app change it (41054)"
+            }
+            _ => "DingTalk documents a way to empty manager_userid only (force_update_fields)",
+        };
+        return Err(Error::unsupported(format!(
+            "cannot clear {}: {reason}",
+            field_name(field)
+        )));
+    }
+    Ok(())
+}
+
+fn is_set(fields: &UserFields, field: UserField) -> bool {
+    match field {
+        UserField::Mobile => fields.mobile.is_some(),
+        UserField::Email => fields.email.is_some(),
+        UserField::Title => fields.title.is_some(),
+        UserField::EmployeeNo => fields.employee_no.is_some(),
+        UserField::ManagerId => fields.manager_id.is_some(),
+    }
+}
+
 /// The direct children of a department, each read with `department/get` for what `listsub` leaves out (`order`).
 fn children(parent: i64) -> Result<Vec<Department>, Error> {
     let body = oapi_paced(
@@ -240,6 +289,10 @@ impl Guest for DingTalk {
         department(&body["result"])
     }
 
+    /// `fields.code` is ignored: DingTalk assigns every department's `dept_id` itself and takes no caller-chosen
+    /// id. Its `source_identifier` is a free label, not an id Qiao could address the department by, and the
+    /// reference does not say `department/get` reports it back; a caller who wants it set passes
+    /// `extra.source_identifier`.
     fn create_department(
         fields: DepartmentFields,
         _idempotency_key: Option<String>,
@@ -256,6 +309,7 @@ impl Guest for DingTalk {
             name,
             parent_id: id_text(&body["parent_id"]),
             order: fields.order,
+            code: None,
             extra: None,
         })
     }
@@ -376,11 +430,23 @@ impl Guest for DingTalk {
     /// change a member's number through its API (41054 "暂不支持修改手机号": the person changes it in the DingTalk
     /// app, or the member is deleted and created again), so the other fields are updated first and a new number
     /// ends in that refusal (`unsupported`).
+    ///
+    /// `clear`: DingTalk documents one way to empty a field, `force_update_fields` naming it, and only for
+    /// `manager_userid`; every other field to clear is `unsupported`, answered before anything is changed.
     fn update_user(id: String, fields: UserFields) -> Result<(), Error> {
         required(&id, "id")?;
+        check_clear(&fields)?;
         let mut body = user_body(&fields)?;
         body.remove("mobile");
         body.insert("userid".into(), json!(id));
+        if fields.clear.contains(&UserField::ManagerId) {
+            // Kept with any the caller's `extra` forces.
+            let forced = match body.get("force_update_fields").and_then(Value::as_str) {
+                Some(others) if !others.is_empty() => format!("{others},manager_userid"),
+                _ => "manager_userid".to_string(),
+            };
+            body.insert("force_update_fields".into(), json!(forced));
+        }
         if body.len() > 1 || fields.mobile.is_none() {
             oapi("/topapi/v2/user/update", &Value::Object(body))?;
         }
@@ -399,6 +465,12 @@ impl Guest for DingTalk {
     fn delete_user(id: String) -> Result<(), Error> {
         required(&id, "id")?;
         oapi("/topapi/v2/user/delete", &json!({ "userid": id })).map(drop)
+    }
+
+    fn login_url(_user_id: String, _target: Option<String>) -> Result<String, Error> {
+        Err(Error::unsupported(
+            "DingTalk does not sign users in from a URL Qiao makes; use SSO (sso-authorize-url, sso-resolve)",
+        ))
     }
 
     /// The web OAuth2 sign-in page. The in-app flow has no URL: the DingTalk client hands the page a code.

@@ -16,17 +16,17 @@ mod webhook;
 qiao_sdk::export_bindings!(
     "package qiao:dingtalk;
     world dingtalk {
-        include qiao:connector/host@0.1.0;
-        export qiao:connector/describe@0.1.0;
-        export qiao:connector/identity@0.1.0;
-        export qiao:connector/roles@0.1.0;
-        export qiao:connector/messaging@0.1.0;
-        export qiao:connector/approval@0.1.0;
-        export qiao:connector/webhook@0.1.0;
+        include qiao:connector/host@0.2.0;
+        export qiao:connector/describe@0.2.0;
+        export qiao:connector/identity@0.2.0;
+        export qiao:connector/roles@0.2.0;
+        export qiao:connector/messaging@0.2.0;
+        export qiao:connector/approval@0.2.0;
+        export qiao:connector/webhook@0.2.0;
     }"
 );
 
-use exports::qiao::connector::describe::{ConfigField, Guest, Info};
+use exports::qiao::connector::describe::{ConfigField, Guest, Info, RateHint};
 
 struct DingTalk;
 
@@ -113,8 +113,22 @@ impl Guest for DingTalk {
                     "Base URL replacing https://api.dingtalk.com (simulator, proxy)",
                 ),
             ],
+            rate_hints: rate_hints(),
         }
     }
+}
+
+/// DingTalk's documented pace for an app. Only requests per second can be a hint: its other sending limits count
+/// recipients (5000 a minute for work notifications) or days (500 notifications per user, 3 to everyone), which
+/// the host's pacing cannot express, and which DingTalk enforces silently (see `messaging.rs`).
+fn rate_hints() -> Vec<RateHint> {
+    vec![RateHint {
+        operation: "*".into(),
+        per_second: 20.0,
+        source: "DingTalk: 20 requests per second per app and API on the standard edition; beyond it errcode \
+                 90018 / Forbidden.AccessDenied.QpsLimitForAppkeyAndApi (DingTalk open platform, API call limits)"
+            .into(),
+    }]
 }
 
 export!(DingTalk);

@@ -1,6 +1,7 @@
 //! Work notifications (工作通知, old API), DING for urgent ones (new API), recall, and read status, which is
 //! also where DingTalk admits the messages it dropped silently (its sending limits answer "ok" and deliver
-//! nothing): those come back as problems, never swallowed.
+//! nothing): those come back as problems, never swallowed. Mentions cannot be rendered in work notifications, so
+//! each comes back as a problem too.
 
 use qiao_sdk::http::Method;
 use qiao_sdk::{Error, config, json_kv, logging};
@@ -9,7 +10,7 @@ use serde_json::{Value, json};
 use crate::DingTalk;
 use crate::client::{agent_id, api, app_key, id_text, oapi, string};
 use crate::exports::qiao::connector::messaging::{
-    Card, Content, DeliveryProblem, Guest, Message, ReadReceipts, SendResult,
+    Card, Content, DeliveryProblem, Guest, Mentions, Message, ReadReceipts, SendResult,
 };
 use qiao_sdk::required;
 
@@ -65,6 +66,26 @@ fn action_card(card: &Card) -> Result<Value, Error> {
             "btn_json_list": many.iter().map(|b| json!({ "title": b.title, "action_url": b.url })).collect::<Vec<_>>(),
         }}),
     })
+}
+
+/// A work notification arrives in each recipient's own conversation with the app: DingTalk has no @ there (its
+/// mentions live in group robot messages, which this connector does not send). So every mention is a problem
+/// and the notification goes out without it.
+fn unrendered_mentions(mentions: &Mentions) -> Vec<DeliveryProblem> {
+    const REASON: &str = "not mentioned: DingTalk work notifications are one-to-one and carry no @mentions; the \
+                          notification was sent without it";
+    let everyone = mentions.everyone.then(|| "everyone".to_string());
+    mentions
+        .users
+        .iter()
+        .cloned()
+        .chain(everyone)
+        .map(|recipient| DeliveryProblem {
+            recipient,
+            code: "mention-unsupported".into(),
+            reason: REASON.into(),
+        })
+        .collect()
 }
 
 /// The DING's text: DING carries plain text only.
@@ -164,7 +185,7 @@ impl Guest for DingTalk {
         }
         let answer = oapi("/topapi/message/corpconversation/asyncsend_v2", &body)?;
         let task_id = string(&answer["task_id"], "task_id")?;
-        let mut problems = Vec::new();
+        let mut problems = unrendered_mentions(&message.mentions);
         let mut extra = json!({ "request_id": answer["request_id"] });
         if message.urgent {
             // The notification went out; a failed DING must not hide that, so it becomes a problem.

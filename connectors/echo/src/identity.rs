@@ -1,11 +1,17 @@
 //! A directory kept in kv: departments under an implicit root "1", users indexed by department, mobile, email.
+//!
+//! kv keys: `dept:{id}` and `user:{id}` records; `dept-children:{id}` and `dept-users:{id}` id lists;
+//! `dept-code:{code}`, `mobile:{m}`, `email:{e}` → id lookups; `dept-seq`, `user-seq` counters.
 
-use qiao_sdk::{Error, config, json_kv, text::urlencode};
+use qiao_sdk::text::{hex, urlencode};
+use qiao_sdk::{Error, crypto, json_kv};
 
 use crate::Echo;
 use crate::exports::qiao::connector::identity::{
-    Department, DepartmentFields, Guest, SsoRequest, SsoUser, User, UserFields, UserKey, UserPage,
+    Department, DepartmentFields, Guest, SsoRequest, SsoUser, User, UserField, UserFields, UserKey,
+    UserPage,
 };
+use crate::store::{add_id, base_url, ids, remove_id};
 
 const ROOT: &str = "1";
 
@@ -15,6 +21,7 @@ fn root() -> Department {
         name: "Root".into(),
         parent_id: None,
         order: None,
+        code: None,
         extra: None,
     }
 }
@@ -27,22 +34,8 @@ fn user_key(id: &str) -> String {
     format!("user:{id}")
 }
 
-fn list(key: &str) -> Vec<String> {
-    json_kv::get(key).unwrap_or_default()
-}
-
-fn add_to(key: &str, id: &str) -> Result<(), Error> {
-    let mut ids = list(key);
-    if !ids.iter().any(|x| x == id) {
-        ids.push(id.to_string());
-    }
-    json_kv::set(key, &ids, None)
-}
-
-fn remove_from(key: &str, id: &str) -> Result<(), Error> {
-    let mut ids = list(key);
-    ids.retain(|x| x != id);
-    json_kv::set(key, &ids, None)
+fn code_key(code: &str) -> String {
+    format!("dept-code:{code}")
 }
 
 fn load_department(id: &str) -> Result<Department, Error> {
@@ -76,6 +69,9 @@ struct StoredDepartment {
     name: String,
     parent_id: String,
     order: Option<i64>,
+    /// Absent in records stored before contract 0.2.0, which read back as none.
+    #[serde(default)]
+    code: Option<String>,
 }
 
 impl From<StoredDepartment> for Department {
@@ -85,6 +81,7 @@ impl From<StoredDepartment> for Department {
             name: d.name,
             parent_id: Some(d.parent_id),
             order: d.order,
+            code: d.code,
             extra: None,
         }
     }
@@ -123,7 +120,7 @@ impl From<StoredUser> for User {
 fn save_user(user: &StoredUser, previous: Option<&StoredUser>) -> Result<(), Error> {
     if let Some(old) = previous {
         for d in &old.department_ids {
-            remove_from(&format!("dept-users:{d}"), &old.id)?;
+            remove_id(&format!("dept-users:{d}"), &old.id)?;
         }
         old.mobile
             .iter()
@@ -134,7 +131,7 @@ fn save_user(user: &StoredUser, previous: Option<&StoredUser>) -> Result<(), Err
     }
     for d in &user.department_ids {
         load_department(d)?;
-        add_to(&format!("dept-users:{d}"), &user.id)?;
+        add_id(&format!("dept-users:{d}"), &user.id)?;
     }
     if let Some(m) = &user.mobile {
         json_kv::set(&format!("mobile:{m}"), &user.id, None)?;
@@ -155,7 +152,7 @@ impl Guest for Echo {
         let mut out = Vec::new();
         let mut queue = vec![parent];
         while let Some(p) = queue.pop() {
-            for child in list(&format!("dept-children:{p}")) {
+            for child in ids(&format!("dept-children:{p}")) {
                 out.push(load_department(&child)?);
                 if recursive {
                     queue.push(child);
@@ -179,27 +176,37 @@ impl Guest for Echo {
             .ok_or_else(|| Error::invalid_input("name is required"))?;
         let parent_id = fields.parent_id.unwrap_or_else(|| ROOT.into());
         load_department(&parent_id)?;
+        let code = free_code(fields.code)?;
         let id = (json_kv::next("dept-seq")? + 1).to_string();
         let dept = StoredDepartment {
             id: id.clone(),
             name,
             parent_id: parent_id.clone(),
             order: fields.order,
+            code,
         };
         json_kv::set(&dept_key(&id), &dept, None)?;
-        add_to(&format!("dept-children:{parent_id}"), &id)?;
+        if let Some(code) = &dept.code {
+            json_kv::set(&code_key(code), &id, None)?;
+        }
+        add_id(&format!("dept-children:{parent_id}"), &id)?;
         Ok(dept.into())
     }
 
     fn update_department(id: String, fields: DepartmentFields) -> Result<(), Error> {
         let mut dept = stored_department(&id)?;
+        if fields.code.is_some() && fields.code != dept.code {
+            return Err(Error::invalid_input(format!(
+                "department {id}'s code is chosen on create and cannot change"
+            )));
+        }
         if let Some(name) = fields.name {
             dept.name = name;
         }
         if let Some(parent) = fields.parent_id {
             load_department(&parent)?;
-            remove_from(&format!("dept-children:{}", dept.parent_id), &id)?;
-            add_to(&format!("dept-children:{parent}"), &id)?;
+            remove_id(&format!("dept-children:{}", dept.parent_id), &id)?;
+            add_id(&format!("dept-children:{parent}"), &id)?;
             dept.parent_id = parent;
         }
         dept.order = fields.order.or(dept.order);
@@ -208,12 +215,15 @@ impl Guest for Echo {
 
     fn delete_department(id: String) -> Result<(), Error> {
         let dept = stored_department(&id)?;
-        if !list(&format!("dept-children:{id}")).is_empty()
-            || !list(&format!("dept-users:{id}")).is_empty()
+        if !ids(&format!("dept-children:{id}")).is_empty()
+            || !ids(&format!("dept-users:{id}")).is_empty()
         {
             return Err(Error::conflict(format!("department {id} is not empty")));
         }
-        remove_from(&format!("dept-children:{}", dept.parent_id), &id)?;
+        remove_id(&format!("dept-children:{}", dept.parent_id), &id)?;
+        if let Some(code) = &dept.code {
+            qiao_sdk::kv::delete(&code_key(code));
+        }
         qiao_sdk::kv::delete(&dept_key(&id));
         Ok(())
     }
@@ -229,7 +239,7 @@ impl Guest for Echo {
             .unwrap_or("0")
             .parse()
             .map_err(|_| Error::invalid_input("bad cursor"))?;
-        let ids = list(&format!("dept-users:{department_id}"));
+        let ids = ids(&format!("dept-users:{department_id}"));
         let end = start.saturating_add(limit.max(1) as usize).min(ids.len());
         let users = ids
             .get(start..end)
@@ -260,6 +270,7 @@ impl Guest for Echo {
     }
 
     fn create_user(fields: UserFields, _idempotency_key: Option<String>) -> Result<User, Error> {
+        check_clear(&fields)?;
         let name = fields
             .name
             .filter(|n| !n.is_empty())
@@ -286,9 +297,13 @@ impl Guest for Echo {
     }
 
     fn update_user(id: String, fields: UserFields) -> Result<(), Error> {
+        check_clear(&fields)?;
         let old: StoredUser = json_kv::get(&user_key(&id))
             .ok_or_else(|| Error::not_found(format!("no user {id}")))?;
         let mut user = old.clone();
+        for &field in &fields.clear {
+            clear(&mut user, field);
+        }
         user.name = fields.name.unwrap_or(user.name);
         user.mobile = fields.mobile.or(user.mobile);
         user.email = fields.email.or(user.email);
@@ -316,10 +331,9 @@ impl Guest for Echo {
         state: String,
         _flow: Option<String>,
     ) -> Result<String, Error> {
-        let base = config::get("api_base").unwrap_or_else(|| "https://echo.invalid".into());
         Ok(format!(
             "{}/authorize?redirect_uri={}&state={}",
-            base.trim_end_matches('/'),
+            base_url(),
             urlencode(&redirect_uri),
             urlencode(&state)
         ))
@@ -339,5 +353,75 @@ impl Guest for Echo {
             email: user.email,
             extra: None,
         })
+    }
+
+    /// `{api_base}/login?user=..&token=..[&target=..]`, the shape of an SSO-by-token link (Weaver e-cology's).
+    /// The token comes from the host's `crypto.random-bytes`, which is secure in every guest language. Nothing
+    /// here logs the URL: it is a bearer credential.
+    fn login_url(user_id: String, target: Option<String>) -> Result<String, Error> {
+        load_user(&user_id)?;
+        let token = hex(&crypto::random_bytes(16));
+        let mut url = format!(
+            "{}/login?user={}&token={token}",
+            base_url(),
+            urlencode(&user_id)
+        );
+        if let Some(target) = target {
+            url += &format!("&target={}", urlencode(&target));
+        }
+        Ok(url)
+    }
+}
+
+/// A code given on create must be unique, as a platform's caller-chosen code is (Kingdee `FNumber`).
+fn free_code(code: Option<String>) -> Result<Option<String>, Error> {
+    let Some(code) = code else { return Ok(None) };
+    qiao_sdk::required(&code, "code")?;
+    match json_kv::get::<String>(&code_key(&code)) {
+        Some(owner) => Err(Error::conflict(format!(
+            "department code {code} is taken by department {owner}"
+        ))),
+        None => Ok(Some(code)),
+    }
+}
+
+/// Setting a field and clearing it in the same call has no meaning: refused before anything changes.
+fn check_clear(fields: &UserFields) -> Result<(), Error> {
+    for &field in &fields.clear {
+        let set = match field {
+            UserField::Mobile => fields.mobile.is_some(),
+            UserField::Email => fields.email.is_some(),
+            UserField::Title => fields.title.is_some(),
+            UserField::EmployeeNo => fields.employee_no.is_some(),
+            UserField::ManagerId => fields.manager_id.is_some(),
+        };
+        if set {
+            return Err(Error::invalid_input(format!(
+                "{} is both set and cleared",
+                field_name(field)
+            )));
+        }
+    }
+    Ok(())
+}
+
+fn clear(user: &mut StoredUser, field: UserField) {
+    match field {
+        UserField::Mobile => user.mobile = None,
+        UserField::Email => user.email = None,
+        UserField::Title => user.title = None,
+        UserField::EmployeeNo => user.employee_no = None,
+        UserField::ManagerId => user.manager_id = None,
+    }
+}
+
+/// The contract's name for the field, as the caller wrote it.
+fn field_name(field: UserField) -> &'static str {
+    match field {
+        UserField::Mobile => "mobile",
+        UserField::Email => "email",
+        UserField::Title => "title",
+        UserField::EmployeeNo => "employee-no",
+        UserField::ManagerId => "manager-id",
     }
 }

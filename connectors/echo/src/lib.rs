@@ -1,10 +1,16 @@
-//! The reference connector: every capability of the contract, backed by the connection's `kv` store, with
-//! messages delivered over the `http` import to an echo server. The end-to-end tests drive the host through it;
-//! connector authors can read it as an example.
+//! The reference connector: every capability of the latest contract (0.2.0), backed by the connection's `kv`
+//! store, with messages delivered over the `http` import to an echo server. The end-to-end tests drive the host
+//! through it; connector authors can read it as an example. Each capability is its own module; `store` holds the
+//! kv conventions they share (id indexes, idempotency keys, timestamps).
+//!
+//! The same connector as it was at contract 0.1.0 is kept, frozen, in `tests/connectors/v0.1.0/echo`.
 
 mod approval;
+mod chats;
 mod identity;
 mod messaging;
+mod store;
+mod tasks;
 mod webhook;
 
 use qiao_sdk::{Error, types};
@@ -12,17 +18,19 @@ use qiao_sdk::{Error, types};
 qiao_sdk::export_bindings!(
     "package qiao:echo;
     world echo {
-        include qiao:connector/host@0.1.0;
-        export qiao:connector/describe@0.1.0;
-        export qiao:connector/identity@0.1.0;
-        export qiao:connector/messaging@0.1.0;
-        export qiao:connector/approval@0.1.0;
-        export qiao:connector/webhook@0.1.0;
-        export qiao:connector/poll@0.1.0;
+        include qiao:connector/host@0.2.0;
+        export qiao:connector/describe@0.2.0;
+        export qiao:connector/identity@0.2.0;
+        export qiao:connector/messaging@0.2.0;
+        export qiao:connector/approval@0.2.0;
+        export qiao:connector/tasks@0.2.0;
+        export qiao:connector/chats@0.2.0;
+        export qiao:connector/webhook@0.2.0;
+        export qiao:connector/poll@0.2.0;
     }"
 );
 
-use exports::qiao::connector::describe::{ConfigField, Info};
+use exports::qiao::connector::describe::{ConfigField, Info, RateHint};
 use exports::qiao::connector::poll::Batch;
 
 pub const VERSION: &str = if cfg!(feature = "v2") {
@@ -64,6 +72,12 @@ impl exports::qiao::connector::describe::Guest for Echo {
                     false,
                 ),
             ],
+            // A real connector quotes its platform's documented limit here, so operators need not look it up.
+            rate_hints: vec![RateHint {
+                operation: "*".into(),
+                per_second: 50.0,
+                source: "echo: a made-up limit for tests".into(),
+            }],
         }
     }
 }

@@ -9,7 +9,7 @@ use crate::Feishu;
 use crate::client::{enc, get, post, string, user_id_type};
 use crate::exports::qiao::connector::approval::{
     ActRequest, Action, CancelRequest, Comment, CreateRequest, Created, FormField, Guest, Instance,
-    Status, Task,
+    RemindRequest, Status, Task,
 };
 
 /// PENDING, APPROVED, REJECTED; CANCELED, DELETED and REVERTED end without a decision.
@@ -250,5 +250,16 @@ impl Guest for Feishu {
             &body,
         )
         .map(drop)
+    }
+
+    /// Feishu's reminder, `POST approval/v4/instances/remind {instance_code, task_ids, comment}`, is a user's
+    /// action: it takes a user_access_token (the reminding user's own sign-in, scope approval:instance:write),
+    /// not the app's tenant token this connector calls Feishu with, and the connector keeps no user's token.
+    fn remind(_request: RemindRequest) -> Result<(), Error> {
+        Err(Error::unsupported(
+            "Feishu's approval reminder (approval/v4/instances/remind) must be sent with the reminding user's own \
+             access token, which this connector does not hold (it calls Feishu as the app); remind the \
+             approvers with a message instead",
+        ))
     }
 }

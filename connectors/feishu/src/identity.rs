@@ -22,7 +22,8 @@ use crate::client::{
     string, user_id_of, user_id_type,
 };
 use crate::exports::qiao::connector::identity::{
-    Department, DepartmentFields, Guest, SsoRequest, SsoUser, User, UserFields, UserKey, UserPage,
+    Department, DepartmentFields, Guest, SsoRequest, SsoUser, User, UserField, UserFields, UserKey,
+    UserPage,
 };
 use crate::exports::qiao::connector::user_status;
 
@@ -39,6 +40,8 @@ fn department(value: &Value) -> Result<Department, Error> {
         name: value["name"].as_str().unwrap_or_default().to_string(),
         parent_id: value["parent_department_id"].as_str().filter(|_| id != ROOT).map(String::from),
         order: value["order"].as_i64().or_else(|| value["order"].as_str().and_then(|s| s.parse().ok())),
+        // The custom `department_id`: the code it was created with, or the one Feishu gave it.
+        code: value["department_id"].as_str().filter(|c| !c.is_empty() && id != ROOT).map(String::from),
         extra: Some(
             json!({ "department_id": value["department_id"], "open_department_id": value["open_department_id"],
                     "leader_user_id": value["leader_user_id"], "member_count": value["member_count"] })
@@ -90,6 +93,55 @@ fn department_body(fields: &DepartmentFields) -> Result<Map<String, Value>, Erro
         body.insert("order".into(), json!(order.to_string()));
     }
     Ok(body)
+}
+
+/// A user field as Qiao's API names it.
+fn field_name(field: UserField) -> &'static str {
+    match field {
+        UserField::Mobile => "mobile",
+        UserField::Email => "email",
+        UserField::Title => "title",
+        UserField::EmployeeNo => "employee_no",
+        UserField::ManagerId => "manager_id",
+    }
+}
+
+fn is_set(fields: &UserFields, field: UserField) -> bool {
+    match field {
+        UserField::Mobile => fields.mobile.is_some(),
+        UserField::Email => fields.email.is_some(),
+        UserField::Title => fields.title.is_some(),
+        UserField::EmployeeNo => fields.employee_no.is_some(),
+        UserField::ManagerId => fields.manager_id.is_some(),
+    }
+}
+
+/// Empties the fields of `clear` the way Feishu's PATCH takes it, an empty string. A field both set and cleared
+/// is `invalid-input`; the mobile cannot be emptied (`unsupported`): every Feishu user has one.
+fn clear_fields(body: &mut Map<String, Value>, fields: &UserFields) -> Result<(), Error> {
+    for &field in &fields.clear {
+        if is_set(fields, field) {
+            return Err(Error::invalid_input(format!(
+                "{} is both set and cleared",
+                field_name(field)
+            )));
+        }
+    }
+    for &field in &fields.clear {
+        let key = match field {
+            UserField::Mobile => {
+                return Err(Error::unsupported(
+                    "cannot clear mobile: Feishu needs a mobile on every user; set another one instead",
+                ));
+            }
+            UserField::Email => "email",
+            UserField::Title => "job_title",
+            UserField::EmployeeNo => "employee_no",
+            UserField::ManagerId => "leader_user_id",
+        };
+        body.insert(key.into(), json!(""));
+    }
+    Ok(())
 }
 
 fn user_body(fields: &UserFields) -> Result<Map<String, Value>, Error> {
@@ -169,6 +221,7 @@ impl Guest for Feishu {
         )
     }
 
+    /// `code` becomes the custom `department_id` (the enterprise's own id, which Feishu otherwise assigns).
     fn create_department(
         fields: DepartmentFields,
         idempotency_key: Option<String>,
@@ -176,6 +229,10 @@ impl Guest for Feishu {
         required(fields.name.as_deref().unwrap_or_default(), "name")?;
         let mut body = department_body(&fields)?;
         body.entry("parent_department_id").or_insert(json!(ROOT));
+        if let Some(code) = &fields.code {
+            required(code, "code")?;
+            body.insert("department_id".into(), json!(code));
+        }
         let path = format!(
             "contact/v3/departments?{}{}",
             id_types(),
@@ -297,7 +354,9 @@ impl Guest for Feishu {
 
     fn update_user(id: String, fields: UserFields) -> Result<(), Error> {
         required(&id, "id")?;
-        let body = Value::Object(user_body(&fields)?);
+        let mut body = user_body(&fields)?;
+        clear_fields(&mut body, &fields)?;
+        let body = Value::Object(body);
         call(
             Method::Patch,
             &format!("contact/v3/users/{}?{}", enc(&id), id_types()),
@@ -314,6 +373,12 @@ impl Guest for Feishu {
             None,
         )
         .map(drop)
+    }
+
+    fn login_url(_user_id: String, _target: Option<String>) -> Result<String, Error> {
+        Err(Error::unsupported(
+            "Feishu does not sign users in from a URL Qiao makes; use SSO (sso-authorize-url, sso-resolve)",
+        ))
     }
 
     /// Feishu's OAuth2 authorize page; `flow` is not used (one flow).

@@ -14,18 +14,18 @@ mod webhook;
 qiao_sdk::export_bindings!(
     "package qiao:feishu;
     world feishu {
-        include qiao:connector/host@0.1.0;
-        export qiao:connector/describe@0.1.0;
-        export qiao:connector/identity@0.1.0;
-        export qiao:connector/roles@0.1.0;
-        export qiao:connector/user-status@0.1.0;
-        export qiao:connector/messaging@0.1.0;
-        export qiao:connector/approval@0.1.0;
-        export qiao:connector/webhook@0.1.0;
+        include qiao:connector/host@0.2.0;
+        export qiao:connector/describe@0.2.0;
+        export qiao:connector/identity@0.2.0;
+        export qiao:connector/roles@0.2.0;
+        export qiao:connector/user-status@0.2.0;
+        export qiao:connector/messaging@0.2.0;
+        export qiao:connector/approval@0.2.0;
+        export qiao:connector/webhook@0.2.0;
     }"
 );
 
-use exports::qiao::connector::describe::{ConfigField, Guest, Info};
+use exports::qiao::connector::describe::{ConfigField, Guest, Info, RateHint};
 
 struct Feishu;
 
@@ -106,8 +106,32 @@ impl Guest for Feishu {
                     "Base URL replacing https://open.feishu.cn (simulator, proxy)",
                 ),
             ],
+            rate_hints: rate_hints(),
         }
     }
+}
+
+/// Feishu's documented pace: most APIs take 1,000 calls a minute and 50 a second per app and tenant, so the
+/// minute is what a steady stream of writes meets. Sending also allows 5 a second to one user or chat, a limit
+/// per target the host's pacing cannot express.
+fn rate_hints() -> Vec<RateHint> {
+    let hint = |operation: &str, source: &str| RateHint {
+        operation: operation.into(),
+        per_second: 1000.0 / 60.0,
+        source: source.into(),
+    };
+    vec![
+        hint(
+            "*",
+            "Feishu: most APIs allow 1,000 calls a minute and 50 a second per app and tenant (频控策略); beyond \
+             them code 99991400, HTTP 429",
+        ),
+        hint(
+            "send",
+            "Feishu: sending messages (im/v1/messages) allows 1,000 a minute and 50 a second per app, and 5 a \
+             second to the same user or chat",
+        ),
+    ]
 }
 
 export!(Feishu);

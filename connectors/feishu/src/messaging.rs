@@ -1,6 +1,7 @@
 //! Messages: one `im/v1/messages` send per user or chat (Feishu has no multi-recipient send), carrying a `uuid`
 //! derived from Qiao's idempotency key so a retried send is not delivered twice; departments and everyone through
-//! the batch API. Urgent (加急) by app, SMS or phone; recall; read users.
+//! the batch API. Urgent (加急) by app, SMS or phone; recall; read users. Mentions are rendered in text and rich
+//! text (post) messages; what a message cannot carry comes back as problems and the message still goes.
 
 use qiao_sdk::http::Method;
 use qiao_sdk::text::hex;
@@ -71,6 +72,99 @@ fn card_json(card: &Card) -> Result<Value, Error> {
     }))
 }
 
+fn unmentioned(recipient: &str, reason: &str) -> DeliveryProblem {
+    DeliveryProblem {
+        recipient: recipient.into(),
+        code: "mention-unsupported".into(),
+        reason: format!("not mentioned: {reason}; the message was sent without it"),
+    }
+}
+
+/// A user id Feishu can mention: in the connection's `user_id_type` (open_id by default, as Feishu's own
+/// examples use). An email address, which sends take, cannot be mentioned; nor can anything that would break out
+/// of the `<at>` tag.
+fn mentionable(id: &str) -> bool {
+    !id.is_empty()
+        && !id.contains(|c: char| c == '@' || c == '"' || c == '<' || c == '>' || c.is_whitespace())
+}
+
+/// Renders `who` (user ids, or `all`) at the end of the message: in text as `<at user_id="..."></at>`, in rich text
+/// (post) as a last paragraph of `{"tag": "at", "user_id": "..."}` elements (NEXT.md §2.2). Cards are left alone:
+/// their `<at id=...>` syntax is unconfirmed, so the caller reports those mentions instead.
+fn render_mentions(msg_type: &str, body: &mut Value, who: &[&str]) {
+    if who.is_empty() {
+        return;
+    }
+    match msg_type {
+        "text" => {
+            let tags: Vec<String> = who
+                .iter()
+                .map(|id| format!("<at user_id=\"{id}\"></at>"))
+                .collect();
+            let text = body["text"].as_str().unwrap_or_default();
+            body["text"] = json!(format!("{text}\n{}", tags.join(" ")));
+        }
+        "post" => {
+            let line: Vec<Value> = who
+                .iter()
+                .map(|id| json!({ "tag": "at", "user_id": id }))
+                .collect();
+            if let Some(paragraphs) = body["zh_cn"]["content"].as_array_mut() {
+                paragraphs.push(json!(line));
+            }
+        }
+        _ => {}
+    }
+}
+
+/// The message's mentions rendered into `body` (for users, departments and everyone) and `chat_body` (for group
+/// chats, which alone can mention everyone), and the mentions neither can carry, as problems.
+fn mention(
+    message: &Message,
+    msg_type: &str,
+    body: &mut Value,
+    chat_body: &mut Value,
+) -> Vec<DeliveryProblem> {
+    let mentions = &message.mentions;
+    let mut problems = Vec::new();
+    let card = msg_type == "interactive";
+    let mut users = Vec::new();
+    for id in &mentions.users {
+        if card {
+            problems.push(unmentioned(
+                id,
+                "Feishu's mention syntax in cards is not confirmed, so cards carry none",
+            ));
+        } else if !mentionable(id) {
+            problems.push(unmentioned(
+                id,
+                "Feishu mentions a user by id, not by email or other text",
+            ));
+        } else {
+            users.push(id.as_str());
+        }
+    }
+    render_mentions(msg_type, body, &users);
+    let mut in_chats = users.clone();
+    if mentions.everyone {
+        if message.to.chats.is_empty() {
+            problems.push(unmentioned(
+                "everyone",
+                "everyone can be mentioned in group chats only",
+            ));
+        } else if msg_type != "text" {
+            problems.push(unmentioned(
+                "everyone",
+                "Feishu documents mentioning everyone (<at user_id=\"all\">) in text messages only",
+            ));
+        } else {
+            in_chats.push("all");
+        }
+    }
+    render_mentions(msg_type, chat_body, &in_chats);
+    problems
+}
+
 /// Feishu's de-duplication key for one receiver: the same key and receiver always give the same uuid.
 fn uuid(key: &str, receiver: &str) -> String {
     hex(&crypto::sha256(format!("{key}\n{receiver}").as_bytes()))[..32].to_string()
@@ -121,7 +215,9 @@ impl Guest for Feishu {
                 "Feishu has no tags to address messages to; use users, chats or departments",
             ));
         }
-        let (msg_type, body) = content(&message.content)?;
+        let (msg_type, mut body) = content(&message.content)?;
+        let mut chat_body = body.clone();
+        let mut problems = mention(&message, msg_type, &mut body, &mut chat_body);
         let urgent = if message.urgent {
             Some(urgent_kind()?)
         } else {
@@ -129,7 +225,6 @@ impl Guest for Feishu {
         };
         let user_type = user_id_type();
         let mut ids = Vec::new();
-        let mut problems = Vec::new();
         let targets = to
             .users
             .iter()
@@ -146,7 +241,12 @@ impl Guest for Feishu {
             })
             .chain(to.chats.iter().map(|c| (c, "chat_id")));
         for (receiver, receive_id_type) in targets {
-            let mut request = json!({ "receive_id": receiver, "msg_type": msg_type, "content": body.to_string() });
+            let content = if receive_id_type == "chat_id" {
+                &chat_body
+            } else {
+                &body
+            };
+            let mut request = json!({ "receive_id": receiver, "msg_type": msg_type, "content": content.to_string() });
             if let Some(key) = &message.idempotency_key {
                 request["uuid"] = json!(uuid(key, receiver));
             }
@@ -241,6 +341,7 @@ impl Guest for Feishu {
         if ids.is_empty() {
             let reasons: Vec<String> = problems
                 .iter()
+                .filter(|p| p.code != "mention-unsupported")
                 .map(|p| format!("{}: {}", p.recipient, p.reason))
                 .collect();
             return Err(Error::invalid_input(format!(

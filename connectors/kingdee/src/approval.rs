@@ -8,7 +8,8 @@ use serde_json::{Map, Value, json};
 use crate::Kingdee;
 use crate::client::{form, text};
 use crate::exports::qiao::connector::approval::{
-    ActRequest, Action, CancelRequest, CreateRequest, Created, FormField, Guest, Instance, Status,
+    ActRequest, Action, CancelRequest, CreateRequest, Created, FormField, Guest, Instance,
+    RemindRequest, Status,
 };
 
 /// Z saved as draft, A created, B submitted (being audited), C audited, D un-audited (sent back).
@@ -168,5 +169,12 @@ impl Guest for Kingdee {
             &json!({ "formid": form_id, "data": ids(&request.instance_id) }),
         )
         .map(drop)
+    }
+
+    fn remind(_request: RemindRequest) -> Result<(), Error> {
+        Err(Error::unsupported(
+            "K3Cloud's WebAPI has no reminder for a bill's approvers, and no messaging to end users; remind them \
+             on another platform",
+        ))
     }
 }

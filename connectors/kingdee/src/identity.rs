@@ -4,13 +4,14 @@
 //! data that bills refer to. Ids are the `FNumber` (the user account for `SEC_User`). No sign-in: K3Cloud is not
 //! an identity provider.
 
-use qiao_sdk::{Error, config, json_object, required};
+use qiao_sdk::{Error, ErrorKind, config, json_object, required};
 use serde_json::{Map, Value, json};
 
 use crate::Kingdee;
 use crate::client::{form, literal, query, text};
 use crate::exports::qiao::connector::identity::{
-    Department, DepartmentFields, Guest, SsoRequest, SsoUser, User, UserFields, UserKey, UserPage,
+    Department, DepartmentFields, Guest, SsoRequest, SsoUser, User, UserField, UserFields, UserKey,
+    UserPage,
 };
 
 /// Rows read when listing all departments (the tree is built from one list).
@@ -69,12 +70,14 @@ const DEPT_FIELDS: [&str; 5] = [
     "FForbidStatus",
 ];
 
+/// `FNumber` (编码) is both the id Qiao addresses a department by and the code it was created with.
 fn department(row: &Value) -> Department {
     Department {
         id: text(&row["FNumber"]),
         name: text(&row["FName"]),
         parent_id: Some(text(&row["FParentID.FNumber"])).filter(|p| !p.is_empty()),
         order: None,
+        code: Some(text(&row["FNumber"])).filter(|c| !c.is_empty()),
         extra: Some(
             json!({ "fid": row["FID"], "forbidden": row["FForbidStatus"] == "B" }).to_string(),
         ),
@@ -182,6 +185,95 @@ fn user_model(f: &UserForm, fields: &UserFields) -> Result<Map<String, Value>, E
     Ok(model)
 }
 
+/// The department model's number: `code`, or `extra.FNumber` as before codes; both given must agree.
+fn department_number(model: &mut Map<String, Value>, code: &Option<String>) -> Result<(), Error> {
+    let Some(code) = code else {
+        return Ok(());
+    };
+    required(code, "code")?;
+    match model.get("FNumber").map(text) {
+        Some(number) if number != *code => Err(Error::invalid_input(format!(
+            "code {code:?} and extra.FNumber {number:?} differ: give one"
+        ))),
+        _ => {
+            model.insert("FNumber".into(), json!(code));
+            Ok(())
+        }
+    }
+}
+
+/// K3Cloud requires a department's number (编码): for a save without one, a site whose coding rule does not give
+/// one refuses it (`FNumber: 字段“编码”是必填项`); say what to pass.
+fn number_required(e: Error) -> Error {
+    if e.kind == ErrorKind::InvalidInput && e.message.contains("FNumber") {
+        Error {
+            message: format!(
+                "K3Cloud requires a department code (编码, FNumber): pass code ({})",
+                e.message
+            ),
+            ..e
+        }
+    } else {
+        e
+    }
+}
+
+/// A user field as Qiao's API names it.
+fn field_name(field: UserField) -> &'static str {
+    match field {
+        UserField::Mobile => "mobile",
+        UserField::Email => "email",
+        UserField::Title => "title",
+        UserField::EmployeeNo => "employee_no",
+        UserField::ManagerId => "manager_id",
+    }
+}
+
+fn is_set(fields: &UserFields, field: UserField) -> bool {
+    match field {
+        UserField::Mobile => fields.mobile.is_some(),
+        UserField::Email => fields.email.is_some(),
+        UserField::Title => fields.title.is_some(),
+        UserField::EmployeeNo => fields.employee_no.is_some(),
+        UserField::ManagerId => fields.manager_id.is_some(),
+    }
+}
+
+/// Empties the fields of `clear` the way Save takes it: an empty value, named in `NeedUpDateFields` like every
+/// field of an update. A field both set and cleared is `invalid-input`. The employee number is the row's number
+/// (`FNumber`, or `FUserAccount` for system users), which K3Cloud requires: `unsupported`. A field the form does
+/// not keep here (the manager; the title of `SEC_User`) is not written when set either: nothing to clear.
+fn clear_fields(
+    f: &UserForm,
+    model: &mut Map<String, Value>,
+    fields: &UserFields,
+) -> Result<(), Error> {
+    if let Some(&field) = fields.clear.iter().find(|&&c| is_set(fields, c)) {
+        return Err(Error::invalid_input(format!(
+            "{} is both set and cleared",
+            field_name(field)
+        )));
+    }
+    for &field in &fields.clear {
+        let key = match field {
+            UserField::Mobile => Some(f.mobile),
+            UserField::Email => Some(f.email),
+            UserField::Title => f.title,
+            UserField::ManagerId => None,
+            UserField::EmployeeNo => {
+                return Err(Error::unsupported(format!(
+                    "cannot clear employee_no: it is the {} that K3Cloud requires of every {} row",
+                    f.number, f.id
+                )));
+            }
+        };
+        if let Some(key) = key {
+            model.insert(key.into(), json!(""));
+        }
+    }
+    Ok(())
+}
+
 impl Guest for Kingdee {
     /// Departments under `parent_id`, or the top-level ones; built from one list of all departments.
     fn list_departments(
@@ -230,7 +322,7 @@ impl Guest for Kingdee {
             .ok_or_else(|| Error::not_found(format!("no department {id}")))
     }
 
-    /// The number comes from `extra` (`{"FNumber": "D03"}`) or K3Cloud's coding rule.
+    /// The number (编码, `FNumber`) is `code`, else `extra.FNumber`, else the site's coding rule, if it has one.
     fn create_department(
         fields: DepartmentFields,
         _idempotency_key: Option<String>,
@@ -238,21 +330,26 @@ impl Guest for Kingdee {
         let name = fields.name.clone().unwrap_or_default();
         required(&name, "name")?;
         let mut model = json_object(fields.extra.as_deref(), "extra (K3Cloud fields)")?;
+        department_number(&mut model, &fields.code)?;
         model.insert("FID".into(), json!(0));
         model.insert("FName".into(), json!(name));
         if let Some(parent) = &fields.parent_id {
             model.insert("FParentID".into(), json!({ "FNumber": parent }));
         }
-        let number = save(&department_form(), model, vec![])?;
+        let numbered = model.contains_key("FNumber");
+        let number = save(&department_form(), model, vec![])
+            .map_err(|e| if numbered { e } else { number_required(e) })?;
         Ok(Department {
-            id: number,
+            id: number.clone(),
             name,
             parent_id: fields.parent_id,
             order: None,
+            code: Some(number),
             extra: None,
         })
     }
 
+    /// `code` is not changed: it is the department's number, which Qiao knows it by.
     fn update_department(id: String, fields: DepartmentFields) -> Result<(), Error> {
         required(&id, "id")?;
         let form_id = department_form();
@@ -341,6 +438,7 @@ impl Guest for Kingdee {
         let f = user_form();
         required(&id, "id")?;
         let mut model = user_model(&f, &fields)?;
+        clear_fields(&f, &mut model, &fields)?;
         let changed = model.keys().cloned().collect();
         model.insert("FID".into(), json!(fid_of(&f.id, f.number, &id)?));
         save(&f.id, model, changed).map(drop)
@@ -350,6 +448,12 @@ impl Guest for Kingdee {
     fn delete_user(id: String) -> Result<(), Error> {
         let f = user_form();
         forbid(&f.id, &id)
+    }
+
+    fn login_url(_user_id: String, _target: Option<String>) -> Result<String, Error> {
+        Err(Error::unsupported(
+            "K3Cloud does not sign users in from a URL Qiao makes",
+        ))
     }
 
     fn sso_authorize_url(

@@ -12,11 +12,11 @@ mod poll;
 qiao_sdk::export_bindings!(
     "package qiao:kingdee;
     world kingdee {
-        include qiao:connector/host@0.1.0;
-        export qiao:connector/describe@0.1.0;
-        export qiao:connector/identity@0.1.0;
-        export qiao:connector/approval@0.1.0;
-        export qiao:connector/poll@0.1.0;
+        include qiao:connector/host@0.2.0;
+        export qiao:connector/describe@0.2.0;
+        export qiao:connector/identity@0.2.0;
+        export qiao:connector/approval@0.2.0;
+        export qiao:connector/poll@0.2.0;
     }"
 );
 
@@ -130,6 +130,8 @@ impl Guest for Kingdee {
                     "Bill forms whose changes poll reports (comma list)",
                 ),
             ],
+            // K3Cloud publishes no rate limits: a site is as fast as its own server.
+            rate_hints: vec![],
         }
     }
 }

@@ -1,5 +1,5 @@
 //! Approvals through WeCom's 审批 app: submit (`oa/applyevent`) and read (`oa/getapprovaldetail`). WeCom's API
-//! cannot approve, reject or revoke: people do that in the client, and the change arrives as a callback.
+//! cannot approve, reject, revoke or remind: people do that in the client, and the change arrives as a callback.
 
 use qiao_sdk::{Error, json_object};
 use serde_json::{Value, json};
@@ -7,8 +7,8 @@ use serde_json::{Value, json};
 use crate::WeCom;
 use crate::client::{id_text, number, post};
 use crate::exports::qiao::connector::approval::{
-    ActRequest, CancelRequest, Comment, CreateRequest, Created, FormField, Guest, Instance, Status,
-    Task,
+    ActRequest, CancelRequest, Comment, CreateRequest, Created, FormField, Guest, Instance,
+    RemindRequest, Status, Task,
 };
 use qiao_sdk::required;
 
@@ -208,6 +208,13 @@ impl Guest for WeCom {
     fn cancel(_request: CancelRequest) -> Result<(), Error> {
         Err(Error::unsupported(
             "WeCom's API cannot revoke an approval: the applicant revokes it in the WeCom client",
+        ))
+    }
+
+    fn remind(_request: RemindRequest) -> Result<(), Error> {
+        Err(Error::unsupported(
+            "WeCom's API cannot remind approvers (催办): people do that in the WeCom client; remind them with a \
+             message instead",
         ))
     }
 }

@@ -8,7 +8,8 @@ use serde_json::{Map, Value, json};
 use crate::WeCom;
 use crate::client::{self, corp_id, get, id_text, number, post};
 use crate::exports::qiao::connector::identity::{
-    Department, DepartmentFields, Guest, SsoRequest, SsoUser, User, UserFields, UserKey, UserPage,
+    Department, DepartmentFields, Guest, SsoRequest, SsoUser, User, UserField, UserFields, UserKey,
+    UserPage,
 };
 use qiao_sdk::required;
 
@@ -24,6 +25,9 @@ fn department(value: &Value) -> Result<Department, Error> {
         name: value["name"].as_str().unwrap_or_default().to_string(),
         parent_id: id_text(&value["parentid"]).filter(|p| p != "0"),
         order: value["order"].as_i64(),
+        // WeCom keeps no code apart from the id: a code given on create became the id (`create_department`),
+        // and a read cannot tell such an id from one WeCom chose.
+        code: None,
         extra: Some(
             json!({ "name_en": value["name_en"], "department_leader": value["department_leader"] })
                 .to_string(),
@@ -140,6 +144,63 @@ fn department_body(fields: &DepartmentFields) -> Result<Map<String, Value>, Erro
     Ok(body)
 }
 
+/// A department code as the numeric id WeCom lets the caller choose (`department/create` `id`, a positive 32-bit
+/// number). Any other code is left for WeCom to assign the id: directory sync passes the enterprise's own
+/// department id as the code, and most are not numbers.
+fn code_id(code: &str) -> Option<u32> {
+    code.trim().parse().ok().filter(|id| *id > 0)
+}
+
+/// A user field as Qiao's API names it.
+fn field_name(field: UserField) -> &'static str {
+    match field {
+        UserField::Mobile => "mobile",
+        UserField::Email => "email",
+        UserField::Title => "title",
+        UserField::EmployeeNo => "employee_no",
+        UserField::ManagerId => "manager_id",
+    }
+}
+
+fn is_set(fields: &UserFields, field: UserField) -> bool {
+    match field {
+        UserField::Mobile => fields.mobile.is_some(),
+        UserField::Email => fields.email.is_some(),
+        UserField::Title => fields.title.is_some(),
+        UserField::EmployeeNo => fields.employee_no.is_some(),
+        UserField::ManagerId => fields.manager_id.is_some(),
+    }
+}
+
+/// Empties the fields of `clear` the way `user/update` takes it: an empty value, an empty leader list, an empty
+/// text in the employee-number custom field. A field both set and cleared is `invalid-input`. WeCom itself
+/// refuses to leave a member with neither mobile nor email (60129).
+fn clear_fields(body: &mut Map<String, Value>, fields: &UserFields) -> Result<(), Error> {
+    for &field in &fields.clear {
+        if is_set(fields, field) {
+            return Err(Error::invalid_input(format!(
+                "{} is both set and cleared",
+                field_name(field)
+            )));
+        }
+        let (key, empty) = match field {
+            UserField::Mobile => ("mobile", json!("")),
+            UserField::Email => ("email", json!("")),
+            UserField::Title => ("position", json!("")),
+            UserField::ManagerId => ("direct_leader", json!([])),
+            UserField::EmployeeNo => {
+                // Not kept when the setting is empty: then there is nothing to clear.
+                if let Some(name) = employee_no_attr() {
+                    set_attr(body, &name, "")?;
+                }
+                continue;
+            }
+        };
+        body.insert(key.into(), empty);
+    }
+    Ok(())
+}
+
 fn user_body(fields: &UserFields) -> Result<Map<String, Value>, Error> {
     let mut body = json_object(fields.extra.as_deref(), "extra (WeCom fields)")?;
     let mut put = |key: &str, value: &Option<String>| {
@@ -228,6 +289,7 @@ impl Guest for WeCom {
         department(&body["department"])
     }
 
+    /// `code`, when a number, becomes the department's id: WeCom lets the caller choose it.
     fn create_department(
         fields: DepartmentFields,
         _idempotency_key: Option<String>,
@@ -236,6 +298,10 @@ impl Guest for WeCom {
         required(&name, "name")?;
         let mut body = department_body(&fields)?;
         body.entry("parentid").or_insert(json!(ROOT));
+        let chosen = fields.code.as_deref().and_then(code_id);
+        if let Some(id) = chosen {
+            body.insert("id".into(), json!(id));
+        }
         let answer = post("department/create", &Value::Object(body.clone()))?;
         Ok(Department {
             id: id_text(&answer["id"])
@@ -243,6 +309,7 @@ impl Guest for WeCom {
             name,
             parent_id: id_text(&body["parentid"]),
             order: fields.order,
+            code: chosen.map(|id| id.to_string()),
             extra: None,
         })
     }
@@ -373,6 +440,7 @@ impl Guest for WeCom {
     fn update_user(id: String, fields: UserFields) -> Result<(), Error> {
         required(&id, "id")?;
         let mut body = user_body(&fields)?;
+        clear_fields(&mut body, &fields)?;
         body.insert("userid".into(), json!(id));
         post("user/update", &Value::Object(body)).map(drop)
     }
@@ -380,6 +448,12 @@ impl Guest for WeCom {
     fn delete_user(id: String) -> Result<(), Error> {
         required(&id, "id")?;
         get(&format!("user/delete?userid={}", urlencode(&id))).map(drop)
+    }
+
+    fn login_url(_user_id: String, _target: Option<String>) -> Result<String, Error> {
+        Err(Error::unsupported(
+            "WeCom does not sign users in from a URL Qiao makes; use SSO (sso-authorize-url, sso-resolve)",
+        ))
     }
 
     /// `flow`: `oauth` (default; a page opened inside the WeCom client) or `qr` (a web page: scan to sign in).

@@ -15,19 +15,19 @@ mod webhook;
 qiao_sdk::export_bindings!(
     "package qiao:wecom;
     world wecom {
-        include qiao:connector/host@0.1.0;
-        export qiao:connector/describe@0.1.0;
-        export qiao:connector/identity@0.1.0;
-        export qiao:connector/roles@0.1.0;
-        export qiao:connector/user-status@0.1.0;
-        export qiao:connector/messaging@0.1.0;
-        export qiao:connector/approval@0.1.0;
-        export qiao:connector/webhook@0.1.0;
-        export qiao:connector/poll@0.1.0;
+        include qiao:connector/host@0.2.0;
+        export qiao:connector/describe@0.2.0;
+        export qiao:connector/identity@0.2.0;
+        export qiao:connector/roles@0.2.0;
+        export qiao:connector/user-status@0.2.0;
+        export qiao:connector/messaging@0.2.0;
+        export qiao:connector/approval@0.2.0;
+        export qiao:connector/webhook@0.2.0;
+        export qiao:connector/poll@0.2.0;
     }"
 );
 
-use exports::qiao::connector::describe::{ConfigField, Guest, Info};
+use exports::qiao::connector::describe::{ConfigField, Guest, Info, RateHint};
 
 struct WeCom;
 
@@ -117,8 +117,22 @@ impl Guest for WeCom {
                     "Base URL replacing https://qyapi.weixin.qq.com (simulator, proxy)",
                 ),
             ],
+            rate_hints: rate_hints(),
         }
     }
+}
+
+/// WeCom's documented pace, per enterprise and API: the hourly limit is the one a long directory sync meets.
+/// Its per-recipient limits (30 messages a minute to one member) are not a pace of the app's, so no hint.
+fn rate_hints() -> Vec<RateHint> {
+    vec![RateHint {
+        operation: "*".into(),
+        per_second: 30_000.0 / 3600.0,
+        source: "WeCom: 30,000 calls an hour (1,000 a minute) per enterprise and API, the figure of the one copy \
+                 of WeCom's limits found (an older edition); newer figures (150,000 an hour) are unconfirmed; \
+                 beyond it errcode 45009"
+            .into(),
+    }]
 }
 
 export!(WeCom);

@@ -1,5 +1,6 @@
 //! App messages (`message/send`) to users, departments or everyone, and to group chats (`appchat/send`);
 //! recall within 24 hours. WeCom has no read receipts and no urgent reminders: those answer `unsupported`.
+//! Mentions are not rendered (see [`unrendered_mentions`]): each comes back as a problem.
 
 use qiao_sdk::Error;
 use serde_json::{Value, json};
@@ -7,7 +8,7 @@ use serde_json::{Value, json};
 use crate::WeCom;
 use crate::client::{agent_id, number, post};
 use crate::exports::qiao::connector::messaging::{
-    Card, Content, DeliveryProblem, Guest, Message, ReadReceipts, SendResult,
+    Card, Content, DeliveryProblem, Guest, Mentions, Message, ReadReceipts, SendResult,
 };
 use qiao_sdk::required;
 
@@ -101,6 +102,32 @@ fn card_body(card: &Card) -> Result<(&'static str, Value), Error> {
     })
 }
 
+/// WeCom documents `<@userid>` mentions for group robot messages (消息推送 webhooks) only, which this connector
+/// does not send. An app message (`message/send`) arrives in each recipient's own conversation with the app,
+/// where nobody can be called out; for app group chats (`appchat/send`) WeCom does not say the syntax works, and
+/// a literal `<@userid>` in the text would be worse than none. So every mention is a problem and the message goes
+/// out without it.
+fn unrendered_mentions(mentions: &Mentions, to_chats: bool) -> Vec<DeliveryProblem> {
+    let reason = if to_chats {
+        "not mentioned: WeCom documents <@userid> for group robot messages only, not for app group chats \
+         (appchat/send); the message was sent without it"
+    } else {
+        "not mentioned: WeCom app messages are one-to-one and carry no @mentions; the message was sent without it"
+    };
+    let everyone = mentions.everyone.then(|| "everyone".to_string());
+    mentions
+        .users
+        .iter()
+        .cloned()
+        .chain(everyone)
+        .map(|recipient| DeliveryProblem {
+            recipient,
+            code: "mention-unsupported".into(),
+            reason: reason.into(),
+        })
+        .collect()
+}
+
 /// WeCom's "a|b" lists of what it refused.
 fn refused(answer: &Value, key: &str, code: &str, reason: &str) -> Vec<DeliveryProblem> {
     answer[key]
@@ -143,7 +170,7 @@ impl Guest for WeCom {
             }
             return Ok(SendResult {
                 message_id: format!("{APPCHAT_PREFIX}{}", to.chats.join(",")),
-                problems: vec![],
+                problems: unrendered_mentions(&message.mentions, true),
                 extra: None,
             });
         }
@@ -170,12 +197,13 @@ impl Guest for WeCom {
             request["duplicate_check_interval"] = json!(window);
         }
         let answer = post("message/send", &request)?;
-        let mut problems = refused(
+        let mut problems = unrendered_mentions(&message.mentions, false);
+        problems.extend(refused(
             &answer,
             "invaliduser",
             "invalid_user",
             "not a member, or outside the app's visible range",
-        );
+        ));
         problems.extend(refused(
             &answer,
             "invalidparty",

@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use super::operations::{WriteOptions, accept};
 use super::{ApiError, AppState, Body};
 use qiao_services::addressing::{self, Unresolved};
-use qiao_contract::bindings::approval::{ActRequest, Action, CancelRequest, CreateRequest, FormField};
+use qiao_contract::bindings::approval::{ActRequest, Action, CancelRequest, CreateRequest, FormField, RemindRequest};
 use qiao_contract::Capability;
 use qiao_contract::Call;
 
@@ -192,4 +192,35 @@ pub async fn cancel(
         template: b.template,
     };
     accept(&app, &c, Call::CancelApproval { request }, options).await
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RemindBody {
+    #[serde(default)]
+    task_ids: Vec<String>,
+    operator: Option<String>,
+    comment: Option<String>,
+    template: Option<String>,
+}
+
+/// `POST .../approvals/{id}/remind`: nudges the approvers of its pending tasks (all of them when `task_ids` is
+/// empty).
+pub async fn remind(
+    State(app): State<AppState>,
+    Path((c, id)): Path<(String, String)>,
+    options: WriteOptions,
+    Body(b): Body<RemindBody>,
+) -> Result<Response> {
+    if b.task_ids.len() > addressing::MAX_IDS {
+        return Err(ApiError::bad_request("task_ids lists too many tasks"));
+    }
+    let request = RemindRequest {
+        instance_id: id,
+        task_ids: b.task_ids,
+        operator: b.operator,
+        comment: b.comment,
+        template: b.template,
+    };
+    accept(&app, &c, Call::RemindApproval { request }, options).await
 }

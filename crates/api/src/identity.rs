@@ -57,7 +57,8 @@ pub struct Create<T> {
 }
 
 /// User or department fields whose `extra` (platform fields) may be written as a JSON object, as callers
-/// would, or as a string holding one, as the contract carries it.
+/// would, or as a string holding one, as the contract carries it; and a user's `clear` as snake_case field
+/// names (`["email", "employee_no"]`), empty when left out.
 pub struct Fields<T>(T);
 
 impl<'de, T: serde::de::DeserializeOwned> Deserialize<'de> for Fields<T> {
@@ -71,10 +72,49 @@ impl<'de, T: serde::de::DeserializeOwned> Deserialize<'de> for Fields<T> {
         {
             *extra = Value::String(extra.to_string());
         }
+        if let Some(fields) = value.as_object_mut() {
+            let clear = match fields.remove("clear") {
+                None | Some(Value::Null) => Vec::new(),
+                Some(Value::Array(names)) => names
+                    .iter()
+                    .map(|name| {
+                        name.as_str()
+                            .and_then(qiao_contract::json::user_field)
+                            .ok_or_else(|| serde::de::Error::custom(format!(
+                                "clear: unknown field {name}; fields that can be cleared: {}",
+                                qiao_contract::json::USER_FIELDS.join(", ")
+                            )))
+                    })
+                    .collect::<std::result::Result<_, D::Error>>()?,
+                Some(_) => return Err(serde::de::Error::custom("clear must be a list of field names")),
+            };
+            fields.insert("clear".into(), json!(clear));
+        }
         serde_json::from_value(value)
             .map(Fields)
             .map_err(serde::de::Error::custom)
     }
+}
+
+/// Refuses a field both set and cleared: which one was meant?
+fn check_clear(fields: &UserFields) -> Result<()> {
+    for field in &fields.clear {
+        use qiao_contract::identity::UserField::*;
+        let set = match field {
+            Mobile => fields.mobile.is_some(),
+            Email => fields.email.is_some(),
+            Title => fields.title.is_some(),
+            EmployeeNo => fields.employee_no.is_some(),
+            ManagerId => fields.manager_id.is_some(),
+        };
+        if set {
+            return Err(ApiError::bad_request(format!(
+                "{} is both set and cleared; give one",
+                qiao_contract::json::user_field_name(*field)
+            )));
+        }
+    }
+    Ok(())
 }
 
 pub async fn create_department(
@@ -174,6 +214,9 @@ pub async fn create_user(
     options: WriteOptions,
     Body(body): Body<Create<UserFields>>,
 ) -> Result<Response> {
+    if !body.fields.0.clear.is_empty() {
+        return Err(ApiError::bad_request("clear is for updates: a new user has nothing to clear"));
+    }
     let write = Call::CreateUser {
         fields: body.fields.0,
         idempotency_key: body.idempotency_key,
@@ -187,7 +230,26 @@ pub async fn update_user(
     options: WriteOptions,
     Body(Fields(fields)): Body<Fields<UserFields>>,
 ) -> Result<Response> {
+    check_clear(&fields)?;
     accept(&app, &c, Call::UpdateUser { id, fields }, options).await
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct LoginUrlBody {
+    /// Where in the connected system to land (a path or URL of it).
+    target: Option<String>,
+}
+
+/// `POST .../users/{id}/login-url`: a URL that signs the user in to the connected system. Not kept or logged
+/// by Qiao: it is a credential.
+pub async fn login_url(
+    State(app): State<AppState>,
+    Path((c, user_id)): Path<(String, String)>,
+    Body(b): Body<LoginUrlBody>,
+) -> Result<Json<Value>> {
+    let reply = call(&app, &c, Call::LoginUrl { user_id, target: b.target }).await?;
+    Ok(Json(json!({ "url": expect_reply!(reply, Reply::Url) })))
 }
 
 pub async fn delete_user(

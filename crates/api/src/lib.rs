@@ -20,6 +20,8 @@ pub mod operations;
 mod roles;
 mod status;
 mod subscriptions;
+mod tasks;
+mod chats;
 
 use std::sync::Arc;
 
@@ -137,6 +139,8 @@ fn table() -> Vec<Route> {
         route(M::POST, c!("/sso/resolve"), key(IdentityRead, Path), identity::sso_resolve),
         route(M::POST, c!("/sso/start"), key(IdentityRead, Path), identity::sso_start),
         route(M::POST, c!("/sso/exchange"), key(IdentityRead, Path), identity::sso_exchange),
+        // A login URL signs its user in: as strong as a write to the directory.
+        route(M::POST, c!("/users/{id}/login-url"), key(IdentityWrite, Path), identity::login_url),
         route(M::POST, "/v1/messages", key(MessagesSend, All), messaging::send_to_people),
         route(M::POST, c!("/messages"), key(MessagesSend, Path), messaging::send),
         route(M::POST, c!("/messages/{id}/recall"), key(MessagesSend, Path), messaging::recall),
@@ -146,6 +150,19 @@ fn table() -> Vec<Route> {
         route(M::POST, c!("/approvals/{id}/approve"), key(ApprovalsWrite, Path), approval::approve),
         route(M::POST, c!("/approvals/{id}/reject"), key(ApprovalsWrite, Path), approval::reject),
         route(M::POST, c!("/approvals/{id}/cancel"), key(ApprovalsWrite, Path), approval::cancel),
+        route(M::POST, c!("/approvals/{id}/remind"), key(ApprovalsWrite, Path), approval::remind),
+        route(M::GET, c!("/tasks"), key(TasksRead, Path), tasks::list),
+        route(M::POST, c!("/tasks"), key(TasksWrite, Path), tasks::create),
+        route(M::GET, c!("/tasks/{id}"), key(TasksRead, Path), tasks::get),
+        route(M::PATCH, c!("/tasks/{id}"), key(TasksWrite, Path), tasks::update),
+        route(M::POST, c!("/tasks/{id}/move"), key(TasksWrite, Path), tasks::move_to),
+        route(M::POST, c!("/tasks/{id}/complete"), key(TasksWrite, Path), tasks::complete),
+        route(M::POST, c!("/tasks/{id}/reopen"), key(TasksWrite, Path), tasks::reopen),
+        route(M::POST, c!("/tasks/{id}/comments"), key(TasksWrite, Path), tasks::comment),
+        route(M::POST, c!("/chats"), key(ChatsWrite, Path), chats::create),
+        route(M::GET, c!("/chats/{id}"), key(ChatsRead, Path), chats::get),
+        route(M::POST, c!("/chats/{id}/members"), key(ChatsWrite, Path), chats::add_members),
+        route(M::POST, c!("/chats/{id}/members/remove"), key(ChatsWrite, Path), chats::remove_members),
         route(M::POST, c!("/poll"), key(EventsRead, Path), events::poll),
     ]
 }

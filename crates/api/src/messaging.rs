@@ -17,7 +17,7 @@ use serde_json::{Value, json};
 use super::operations::{WriteOptions, accept, accept_with, enqueue};
 use super::{ApiError, AppState, Body, call, expect_reply};
 use qiao_services::addressing::{self, MAX_IDS, Unresolved};
-use qiao_contract::bindings::messaging::{Button, Card, Content, Markdown, Message, Recipients};
+use qiao_contract::bindings::messaging::{Button, Card, Content, Markdown, Mentions, Message, Recipients};
 use qiao_contract::calls::{Call, Reply};
 use qiao_contract::Capability;
 use qiao_store::{OperationRow, Status};
@@ -35,6 +35,35 @@ pub struct SendBody {
     #[serde(default)]
     urgent: bool,
     idempotency_key: Option<String>,
+    mentions: Option<MentionsBody>,
+}
+
+/// `{"users": [platform user ids], "everyone": false}`; on `/v1/messages`, `people` (the enterprise's ids, each
+/// among `to.people`) instead of `users`.
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct MentionsBody {
+    users: Vec<String>,
+    people: Vec<String>,
+    everyone: bool,
+}
+
+impl MentionsBody {
+    /// The mentions of a send on one connection (`people` not allowed there).
+    fn on_connection(self) -> Result<Mentions> {
+        if !self.people.is_empty() {
+            return Err(ApiError::bad_request(
+                "mentions.people is for POST /v1/messages; on a connection mention platform user ids (mentions.users)",
+            ));
+        }
+        if self.users.len() > MAX_IDS {
+            return Err(too_many("mentions.users"));
+        }
+        if self.users.iter().any(|u| u.trim().is_empty()) {
+            return Err(ApiError::bad_request("mentions.users has an empty user id"));
+        }
+        Ok(Mentions { users: self.users, everyone: self.everyone })
+    }
 }
 
 #[derive(Deserialize, Default)]
@@ -115,6 +144,7 @@ pub async fn send(
     Body(body): Body<SendBody>,
 ) -> Result<Response> {
     let content = content(body.text, body.markdown, body.card)?;
+    let mentions = body.mentions.unwrap_or_default().on_connection()?;
     let mut to = body.to;
     if to.users.is_empty()
         && to.departments.is_empty()
@@ -184,6 +214,7 @@ pub async fn send(
         content,
         urgent: body.urgent,
         idempotency_key: body.idempotency_key,
+        mentions,
     };
     let mut extra = serde_json::Map::new();
     if by_enterprise_ids {
@@ -203,6 +234,7 @@ pub struct PeopleSendBody {
     #[serde(default)]
     urgent: bool,
     idempotency_key: Option<String>,
+    mentions: Option<MentionsBody>,
     /// Send on each of these connections where the person has an account; unset: on the person's preferred one.
     platforms: Option<Vec<String>>,
 }
@@ -257,6 +289,17 @@ pub async fn send_to_people(
     if people.is_empty() {
         return Err(ApiError::bad_request("\"to.people\" names no one"));
     }
+    let mentioned = body.mentions.unwrap_or_default();
+    if !mentioned.users.is_empty() {
+        return Err(ApiError::bad_request(
+            "on POST /v1/messages mention the enterprise's people (mentions.people), not platform user ids",
+        ));
+    }
+    if let Some(outsider) = mentioned.people.iter().find(|p| !people.contains(p)) {
+        return Err(ApiError::bad_request(format!(
+            "mentions.people names {outsider:?}, who is not in to.people: a mention is of a recipient"
+        )));
+    }
     if people.len() > MAX_IDS {
         return Err(too_many("to.people"));
     }
@@ -302,6 +345,15 @@ pub async fn send_to_people(
             content: content.clone(),
             urgent: body.urgent,
             idempotency_key: key.as_ref().map(|k| format!("{k}:{connection}")),
+            // Each mentioned person by their account on this connection.
+            mentions: Mentions {
+                users: reached
+                    .iter()
+                    .filter(|(person, _)| mentioned.people.contains(person))
+                    .map(|(_, user)| user.clone())
+                    .collect(),
+                everyone: mentioned.everyone,
+            },
         };
         ops.push(enqueue(&app, connection, Call::Send { message }, &options).await);
     }

@@ -10,7 +10,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::Capability;
-use crate::bindings::{approval, identity, messaging, poll, roles, webhook};
+use crate::bindings::{approval, chats, identity, messaging, poll, roles, tasks, webhook};
 
 /// Declares `Call` and the facts each operation carries.
 macro_rules! operations {
@@ -69,6 +69,8 @@ operations! {
     DeleteUser = "delete_user" { id: String } => Identity, "delete-user", write;
     SsoAuthorizeUrl = "sso_authorize_url" { redirect_uri: String, state: String, flow: Option<String> } => Identity, "sso-authorize-url", read;
     SsoResolve = "sso_resolve" { request: identity::SsoRequest } => Identity, "sso-resolve", read;
+    /// A read: the URL is a short-lived credential, handed to the caller and never stored.
+    LoginUrl = "login_url" { user_id: String, target: Option<String> } => Identity, "login-url", read;
     // roles
     ListRoles = "list_roles" {} => Roles, "list-roles", read;
     CreateRole = "create_role" { name: String } => Roles, "create-role", write;
@@ -86,12 +88,48 @@ operations! {
     GetApproval = "get_approval" { id: String, template: Option<String> } => Approval, "get", read;
     ActOnApproval = "act_on_approval" { request: approval::ActRequest } => Approval, "act", write;
     CancelApproval = "cancel_approval" { request: approval::CancelRequest } => Approval, "cancel", write;
+    RemindApproval = "remind_approval" { request: approval::RemindRequest } => Approval, "remind", write;
+    // tasks
+    CreateTask = "create_task" { task: tasks::NewTask, idempotency_key: Option<String> } => Tasks, "create", write;
+    GetTask = "get_task" { id: String } => Tasks, "get", read;
+    UpdateTask = "update_task" { id: String, changes: tasks::TaskChanges } => Tasks, "update", write;
+    MoveTask = "move_task" { id: String, target: tasks::Target } => Tasks, "move-to", write;
+    CompleteTask = "complete_task" { id: String } => Tasks, "complete", write;
+    ReopenTask = "reopen_task" { id: String } => Tasks, "reopen", write;
+    CommentOnTask = "comment_task" { id: String, text: String, author: Option<String> } => Tasks, "comment", write;
+    ListTasks = "list_tasks" { query: tasks::TaskQuery } => Tasks, "list", read;
+    // chats
+    CreateChat = "create_chat" { chat: chats::NewChat, idempotency_key: Option<String> } => Chats, "create", write;
+    GetChat = "get_chat" { id: String } => Chats, "get", read;
+    AddChatMembers = "add_chat_members" { chat_id: String, user_ids: Vec<String> } => Chats, "add-members", write;
+    RemoveChatMembers = "remove_chat_members" { chat_id: String, user_ids: Vec<String> } => Chats, "remove-members", write;
     // webhook, poll
     Webhook = "webhook" { request: webhook::Request } => Webhook, "handle", read;
     Poll = "poll" { cursor: Option<String> } => Poll, "poll", read;
 }
 
+/// Fields added to the contract's records since 0.1.0 that serde cannot default by itself (it does `Option`s):
+/// where each sits in a stored call, and what a call stored before it was added means.
+const ADDED_SINCE_V0_1_0: &[(&str, &[&str], fn() -> serde_json::Value)] = &[
+    ("create_user", &["fields", "clear"], || serde_json::json!([])),
+    ("update_user", &["fields", "clear"], || serde_json::json!([])),
+    ("send", &["message", "mentions"], || serde_json::json!({"users": [], "everyone": false})),
+];
+
 impl Call {
+    /// A write as the outbox stored it, by this version of Qiao or an earlier one.
+    pub fn from_stored(mut stored: serde_json::Value) -> serde_json::Result<Call> {
+        let operation = stored.get("operation").and_then(|o| o.as_str()).unwrap_or_default().to_string();
+        for (_, path, default) in ADDED_SINCE_V0_1_0.iter().filter(|(op, ..)| *op == operation) {
+            let (field, parents) = path.split_last().expect("a path");
+            let parent = parents.iter().try_fold(&mut stored, |v, key| v.get_mut(*key));
+            if let Some(serde_json::Value::Object(parent)) = parent {
+                parent.entry(*field).or_insert_with(default);
+            }
+        }
+        serde_json::from_value(stored)
+    }
+
     /// The operation's name in the API and the outbox's list (`send`, `create_user`, `approve`, ...): the stored
     /// name, but for the two writes whose name says which way they went.
     pub fn name(&self) -> &'static str {
@@ -106,14 +144,23 @@ impl Call {
         }
     }
 
+    /// The first contract version with this operation: a connector built for an older one cannot be asked it.
+    pub fn since(&self) -> &'static str {
+        match self {
+            Call::LoginUrl { .. } | Call::RemindApproval { .. } => "0.2.0",
+            _ => self.capability().since(),
+        }
+    }
+
     /// The caller's idempotency key, for the operations whose contract carries one.
     pub fn idempotency_key(&self) -> Option<&str> {
         match self {
             Call::Send { message } => message.idempotency_key.as_deref(),
             Call::CreateApproval { request } => request.idempotency_key.as_deref(),
-            Call::CreateDepartment { idempotency_key, .. } | Call::CreateUser { idempotency_key, .. } => {
-                idempotency_key.as_deref()
-            }
+            Call::CreateDepartment { idempotency_key, .. }
+            | Call::CreateUser { idempotency_key, .. }
+            | Call::CreateTask { idempotency_key, .. }
+            | Call::CreateChat { idempotency_key, .. } => idempotency_key.as_deref(),
             _ => None,
         }
     }
@@ -124,9 +171,10 @@ impl Call {
         let slot = match self {
             Call::Send { message } => &mut message.idempotency_key,
             Call::CreateApproval { request } => &mut request.idempotency_key,
-            Call::CreateDepartment { idempotency_key, .. } | Call::CreateUser { idempotency_key, .. } => {
-                idempotency_key
-            }
+            Call::CreateDepartment { idempotency_key, .. }
+            | Call::CreateUser { idempotency_key, .. }
+            | Call::CreateTask { idempotency_key, .. }
+            | Call::CreateChat { idempotency_key, .. } => idempotency_key,
             _ => return false,
         };
         *slot = Some(key);
@@ -150,6 +198,10 @@ pub enum Reply {
     ReadReceipts(messaging::ReadReceipts),
     Created(approval::Created),
     Instance(approval::Instance),
+    Task(tasks::Task),
+    TaskComment(tasks::TaskComment),
+    TaskPage(tasks::TaskPage),
+    Chat(chats::Chat),
     Webhook(webhook::Outcome),
     Batch(poll::Batch),
 }
@@ -173,12 +225,22 @@ mod tests {
             (json!({"operation": "delete_user", "id": "u1"}), "delete_user"),
         ];
         for (json, name) in stored {
-            let call: Call = serde_json::from_value(json.clone()).unwrap_or_else(|e| panic!("{json}: {e}"));
+            let call = Call::from_stored(json.clone()).unwrap_or_else(|e| panic!("{json}: {e}"));
             assert_eq!(call.name(), name);
             assert!(call.is_write(), "{json}");
             assert_eq!(serde_json::to_value(&call).unwrap(), json, "stores as it read");
         }
         assert!(serde_json::from_value::<Call>(json!({"operation": "recall", "id": "x"})).is_err());
+
+        // Stored before contract 0.2.0 added `clear` and `mentions`: read as "nothing cleared", "no one mentioned".
+        let before = json!({"operation": "update_user", "id": "u1", "fields": {"id": null, "name": "A", "mobile": null,
+            "email": null, "title": null, "employee_no": null, "department_ids": null, "manager_id": null, "extra": null}});
+        let Call::UpdateUser { fields, .. } = Call::from_stored(before).unwrap() else { panic!() };
+        assert!(fields.clear.is_empty());
+        let before = json!({"operation": "send", "message": {"to": {"users": ["u"], "departments": [], "chats": [],
+            "tags": [], "everyone": false}, "content": {"Text": "hi"}, "urgent": false, "idempotency_key": null}});
+        let Call::Send { message } = Call::from_stored(before).unwrap() else { panic!() };
+        assert!(message.mentions.users.is_empty() && !message.mentions.everyone);
         assert!(!Call::ListRoles {}.is_write());
         assert_eq!(Call::ListRoles {}.capability(), Capability::Roles);
         assert_eq!(Call::Poll { cursor: None }.operation(), "poll");

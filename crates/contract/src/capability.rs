@@ -3,11 +3,11 @@
 use serde::Serialize;
 
 pub const INTERFACE_PREFIX: &str = "qiao:connector/";
-/// The contract version these bindings are for (`wit/v0.1.0`).
-pub const INTERFACE_VERSION: &str = "@0.1.0";
+/// The contract version of [`crate::bindings`], the types the host speaks (`wit/v0.2.0`).
+pub const LATEST_VERSION: &str = "0.2.0";
 /// Every contract version this host loads connectors for, oldest first. A released version is never dropped
 /// within a major version (see "Compatibility" in README.md).
-pub const SUPPORTED_VERSIONS: &[&str] = &["0.1.0"];
+pub const SUPPORTED_VERSIONS: &[&str] = &["0.1.0", "0.2.0"];
 
 /// The contract version a component is built for, from the names of what it imports and exports
 /// (`qiao:connector/messaging@0.1.0`): no custom section needed, so it works for every guest language. `None`
@@ -41,6 +41,12 @@ pub fn contract_version<'a>(names: impl IntoIterator<Item = &'a str>) -> Result<
     }
 }
 
+/// Whether contract `version` has what came in `since` ("0.1.0" < "0.2.0" < "0.10.0").
+pub fn has_since(version: &str, since: &str) -> bool {
+    let key = |v: &str| -> Vec<u64> { v.split('.').map(|n| n.parse().unwrap_or(0)).collect() };
+    key(version) >= key(since)
+}
+
 /// The optional exports of the contract.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -51,18 +57,22 @@ pub enum Capability {
     UserStatus,
     Messaging,
     Approval,
+    Tasks,
+    Chats,
     Webhook,
     Poll,
 }
 
 impl Capability {
-    pub const ALL: [Capability; 8] = [
+    pub const ALL: [Capability; 10] = [
         Capability::Describe,
         Capability::Identity,
         Capability::Roles,
         Capability::UserStatus,
         Capability::Messaging,
         Capability::Approval,
+        Capability::Tasks,
+        Capability::Chats,
         Capability::Webhook,
         Capability::Poll,
     ];
@@ -75,13 +85,24 @@ impl Capability {
             Capability::UserStatus => "user-status",
             Capability::Messaging => "messaging",
             Capability::Approval => "approval",
+            Capability::Tasks => "tasks",
+            Capability::Chats => "chats",
             Capability::Webhook => "webhook",
             Capability::Poll => "poll",
         }
     }
 
-    pub fn export_name(self) -> String {
-        format!("{INTERFACE_PREFIX}{}{INTERFACE_VERSION}", self.name())
+    /// The first contract version that has it.
+    pub fn since(self) -> &'static str {
+        match self {
+            Capability::Tasks | Capability::Chats => "0.2.0",
+            _ => "0.1.0",
+        }
+    }
+
+    /// Its interface's name in a component built for `version` (`qiao:connector/messaging@0.1.0`).
+    pub fn export_name(self, version: &str) -> String {
+        format!("{INTERFACE_PREFIX}{}@{version}", self.name())
     }
 }
 
@@ -96,7 +117,9 @@ mod tests {
         assert_eq!(contract_version(v010), Ok(Some("0.1.0")));
         assert_eq!(contract_version(["wasi:cli/stdout@0.2.0"]), Ok(None));
         let newer = contract_version(["qiao:connector/http@0.3.0"]).unwrap_err();
-        assert!(newer.contains("qiao:connector@0.3.0") && newer.contains("supports 0.1.0"), "{newer}");
+        assert!(newer.contains("qiao:connector@0.3.0") && newer.contains("supports 0.1.0, 0.2.0"), "{newer}");
+        assert_eq!(contract_version(["qiao:connector/tasks@0.2.0"]), Ok(Some("0.2.0")));
+        assert!(has_since("0.2.0", "0.1.0") && has_since("0.10.0", "0.2.0") && !has_since("0.1.0", "0.2.0"));
         let mixed = contract_version(["qiao:connector/http@0.1.0", "qiao:connector/tasks@1.0.0"]).unwrap_err();
         assert!(mixed.contains("0.1.0, 1.0.0"), "{mixed}");
     }

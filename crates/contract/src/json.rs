@@ -27,6 +27,51 @@ pub fn render(reply: impl serde::Serialize) -> serde_json::Value {
     value
 }
 
+/// The user fields an update can clear, as the REST API names them.
+pub const USER_FIELDS: [&str; 5] = ["mobile", "email", "title", "employee_no", "manager_id"];
+
+pub fn user_field_name(field: crate::identity::UserField) -> &'static str {
+    use crate::identity::UserField::*;
+    match field {
+        Mobile => USER_FIELDS[0],
+        Email => USER_FIELDS[1],
+        Title => USER_FIELDS[2],
+        EmployeeNo => USER_FIELDS[3],
+        ManagerId => USER_FIELDS[4],
+    }
+}
+
+/// A user field from its REST name.
+pub fn user_field(name: &str) -> Option<crate::identity::UserField> {
+    use crate::identity::UserField::*;
+    [Mobile, Email, Title, EmployeeNo, ManagerId].into_iter().find(|f| user_field_name(*f) == name)
+}
+
+/// A task status category as the REST API writes it.
+pub fn status_category_name(category: crate::tasks::StatusCategory) -> &'static str {
+    use crate::tasks::StatusCategory::*;
+    match category {
+        Open => "open",
+        InProgress => "in_progress",
+        Done => "done",
+    }
+}
+
+/// A task status category from its REST name.
+pub fn status_category(name: &str) -> Option<crate::tasks::StatusCategory> {
+    use crate::tasks::StatusCategory::*;
+    [Open, InProgress, Done].into_iter().find(|c| status_category_name(*c) == name)
+}
+
+/// A task as the REST API (and a stored write's result) shows it: `status` as `{"category": "in_progress",
+/// "name": ...}` and `extra` as JSON.
+pub fn task(task: crate::tasks::Task) -> serde_json::Value {
+    let category = status_category_name(task.status.category);
+    let mut value = render(task);
+    value["status"]["category"] = category.into();
+    value
+}
+
 /// A stored call (`{"operation": "send", "message": {...}}`) as its caller wrote it: the WIT variant a message's
 /// content is (serialized `{"Text": "hi"}`) becomes the `text`, `markdown` or `card` field of the REST body.
 /// For reading only: the stored form itself stays what the outbox reads back.
@@ -67,6 +112,7 @@ mod tests {
                 content: Content::Text("hi".into()),
                 urgent: false,
                 idempotency_key: None,
+                mentions: crate::messaging::Mentions { users: vec![], everyone: false },
             },
         };
         let mut view = serde_json::to_value(&call).unwrap();

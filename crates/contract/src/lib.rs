@@ -9,8 +9,9 @@ pub mod bindings;
 pub mod calls;
 pub mod capability;
 pub mod json;
+pub mod v0_1_0;
 mod error;
 
-pub use bindings::{approval, config, crypto, describe, http, identity, kv, log, messaging, poll, roles, types, user_status, webhook};
+pub use bindings::{approval, chats, config, crypto, describe, http, identity, kv, log, messaging, poll, roles, tasks, types, user_status, webhook};
 pub use calls::{Call, Reply};
-pub use capability::{Capability, INTERFACE_PREFIX, INTERFACE_VERSION, SUPPORTED_VERSIONS, contract_version};
+pub use capability::{Capability, INTERFACE_PREFIX, LATEST_VERSION, SUPPORTED_VERSIONS, contract_version, has_since};

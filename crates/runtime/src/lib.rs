@@ -15,6 +15,7 @@ pub mod connector;
 pub mod connectors;
 pub mod dispatch;
 pub mod engine;
+pub mod exports;
 pub mod imports;
 pub mod inspect;
 pub mod kv;

@@ -40,6 +40,16 @@ pub enum CallError {
         capability: &'static str,
         export: String,
     },
+    #[error(
+        "connector {connector:?} is built for connector contract {contract}, which has no {operation} (added in \
+         {since}); a newer build of the connector may have it"
+    )]
+    OlderContract {
+        connector: String,
+        operation: &'static str,
+        contract: &'static str,
+        since: &'static str,
+    },
     /// The connector answered with an error (usually the platform's).
     #[error("{}", .0.message)]
     Connector(types::Error),
@@ -135,7 +145,7 @@ impl Runtime {
                 "{e:#} (a connector may import only qiao:connector/* and wasi:*@0.2 interfaces)"
             )
         })?;
-        let exports = Exports::detect(&pre)?;
+        let exports = Exports::detect(&pre, contract)?;
         let mut connector = Connector {
             file: file.to_path_buf(),
             hash,
@@ -144,7 +154,7 @@ impl Runtime {
             exports,
             pre,
         };
-        if let Some(describe) = &connector.exports.describe {
+        if connector.exports.has(Capability::Describe) {
             let loading = Arc::new(Connection {
                 name: "(loading)".into(),
                 connector: String::new(),
@@ -153,11 +163,13 @@ impl Runtime {
             });
             let mut store = self.new_store(loading, Arc::new(AllowList::default()));
             let instance = connector.pre.instantiate_async(&mut store).await?;
-            let describe = describe.load(&mut store, &instance)?;
-            connector.info =
-                tokio::time::timeout(Duration::from_secs(10), describe.call_describe(&mut store))
-                    .await
-                    .context("describe did not answer within 10 s")??;
+            let described = crate::dispatch::describe(&connector.exports, &mut store, &instance);
+            if let Some(info) = tokio::time::timeout(Duration::from_secs(10), described)
+                .await
+                .context("describe did not answer within 10 s")??
+            {
+                connector.info = info;
+            }
         }
         connector::validate_info(&connector.info)?;
         Ok(connector)
@@ -178,7 +190,6 @@ impl Runtime {
         .new_store()
     }
 
-    /// Runs one operation on a connection's connector, in a fresh instance with the connection's limits.
     /// The connection and the connector that would serve a call of `capability` now.
     fn resolve(
         &self,
@@ -201,7 +212,21 @@ impl Runtime {
             return Err(CallError::Unsupported {
                 connector: connector.id().into(),
                 capability: capability.name(),
-                export: capability.export_name(),
+                export: capability.export_name(newest(connector.contract, capability.since())),
+            });
+        }
+        Ok((conn, connector))
+    }
+
+    /// [`Self::resolve`], and the connector's contract has the operation.
+    fn resolve_call(&self, connection: &str, call: &Call) -> Result<(&Arc<Connection>, Arc<Connector>), CallError> {
+        let (conn, connector) = self.resolve(connection, call.capability())?;
+        if !qiao_contract::has_since(connector.contract, call.since()) {
+            return Err(CallError::OlderContract {
+                connector: connector.id().into(),
+                operation: call.stored_name(),
+                contract: connector.contract,
+                since: call.since(),
             });
         }
         Ok((conn, connector))
@@ -230,9 +255,18 @@ impl Runtime {
         }
     }
 
+    /// [`Self::check_callable`] for one operation: also refused when the connector's contract is older than it.
+    pub fn check_call(&self, connection: &str, call: &Call) -> Result<(), CallError> {
+        match self.resolve_call(connection, call) {
+            Ok(_) | Err(CallError::ConnectorNotLoaded { .. }) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Runs one operation on a connection's connector, in a fresh instance with the connection's limits.
     pub async fn call(&self, connection: &str, call: Call) -> Result<Reply, CallError> {
         let capability = call.capability();
-        let (conn, connector) = self.resolve(connection, capability)?;
+        let (conn, connector) = self.resolve_call(connection, &call)?;
         let operation = call.operation();
         let allow = Arc::new(AllowList::new(&connector.info, conn));
         let mut store = self.new_store(conn.clone(), allow);
@@ -286,6 +320,10 @@ impl Runtime {
         });
         outcome
     }
+}
+
+fn newest(a: &'static str, b: &'static str) -> &'static str {
+    if qiao_contract::has_since(a, b) { a } else { b }
 }
 
 /// The contract version a component is built for (the latest supported when it names no `qiao:connector`

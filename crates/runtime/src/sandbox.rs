@@ -44,7 +44,8 @@ impl HostState {
     }
 }
 
-/// The linker every connector is instantiated against: our interfaces, each projected onto its own state, plus
+/// The linker every connector is instantiated against: our interfaces in every supported contract version, each
+/// projected onto its own state, plus
 /// WASI p2, which components built from Rust, JavaScript or Python import even when they do no I/O.
 pub fn linker(engine: &Engine) -> wasmtime::Result<Linker<HostState>> {
     let mut linker = Linker::<HostState>::new(engine);
@@ -55,6 +56,16 @@ pub fn linker(engine: &Engine) -> wasmtime::Result<Linker<HostState>> {
     imports::log::link(&mut linker, |s| &mut s.log)?;
     imports::config::link(&mut linker, |s| &mut s.config)?;
     imports::crypto::link(&mut linker, |s| &mut s.crypto)?;
+    imports::v0_1_0::link(
+        &mut linker,
+        imports::v0_1_0::Getters {
+            http: |s| &mut s.http,
+            kv: |s| &mut s.kv,
+            log: |s| &mut s.log,
+            config: |s| &mut s.config,
+            crypto: |s| &mut s.crypto,
+        },
+    )?;
     Ok(linker)
 }
 

@@ -157,6 +157,7 @@ impl From<CallError> for Failure {
             CallError::UnknownConnection(_) => Failure::new(NotFound, "unknown_connection", message),
             CallError::ConnectorNotLoaded { .. } => Failure::new(Unavailable, "connector_not_loaded", message),
             CallError::Unsupported { .. } => Failure::new(Unsupported, "unsupported", message),
+            CallError::OlderContract { .. } => Failure::new(Unsupported, "older_contract", message),
             CallError::Connector(e) => connector_failure(e),
             CallError::CpuLimit { .. } => Failure::new(Upstream, "connector_cpu_limit", message),
             CallError::Timeout { .. } => Failure::new(UpstreamTimeout, "connector_timeout", message),

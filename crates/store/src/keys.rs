@@ -22,8 +22,16 @@ pub enum Scope {
     /// Read status of messages.
     MessagesRead,
     ApprovalsRead,
-    /// Create, approve, reject and cancel approvals.
+    /// Create, approve, reject, cancel and remind approvals.
     ApprovalsWrite,
+    /// Read and list tasks.
+    TasksRead,
+    /// Create, change, move, complete, reopen and comment on tasks.
+    TasksWrite,
+    /// Read group chats.
+    ChatsRead,
+    /// Create group chats and change their members.
+    ChatsWrite,
     /// Read the event log; ask a connector to poll; list subscriptions.
     EventsRead,
     /// Create and delete subscriptions; retry and discard their dead letters.
@@ -39,13 +47,17 @@ pub enum Scope {
 }
 
 impl Scope {
-    pub const ALL: [Scope; 13] = [
+    pub const ALL: [Scope; 17] = [
         Scope::IdentityRead,
         Scope::IdentityWrite,
         Scope::MessagesSend,
         Scope::MessagesRead,
         Scope::ApprovalsRead,
         Scope::ApprovalsWrite,
+        Scope::TasksRead,
+        Scope::TasksWrite,
+        Scope::ChatsRead,
+        Scope::ChatsWrite,
         Scope::EventsRead,
         Scope::SubscriptionsWrite,
         Scope::OperationsRead,
@@ -63,6 +75,10 @@ impl Scope {
             Scope::MessagesRead => "messages:read",
             Scope::ApprovalsRead => "approvals:read",
             Scope::ApprovalsWrite => "approvals:write",
+            Scope::TasksRead => "tasks:read",
+            Scope::TasksWrite => "tasks:write",
+            Scope::ChatsRead => "chats:read",
+            Scope::ChatsWrite => "chats:write",
             Scope::EventsRead => "events:read",
             Scope::SubscriptionsWrite => "subscriptions:write",
             Scope::OperationsRead => "operations:read",

@@ -379,4 +379,37 @@ async fn kingdee_sim_bill_lifecycle_and_polling() {
     )
     .await;
     assert_eq!(rows, json!([["E003"]]));
+
+    // Base data: a department needs its number (编码); a field is emptied by saving it empty, named in
+    // NeedUpDateFields.
+    let numberless = call(
+        "Save",
+        json!({ "formid": "BD_Department", "data": { "Model": { "FID": 0, "FName": "Platform" } } }),
+    )
+    .await;
+    assert_eq!(status(&numberless)["IsSuccess"], false);
+    assert_eq!(status(&numberless)["Errors"][0]["FieldName"], "FNumber");
+    assert_eq!(
+        status(&numberless)["Errors"][0]["Message"],
+        "字段“编码”是必填项"
+    );
+    let saved = call(
+        "Save",
+        json!({ "formid": "BD_Empinfo", "data": { "Model": { "FID": 0, "FNumber": "E100", "FName": "Sun Li",
+        "FMobile": "13800000100", "FEmail": "sunli@example.com", "FDept": { "FNumber": "D01" } } } }),
+    )
+    .await;
+    let fid = saved["Result"]["Id"].as_i64().unwrap();
+    let emptied = call(
+        "Save",
+        json!({ "formid": "BD_Empinfo", "data": { "NeedUpDateFields": ["FMobile"],
+        "Model": { "FID": fid, "FMobile": "" } } }),
+    )
+    .await;
+    assert_eq!(status(&emptied)["IsSuccess"], true, "{emptied}");
+    let row = sim.state().row("BD_Empinfo", fid).unwrap().clone();
+    assert_eq!(
+        (&row["FMobile"], &row["FEmail"]),
+        (&json!(""), &json!("sunli@example.com"))
+    );
 }

@@ -519,6 +519,11 @@ fn update_user(state: &mut State, body: &Value) -> Response {
     if let Err((code, message)) = apply_user_fields(state, &mut user, body) {
         return err(code, &message);
     }
+    // Fields are emptied with an empty value (`"mobile": ""`); a member keeps a mobile or an email all the same,
+    // as on create.
+    if user.mobile.is_empty() && user.email.is_empty() {
+        return err(60129, "mobile and email can not be both empty");
+    }
     state.users.insert(userid, user);
     done("updated", json!({}))
 }

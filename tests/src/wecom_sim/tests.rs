@@ -186,6 +186,35 @@ async fn wecom_sim_directory_and_sso() {
         .await;
     assert_eq!(deleting["errcode"], 60005);
 
+    // A department id chosen by the caller; fields emptied with empty values, but never both mobile and email.
+    let chosen = client
+        .post(
+            "department/create",
+            &token,
+            json!({ "name": "Chosen", "parentid": 2, "id": 4242 }),
+        )
+        .await;
+    assert_eq!(
+        (chosen["errcode"].as_i64(), chosen["id"].as_i64()),
+        (Some(0), Some(4242)),
+        "{chosen}"
+    );
+    let emptied = json!({ "userid": "carol", "position": "", "direct_leader": [], "email": "" });
+    assert_eq!(
+        client.post("user/update", &token, emptied).await["errcode"],
+        0
+    );
+    let nothing_left = json!({ "userid": "carol", "mobile": "" });
+    assert_eq!(
+        client.post("user/update", &token, nothing_left).await["errcode"],
+        60129
+    );
+    assert_eq!(
+        sim.state().users["carol"].mobile,
+        "13800000004",
+        "a refused update changes nothing"
+    );
+
     let mut rows = Vec::new();
     let mut cursor = String::new();
     loop {

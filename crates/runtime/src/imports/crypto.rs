@@ -9,7 +9,11 @@ use sha2::{Digest, Sha256};
 
 use wasmtime::component::{HasSelf, Linker};
 
-use qiao_contract::bindings::crypto::{self, Padding};
+use qiao_contract::bindings::crypto::{self, Padding, RsaPadding};
+use rsa::pkcs1::DecodeRsaPublicKey;
+use rsa::pkcs8::DecodePublicKey;
+use rsa::traits::PublicKeyParts;
+use rsa::{Oaep, Pkcs1v15Encrypt, RsaPublicKey};
 
 type Enc = cbc::Encryptor<aes::Aes256>;
 type Dec = cbc::Decryptor<aes::Aes256>;
@@ -65,6 +69,46 @@ pub fn aes256_cbc_decrypt(
     result.map_err(|_| "decryption failed: wrong key, corrupt data or bad padding".to_string())
 }
 
+/// Key sizes accepted: below 1024 bits is broken, above 8192 only costs CPU.
+const RSA_BITS: std::ops::RangeInclusive<usize> = 1024..=8192;
+
+/// An RSA public key as SubjectPublicKeyInfo (DER or PEM) or PKCS#1 (DER or PEM), whichever it parses as.
+fn rsa_public_key(key: &[u8]) -> Result<RsaPublicKey, String> {
+    let parsed = match std::str::from_utf8(key).map(str::trim) {
+        Ok(pem) if pem.starts_with("-----BEGIN PUBLIC KEY-----") => RsaPublicKey::from_public_key_pem(pem).ok(),
+        Ok(pem) if pem.starts_with("-----BEGIN RSA PUBLIC KEY-----") => RsaPublicKey::from_pkcs1_pem(pem).ok(),
+        _ => RsaPublicKey::from_public_key_der(key)
+            .or_else(|_| RsaPublicKey::from_pkcs1_der(key))
+            .ok(),
+    };
+    let key = parsed.ok_or_else(|| {
+        "not an RSA public key: expected SubjectPublicKeyInfo DER or PEM (-----BEGIN PUBLIC KEY-----), or PKCS#1"
+            .to_string()
+    })?;
+    let bits = key.size() * 8;
+    if !RSA_BITS.contains(&bits) {
+        return Err(format!("RSA keys of {bits} bits are refused; 1024 to 8192 bits are accepted"));
+    }
+    Ok(key)
+}
+
+pub fn rsa_encrypt(key: &[u8], data: &[u8], padding: RsaPadding) -> Result<Vec<u8>, String> {
+    let key = rsa_public_key(key)?;
+    let mut rng = rsa::rand_core::OsRng;
+    let result = match padding {
+        RsaPadding::Pkcs1v15 => key.encrypt(&mut rng, Pkcs1v15Encrypt, data),
+        RsaPadding::OaepSha256 => key.encrypt(&mut rng, Oaep::new::<Sha256>(), data),
+    };
+    result.map_err(|e| match e {
+        rsa::Error::MessageTooLong => format!(
+            "{} bytes is too long to encrypt with a {}-bit key and this padding",
+            data.len(),
+            key.size() * 8
+        ),
+        e => format!("RSA encryption failed: {e}"),
+    })
+}
+
 /// Crypto keeps no state between calls.
 #[derive(Default)]
 pub struct CryptoState;
@@ -111,6 +155,10 @@ impl crypto::Host for CryptoState {
         let mut bytes = vec![0; len.min(MAX_RANDOM_BYTES) as usize];
         rand::rng().fill_bytes(&mut bytes);
         bytes
+    }
+
+    fn rsa_encrypt(&mut self, public_key: Vec<u8>, data: Vec<u8>, padding: RsaPadding) -> Result<Vec<u8>, String> {
+        rsa_encrypt(&public_key, &data, padding)
     }
 }
 

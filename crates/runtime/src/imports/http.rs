@@ -306,6 +306,7 @@ mod tests {
             version: "1".into(),
             vendor: "v".into(),
             platform: "p".into(),
+            rate_hints: vec![],
             hosts: declared.iter().map(|h| h.to_string()).collect(),
             config: vec![ConfigField {
                 key: "api_base".into(),

@@ -8,6 +8,7 @@ pub mod crypto;
 pub mod http;
 pub mod kv;
 pub mod log;
+pub mod v0_1_0;
 
 use wasmtime::component::{HasData, Linker};
 

@@ -16,7 +16,7 @@ pub fn failure_class(e: &CallError) -> &'static str {
         CallError::Trap { .. } => "crashed",
         CallError::CpuLimit { .. } => "cpu-limit",
         CallError::ConnectorNotLoaded { .. } => "not-loaded",
-        CallError::Unsupported { .. } => "unsupported",
+        CallError::Unsupported { .. } | CallError::OlderContract { .. } => "unsupported",
         CallError::UnknownConnection(_) => "not-found",
         CallError::Host(_) => "internal",
     }

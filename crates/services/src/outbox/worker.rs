@@ -106,7 +106,7 @@ async fn attempt(app: Arc<App>, op: OperationRow, _slot: OwnedSemaphorePermit) {
 }
 
 async fn run(app: &App, op: OperationRow) -> Result<()> {
-    let mut write: Call = match serde_json::from_value::<Call>(op.request.clone()) {
+    let mut write: Call = match Call::from_stored(op.request.clone()) {
         Ok(write) if write.is_write() => write,
         Ok(read) => return unreadable(app, &op, format!("{} is not a write", read.name())).await,
         Err(e) => return unreadable(app, &op, e.to_string()).await,

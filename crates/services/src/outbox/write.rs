@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 
 use qiao_contract::Call;
 use qiao_contract::Reply;
-use qiao_contract::json::{extra, render as render_reply};
+use qiao_contract::json::{extra, render as render_reply, task as task_view};
 
 /// The approval this write moved (id, template), given its reply: its stored view is refreshed afterwards.
 pub fn moved_approval(write: &Call, reply: &Reply) -> Option<(String, Option<String>)> {
@@ -36,6 +36,13 @@ pub fn render(write: &Call, reply: Reply) -> Result<(Success, Option<Value>), &'
         (Call::CreateDepartment { .. }, Reply::Department(d)) => (Success::Created, Some(render_reply(d))),
         (Call::CreateUser { .. }, Reply::User(u)) => (Success::Created, Some(render_reply(u))),
         (Call::CreateRole { .. }, Reply::Role(role)) => (Success::Created, Some(json!(role))),
+        (Call::CreateTask { .. }, Reply::Task(task)) => (Success::Created, Some(task_view(task))),
+        (
+            Call::UpdateTask { .. } | Call::MoveTask { .. } | Call::CompleteTask { .. } | Call::ReopenTask { .. },
+            Reply::Task(task),
+        ) => (Success::Answered, Some(task_view(task))),
+        (Call::CommentOnTask { .. }, Reply::TaskComment(comment)) => (Success::Created, Some(json!(comment))),
+        (Call::CreateChat { .. }, Reply::Chat(chat)) => (Success::Created, Some(render_reply(chat))),
         (
             Call::ActOnApproval { .. }
             | Call::CancelApproval { .. }
@@ -45,7 +52,10 @@ pub fn render(write: &Call, reply: Reply) -> Result<(Success, Option<Value>), &'
             | Call::DeleteUser { .. }
             | Call::SetUserActive { .. }
             | Call::AddRoleMembers { .. }
-            | Call::RemoveRoleMembers { .. },
+            | Call::RemoveRoleMembers { .. }
+            | Call::RemindApproval { .. }
+            | Call::AddChatMembers { .. }
+            | Call::RemoveChatMembers { .. },
             Reply::Done,
         ) => (Success::NoContent, None),
         _ => return Err("the connector answered with another kind of reply"),

@@ -11,7 +11,7 @@ use anyhow::Result;
 use futures::StreamExt;
 use serde_json::{Value as Json, json};
 
-use qiao_contract::bindings::identity::{DepartmentFields, UserFields};
+use qiao_contract::bindings::identity::{DepartmentFields, UserField, UserFields};
 use qiao_contract::Capability;
 use qiao_store::{LinkKind, OperationRow, Status};
 use qiao_directory::plan::{Field, Value};
@@ -445,6 +445,22 @@ pub async fn wait_final(app: &Arc<App>, op: i64) -> Result<OperationRow> {
     }
 }
 
+/// The fields a step empties: removed from the enterprise's directory, so removed on the platform too.
+fn cleared(step: &Step) -> Vec<UserField> {
+    step.changes
+        .iter()
+        .filter(|c| step.kind == StepKind::UpdateUser && c.after == Value::Null)
+        .filter_map(|c| match c.field {
+            Field::Mobile => Some(UserField::Mobile),
+            Field::Email => Some(UserField::Email),
+            Field::Title => Some(UserField::Title),
+            Field::EmployeeNo => Some(UserField::EmployeeNo),
+            Field::ManagerId => Some(UserField::ManagerId),
+            _ => None,
+        })
+        .collect()
+}
+
 fn text(value: Option<&Value>) -> Option<String> {
     match value {
         Some(Value::Text(t)) => Some(t.clone()),
@@ -484,6 +500,9 @@ fn to_write(cx: &Context<'_>, ids: &Ids, idx: usize, step: &Step) -> Result<Opti
                     Some(Value::Int(n)) => Some(*n),
                     _ => None,
                 },
+                // The enterprise's department id as the platform's code where it takes one (Kingdee requires a
+                // `FNumber`): the same department reads the same in both systems.
+                code: (step.kind == StepKind::CreateDepartment).then(|| step.id.clone()),
                 extra: None,
             };
             if step.kind == StepKind::CreateDepartment {
@@ -536,6 +555,7 @@ fn to_write(cx: &Context<'_>, ids: &Ids, idx: usize, step: &Step) -> Result<Opti
                 }),
                 manager_id,
                 extra: None,
+                clear: cleared(step),
             };
             if step.kind == StepKind::CreateUser {
                 Call::CreateUser {

@@ -7,9 +7,9 @@ use qiao_sdk::{Error, config, http, json_http, kv, log, require_config};
 qiao_sdk::export_bindings!(
     "package qiao:hostile;
     world hostile {
-        include qiao:connector/host@0.1.0;
-        export qiao:connector/describe@0.1.0;
-        export qiao:connector/messaging@0.1.0;
+        include qiao:connector/host@0.2.0;
+        export qiao:connector/describe@0.2.0;
+        export qiao:connector/messaging@0.2.0;
     }"
 );
 
@@ -36,6 +36,7 @@ impl exports::qiao::connector::describe::Guest for Hostile {
                 secret: false,
                 api_base: true,
             }],
+            rate_hints: vec![],
         }
     }
 }

@@ -1,7 +1,7 @@
 //! Constructors for the contract's error record, so connectors say what went wrong in one line. The kind is
 //! what the host acts on (HTTP status for API callers, retry or not in the outbox); the message is for people.
 
-use crate::types::{Error, ErrorKind};
+use super::types::{Error, ErrorKind};
 
 impl Error {
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> Error {

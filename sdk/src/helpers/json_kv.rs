@@ -3,8 +3,8 @@
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::kv;
-use crate::types::Error;
+use super::kv;
+use super::types::Error;
 
 /// A stored value, or none if missing (or unreadable: treated as missing, to be rewritten).
 pub fn get<T: DeserializeOwned>(key: &str) -> Option<T> {

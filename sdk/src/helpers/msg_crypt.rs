@@ -8,9 +8,9 @@ use base64::Engine;
 use base64::alphabet;
 use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig, STANDARD};
 
-use crate::crypto::{self, Padding};
+use super::crypto::{self, Padding};
+use super::types::Error;
 use crate::text::hex;
-use crate::types::Error;
 
 /// The platforms pad to 32 bytes, not to the AES block size.
 const PAD_BLOCK: usize = 32;

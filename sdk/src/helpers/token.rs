@@ -2,8 +2,9 @@
 //! a fresh instance, so the cache in `kv` is what lets concurrent and later calls share one token instead of
 //! fetching their own (platforms rate-limit their token endpoints).
 
-use crate::types::{Error, ErrorKind};
-use crate::{crypto, json_kv, kv, logging, text::hex};
+use super::types::{Error, ErrorKind};
+use super::{crypto, json_kv, kv, logging};
+use crate::text::hex;
 
 pub struct Token {
     pub value: String,

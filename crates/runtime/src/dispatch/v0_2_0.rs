@@ -1,19 +1,28 @@
-//! The one `match` that turns a [`Call`] into the guest call on an instance.
+//! Calls on a connector built for contract 0.2.0, the latest: each [`Call`] is the guest call as it is.
 
 use wasmtime::Store;
 use wasmtime::component::Instance;
 
-use qiao_contract::types;
-use qiao_contract::{Call, Reply};
+use qiao_contract::{Call, Reply, describe, types};
 
-use crate::connector::Exports;
+use super::Outcome;
+use crate::exports::v0_2_0::Indices;
 use crate::sandbox::HostState;
 
-type Outcome = wasmtime::Result<Result<Reply, types::Error>>;
+pub async fn describe(
+    exports: &Indices,
+    store: &mut Store<HostState>,
+    instance: &Instance,
+) -> wasmtime::Result<Option<describe::Info>> {
+    match &exports.describe {
+        Some(describe) => Ok(Some(describe.load(&mut *store, instance)?.call_describe(&mut *store).await?)),
+        None => Ok(None),
+    }
+}
 
 /// Calls the guest. The caller has checked that the component exports `call.capability()`.
 pub async fn dispatch(
-    exports: &Exports,
+    exports: &Indices,
     store: &mut Store<HostState>,
     instance: &Instance,
     call: Call,
@@ -115,6 +124,10 @@ pub async fn dispatch(
                 .await?,
             Reply::SsoUser,
         ),
+        LoginUrl { user_id, target } => done(
+            guest!(identity).call_login_url(&mut *store, &user_id, target.as_deref()).await?,
+            Reply::Url,
+        ),
         ListRoles {} => done(guest!(roles).call_list_roles(&mut *store).await?, Reply::Roles),
         CreateRole { name } => done(guest!(roles).call_create_role(&mut *store, &name).await?, Reply::Role),
         ListRoleMembers { role_id: id } => done(guest!(roles).call_list_members(&mut *store, &id).await?, Reply::Members),
@@ -158,6 +171,43 @@ pub async fn dispatch(
         ),
         CancelApproval { request } => done(
             guest!(approval).call_cancel(&mut *store, &request).await?,
+            |()| Reply::Done,
+        ),
+        RemindApproval { request } => done(
+            guest!(approval).call_remind(&mut *store, &request).await?,
+            |()| Reply::Done,
+        ),
+        CreateTask { task, idempotency_key: key } => done(
+            guest!(tasks).call_create(&mut *store, &task, key.as_deref()).await?,
+            Reply::Task,
+        ),
+        GetTask { id } => done(guest!(tasks).call_get(&mut *store, &id).await?, Reply::Task),
+        UpdateTask { id, changes } => done(
+            guest!(tasks).call_update(&mut *store, &id, &changes).await?,
+            Reply::Task,
+        ),
+        MoveTask { id, target } => done(
+            guest!(tasks).call_move_to(&mut *store, &id, &target).await?,
+            Reply::Task,
+        ),
+        CompleteTask { id } => done(guest!(tasks).call_complete(&mut *store, &id).await?, Reply::Task),
+        ReopenTask { id } => done(guest!(tasks).call_reopen(&mut *store, &id).await?, Reply::Task),
+        CommentOnTask { id, text, author } => done(
+            guest!(tasks).call_comment(&mut *store, &id, &text, author.as_deref()).await?,
+            Reply::TaskComment,
+        ),
+        ListTasks { query } => done(guest!(tasks).call_list(&mut *store, &query).await?, Reply::TaskPage),
+        CreateChat { chat, idempotency_key: key } => done(
+            guest!(chats).call_create(&mut *store, &chat, key.as_deref()).await?,
+            Reply::Chat,
+        ),
+        GetChat { id } => done(guest!(chats).call_get(&mut *store, &id).await?, Reply::Chat),
+        AddChatMembers { chat_id, user_ids } => done(
+            guest!(chats).call_add_members(&mut *store, &chat_id, &user_ids).await?,
+            |()| Reply::Done,
+        ),
+        RemoveChatMembers { chat_id, user_ids } => done(
+            guest!(chats).call_remove_members(&mut *store, &chat_id, &user_ids).await?,
             |()| Reply::Done,
         ),
         Webhook { request } => done(

@@ -1,7 +1,7 @@
 //! One-line logging through the host's `log` import. The host tags each line with the connection and the call,
 //! so a connector logs only what it knows: a message and a few fields (never secrets).
 
-use crate::log::{Level, log};
+use super::log::{Level, log};
 
 pub fn debug(message: &str, fields: &[(&str, &str)]) {
     emit(Level::Debug, message, fields)

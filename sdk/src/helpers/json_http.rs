@@ -3,8 +3,8 @@
 
 use serde_json::Value;
 
-use crate::http::{self, HttpError, Method, Request};
-use crate::types::Error;
+use super::http::{self, HttpError, Method, Request};
+use super::types::Error;
 
 pub struct Response {
     pub status: u16,
@@ -109,8 +109,8 @@ impl From<HttpError> for Error {
 
 #[cfg(test)]
 mod tests {
+    use super::super::types::ErrorKind;
     use super::*;
-    use crate::types::ErrorKind;
 
     #[test]
     fn transport_failures_map_to_kinds() {

@@ -1,19 +1,21 @@
 #!/usr/bin/env bash
-# Builds the Python echo connector with componentize-py.
-#   connectors/echo-py/build.sh OUT_DIR [TEST_OUT_DIR]    (TEST_OUT_DIR is unused)
-# Writes OUT_DIR/echo-py.wasm. Uses `componentize-py` from PATH when it is the version pinned in requirements.txt;
+# Builds the Python echo connector with componentize-py: a compatibility fixture, frozen at contract 0.1.0 (every
+# future host must keep loading it), which scripts/build-connectors.sh builds into target/test-connectors.
+#   tests/connectors/v0.1.0/echo-py/build.sh TEST_OUT_DIR
+# Writes TEST_OUT_DIR/echo-py.wasm. Uses `componentize-py` from PATH when it is the version pinned in requirements.txt;
 # otherwise pip-installs that version into target/echo-py-tools/ (needs Python >= 3.9 with pip; nothing else is
-# touched). The Python bindings (`wit_world`) are generated from wit/ during the build; to read them:
+# touched). The Python bindings (`wit_world`) are generated during the build from wit/ (wit/deps/connector is a
+# symlink to the frozen contract wit/v0.1.0 at the repository root); to read them:
 #   componentize-py -d wit -w echo-py bindings /tmp/echo-py-bindings
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-root=$(cd "$here/../.." && pwd)
-out=$(realpath -m "${1:?usage: build.sh OUT_DIR [TEST_OUT_DIR]}")
+root=$(cd "$here/../../../.." && pwd)
+out=$(realpath -m "${1:?usage: build.sh TEST_OUT_DIR}")
 python=${PYTHON:-python3}
 version=$(sed -n 's/^componentize-py==\([^[:space:]]*\).*/\1/p' "$here/requirements.txt")
 [ -n "$version" ] || { echo "requirements.txt pins no componentize-py version" >&2; exit 1; }
 source "$root/scripts/unchanged.sh"
-inputs=("$here/app.py" "$here/requirements.txt" "$here/build.sh" "$here/wit/world.wit" "$root/wit")
+inputs=("$here/app.py" "$here/requirements.txt" "$here/build.sh" "$here/wit/world.wit" "$root/wit/v0.1.0")
 if unchanged "$out/echo-py.wasm" "${inputs[@]}"; then
   echo "echo-py.wasm is up to date"
   exit 0
