@@ -48,6 +48,8 @@ async fn status_routes_show_connectors_and_hide_secrets() {
             "identity",
             "messaging",
             "approval",
+            "tasks",
+            "chats",
             "webhook",
             "poll"
         ])
