@@ -68,6 +68,9 @@ async fn status_routes_show_connectors_and_hide_secrets() {
     assert_eq!(main["secrets"], json!(["token"]));
     assert_eq!(main["settings"]["greeting"], "hi");
     assert_eq!(main["connector_loaded"], true);
+    // No rate in the config: the connector's documented rate (echo's `*` hint) paces its writes.
+    assert_eq!(main["pacing"], json!({"per_second": 50.0, "from": "connector"}), "{main}");
+    assert_eq!(row["rate_hints"][0]["operation"], "*", "{row}");
 }
 
 #[tokio::test]

@@ -58,6 +58,8 @@ pub async fn connections(State(app): State<AppState>) -> Json<Value> {
                 "secrets": secrets,
                 "hosts": hosts,
                 "limits": c.limits,
+                // The write pace in force: the operator's, else the connector's documented rate, else 20/s.
+                "pacing": app.pacing(&c.name),
             })
         })
         .collect();

@@ -230,6 +230,9 @@ pub struct OutboxPolicy {
     pub concurrency: u32,
     /// Calls started per second for this connection (keep under the platform's documented QPS).
     pub rate_per_second: f64,
+    /// Whether the operator set `rate_per_second` (in `[outbox]` or the connection's): then it wins over the
+    /// connector's documented rate (its `*` rate hint), which otherwise paces the connection.
+    pub rate_set_by_operator: bool,
 }
 
 impl Default for OutboxPolicy {
@@ -243,6 +246,7 @@ impl Default for OutboxPolicy {
                 .to_vec(),
             concurrency: 4,
             rate_per_second: 20.0,
+            rate_set_by_operator: false,
         }
     }
 }
@@ -274,6 +278,7 @@ impl OutboxOverride {
             retry_on: self.retry_on.clone().unwrap_or_else(|| base.retry_on.clone()),
             concurrency: self.concurrency.unwrap_or(base.concurrency),
             rate_per_second: self.rate_per_second.unwrap_or(base.rate_per_second),
+            rate_set_by_operator: self.rate_per_second.is_some() || base.rate_set_by_operator,
         };
         if policy.max_attempts == 0 || policy.concurrency == 0 {
             bail!("outbox max_attempts and concurrency must be at least 1");

@@ -49,6 +49,8 @@ pub struct ConnectorStatus {
     pub contract: Option<&'static str>,
     pub capabilities: Vec<Capability>,
     pub hosts: Vec<String>,
+    /// The platform's documented request rates, as the connector states them.
+    pub rate_hints: Vec<qiao_contract::describe::RateHint>,
     /// `loaded`; `failed` (nothing serving); or `stale` (the file failed to load, the previous version serves).
     pub state: &'static str,
     pub error: Option<String>,
@@ -96,6 +98,7 @@ impl Registry {
                     contract: c.map(|c| c.contract),
                     capabilities: c.map(|c| c.exports.capabilities()).unwrap_or_default(),
                     hosts: c.map(|c| c.info.hosts.clone()).unwrap_or_default(),
+                    rate_hints: c.map(|c| c.info.rate_hints.clone()).unwrap_or_default(),
                     state: match (c, &file.error) {
                         (Some(_), None) => "loaded",
                         (Some(_), Some(_)) => "stale",

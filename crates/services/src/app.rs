@@ -33,6 +33,18 @@ pub struct App {
 }
 
 impl App {
+    /// How fast `connection`'s writes start now: the operator's rate, else its connector's documented one.
+    pub fn pacing(&self, connection: &str) -> crate::outbox::throttle::Rate {
+        let policy = self.runtime.connections.get(connection).map(|c| c.outbox.clone()).unwrap_or_default();
+        let connector = self
+            .runtime
+            .connections
+            .get(connection)
+            .and_then(|c| self.runtime.connectors.get(&c.connector));
+        let hints = connector.as_ref().map_or(&[][..], |c| &c.info.rate_hints[..]);
+        crate::outbox::throttle::rate(&policy, hints)
+    }
+
     /// The services of `runtime`'s connections over `db`, with default settings (the server sets its own).
     pub fn new(runtime: Arc<Runtime>, db: Arc<Db>) -> App {
         App {

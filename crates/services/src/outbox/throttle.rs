@@ -7,13 +7,42 @@ use std::time::Duration;
 use tokio::sync::{Mutex, OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
 
+use serde::Serialize;
+
 use qiao_config::OutboxPolicy;
+use qiao_contract::describe::RateHint;
+
+/// The fastest a connector's rate hint may pace a connection: a hint is the platform's documented limit, not a
+/// reason to hammer it.
+const MAX_HINTED_RATE: f64 = 1_000.0;
+
+/// How fast a connection's writes start, and who said so.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Rate {
+    pub per_second: f64,
+    /// `operator` (the config), `connector` (its `*` rate hint) or `default`.
+    pub from: &'static str,
+}
+
+/// The operator's rate when they set one; else the connector's documented rate for every write (`*`); else the
+/// default.
+pub fn rate(policy: &OutboxPolicy, hints: &[RateHint]) -> Rate {
+    let hinted = hints
+        .iter()
+        .filter(|h| h.operation == "*" && h.per_second.is_finite() && h.per_second > 0.0)
+        .map(|h| h.per_second.min(MAX_HINTED_RATE))
+        .reduce(f64::min);
+    match hinted {
+        Some(per_second) if !policy.rate_set_by_operator => Rate { per_second, from: "connector" },
+        _ if policy.rate_set_by_operator => Rate { per_second: policy.rate_per_second, from: "operator" },
+        _ => Rate { per_second: policy.rate_per_second, from: "default" },
+    }
+}
 
 pub struct Throttle {
     slots: Arc<Semaphore>,
     /// The earliest time the next call may start.
     next_start: Mutex<Instant>,
-    interval: Duration,
 }
 
 impl Throttle {
@@ -21,7 +50,6 @@ impl Throttle {
         Throttle {
             slots: Arc::new(Semaphore::new(policy.concurrency as usize)),
             next_start: Mutex::new(Instant::now()),
-            interval: Duration::from_secs_f64(1.0 / policy.rate_per_second),
         }
     }
 
@@ -35,12 +63,13 @@ impl Throttle {
         self.slots.clone().try_acquire_owned().ok()
     }
 
-    /// Waits for this call's turn under the rate.
-    pub async fn pace(&self) {
+    /// Waits for this call's turn under the rate (looked up per call: a reloaded connector may hint another).
+    pub async fn pace(&self, rate: Rate) {
+        let interval = Duration::from_secs_f64(1.0 / rate.per_second);
         let start = {
             let mut next = self.next_start.lock().await;
             let start = (*next).max(Instant::now());
-            *next = start + self.interval;
+            *next = start + interval;
             start
         };
         tokio::time::sleep_until(start).await;
@@ -59,20 +88,33 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn paces_calls_at_the_rate_and_holds_off() {
-        let t = Throttle::new(&OutboxPolicy { rate_per_second: 10.0, concurrency: 2, ..Default::default() });
+        let t = Throttle::new(&OutboxPolicy { concurrency: 2, ..Default::default() });
+        let ten = Rate { per_second: 10.0, from: "operator" };
         let begin = tokio::time::Instant::now();
         for _ in 0..5 {
-            t.pace().await;
+            t.pace(ten).await;
         }
         // Five starts at 10/s: the fifth is 400 ms after the first.
         assert_eq!(begin.elapsed().as_millis(), 400);
         t.hold_off(Duration::from_secs(2)).await;
-        t.pace().await;
+        t.pace(ten).await;
         assert!(begin.elapsed() >= Duration::from_millis(2400));
         let a = t.try_slot().unwrap();
         let _b = t.try_slot().unwrap();
         assert!(t.try_slot().is_none());
         drop(a);
         assert_eq!(t.free(), 1);
+    }
+
+    #[test]
+    fn the_operators_rate_wins_then_the_connectors_then_the_default() {
+        let hint = |operation: &str, per_second: f64| RateHint { operation: operation.into(), per_second, source: String::new() };
+        let default = OutboxPolicy::default();
+        let hints = [hint("send", 5.0), hint("*", 8.0), hint("*", 12.0), hint("*", f64::NAN), hint("*", -1.0)];
+        assert_eq!(rate(&default, &hints), Rate { per_second: 8.0, from: "connector" });
+        assert_eq!(rate(&default, &[hint("send", 5.0)]), Rate { per_second: 20.0, from: "default" });
+        assert_eq!(rate(&default, &[hint("*", 1e9)]).per_second, MAX_HINTED_RATE);
+        let set = OutboxPolicy { rate_per_second: 3.0, rate_set_by_operator: true, ..Default::default() };
+        assert_eq!(rate(&set, &hints), Rate { per_second: 3.0, from: "operator" });
     }
 }

@@ -117,7 +117,7 @@ async fn run(app: &App, op: OperationRow) -> Result<()> {
         write.set_idempotency_key(format!("qiao-op-{}", op.id));
     }
     let throttle = app.outbox.throttle(&op.connection).clone();
-    throttle.pace().await;
+    throttle.pace(app.pacing(&op.connection)).await;
     let outcome = app.runtime.call(&op.connection, write.clone()).await;
     let error = match outcome {
         Ok(reply) => match (write::moved_approval(&write, &reply), write::render(&write, reply)) {
