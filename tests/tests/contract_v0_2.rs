@@ -49,15 +49,6 @@ fn kind(body: &Value) -> &str {
     body["error"]["details"]["kind"].as_str().unwrap_or_default()
 }
 
-/// An expectation a known host bug breaks today (each is described in a NOTE where it is used): reported on
-/// stderr rather than failing, so the rest of the test still runs. Once the bug is fixed, the call becomes an
-/// `assert!` again.
-fn known_bug(holds: bool, expectation: &str, got: &Value) {
-    if !holds {
-        eprintln!("KNOWN BUG, not failing the test: expected that {expectation}; got {got}");
-    }
-}
-
 /// `(status, error code)` of an answer, to assert both at once.
 fn refusal(answer: &(u16, Value)) -> (u16, &str) {
     (answer.0, code(&answer.1))
@@ -227,6 +218,8 @@ async fn a_task_lives_its_whole_lifecycle() {
     );
     assert_eq!(patched["assignees"], json!([]), "an empty list replaces too");
     assert_eq!(patched["description"], Value::Null, "description cleared");
+    let (status, refused) = qiao.patch(&format!("{ECHO}/tasks/{id}"), json!({ "extra": null })).await;
+    assert_eq!(status, 400, "extra: null would drop every platform field: {refused}");
     let before = patched["updated_ms"].as_u64().unwrap();
     let (status, same) = qiao.patch(&format!("{ECHO}/tasks/{id}"), json!({})).await;
     assert_eq!(status, 200, "{same}");
@@ -1132,9 +1125,8 @@ async fn approvals_can_be_reminded_on_0_2_0_only() {
     let (status, body) = qiao.post(&format!("{ECHO}/approvals/{id}/remind"), json!({})).await;
     assert_eq!(status, 204, "all pending tasks when none named: {body}");
 
-    // NOTE (host gap, see the report): `moved_approval` (crates/services/src/outbox/write.rs) does not count a
-    // remind as a write that moves the approval, so the stored view is not marked stale and a plain GET answers
-    // the view cached before the remind. `refresh=true` asks the connector.
+    // A remind moves the approval's stored view out of date, so a plain GET asks the connector again and agrees
+    // with `refresh=true`.
     let (_, cached) = qiao.get(&format!("{ECHO}/approvals/{id}")).await;
     let (status, after) = qiao.get(&format!("{ECHO}/approvals/{id}?refresh=true")).await;
     assert_eq!(status, 200, "{after}");
@@ -1157,11 +1149,9 @@ async fn approvals_can_be_reminded_on_0_2_0_only() {
         (&Value::Null, &Value::Null)
     );
     assert_eq!(after["status"], "pending", "a reminder decides nothing");
-    // BUG (host): turn this `known_bug` back into an assert once fixed (see NOTE above).
-    known_bug(
-        cached["extra"] == after["extra"],
-        "after a remind, GET (without refresh) shows the reminders: the remind must mark the stored view stale",
-        &cached,
+    assert_eq!(
+        cached["extra"], after["extra"],
+        "after a remind, GET (without refresh) shows the reminders: the remind marks the stored view stale"
     );
 
     let answer = qiao
@@ -1200,20 +1190,14 @@ async fn approvals_can_be_reminded_on_0_2_0_only() {
         .await;
     assert_eq!(refusal(&answer), (501, "older_contract"), "{}", answer.1);
     assert!(message(&answer.1).contains("0.1.0"), "{}", answer.1);
-    // NOTE (host gap, see the report): a remind on a 0.1.0 connector is queued and fails when attempted,
-    // rather than being refused before it is queued (the unused `Runtime::check_call` would do that).
+    // Refused before it is queued, as tasks and chats are.
     let (status, queued) = qiao
         .post(
             &format!("{LEGACY}/approvals/{legacy_id}/remind?wait=0"),
             json!({ "comment": "y" }),
         )
         .await;
-    // BUG (host): turn this `known_bug` back into an assert once fixed (see NOTE above).
-    known_bug(
-        (status, code(&queued)) == (501, "older_contract"),
-        "a remind on a 0.1.0 connector is refused (501 older_contract) before it is queued, as tasks and chats are",
-        &queued,
-    );
+    assert_eq!((status, code(&queued)), (501, "older_contract"), "{queued}");
 }
 
 // ---------------------------------------------------------------------------------------------------------------

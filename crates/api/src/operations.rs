@@ -111,7 +111,7 @@ pub async fn enqueue(
     options: &WriteOptions,
 ) -> Result<OperationRow, ApiError> {
     // Fail fast on what no retry can fix: an unknown connection, or a connector without the capability.
-    app.runtime.check_callable(connection, write.capability())?;
+    app.runtime.check_call(connection, &write)?;
     if let Some(header) = options.key.clone() {
         match write.idempotency_key().map(str::to_string) {
             Some(body) if body != header => {

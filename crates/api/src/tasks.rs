@@ -1,7 +1,8 @@
 //! `/v1/connections/{c}/tasks`: tasks and to-dos (Feishu tasks, DingTalk to-dos, Jira issues...). Reads go to
 //! the connector at once; every change is a write through the outbox.
 //!
-//! In a PATCH a field left out is kept, `null` removes it, and a value sets it; lists replace the whole list.
+//! In a PATCH a field left out is kept, `null` removes it, and a value sets it; lists replace the whole list;
+//! `extra` is merged key by key (a key set to `null` removes that platform field).
 
 use axum::Json;
 use axum::extract::{Path, Query, State};
@@ -124,6 +125,8 @@ pub struct UpdateBody {
     assignees: Option<Vec<String>>,
     followers: Option<Vec<String>>,
     labels: Option<Vec<String>>,
+    /// Merged key by key into the platform fields; a key set to `null` removes that field.
+    #[serde(default, deserialize_with = "present")]
     extra: Option<Value>,
 }
 
@@ -140,6 +143,11 @@ pub async fn update(
     check_text("description", b.description.as_ref().and_then(|d| d.as_deref()))?;
     check_people("assignees", b.assignees.as_deref().unwrap_or_default())?;
     check_people("followers", b.followers.as_deref().unwrap_or_default())?;
+    if b.extra == Some(Value::Null) {
+        return Err(ApiError::bad_request(
+            "extra: null would remove every platform field; set each key to remove to null instead",
+        ));
+    }
     let changes = TaskChanges {
         title: b.title,
         description: match b.description {

@@ -16,6 +16,7 @@ pub fn moved_approval(write: &Call, reply: &Reply) -> Option<(String, Option<Str
         }
         (Call::ActOnApproval { request }, _) => Some((request.instance_id.clone(), request.template.clone())),
         (Call::CancelApproval { request }, _) => Some((request.instance_id.clone(), request.template.clone())),
+        (Call::RemindApproval { request }, _) => Some((request.instance_id.clone(), request.template.clone())),
         _ => None,
     }
 }
