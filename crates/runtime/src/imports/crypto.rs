@@ -188,4 +188,67 @@ mod tests {
         assert!(aes256_cbc_encrypt(&key[..16], &iv, b"hello", Padding::Pkcs7).is_err());
         assert!(aes256_cbc_decrypt(&[8u8; 32], &iv, &ct, Padding::Pkcs7).is_err());
     }
+
+    /// The key forms made by pyca `cryptography` (tests/vectors/make_rsa_vectors.py), each padding: decrypted by
+    /// OpenSSL, an implementation independent of the host's, and by the `rsa` crate with the private key.
+    #[test]
+    fn rsa_encryption_decrypts_with_openssl_for_every_key_form_and_padding() {
+        use base64::Engine;
+        use rsa::RsaPrivateKey;
+        use rsa::pkcs8::DecodePrivateKey;
+        let vectors: serde_json::Value =
+            serde_json::from_str(include_str!("../../../../tests/vectors/rsa.json")).unwrap();
+        let text = |k: &str| vectors[k].as_str().unwrap().to_string();
+        let private = RsaPrivateKey::from_pkcs8_pem(&text("private_pkcs8_pem")).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let key_file = dir.path().join("key.pem");
+        std::fs::write(&key_file, text("private_pkcs8_pem")).unwrap();
+        let der = base64::engine::general_purpose::STANDARD.decode(text("spki_der_b64")).unwrap();
+        let forms = [text("spki_pem").into_bytes(), der, text("pkcs1_pem").into_bytes()];
+        for (padding, openssl_opts, decrypt) in [
+            (RsaPadding::Pkcs1v15, vec!["rsa_padding_mode:pkcs1"], 0),
+            (
+                RsaPadding::OaepSha256,
+                vec!["rsa_padding_mode:oaep", "rsa_oaep_md:sha256", "rsa_mgf1_md:sha256"],
+                1,
+            ),
+        ] {
+            for key in &forms {
+                let secret = "e-cology secret 泛微";
+                let sealed = rsa_encrypt(key, secret.as_bytes(), padding).unwrap();
+                assert_eq!(sealed.len(), 256, "a 2048-bit key makes 256-byte blocks");
+                let opened = match decrypt {
+                    0 => private.decrypt(Pkcs1v15Encrypt, &sealed).unwrap(),
+                    _ => private.decrypt(Oaep::new::<Sha256>(), &sealed).unwrap(),
+                };
+                assert_eq!(opened, secret.as_bytes());
+                let sealed_file = dir.path().join("sealed.bin");
+                std::fs::write(&sealed_file, &sealed).unwrap();
+                let mut openssl = std::process::Command::new("openssl");
+                openssl.args(["pkeyutl", "-decrypt", "-inkey"]).arg(&key_file).arg("-in").arg(&sealed_file);
+                for opt in &openssl_opts {
+                    openssl.args(["-pkeyopt", opt]);
+                }
+                let out = openssl.output().expect("openssl on PATH (the reference implementation)");
+                assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+                assert_eq!(out.stdout, secret.as_bytes(), "{padding:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn rsa_refuses_bad_keys_and_long_messages() {
+        use rsa::pkcs8::EncodePublicKey;
+        let small = rsa::RsaPrivateKey::new(&mut rsa::rand_core::OsRng, 512).unwrap();
+        let small = small.to_public_key().to_public_key_der().unwrap();
+        let e = rsa_encrypt(small.as_bytes(), b"x", RsaPadding::Pkcs1v15).unwrap_err();
+        assert!(e.contains("512 bits") && e.contains("1024 to 8192"), "{e}");
+        let e = rsa_encrypt(b"not a key", b"x", RsaPadding::Pkcs1v15).unwrap_err();
+        assert!(e.contains("not an RSA public key"), "{e}");
+        let vectors: serde_json::Value =
+            serde_json::from_str(include_str!("../../../../tests/vectors/rsa.json")).unwrap();
+        let key = vectors["spki_pem"].as_str().unwrap().as_bytes();
+        let e = rsa_encrypt(key, &[0u8; 300], RsaPadding::OaepSha256).unwrap_err();
+        assert!(e.contains("300 bytes is too long"), "{e}");
+    }
 }
