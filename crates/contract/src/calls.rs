@@ -110,7 +110,9 @@ operations! {
 
 /// Fields added to the contract's records since 0.1.0 that serde cannot default by itself (it does `Option`s):
 /// where each sits in a stored call, and what a call stored before it was added means.
-const ADDED_SINCE_V0_1_0: &[(&str, &[&str], fn() -> serde_json::Value)] = &[
+type AddedField = (&'static str, &'static [&'static str], fn() -> serde_json::Value);
+
+const ADDED_SINCE_V0_1_0: &[AddedField] = &[
     ("create_user", &["fields", "clear"], || serde_json::json!([])),
     ("update_user", &["fields", "clear"], || serde_json::json!([])),
     ("send", &["message", "mentions"], || serde_json::json!({"users": [], "everyone": false})),

@@ -119,7 +119,7 @@ fn bench(c: &mut Criterion) {
                 headers: vec![],
                 body: body.clone(),
             };
-            match qiao.call("bench", Call::Webhook { request: request }).await {
+            match qiao.call("bench", Call::Webhook { request }).await {
                 Ok(Reply::Webhook(outcome)) => outcome,
                 _ => panic!("call failed"),
             }

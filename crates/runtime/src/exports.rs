@@ -54,15 +54,15 @@ pub mod v0_2_0 {
 
 /// A component's exports, in the bindings of its contract version.
 pub enum Exports {
-    V0_1_0(v0_1_0::Indices),
-    V0_2_0(v0_2_0::Indices),
+    V0_1_0(Box<v0_1_0::Indices>),
+    V0_2_0(Box<v0_2_0::Indices>),
 }
 
 impl Exports {
     pub fn detect(pre: &InstancePre<HostState>, version: &str) -> Result<Exports> {
         Ok(match version {
-            "0.1.0" => Exports::V0_1_0(v0_1_0::Indices::detect(pre)?),
-            "0.2.0" => Exports::V0_2_0(v0_2_0::Indices::detect(pre)?),
+            "0.1.0" => Exports::V0_1_0(Box::new(v0_1_0::Indices::detect(pre)?)),
+            "0.2.0" => Exports::V0_2_0(Box::new(v0_2_0::Indices::detect(pre)?)),
             other => anyhow::bail!("no bindings for contract version {other}"),
         })
     }
