@@ -36,3 +36,45 @@ pub use v0_2_0::*;
 pub use wit_bindgen;
 
 include!(concat!(env!("OUT_DIR"), "/export_bindings.rs"));
+
+/// Writes `mod clearable` into a connector exporting `identity` (0.2.0): the user fields an update may clear,
+/// by the REST API's names, and the check every connector makes first. A macro because the `identity` types are
+/// generated in each connector's own bindings (`crate::exports::qiao::connector::identity`).
+#[macro_export]
+#[allow(clippy::crate_in_macro_def)] // `crate` here is the connector, where its bindings are.
+macro_rules! user_fields {
+    () => {
+        pub(crate) mod clearable {
+            use crate::exports::qiao::connector::identity::{UserField, UserFields};
+
+            /// The field as Qiao's REST API names it (`employee_no`).
+            pub fn name(field: UserField) -> &'static str {
+                match field {
+                    UserField::Mobile => "mobile",
+                    UserField::Email => "email",
+                    UserField::Title => "title",
+                    UserField::EmployeeNo => "employee_no",
+                    UserField::ManagerId => "manager_id",
+                }
+            }
+
+            pub fn is_set(fields: &UserFields, field: UserField) -> bool {
+                match field {
+                    UserField::Mobile => fields.mobile.is_some(),
+                    UserField::Email => fields.email.is_some(),
+                    UserField::Title => fields.title.is_some(),
+                    UserField::EmployeeNo => fields.employee_no.is_some(),
+                    UserField::ManagerId => fields.manager_id.is_some(),
+                }
+            }
+
+            /// Setting a field and clearing it in one call has no meaning: `invalid-input`, before anything changes.
+            pub fn refuse_set_and_cleared(fields: &UserFields) -> Result<(), $crate::Error> {
+                match fields.clear.iter().find(|&&f| is_set(fields, f)) {
+                    Some(&field) => Err($crate::Error::invalid_input(format!("{} is both set and cleared", name(field)))),
+                    None => Ok(()),
+                }
+            }
+        }
+    };
+}

@@ -1,5 +1,6 @@
 //! The directory (old API `/topapi/v2/...`) and sign-in: the in-app auth code (免登) and the web OAuth2 flow.
 
+use crate::clearable;
 use qiao_sdk::http::Method;
 use qiao_sdk::text::urlencode;
 use qiao_sdk::{Error, ErrorKind, json_object, require_config};
@@ -191,26 +192,10 @@ fn user_body(fields: &UserFields) -> Result<Map<String, Value>, Error> {
     Ok(body)
 }
 
-/// A user field as Qiao's API names it.
-fn field_name(field: UserField) -> &'static str {
-    match field {
-        UserField::Mobile => "mobile",
-        UserField::Email => "email",
-        UserField::Title => "title",
-        UserField::EmployeeNo => "employee_no",
-        UserField::ManagerId => "manager_id",
-    }
-}
-
 /// The fields to clear, checked before any request: one also set is `invalid-input`; one DingTalk cannot empty
 /// is `unsupported`, naming it.
 fn check_clear(fields: &UserFields) -> Result<(), Error> {
-    if let Some(&field) = fields.clear.iter().find(|&&f| is_set(fields, f)) {
-        return Err(Error::invalid_input(format!(
-            "{} is both set and cleared",
-            field_name(field)
-        )));
-    }
+    clearable::refuse_set_and_cleared(fields)?;
     for &field in &fields.clear {
         let reason = match field {
             UserField::ManagerId => continue,
@@ -221,20 +206,10 @@ fn check_clear(fields: &UserFields) -> Result<(), Error> {
         };
         return Err(Error::unsupported(format!(
             "cannot clear {}: {reason}",
-            field_name(field)
+            clearable::name(field)
         )));
     }
     Ok(())
-}
-
-fn is_set(fields: &UserFields, field: UserField) -> bool {
-    match field {
-        UserField::Mobile => fields.mobile.is_some(),
-        UserField::Email => fields.email.is_some(),
-        UserField::Title => fields.title.is_some(),
-        UserField::EmployeeNo => fields.employee_no.is_some(),
-        UserField::ManagerId => fields.manager_id.is_some(),
-    }
 }
 
 /// The direct children of a department, each read with `department/get` for what `listsub` leaves out (`order`).

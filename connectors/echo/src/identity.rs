@@ -3,6 +3,7 @@
 //! kv keys: `dept:{id}` and `user:{id}` records; `dept-children:{id}` and `dept-users:{id}` id lists;
 //! `dept-code:{code}`, `mobile:{m}`, `email:{e}` → id lookups; `dept-seq`, `user-seq` counters.
 
+use crate::clearable;
 use qiao_sdk::text::{hex, urlencode};
 use qiao_sdk::{Error, crypto, json_kv};
 
@@ -387,22 +388,7 @@ fn free_code(code: Option<String>) -> Result<Option<String>, Error> {
 
 /// Setting a field and clearing it in the same call has no meaning: refused before anything changes.
 fn check_clear(fields: &UserFields) -> Result<(), Error> {
-    for &field in &fields.clear {
-        let set = match field {
-            UserField::Mobile => fields.mobile.is_some(),
-            UserField::Email => fields.email.is_some(),
-            UserField::Title => fields.title.is_some(),
-            UserField::EmployeeNo => fields.employee_no.is_some(),
-            UserField::ManagerId => fields.manager_id.is_some(),
-        };
-        if set {
-            return Err(Error::invalid_input(format!(
-                "{} is both set and cleared",
-                field_name(field)
-            )));
-        }
-    }
-    Ok(())
+    clearable::refuse_set_and_cleared(fields)
 }
 
 fn clear(user: &mut StoredUser, field: UserField) {
@@ -415,13 +401,3 @@ fn clear(user: &mut StoredUser, field: UserField) {
     }
 }
 
-/// The contract's name for the field, as the caller wrote it.
-fn field_name(field: UserField) -> &'static str {
-    match field {
-        UserField::Mobile => "mobile",
-        UserField::Email => "email",
-        UserField::Title => "title",
-        UserField::EmployeeNo => "employee-no",
-        UserField::ManagerId => "manager-id",
-    }
-}

@@ -29,6 +29,7 @@ qiao_sdk::export_bindings!(
         export qiao:connector/poll@0.2.0;
     }"
 );
+qiao_sdk::user_fields!();
 
 use exports::qiao::connector::describe::{ConfigField, Info, RateHint};
 use exports::qiao::connector::poll::Batch;

@@ -12,6 +12,7 @@
 //! directory planner compares mobiles normalised (no spaces or dashes, no `+86` before a mainland number), so it
 //! sees no change either way; the connector passes Feishu's form through as it is.
 
+use crate::clearable;
 use qiao_sdk::http::Method;
 use qiao_sdk::{Error, ErrorKind, json_object, required};
 use serde_json::{Map, Value, json};
@@ -95,38 +96,10 @@ fn department_body(fields: &DepartmentFields) -> Result<Map<String, Value>, Erro
     Ok(body)
 }
 
-/// A user field as Qiao's API names it.
-fn field_name(field: UserField) -> &'static str {
-    match field {
-        UserField::Mobile => "mobile",
-        UserField::Email => "email",
-        UserField::Title => "title",
-        UserField::EmployeeNo => "employee_no",
-        UserField::ManagerId => "manager_id",
-    }
-}
-
-fn is_set(fields: &UserFields, field: UserField) -> bool {
-    match field {
-        UserField::Mobile => fields.mobile.is_some(),
-        UserField::Email => fields.email.is_some(),
-        UserField::Title => fields.title.is_some(),
-        UserField::EmployeeNo => fields.employee_no.is_some(),
-        UserField::ManagerId => fields.manager_id.is_some(),
-    }
-}
-
 /// Empties the fields of `clear` the way Feishu's PATCH takes it, an empty string. A field both set and cleared
 /// is `invalid-input`; the mobile cannot be emptied (`unsupported`): every Feishu user has one.
 fn clear_fields(body: &mut Map<String, Value>, fields: &UserFields) -> Result<(), Error> {
-    for &field in &fields.clear {
-        if is_set(fields, field) {
-            return Err(Error::invalid_input(format!(
-                "{} is both set and cleared",
-                field_name(field)
-            )));
-        }
-    }
+    clearable::refuse_set_and_cleared(fields)?;
     for &field in &fields.clear {
         let key = match field {
             UserField::Mobile => {

@@ -4,6 +4,7 @@
 //! data that bills refer to. Ids are the `FNumber` (the user account for `SEC_User`). No sign-in: K3Cloud is not
 //! an identity provider.
 
+use crate::clearable;
 use qiao_sdk::{Error, ErrorKind, config, json_object, required};
 use serde_json::{Map, Value, json};
 
@@ -218,27 +219,6 @@ fn number_required(e: Error) -> Error {
     }
 }
 
-/// A user field as Qiao's API names it.
-fn field_name(field: UserField) -> &'static str {
-    match field {
-        UserField::Mobile => "mobile",
-        UserField::Email => "email",
-        UserField::Title => "title",
-        UserField::EmployeeNo => "employee_no",
-        UserField::ManagerId => "manager_id",
-    }
-}
-
-fn is_set(fields: &UserFields, field: UserField) -> bool {
-    match field {
-        UserField::Mobile => fields.mobile.is_some(),
-        UserField::Email => fields.email.is_some(),
-        UserField::Title => fields.title.is_some(),
-        UserField::EmployeeNo => fields.employee_no.is_some(),
-        UserField::ManagerId => fields.manager_id.is_some(),
-    }
-}
-
 /// Empties the fields of `clear` the way Save takes it: an empty value, named in `NeedUpDateFields` like every
 /// field of an update. A field both set and cleared is `invalid-input`. The employee number is the row's number
 /// (`FNumber`, or `FUserAccount` for system users), which K3Cloud requires: `unsupported`. A field the form does
@@ -248,12 +228,7 @@ fn clear_fields(
     model: &mut Map<String, Value>,
     fields: &UserFields,
 ) -> Result<(), Error> {
-    if let Some(&field) = fields.clear.iter().find(|&&c| is_set(fields, c)) {
-        return Err(Error::invalid_input(format!(
-            "{} is both set and cleared",
-            field_name(field)
-        )));
-    }
+    clearable::refuse_set_and_cleared(fields)?;
     for &field in &fields.clear {
         let key = match field {
             UserField::Mobile => Some(f.mobile),

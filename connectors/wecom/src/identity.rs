@@ -1,6 +1,7 @@
 //! The directory (`department/*`, `user/*`) and sign-in: WeCom's OAuth2 in the client or by QR code on the web,
 //! `auth/getuserinfo` for the code, and `auth/getuserdetail` for mobile and email when a user ticket comes back.
 
+use crate::clearable;
 use qiao_sdk::text::urlencode;
 use qiao_sdk::{Error, config, json_object, logging};
 use serde_json::{Map, Value, json};
@@ -151,38 +152,12 @@ fn code_id(code: &str) -> Option<u32> {
     code.trim().parse().ok().filter(|id| *id > 0)
 }
 
-/// A user field as Qiao's API names it.
-fn field_name(field: UserField) -> &'static str {
-    match field {
-        UserField::Mobile => "mobile",
-        UserField::Email => "email",
-        UserField::Title => "title",
-        UserField::EmployeeNo => "employee_no",
-        UserField::ManagerId => "manager_id",
-    }
-}
-
-fn is_set(fields: &UserFields, field: UserField) -> bool {
-    match field {
-        UserField::Mobile => fields.mobile.is_some(),
-        UserField::Email => fields.email.is_some(),
-        UserField::Title => fields.title.is_some(),
-        UserField::EmployeeNo => fields.employee_no.is_some(),
-        UserField::ManagerId => fields.manager_id.is_some(),
-    }
-}
-
 /// Empties the fields of `clear` the way `user/update` takes it: an empty value, an empty leader list, an empty
 /// text in the employee-number custom field. A field both set and cleared is `invalid-input`. WeCom itself
 /// refuses to leave a member with neither mobile nor email (60129).
 fn clear_fields(body: &mut Map<String, Value>, fields: &UserFields) -> Result<(), Error> {
+    clearable::refuse_set_and_cleared(fields)?;
     for &field in &fields.clear {
-        if is_set(fields, field) {
-            return Err(Error::invalid_input(format!(
-                "{} is both set and cleared",
-                field_name(field)
-            )));
-        }
         let (key, empty) = match field {
             UserField::Mobile => ("mobile", json!("")),
             UserField::Email => ("email", json!("")),
