@@ -1,13 +1,18 @@
 //! One connector call through the host — fresh sandboxed instance, call, return — next to the same logic called
 //! natively in Rust, so the cost of isolation is a ratio measured on the same machine in the same run.
 //!
-//! Needs `target/connectors/echo.wasm` (`scripts/build-connectors.sh`). Run: `cargo bench -p qiao-runtime --bench call`.
+//! Each call also goes to the echo frozen at contract 0.1.0, beside the latest echo: the cost of serving an older
+//! connector through its converting dispatch, as a ratio to the same call on the latest contract.
+//!
+//! Needs `target/connectors/echo.wasm` and `target/test-connectors/echo-v0.1.0.wasm` (`scripts/build-connectors.sh`).
+//! Run: `cargo bench -p qiao-runtime --bench call`.
 
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
 
 use criterion::{Criterion, criterion_group, criterion_main};
+use qiao_contract::bindings::identity::UserFields;
 use qiao_contract::bindings::webhook::Request;
 use qiao_contract::calls::{Call, Reply};
 use qiao_config::Connection;
@@ -16,28 +21,28 @@ use qiao_runtime::Runtime;
 use qiao_runtime::kv::MemoryKv;
 use sha2::{Digest, Sha256};
 
+/// The connection on the latest echo, and the one on the echo frozen at contract 0.1.0.
+const LATEST: &str = "bench";
+const V0_1_0: &str = "bench-v0-1-0";
+
 fn runtime(rt: &tokio::runtime::Runtime, dir: &Path) -> Arc<Runtime> {
-    let wasm = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/connectors/echo.wasm");
-    assert!(
-        wasm.exists(),
-        "build the connectors first: scripts/build-connectors.sh"
-    );
+    let target = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target");
     let connectors_dir = dir.join("connectors");
     std::fs::create_dir_all(&connectors_dir).unwrap();
-    std::fs::copy(&wasm, connectors_dir.join("echo.wasm")).unwrap();
     // Signed at build time (scripts/sign-connectors.sh; `make bench` runs it), and the build key trusted: the
     // default [trust] policy is require.
-    let build_pub = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/signing/qiao-build.pub");
     let sign_first = "sign the connectors first: scripts/sign-connectors.sh target/release/qiao";
-    std::fs::copy(
-        wasm.with_extension("wasm.sig"),
-        connectors_dir.join("echo.wasm.sig"),
-    )
-    .expect(sign_first);
-    let build_key = qiao_trust::read_public_key_file(&build_pub).expect(sign_first);
-    let connection = Connection {
-        name: "bench".into(),
-        connector: "echo".into(),
+    for wasm in [target.join("connectors/echo.wasm"), target.join("test-connectors/echo-v0.1.0.wasm")] {
+        assert!(wasm.exists(), "build the connectors first: scripts/build-connectors.sh ({})", wasm.display());
+        let name = wasm.file_name().unwrap();
+        std::fs::copy(&wasm, connectors_dir.join(name)).unwrap();
+        let sig = format!("{}.sig", name.to_string_lossy());
+        std::fs::copy(wasm.with_extension("wasm.sig"), connectors_dir.join(sig)).expect(sign_first);
+    }
+    let build_key = qiao_trust::read_public_key_file(&target.join("signing/qiao-build.pub")).expect(sign_first);
+    let connection = |name: &str, connector: &str| Connection {
+        name: name.into(),
+        connector: connector.into(),
         values: HashMap::from([("api_base".into(), "https://echo.invalid".into())]),
         ..Default::default()
     };
@@ -46,14 +51,14 @@ fn runtime(rt: &tokio::runtime::Runtime, dir: &Path) -> Arc<Runtime> {
         engine,
         Some(dir.join("compiled")),
         connectors_dir,
-        vec![connection],
+        vec![connection(LATEST, "echo"), connection(V0_1_0, "echo-v0-1-0")],
         Arc::new(MemoryKv::default()),
     )
     .unwrap();
     runtime.connectors.trust.publishers = [("qiao-build".to_string(), build_key)].into();
     let runtime = Arc::new(runtime);
     rt.block_on(qiao_runtime::connectors::rescan(&runtime));
-    assert!(runtime.connectors.get("echo").is_some());
+    assert!(runtime.connectors.get("echo").is_some() && runtime.connectors.get("echo-v0-1-0").is_some());
     runtime
 }
 
@@ -93,38 +98,62 @@ fn bench(c: &mut Criterion) {
     group.bench_function("native", |b| {
         b.iter(|| native_authorize_url(&config, "https://oa.example/cb?x=1", "s1"))
     });
-    group.bench_function("through_host", |b| {
-        b.to_async(&rt).iter(|| async {
-            let call = Call::SsoAuthorizeUrl {
-                redirect_uri: "https://oa.example/cb?x=1".into(),
-                state: "s1".into(),
-                flow: None,
-            };
-            match qiao.call("bench", call).await {
-                Ok(Reply::Url(url)) => url,
-                _ => panic!("call failed"),
-            }
-        })
-    });
+    for (name, connection) in [("through_host", LATEST), ("through_host_v0_1_0", V0_1_0)] {
+        group.bench_function(name, |b| {
+            b.to_async(&rt).iter(|| async {
+                let call = Call::SsoAuthorizeUrl {
+                    redirect_uri: "https://oa.example/cb?x=1".into(),
+                    state: "s1".into(),
+                    flow: None,
+                };
+                match qiao.call(connection, call).await {
+                    Ok(Reply::Url(url)) => url,
+                    _ => panic!("call failed"),
+                }
+            })
+        });
+    }
     group.finish();
 
     let mut group = c.benchmark_group("webhook_1k");
     group.bench_function("native", |b| b.iter(|| native_webhook(&body)));
-    group.bench_function("through_host", |b| {
-        b.to_async(&rt).iter(|| async {
-            let request = Request {
-                method: "POST".into(),
-                path: "/".into(),
-                query: String::new(),
-                headers: vec![],
-                body: body.clone(),
-            };
-            match qiao.call("bench", Call::Webhook { request }).await {
-                Ok(Reply::Webhook(outcome)) => outcome,
-                _ => panic!("call failed"),
-            }
-        })
-    });
+    for (name, connection) in [("through_host", LATEST), ("through_host_v0_1_0", V0_1_0)] {
+        group.bench_function(name, |b| {
+            b.to_async(&rt).iter(|| async {
+                let request = Request {
+                    method: "POST".into(),
+                    path: "/".into(),
+                    query: String::new(),
+                    headers: vec![],
+                    body: body.clone(),
+                };
+                match qiao.call(connection, Call::Webhook { request }).await {
+                    Ok(Reply::Webhook(outcome)) => outcome,
+                    _ => panic!("call failed"),
+                }
+            })
+        });
+    }
+    group.finish();
+
+    // A record-heavy answer: on 0.1.0 the user crosses the version boundary field by field (`same_shape`).
+    let mut group = c.benchmark_group("get_user");
+    for (name, connection) in [("through_host", LATEST), ("through_host_v0_1_0", V0_1_0)] {
+        let fields: UserFields = serde_json::from_value(serde_json::json!({
+            "id": "u1", "name": "Li Lei", "mobile": "13900000001", "email": "li@example.com", "title": "CTO",
+            "employee_no": "E001", "department_ids": ["1"], "manager_id": null, "extra": null, "clear": []
+        }))
+        .unwrap();
+        rt.block_on(qiao.call(connection, Call::CreateUser { fields, idempotency_key: None })).expect("user created");
+        group.bench_function(name, |b| {
+            b.to_async(&rt).iter(|| async {
+                match qiao.call(connection, Call::GetUser { id: "u1".into() }).await {
+                    Ok(Reply::User(user)) => user,
+                    _ => panic!("call failed"),
+                }
+            })
+        });
+    }
     group.finish();
 }
 
