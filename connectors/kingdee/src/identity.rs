@@ -396,13 +396,14 @@ impl Guest for Kingdee {
             .ok_or_else(|| Error::not_found(format!("no {} with {field} {value}", f.id)))
     }
 
-    /// The number is the `id` (or `employee_no`) given, else K3Cloud's coding rule.
+    /// The number is the `employee_no` given (the row's number is the employee number: it reads back as both
+    /// `id` and `employee_no`), else the `id` given, else K3Cloud's coding rule.
     fn create_user(fields: UserFields, _idempotency_key: Option<String>) -> Result<User, Error> {
         let f = user_form();
         required(fields.name.as_deref().unwrap_or_default(), "name")?;
         let mut model = user_model(&f, &fields)?;
         model.insert("FID".into(), json!(0));
-        if let Some(number) = fields.id.as_ref().or(fields.employee_no.as_ref()) {
+        if let Some(number) = fields.employee_no.as_ref().or(fields.id.as_ref()) {
             model.insert(f.number.into(), json!(number));
         }
         let number = save(&f.id, model, vec![])?;

@@ -1312,27 +1312,26 @@ impl<'a> Planner<'a> {
             ),
         ];
         for (field, get, get_user, normalize) in keys {
-            let Some(source) = key(get(person).as_deref(), normalize) else {
-                continue;
-            };
-            let platform = key(get_user(user).as_deref(), normalize);
+            let source = key(get(person).as_deref(), normalize);
             let was = synced
                 .and_then(|s| key(get(s).as_deref(), normalize))
                 .map(Some);
+            // A value the directory no longer has is emptied only if Qiao synced one: a value the platform holds
+            // that the enterprise never gave (set by hand there) is not the directory's to remove.
+            if source.is_none() && was.is_none() {
+                continue;
+            }
+            let platform = key(get_user(user).as_deref(), normalize);
+            let removed = source.is_none();
             let show = || {
                 (
                     Value::text(get_user(user).as_deref()),
                     Value::text(synced.and_then(|s| get(s).as_deref())),
-                    Value::text(get(person).as_deref()),
+                    // Blank is no value: emptied, not set to spaces.
+                    Value::text(get(person).as_deref().filter(|_| !removed)),
                 )
             };
-            self.field(
-                object,
-                field,
-                (platform, was, Some(source)),
-                show,
-                &mut changes,
-            );
+            self.field(object, field, (platform, was, source), show, &mut changes);
         }
 
         if !person.department_ids.is_empty() {
@@ -1382,22 +1381,28 @@ impl<'a> Planner<'a> {
             }
         }
 
-        if let Some(manager) = self.manager(person) {
+        // As for the fields above, a manager is removed only where Qiao synced one.
+        let was = synced
+            .and_then(|s| s.manager_id.as_deref())
+            .filter(|m| *m != person.id)
+            .map(|m| Some(Ref::Id(m)));
+        let manager = match person.manager_id.as_deref().filter(|m| *m != person.id) {
+            Some(_) => self.manager(person).map(Some),
+            None => was.is_some().then_some(None),
+        };
+        if let Some(manager) = manager {
             let before = user.manager_id.as_deref().map(|m| self.person_ref(m));
-            let was = synced
-                .and_then(|s| s.manager_id.as_deref())
-                .map(|m| Some(Ref::Id(m)));
             let show = || {
                 (
                     before.map_or(Value::Null, Ref::show),
                     was.flatten().map_or(Value::Null, Ref::show),
-                    Value::Text(manager.to_string()),
+                    Value::text(manager),
                 )
             };
             self.field(
                 object,
                 Field::ManagerId,
-                (before, was, Some(Ref::Id(manager))),
+                (before, was, manager.map(Ref::Id)),
                 show,
                 &mut changes,
             );

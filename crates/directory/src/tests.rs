@@ -580,8 +580,6 @@ fn user_fields_and_managers_are_updated() {
     fe1.title = Some("Staff Engineer".into());
     fe1.manager_id = Some("cto".into());
     fe1.mobile = Some("139 0000 0005".into());
-    // None: not managed, nothing to write.
-    person_mut(&mut after, "s1").email = None;
     let plan = plan(&after, &target, &PlanOptions::default());
     assert_eq!(steps(&plan), [(StepKind::UpdateUser, "fe1")]);
     assert_eq!(
@@ -604,6 +602,89 @@ fn user_fields_and_managers_are_updated() {
             },
         ]
     );
+}
+
+#[test]
+fn a_value_removed_from_the_directory_is_emptied() {
+    let before = company();
+    let target = synced(&before);
+    let mut after = before.clone();
+    let s1 = person_mut(&mut after, "s1");
+    s1.email = None;
+    s1.title = Some("  ".into());
+    s1.manager_id = None;
+    let plan = plan(&after, &target, &PlanOptions::default());
+    assert_eq!(steps(&plan), [(StepKind::UpdateUser, "s1")]);
+    assert_eq!(
+        plan.steps[0].changes,
+        [
+            Change {
+                field: Field::Email,
+                before: text("s1@example.com"),
+                after: Value::Null,
+            },
+            Change {
+                field: Field::Title,
+                before: text("Engineer"),
+                after: Value::Null,
+            },
+            Change {
+                field: Field::ManagerId,
+                before: text("ceo"),
+                after: Value::Null,
+            },
+        ]
+    );
+    assert!(plan.drift.is_empty());
+}
+
+#[test]
+fn a_value_qiao_never_synced_is_not_removed() {
+    let before = company();
+    let mut target = synced(&before);
+    // Set on the platform by hand, never in the directory: not the directory's to remove.
+    let s1 = user_mut(&mut target, "s1");
+    s1.mobile = Some("13900000009".into());
+    s1.manager_id = Some(pu("cto"));
+    let mut after = before.clone();
+    person_mut(&mut after, "s1").manager_id = None;
+    target
+        .synced_people
+        .iter_mut()
+        .find(|p| p.id == "s1")
+        .unwrap()
+        .manager_id = None;
+    let plan = plan(&after, &target, &PlanOptions::default());
+    assert_eq!(steps(&plan), []);
+    assert!(plan.drift.is_empty());
+    // Not yet synced (linked on the first run): nothing is emptied either.
+    let mut target = synced(&before);
+    target.synced_people.clear();
+    let mut after = before.clone();
+    person_mut(&mut after, "s1").email = None;
+    let plan = super::plan::plan(&after, &target, &PlanOptions::default());
+    assert_eq!(steps(&plan), []);
+}
+
+#[test]
+fn a_removed_value_changed_on_the_platform_is_drift() {
+    let before = company();
+    let mut target = synced(&before);
+    user_mut(&mut target, "s1").email = Some("sales@example.com".into());
+    let mut after = before.clone();
+    person_mut(&mut after, "s1").email = None;
+    let plan = plan(&after, &target, &PlanOptions::default());
+    assert_eq!(steps(&plan), []);
+    assert_eq!(plan.drift.len(), 1);
+    assert_eq!(plan.drift[0].field, Field::Email);
+    assert_eq!(plan.drift[0].source, Value::Null);
+    let wins = PlanOptions {
+        source_wins: true,
+        ..PlanOptions::default()
+    };
+    let plan = super::plan::plan(&after, &target, &wins);
+    assert_eq!(steps(&plan), [(StepKind::UpdateUser, "s1")]);
+    assert_eq!(plan.steps[0].changes[0].after, Value::Null);
 }
 
 #[test]
