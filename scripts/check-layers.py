@@ -3,7 +3,8 @@
 
 1. Inside each crate, no dependency cycle between modules, except a parent module with its own children
    (`outbox` and `outbox/worker`). A module's dependencies are the `crate::…` paths its file names.
-2. Between crates, the direction is contract ← runtime ← services ← api ← qiao (store beside runtime): checked
+2. Between crates, the direction is contract ← runtime ← services ← api ← qiao (store beside runtime; kit, the
+   connector kit, on runtime only): checked
    with `cargo tree`, which also shows that qiao-runtime pulls in neither axum nor rusqlite, and qiao-contract no
    Wasm compiler.
 
@@ -122,6 +123,7 @@ ALLOWED = {
     "qiao-store": {"qiao-contract", "qiao-secrets", "qiao-directory"},
     "qiao-runtime": {"qiao-contract", "qiao-config", "qiao-trust"},
     "qiao-services": {"qiao-contract", "qiao-secrets", "qiao-directory", "qiao-config", "qiao-store", "qiao-runtime"},
+    "qiao-kit": {"qiao-contract", "qiao-config", "qiao-runtime"},
     "qiao-api": {"qiao-contract", "qiao-directory", "qiao-config", "qiao-store", "qiao-runtime", "qiao-services"},
 }
 # Crates that must not appear anywhere below a crate.

@@ -82,6 +82,12 @@ pub fn sha256_hex(token: &str) -> String {
     hex_lower(&sha2::Sha256::digest(token.as_bytes()))
 }
 
+/// The signature the echo connector checks on a callback (`x-echo-signature`): hex HMAC-SHA256 of the body with
+/// the connection's token.
+pub fn hex_hmac(key: &str, body: &str) -> String {
+    hex_lower(&qiao_runtime::imports::crypto::hmac_sha256(key.as_bytes(), body.as_bytes()))
+}
+
 fn hex_lower(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

@@ -1,6 +1,7 @@
 //! The REST API end to end, through the Rust reference connector (`connectors/echo`), against real HTTP and a real
 //! SQLite file.
 
+use qiao_tests::echo_server::hex_hmac;
 use qiao_tests::TestServer;
 use qiao_tests::echo_server::EchoServer;
 use serde_json::{Value, json};
@@ -326,9 +327,11 @@ async fn approval_lifecycle() {
 #[tokio::test]
 async fn webhook_events_are_stored_once_and_readable_with_a_cursor() {
     let (qiao, _echo) = server().await;
+    // Signed with HMAC-SHA256 of the connection's token, as the echo connector requires once it has a token.
     let send = |id: &'static str, body: &'static str| {
         qiao.client
             .post(qiao.url("/v1/hooks/main/callback?x=1"))
+            .header("x-echo-signature", hex_hmac("s3cret-token", body))
             .header("x-event-id", id)
             .header("content-type", "application/json")
             .body(body)
@@ -367,6 +370,8 @@ async fn webhook_events_are_stored_once_and_readable_with_a_cursor() {
         .await
         .unwrap();
     assert_eq!(forged.status(), 401);
+    let unsigned = qiao.client.post(qiao.url("/v1/hooks/main")).body("unsigned").send().await.unwrap();
+    assert_eq!(unsigned.status(), 401, "a callback without a signature is refused too");
     let (_, page) = qiao.get("/v1/events?connection=main").await;
     assert_eq!(page["events"].as_array().unwrap().len(), 2);
 }

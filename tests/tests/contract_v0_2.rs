@@ -1273,12 +1273,7 @@ async fn login_urls_sign_a_user_in_on_0_2_0_only() {
 // ---------------------------------------------------------------------------------------------------------------
 // Compatibility: the 0.1.0 connector as before
 
-fn hex_hmac(key: &str, body: &str) -> String {
-    qiao_runtime::imports::crypto::hmac_sha256(key.as_bytes(), body.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
+use qiao_tests::echo_server::hex_hmac;
 
 /// Both contract versions load side by side (`/v1/connectors` shows each one's contract and capabilities), and on
 /// the 0.1.0 connector everything it had still works as it did: send with delivery problems, read status and

@@ -2018,7 +2018,7 @@ fn regression_deeply_nested_wecom_xml_is_refused_not_a_crash() {
 /// signed with the right token whose decrypted length field is within 19 of `u32::MAX` crashes the DingTalk and
 /// WeCom connectors. `qiao_sdk::msg_crypt::MsgCrypt::decrypt` checks `20 + len > plain.len()`; on wasm32 `usize`
 /// is 32 bits and release builds do not check overflow, so the sum wraps, the check passes, and
-/// `plain[20..].split_at(len)` panics ("panicked at sdk/src/msg_crypt.rs:111:49: mid > len" on the connector's
+/// `plain[20..].split_at(len)` panics ("panicked at sdk/rust/src/helpers/msg_crypt.rs:111:49: mid > len" on the connector's
 /// stderr). `u32::MAX - 20` is refused as it should be (401 "length field out of range"). Only a holder of the
 /// callback token and AES key can send this (the platform, or a leak of both): robustness, not a forgery.
 #[test]

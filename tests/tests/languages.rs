@@ -118,12 +118,7 @@ async fn every_language_loads_and_behaves_alike() {
     assert_eq!(echo.recorded.all().len(), 2 * CONNECTORS.len());
 }
 
-fn hex_hmac(key: &str, body: &str) -> String {
-    qiao_hex(&qiao_runtime::imports::crypto::hmac_sha256(
-        key.as_bytes(),
-        body.as_bytes(),
-    ))
-}
+use qiao_tests::echo_server::hex_hmac;
 
 fn sha256_hex(body: &str) -> String {
     use sha2::Digest;

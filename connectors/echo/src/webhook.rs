@@ -1,4 +1,5 @@
-//! Inbound requests: verified with HMAC-SHA256 when signed, echoed back, and turned into one event.
+//! Inbound requests: verified with HMAC-SHA256 of the token (when one is configured), echoed back, and turned
+//! into one event.
 
 use qiao_sdk::text::hex;
 use qiao_sdk::{Error, ErrorKind, config, crypto, types};
@@ -17,8 +18,13 @@ fn header<'a>(request: &'a Request, name: &str) -> Option<&'a str> {
 
 impl Guest for Echo {
     fn handle(request: Request) -> Result<Outcome, Error> {
-        if let Some(signature) = header(&request, "x-echo-signature") {
-            let key = config::get("token").unwrap_or_default();
+        // With a token configured every callback must be signed with it: a missing signature is refused like a
+        // wrong one (otherwise anyone who can reach the URL could inject events). Without one, the echo server is
+        // a test double that does not sign.
+        if let Some(key) = config::get("token") {
+            let Some(signature) = header(&request, "x-echo-signature") else {
+                return Err(Error::new(ErrorKind::Unauthorized, "unsigned: x-echo-signature is required"));
+            };
             if hex(&crypto::hmac_sha256(key.as_bytes(), &request.body)) != signature {
                 return Err(Error::new(ErrorKind::Unauthorized, "bad signature"));
             }

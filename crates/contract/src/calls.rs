@@ -27,6 +27,9 @@ macro_rules! operations {
         }
 
         impl Call {
+            /// Every operation's stored name.
+            pub const OPERATIONS: &[&str] = &[$($name),*];
+
             /// The optional export a connector needs for this call.
             pub fn capability(&self) -> Capability {
                 match self { $( Call::$variant { .. } => Capability::$capability, )* }

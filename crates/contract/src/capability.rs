@@ -49,7 +49,7 @@ pub fn has_since(version: &str, since: &str) -> bool {
 
 /// The optional exports of the contract.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "lowercase")]
+#[serde(rename_all = "kebab-case")]
 pub enum Capability {
     Describe,
     Identity,

@@ -89,14 +89,15 @@ async fn main() {
 }
 
 async fn run() -> Result<()> {
+    let cli = Cli::parse();
+    // The conformance suite makes hundreds of calls: its report is the output, the per-call log lines are noise.
+    let quiet = matches!(&cli.command, Command::Connectors { command: cli::connectors::ConnectorsCommand::Test { .. } });
+    let default = if quiet { "warn,qiao_runtime=error" } else { "info,tower_http=warn" };
     tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("QIAO_LOG")
-                .unwrap_or_else(|_| "info,tower_http=warn".into()),
-        )
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("QIAO_LOG").unwrap_or_else(|_| default.into()))
         .with_writer(std::io::stderr)
         .init();
-    match Cli::parse().command {
+    match cli.command {
         Command::Serve(args) => cli::serve::run(args).await,
         Command::Secrets { command } => cli::secrets::run(command),
         Command::Directory { url, api_key, command } => cli::directory::run(&url, api_key, command).await,

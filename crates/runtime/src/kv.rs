@@ -30,6 +30,13 @@ pub struct MemoryKv {
 
 type Entry = (Vec<u8>, Option<Instant>);
 
+impl MemoryKv {
+    /// How many keys a connection holds (expired ones included until read).
+    pub fn len(&self, connection: &str) -> usize {
+        self.entries.lock().expect("kv lock").keys().filter(|(c, _)| c == connection).count()
+    }
+}
+
 impl KvStore for MemoryKv {
     fn get(&self, connection: String, key: String) -> BoxFuture<'static, Result<Option<Vec<u8>>>> {
         let mut entries = self.entries.lock().expect("kv lock");

@@ -5,7 +5,7 @@
 //! loaded component and its exports (`connector`); the connector directory, watched for hot reload, where a
 //! connector is loaded and its signature checked (`connectors`); turning a `Call` into a guest call
 //! (`dispatch`); a call with its limits and errors (`runtime`); keeping secrets out of what leaves a call
-//! (`redact`); and `qiao connectors inspect` (`inspect`).
+//! (`redact`); `qiao connectors inspect` (`inspect`); and what calls did, for the conformance suite (`observe`).
 //!
 //! Must not know about: the store (a connection's kv goes through the [`kv::KvStore`] it is given), the outbox
 //! and other services, HTTP routes. It depends on neither rusqlite nor axum.
@@ -19,6 +19,7 @@ pub mod exports;
 pub mod imports;
 pub mod inspect;
 pub mod kv;
+pub mod observe;
 pub mod redact;
 pub mod registry;
 pub mod runtime;

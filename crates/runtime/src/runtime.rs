@@ -21,6 +21,7 @@ use crate::registry::Registry;
 use crate::dispatch::dispatch;
 use crate::imports::http::{AllowList, Grants};
 use crate::kv::KvStore;
+use crate::observe::Observer;
 use crate::redact::{clean, redacted_error, secret_values};
 use crate::sandbox::{HostState, Sandbox};
 
@@ -76,6 +77,8 @@ pub struct Runtime {
     pub connections: HashMap<String, Arc<Connection>>,
     /// The connector directory: what is loaded, watched for hot reload.
     pub connectors: Registry,
+    /// Records what calls do (for `qiao connectors test`); None when serving.
+    pub observer: Option<Arc<Observer>>,
 }
 
 impl Runtime {
@@ -102,6 +105,7 @@ impl Runtime {
                 .map(|c| (c.name.clone(), Arc::new(c)))
                 .collect(),
             connectors: Registry::new(connectors_dir),
+            observer: None,
         })
     }
 
@@ -186,6 +190,7 @@ impl Runtime {
             allow,
             kv: self.kv.clone(),
             http: self.http.clone(),
+            observer: self.observer.clone(),
         }
         .new_store()
     }
@@ -290,7 +295,10 @@ impl Runtime {
             .await;
         let elapsed_ms = started.elapsed().as_millis() as u64;
         let state = store.data();
-        log_stdio(&span, state);
+        log_stdio(&span, state, self.observer.as_deref());
+        if let Some(observer) = &self.observer {
+            observer.memory(state.peak_memory());
+        }
         if state.log.dropped > 0 {
             span.record("dropped_log_lines", state.log.dropped);
         }
@@ -361,7 +369,7 @@ fn describe_trap(trap: &wasmtime::Error, limits: &Limits) -> String {
     }
 }
 
-fn log_stdio(span: &tracing::Span, state: &HostState) {
+fn log_stdio(span: &tracing::Span, state: &HostState, observer: Option<&Observer>) {
     let mut secrets = None;
     for (stream, pipe) in [("stdout", &state.stdout), ("stderr", &state.stderr)] {
         let bytes = pipe.contents();
@@ -370,6 +378,9 @@ fn log_stdio(span: &tracing::Span, state: &HostState) {
             let secrets = secrets
                 .get_or_insert_with(|| secret_values(&state.connection));
             let text = clean(&text, usize::MAX, secrets);
+            if let Some(observer) = observer {
+                observer.line(format!("{stream}: {}", text.trim_end()));
+            }
             span.in_scope(|| tracing::info!(target: "connector", stream, "{}", text.trim_end()));
         }
     }

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use wasmtime::component::ResourceTable;
-use wasmtime::{Engine, Store, StoreLimits, StoreLimitsBuilder, UpdateDeadline};
+use wasmtime::{Engine, ResourceLimiter, Store, StoreLimits, StoreLimitsBuilder, UpdateDeadline};
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
@@ -15,6 +15,7 @@ use wasmtime::component::Linker;
 
 use crate::imports::{self, config::ConfigState, crypto::CryptoState, http::{AllowList, HttpState}, kv::KvState, log::LogState};
 use crate::kv::KvStore;
+use crate::observe::Observer;
 
 /// What a guest writes to stdout/stderr is kept (up to this much) and logged after the call.
 const STDIO_CAPTURE_BYTES: usize = 64 * 1024;
@@ -31,7 +32,7 @@ pub struct HostState {
     /// Epoch ticks observed while Wasm was running: the call's CPU time, in `TICK`s.
     pub cpu_ticks: u64,
     pub cpu_budget_ticks: u64,
-    limits: StoreLimits,
+    limits: Limiter,
     wasi: WasiCtx,
     table: ResourceTable,
     pub stdout: MemoryOutputPipe,
@@ -41,6 +42,51 @@ pub struct HostState {
 impl HostState {
     pub fn cpu_exhausted(&self) -> bool {
         self.cpu_ticks > self.cpu_budget_ticks
+    }
+
+    /// The most linear memory one of the call's memories was allowed to grow to, in bytes.
+    pub fn peak_memory(&self) -> usize {
+        self.limits.peak_memory
+    }
+}
+
+/// The store's limits, noting the largest memory granted (the call's high-water mark).
+struct Limiter {
+    inner: StoreLimits,
+    peak_memory: usize,
+}
+
+impl ResourceLimiter for Limiter {
+    fn memory_growing(&mut self, current: usize, desired: usize, maximum: Option<usize>) -> wasmtime::Result<bool> {
+        let granted = self.inner.memory_growing(current, desired, maximum)?;
+        if granted {
+            self.peak_memory = self.peak_memory.max(desired);
+        }
+        Ok(granted)
+    }
+
+    fn memory_grow_failed(&mut self, error: wasmtime::Error) -> wasmtime::Result<()> {
+        self.inner.memory_grow_failed(error)
+    }
+
+    fn table_growing(&mut self, current: usize, desired: usize, maximum: Option<usize>) -> wasmtime::Result<bool> {
+        self.inner.table_growing(current, desired, maximum)
+    }
+
+    fn table_grow_failed(&mut self, error: wasmtime::Error) -> wasmtime::Result<()> {
+        self.inner.table_grow_failed(error)
+    }
+
+    fn instances(&self) -> usize {
+        self.inner.instances()
+    }
+
+    fn tables(&self) -> usize {
+        self.inner.tables()
+    }
+
+    fn memories(&self) -> usize {
+        self.inner.memories()
     }
 }
 
@@ -84,6 +130,7 @@ pub struct Sandbox<'a> {
     pub allow: Arc<AllowList>,
     pub kv: Arc<dyn KvStore>,
     pub http: reqwest::Client,
+    pub observer: Option<Arc<Observer>>,
 }
 
 impl Sandbox<'_> {
@@ -106,21 +153,25 @@ impl Sandbox<'_> {
                 client: self.http,
                 requests: 0,
                 deadline: Instant::now() + Duration::from_millis(limits.timeout_ms),
+                observer: self.observer.clone(),
             },
             kv: KvState { connection: connection.clone(), store: self.kv },
-            log: LogState::new(connection.clone()),
+            log: LogState::new(connection.clone(), self.observer.clone()),
             config: ConfigState { connection: connection.clone() },
             crypto: CryptoState,
             connection,
             cpu_ticks: 0,
             cpu_budget_ticks: limits.cpu_ms.div_ceil(TICK.as_millis() as u64).max(1),
-            limits: StoreLimitsBuilder::new()
-                .memory_size(usize::try_from(limits.memory_mb << 20).unwrap_or(usize::MAX))
-                .instances(64)
-                .tables(64)
-                .memories(8)
-                .trap_on_grow_failure(true)
-                .build(),
+            limits: Limiter {
+                inner: StoreLimitsBuilder::new()
+                    .memory_size(usize::try_from(limits.memory_mb << 20).unwrap_or(usize::MAX))
+                    .instances(64)
+                    .tables(64)
+                    .memories(8)
+                    .trap_on_grow_failure(true)
+                    .build(),
+                peak_memory: 0,
+            },
             wasi,
             table: ResourceTable::new(),
             stdout,

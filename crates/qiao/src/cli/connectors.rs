@@ -1,4 +1,5 @@
-//! `qiao connectors`: inspect a component; make signing keys, sign and verify (signed connectors).
+//! `qiao connectors`: write a new connector project and test a built one (the connector kit); inspect a
+//! component; make signing keys, sign and verify (signed connectors).
 
 use std::path::{Path, PathBuf};
 
@@ -8,6 +9,45 @@ use clap::Subcommand;
 
 #[derive(Subcommand)]
 pub enum ConnectorsCommand {
+    /// Write a new connector project in Rust, TypeScript or Python, ready to build into NAME.wasm.
+    ///
+    /// The project is standalone: the SDK for its language and the contract's WIT are written into it from this
+    /// binary, so it builds anywhere with the language's usual tools and public package registries. Every
+    /// chosen capability starts as a stub answering `unsupported`; then `qiao connectors test NAME.wasm`.
+    New {
+        /// The connector's name and id: kebab-case (a-z, 0-9, single hyphens), e.g. acme-crm.
+        name: String,
+        /// rust, typescript or python.
+        #[arg(long, short, value_name = "LANG")]
+        lang: String,
+        /// The capabilities it will export, comma-separated: identity, roles, user-status, messaging, approval,
+        /// tasks, chats, webhook, poll.
+        #[arg(long, short, value_name = "LIST", default_value = "messaging")]
+        capabilities: String,
+        /// Where to write it (default: ./NAME); must not exist or be empty.
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+    },
+    /// Run the conformance suite on a built connector: what an operator should require before loading it.
+    ///
+    /// Loads FILE as `qiao serve` would, checks describe, calls every operation it exports with malformed input,
+    /// walks its lists, forges callbacks, and watches where it sends requests and what it logs, against a platform
+    /// double on loopback (api-base config fields point at it; secrets get recognisable values). Prints a table
+    /// of checks with what to fix; exits 1 if any check fails.
+    Test {
+        /// The connector component (*.wasm).
+        file: PathBuf,
+        /// A qiao.toml whose connection of this connector to use instead of the made-up one (e.g. pointing at
+        /// a simulator of the platform).
+        #[arg(long, short)]
+        config: Option<PathBuf>,
+        /// A folder of recorded request/response pairs (*.json) for the platform double to replay strictly.
+        #[arg(long, value_name = "DIR")]
+        fixtures: Option<PathBuf>,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Show what a component imports and exports and what its describe says, or why it is invalid.
     Inspect {
         file: PathBuf,
@@ -55,6 +95,20 @@ pub enum ConnectorsCommand {
 
 pub async fn run(command: ConnectorsCommand) -> Result<()> {
     match command {
+        ConnectorsCommand::New { name, lang, capabilities, dir } => new_project(&name, &lang, &capabilities, dir),
+        ConnectorsCommand::Test { file, config, fixtures, json } => {
+            let options = qiao_kit::conformance::Options { file, config, fixtures };
+            let report = qiao_kit::conformance::run(&options).await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&qiao_kit::conformance::json(&report))?);
+            } else {
+                qiao_kit::conformance::print(&report);
+            }
+            if !report.passed {
+                std::process::exit(1);
+            }
+            Ok(())
+        }
         ConnectorsCommand::Keygen { out } => keygen(&out),
         ConnectorsCommand::Sign { file, key, publisher } => sign(&file, &key, &publisher),
         ConnectorsCommand::Verify { file, config } => verify(&file, config.as_deref()),
@@ -74,6 +128,24 @@ pub async fn run(command: ConnectorsCommand) -> Result<()> {
 }
 
 
+
+fn new_project(name: &str, lang: &str, capabilities: &str, dir: Option<PathBuf>) -> Result<()> {
+    use qiao_kit::scaffold;
+    let lang: scaffold::Lang = lang.parse().map_err(anyhow::Error::msg)?;
+    let dir = dir.unwrap_or_else(|| PathBuf::from(name));
+    let created = scaffold::create(&scaffold::Request {
+        name,
+        lang,
+        capabilities: scaffold::parse_capabilities(capabilities)?,
+        dir: &dir,
+    })?;
+    println!("wrote {} files into {}", created.files, created.dir.display());
+    println!();
+    println!("  cd {}", created.dir.display());
+    println!("  {}                 # builds {}", created.build, created.wasm);
+    println!("  qiao connectors test {}", created.wasm);
+    Ok(())
+}
 
 fn keygen(out: &Path) -> Result<()> {
     use std::io::Write;

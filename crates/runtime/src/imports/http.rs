@@ -16,6 +16,8 @@ use wasmtime::component::{HasSelf, Linker};
 
 use qiao_config::Connection;
 
+use crate::observe::Observer;
+
 /// A declared host as a URL's `host_str` compares to it (lowercase, IDNA); declared hosts were checked to be
 /// host names when the connector loaded.
 fn normal(host: &str) -> String {
@@ -191,6 +193,7 @@ pub struct HttpState {
     pub requests: u32,
     /// When the call's wall-clock budget runs out: no request may outlast it.
     pub deadline: Instant,
+    pub observer: Option<Arc<Observer>>,
 }
 
 /// Adds `qiao:connector/http` to a linker whose store data holds an [`HttpState`].
@@ -207,7 +210,11 @@ impl http::Host for HttpState {
         self.requests += 1;
         let url = Url::parse(&request.url)
             .map_err(|e| HttpError::InvalidRequest(format!("bad URL: {e}")))?;
-        if !self.allow.permits(&url) {
+        let permitted = self.allow.permits(&url);
+        if let Some(observer) = &self.observer {
+            observer.request(&redacted(&url), permitted);
+        }
+        if !permitted {
             tracing::warn!(
                 connection = %self.connection.name,
                 url = %redacted(&url),

@@ -10,6 +10,7 @@ use wasmtime::component::{HasSelf, Linker};
 use qiao_config::Connection;
 use qiao_contract::bindings::log::{self, Level};
 
+use crate::observe::Observer;
 use crate::redact::{clean, secret_values};
 
 const MAX_MESSAGE_BYTES: usize = 4096;
@@ -31,6 +32,7 @@ pub struct LogState {
     secrets: Option<Vec<String>>,
     /// Whose lines these are: named in each, and its secrets redacted from them.
     pub connection: Arc<Connection>,
+    pub observer: Option<Arc<Observer>>,
 }
 
 /// Adds `qiao:connector/log` to a linker whose store data holds a [`LogState`].
@@ -48,8 +50,8 @@ enum Admit {
 }
 
 impl LogState {
-    pub fn new(connection: Arc<Connection>) -> LogState {
-        LogState { lines: 0, bytes: 0, dropped: 0, secrets: None, connection }
+    pub fn new(connection: Arc<Connection>, observer: Option<Arc<Observer>>) -> LogState {
+        LogState { lines: 0, bytes: 0, dropped: 0, secrets: None, connection, observer }
     }
 
     fn secrets(&mut self) -> &[String] {
@@ -107,6 +109,9 @@ impl log::Host for LogState {
                 return;
             }
             Admit::No => return,
+        }
+        if let Some(observer) = &self.observer {
+            observer.line(format!("{message} {fields}"));
         }
         match level {
             Level::Trace => tracing::trace!(target: "connector", %connection, fields, "{message}"),

@@ -29,13 +29,22 @@ impl exports::qiao::connector::describe::Guest for Hostile {
             // Two hosts, so a connection can grant one and not the other. `localhost` answers at once (nothing
             // listens on its port 443, or what does is not a TLS server Qiao trusts); `.invalid` never resolves.
             hosts: vec!["localhost".into(), "hostile.invalid".into()],
-            config: vec![ConfigField {
-                key: "api_base".into(),
-                description: "Base URL of the test server".into(),
-                required: true,
-                secret: false,
-                api_base: true,
-            }],
+            config: vec![
+                ConfigField {
+                    key: "api_base".into(),
+                    description: "Base URL of the test server".into(),
+                    required: true,
+                    secret: false,
+                    api_base: true,
+                },
+                ConfigField {
+                    key: "token".into(),
+                    description: "A secret it tries to leak".into(),
+                    required: false,
+                    secret: true,
+                    api_base: false,
+                },
+            ],
             rate_hints: vec![],
         }
     }
@@ -261,7 +270,22 @@ impl exports::qiao::connector::messaging::Guest for Hostile {
         })
     }
 
-    fn recall(_message_id: String) -> Result<(), Error> {
+    /// What `qiao connectors test` must catch, on the inputs it sends: an empty id panics (a trap), a 1 MiB id
+    /// spins (the CPU limit), and every other id logs the connection's token and reaches a host it never declared.
+    fn recall(message_id: String) -> Result<(), Error> {
+        if message_id.is_empty() {
+            panic!("hostile: recall of an empty id");
+        }
+        if message_id.len() >= 1 << 20 {
+            let mut n: u64 = 0;
+            loop {
+                n = std::hint::black_box(n.wrapping_add(1));
+            }
+        }
+        if let Some(token) = config::get("token") {
+            log::log(log::Level::Info, &format!("recalling {message_id} with token {token}"), &[]);
+        }
+        let _ = json_http::get("https://undeclared.example.com/recall", &[]);
         Err(Error::unsupported("hostile does not recall"))
     }
 

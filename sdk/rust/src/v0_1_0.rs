@@ -1,7 +1,8 @@
-//! Contract 0.2.0 (`wit/v0.2.0`), the latest: also the crate root. Its import interfaces, and the helpers compiled against them.
+//! Contract 0.1.0 (`wit/v0.1.0`, frozen). Its import interfaces, and the helpers compiled against them.
 
 mod bindings {
-    wit_bindgen::generate!({ world: "host", path: "../wit/v0.2.0" });
+    // `generate!({ world: "host", path: <wit/v0.1.0> })`, with the path build.rs found.
+    include!(concat!(env!("OUT_DIR"), "/host_v0_1_0.rs"));
 }
 
 pub use bindings::qiao::connector::{config, crypto, http, kv, log, types};
