@@ -21,6 +21,7 @@ run: build
 GUESTS := qiao-echo qiao-echo-v0-1-0 qiao-hostile qiao-dingtalk qiao-wecom qiao-feishu qiao-kingdee
 # The `qiao` binary itself is built first: the crash, shutdown and CLI tests run it as a child process, and it
 # signs the connectors with the build key, which the tests trust (a test's config without [trust] gets it).
+# The SDKs' own unit tests (TypeScript, Python) run next; the Rust SDK's run in the workspace.
 # The architecture's rules come first (no module cycles, crate dependencies one way: scripts/check-layers.py), and
 # no released contract folder changed (scripts/check-contract.py against wit/RELEASED).
 # Last, the servers' logs and every response of the whole run (target/test-logs) are grepped for every secret the
@@ -28,6 +29,8 @@ GUESTS := qiao-echo qiao-echo-v0-1-0 qiao-hostile qiao-dingtalk qiao-wecom qiao-
 test: connectors
 	scripts/check-layers.py
 	scripts/check-contract.py
+	sdk/python/run-tests.sh
+	sdk/typescript/run-tests.sh
 	cargo build -p qiao --bin qiao
 	scripts/sign-connectors.sh target/debug/qiao
 	rm -rf target/test-logs

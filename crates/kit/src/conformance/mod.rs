@@ -342,7 +342,7 @@ fn imports_check(wasi: &[String]) -> Check {
         status: if useless.is_empty() { Status::Pass } else { Status::Warn },
         summary,
         findings: useless,
-        fix: "reach the platform through qiao:connector/http; build without wasi:http (componentize-js --disable http fetch-event)",
+        fix: "harmless if never used (language runtimes import them); reach the platform only through qiao:connector/http",
     }
 }
 
