@@ -80,10 +80,11 @@ fn new_and_build(dir: &Path, name: &str, lang: &str) -> PathBuf {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_new_project_in_each_language_builds_passes_the_suite_and_serves() {
     let dir = tempfile::tempdir().unwrap();
-    let langs = [("acme-rs", "rust"), ("acme-ts", "typescript"), ("acme-py", "python")];
-    let builds: Vec<_> = langs
+    const LANGS: [(&str, &str); 3] = [("acme-rs", "rust"), ("acme-ts", "typescript"), ("acme-py", "python")];
+    let langs = LANGS;
+    let builds: Vec<_> = LANGS
         .iter()
-        .map(|(name, lang)| {
+        .map(|&(name, lang)| {
             let dir = dir.path().to_path_buf();
             std::thread::spawn(move || new_and_build(&dir, name, lang))
         })
@@ -124,7 +125,15 @@ async fn a_new_project_in_each_language_builds_passes_the_suite_and_serves() {
         std::fs::write(qiao.plugins_dir.join(format!("{name}.wasm")), &bytes).unwrap();
     }
     for ((name, lang), _) in langs.iter().zip(&files) {
-        let row = qiao.wait_for_connector(&format!("{name}.wasm"), |r| r["state"] == "loaded").await;
+        // A debug build compiles a 12-18 MiB JavaScript or Python component in 10-20 s: give it time.
+        let started = std::time::Instant::now();
+        let row = loop {
+            match qiao.connector_row(&format!("{name}.wasm")).await {
+                Some(row) if row["state"] == "loaded" => break row,
+                row if started.elapsed().as_secs() > 180 => panic!("{lang}: not loaded: {row:?}"),
+                _ => tokio::time::sleep(std::time::Duration::from_millis(200)).await,
+            }
+        };
         assert_eq!(row["contract"], "0.2.0", "{lang}: {row}");
         let (status, body) = qiao.get(&format!("/v1/connections/{name}/messages/m1/read-status")).await;
         assert_eq!(

@@ -80,6 +80,10 @@ pub async fn rescan(runtime: &Runtime) {
                 file.error = Some(error);
             }
         }
+        drop(files);
+        // Serve each file as soon as it is loaded: a connector that compiles in milliseconds is not held back
+        // by a large one in the same scan (and its row never says `loaded` while calls say it is not).
+        rebuild_index(registry);
     }
     if changed {
         rebuild_index(registry);
