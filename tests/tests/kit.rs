@@ -179,3 +179,94 @@ fn every_bundled_connector_passes_and_hostile_fails_with_its_findings() {
     assert_eq!(check(&report, "describe")["status"], "pass");
     assert_eq!(check(&report, "imports")["status"], "warn", "it imports sockets and files it can never use");
 }
+
+/// `qiao connectors record` against the WeCom simulator writes fixtures without the connection's secrets, and
+/// `qiao connectors test --fixtures` replays them offline: every recorded call ends as it did, every request matches
+/// a fixture. A fixture changed by hand is a miss naming the closest one.
+#[tokio::test(flavor = "multi_thread")]
+async fn traffic_recorded_from_a_simulator_replays_offline() {
+    use qiao_tests::wecom_sim::{Options, WeComSim};
+    let sim = WeComSim::start(Options::default()).await.unwrap();
+    let o = &sim.options;
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("qiao.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[connections.wc]\nconnector = \"wecom\"\nsettings = {{ corp_id = \"{}\", agent_id = \"{}\", api_base = \"{}\" }}\n\
+             secrets = {{ corp_secret = \"{}\", callback_token = \"{}\", callback_aes_key = \"{}\" }}\n",
+            o.corp_id, o.agent_id, sim.base, o.corp_secret, o.callback_token, o.callback_aes_key
+        ),
+    )
+    .unwrap();
+    let calls = dir.path().join("calls.json");
+    std::fs::write(
+        &calls,
+        json!([
+            {"operation": "list_departments", "parent": null, "recursive": true},
+            {"operation": "get_user", "id": "alice"},
+            {"operation": "get_user", "id": "nobody"},
+            {"operation": "list_users", "department": "2", "cursor": null, "limit": 10}
+        ])
+        .to_string(),
+    )
+    .unwrap();
+    let fixtures = dir.path().join("fixtures");
+    let wecom = qiao_tests::component("wecom");
+    // Blocking commands on their own threads: the simulator answers on this runtime.
+    let said = {
+        let (wecom, config, calls, fixtures) = (wecom.clone(), config.clone(), calls.clone(), fixtures.clone());
+        tokio::task::spawn_blocking(move || {
+            run(
+                "qiao connectors record",
+                Command::new(qiao_binary())
+                    .args(["connectors", "record"])
+                    .arg(&wecom)
+                    .arg("--config")
+                    .arg(&config)
+                    .arg("--calls")
+                    .arg(&calls)
+                    .arg("--out")
+                    .arg(&fixtures),
+            )
+        })
+        .await
+        .unwrap()
+    };
+    assert!(said.contains("identity.get-user") && said.contains("error: NotFound"), "{said}");
+    let recorded = std::fs::read_to_string(fixtures.join("recorded.json")).unwrap();
+    assert!(!recorded.contains(&o.corp_secret), "the secret is not written: {recorded}");
+    assert!(recorded.contains("{secret:corp_secret}"), "{recorded}");
+    assert!(recorded.contains("Li Na"), "alice as the simulator answered: {recorded}");
+
+    drop(sim); // offline from here on
+    let test = |fixtures: PathBuf| {
+        let (wecom, config) = (wecom.clone(), config.clone());
+        tokio::task::spawn_blocking(move || {
+            let out = Command::new(qiao_binary())
+                .args(["connectors", "test", "--json", "--fixtures"])
+                .arg(&fixtures)
+                .arg("--config")
+                .arg(&config)
+                .arg(&wecom)
+                .output()
+                .unwrap();
+            let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+            (out.status.code(), report)
+        })
+    };
+    let (code, report) = test(fixtures.clone()).await.unwrap();
+    let replay = check(&report, "fixtures");
+    assert_eq!((code, &replay["status"]), (Some(0), &json!("pass")), "{report:#}");
+    assert!(replay["summary"].as_str().unwrap().starts_with("4 recorded call(s) replayed as recorded"), "{replay}");
+
+    // alice's fixture edited to another path: her call now misses, and the report names the closest fixture.
+    let edited = recorded.replace("userid=alice", "userid=alicia");
+    assert_ne!(edited, recorded, "the recording has alice's request: {recorded}");
+    std::fs::write(fixtures.join("recorded.json"), edited).unwrap();
+    let (code, report) = test(fixtures).await.unwrap();
+    let replay = check(&report, "fixtures");
+    assert_eq!((code, &replay["status"]), (Some(1), &json!("fail")), "{report:#}");
+    let findings = replay["findings"].to_string();
+    assert!(findings.contains("identity.get-user: recorded \\\"ok\\\"") && findings.contains("closest: GET /cgi-bin/user/get"), "{findings}");
+}

@@ -7,6 +7,7 @@
 
 mod double;
 mod inputs;
+pub mod record;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -26,6 +27,7 @@ use serde::Serialize;
 use serde_json::Value;
 use wasmtime::component::Component;
 
+use double::Double;
 pub use double::Fixture;
 
 pub struct Options {
@@ -207,9 +209,19 @@ pub async fn run(options: &Options) -> Result<Report> {
         Some(dir) => double::load(dir)?,
         None => vec![],
     };
-    let platform = double::start(fixtures).await?;
-    let connection = connection(&connector, &platform.url, options.config.as_deref())?;
-    let secrets: Vec<String> = connection.secret_keys.iter().filter_map(|k| connection.values.get(k).cloned()).collect();
+    let replaying = !fixtures.is_empty();
+    let platform = Double::replay(fixtures).await?;
+    let connection = connection(&connector, &platform.url, options.config.as_deref(), replaying)?;
+    platform.set_secrets(secret_pairs(&connection));
+    let origins: Vec<String> = connector
+        .info
+        .config
+        .iter()
+        .filter(|f| f.api_base)
+        .filter_map(|f| connection.values.get(&f.key))
+        .filter_map(|v| origin(v))
+        .collect();
+    let secrets: Vec<String> = secret_pairs(&connection).into_iter().map(|(_, v)| v).collect();
     let name = connection.name.clone();
     let mut runtime = Runtime::new(engine, None, PathBuf::new(), vec![connection], kv.clone())?;
     let observer = Arc::new(Observer::default());
@@ -223,17 +235,11 @@ pub async fn run(options: &Options) -> Result<Report> {
     report.add(malformed_check(&mut session, &exports, contract).await);
     report.add(lists_check(&mut session, &exports).await);
     report.add(webhook_check(&mut session, &exports, &kv, &name).await);
-    report.add(egress_check(&observer, &info.hosts, &platform.url));
+    report.add(egress_check(&observer, &info.hosts, &origins));
     report.add(secrets_check(&observer, &session.messages, &secrets));
-    if !platform.fixtures_loaded() {
-        report.add(skip("fixtures", "no --fixtures given: operations were answered 404 by the platform double"));
-    } else {
-        report.add(check(
-            "fixtures",
-            platform.misses(),
-            format!("every request matched a fixture ({} served)", platform.served()),
-            "record the missing request with `qiao connectors record`, or fix the request the connector makes",
-        ));
+    match &options.fixtures {
+        None => report.add(skip("fixtures", "no --fixtures given: operations were answered 404 by the platform double")),
+        Some(dir) => report.add(replay_check(&mut session, &platform, dir).await?),
     }
     report.budget.peak_memory_bytes = observer.peak_memory() as u64;
     report.budget.calls = session.calls;
@@ -252,17 +258,32 @@ fn names(capabilities: &[Capability]) -> String {
     capabilities.iter().map(|c| c.name()).collect::<Vec<_>>().join(", ")
 }
 
-/// The connection the calls run on: the config's, or one made up from `describe` (api-base fields at the double,
-/// secrets distinctive, other settings a placeholder).
-fn connection(connector: &Connector, double: &str, config: Option<&Path>) -> Result<Connection> {
+/// The connection of this connector in a qiao.toml.
+fn configured(connector: &Connector, path: &Path) -> Result<Connection> {
+    let file = qiao_config::ConfigFile::load(path)?;
+    // Secrets written encrypted need the server's master key: give them inline or from the environment here.
+    let connections = file.connections(|name| std::env::var(name).ok(), None)?;
+    connections
+        .into_iter()
+        .find(|c| c.connector == connector.info.id)
+        .with_context(|| format!("{} has no connection of connector {:?}", path.display(), connector.info.id))
+}
+
+fn secret_pairs(connection: &Connection) -> Vec<(String, String)> {
+    connection.secret_keys.iter().filter_map(|k| Some((k.clone(), connection.values.get(k)?.clone()))).collect()
+}
+
+/// The connection the calls run on: the config's (its api-base fields at the double when replaying fixtures), or
+/// one made up from `describe` (api-base fields at the double, secrets distinctive, other settings a placeholder).
+fn connection(connector: &Connector, double: &str, config: Option<&Path>, replaying: bool) -> Result<Connection> {
     if let Some(path) = config {
-        let file = qiao_config::ConfigFile::load(path)?;
-        // Secrets written encrypted need the server's master key: give them inline or from the environment here.
-        let connections = file.connections(|name| std::env::var(name).ok(), None)?;
-        return connections
-            .into_iter()
-            .find(|c| c.connector == connector.info.id)
-            .with_context(|| format!("{} has no connection of connector {:?}", path.display(), connector.info.id));
+        let mut connection = configured(connector, path)?;
+        if replaying {
+            for field in connector.info.config.iter().filter(|f| f.api_base) {
+                connection.values.insert(field.key.clone(), double.to_string());
+            }
+        }
+        return Ok(connection);
     }
     let mut values = std::collections::HashMap::new();
     let mut secret_keys = vec![];
@@ -486,6 +507,36 @@ async fn lists_check(session: &mut Session<'_>, exports: &[Capability]) -> Check
     )
 }
 
+/// The calls a recording made (`calls.json` beside the fixtures), replayed: each must end as it did when recorded,
+/// and every request it makes must match a fixture. Without `calls.json`, the requests of the whole run are judged.
+async fn replay_check(session: &mut Session<'_>, platform: &Double, dir: &Path) -> Result<Check> {
+    let path = dir.join(record::CALLS_FILE);
+    let mut findings = vec![];
+    let mut replayed = 0;
+    if path.exists() {
+        platform.reset();
+        let text = std::fs::read_to_string(&path)?;
+        let recorded: Vec<Value> = serde_json::from_str(&text).with_context(|| format!("{} is not a JSON array", path.display()))?;
+        for entry in recorded {
+            let call: Call = serde_json::from_value(entry["call"].clone())
+                .with_context(|| format!("{}: not a call: {}", path.display(), entry["call"]))?;
+            let label = format!("{}.{}", call.capability().name(), call.operation());
+            let now = record::outcome(&session.call(call).await);
+            replayed += 1;
+            if entry["outcome"] != now.as_str() {
+                findings.push(format!("{label}: recorded {}, replayed {now}", entry["outcome"]));
+            }
+        }
+    }
+    findings.extend(platform.misses());
+    Ok(check(
+        "fixtures",
+        findings,
+        format!("{replayed} recorded call(s) replayed as recorded; every request matched a fixture ({} served)", platform.served()),
+        "record again with `qiao connectors record` after changing what the connector sends, or fix the request",
+    ))
+}
+
 /// An unsigned and a forged callback are refused, yield no event and store nothing.
 async fn webhook_check(session: &mut Session<'_>, exports: &[Capability], kv: &MemoryKv, connection: &str) -> Check {
     if !exports.contains(&Capability::Webhook) {
@@ -522,13 +573,18 @@ async fn webhook_check(session: &mut Session<'_>, exports: &[Capability], kv: &M
     )
 }
 
-fn egress_check(observer: &Observer, hosts: &[String], double: &str) -> Check {
-    let double_origin = double.trim_end_matches('/');
+/// `scheme://host[:port]` of a URL.
+fn origin(url: &str) -> Option<String> {
+    let parsed = url::Url::parse(url).ok()?;
+    Some(parsed.origin().ascii_serialization()).filter(|o| o != "null")
+}
+
+fn egress_check(observer: &Observer, hosts: &[String], origins: &[String]) -> Check {
     let mut findings = vec![];
     let requests = observer.requests();
     for request in &requests {
-        let host = request.url.split("://").nth(1).unwrap_or("").split(['/', '?', ':']).next().unwrap_or("");
-        let declared = hosts.iter().any(|h| h == host) || request.url.starts_with(double_origin);
+        let host = url::Url::parse(&request.url).ok().and_then(|u| u.host_str().map(str::to_string)).unwrap_or_default();
+        let declared = hosts.iter().any(|h| *h == host) || origin(&request.url).is_some_and(|o| origins.contains(&o));
         if !declared {
             let finding = format!("a request to {} (not a declared host, not an api-base origin)", request.url);
             if !findings.contains(&finding) {

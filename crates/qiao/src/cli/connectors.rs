@@ -48,6 +48,26 @@ pub enum ConnectorsCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Record a connector's traffic with a real platform (or a simulator) as fixtures for `test --fixtures`.
+    ///
+    /// Each api-base setting of the connection in --config is pointed at a recording proxy that forwards to it.
+    /// Without --calls only reads are made (one sample of every read operation the connector exports), so
+    /// recording never changes the platform unless asked. Secrets are written as {secret:KEY}. Writes
+    /// DIR/recorded.json.
+    Record {
+        /// The connector component (*.wasm).
+        file: PathBuf,
+        /// A qiao.toml with a connection of this connector, pointing at the platform to record.
+        #[arg(long, short)]
+        config: PathBuf,
+        /// A JSON array of calls to make, in the outbox's form: [{"operation": "list_users", "department": "1",
+        /// "cursor": null, "limit": 10}, ...].
+        #[arg(long, value_name = "FILE")]
+        calls: Option<PathBuf>,
+        /// Where to write recorded.json.
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+    },
     /// Show what a component imports and exports and what its describe says, or why it is invalid.
     Inspect {
         file: PathBuf,
@@ -96,6 +116,15 @@ pub enum ConnectorsCommand {
 pub async fn run(command: ConnectorsCommand) -> Result<()> {
     match command {
         ConnectorsCommand::New { name, lang, capabilities, dir } => new_project(&name, &lang, &capabilities, dir),
+        ConnectorsCommand::Record { file, config, calls, out } => {
+            let options = qiao_kit::conformance::record::Options { file, config, calls, out };
+            let recorded = qiao_kit::conformance::record::record(&options).await?;
+            for (call, outcome) in &recorded.calls {
+                println!("  {call:<32} {outcome}");
+            }
+            println!("recorded {} exchange(s) into {}", recorded.exchanges, recorded.file.display());
+            Ok(())
+        }
         ConnectorsCommand::Test { file, config, fixtures, json } => {
             let options = qiao_kit::conformance::Options { file, config, fixtures };
             let report = qiao_kit::conformance::run(&options).await?;
