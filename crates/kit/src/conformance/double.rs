@@ -49,13 +49,17 @@ pub struct FixtureResponse {
     pub body: Value,
 }
 
+/// Beside the fixtures: the calls a recording made and how each ended, replayed by `test --fixtures` (not a
+/// fixture file).
+pub const CALLS_FILE: &str = "calls.json";
+
 pub fn load(dir: &Path) -> Result<Vec<Fixture>> {
     let mut files: Vec<_> = std::fs::read_dir(dir)
         .with_context(|| format!("cannot read the fixtures directory {}", dir.display()))?
         .flatten()
         .map(|e| e.path())
         .filter(|p| p.extension().is_some_and(|e| e == "json"))
-        .filter(|p| p.file_name().is_none_or(|n| n != super::record::CALLS_FILE))
+        .filter(|p| p.file_name().is_none_or(|n| n != CALLS_FILE))
         .collect();
     files.sort();
     let mut fixtures = vec![];

@@ -510,7 +510,7 @@ async fn lists_check(session: &mut Session<'_>, exports: &[Capability]) -> Check
 /// The calls a recording made (`calls.json` beside the fixtures), replayed: each must end as it did when recorded,
 /// and every request it makes must match a fixture. Without `calls.json`, the requests of the whole run are judged.
 async fn replay_check(session: &mut Session<'_>, platform: &Double, dir: &Path) -> Result<Check> {
-    let path = dir.join(record::CALLS_FILE);
+    let path = dir.join(double::CALLS_FILE);
     let mut findings = vec![];
     let mut replayed = 0;
     if path.exists() {

@@ -16,7 +16,7 @@ use qiao_runtime::engine::{PoolSize, new_engine};
 use qiao_runtime::kv::MemoryKv;
 use wasmtime::component::Component;
 
-use super::double::{Double, Fixture};
+use super::double::{CALLS_FILE, Double, Fixture};
 use super::{configured, inputs, origin, secret_pairs};
 
 pub struct Options {
@@ -90,9 +90,6 @@ pub async fn record(options: &Options) -> Result<Recorded> {
     write(&options.out.join(CALLS_FILE), &replay)?;
     Ok(Recorded { calls: outcomes, exchanges: fixtures.len(), file })
 }
-
-/// The calls a recording made and how each ended, replayed by `test --fixtures` (not a fixture file).
-pub const CALLS_FILE: &str = "calls.json";
 
 /// How a call ended, in terms that do not depend on the run: `ok`, the error kind, or `failed`.
 pub fn outcome<T>(result: &Result<T, qiao_runtime::CallError>) -> String {
