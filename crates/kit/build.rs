@@ -9,17 +9,35 @@ use std::path::{Path, PathBuf};
 
 /// The folders embedded, relative to the repository root. A missing one is left out (the CLI then says this
 /// build has no SDK for that language).
-const ROOTS: &[&str] = &["sdk/rust", "sdk/typescript/package", "sdk/typescript/template", "sdk/python/qiao_sdk", "sdk/python/template", "wit"];
+const ROOTS: &[&str] = &[
+    "sdk/rust",
+    "sdk/typescript/package",
+    "sdk/typescript/template",
+    "sdk/python/qiao_sdk",
+    "sdk/python/template",
+    "wit",
+];
 
 /// Build outputs and caches: never part of a project.
 fn skipped(name: &str) -> bool {
-    matches!(name, "target" | "node_modules" | "__pycache__" | "build" | "generated" | ".build" | ".generated" | ".DS_Store")
-        || name.ends_with(".pyc")
+    matches!(
+        name,
+        "target"
+            | "node_modules"
+            | "__pycache__"
+            | "build"
+            | "generated"
+            | ".build"
+            | ".generated"
+            | ".DS_Store"
+    ) || name.ends_with(".pyc")
         || name.ends_with(".wasm")
 }
 
 fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
-    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
     let mut entries: Vec<_> = entries.flatten().collect();
     entries.sort_by_key(|e| e.file_name());
     for entry in entries {
@@ -47,9 +65,22 @@ fn main() {
     }
     let mut text = String::from("static FILES: &[(&str, &[u8])] = &[\n");
     for path in &files {
-        let rel = path.strip_prefix(&repo).unwrap().to_str().expect("UTF-8 paths");
-        writeln!(text, "    ({rel:?}, include_bytes!({:?})),", path.to_str().unwrap()).unwrap();
+        let rel = path
+            .strip_prefix(&repo)
+            .unwrap()
+            .to_str()
+            .expect("UTF-8 paths");
+        writeln!(
+            text,
+            "    ({rel:?}, include_bytes!({:?})),",
+            path.to_str().unwrap()
+        )
+        .unwrap();
     }
     text.push_str("];\n");
-    std::fs::write(Path::new(&std::env::var("OUT_DIR").unwrap()).join("embedded.rs"), text).unwrap();
+    std::fs::write(
+        Path::new(&std::env::var("OUT_DIR").unwrap()).join("embedded.rs"),
+        text,
+    )
+    .unwrap();
 }

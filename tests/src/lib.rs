@@ -184,6 +184,19 @@ impl TestServer {
         self.request(reqwest::Method::DELETE, path, None).await
     }
 
+    /// Runs directory sync on a connection and waits (up to 120 s) for the run to finish: its plan, progress and
+    /// report (a dry run answers its plan).
+    pub async fn sync(&self, connection: &str, body: Value) -> Value {
+        let path = format!("/v1/connections/{connection}/directory/runs?wait=120");
+        let (status, run) = self.post(&path, body).await;
+        assert_eq!(
+            status, 200,
+            "the run should finish: {} {} {}",
+            run["status"], run["progress"], run["report"]
+        );
+        run
+    }
+
     /// The `/v1/connectors` row for a file name.
     pub async fn connector_row(&self, file: &str) -> Option<Value> {
         let (_, body) = self.get("/v1/connectors").await;

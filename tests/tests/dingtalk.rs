@@ -9,23 +9,7 @@ use qiao_tests::{TestServer, platform_code};
 use serde_json::{Value, json};
 
 fn config(sim: &DingTalkSim, limits: &str) -> String {
-    let o = &sim.options;
-    format!(
-        r#"
-        [connections.dt]
-        connector = "dingtalk"
-        settings = {{ app_key = "{}", agent_id = "{}", oapi_base = "{}", api_base = "{}/" }}
-        secrets = {{ app_secret = "{}", callback_token = "{}", callback_aes_key = "{}" }}
-        {limits}
-        "#,
-        o.app_key,
-        o.agent_id,
-        sim.base,
-        sim.base,
-        o.app_secret,
-        o.callback_token,
-        o.callback_aes_key
-    )
+    sim.connection("dt", limits)
 }
 
 async fn setup_with(options: Options, limits: &str) -> (DingTalkSim, TestServer) {

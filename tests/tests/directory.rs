@@ -6,25 +6,6 @@ use qiao_tests::TestServer;
 use qiao_tests::dingtalk_sim::{DingTalkSim, Options as DtOptions};
 use serde_json::{Value, json};
 
-fn dingtalk(sim: &DingTalkSim, name: &str, extra: &str) -> String {
-    let o = &sim.options;
-    format!(
-        r#"
-        [connections.{name}]
-        connector = "dingtalk"
-        settings = {{ app_key = "{}", agent_id = "{}", oapi_base = "{}", api_base = "{}/" }}
-        secrets = {{ app_secret = "{}", callback_token = "{}", callback_aes_key = "{}" }}
-        {extra}
-        "#,
-        o.app_key,
-        o.agent_id,
-        sim.base,
-        sim.base,
-        o.app_secret,
-        o.callback_token,
-        o.callback_aes_key
-    )
-}
 
 /// A small directory: a tree of three departments and five people (a manager and reports).
 fn small() -> Value {
@@ -44,21 +25,6 @@ fn small() -> Value {
     })
 }
 
-async fn run(qiao: &TestServer, connection: &str, body: Value) -> Value {
-    let (status, run) = qiao
-        .post(
-            &format!("/v1/connections/{connection}/directory/runs?wait=120"),
-            body,
-        )
-        .await;
-    assert_eq!(
-        status, 200,
-        "the run should finish: {} {} {}",
-        run["status"], run["progress"], run["report"]
-    );
-    run
-}
-
 fn counts(run: &Value) -> &Value {
     &run["plan"]["counts"]
 }
@@ -67,7 +33,7 @@ fn counts(run: &Value) -> &Value {
 async fn sync_dry_run_apply_change_set_drift_and_guard() {
     let sim = DingTalkSim::start(DtOptions::default()).await.unwrap();
     let roles = r#"directory = { roles = { finance-reviewer = "Finance reviewers" } }"#;
-    let qiao = TestServer::start(&["dingtalk"], &dingtalk(&sim, "dt", roles))
+    let qiao = TestServer::start(&["dingtalk"], &sim.connection("dt", roles))
         .await
         .unwrap();
     let users_before = sim.state().users.len();
@@ -87,7 +53,7 @@ async fn sync_dry_run_apply_change_set_drift_and_guard() {
     assert_eq!(body["changed"]["people"]["added"], 5);
 
     // Dry run: the plan, nothing written.
-    let dry = run(&qiao, "dt", json!({ "dry_run": true })).await;
+    let dry = qiao.sync("dt", json!({ "dry_run": true })).await;
     assert_eq!(dry["status"], "planned", "{dry}");
     assert_eq!(counts(&dry)["create_department"], 3, "{dry}");
     assert_eq!(counts(&dry)["create_user"], 5, "{dry}");
@@ -98,7 +64,7 @@ async fn sync_dry_run_apply_change_set_drift_and_guard() {
     );
 
     // Apply: every department and person lands, managers and departments mapped to the platform's ids.
-    let applied = run(&qiao, "dt", json!({})).await;
+    let applied = qiao.sync("dt", json!({})).await;
     assert_eq!(applied["status"], "succeeded", "{applied}");
     assert_eq!(applied["report"]["done"], 8, "{applied}");
     assert_eq!(applied["progress"]["done"], 8, "{applied}");
@@ -161,7 +127,7 @@ async fn sync_dry_run_apply_change_set_drift_and_guard() {
     );
 
     // Nothing changed: the next plan is empty.
-    let again = run(&qiao, "dt", json!({ "dry_run": true })).await;
+    let again = qiao.sync("dt", json!({ "dry_run": true })).await;
     assert_eq!(again["plan"]["steps"], json!([]), "{again}");
 
     // A change set: a rename, a move, a new person; the plan holds exactly those.
@@ -178,7 +144,7 @@ async fn sync_dry_run_apply_change_set_drift_and_guard() {
         )
         .await;
     assert_eq!(status, 200, "{body}");
-    let changed = run(&qiao, "dt", json!({})).await;
+    let changed = qiao.sync("dt", json!({})).await;
     assert_eq!(changed["status"], "succeeded", "{changed}");
     let c = counts(&changed);
     assert_eq!(
@@ -211,20 +177,20 @@ async fn sync_dry_run_apply_change_set_drift_and_guard() {
         )
         .await;
     assert_eq!(status, 200);
-    let dry = run(&qiao, "dt", json!({ "dry_run": true })).await;
+    let dry = qiao.sync("dt", json!({ "dry_run": true })).await;
     assert_eq!(dry["report"]["roles"][0]["remove"], json!(["p3"]), "{dry}");
     assert_eq!(
         sim.role_members(&role_id),
         vec!["p1", "p3"],
         "a dry run changes no role"
     );
-    let applied = run(&qiao, "dt", json!({})).await;
+    let applied = qiao.sync("dt", json!({})).await;
     assert_eq!(applied["status"], "succeeded", "{applied}");
     assert_eq!(sim.role_members(&role_id), vec!["p1"]);
 
     // Drift: a title changed in DingTalk is reported, not overwritten ...
     sim.state().users.get_mut("p1").unwrap().title = "Chief Architect".into();
-    let drift = run(&qiao, "dt", json!({ "dry_run": true })).await;
+    let drift = qiao.sync("dt", json!({ "dry_run": true })).await;
     assert_eq!(drift["plan"]["steps"], json!([]), "{drift}");
     assert_eq!(drift["plan"]["drift"][0]["field"], "title", "{drift}");
     assert_eq!(
@@ -233,7 +199,7 @@ async fn sync_dry_run_apply_change_set_drift_and_guard() {
     );
     assert_eq!(drift["plan"]["drift"][0]["overwritten"], false, "{drift}");
     // ... unless the source wins.
-    let wins = run(&qiao, "dt", json!({ "source_wins": true })).await;
+    let wins = qiao.sync("dt", json!({ "source_wins": true })).await;
     assert_eq!(wins["status"], "succeeded", "{wins}");
     assert_eq!(sim.state().users["p1"].title, "CTO");
 
@@ -244,7 +210,7 @@ async fn sync_dry_run_apply_change_set_drift_and_guard() {
         .request(reqwest::Method::PUT, "/v1/directory", Some(fewer))
         .await;
     assert_eq!(status, 200);
-    let stopped = run(&qiao, "dt", json!({})).await;
+    let stopped = qiao.sync("dt", json!({})).await;
     assert_eq!(stopped["status"], "needs_confirmation", "{stopped}");
     assert_eq!(
         stopped["report"]["deactivation"]["deactivate"], 4,
@@ -254,7 +220,7 @@ async fn sync_dry_run_apply_change_set_drift_and_guard() {
         sim.state().users.contains_key("p3"),
         "nothing deactivated without confirmation"
     );
-    let confirmed = run(&qiao, "dt", json!({ "confirm": true })).await;
+    let confirmed = qiao.sync("dt", json!({ "confirm": true })).await;
     assert_eq!(confirmed["status"], "succeeded", "{confirmed}");
     assert_eq!(counts(&confirmed)["deactivate_user"], 4, "{confirmed}");
     assert!(
@@ -292,8 +258,8 @@ async fn source_pull_and_contact_events_keep_the_view_current() {
     let dt = DingTalkSim::start(DtOptions::default()).await.unwrap();
     let config = format!(
         "[directory]\nsource = \"hr\"\n{}{}",
-        dingtalk(&hr, "hr", ""),
-        dingtalk(&dt, "dt", "")
+        hr.connection("hr", ""),
+        dt.connection("dt", "")
     );
     let qiao = TestServer::start(&["dingtalk"], &config).await.unwrap();
     hr.set_callback_url(&qiao.url("/v1/hooks/hr"));
@@ -327,7 +293,7 @@ async fn source_pull_and_contact_events_keep_the_view_current() {
     .await;
 
     // The target's existing accounts are linked by mobile (nothing created: they are the same people).
-    let linked = run(&qiao, "dt", json!({})).await;
+    let linked = qiao.sync("dt", json!({})).await;
     assert_eq!(linked["status"], "succeeded", "{linked}");
     assert_eq!(counts(&linked)["link_user"], seeded, "{linked}");
     assert_eq!(counts(&linked)["create_user"], 0, "{linked}");
@@ -351,7 +317,7 @@ async fn source_pull_and_contact_events_keep_the_view_current() {
         b["accounts"] == json!([])
     })
     .await;
-    let dry = run(&qiao, "dt", json!({ "dry_run": true })).await;
+    let dry = qiao.sync("dt", json!({ "dry_run": true })).await;
     assert_eq!(dry["plan"]["drift"][0]["id"], "bob", "{dry}");
     assert_eq!(dry["plan"]["drift"][0]["field"], "active", "{dry}");
     assert_eq!(dry["plan"]["drift"][0]["platform"], false, "{dry}");
@@ -436,27 +402,17 @@ async fn two_thousand_people_into_three_platforms_then_a_minimal_change_set() {
     // Listing a platform's directory takes many requests in one call (DingTalk reads each user).
     // The outbox paces each connection at 20 writes/s by default (the platforms' own limits): raised here.
     let limits = "limits = { max_http_requests = 5000, timeout_ms = 120000 }\n        outbox = { rate_per_second = 1000.0, concurrency = 8 }";
-    let (w, f) = (&wc.options, &fs.options);
+    let f = &fs.options;
     let config = format!(
-        r#"{}
-        [connections.wc]
-        connector = "wecom"
-        settings = {{ corp_id = "{}", agent_id = "{}", api_base = "{}" }}
-        secrets = {{ corp_secret = "{}", callback_token = "{}", callback_aes_key = "{}" }}
-        {limits}
+        r#"{}{}
         [connections.fs]
         connector = "feishu"
         settings = {{ app_id = "{}", api_base = "{}", user_id_type = "user_id", department_id_type = "department_id" }}
         secrets = {{ app_secret = "{}", verification_token = "{}", encrypt_key = "{}" }}
         {limits}
         "#,
-        dingtalk(&dt, "dt", limits),
-        w.corp_id,
-        w.agent_id,
-        wc.base,
-        w.corp_secret,
-        w.callback_token,
-        w.callback_aes_key,
+        dt.connection("dt", limits),
+        wc.connection("wc", limits),
         f.app_id,
         fs.base,
         f.app_secret,
@@ -474,7 +430,7 @@ async fn two_thousand_people_into_three_platforms_then_a_minimal_change_set() {
     assert_eq!(status, 200, "{body}");
 
     // From empty: every department and person created on all three platforms at once.
-    let runs = futures::future::join_all(connections.map(|c| run(&qiao, c, json!({})))).await;
+    let runs = futures::future::join_all(connections.map(|c| qiao.sync(c, json!({})))).await;
     for (c, applied) in connections.iter().zip(&runs) {
         assert_eq!(applied["status"], "succeeded", "{c}: {}", applied["report"]);
         assert_eq!(counts(applied)["create_department"], 200, "{c}");
@@ -489,7 +445,7 @@ async fn two_thousand_people_into_three_platforms_then_a_minimal_change_set() {
 
     // Nothing changed: nothing planned anywhere (every field reads back as written).
     for c in connections {
-        let again = run(&qiao, c, json!({ "dry_run": true })).await;
+        let again = qiao.sync(c, json!({ "dry_run": true })).await;
         assert_eq!(again["plan"]["steps"], json!([]), "{c}: {}", again["plan"]);
         assert_eq!(again["plan"]["drift"], json!([]), "{c}");
     }
@@ -504,7 +460,7 @@ async fn two_thousand_people_into_three_platforms_then_a_minimal_change_set() {
         .await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["changed"]["people"]["removed"], 20, "{body}");
-    let runs = futures::future::join_all(connections.map(|c| run(&qiao, c, json!({})))).await;
+    let runs = futures::future::join_all(connections.map(|c| qiao.sync(c, json!({})))).await;
     for (c, changed) in connections.iter().zip(&runs) {
         assert_eq!(changed["status"], "succeeded", "{c}: {}", changed["report"]);
         let n = counts(changed);
@@ -531,7 +487,7 @@ async fn two_thousand_people_into_three_platforms_then_a_minimal_change_set() {
     assert!(!dt.state().users.contains_key("p1700"));
     assert_eq!(wc.user_enabled("p1700"), Some(false));
     let again =
-        futures::future::join_all(connections.map(|c| run(&qiao, c, json!({ "dry_run": true }))))
+        futures::future::join_all(connections.map(|c| qiao.sync(c, json!({ "dry_run": true }))))
             .await;
     for (c, again) in connections.iter().zip(&again) {
         assert_eq!(again["plan"]["steps"], json!([]), "{c}: {}", again["plan"]);
@@ -545,7 +501,7 @@ async fn a_failed_step_skips_what_needs_it_and_a_stopped_run_resumes() {
     let sim = DingTalkSim::start(DtOptions::default()).await.unwrap();
     // One attempt per write, so a platform failure is final at once.
     let once = "outbox = { max_attempts = 1, concurrency = 1 }";
-    let qiao = TestServer::start(&["dingtalk"], &dingtalk(&sim, "dt", once))
+    let qiao = TestServer::start(&["dingtalk"], &sim.connection("dt", once))
         .await
         .unwrap();
     let (status, _) = qiao
@@ -559,7 +515,7 @@ async fn a_failed_step_skips_what_needs_it_and_a_stopped_run_resumes() {
         qiao_tests::dingtalk_sim::Fault::Busy,
         1,
     );
-    let failed = run(&qiao, "dt", json!({})).await;
+    let failed = qiao.sync("dt", json!({})).await;
     assert_eq!(
         failed["status"], "completed_with_errors",
         "{}",
@@ -597,7 +553,7 @@ async fn a_failed_step_skips_what_needs_it_and_a_stopped_run_resumes() {
         r["progress"]["done"].as_u64().unwrap_or(0) >= 4
     })
     .await;
-    let config = dingtalk(&sim, "dt", once);
+    let config = sim.connection("dt", once);
     let qiao = qiao.restart(&config).await.unwrap();
     let (_, stopped) = qiao.get(&path).await;
     assert!(
@@ -626,7 +582,7 @@ async fn a_failed_step_skips_what_needs_it_and_a_stopped_run_resumes() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_cli_pushes_plans_and_syncs_through_a_running_server() {
     let sim = DingTalkSim::start(DtOptions::default()).await.unwrap();
-    let qiao = TestServer::start(&["dingtalk"], &dingtalk(&sim, "dt", ""))
+    let qiao = TestServer::start(&["dingtalk"], &sim.connection("dt", ""))
         .await
         .unwrap();
     let dir = tempfile::tempdir().unwrap();
@@ -717,7 +673,7 @@ async fn a_connection_with_a_schedule_syncs_by_itself() {
     let sim = DingTalkSim::start(DtOptions::default()).await.unwrap();
     let qiao = TestServer::start(
         &["dingtalk"],
-        &dingtalk(&sim, "dt", "directory = { sync_every_s = 1 }"),
+        &sim.connection("dt", "directory = { sync_every_s = 1 }"),
     )
     .await
     .unwrap();

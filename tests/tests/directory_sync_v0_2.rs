@@ -15,22 +15,6 @@ use serde_json::{Value, json};
 
 // ---- Helpers
 
-/// Starts a run and waits for it to finish (a dry run answers its plan).
-async fn run(qiao: &TestServer, connection: &str, body: Value) -> Value {
-    let (status, run) = qiao
-        .post(
-            &format!("/v1/connections/{connection}/directory/runs?wait=120"),
-            body,
-        )
-        .await;
-    assert_eq!(
-        status, 200,
-        "the run should finish: {} {} {}",
-        run["status"], run["progress"], run["report"]
-    );
-    run
-}
-
 fn counts(run: &Value) -> &Value {
     &run["plan"]["counts"]
 }
@@ -128,7 +112,7 @@ async fn a_directory_syncs_into_kingdee_with_department_numbers() {
     let directory = finance_directory();
     put_directory(&qiao, directory.clone()).await;
 
-    let dry = run(&qiao, "kd", json!({ "dry_run": true })).await;
+    let dry = qiao.sync("kd", json!({ "dry_run": true })).await;
     assert_eq!(dry["status"], "planned", "{dry}");
     let c = counts(&dry);
     assert_eq!(
@@ -138,7 +122,7 @@ async fn a_directory_syncs_into_kingdee_with_department_numbers() {
         dry["plan"]
     );
 
-    let applied = run(&qiao, "kd", json!({})).await;
+    let applied = qiao.sync("kd", json!({})).await;
     let report = &applied["report"];
     assert_eq!(applied["status"], "succeeded", "{report}");
     assert_eq!(
@@ -206,7 +190,7 @@ async fn a_directory_syncs_into_kingdee_with_department_numbers() {
     assert_eq!(people["users"].as_array().unwrap().len(), 2, "{people}");
 
     // Nothing changed: the second run has no step and no drift.
-    let again = run(&qiao, "kd", json!({})).await;
+    let again = qiao.sync("kd", json!({})).await;
     assert_eq!(again["status"], "succeeded", "{}", again["report"]);
     assert_eq!(again["plan"]["steps"], json!([]), "nothing to do: {}", again["plan"]);
     assert_eq!(again["report"]["done"], 0, "{}", again["report"]);
@@ -232,30 +216,11 @@ fn team() -> Value {
 }
 
 fn wecom(sim: &WeComSim) -> String {
-    let o = &sim.options;
-    format!(
-        r#"
-        [connections.wc]
-        connector = "wecom"
-        settings = {{ corp_id = "{}", agent_id = "{}", api_base = "{}" }}
-        secrets = {{ corp_secret = "{}", callback_token = "{}", callback_aes_key = "{}" }}
-        limits = {{ timeout_ms = 10000 }}
-        "#,
-        o.corp_id, o.agent_id, sim.base, o.corp_secret, o.callback_token, o.callback_aes_key
-    )
+    sim.connection("wc", "limits = { timeout_ms = 10000 }")
 }
 
 fn dingtalk(sim: &DingTalkSim) -> String {
-    let o = &sim.options;
-    format!(
-        r#"
-        [connections.dt]
-        connector = "dingtalk"
-        settings = {{ app_key = "{}", agent_id = "{}", oapi_base = "{}", api_base = "{}/" }}
-        secrets = {{ app_secret = "{}", callback_token = "{}", callback_aes_key = "{}" }}
-        "#,
-        o.app_key, o.agent_id, sim.base, sim.base, o.app_secret, o.callback_token, o.callback_aes_key
-    )
+    sim.connection("dt", "")
 }
 
 /// A value removed from the directory is removed on the platform (contract 0.2.0 `user-fields.clear`): after a
@@ -267,7 +232,7 @@ async fn a_value_removed_from_the_directory_is_emptied_on_wecom() {
     let sim = WeComSim::start(WcOptions::default()).await.unwrap();
     let qiao = TestServer::start(&["wecom"], &wecom(&sim)).await.unwrap();
     put_directory(&qiao, team()).await;
-    let applied = run(&qiao, "wc", json!({})).await;
+    let applied = qiao.sync("wc", json!({})).await;
     assert_eq!(applied["status"], "succeeded", "{}", applied["report"]);
     let han = sim.user("p2").expect("the person id is the WeCom userid");
     assert_eq!(
@@ -283,7 +248,7 @@ async fn a_value_removed_from_the_directory_is_emptied_on_wecom() {
     }
     change(&qiao, json!({ "upsert": { "people": [p2] } })).await;
 
-    let changed = run(&qiao, "wc", json!({})).await;
+    let changed = qiao.sync("wc", json!({})).await;
     assert_eq!(
         changed["plan"]["steps"].as_array().map(Vec::len),
         Some(1),
@@ -322,7 +287,7 @@ async fn a_value_removed_from_the_directory_is_emptied_on_wecom() {
     let wang = sim.user("p3").unwrap();
     assert_eq!(wang.direct_leader, vec!["p1".to_string()], "others untouched");
 
-    let again = run(&qiao, "wc", json!({ "dry_run": true })).await;
+    let again = qiao.sync("wc", json!({ "dry_run": true })).await;
     assert_eq!(again["plan"]["steps"], json!([]), "nothing left to do: {}", again["plan"]);
     assert_eq!(again["plan"]["drift"], json!([]), "{}", again["plan"]);
 }
@@ -336,7 +301,7 @@ async fn dingtalk_cannot_empty_an_email_so_that_step_fails_and_the_rest_complete
     let sim = DingTalkSim::start(DtOptions::default()).await.unwrap();
     let qiao = TestServer::start(&["dingtalk"], &dingtalk(&sim)).await.unwrap();
     put_directory(&qiao, team()).await;
-    let applied = run(&qiao, "dt", json!({})).await;
+    let applied = qiao.sync("dt", json!({})).await;
     assert_eq!(applied["status"], "succeeded", "{}", applied["report"]);
     assert_eq!(sim.state().users["p2"].email, "han@example.com");
     assert_eq!(sim.state().users["p3"].manager_userid, "p1");
@@ -355,7 +320,7 @@ async fn dingtalk_cannot_empty_an_email_so_that_step_fails_and_the_rest_complete
     )
     .await;
 
-    let changed = run(&qiao, "dt", json!({})).await;
+    let changed = qiao.sync("dt", json!({})).await;
     let report = &changed["report"];
     let c = counts(&changed);
     assert_eq!(

@@ -18,43 +18,21 @@ struct World {
 }
 
 fn config(dt: &DingTalkSim, wc: &WeComSim, fs: &FeishuSim) -> String {
-    let (d, w, f) = (&dt.options, &wc.options, &fs.options);
+    let f = &fs.options;
+    let limits = "limits = { timeout_ms = 3000 }";
     format!(
         r#"
         [directory]
         preferred = ["wc", "dt"]
-
-        [connections.dt]
-        connector = "dingtalk"
-        settings = {{ app_key = "{}", agent_id = "{}", oapi_base = "{}", api_base = "{}/" }}
-        secrets = {{ app_secret = "{}", callback_token = "{}", callback_aes_key = "{}" }}
-        limits = {{ timeout_ms = 3000 }}
-
-        [connections.wc]
-        connector = "wecom"
-        settings = {{ corp_id = "{}", agent_id = "{}", api_base = "{}" }}
-        secrets = {{ corp_secret = "{}", callback_token = "{}", callback_aes_key = "{}" }}
-        limits = {{ timeout_ms = 3000 }}
-
+        {}{}
         [connections.fs]
         connector = "feishu"
         settings = {{ app_id = "{}", api_base = "{}", user_id_type = "user_id", department_id_type = "department_id" }}
         secrets = {{ app_secret = "{}", verification_token = "{}", encrypt_key = "{}" }}
-        limits = {{ timeout_ms = 3000 }}
+        {limits}
         "#,
-        d.app_key,
-        d.agent_id,
-        dt.base,
-        dt.base,
-        d.app_secret,
-        d.callback_token,
-        d.callback_aes_key,
-        w.corp_id,
-        w.agent_id,
-        wc.base,
-        w.corp_secret,
-        w.callback_token,
-        w.callback_aes_key,
+        dt.connection("dt", limits),
+        wc.connection("wc", limits),
         f.app_id,
         fs.base,
         f.app_secret,

@@ -187,18 +187,9 @@ fn every_bundled_connector_passes_and_hostile_fails_with_its_findings() {
 async fn traffic_recorded_from_a_simulator_replays_offline() {
     use qiao_tests::wecom_sim::{Options, WeComSim};
     let sim = WeComSim::start(Options::default()).await.unwrap();
-    let o = &sim.options;
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("qiao.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "[connections.wc]\nconnector = \"wecom\"\nsettings = {{ corp_id = \"{}\", agent_id = \"{}\", api_base = \"{}\" }}\n\
-             secrets = {{ corp_secret = \"{}\", callback_token = \"{}\", callback_aes_key = \"{}\" }}\n",
-            o.corp_id, o.agent_id, sim.base, o.corp_secret, o.callback_token, o.callback_aes_key
-        ),
-    )
-    .unwrap();
+    std::fs::write(&config, sim.connection("wc", "")).unwrap();
     let calls = dir.path().join("calls.json");
     std::fs::write(
         &calls,
@@ -235,7 +226,7 @@ async fn traffic_recorded_from_a_simulator_replays_offline() {
     };
     assert!(said.contains("identity.get-user") && said.contains("error: NotFound"), "{said}");
     let recorded = std::fs::read_to_string(fixtures.join("recorded.json")).unwrap();
-    assert!(!recorded.contains(&o.corp_secret), "the secret is not written: {recorded}");
+    assert!(!recorded.contains(&sim.options.corp_secret), "the secret is not written: {recorded}");
     assert!(recorded.contains("{secret:corp_secret}"), "{recorded}");
     assert!(recorded.contains("Li Na"), "alice as the simulator answered: {recorded}");
 

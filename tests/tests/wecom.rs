@@ -9,17 +9,7 @@ use qiao_tests::{TestServer, platform_code};
 use serde_json::{Value, json};
 
 fn config(sim: &WeComSim) -> String {
-    let o = &sim.options;
-    format!(
-        r#"
-        [connections.wc]
-        connector = "wecom"
-        settings = {{ corp_id = "{}", agent_id = "{}", api_base = "{}" }}
-        secrets = {{ corp_secret = "{}", callback_token = "{}", callback_aes_key = "{}" }}
-        limits = {{ timeout_ms = 3000 }}
-        "#,
-        o.corp_id, o.agent_id, sim.base, o.corp_secret, o.callback_token, o.callback_aes_key
-    )
+    sim.connection("wc", "limits = { timeout_ms = 3000 }")
 }
 
 async fn setup_with(options: Options) -> (WeComSim, TestServer) {

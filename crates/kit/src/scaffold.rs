@@ -57,7 +57,9 @@ impl FromStr for Lang {
             "rust" | "rs" => Ok(Lang::Rust),
             "typescript" | "ts" => Ok(Lang::TypeScript),
             "python" | "py" => Ok(Lang::Python),
-            _ => Err(format!("unknown language {s:?}: choose rust, typescript or python")),
+            _ => Err(format!(
+                "unknown language {s:?}: choose rust, typescript or python"
+            )),
         }
     }
 }
@@ -111,15 +113,54 @@ pub fn parse_capabilities(list: &str) -> Result<Vec<Capability>> {
 }
 
 fn choosable() -> impl Iterator<Item = &'static str> {
-    Capability::ALL.into_iter().filter(|c| *c != Capability::Describe).map(Capability::name)
+    Capability::ALL
+        .into_iter()
+        .filter(|c| *c != Capability::Describe)
+        .map(Capability::name)
 }
 
 /// WIT keywords: a world of that name would need `%` escaping in every tool.
 const WIT_KEYWORDS: &[&str] = &[
-    "as", "async", "bool", "borrow", "char", "constructor", "enum", "export", "f32", "f64", "flags", "from", "func",
-    "future", "import", "include", "interface", "list", "own", "package", "record", "resource", "result", "s16",
-    "s32", "s64", "s8", "static", "stream", "string", "tuple", "type", "u16", "u32", "u64", "u8", "use", "variant",
-    "with", "world",
+    "as",
+    "async",
+    "bool",
+    "borrow",
+    "char",
+    "constructor",
+    "enum",
+    "export",
+    "f32",
+    "f64",
+    "flags",
+    "from",
+    "func",
+    "future",
+    "import",
+    "include",
+    "interface",
+    "list",
+    "own",
+    "package",
+    "record",
+    "resource",
+    "result",
+    "s16",
+    "s32",
+    "s64",
+    "s8",
+    "static",
+    "stream",
+    "string",
+    "tuple",
+    "type",
+    "u16",
+    "u32",
+    "u64",
+    "u8",
+    "use",
+    "variant",
+    "with",
+    "world",
 ];
 
 /// A connector name: kebab-case words that each start with a letter (the WIT identifier rule, which also makes a
@@ -127,7 +168,8 @@ const WIT_KEYWORDS: &[&str] = &[
 pub fn check_name(name: &str) -> Result<()> {
     let words_ok = name.split('-').all(|w| {
         w.chars().next().is_some_and(|c| c.is_ascii_lowercase())
-            && w.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+            && w.chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
     });
     if !words_ok || !(2..=48).contains(&name.len()) {
         bail!(
@@ -136,7 +178,9 @@ pub fn check_name(name: &str) -> Result<()> {
         );
     }
     if WIT_KEYWORDS.contains(&name) || name == "qiao" || name.starts_with("qiao-") {
-        bail!("invalid connector name {name:?}: it is reserved (a WIT keyword or Qiao's own prefix)");
+        bail!(
+            "invalid connector name {name:?}: it is reserved (a WIT keyword or Qiao's own prefix)"
+        );
     }
     Ok(())
 }
@@ -188,7 +232,9 @@ fn pascal(kebab: &str) -> String {
         .split('-')
         .map(|w| {
             let mut c = w.chars();
-            c.next().map_or(String::new(), |f| f.to_ascii_uppercase().to_string() + c.as_str())
+            c.next().map_or(String::new(), |f| {
+                f.to_ascii_uppercase().to_string() + c.as_str()
+            })
         })
         .collect()
 }
@@ -196,7 +242,9 @@ fn pascal(kebab: &str) -> String {
 fn camel(kebab: &str) -> String {
     let p = pascal(kebab);
     let mut c = p.chars();
-    c.next().map_or(String::new(), |f| f.to_ascii_lowercase().to_string() + c.as_str())
+    c.next().map_or(String::new(), |f| {
+        f.to_ascii_lowercase().to_string() + c.as_str()
+    })
 }
 
 /// The world every project is built against: the host's imports, describe, and the chosen capabilities.
@@ -220,15 +268,22 @@ pub fn create(request: &Request) -> Result<Created> {
     if dir.exists() {
         let empty = dir.is_dir() && std::fs::read_dir(dir)?.next().is_none();
         if !empty {
-            bail!("{} already exists and is not an empty directory: choose another place, or remove it", dir.display());
+            bail!(
+                "{} already exists and is not an empty directory: choose another place, or remove it",
+                dir.display()
+            );
         }
     }
     let template = format!("sdk/{}/template", request.lang.folder());
-    let layout: Layout = toml::from_str(
-        std::str::from_utf8(embedded::file(&format!("{template}/kit.toml")).with_context(|| {
-            format!("this qiao was built without the {} template (sdk/{}/template)", request.lang, request.lang.folder())
-        })?)?,
-    )
+    let layout: Layout = toml::from_str(std::str::from_utf8(
+        embedded::file(&format!("{template}/kit.toml")).with_context(|| {
+            format!(
+                "this qiao was built without the {} template (sdk/{}/template)",
+                request.lang,
+                request.lang.folder()
+            )
+        })?,
+    )?)
     .context("the template's kit.toml")?;
     let capabilities = if request.capabilities.is_empty() {
         vec![Capability::Messaging]
@@ -242,7 +297,8 @@ pub fn create(request: &Request) -> Result<Created> {
         for (path, bytes) in &files {
             let path = dir.join(path);
             std::fs::create_dir_all(path.parent().unwrap())?;
-            std::fs::write(&path, bytes).with_context(|| format!("cannot write {}", path.display()))?;
+            std::fs::write(&path, bytes)
+                .with_context(|| format!("cannot write {}", path.display()))?;
             if path.extension().is_some_and(|e| e == "sh") {
                 use std::os::unix::fs::PermissionsExt;
                 std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755))?;
@@ -253,7 +309,8 @@ pub fn create(request: &Request) -> Result<Created> {
     if let Err(e) = write() {
         if existed {
             for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-                let _ = std::fs::remove_dir_all(entry.path()).or_else(|_| std::fs::remove_file(entry.path()));
+                let _ = std::fs::remove_dir_all(entry.path())
+                    .or_else(|_| std::fs::remove_file(entry.path()));
             }
         } else {
             let _ = std::fs::remove_dir_all(dir);
@@ -269,7 +326,12 @@ pub fn create(request: &Request) -> Result<Created> {
 }
 
 /// Every file of the project, as (path in the project, contents).
-fn plan(request: &Request, layout: &Layout, template: &str, capabilities: &[Capability]) -> Result<Vec<(PathBuf, Vec<u8>)>> {
+fn plan(
+    request: &Request,
+    layout: &Layout,
+    template: &str,
+    capabilities: &[Capability],
+) -> Result<Vec<(PathBuf, Vec<u8>)>> {
     let placeholders = Placeholders { name: request.name };
     let render = |bytes: &[u8]| -> Vec<u8> {
         match std::str::from_utf8(bytes) {
@@ -290,12 +352,28 @@ fn plan(request: &Request, layout: &Layout, template: &str, capabilities: &[Capa
         files.push((PathBuf::from(path), render(bytes)));
     }
     for capability in capabilities {
-        let names = [capability.name().to_string(), capability.name().replace('-', "_")];
+        let names = [
+            capability.name().to_string(),
+            capability.name().replace('-', "_"),
+        ];
         let (file, bytes) = stubs
             .iter()
-            .find(|(file, _)| names.iter().any(|n| file.rsplit_once('.').is_some_and(|(stem, _)| stem == n)))
-            .with_context(|| format!("the {} template has no stub for {}", request.lang, capability.name()))?;
-        files.push((Path::new(&layout.capabilities_dir).join(file), render(bytes)));
+            .find(|(file, _)| {
+                names
+                    .iter()
+                    .any(|n| file.rsplit_once('.').is_some_and(|(stem, _)| stem == n))
+            })
+            .with_context(|| {
+                format!(
+                    "the {} template has no stub for {}",
+                    request.lang,
+                    capability.name()
+                )
+            })?;
+        files.push((
+            Path::new(&layout.capabilities_dir).join(file),
+            render(bytes),
+        ));
     }
 
     // The SDK, as the language's package (the Rust crate without its template).
@@ -309,19 +387,28 @@ fn plan(request: &Request, layout: &Layout, template: &str, capabilities: &[Capa
         sdk_files += 1;
     }
     if sdk_files == 0 {
-        bail!("this qiao was built without the {} SDK ({sdk})", request.lang);
+        bail!(
+            "this qiao was built without the {} SDK ({sdk})",
+            request.lang
+        );
     }
     // The Rust SDK generates its bindings from its own copy of every contract version it supports.
     if request.lang == Lang::Rust {
         for (path, bytes) in embedded::under("wit") {
             if path.starts_with('v') {
-                files.push((Path::new(&layout.sdk_dir).join("wit").join(path), bytes.to_vec()));
+                files.push((
+                    Path::new(&layout.sdk_dir).join("wit").join(path),
+                    bytes.to_vec(),
+                ));
             }
         }
     }
 
     let wit = Path::new(&layout.wit_dir);
-    files.push((wit.join("world.wit"), world(request.name, capabilities).into_bytes()));
+    files.push((
+        wit.join("world.wit"),
+        world(request.name, capabilities).into_bytes(),
+    ));
     for (path, bytes) in embedded::under(&format!("wit/v{LATEST_VERSION}")) {
         files.push((wit.join("deps/connector").join(path), bytes.to_vec()));
     }
@@ -337,7 +424,21 @@ mod tests {
         for good in ["acme-crm", "jira", "e-cology", "weaver2", "ab"] {
             check_name(good).unwrap_or_else(|e| panic!("{good}: {e}"));
         }
-        for bad in ["", "a", "Acme", "acme_crm", "-acme", "acme-", "acme--crm", "2fa", "acme-2fa", "list", "qiao-x", "a b", "ä"] {
+        for bad in [
+            "",
+            "a",
+            "Acme",
+            "acme_crm",
+            "-acme",
+            "acme-",
+            "acme--crm",
+            "2fa",
+            "acme-2fa",
+            "list",
+            "qiao-x",
+            "a b",
+            "ä",
+        ] {
             assert!(check_name(bad).is_err(), "{bad:?} should be refused");
         }
     }
@@ -345,9 +446,21 @@ mod tests {
     #[test]
     fn capabilities_by_wit_name_without_duplicates() {
         let chosen = parse_capabilities("tasks, user_status,tasks,messaging").unwrap();
-        assert_eq!(chosen, [Capability::Tasks, Capability::UserStatus, Capability::Messaging]);
-        let e = parse_capabilities("tasks,describe").unwrap_err().to_string();
-        assert!(e.contains("\"describe\"") && e.contains("user-status"), "{e}");
+        assert_eq!(
+            chosen,
+            [
+                Capability::Tasks,
+                Capability::UserStatus,
+                Capability::Messaging
+            ]
+        );
+        let e = parse_capabilities("tasks,describe")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("\"describe\"") && e.contains("user-status"),
+            "{e}"
+        );
     }
 
     #[test]
@@ -365,12 +478,20 @@ mod tests {
     fn an_existing_project_is_not_touched() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("keep.txt"), "mine").unwrap();
-        let e = create(&Request { name: "acme", lang: Lang::Rust, capabilities: vec![], dir: dir.path() })
-            .err()
-            .unwrap()
-            .to_string();
+        let e = create(&Request {
+            name: "acme",
+            lang: Lang::Rust,
+            capabilities: vec![],
+            dir: dir.path(),
+        })
+        .err()
+        .unwrap()
+        .to_string();
         assert!(e.contains("already exists"), "{e}");
-        assert_eq!(std::fs::read_to_string(dir.path().join("keep.txt")).unwrap(), "mine");
+        assert_eq!(
+            std::fs::read_to_string(dir.path().join("keep.txt")).unwrap(),
+            "mine"
+        );
     }
 
     #[test]
@@ -402,9 +523,17 @@ mod tests {
         assert!(!project.join("vendor/qiao-sdk/template").exists());
         assert!(!project.join("kit.toml").exists());
         let lib = std::fs::read_to_string(project.join("src/lib.rs")).unwrap();
-        assert!(lib.contains("export qiao:connector/tasks@0.2.0;") && lib.contains("export qiao:connector/user-status@0.2.0;"), "{lib}");
+        assert!(
+            lib.contains("export qiao:connector/tasks@0.2.0;")
+                && lib.contains("export qiao:connector/user-status@0.2.0;"),
+            "{lib}"
+        );
         assert!(!lib.contains("__"), "a placeholder is left: {lib}");
         let world = std::fs::read_to_string(project.join("wit/world.wit")).unwrap();
-        assert!(world.contains("world acme {") && world.contains("export qiao:connector/user-status@0.2.0;"), "{world}");
+        assert!(
+            world.contains("world acme {")
+                && world.contains("export qiao:connector/user-status@0.2.0;"),
+            "{world}"
+        );
     }
 }

@@ -69,6 +69,18 @@ pub struct DingTalkSim {
 }
 
 impl DingTalkSim {
+    /// A `[connections.NAME]` block of the dingtalk connector pointed at this simulator (both of its hosts) with
+    /// its credentials; `extra` lines (limits, outbox, directory...) are added to it.
+    pub fn connection(&self, name: &str, extra: &str) -> String {
+        let o = &self.options;
+        format!(
+            "\n[connections.{name}]\nconnector = \"dingtalk\"\n\
+             settings = {{ app_key = \"{}\", agent_id = \"{}\", oapi_base = \"{}\", api_base = \"{}/\" }}\n\
+             secrets = {{ app_secret = \"{}\", callback_token = \"{}\", callback_aes_key = \"{}\" }}\n{extra}\n",
+            o.app_key, o.agent_id, self.base, self.base, o.app_secret, o.callback_token, o.callback_aes_key
+        )
+    }
+
     pub async fn start(options: Options) -> Result<DingTalkSim> {
         DingTalkSim::start_on("127.0.0.1:0".parse()?, options).await
     }

@@ -84,6 +84,18 @@ pub struct WeComSim {
 }
 
 impl WeComSim {
+    /// A `[connections.NAME]` block of the wecom connector pointed at this simulator with its credentials;
+    /// `extra` lines (limits, outbox, directory...) are added to it.
+    pub fn connection(&self, name: &str, extra: &str) -> String {
+        let o = &self.options;
+        format!(
+            "\n[connections.{name}]\nconnector = \"wecom\"\n\
+             settings = {{ corp_id = \"{}\", agent_id = \"{}\", api_base = \"{}\" }}\n\
+             secrets = {{ corp_secret = \"{}\", callback_token = \"{}\", callback_aes_key = \"{}\" }}\n{extra}\n",
+            o.corp_id, o.agent_id, self.base, o.corp_secret, o.callback_token, o.callback_aes_key
+        )
+    }
+
     pub async fn start(options: Options) -> Result<WeComSim> {
         WeComSim::start_on("127.0.0.1:0".parse()?, options).await
     }

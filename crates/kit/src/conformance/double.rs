@@ -65,8 +65,13 @@ pub fn load(dir: &Path) -> Result<Vec<Fixture>> {
     let mut fixtures = vec![];
     for file in files {
         let text = std::fs::read_to_string(&file)?;
-        let value: Value = serde_json::from_str(&text).with_context(|| format!("{} is not JSON", file.display()))?;
-        let list = if value.is_array() { value } else { Value::Array(vec![value]) };
+        let value: Value = serde_json::from_str(&text)
+            .with_context(|| format!("{} is not JSON", file.display()))?;
+        let list = if value.is_array() {
+            value
+        } else {
+            Value::Array(vec![value])
+        };
         let mut found: Vec<Fixture> = serde_json::from_value(list).with_context(|| {
             format!(
                 "{}: a fixture is {{\"request\": {{method, path, query?, body?}}, \"response\": {{status, headers?, body?}}}}",
@@ -84,7 +89,11 @@ pub fn load(dir: &Path) -> Result<Vec<Fixture>> {
 enum Mode {
     Replay(Vec<Fixture>),
     /// Forward to this origin and keep every exchange.
-    Record { upstream: String, client: reqwest::Client, recorded: Vec<Fixture> },
+    Record {
+        upstream: String,
+        client: reqwest::Client,
+        recorded: Vec<Fixture>,
+    },
 }
 
 struct State {
@@ -97,11 +106,15 @@ struct State {
 
 impl State {
     fn hide(&self, text: &str) -> String {
-        self.secrets.iter().fold(text.to_string(), |t, (k, v)| t.replace(v.as_str(), &format!("{{secret:{k}}}")))
+        self.secrets.iter().fold(text.to_string(), |t, (k, v)| {
+            t.replace(v.as_str(), &format!("{{secret:{k}}}"))
+        })
     }
 
     fn reveal(&self, text: &str) -> String {
-        self.secrets.iter().fold(text.to_string(), |t, (k, v)| t.replace(&format!("{{secret:{k}}}"), v))
+        self.secrets.iter().fold(text.to_string(), |t, (k, v)| {
+            t.replace(&format!("{{secret:{k}}}"), v)
+        })
     }
 }
 
@@ -117,17 +130,31 @@ impl Double {
 
     /// `upstream`: the origin (scheme, host, port) requests are forwarded to.
     pub async fn record(upstream: &str) -> Result<Double> {
-        let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build()?;
-        Double::start(Mode::Record { upstream: upstream.trim_end_matches('/').to_string(), client, recorded: vec![] }).await
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()?;
+        Double::start(Mode::Record {
+            upstream: upstream.trim_end_matches('/').to_string(),
+            client,
+            recorded: vec![],
+        })
+        .await
     }
 
     async fn start(mode: Mode) -> Result<Double> {
-        let state = Arc::new(Mutex::new(State { mode, secrets: vec![], served: 0, misses: vec![] }));
+        let state = Arc::new(Mutex::new(State {
+            mode,
+            secrets: vec![],
+            served: 0,
+            misses: vec![],
+        }));
         let shared = state.clone();
-        let app = axum::Router::new().fallback(move |method: Method, uri: Uri, headers: HeaderMap, body: Bytes| {
-            let state = shared.clone();
-            async move { answer(&state, method, uri, headers, body).await }
-        });
+        let app = axum::Router::new().fallback(
+            move |method: Method, uri: Uri, headers: HeaderMap, body: Bytes| {
+                let state = shared.clone();
+                async move { answer(&state, method, uri, headers, body).await }
+            },
+        );
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let url = format!("http://{}", listener.local_addr()?);
         tokio::spawn(async move { axum::serve(listener, app).await });
@@ -165,7 +192,13 @@ impl Double {
     }
 }
 
-fn matches(fixture: &FixtureRequest, state: &State, method: &Method, uri: &Uri, body: &[u8]) -> bool {
+fn matches(
+    fixture: &FixtureRequest,
+    state: &State,
+    method: &Method,
+    uri: &Uri,
+    body: &[u8],
+) -> bool {
     if !fixture.method.eq_ignore_ascii_case(method.as_str()) || fixture.path != uri.path() {
         return false;
     }
@@ -178,7 +211,8 @@ fn matches(fixture: &FixtureRequest, state: &State, method: &Method, uri: &Uri, 
         None => true,
         Some(Value::String(text)) => state.reveal(text).as_bytes() == body,
         Some(json) => {
-            let expected: Option<Value> = serde_json::from_str(&state.reveal(&json.to_string())).ok();
+            let expected: Option<Value> =
+                serde_json::from_str(&state.reveal(&json.to_string())).ok();
             serde_json::from_slice::<Value>(body).is_ok_and(|b| Some(b) == expected)
         }
     }
@@ -199,34 +233,67 @@ fn respond(r: FixtureResponse) -> Response {
     response
 }
 
-async fn answer(state: &Mutex<State>, method: Method, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
+async fn answer(
+    state: &Mutex<State>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let forward = match &state.lock().unwrap().mode {
-        Mode::Record { upstream, client, .. } => Some((upstream.clone(), client.clone())),
+        Mode::Record {
+            upstream, client, ..
+        } => Some((upstream.clone(), client.clone())),
         Mode::Replay(_) => None,
     };
     if let Some((upstream, client)) = forward {
         return record(state, &upstream, &client, method, uri, headers, body).await;
     }
     let mut state = state.lock().unwrap();
-    let Mode::Replay(fixtures) = &state.mode else { unreachable!() };
-    if let Some(fixture) = fixtures.iter().find(|f| matches(&f.request, &state, &method, &uri, &body)).cloned() {
+    let Mode::Replay(fixtures) = &state.mode else {
+        unreachable!()
+    };
+    if let Some(fixture) = fixtures
+        .iter()
+        .find(|f| matches(&f.request, &state, &method, &uri, &body))
+        .cloned()
+    {
         state.served += 1;
         let mut response = fixture.response;
-        response.body = serde_json::from_str(&state.reveal(&response.body.to_string())).unwrap_or(response.body);
+        response.body = serde_json::from_str(&state.reveal(&response.body.to_string()))
+            .unwrap_or(response.body);
         return respond(response);
     }
     if !fixtures.is_empty() {
         let closest = fixtures
             .iter()
             .max_by_key(|f| closeness(&f.request, &method, &uri))
-            .map(|f| format!("{} {}{}", f.request.method, f.request.path, f.request.query.as_deref().map(|q| format!("?{q}")).unwrap_or_default()))
+            .map(|f| {
+                format!(
+                    "{} {}{}",
+                    f.request.method,
+                    f.request.path,
+                    f.request
+                        .query
+                        .as_deref()
+                        .map(|q| format!("?{q}"))
+                        .unwrap_or_default()
+                )
+            })
             .unwrap_or_default();
-        let miss = format!("no fixture for {method} {}; closest: {closest}", state.hide(&uri.to_string()));
+        let miss = format!(
+            "no fixture for {method} {}; closest: {closest}",
+            state.hide(&uri.to_string())
+        );
         if !state.misses.contains(&miss) {
             state.misses.push(miss);
         }
     }
-    (StatusCode::NOT_FOUND, axum::Json(serde_json::json!({"error": "no fixture for this request"}))).into_response()
+    (
+        StatusCode::NOT_FOUND,
+        axum::Json(serde_json::json!({"error": "no fixture for this request"})),
+    )
+        .into_response()
 }
 
 /// Forwards one request and keeps the exchange, with the connection's secrets written as placeholders.
@@ -239,7 +306,10 @@ async fn record(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let url = format!("{upstream}{}", uri.path_and_query().map_or("/", |p| p.as_str()));
+    let url = format!(
+        "{upstream}{}",
+        uri.path_and_query().map_or("/", |p| p.as_str())
+    );
     let mut request = client.request(method.clone(), &url).body(body.clone());
     for (name, value) in &headers {
         if name != axum::http::header::HOST && name != axum::http::header::CONTENT_LENGTH {
@@ -249,10 +319,20 @@ async fn record(
     let (status, content_type, bytes) = match request.send().await {
         Ok(r) => {
             let status = r.status().as_u16();
-            let content_type = r.headers().get("content-type").and_then(|v| v.to_str().ok()).map(str::to_string);
+            let content_type = r
+                .headers()
+                .get("content-type")
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string);
             (status, content_type, r.bytes().await.unwrap_or_default())
         }
-        Err(e) => return (StatusCode::BAD_GATEWAY, format!("recording: {upstream} did not answer: {e}")).into_response(),
+        Err(e) => {
+            return (
+                StatusCode::BAD_GATEWAY,
+                format!("recording: {upstream} did not answer: {e}"),
+            )
+                .into_response();
+        }
     };
     let mut state = state.lock().unwrap();
     let as_value = |bytes: &[u8], state: &State| -> Value {
@@ -268,12 +348,19 @@ async fn record(
         },
         response: FixtureResponse {
             status,
-            headers: content_type.iter().map(|c| ("content-type".to_string(), c.clone())).collect(),
+            headers: content_type
+                .iter()
+                .map(|c| ("content-type".to_string(), c.clone()))
+                .collect(),
             body: as_value(&bytes, &state),
         },
     };
     state.served += 1;
-    let reply = FixtureResponse { body: serde_json::from_slice(&bytes).unwrap_or(Value::String(String::from_utf8_lossy(&bytes).into_owned())), ..fixture.response.clone() };
+    let reply = FixtureResponse {
+        body: serde_json::from_slice(&bytes)
+            .unwrap_or(Value::String(String::from_utf8_lossy(&bytes).into_owned())),
+        ..fixture.response.clone()
+    };
     if let Mode::Record { recorded, .. } = &mut state.mode {
         recorded.push(fixture);
     }
@@ -282,6 +369,11 @@ async fn record(
 
 /// Same method first, then the longest common path prefix.
 fn closeness(fixture: &FixtureRequest, method: &Method, uri: &Uri) -> (bool, usize) {
-    let common = fixture.path.bytes().zip(uri.path().bytes()).take_while(|(a, b)| a == b).count();
+    let common = fixture
+        .path
+        .bytes()
+        .zip(uri.path().bytes())
+        .take_while(|(a, b)| a == b)
+        .count();
     (fixture.method.eq_ignore_ascii_case(method.as_str()), common)
 }

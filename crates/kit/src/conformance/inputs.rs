@@ -33,7 +33,16 @@ fn map_strings(value: &Value, f: &dyn Fn(&str) -> String) -> Value {
         Value::Array(items) => Value::Array(items.iter().map(|v| map_strings(v, f)).collect()),
         Value::Object(map) => Value::Object(
             map.iter()
-                .map(|(k, v)| (k.clone(), if k == "operation" { v.clone() } else { map_strings(v, f) }))
+                .map(|(k, v)| {
+                    (
+                        k.clone(),
+                        if k == "operation" {
+                            v.clone()
+                        } else {
+                            map_strings(v, f)
+                        },
+                    )
+                })
                 .collect(),
         ),
         other => other.clone(),
@@ -47,14 +56,19 @@ fn map_numbers(value: &Value) -> Value {
         // A byte list stays bytes.
         Value::Array(items) if items.iter().all(Value::is_number) => value.clone(),
         Value::Array(items) => Value::Array(items.iter().map(map_numbers).collect()),
-        Value::Object(map) => Value::Object(map.iter().map(|(k, v)| (k.clone(), map_numbers(v))).collect()),
+        Value::Object(map) => Value::Object(
+            map.iter()
+                .map(|(k, v)| (k.clone(), map_numbers(v)))
+                .collect(),
+        ),
         other => other.clone(),
     }
 }
 
 /// Callbacks no platform signed: without any signature, and with signatures in the usual places that are wrong.
 pub fn forged_callbacks() -> Vec<(&'static str, Value)> {
-    let body: Vec<u8> = br#"{"encrypt":"AAAA","event":{"type":"user_add"},"msg_signature":"0"}"#.to_vec();
+    let body: Vec<u8> =
+        br#"{"encrypt":"AAAA","event":{"type":"user_add"},"msg_signature":"0"}"#.to_vec();
     let forged = "0000000000000000000000000000000000000000";
     vec![
         (
@@ -86,7 +100,8 @@ mod tests {
     fn every_operation_has_one_sample_that_is_a_call() {
         let mut seen = vec![];
         for sample in samples() {
-            let call: Call = serde_json::from_value(sample.clone()).unwrap_or_else(|e| panic!("{sample}: {e}"));
+            let call: Call =
+                serde_json::from_value(sample.clone()).unwrap_or_else(|e| panic!("{sample}: {e}"));
             seen.push(call.stored_name());
         }
         let mut all = Call::OPERATIONS.to_vec();
@@ -104,7 +119,8 @@ mod tests {
             }
         }
         for (what, request) in forged_callbacks() {
-            let call = serde_json::from_value::<Call>(json!({"operation": "webhook", "request": request}));
+            let call =
+                serde_json::from_value::<Call>(json!({"operation": "webhook", "request": request}));
             assert!(call.is_ok(), "{what}: {:?}", call.err());
         }
     }

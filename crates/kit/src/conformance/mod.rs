@@ -102,17 +102,37 @@ impl Report {
 }
 
 fn check(name: &'static str, findings: Vec<String>, passed: String, fix: &'static str) -> Check {
-    let status = if findings.is_empty() { Status::Pass } else { Status::Fail };
+    let status = if findings.is_empty() {
+        Status::Pass
+    } else {
+        Status::Fail
+    };
     let summary = if findings.is_empty() {
         passed
     } else {
-        format!("{} finding{}", findings.len(), if findings.len() == 1 { "" } else { "s" })
+        format!(
+            "{} finding{}",
+            findings.len(),
+            if findings.len() == 1 { "" } else { "s" }
+        )
     };
-    Check { name, status, summary, findings, fix }
+    Check {
+        name,
+        status,
+        summary,
+        findings,
+        fix,
+    }
 }
 
 fn skip(name: &'static str, why: impl Into<String>) -> Check {
-    Check { name, status: Status::Skip, summary: why.into(), findings: vec![], fix: "" }
+    Check {
+        name,
+        status: Status::Skip,
+        summary: why.into(),
+        findings: vec![],
+        fix: "",
+    }
 }
 
 fn ms(d: Duration) -> f64 {
@@ -129,23 +149,27 @@ pub async fn run(options: &Options) -> Result<Report> {
         capabilities: vec![],
         wasi_imports: vec![],
         checks: vec![],
-        budget: Budget { size_bytes: bytes.len() as u64, ..Budget::default() },
+        budget: Budget {
+            size_bytes: bytes.len() as u64,
+            ..Budget::default()
+        },
         passed: false,
     };
-    let engine = new_engine(&PoolSize { instances: 16, ..PoolSize::default() })?;
+    let engine = new_engine(&PoolSize {
+        instances: 16,
+        ..PoolSize::default()
+    })?;
 
     // ---- The component, its contract version and its imports.
     let started = Instant::now();
     let component = match Component::new(&engine, &bytes) {
         Ok(c) => c,
         Err(e) => {
-            report.add(check(
-                "component",
-                vec![format!("not a valid WebAssembly component: {e:#}")],
-                String::new(),
+            return Ok(refused(
+                report,
+                format!("not a valid WebAssembly component: {e:#}"),
                 "build a component (wasm32-wasip2, componentize-js, componentize-py), not a core module",
             ));
-            return Ok(finish(report));
         }
     };
     report.budget.cold_compile_ms = ms(started.elapsed());
@@ -158,21 +182,26 @@ pub async fn run(options: &Options) -> Result<Report> {
     let ty = component.component_type();
     let imports: Vec<String> = ty.imports(&engine).map(|(n, _)| n.to_string()).collect();
     let exports: Vec<String> = ty.exports(&engine).map(|(n, _)| n.to_string()).collect();
-    report.wasi_imports = imports.iter().filter(|n| n.starts_with("wasi:")).cloned().collect();
+    report.wasi_imports = imports
+        .iter()
+        .filter(|n| n.starts_with("wasi:"))
+        .cloned()
+        .collect();
     match contract_version(imports.iter().chain(&exports).map(String::as_str)) {
         Ok(Some(v)) => report.contract = Some(v),
         Ok(None) => {
-            report.add(check(
-                "component",
-                vec!["it imports and exports no qiao:connector interface".into()],
-                String::new(),
+            return Ok(refused(
+                report,
+                "it imports and exports no qiao:connector interface",
                 "export qiao:connector/describe and the capabilities it implements",
             ));
-            return Ok(finish(report));
         }
         Err(e) => {
-            report.add(check("component", vec![e], String::new(), "build it against a contract this Qiao supports"));
-            return Ok(finish(report));
+            return Ok(refused(
+                report,
+                e,
+                "build it against a contract this Qiao supports",
+            ));
         }
     }
 
@@ -183,13 +212,11 @@ pub async fn run(options: &Options) -> Result<Report> {
     let connector = match loader.connector_from(file, hash, &component).await {
         Ok(c) => c,
         Err(e) => {
-            report.add(check(
-                "component",
-                vec![format!("{e:#}")],
-                String::new(),
+            return Ok(refused(
+                report,
+                format!("{e:#}"),
                 "a connector may import only qiao:connector/* and wasi:*@0.2 interfaces, and describe must answer",
             ));
-            return Ok(finish(report));
         }
     };
     report.budget.instantiate_describe_ms = ms(started.elapsed());
@@ -198,7 +225,11 @@ pub async fn run(options: &Options) -> Result<Report> {
     report.add(check(
         "component",
         vec![],
-        format!("a component for contract {}, exporting {}", connector.contract, names(&report.capabilities)),
+        format!(
+            "a component for contract {}, exporting {}",
+            connector.contract,
+            names(&report.capabilities)
+        ),
         "",
     ));
     report.add(imports_check(&report.wasi_imports));
@@ -211,7 +242,12 @@ pub async fn run(options: &Options) -> Result<Report> {
     };
     let replaying = !fixtures.is_empty();
     let platform = Double::replay(fixtures).await?;
-    let connection = connection(&connector, &platform.url, options.config.as_deref(), replaying)?;
+    let connection = connection(
+        &connector,
+        &platform.url,
+        options.config.as_deref(),
+        replaying,
+    )?;
     platform.set_secrets(secret_pairs(&connection));
     let origins: Vec<String> = connector
         .info
@@ -221,7 +257,10 @@ pub async fn run(options: &Options) -> Result<Report> {
         .filter_map(|f| connection.values.get(&f.key))
         .filter_map(|v| origin(v))
         .collect();
-    let secrets: Vec<String> = secret_pairs(&connection).into_iter().map(|(_, v)| v).collect();
+    let secrets: Vec<String> = secret_pairs(&connection)
+        .into_iter()
+        .map(|(_, v)| v)
+        .collect();
     let name = connection.name.clone();
     let mut runtime = Runtime::new(engine, None, PathBuf::new(), vec![connection], kv.clone())?;
     let observer = Arc::new(Observer::default());
@@ -230,7 +269,13 @@ pub async fn run(options: &Options) -> Result<Report> {
     let contract = connector.contract;
     let exports = connector.exports.capabilities();
     runtime.connectors.serve(connector);
-    let mut session = Session { runtime: &runtime, connection: &name, messages: vec![], calls: 0, call_time: Duration::ZERO };
+    let mut session = Session {
+        runtime: &runtime,
+        connection: &name,
+        messages: vec![],
+        calls: 0,
+        call_time: Duration::ZERO,
+    };
 
     report.add(malformed_check(&mut session, &exports, contract).await);
     report.add(lists_check(&mut session, &exports).await);
@@ -238,14 +283,27 @@ pub async fn run(options: &Options) -> Result<Report> {
     report.add(egress_check(&observer, &info.hosts, &origins));
     report.add(secrets_check(&observer, &session.messages, &secrets));
     match &options.fixtures {
-        None => report.add(skip("fixtures", "no --fixtures given: operations were answered 404 by the platform double")),
+        None => report.add(skip(
+            "fixtures",
+            "no --fixtures given: operations were answered 404 by the platform double",
+        )),
         Some(dir) => report.add(replay_check(&mut session, &platform, dir).await?),
     }
     report.budget.peak_memory_bytes = observer.peak_memory() as u64;
     report.budget.calls = session.calls;
-    report.budget.mean_call_ms = if session.calls == 0 { 0.0 } else { ms(session.call_time) / f64::from(session.calls) };
+    report.budget.mean_call_ms = if session.calls == 0 {
+        0.0
+    } else {
+        ms(session.call_time) / f64::from(session.calls)
+    };
     report.add(budget_check(&report.budget));
     Ok(finish(report))
+}
+
+/// The report of a component that cannot be loaded: the one failed check, and nothing else to run.
+fn refused(mut report: Report, finding: impl Into<String>, fix: &'static str) -> Report {
+    report.add(check("component", vec![finding.into()], String::new(), fix));
+    finish(report)
 }
 
 fn finish(mut report: Report) -> Report {
@@ -255,7 +313,11 @@ fn finish(mut report: Report) -> Report {
 }
 
 fn names(capabilities: &[Capability]) -> String {
-    capabilities.iter().map(|c| c.name()).collect::<Vec<_>>().join(", ")
+    capabilities
+        .iter()
+        .map(|c| c.name())
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// The connection of this connector in a qiao.toml.
@@ -266,21 +328,38 @@ fn configured(connector: &Connector, path: &Path) -> Result<Connection> {
     connections
         .into_iter()
         .find(|c| c.connector == connector.info.id)
-        .with_context(|| format!("{} has no connection of connector {:?}", path.display(), connector.info.id))
+        .with_context(|| {
+            format!(
+                "{} has no connection of connector {:?}",
+                path.display(),
+                connector.info.id
+            )
+        })
 }
 
 fn secret_pairs(connection: &Connection) -> Vec<(String, String)> {
-    connection.secret_keys.iter().filter_map(|k| Some((k.clone(), connection.values.get(k)?.clone()))).collect()
+    connection
+        .secret_keys
+        .iter()
+        .filter_map(|k| Some((k.clone(), connection.values.get(k)?.clone())))
+        .collect()
 }
 
 /// The connection the calls run on: the config's (its api-base fields at the double when replaying fixtures), or
 /// one made up from `describe` (api-base fields at the double, secrets distinctive, other settings a placeholder).
-fn connection(connector: &Connector, double: &str, config: Option<&Path>, replaying: bool) -> Result<Connection> {
+fn connection(
+    connector: &Connector,
+    double: &str,
+    config: Option<&Path>,
+    replaying: bool,
+) -> Result<Connection> {
     if let Some(path) = config {
         let mut connection = configured(connector, path)?;
         if replaying {
             for field in connector.info.config.iter().filter(|f| f.api_base) {
-                connection.values.insert(field.key.clone(), double.to_string());
+                connection
+                    .values
+                    .insert(field.key.clone(), double.to_string());
             }
         }
         return Ok(connection);
@@ -292,7 +371,11 @@ fn connection(connector: &Connector, double: &str, config: Option<&Path>, replay
             double.to_string()
         } else if field.secret {
             secret_keys.push(field.key.clone());
-            format!("conformance-secret-{}-{}", field.key, &hex::encode(rand_bytes())[..12])
+            format!(
+                "conformance-secret-{}-{}",
+                field.key,
+                &hex::encode(rand_bytes())[..12]
+            )
         } else {
             "conformance".to_string()
         };
@@ -303,7 +386,10 @@ fn connection(connector: &Connector, double: &str, config: Option<&Path>, replay
         connector: connector.info.id.clone(),
         values,
         secret_keys,
-        limits: Limits { timeout_ms: 10_000, ..Limits::default() },
+        limits: Limits {
+            timeout_ms: 10_000,
+            ..Limits::default()
+        },
         ..Default::default()
     })
 }
@@ -341,26 +427,47 @@ impl Session<'_> {
 
 /// A failure the host had to contain (a trap, a limit) rather than a typed error the connector answered.
 fn contained(e: &CallError) -> bool {
-    matches!(e, CallError::Trap { .. } | CallError::Timeout { .. } | CallError::CpuLimit { .. } | CallError::Host(_))
+    matches!(
+        e,
+        CallError::Trap { .. }
+            | CallError::Timeout { .. }
+            | CallError::CpuLimit { .. }
+            | CallError::Host(_)
+    )
 }
 
 fn imports_check(wasi: &[String]) -> Check {
     let useless: Vec<String> = wasi
         .iter()
-        .filter(|n| ["wasi:sockets", "wasi:filesystem/preopens", "wasi:http"].iter().any(|p| n.starts_with(p)))
+        .filter(|n| {
+            ["wasi:sockets", "wasi:filesystem/preopens", "wasi:http"]
+                .iter()
+                .any(|p| n.starts_with(p))
+        })
         .map(|n| format!("imports {n}: the sandbox grants nothing through it (every use fails)"))
         .collect();
     let summary = if wasi.is_empty() {
         "imports no WASI interface".to_string()
     } else {
-        let mut packages: Vec<&str> = wasi.iter().map(|n| n.split('/').next().unwrap_or(n)).collect();
+        let mut packages: Vec<&str> = wasi
+            .iter()
+            .map(|n| n.split('/').next().unwrap_or(n))
+            .collect();
         packages.sort_unstable();
         packages.dedup();
-        format!("links in the sandbox; imports {} WASI interfaces ({})", wasi.len(), packages.join(", "))
+        format!(
+            "links in the sandbox; imports {} WASI interfaces ({})",
+            wasi.len(),
+            packages.join(", ")
+        )
     };
     Check {
         name: "imports",
-        status: if useless.is_empty() { Status::Pass } else { Status::Warn },
+        status: if useless.is_empty() {
+            Status::Pass
+        } else {
+            Status::Warn
+        },
         summary,
         findings: useless,
         fix: "harmless if never used (language runtimes import them); reach the platform only through qiao:connector/http",
@@ -371,18 +478,38 @@ fn describe_check(connector: &Connector) -> Check {
     let info = &connector.info;
     let mut findings = vec![];
     let semver = info.version.split('.').count() == 3
-        && info.version.split(['-', '+']).next().unwrap_or("").split('.').all(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()));
+        && info
+            .version
+            .split(['-', '+'])
+            .next()
+            .unwrap_or("")
+            .split('.')
+            .all(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()));
     if !semver {
-        findings.push(format!("version {:?} is not semver (MAJOR.MINOR.PATCH)", info.version));
+        findings.push(format!(
+            "version {:?} is not semver (MAJOR.MINOR.PATCH)",
+            info.version
+        ));
     }
-    for (what, value) in [("name", &info.name), ("vendor", &info.vendor), ("platform", &info.platform)] {
+    for (what, value) in [
+        ("name", &info.name),
+        ("vendor", &info.vendor),
+        ("platform", &info.platform),
+    ] {
         if value.trim().is_empty() {
             findings.push(format!("{what} is empty"));
         }
     }
     for host in &info.hosts {
-        if host.contains("://") || host.contains(':') || host.contains('/') || host.contains('*') || host != &host.to_ascii_lowercase() {
-            findings.push(format!("host {host:?} must be a lowercase host name: no scheme, port, path or wildcard"));
+        if host.contains("://")
+            || host.contains(':')
+            || host.contains('/')
+            || host.contains('*')
+            || host != &host.to_ascii_lowercase()
+        {
+            findings.push(format!(
+                "host {host:?} must be a lowercase host name: no scheme, port, path or wildcard"
+            ));
         }
     }
     let mut seen = std::collections::HashSet::new();
@@ -390,15 +517,36 @@ fn describe_check(connector: &Connector) -> Check {
         if !seen.insert(field.key.as_str()) {
             findings.push(format!("config key {:?} is declared twice", field.key));
         }
-        if field.key.is_empty() || !field.key.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_') {
-            findings.push(format!("config key {:?}: use snake_case (a-z, 0-9, _)", field.key));
+        if field.key.is_empty()
+            || !field
+                .key
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+        {
+            findings.push(format!(
+                "config key {:?}: use snake_case (a-z, 0-9, _)",
+                field.key
+            ));
         }
         let key = field.key.to_ascii_lowercase();
-        let secretish = ["secret", "token", "password", "passwd", "private_key", "aes_key", "api_key"].iter().any(|s| key.contains(s));
+        let secretish = [
+            "secret",
+            "token",
+            "password",
+            "passwd",
+            "private_key",
+            "aes_key",
+            "api_key",
+        ]
+        .iter()
+        .any(|s| key.contains(s));
         if secretish && !field.secret {
             findings.push(format!("config key {:?} looks like a secret but is not marked secret (it would be shown and logged)", field.key));
         }
-        let urlish = key.ends_with("_base") || key.ends_with("_url") || key == "base_url" || key == "server_url";
+        let urlish = key.ends_with("_base")
+            || key.ends_with("_url")
+            || key == "base_url"
+            || key == "server_url";
         if urlish && !field.api_base && !field.secret {
             findings.push(format!("config key {:?} looks like an API base URL but is not marked api-base (its host would need a grant)", field.key));
         }
@@ -406,21 +554,38 @@ fn describe_check(connector: &Connector) -> Check {
     check(
         "describe",
         findings,
-        format!("{} {} by {}: {} host(s), {} config field(s)", info.id, info.version, info.vendor, info.hosts.len(), info.config.len()),
+        format!(
+            "{} {} by {}: {} host(s), {} config field(s)",
+            info.id,
+            info.version,
+            info.vendor,
+            info.hosts.len(),
+            info.config.len()
+        ),
         "fix the describe() answer: semver version, plain host names, snake_case unique config keys, secrets marked secret",
     )
 }
 
-async fn malformed_check(session: &mut Session<'_>, exports: &[Capability], contract: &str) -> Check {
+async fn malformed_check(
+    session: &mut Session<'_>,
+    exports: &[Capability],
+    contract: &str,
+) -> Check {
     let mut findings = vec![];
     let mut tried = 0;
     for sample in inputs::samples() {
-        let Ok(call) = serde_json::from_value::<Call>(sample.clone()) else { continue };
-        if !exports.contains(&call.capability()) || !qiao_contract::has_since(contract, call.since()) {
+        let Ok(call) = serde_json::from_value::<Call>(sample.clone()) else {
+            continue;
+        };
+        if !exports.contains(&call.capability())
+            || !qiao_contract::has_since(contract, call.since())
+        {
             continue;
         }
         for (input, value) in inputs::malformed(&sample) {
-            let Ok(call) = serde_json::from_value::<Call>(value) else { continue };
+            let Ok(call) = serde_json::from_value::<Call>(value) else {
+                continue;
+            };
             let operation = format!("{}.{}", call.capability().name(), call.operation());
             tried += 1;
             if let Err(e) = session.call(call).await
@@ -433,7 +598,9 @@ async fn malformed_check(session: &mut Session<'_>, exports: &[Capability], cont
     check(
         "malformed-input",
         findings,
-        format!("{tried} calls with empty, 1 MiB, odd-Unicode and absurd inputs: each answered or refused with a typed error"),
+        format!(
+            "{tried} calls with empty, 1 MiB, odd-Unicode and absurd inputs: each answered or refused with a typed error"
+        ),
         "validate input and answer invalid-input (or another typed error); never panic, loop or exhaust memory",
     )
 }
@@ -447,7 +614,14 @@ async fn lists_check(session: &mut Session<'_>, exports: &[Capability]) -> Check
     let first = |cursor: Option<String>| -> Vec<(&'static str, Call)> {
         let mut calls = vec![];
         if exports.contains(&Capability::Identity) {
-            calls.push(("identity.list-users", Call::ListUsers { department: "d1".into(), cursor: cursor.clone(), limit: LIMIT }));
+            calls.push((
+                "identity.list-users",
+                Call::ListUsers {
+                    department: "d1".into(),
+                    cursor: cursor.clone(),
+                    limit: LIMIT,
+                },
+            ));
         }
         if exports.contains(&Capability::Tasks) {
             let query = serde_json::json!({"assignee": null, "status": null, "updated_after_ms": null, "text": null,
@@ -477,7 +651,9 @@ async fn lists_check(session: &mut Session<'_>, exports: &[Capability]) -> Check
             };
             pages += 1;
             if items > LIMIT as usize {
-                findings.push(format!("{name}: {items} items on a page asked for at most {LIMIT}"));
+                findings.push(format!(
+                    "{name}: {items} items on a page asked for at most {LIMIT}"
+                ));
             }
             match next {
                 None => {
@@ -489,7 +665,9 @@ async fn lists_check(session: &mut Session<'_>, exports: &[Capability]) -> Check
                     break;
                 }
                 Some(_) if pages >= MAX_PAGES => {
-                    findings.push(format!("{name}: still a next cursor after {MAX_PAGES} pages of {LIMIT}"));
+                    findings.push(format!(
+                        "{name}: still a next cursor after {MAX_PAGES} pages of {LIMIT}"
+                    ));
                     break;
                 }
                 Some(next) => cursor = Some(next),
@@ -497,7 +675,10 @@ async fn lists_check(session: &mut Session<'_>, exports: &[Capability]) -> Check
         }
     }
     if walked.is_empty() && findings.is_empty() {
-        return skip("lists", "no list answered (give --fixtures or --config with a platform to list from)");
+        return skip(
+            "lists",
+            "no list answered (give --fixtures or --config with a platform to list from)",
+        );
     }
     check(
         "lists",
@@ -516,7 +697,8 @@ async fn replay_check(session: &mut Session<'_>, platform: &Double, dir: &Path) 
     if path.exists() {
         platform.reset();
         let text = std::fs::read_to_string(&path)?;
-        let recorded: Vec<Value> = serde_json::from_str(&text).with_context(|| format!("{} is not a JSON array", path.display()))?;
+        let recorded: Vec<Value> = serde_json::from_str(&text)
+            .with_context(|| format!("{} is not a JSON array", path.display()))?;
         for entry in recorded {
             let call: Call = serde_json::from_value(entry["call"].clone())
                 .with_context(|| format!("{}: not a call: {}", path.display(), entry["call"]))?;
@@ -524,7 +706,10 @@ async fn replay_check(session: &mut Session<'_>, platform: &Double, dir: &Path) 
             let now = record::outcome(&session.call(call).await);
             replayed += 1;
             if entry["outcome"] != now.as_str() {
-                findings.push(format!("{label}: recorded {}, replayed {now}", entry["outcome"]));
+                findings.push(format!(
+                    "{label}: recorded {}, replayed {now}",
+                    entry["outcome"]
+                ));
             }
         }
     }
@@ -532,29 +717,45 @@ async fn replay_check(session: &mut Session<'_>, platform: &Double, dir: &Path) 
     Ok(check(
         "fixtures",
         findings,
-        format!("{replayed} recorded call(s) replayed as recorded; every request matched a fixture ({} served)", platform.served()),
+        format!(
+            "{replayed} recorded call(s) replayed as recorded; every request matched a fixture ({} served)",
+            platform.served()
+        ),
         "record again with `qiao connectors record` after changing what the connector sends, or fix the request",
     ))
 }
 
 /// An unsigned and a forged callback are refused, yield no event and store nothing.
-async fn webhook_check(session: &mut Session<'_>, exports: &[Capability], kv: &MemoryKv, connection: &str) -> Check {
+async fn webhook_check(
+    session: &mut Session<'_>,
+    exports: &[Capability],
+    kv: &MemoryKv,
+    connection: &str,
+) -> Check {
     if !exports.contains(&Capability::Webhook) {
         return skip("webhook", "exports no webhook");
     }
     let mut findings = vec![];
     for (what, request) in inputs::forged_callbacks() {
         let before = kv.len(connection);
-        let Ok(call) = serde_json::from_value::<Call>(serde_json::json!({"operation": "webhook", "request": request})) else {
+        let Ok(call) = serde_json::from_value::<Call>(
+            serde_json::json!({"operation": "webhook", "request": request}),
+        ) else {
             continue;
         };
         match session.call(call).await {
             Ok(Reply::Webhook(outcome)) => {
                 if !outcome.events.is_empty() {
-                    findings.push(format!("{what}: accepted with {} event(s)", outcome.events.len()));
+                    findings.push(format!(
+                        "{what}: accepted with {} event(s)",
+                        outcome.events.len()
+                    ));
                 } else if outcome.response.status < 400 && outcome.response.status != 200 {
                     // A 200 with no events is how some platforms' URL checks are answered; anything else odd is shown.
-                    findings.push(format!("{what}: answered {} and no error", outcome.response.status));
+                    findings.push(format!(
+                        "{what}: answered {} and no error",
+                        outcome.response.status
+                    ));
                 }
             }
             Ok(_) => {}
@@ -583,10 +784,17 @@ fn egress_check(observer: &Observer, hosts: &[String], origins: &[String]) -> Ch
     let mut findings = vec![];
     let requests = observer.requests();
     for request in &requests {
-        let host = url::Url::parse(&request.url).ok().and_then(|u| u.host_str().map(str::to_string)).unwrap_or_default();
-        let declared = hosts.iter().any(|h| *h == host) || origin(&request.url).is_some_and(|o| origins.contains(&o));
+        let host = url::Url::parse(&request.url)
+            .ok()
+            .and_then(|u| u.host_str().map(str::to_string))
+            .unwrap_or_default();
+        let declared = hosts.iter().any(|h| *h == host)
+            || origin(&request.url).is_some_and(|o| origins.contains(&o));
         if !declared {
-            let finding = format!("a request to {} (not a declared host, not an api-base origin)", request.url);
+            let finding = format!(
+                "a request to {} (not a declared host, not an api-base origin)",
+                request.url
+            );
             if !findings.contains(&finding) {
                 findings.push(finding);
             }
@@ -595,22 +803,32 @@ fn egress_check(observer: &Observer, hosts: &[String], origins: &[String]) -> Ch
     check(
         "egress",
         findings,
-        format!("{} request(s), all to declared hosts or the api-base origin", requests.len()),
+        format!(
+            "{} request(s), all to declared hosts or the api-base origin",
+            requests.len()
+        ),
         "declare every platform host in describe().hosts, or take the base URL from a config field marked api-base",
     )
 }
 
 fn secrets_check(observer: &Observer, messages: &[String], secrets: &[String]) -> Check {
     let mut findings = vec![];
-    let leaked = |text: &str| text.contains(REDACTED) || secrets.iter().any(|s| text.contains(s.as_str()));
+    let leaked =
+        |text: &str| text.contains(REDACTED) || secrets.iter().any(|s| text.contains(s.as_str()));
     for line in observer.lines() {
         if leaked(&line) && findings.len() < 5 {
-            findings.push(format!("logged a secret (redacted by the host): {}", cut(&line)));
+            findings.push(format!(
+                "logged a secret (redacted by the host): {}",
+                cut(&line)
+            ));
         }
     }
     for message in messages {
         if leaked(message) && findings.len() < 10 {
-            findings.push(format!("an error carried a secret (redacted by the host): {}", cut(message)));
+            findings.push(format!(
+                "an error carried a secret (redacted by the host): {}",
+                cut(message)
+            ));
         }
     }
     check(
@@ -619,7 +837,11 @@ fn secrets_check(observer: &Observer, messages: &[String], secrets: &[String]) -
         if secrets.is_empty() {
             "no secret config field to watch".into()
         } else {
-            format!("no secret value in {} log line(s) or {} error message(s)", observer.lines().len(), messages.len())
+            format!(
+                "no secret value in {} log line(s) or {} error message(s)",
+                observer.lines().len(),
+                messages.len()
+            )
         },
         "never log, return or put in an error a config value marked secret",
     )
@@ -633,19 +855,36 @@ fn cut(text: &str) -> String {
 fn budget_check(b: &Budget) -> Check {
     let mut findings = vec![];
     if b.size_bytes > MAX_SIZE_BYTES {
-        findings.push(format!("{} bytes: over {} MiB", b.size_bytes, MAX_SIZE_BYTES >> 20));
+        findings.push(format!(
+            "{} bytes: over {} MiB",
+            b.size_bytes,
+            MAX_SIZE_BYTES >> 20
+        ));
     }
     if b.cold_compile_ms > MAX_COLD_COMPILE_MS {
-        findings.push(format!("cold compile {:.0} ms: over {MAX_COLD_COMPILE_MS} ms", b.cold_compile_ms));
+        findings.push(format!(
+            "cold compile {:.0} ms: over {MAX_COLD_COMPILE_MS} ms",
+            b.cold_compile_ms
+        ));
     }
     if b.cached_load_ms > MAX_CACHED_LOAD_MS {
-        findings.push(format!("cached load {:.0} ms: over {MAX_CACHED_LOAD_MS} ms", b.cached_load_ms));
+        findings.push(format!(
+            "cached load {:.0} ms: over {MAX_CACHED_LOAD_MS} ms",
+            b.cached_load_ms
+        ));
     }
     if b.instantiate_describe_ms > MAX_INSTANTIATE_DESCRIBE_MS {
-        findings.push(format!("instantiate + describe {:.0} ms: over {MAX_INSTANTIATE_DESCRIBE_MS} ms", b.instantiate_describe_ms));
+        findings.push(format!(
+            "instantiate + describe {:.0} ms: over {MAX_INSTANTIATE_DESCRIBE_MS} ms",
+            b.instantiate_describe_ms
+        ));
     }
     if b.peak_memory_bytes > MAX_PEAK_MEMORY_BYTES {
-        findings.push(format!("memory grew to {} MiB: over {} MiB", b.peak_memory_bytes >> 20, MAX_PEAK_MEMORY_BYTES >> 20));
+        findings.push(format!(
+            "memory grew to {} MiB: over {} MiB",
+            b.peak_memory_bytes >> 20,
+            MAX_PEAK_MEMORY_BYTES >> 20
+        ));
     }
     check(
         "budget",

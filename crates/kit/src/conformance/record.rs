@@ -35,39 +35,63 @@ pub struct Recorded {
 }
 
 pub async fn record(options: &Options) -> Result<Recorded> {
-    let bytes = std::fs::read(&options.file).with_context(|| format!("cannot read {}", options.file.display()))?;
-    let engine = new_engine(&PoolSize { instances: 8, ..PoolSize::default() })?;
-    let component = Component::new(&engine, &bytes).map_err(|e| anyhow::anyhow!("not a valid component: {e:#}"))?;
+    let bytes = std::fs::read(&options.file)
+        .with_context(|| format!("cannot read {}", options.file.display()))?;
+    let engine = new_engine(&PoolSize {
+        instances: 8,
+        ..PoolSize::default()
+    })?;
+    let component = Component::new(&engine, &bytes)
+        .map_err(|e| anyhow::anyhow!("not a valid component: {e:#}"))?;
     let kv = Arc::new(MemoryKv::default());
     let loader = Runtime::new(engine.clone(), None, PathBuf::new(), vec![], kv.clone())?;
     let hash = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&bytes));
-    let connector = loader.connector_from(&options.file, hash, &component).await?;
+    let connector = loader
+        .connector_from(&options.file, hash, &component)
+        .await?;
     let mut connection = configured(&connector, &options.config)?;
     let secrets = secret_pairs(&connection);
 
     let mut doubles = vec![];
     for field in connector.info.config.iter().filter(|f| f.api_base) {
-        let Some(value) = connection.values.get(&field.key).cloned() else { continue };
-        let upstream = origin(&value).with_context(|| format!("{} = {value:?} is not a URL", field.key))?;
+        let Some(value) = connection.values.get(&field.key).cloned() else {
+            continue;
+        };
+        let upstream =
+            origin(&value).with_context(|| format!("{} = {value:?} is not a URL", field.key))?;
         let double = Double::record(&upstream).await?;
         double.set_secrets(secrets.clone());
-        connection.values.insert(field.key.clone(), format!("{}{}", double.url, &value[upstream.len()..]));
+        connection.values.insert(
+            field.key.clone(),
+            format!("{}{}", double.url, &value[upstream.len()..]),
+        );
         doubles.push(double);
     }
     if doubles.is_empty() {
-        bail!("{} has no api-base setting to record through (a config field describe marks api-base)", connector.info.id);
+        bail!(
+            "{} has no api-base setting to record through (a config field describe marks api-base)",
+            connector.info.id
+        );
     }
 
     let exports = connector.exports.capabilities();
     let calls: Vec<Call> = match &options.calls {
         Some(path) => {
-            let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-            serde_json::from_str(&text).with_context(|| format!("{}: a JSON array of calls ({{\"operation\": ...}})", path.display()))?
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read {}", path.display()))?;
+            serde_json::from_str(&text).with_context(|| {
+                format!(
+                    "{}: a JSON array of calls ({{\"operation\": ...}})",
+                    path.display()
+                )
+            })?
         }
         None => inputs::samples()
             .into_iter()
             .filter_map(|s| serde_json::from_value::<Call>(s).ok())
-            .filter(|c| !c.is_write() && exports.contains(&c.capability()) && c.stored_name() != "webhook")
+            .filter(|c| {
+                !c.is_write() && exports.contains(&c.capability()) && c.stored_name() != "webhook"
+            })
             .collect(),
     };
     let name = connection.name.clone();
@@ -88,7 +112,11 @@ pub async fn record(options: &Options) -> Result<Recorded> {
     let file = options.out.join("recorded.json");
     write(&file, &fixtures)?;
     write(&options.out.join(CALLS_FILE), &replay)?;
-    Ok(Recorded { calls: outcomes, exchanges: fixtures.len(), file })
+    Ok(Recorded {
+        calls: outcomes,
+        exchanges: fixtures.len(),
+        file,
+    })
 }
 
 /// How a call ended, in terms that do not depend on the run: `ok`, the error kind, or `failed`.
@@ -96,7 +124,13 @@ pub fn outcome<T>(result: &Result<T, qiao_runtime::CallError>) -> String {
     match result {
         Ok(_) => "ok".into(),
         Err(qiao_runtime::CallError::Connector(e)) => {
-            format!("error: {}", serde_json::to_value(e.kind).ok().and_then(|k| k.as_str().map(str::to_string)).unwrap_or_default())
+            format!(
+                "error: {}",
+                serde_json::to_value(e.kind)
+                    .ok()
+                    .and_then(|k| k.as_str().map(str::to_string))
+                    .unwrap_or_default()
+            )
         }
         Err(_) => "failed".into(),
     }
