@@ -164,7 +164,7 @@ impl Double {
     /// The secrets of the connection under test (kept out of recordings, put back into fixtures when matching).
     pub fn set_secrets(&self, secrets: Vec<(String, String)>) {
         let mut secrets: Vec<_> = secrets.into_iter().filter(|(_, v)| v.len() >= 4).collect();
-        secrets.sort_by(|a, b| b.1.len().cmp(&a.1.len()));
+        secrets.sort_by_key(|(_, v)| std::cmp::Reverse(v.len()));
         self.state.lock().unwrap().secrets = secrets;
     }
 

@@ -788,7 +788,7 @@ fn egress_check(observer: &Observer, hosts: &[String], origins: &[String]) -> Ch
             .ok()
             .and_then(|u| u.host_str().map(str::to_string))
             .unwrap_or_default();
-        let declared = hosts.iter().any(|h| *h == host)
+        let declared = hosts.contains(&host)
             || origin(&request.url).is_some_and(|o| origins.contains(&o));
         if !declared {
             let finding = format!(
