@@ -37,7 +37,8 @@ enum Command {
         #[command(subcommand)]
         command: cli::secrets::SecretsCommand,
     },
-    /// Work with connector files: inspect them; make signing keys, sign and verify (signed connectors).
+    /// Write, test and ship connectors: new projects, the conformance suite, recorded fixtures; inspect a
+    /// component; make signing keys, sign and verify (signed connectors).
     Connectors {
         #[command(subcommand)]
         command: cli::connectors::ConnectorsCommand,

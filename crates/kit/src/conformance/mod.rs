@@ -167,7 +167,7 @@ pub async fn run(options: &Options) -> Result<Report> {
         Err(e) => {
             return Ok(refused(
                 report,
-                format!("not a valid WebAssembly component: {e:#}"),
+                format!("not a valid WebAssembly component: {}", one_line(&format!("{e:#}"))),
                 "build a component (wasm32-wasip2, componentize-js, componentize-py), not a core module",
             ));
         }
@@ -845,6 +845,11 @@ fn secrets_check(observer: &Observer, messages: &[String], secrets: &[String]) -
         },
         "never log, return or put in an error a config value marked secret",
     )
+}
+
+/// An error on one line: wasmtime's parse errors carry byte dumps over several.
+fn one_line(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 fn cut(text: &str) -> String {
