@@ -230,6 +230,25 @@ async fn traffic_recorded_from_a_simulator_replays_offline() {
     assert!(recorded.contains("{secret:corp_secret}"), "{recorded}");
     assert!(recorded.contains("Li Na"), "alice as the simulator answered: {recorded}");
 
+    // Against the simulator itself (--config, no fixtures): the lists are walked to their end within the limit.
+    let online = {
+        let (wecom, config) = (wecom.clone(), config.clone());
+        tokio::task::spawn_blocking(move || {
+            let out = Command::new(qiao_binary())
+                .args(["connectors", "test", "--json", "--config"])
+                .arg(&config)
+                .arg(&wecom)
+                .output()
+                .unwrap();
+            serde_json::from_slice::<Value>(&out.stdout).unwrap()
+        })
+        .await
+        .unwrap()
+    };
+    let lists = check(&online, "lists");
+    assert_eq!(lists["status"], "pass", "{online:#}");
+    assert!(lists["summary"].as_str().unwrap().contains("identity.list-users ("), "{lists}");
+
     drop(sim); // offline from here on
     let test = |fixtures: PathBuf| {
         let (wecom, config) = (wecom.clone(), config.clone());

@@ -167,7 +167,10 @@ pub async fn run(options: &Options) -> Result<Report> {
         Err(e) => {
             return Ok(refused(
                 report,
-                format!("not a valid WebAssembly component: {}", one_line(&format!("{e:#}"))),
+                format!(
+                    "not a valid WebAssembly component: {}",
+                    one_line(&format!("{e:#}"))
+                ),
                 "build a component (wasm32-wasip2, componentize-js, componentize-py), not a core module",
             ));
         }
@@ -611,13 +614,27 @@ async fn lists_check(session: &mut Session<'_>, exports: &[Capability]) -> Check
     const MAX_PAGES: usize = 100;
     let mut findings = vec![];
     let mut walked = vec![];
+    // Users are listed in a department the platform has (its first top-level one, which on most platforms
+    // holds everyone), when it answers the list of departments.
+    let mut department = "d1".to_string();
+    if exports.contains(&Capability::Identity) {
+        let top = Call::ListDepartments {
+            parent: None,
+            recursive: false,
+        };
+        if let Ok(Reply::Departments(found)) = session.call(top).await
+            && let Some(first) = found.first()
+        {
+            department = first.id.clone();
+        }
+    }
     let first = |cursor: Option<String>| -> Vec<(&'static str, Call)> {
         let mut calls = vec![];
         if exports.contains(&Capability::Identity) {
             calls.push((
                 "identity.list-users",
                 Call::ListUsers {
-                    department: "d1".into(),
+                    department: department.clone(),
                     cursor: cursor.clone(),
                     limit: LIMIT,
                 },
@@ -788,8 +805,8 @@ fn egress_check(observer: &Observer, hosts: &[String], origins: &[String]) -> Ch
             .ok()
             .and_then(|u| u.host_str().map(str::to_string))
             .unwrap_or_default();
-        let declared = hosts.contains(&host)
-            || origin(&request.url).is_some_and(|o| origins.contains(&o));
+        let declared =
+            hosts.contains(&host) || origin(&request.url).is_some_and(|o| origins.contains(&o));
         if !declared {
             let finding = format!(
                 "a request to {} (not a declared host, not an api-base origin)",
