@@ -28,16 +28,21 @@ fn run(what: &str, command: &mut Command) -> String {
     text
 }
 
-/// `qiao connectors test FILE --json`: (exit code, report).
-fn conformance(file: &Path) -> (i32, Value) {
+/// `qiao connectors test FILE --json [OPTIONS]`: (exit code, report).
+fn conformance_with(file: &Path, options: &[&std::ffi::OsStr]) -> (i32, Value) {
     let out = Command::new(qiao_binary())
         .args(["connectors", "test", "--json"])
+        .args(options)
         .arg(file)
         .output()
         .unwrap();
     let report: Value = serde_json::from_slice(&out.stdout)
         .unwrap_or_else(|e| panic!("{e}: {}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)));
     (out.status.code().unwrap_or(-1), report)
+}
+
+fn conformance(file: &Path) -> (i32, Value) {
+    conformance_with(file, &[])
 }
 
 fn check<'r>(report: &'r Value, name: &str) -> &'r Value {
@@ -233,17 +238,9 @@ async fn traffic_recorded_from_a_simulator_replays_offline() {
     // Against the simulator itself (--config, no fixtures): the lists are walked to their end within the limit.
     let online = {
         let (wecom, config) = (wecom.clone(), config.clone());
-        tokio::task::spawn_blocking(move || {
-            let out = Command::new(qiao_binary())
-                .args(["connectors", "test", "--json", "--config"])
-                .arg(&config)
-                .arg(&wecom)
-                .output()
-                .unwrap();
-            serde_json::from_slice::<Value>(&out.stdout).unwrap()
-        })
-        .await
-        .unwrap()
+        tokio::task::spawn_blocking(move || conformance_with(&wecom, &["--config".as_ref(), config.as_os_str()]).1)
+            .await
+            .unwrap()
     };
     let lists = check(&online, "lists");
     assert_eq!(lists["status"], "pass", "{online:#}");
@@ -253,21 +250,13 @@ async fn traffic_recorded_from_a_simulator_replays_offline() {
     let test = |fixtures: PathBuf| {
         let (wecom, config) = (wecom.clone(), config.clone());
         tokio::task::spawn_blocking(move || {
-            let out = Command::new(qiao_binary())
-                .args(["connectors", "test", "--json", "--fixtures"])
-                .arg(&fixtures)
-                .arg("--config")
-                .arg(&config)
-                .arg(&wecom)
-                .output()
-                .unwrap();
-            let report: Value = serde_json::from_slice(&out.stdout).unwrap();
-            (out.status.code(), report)
+            let options = ["--fixtures".as_ref(), fixtures.as_os_str(), "--config".as_ref(), config.as_os_str()];
+            conformance_with(&wecom, &options)
         })
     };
     let (code, report) = test(fixtures.clone()).await.unwrap();
     let replay = check(&report, "fixtures");
-    assert_eq!((code, &replay["status"]), (Some(0), &json!("pass")), "{report:#}");
+    assert_eq!((code, &replay["status"]), (0, &json!("pass")), "{report:#}");
     assert!(replay["summary"].as_str().unwrap().starts_with("4 recorded call(s) replayed as recorded"), "{replay}");
 
     // alice's fixture edited to another path: her call now misses, and the report names the closest fixture.
@@ -276,7 +265,7 @@ async fn traffic_recorded_from_a_simulator_replays_offline() {
     std::fs::write(fixtures.join("recorded.json"), edited).unwrap();
     let (code, report) = test(fixtures).await.unwrap();
     let replay = check(&report, "fixtures");
-    assert_eq!((code, &replay["status"]), (Some(1), &json!("fail")), "{report:#}");
+    assert_eq!((code, &replay["status"]), (1, &json!("fail")), "{report:#}");
     let findings = replay["findings"].to_string();
     assert!(findings.contains("identity.get-user: recorded \\\"ok\\\"") && findings.contains("closest: GET /cgi-bin/user/get"), "{findings}");
 }

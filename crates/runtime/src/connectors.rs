@@ -38,14 +38,18 @@ pub async fn rescan(runtime: &Runtime) {
             return;
         }
     };
-    let mut changed = false;
     // Connectors loaded in this scan: their connections' missing host grants are reported once they serve.
     let mut loaded = Vec::new();
-    {
+    let removed = {
         let mut files = registry.files.write().unwrap();
         let before = files.len();
         files.retain(|path, _| present.contains_key(path));
-        changed |= files.len() != before;
+        files.len() != before
+    };
+    // The index follows each change as it happens: a removed file stops serving now, and each loaded one
+    // serves as soon as it is loaded (below), not after the slowest file of the scan.
+    if removed {
+        rebuild_index(registry);
     }
     for (path, stamp) in &present {
         let unchanged = registry
@@ -57,7 +61,6 @@ pub async fn rescan(runtime: &Runtime) {
         if unchanged {
             continue;
         }
-        changed = true;
         let (result, verdict) = load_file(runtime, path, stamp.0.1).await;
         let mut files = registry.files.write().unwrap();
         let file = files.entry(path.clone()).or_default();
@@ -81,11 +84,6 @@ pub async fn rescan(runtime: &Runtime) {
             }
         }
         drop(files);
-        // Serve each file as soon as it is loaded: a connector that compiles in milliseconds is not held back
-        // by a large one in the same scan (and its row never says `loaded` while calls say it is not).
-        rebuild_index(registry);
-    }
-    if changed {
         rebuild_index(registry);
     }
     for connector in loaded {

@@ -251,7 +251,9 @@ pub async fn run(options: &Options) -> Result<Report> {
         options.config.as_deref(),
         replaying,
     )?;
-    platform.set_secrets(secret_pairs(&connection));
+    let secret_values = secret_pairs(&connection);
+    let secrets: Vec<String> = secret_values.iter().map(|(_, v)| v.clone()).collect();
+    platform.set_secrets(secret_values);
     let origins: Vec<String> = connector
         .info
         .config
@@ -259,10 +261,6 @@ pub async fn run(options: &Options) -> Result<Report> {
         .filter(|f| f.api_base)
         .filter_map(|f| connection.values.get(&f.key))
         .filter_map(|v| origin(v))
-        .collect();
-    let secrets: Vec<String> = secret_pairs(&connection)
-        .into_iter()
-        .map(|(_, v)| v)
         .collect();
     let name = connection.name.clone();
     let mut runtime = Runtime::new(engine, None, PathBuf::new(), vec![connection], kv.clone())?;
@@ -377,7 +375,7 @@ fn connection(
             format!(
                 "conformance-secret-{}-{}",
                 field.key,
-                &hex::encode(rand_bytes())[..12]
+                &hex::encode(rand::random::<[u8; 6]>())
             )
         } else {
             "conformance".to_string()
@@ -395,12 +393,6 @@ fn connection(
         },
         ..Default::default()
     })
-}
-
-fn rand_bytes() -> [u8; 16] {
-    let seed = format!("{:?}{:?}", Instant::now(), std::thread::current().id());
-    let digest = <sha2::Sha256 as sha2::Digest>::digest(seed.as_bytes());
-    digest[..16].try_into().unwrap()
 }
 
 /// The calls of one run: every error message is kept (for the secrets check) and every call timed.
@@ -628,35 +620,42 @@ async fn lists_check(session: &mut Session<'_>, exports: &[Capability]) -> Check
             department = first.id.clone();
         }
     }
-    let first = |cursor: Option<String>| -> Vec<(&'static str, Call)> {
-        let mut calls = vec![];
-        if exports.contains(&Capability::Identity) {
-            calls.push((
-                "identity.list-users",
-                Call::ListUsers {
-                    department: department.clone(),
-                    cursor: cursor.clone(),
+    // Each list the connector exports, as the call for one page.
+    type Page<'d> = Box<dyn Fn(Option<String>) -> Call + 'd>;
+    let mut lists: Vec<(&str, Page)> = vec![];
+    if exports.contains(&Capability::Identity) {
+        let department = &department;
+        lists.push((
+            "identity.list-users",
+            Box::new(move |cursor| Call::ListUsers {
+                department: department.clone(),
+                cursor,
+                limit: LIMIT,
+            }),
+        ));
+    }
+    if exports.contains(&Capability::Tasks) {
+        lists.push((
+            "tasks.list",
+            Box::new(|cursor| Call::ListTasks {
+                query: qiao_contract::tasks::TaskQuery {
+                    assignee: None,
+                    status: None,
+                    updated_after_ms: None,
+                    text: None,
+                    platform_query: None,
+                    cursor,
                     limit: LIMIT,
                 },
-            ));
-        }
-        if exports.contains(&Capability::Tasks) {
-            let query = serde_json::json!({"assignee": null, "status": null, "updated_after_ms": null, "text": null,
-                "platform_query": null, "cursor": cursor, "limit": LIMIT});
-            if let Ok(query) = serde_json::from_value(query) {
-                calls.push(("tasks.list", Call::ListTasks { query }));
-            }
-        }
-        calls
-    };
-    for index in 0..first(None).len() {
+            }),
+        ));
+    }
+    for (name, page) in &lists {
         let mut cursor: Option<String> = None;
         let mut seen = std::collections::HashSet::new();
-        let (name, _) = &first(None)[index];
         let mut pages = 0;
         loop {
-            let (_, call) = first(cursor.clone()).swap_remove(index);
-            let (items, next) = match session.call(call).await {
+            let (items, next) = match session.call(page(cursor.clone())).await {
                 Ok(Reply::UserPage(page)) => (page.users.len(), page.next_cursor),
                 Ok(Reply::TaskPage(page)) => (page.tasks.len(), page.next_cursor),
                 Ok(_) => break,
@@ -678,7 +677,9 @@ async fn lists_check(session: &mut Session<'_>, exports: &[Capability]) -> Check
                     break;
                 }
                 Some(next) if !seen.insert(next.clone()) => {
-                    findings.push(format!("{name}: the cursor {next:?} came back again after {pages} pages: it would never end"));
+                    findings.push(format!(
+                        "{name}: the cursor {next:?} came back again after {pages} pages: it would never end"
+                    ));
                     break;
                 }
                 Some(_) if pages >= MAX_PAGES => {
