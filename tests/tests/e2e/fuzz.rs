@@ -19,7 +19,7 @@
 //! build). To fuzz for longer, e.g. before a release or after changing a parser:
 //!
 //! ```text
-//! QIAO_FUZZ_CASES=5000 cargo test -p qiao-tests --test fuzz --release
+//! QIAO_FUZZ_CASES=5000 cargo test -p qiao-tests --test e2e --release fuzz::
 //! ```
 //!
 //! A failing case is shrunk and printed (bodies abbreviated); `-- --nocapture` also shows, per property, how the

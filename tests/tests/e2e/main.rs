@@ -1,0 +1,25 @@
+//! Every end-to-end test, in one binary: each file here was its own test binary, and each of those linked
+//! wasmtime, the server and the simulators again (about 40 links of a few hundred MB on a clean `make test`).
+//! One binary links once and lets the test harness run the files' tests side by side.
+
+mod access;
+mod api;
+mod approvals_view;
+mod contract_v0_2;
+mod crash;
+mod dingtalk;
+mod directory;
+mod directory_sync_v0_2;
+mod feishu;
+mod fuzz;
+mod hot_reload;
+mod identity;
+mod kingdee;
+mod kit;
+mod languages;
+mod outbox;
+mod sandbox;
+mod secrets;
+mod subscribers;
+mod trust;
+mod wecom;
