@@ -1,14 +1,20 @@
 //! `/v1/connections/{c}/chats`: group chats (DingTalk scene groups, WeCom app chats, Feishu chats). Sending to
 //! a chat is a message (`to.chats`).
+//!
+//! Members and the owner may be the enterprise's person ids (`people`, `owner_person`), looked up on the
+//! connection when the write is accepted; those without an account there are answered in `unresolved`.
 
 use axum::Json;
 use axum::extract::{Path, State};
+use axum::http::StatusCode;
 use axum::response::Response;
 use serde::Deserialize;
-use serde_json::Value;
+use serde_json::{Value, json};
 
-use super::operations::{WriteOptions, accept};
-use super::{ApiError, AppState, Body, call, expect_reply};
+use super::operations::{WriteOptions, accept_with};
+use super::{ApiError, AppState, Body, call, expect_reply, people};
+use qiao_contract::Capability;
+use qiao_services::addressing::{self, Unresolved};
 use qiao_contract::bindings::chats::NewChat;
 use qiao_contract::calls::{Call, Reply};
 use qiao_contract::json::render;
@@ -36,9 +42,36 @@ pub struct CreateBody {
     owner: Option<String>,
     #[serde(default)]
     members: Vec<String>,
+    /// The enterprise's person ids, added to `members`.
+    #[serde(default)]
+    people: Vec<String>,
+    /// The owner as the enterprise's person id, instead of `owner`.
+    owner_person: Option<String>,
     description: Option<String>,
     extra: Option<Value>,
     idempotency_key: Option<String>,
+}
+
+/// The answer's `unresolved`, present when people were named.
+fn unresolved_extra(named_people: bool, unresolved: Vec<Unresolved>) -> serde_json::Map<String, Value> {
+    let mut extra = serde_json::Map::new();
+    if named_people {
+        extra.insert("unresolved".into(), json!(unresolved));
+    }
+    extra
+}
+
+fn nobody_resolved(unresolved: &[Unresolved]) -> ApiError {
+    let mut e = ApiError::new(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "no_members",
+        format!(
+            "none of the {} people named has an account on the platform (see details.unresolved)",
+            unresolved.len()
+        ),
+    );
+    e.details = Some(json!({ "unresolved": unresolved }));
+    e
 }
 
 /// `POST .../chats`.
@@ -52,13 +85,37 @@ pub async fn create(
         return Err(ApiError::bad_request(format!("name must be 1-{MAX_NAME_CHARS} characters")));
     }
     check_members(&b.members)?;
+    if b.owner.is_some() && b.owner_person.is_some() {
+        return Err(ApiError::bad_request("give the owner once: \"owner\" (a platform user id) or \"owner_person\""));
+    }
+    let named_people = !b.people.is_empty() || b.owner_person.is_some();
+    let (found, mut unresolved) = people::on_connection(&app, &c, Capability::Chats, "people", &b.people).await?;
+    if !b.people.is_empty() && found.is_empty() && b.members.is_empty() {
+        return Err(nobody_resolved(&unresolved));
+    }
+    let mut members = b.members;
+    addressing::merge(&mut members, found);
+    check_members(&members)?;
+    let owner = match b.owner_person {
+        None => b.owner,
+        Some(person) => {
+            let (owner, missing) =
+                people::on_connection(&app, &c, Capability::Chats, "owner_person", &[person]).await?;
+            if owner.is_empty() {
+                unresolved.extend(missing);
+                return Err(nobody_resolved(&unresolved));
+            }
+            owner.into_iter().next()
+        }
+    };
     let extra = match b.extra {
         None | Some(Value::Null) => None,
         Some(object @ Value::Object(_)) => Some(object.to_string()),
         Some(_) => return Err(ApiError::bad_request("extra must be a JSON object")),
     };
-    let chat = NewChat { name: b.name, owner: b.owner, members: b.members, description: b.description, extra };
-    accept(&app, &c, Call::CreateChat { chat, idempotency_key: b.idempotency_key }, options).await
+    let chat = NewChat { name: b.name, owner, members, description: b.description, extra };
+    let call = Call::CreateChat { chat, idempotency_key: b.idempotency_key };
+    accept_with(&app, &c, call, options, unresolved_extra(named_people, unresolved)).await
 }
 
 /// `GET .../chats/{id}`.
@@ -70,7 +127,29 @@ pub async fn get(State(app): State<AppState>, Path((c, id)): Path<(String, Strin
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MembersBody {
+    #[serde(default)]
     user_ids: Vec<String>,
+    /// The enterprise's person ids, looked up on the connection.
+    #[serde(default)]
+    people: Vec<String>,
+}
+
+impl MembersBody {
+    /// Every platform user id named, and the people without one; refused when nobody is named or found.
+    async fn resolve(self, app: &AppState, c: &str) -> Result<(Vec<String>, serde_json::Map<String, Value>)> {
+        check_members(&self.user_ids)?;
+        if self.user_ids.is_empty() && self.people.is_empty() {
+            return Err(ApiError::bad_request("name the members: user_ids (platform ids) or people"));
+        }
+        let (found, unresolved) = people::on_connection(app, c, Capability::Chats, "people", &self.people).await?;
+        if self.user_ids.is_empty() && found.is_empty() {
+            return Err(nobody_resolved(&unresolved));
+        }
+        let mut ids = self.user_ids;
+        addressing::merge(&mut ids, found);
+        check_members(&ids)?;
+        Ok((ids, unresolved_extra(!self.people.is_empty(), unresolved)))
+    }
 }
 
 /// `POST .../chats/{id}/members`: adds; members already in the chat are no error.
@@ -80,8 +159,8 @@ pub async fn add_members(
     options: WriteOptions,
     Body(b): Body<MembersBody>,
 ) -> Result<Response> {
-    check_members(&b.user_ids)?;
-    accept(&app, &c, Call::AddChatMembers { chat_id, user_ids: b.user_ids }, options).await
+    let (user_ids, extra) = b.resolve(&app, &c).await?;
+    accept_with(&app, &c, Call::AddChatMembers { chat_id, user_ids }, options, extra).await
 }
 
 /// `POST .../chats/{id}/members/remove`: removes; users not in the chat are no error.
@@ -91,6 +170,6 @@ pub async fn remove_members(
     options: WriteOptions,
     Body(b): Body<MembersBody>,
 ) -> Result<Response> {
-    check_members(&b.user_ids)?;
-    accept(&app, &c, Call::RemoveChatMembers { chat_id, user_ids: b.user_ids }, options).await
+    let (user_ids, extra) = b.resolve(&app, &c).await?;
+    accept_with(&app, &c, Call::RemoveChatMembers { chat_id, user_ids }, options, extra).await
 }

@@ -17,6 +17,7 @@ mod hooks;
 mod identity;
 mod messaging;
 pub mod operations;
+mod people;
 mod roles;
 mod status;
 mod subscriptions;

@@ -15,7 +15,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::operations::{WriteOptions, accept, accept_with, enqueue};
-use super::{ApiError, AppState, Body, call, expect_reply};
+use super::{ApiError, AppState, Body, call, expect_reply, people};
 use qiao_services::addressing::{self, MAX_IDS, Unresolved};
 use qiao_contract::bindings::messaging::{Button, Card, Content, Markdown, Mentions, Message, Recipients};
 use qiao_contract::calls::{Call, Reply};
@@ -38,8 +38,8 @@ pub struct SendBody {
     mentions: Option<MentionsBody>,
 }
 
-/// `{"users": [platform user ids], "everyone": false}`; on `/v1/messages`, `people` (the enterprise's ids, each
-/// among `to.people`) instead of `users`.
+/// `{"users": [platform user ids], "people": [the enterprise's ids], "everyone": false}`. On a connection both
+/// may be given (people are looked up on it); on `/v1/messages` only `people`, each among `to.people`.
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields, default)]
 pub struct MentionsBody {
@@ -49,20 +49,19 @@ pub struct MentionsBody {
 }
 
 impl MentionsBody {
-    /// The mentions of a send on one connection (`people` not allowed there).
-    fn on_connection(self) -> Result<Mentions> {
-        if !self.people.is_empty() {
-            return Err(ApiError::bad_request(
-                "mentions.people is for POST /v1/messages; on a connection mention platform user ids (mentions.users)",
-            ));
-        }
+    /// The mentions of a send on one connection, and the mentioned people without an account on it.
+    async fn on_connection(self, app: &AppState, connection: &str) -> Result<(Mentions, Vec<Unresolved>)> {
         if self.users.len() > MAX_IDS {
             return Err(too_many("mentions.users"));
         }
         if self.users.iter().any(|u| u.trim().is_empty()) {
             return Err(ApiError::bad_request("mentions.users has an empty user id"));
         }
-        Ok(Mentions { users: self.users, everyone: self.everyone })
+        let (people, unresolved) =
+            people::on_connection(app, connection, Capability::Messaging, "mentions.people", &self.people).await?;
+        let mut users = self.users;
+        addressing::merge(&mut users, people);
+        Ok((Mentions { users, everyone: self.everyone }, unresolved))
     }
 }
 
@@ -144,7 +143,9 @@ pub async fn send(
     Body(body): Body<SendBody>,
 ) -> Result<Response> {
     let content = content(body.text, body.markdown, body.card)?;
-    let mentions = body.mentions.unwrap_or_default().on_connection()?;
+    let mentions_body = body.mentions.unwrap_or_default();
+    let mentions_by_people = !mentions_body.people.is_empty();
+    let (mentions, unresolved_mentions) = mentions_body.on_connection(&app, &c).await?;
     let mut to = body.to;
     if to.users.is_empty()
         && to.departments.is_empty()
@@ -216,8 +217,9 @@ pub async fn send(
         idempotency_key: body.idempotency_key,
         mentions,
     };
+    unresolved.extend(unresolved_mentions);
     let mut extra = serde_json::Map::new();
-    if by_enterprise_ids {
+    if by_enterprise_ids || mentions_by_people {
         extra.insert("unresolved".into(), json!(unresolved));
     }
     accept_with(&app, &c, Call::Send { message }, options, extra).await

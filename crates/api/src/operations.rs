@@ -196,6 +196,12 @@ fn result_response(id: i64, result: &Value, extra: serde_json::Map<String, Value
             body.extend(extra);
             (status, Json(Value::Object(body))).into_response()
         }
+        // A write with no result of its own (204) still answers what the request resolved (`unresolved`).
+        _ if !extra.is_empty() => {
+            let mut body = extra;
+            body.insert("operation_id".into(), json!(id));
+            (StatusCode::OK, Json(Value::Object(body))).into_response()
+        }
         _ => status.into_response(),
     }
 }

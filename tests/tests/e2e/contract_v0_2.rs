@@ -808,8 +808,8 @@ async fn mentions_are_rendered_or_reported_per_contract() {
 
     // Refused before queueing.
     for body in [
-        json!({ "to": { "users": ["ann"] }, "text": "x", "mentions": { "people": ["p-ann"] } }),
         json!({ "to": { "users": ["ann"] }, "text": "x", "mentions": { "users": [" "] } }),
+        json!({ "to": { "users": ["ann"] }, "text": "x", "mentions": { "people": [""] } }),
         json!({ "to": { "users": ["ann"] }, "text": "x", "mentions": { "groups": ["g"] } }),
     ] {
         let answer = qiao.post(&format!("{ECHO}/messages"), body.clone()).await;
@@ -824,35 +824,7 @@ async fn mentions_are_rendered_or_reported_per_contract() {
 #[tokio::test]
 async fn mentions_of_people_follow_them_to_each_platform() {
     let (qiao, echo) = server().await;
-    let directory = json!({
-        "departments": [{ "id": "hq", "name": "HQ" }],
-        "people": [
-            { "id": "p-ann", "name": "Ann", "department_ids": ["hq"] },
-            { "id": "p-bob", "name": "Bob", "department_ids": ["hq"] },
-            { "id": "p-cy", "name": "Cy", "department_ids": ["hq"] }
-        ]
-    });
-    let (status, body) = qiao
-        .request(reqwest::Method::PUT, "/v1/directory", Some(directory))
-        .await;
-    assert_eq!(status, 200, "{body}");
-    let db = qiao.db();
-    for (connection, person, user) in [
-        ("echo", "p-ann", "ann"),
-        ("echo", "p-bob", "bob"),
-        ("legacy", "p-ann", "ann-legacy"),
-        ("legacy", "p-bob", "bob-legacy"),
-    ] {
-        db.set_link(
-            connection.into(),
-            qiao_store::LinkKind::Person,
-            person.into(),
-            user.into(),
-            None,
-        )
-        .await
-        .unwrap();
-    }
+    people_with_accounts(&qiao).await;
 
     // A mention of someone not among the recipients: 400, nothing queued or sent.
     for mentions in [
@@ -912,6 +884,106 @@ async fn mentions_of_people_follow_them_to_each_platform() {
     let id = legacy_delivery["result"]["message_id"].as_str().unwrap();
     assert_eq!(received(&echo, "tok-legacy", id)["content"], "review please");
     assert_eq!(sent["unresolved"], json!([]));
+}
+
+/// Ann, Bob and Cy in the directory; Ann and Bob with accounts on `echo` (`ann`, `bob`) and on `legacy`.
+async fn people_with_accounts(qiao: &TestServer) {
+    let directory = json!({
+        "departments": [{ "id": "hq", "name": "HQ" }],
+        "people": [
+            { "id": "p-ann", "name": "Ann", "department_ids": ["hq"] },
+            { "id": "p-bob", "name": "Bob", "department_ids": ["hq"] },
+            { "id": "p-cy", "name": "Cy", "department_ids": ["hq"] }
+        ]
+    });
+    let (status, body) = qiao
+        .request(reqwest::Method::PUT, "/v1/directory", Some(directory))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let db = qiao.db();
+    for (connection, person, user) in [
+        ("echo", "p-ann", "ann"),
+        ("echo", "p-bob", "bob"),
+        ("legacy", "p-ann", "ann-legacy"),
+        ("legacy", "p-bob", "bob-legacy"),
+    ] {
+        db.set_link(
+            connection.into(),
+            qiao_store::LinkKind::Person,
+            person.into(),
+            user.into(),
+            None,
+        )
+        .await
+        .unwrap();
+    }
+}
+
+/// On one connection the enterprise's people may be a chat's members and owner and a message's mentions: each
+/// is looked up on that connection when the write is accepted, and those without an account there come back in
+/// `unresolved` (nobody found at all: 422 `no_members`, nothing queued).
+#[tokio::test]
+async fn people_become_chat_members_and_mentions_on_a_connection() {
+    let (qiao, echo) = server().await;
+    people_with_accounts(&qiao).await;
+
+    let (status, chat) = qiao
+        .post(
+            &format!("{ECHO}/chats?wait=30"),
+            json!({ "name": "Launch", "owner_person": "p-ann", "people": ["p-bob", "p-cy", "p-zed"], "idempotency_key": "launch" }),
+        )
+        .await;
+    assert_eq!(status, 201, "{chat}");
+    assert_eq!((&chat["owner"], &chat["members"]), (&json!("ann"), &json!(["ann", "bob"])), "{chat}");
+    assert_eq!(
+        chat["unresolved"],
+        json!([
+            { "id": "p-cy", "kind": "person", "reason": "no_account" },
+            { "id": "p-zed", "kind": "person", "reason": "unknown_person" }
+        ]),
+        "{chat}"
+    );
+    let id = chat["id"].as_str().unwrap();
+
+    let (_, before) = qiao.get("/v1/operations/counts").await;
+    for (path, body) in [
+        ("/chats", json!({ "name": "Nobody", "people": ["p-cy"] })),
+        ("/chats", json!({ "name": "Nobody", "owner_person": "p-zed", "members": ["ann"] })),
+        (&format!("/chats/{id}/members") as &str, json!({ "people": ["p-cy", "p-zed"] })),
+    ] {
+        let answer = qiao.post(&format!("{ECHO}{path}"), body.clone()).await;
+        assert_eq!(refusal(&answer), (422, "no_members"), "{body}: {}", answer.1);
+        let unresolved = answer.1["error"]["details"]["unresolved"].as_array();
+        assert!(unresolved.is_some_and(|u| !u.is_empty()), "{}", answer.1);
+    }
+    for body in [
+        json!({ "name": "Twice", "owner": "ann", "owner_person": "p-ann" }),
+        json!({ "name": "Blank", "people": [" "] }),
+    ] {
+        let answer = qiao.post(&format!("{ECHO}/chats"), body.clone()).await;
+        assert_eq!(refusal(&answer), (400, "invalid_request"), "{body}: {}", answer.1);
+    }
+    let (_, after) = qiao.get("/v1/operations/counts").await;
+    assert_eq!(before, after, "nothing refused was queued");
+
+    let (status, removed) = qiao
+        .post(&format!("{ECHO}/chats/{id}/members/remove?wait=30"), json!({ "people": ["p-bob", "p-cy"] }))
+        .await;
+    assert_eq!(status, 200, "{removed}");
+    assert_eq!(removed["unresolved"], json!([{ "id": "p-cy", "kind": "person", "reason": "no_account" }]));
+    assert_eq!(get_chat(&qiao, id).await["members"], json!(["ann"]));
+
+    // A message into the chat mentions people by their ids on this connection.
+    let (status, sent) = qiao
+        .post(
+            &format!("{ECHO}/messages?wait=30"),
+            json!({ "to": { "users": ["ann", "bob"] }, "text": "ship it", "mentions": { "people": ["p-bob", "p-zed"], "users": ["ann"] } }),
+        )
+        .await;
+    assert_eq!(status, 200, "{sent}");
+    assert_eq!(sent["unresolved"], json!([{ "id": "p-zed", "kind": "person", "reason": "unknown_person" }]), "{sent}");
+    let body = received(&echo, "tok-echo", sent["message_id"].as_str().unwrap());
+    assert_eq!(body["mentions"], json!(["ann", "bob"]), "{body}");
 }
 
 // ---------------------------------------------------------------------------------------------------------------
