@@ -8,6 +8,7 @@ pub mod dingtalk_sim;
 pub mod echo_server;
 pub mod feishu_crypt;
 pub mod feishu_sim;
+pub mod jira_sim;
 pub mod kingdee_sim;
 pub mod logs;
 pub mod msg_crypt;

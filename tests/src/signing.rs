@@ -17,12 +17,21 @@ fn signing_dir() -> PathBuf {
 
 const SIGN_HINT: &str = "run `make test`, or scripts/sign-connectors.sh target/debug/qiao after building the connectors and qiao";
 
+/// The publisher of the connectors under `plugins/` (written as a third party writes one): `scripts/sign-connectors.sh`
+/// signs them with its own key, so a config must trust it by name besides the build key.
+pub const PLUGIN_PUBLISHER: &str = "acme-labs";
+
 /// The build key's public key (base64), from `target/signing/qiao-build.pub`.
 pub fn build_public_key() -> String {
-    let path = signing_dir().join(format!("{BUILD_PUBLISHER}.pub"));
+    public_key(BUILD_PUBLISHER)
+}
+
+/// A local publisher's public key (base64), from `target/signing/PUBLISHER.pub`.
+pub fn public_key(publisher: &str) -> String {
+    let path = signing_dir().join(format!("{publisher}.pub"));
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
         panic!(
-            "the build signing key's public key {} cannot be read ({e}): {SIGN_HINT}",
+            "{publisher}'s public key {} cannot be read ({e}): {SIGN_HINT}",
             path.display()
         )
     });
@@ -31,6 +40,15 @@ pub fn build_public_key() -> String {
         panic!("{} is {e}: {SIGN_HINT}", path.display());
     }
     key
+}
+
+/// A `[trust]` section that trusts the build key and each of `publishers` (local keys, by name).
+pub fn trust(publishers: &[&str]) -> String {
+    let listed: Vec<String> = std::iter::once(BUILD_PUBLISHER)
+        .chain(publishers.iter().copied())
+        .map(|p| format!("{p} = \"{}\"", public_key(p)))
+        .collect();
+    format!("[trust]\npolicy = \"require\"\npublishers = {{ {} }}\n", listed.join(", "))
 }
 
 /// A `.sig` file's contents for `bytes`, signed with the build key (for tests that install files they made).
@@ -49,10 +67,7 @@ pub fn build_signature(bytes: &[u8]) -> String {
 
 /// The `[trust]` section that trusts the build key.
 pub fn build_trust() -> String {
-    format!(
-        "[trust]\npolicy = \"require\"\npublishers = {{ {BUILD_PUBLISHER} = \"{}\" }}\n",
-        build_public_key()
-    )
+    trust(&[])
 }
 
 /// `config` as the harness runs it: with a `[trust]` section trusting the build key appended when it has

@@ -100,3 +100,39 @@ pub fn id_text(value: &Value) -> Option<String> {
         _ => None,
     }
 }
+
+/// WeCom's rule for a userid: 1 to 64 characters, each a letter, a digit or one of `_-@.`. Checked where an id
+/// is written into a request's text (a mention) or a long list, so a bad one is named before anything is sent.
+pub fn is_userid(id: &str) -> bool {
+    (1..=64).contains(&id.len())
+        && id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '@' | '.'))
+}
+
+/// The userids, trimmed, in order and without repeats (WeCom counts a repeated one against its limits); a blank
+/// one is `invalid-input`.
+pub fn distinct(user_ids: Vec<String>) -> Result<Vec<String>, Error> {
+    let mut seen = std::collections::HashSet::new();
+    let mut out = Vec::new();
+    for id in user_ids {
+        let id = id.trim().to_string();
+        qiao_sdk::required(&id, "user_ids (a blank user id)")?;
+        if seen.insert(id.clone()) {
+            out.push(id);
+        }
+    }
+    Ok(out)
+}
+
+/// [`distinct`], each also a well-formed userid ([`is_userid`]).
+pub fn userids(user_ids: Vec<String>, field: &str) -> Result<Vec<String>, Error> {
+    let ids = distinct(user_ids)?;
+    match ids.iter().find(|id| !is_userid(id)) {
+        Some(bad) => Err(Error::invalid_input(format!(
+            "{field}: {:?} is not a WeCom userid (1-64 letters, digits or _-@.)",
+            bad.chars().take(80).collect::<String>()
+        ))),
+        None => Ok(ids),
+    }
+}

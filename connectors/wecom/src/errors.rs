@@ -75,12 +75,24 @@ fn error(code: i64, message: &str) -> Error {
             "none of the users or departments given is valid ({reason})"
         )),
         81013 => Error::invalid_input(format!("none of the recipients is valid ({reason})")),
+        // App chats (appchat/*): 86003 and the older 40050 both say the chatid does not exist.
+        86003 | 40050 => Error::not_found(format!("no such group chat ({reason})")),
+        86008 => Error::forbidden(format!(
+            "the group chat was made by another app: an app may only read, change and send to its own chats \
+             ({reason})"
+        )),
+        86215 => Error::conflict(format!(
+            "a group chat with this chatid exists already ({reason})"
+        )),
         40029 => Error::invalid_input(format!(
             "the sign-in code is invalid, expired or used ({reason})"
         )),
-        60004..=60010 | 40000..=49999 | 60000..=60999 | 301000..=301999 | 81000..=81999 => {
-            Error::invalid_input(format!("WeCom refused the request ({reason})"))
-        }
+        60004..=60010
+        | 40000..=49999
+        | 60000..=60999
+        | 301000..=301999
+        | 81000..=81999
+        | 86000..=86999 => Error::invalid_input(format!("WeCom refused the request ({reason})")),
         _ => Error::internal(format!("WeCom answered error {code}: {reason}")),
     };
     error.with_platform(code, message)

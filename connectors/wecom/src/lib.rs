@@ -1,15 +1,18 @@
 //! Qiao's WeCom (企业微信) connector, for an enterprise's self-built app: the directory and sign-in (identity),
 //! tags as roles (roles), disabling and enabling members (user-status), app messages (messaging), approvals
-//! through the 审批 app (approval), the encrypted XML callbacks (webhook), and approvals listed by time range
-//! (poll). Point `api_base` at a simulator or proxy to test without WeCom.
+//! through the 审批 app (approval), the app's group chats (chats), its to-dos as far as WeCom's API reaches
+//! (tasks), the encrypted XML callbacks (webhook), and approvals listed by time range (poll). Point `api_base` at
+//! a simulator or proxy to test without WeCom.
 
 mod approval;
+mod chats;
 mod client;
 mod errors;
 mod identity;
 mod messaging;
 mod poll;
 mod roles;
+mod tasks;
 mod webhook;
 
 qiao_sdk::export_bindings!(
@@ -22,6 +25,8 @@ qiao_sdk::export_bindings!(
         export qiao:connector/user-status@0.2.0;
         export qiao:connector/messaging@0.2.0;
         export qiao:connector/approval@0.2.0;
+        export qiao:connector/tasks@0.2.0;
+        export qiao:connector/chats@0.2.0;
         export qiao:connector/webhook@0.2.0;
         export qiao:connector/poll@0.2.0;
     }"

@@ -1,12 +1,12 @@
 //! App messages (`message/send`) to users, departments or everyone, and to group chats (`appchat/send`);
 //! recall within 24 hours. WeCom has no read receipts and no urgent reminders: those answer `unsupported`.
-//! Mentions are not rendered (see [`unrendered_mentions`]): each comes back as a problem.
+//! Mentions are rendered as `<@userid>` in markdown to group chats; others come back as problems ([`mention`]).
 
 use qiao_sdk::Error;
 use serde_json::{Value, json};
 
 use crate::WeCom;
-use crate::client::{agent_id, number, post};
+use crate::client::{agent_id, is_userid, number, post};
 use crate::exports::qiao::connector::messaging::{
     Card, Content, DeliveryProblem, Guest, Mentions, Message, ReadReceipts, SendResult,
 };
@@ -102,30 +102,71 @@ fn card_body(card: &Card) -> Result<(&'static str, Value), Error> {
     })
 }
 
-/// WeCom documents `<@userid>` mentions for group robot messages (消息推送 webhooks) only, which this connector
-/// does not send. An app message (`message/send`) arrives in each recipient's own conversation with the app,
-/// where nobody can be called out; for app group chats (`appchat/send`) WeCom does not say the syntax works, and
-/// a literal `<@userid>` in the text would be worse than none. So every mention is a problem and the message goes
-/// out without it.
-fn unrendered_mentions(mentions: &Mentions, to_chats: bool) -> Vec<DeliveryProblem> {
-    let reason = if to_chats {
-        "not mentioned: WeCom documents <@userid> for group robot messages only, not for app group chats \
-         (appchat/send); the message was sent without it"
-    } else {
-        "not mentioned: WeCom app messages are one-to-one and carry no @mentions; the message was sent without it"
-    };
-    let everyone = mentions.everyone.then(|| "everyone".to_string());
-    mentions
-        .users
-        .iter()
-        .cloned()
-        .chain(everyone)
-        .map(|recipient| DeliveryProblem {
+/// A recipient WeCom refused or a mention it cannot carry: the one way this connector reports either.
+fn problem(recipient: &str, code: &str, reason: &str) -> DeliveryProblem {
+    DeliveryProblem {
+        recipient: recipient.into(),
+        code: code.into(),
+        reason: reason.into(),
+    }
+}
+
+/// Renders the mentions WeCom has a syntax for into `content` (the message's `msgtype` object): `<@userid>` in
+/// markdown sent to app group chats, after the text. WeCom documents `<@userid>` for group markdown (its group
+/// robots, NEXT.md §4.2; whether app chats render it too is not documented). Every other mention is a problem
+/// and the message goes without it: an app message (`message/send`) arrives in each person's own conversation
+/// with the app, where no one can be called out; text and cards have no mention syntax; markdown has no
+/// "everyone" (`@all` belongs to group robots' text messages).
+fn mention(
+    mentions: &Mentions,
+    to_chats: bool,
+    msgtype: &str,
+    content: &mut Value,
+) -> Vec<DeliveryProblem> {
+    let unmentioned = |recipient: &str, why: &str| {
+        problem(
             recipient,
-            code: "mention-unsupported".into(),
-            reason: reason.into(),
-        })
-        .collect()
+            "mention-unsupported",
+            &format!("not mentioned: {why}; the message was sent without it"),
+        )
+    };
+    let markdown_chat = to_chats && msgtype == "markdown";
+    let why = if !to_chats {
+        "WeCom app messages are one-to-one and carry no @mentions"
+    } else if !markdown_chat {
+        "WeCom renders <@userid> in markdown only: send markdown to mention"
+    } else {
+        ""
+    };
+    let mut problems = Vec::new();
+    let mut tags = Vec::new();
+    for id in &mentions.users {
+        if !markdown_chat {
+            problems.push(unmentioned(id, why));
+        } else if is_userid(id) {
+            tags.push(format!("<@{id}>"));
+        } else {
+            problems.push(unmentioned(
+                id,
+                "not a WeCom userid, so it cannot be mentioned",
+            ));
+        }
+    }
+    if mentions.everyone {
+        problems.push(unmentioned(
+            "everyone",
+            if markdown_chat {
+                "WeCom's markdown has no mention of everyone (@all is for group robots' text messages)"
+            } else {
+                why
+            },
+        ));
+    }
+    if !tags.is_empty() {
+        let text = content["content"].as_str().unwrap_or_default();
+        content["content"] = json!(format!("{text}\n{}", tags.join(" ")));
+    }
+    problems
 }
 
 /// WeCom's "a|b" lists of what it refused.
@@ -135,11 +176,7 @@ fn refused(answer: &Value, key: &str, code: &str, reason: &str) -> Vec<DeliveryP
         .unwrap_or_default()
         .split('|')
         .filter(|s| !s.is_empty())
-        .map(|recipient| DeliveryProblem {
-            recipient: recipient.into(),
-            code: code.into(),
-            reason: reason.into(),
-        })
+        .map(|recipient| problem(recipient, code, reason))
         .collect()
 }
 
@@ -151,7 +188,13 @@ impl Guest for WeCom {
             ));
         }
         let to = &message.to;
-        let (msgtype, content) = body(&message.content)?;
+        let (msgtype, mut content) = body(&message.content)?;
+        let problems = mention(
+            &message.mentions,
+            !to.chats.is_empty(),
+            msgtype,
+            &mut content,
+        );
         if !to.chats.is_empty() {
             if !to.users.is_empty()
                 || !to.departments.is_empty()
@@ -162,6 +205,12 @@ impl Guest for WeCom {
                     "send to group chats apart from users and departments",
                 ));
             }
+            if msgtype == "template_card" {
+                return Err(Error::unsupported(
+                    "WeCom's app group chats take no template cards (appchat/send): send a card with one button \
+                     (a text card), or markdown",
+                ));
+            }
             for chat in &to.chats {
                 post(
                     "appchat/send",
@@ -170,7 +219,7 @@ impl Guest for WeCom {
             }
             return Ok(SendResult {
                 message_id: format!("{APPCHAT_PREFIX}{}", to.chats.join(",")),
-                problems: unrendered_mentions(&message.mentions, true),
+                problems,
                 extra: None,
             });
         }
@@ -197,7 +246,7 @@ impl Guest for WeCom {
             request["duplicate_check_interval"] = json!(window);
         }
         let answer = post("message/send", &request)?;
-        let mut problems = unrendered_mentions(&message.mentions, false);
+        let mut problems = problems;
         problems.extend(refused(
             &answer,
             "invaliduser",

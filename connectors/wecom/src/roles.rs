@@ -9,7 +9,7 @@ use qiao_sdk::{Error, logging, required};
 use serde_json::{Value, json};
 
 use crate::WeCom;
-use crate::client::{get, id_text, post};
+use crate::client::{distinct, get, id_text, post};
 use crate::exports::qiao::connector::roles::{Guest, Role};
 use crate::exports::qiao::connector::user_status;
 
@@ -50,20 +50,6 @@ fn list() -> Result<Vec<Role>, Error> {
         .flatten()
         .map(role)
         .collect()
-}
-
-/// The userids, in order and without repeats (WeCom counts a repeated one against the 1000).
-fn distinct(user_ids: Vec<String>) -> Result<Vec<String>, Error> {
-    let mut seen = std::collections::HashSet::new();
-    let mut out = Vec::new();
-    for id in user_ids {
-        let id = id.trim().to_string();
-        required(&id, "user_ids (a blank user id)")?;
-        if seen.insert(id.clone()) {
-            out.push(id);
-        }
-    }
-    Ok(out)
 }
 
 /// Runs `tag/addtagusers` or `tag/deltagusers` over `user_ids` in batches; the userids WeCom called invalid

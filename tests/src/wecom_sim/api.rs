@@ -16,9 +16,10 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
 use super::state::{Dept, Detail, Fault, Message, Node, State, Tag, User};
+use super::{appchat, todo};
 
 type Shared = Arc<Mutex<State>>;
-type Params = HashMap<String, String>;
+pub(super) type Params = HashMap<String, String>;
 
 pub fn router(state: Shared) -> Router {
     Router::new().fallback(handle).with_state(state)
@@ -34,12 +35,12 @@ fn done(errmsg: &str, fields: Value) -> Response {
     axum::Json(body).into_response()
 }
 
-fn ok(fields: Value) -> Response {
+pub(super) fn ok(fields: Value) -> Response {
     done("ok", fields)
 }
 
 /// An error: HTTP 200 with a non-zero `errcode`.
-fn err(code: i64, message: &str) -> Response {
+pub(super) fn err(code: i64, message: &str) -> Response {
     axum::Json(json!({ "errcode": code, "errmsg": message })).into_response()
 }
 
@@ -118,7 +119,7 @@ fn refuse(code: i64, message: &str) -> Refusal {
 }
 
 /// A string field, also from a number (WeCom is loose about `"1"` versus `1`).
-fn text(body: &Value, key: &str) -> String {
+pub(super) fn text(body: &Value, key: &str) -> String {
     match &body[key] {
         Value::String(s) => s.clone(),
         Value::Number(n) => n.to_string(),
@@ -126,7 +127,7 @@ fn text(body: &Value, key: &str) -> String {
     }
 }
 
-fn number(body: &Value, key: &str) -> Option<i64> {
+pub(super) fn number(body: &Value, key: &str) -> Option<i64> {
     match &body[key] {
         Value::Number(n) => n.as_i64(),
         Value::String(s) => s.trim().parse().ok(),
@@ -134,7 +135,7 @@ fn number(body: &Value, key: &str) -> Option<i64> {
     }
 }
 
-fn param(query: &Params, key: &str) -> String {
+pub(super) fn param(query: &Params, key: &str) -> String {
     query.get(key).cloned().unwrap_or_default()
 }
 
@@ -155,7 +156,7 @@ fn numbers(value: &Value) -> Option<Vec<i64>> {
     }
 }
 
-fn strings(value: &Value) -> Vec<String> {
+pub(super) fn strings(value: &Value) -> Vec<String> {
     value
         .as_array()
         .into_iter()
@@ -263,15 +264,12 @@ fn route(state: &mut State, method: &Method, op: &str, query: &Params, body: &Va
                 None => err(46004, "user no exist"),
             }
         }
-        // Group chats made with appchat/create; WeCom answers no msgid for them.
-        ("POST", "appchat/send") => {
-            let chat = text(body, "chatid");
-            if !state.chats.contains_key(&chat) {
-                return err(86003, "chat not exist"); // the exact code is a guess
-            }
-            state.chat_messages.push((chat, body.clone()));
-            ok(json!({}))
-        }
+        ("POST", "appchat/create") => appchat::create(state, body),
+        ("GET", "appchat/get") => appchat::get(state, query),
+        ("POST", "appchat/update") => appchat::update(state, body),
+        ("POST", "appchat/send") => appchat::send(state, body),
+        ("POST", "todo/get") => todo::get(state, body),
+        ("POST", "todo/update") => todo::update(state, body),
         // `user/getuserinfo` is the old path of `auth/getuserinfo`, and always had the old keys.
         ("GET", "auth/getuserinfo" | "user/getuserinfo") => {
             let legacy = op == "user/getuserinfo" || state.options.legacy_userinfo_keys;
@@ -1008,7 +1006,7 @@ fn send_result(body: &Value, message: &Message) -> Value {
 }
 
 /// The checks WeCom makes on each message type's content (only the types a connector is likely to send).
-fn bad_message_body(msgtype: &str, content: &Value) -> Option<Response> {
+pub(super) fn bad_message_body(msgtype: &str, content: &Value) -> Option<Response> {
     match msgtype {
         "text" | "markdown" if text(content, "content").is_empty() => {
             Some(err(44004, "empty content"))

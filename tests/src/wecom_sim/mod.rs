@@ -1,6 +1,7 @@
 //! A WeCom (企业微信) simulator: a small stateful server speaking WeCom's wire format (`/cgi-bin/...`, JSON in,
 //! `{"errcode":…,"errmsg":…}` out, errors as HTTP 200) for the endpoints a WeCom connector uses: token, contacts
-//! (with members' `enable` and custom fields), tags, SSO, application messages and the approval app. It issues tokens that expire, enforces a QPS limit with
+//! (with members' `enable` and custom fields), tags, SSO, application messages, app group chats (`appchat/*`),
+//! to-dos (`todo/get`, `todo/update`) and the approval app. It issues tokens that expire, enforces a QPS limit with
 //! WeCom's codes, injects faults on request, and pushes signed, encrypted XML callbacks when approvals move.
 //!
 //! Simplifications: a member made with `user/create` is active at once (`status` 1; WeCom's is 4, invited and not
@@ -15,10 +16,12 @@
 //! Run it on its own with `cargo run -p qiao-tests --bin wecom-sim -- --help`.
 
 mod api;
+mod appchat;
 mod callbacks;
 mod state;
 #[cfg(test)]
 mod tests;
+mod todo;
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -30,7 +33,7 @@ use crate::sim_support::{Served, serve};
 
 pub use callbacks::SignedCallback;
 pub use state::{
-    Approval, Control, Dept, Detail, Fault, Message, Node, State, Tag, Template, User,
+    Approval, Chat, Control, Dept, Detail, Fault, Message, Node, State, Tag, Template, Todo, User,
 };
 
 /// The simulated self-built app's credentials and its callback ("API 接收") settings.
@@ -137,6 +140,16 @@ impl WeComSim {
             .values()
             .find(|t| t.name == name)
             .map(|t| t.id)
+    }
+
+    /// A copy of the app group chat, to check its members.
+    pub fn chat(&self, chatid: &str) -> Option<Chat> {
+        self.state().chats.get(chatid).cloned()
+    }
+
+    /// A copy of the to-do, to check its status and attendees.
+    pub fn todo(&self, todo_id: &str) -> Option<Todo> {
+        self.state().todos.get(todo_id).cloned()
     }
 
     /// Whether the member is enabled (`enable` 1, `status` not 2); None when there is no such member.

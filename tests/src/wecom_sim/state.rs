@@ -105,6 +105,41 @@ pub struct Message {
     pub duplicates: u32,
 }
 
+/// An app group chat (群聊会话, `appchat/*`).
+#[derive(Clone, Debug)]
+pub struct Chat {
+    pub chatid: String,
+    pub name: String,
+    pub owner: String,
+    /// In the order they joined; the owner among them.
+    pub userlist: Vec<String>,
+    /// Made by the simulated app: WeCom lets an app read, change and send to its own chats only (86008).
+    pub by_app: bool,
+    /// Unix seconds.
+    pub created: u64,
+}
+
+/// A to-do (待办). WeCom's server API only reads and updates them; they are made in the client (the JS-SDK's
+/// `ww.createTodo`), which a test plays with [`State::create_todo`].
+#[derive(Clone, Debug)]
+pub struct Todo {
+    pub todo_id: String,
+    pub content: String,
+    pub creator: String,
+    /// 0 done, 1 in progress.
+    pub status: i64,
+    /// Unix seconds.
+    pub create_time: u64,
+    /// (userid, status: 0 done, 1 in progress), in order.
+    pub attendees: Vec<(String, i64)>,
+    /// Unix seconds; 0 for none.
+    pub end_time: u64,
+    /// Unix seconds.
+    pub reminders: Vec<u64>,
+    /// Made from the simulated app's page: `todo/*` answers only for those.
+    pub by_app: bool,
+}
+
 /// A form control of an approval template: (control type, id, title).
 #[derive(Clone, Debug)]
 pub struct Control {
@@ -166,8 +201,12 @@ pub struct State {
     pub users: BTreeMap<String, User>,
     /// In send order.
     pub messages: Vec<Message>,
-    /// Group chats (chatid → members) and what was sent to them.
-    pub chats: HashMap<String, Vec<String>>,
+    /// App group chats by chatid, and what was sent to them (`chat_messages`).
+    pub chats: BTreeMap<String, Chat>,
+    /// `appchat/create` calls a day WeCom allows an enterprise (1000).
+    pub chat_daily_limit: usize,
+    /// To-dos by id.
+    pub todos: BTreeMap<String, Todo>,
     /// Tags (`tag/*`), also for `totag`.
     pub tags: BTreeMap<i64, Tag>,
     pub chat_messages: Vec<(String, Value)>,
@@ -198,7 +237,19 @@ impl State {
             depts: BTreeMap::new(),
             users: BTreeMap::new(),
             messages: Vec::new(),
-            chats: HashMap::from([("wrchat-eng".into(), vec!["manager1".into(), "alice".into()])]),
+            chats: BTreeMap::from([(
+                "wrchat-eng".into(),
+                Chat {
+                    chatid: "wrchat-eng".into(),
+                    name: "Engineering".into(),
+                    owner: "manager1".into(),
+                    userlist: vec!["manager1".into(), "alice".into()],
+                    by_app: true,
+                    created: now_secs(),
+                },
+            )]),
+            chat_daily_limit: 1000,
+            todos: BTreeMap::new(),
             chat_messages: Vec::new(),
             tags: BTreeMap::from([(
                 1,
@@ -298,6 +349,38 @@ impl State {
                 extattr: Vec::new(),
             },
         );
+    }
+
+    /// A to-do as the app's page makes it with the JS-SDK's `ww.createTodo` (`by_app`), or as another app or a
+    /// person does (not `by_app`: the app's `todo/*` calls are refused for it): its id.
+    pub fn create_todo(
+        &mut self,
+        creator: &str,
+        content: &str,
+        attendees: &[&str],
+        end_time: u64,
+        by_app: bool,
+    ) -> String {
+        let todo_id = format!("{:032x}", self.next_id() as u128 * 0x9e37_79b9_7f4a_7c15);
+        self.todos.insert(
+            todo_id.clone(),
+            Todo {
+                todo_id: todo_id.clone(),
+                content: content.into(),
+                creator: creator.into(),
+                status: 1,
+                create_time: now_secs(),
+                attendees: attendees.iter().map(|u| (u.to_string(), 1)).collect(),
+                end_time,
+                reminders: if end_time > 3600 {
+                    vec![end_time - 3600]
+                } else {
+                    vec![]
+                },
+                by_app,
+            },
+        );
+        todo_id
     }
 
     /// A one-time OAuth2 code for the member, as the WeCom client or the web QR login hands the browser.

@@ -769,3 +769,253 @@ async fn wecom_sim_approvals_push_callbacks() {
             .contains("<ChangeType><![CDATA[update_user]]></ChangeType>")
     );
 }
+
+#[tokio::test]
+async fn wecom_sim_app_chats() {
+    let sim = WeComSim::start(Options::default()).await.unwrap();
+    let client = Client::new(&sim);
+    let token = client.token(&sim.options).await;
+    let get = |chatid: &str| {
+        let url = format!("appchat/get?access_token={token}&chatid={chatid}");
+        let client = &client;
+        async move { client.get(&url).await }
+    };
+
+    let made = client
+        .post(
+            "appchat/create",
+            &token,
+            json!({ "name": "Launch", "owner": "alice", "userlist": ["alice", "bob"], "chatid": "launch1" }),
+        )
+        .await;
+    assert_eq!(
+        (made["errcode"].as_i64(), made["chatid"].as_str()),
+        (Some(0), Some("launch1")),
+        "{made}"
+    );
+    let info = get("launch1").await;
+    assert_eq!(
+        info["chat_info"],
+        json!({ "chatid": "launch1", "name": "Launch", "owner": "alice", "userlist": ["alice", "bob"] })
+    );
+    // Without a chatid WeCom makes one; without an owner it picks a member; a long name is cut to 50.
+    let made = client
+        .post(
+            "appchat/create",
+            &token,
+            json!({ "name": "x".repeat(60), "userlist": ["bob", "manager1"] }),
+        )
+        .await;
+    let id = made["chatid"].as_str().unwrap().to_string();
+    assert!(
+        id.len() <= 32 && id.chars().all(|c| c.is_ascii_alphanumeric()),
+        "{made}"
+    );
+    let chat = sim.chat(&id).unwrap();
+    assert_eq!(
+        (chat.name.chars().count(), chat.owner.as_str()),
+        (50, "bob")
+    );
+
+    // WeCom's refusals, each with its code.
+    for (body, code) in [
+        (
+            json!({ "name": "L", "userlist": ["alice", "bob"], "chatid": "launch1" }),
+            86215,
+        ),
+        (
+            json!({ "name": "L", "userlist": ["alice", "bob"], "chatid": "no-dash" }),
+            86001,
+        ),
+        (
+            json!({ "name": "L", "userlist": ["alice", "bob"], "chatid": "x".repeat(33) }),
+            86205,
+        ),
+        (json!({ "name": "L", "userlist": ["alice"] }), 86006),
+        (json!({ "name": "L", "userlist": [] }), 86204),
+        (json!({ "name": "", "userlist": ["alice", "bob"] }), 86202),
+        (
+            json!({ "name": "L", "userlist": ["alice", "ghost"] }),
+            86216,
+        ),
+        (
+            json!({ "name": "L", "owner": "manager1", "userlist": ["alice", "bob"] }),
+            86207,
+        ),
+        (
+            json!({ "name": "L", "owner": "ghost", "userlist": ["alice", "bob"] }),
+            86005,
+        ),
+    ] {
+        let answer = client.post("appchat/create", &token, body.clone()).await;
+        assert_eq!(answer["errcode"], code, "{body}: {answer}");
+    }
+    let many: Vec<String> = (0..2001).map(|n| format!("u{n}")).collect();
+    let answer = client
+        .post(
+            "appchat/create",
+            &token,
+            json!({ "name": "L", "userlist": many }),
+        )
+        .await;
+    assert_eq!(answer["errcode"], 86006, "over 2000 members");
+
+    // Members: added (one already in is ignored), removed (one not in is ignored); the owner stays.
+    let update = |body: Value| client.post("appchat/update", &token, body);
+    let answer = update(json!({ "chatid": "launch1", "add_user_list": ["manager1", "bob"] })).await;
+    assert_eq!(answer["errcode"], 0, "{answer}");
+    assert_eq!(
+        sim.chat("launch1").unwrap().userlist,
+        ["alice", "bob", "manager1"]
+    );
+    let answer = update(json!({ "chatid": "launch1", "del_user_list": ["bob", "nobody"] })).await;
+    assert_eq!(answer["errcode"], 0, "{answer}");
+    assert_eq!(sim.chat("launch1").unwrap().userlist, ["alice", "manager1"]);
+    for (body, code) in [
+        (
+            json!({ "chatid": "launch1", "del_user_list": ["alice"] }),
+            86207,
+        ),
+        (
+            json!({ "chatid": "launch1", "del_user_list": ["manager1"] }),
+            86006,
+        ),
+        (
+            json!({ "chatid": "launch1", "add_user_list": ["ghost"] }),
+            86216,
+        ),
+        (
+            json!({ "chatid": "nochat", "add_user_list": ["bob"] }),
+            86003,
+        ),
+        (json!({ "add_user_list": ["bob"] }), 86201),
+    ] {
+        let answer = update(body.clone()).await;
+        assert_eq!(answer["errcode"], code, "{body}: {answer}");
+    }
+    assert_eq!(
+        sim.chat("launch1").unwrap().userlist,
+        ["alice", "manager1"],
+        "refused changes change nothing"
+    );
+    let answer = update(json!({ "chatid": "launch1", "owner": "manager1", "del_user_list": ["alice"], "add_user_list": ["bob"] })).await;
+    assert_eq!(
+        answer["errcode"], 0,
+        "a new owner, then the old one can go: {answer}"
+    );
+    assert_eq!(sim.chat("launch1").unwrap().owner, "manager1");
+
+    // Another app's chat is out of reach; an unknown one does not exist.
+    sim.state().chats.get_mut("launch1").unwrap().by_app = false;
+    assert_eq!(get("launch1").await["errcode"], 86008);
+    assert_eq!(get("nochat").await["errcode"], 86003);
+    sim.state().chats.get_mut("launch1").unwrap().by_app = true;
+
+    // Sending: WeCom's chat message types, no msgid, no template cards.
+    let send = |body: Value| client.post("appchat/send", &token, body);
+    let answer = send(json!({ "chatid": "launch1", "msgtype": "markdown", "markdown": { "content": "hi <@bob>" } })).await;
+    assert_eq!(answer["errcode"], 0, "{answer}");
+    assert!(answer.get("msgid").is_none(), "{answer}");
+    assert_eq!(
+        sim.state().chat_messages.last().unwrap().1["markdown"]["content"],
+        "hi <@bob>"
+    );
+    let answer = send(json!({ "chatid": "launch1", "msgtype": "template_card", "template_card": { "card_type": "text_notice" } })).await;
+    assert_eq!(answer["errcode"], 40008, "{answer}");
+    let answer =
+        send(json!({ "chatid": "nochat", "msgtype": "text", "text": { "content": "x" } })).await;
+    assert_eq!(answer["errcode"], 86003, "{answer}");
+
+    // 1000 creates a day per enterprise; faults as everywhere.
+    sim.state().chat_daily_limit = 3;
+    let answer = client
+        .post(
+            "appchat/create",
+            &token,
+            json!({ "name": "L", "userlist": ["alice", "bob"] }),
+        )
+        .await;
+    assert_eq!(answer["errcode"], 45009, "{answer}");
+    sim.inject("appchat/get", Fault::Busy, 1);
+    assert_eq!(get("launch1").await["errcode"], -1);
+    assert_eq!(get("launch1").await["errcode"], 0);
+}
+
+#[tokio::test]
+async fn wecom_sim_todos() {
+    let sim = WeComSim::start(Options::default()).await.unwrap();
+    let client = Client::new(&sim);
+    let token = client.token(&sim.options).await;
+    let id = sim.state().create_todo(
+        "manager1",
+        "Quarterly review",
+        &["alice", "bob"],
+        1_900_000_000,
+        true,
+    );
+    let foreign = sim
+        .state()
+        .create_todo("bob", "Someone else's", &["bob"], 0, false);
+
+    let todo = client
+        .post("todo/get", &token, json!({ "todo_id": id }))
+        .await;
+    assert_eq!(todo["errcode"], 0, "{todo}");
+    assert_eq!(
+        (
+            &todo["content"],
+            &todo["creator"],
+            &todo["status"],
+            &todo["end_time"]
+        ),
+        (
+            &json!("Quarterly review"),
+            &json!("manager1"),
+            &json!(1),
+            &json!(1_900_000_000)
+        )
+    );
+    assert_eq!(
+        todo["attendees"],
+        json!([{ "userid": "alice", "status": 1 }, { "userid": "bob", "status": 1 }])
+    );
+    assert_eq!(todo["reminders"], json!([{ "remind_time": 1_899_996_400 }]));
+
+    let update = |body: Value| client.post("todo/update", &token, body);
+    assert_eq!(
+        update(json!({ "todo_id": id, "status": 0 })).await["errcode"],
+        0
+    );
+    assert_eq!(sim.todo(&id).unwrap().status, 0);
+    let answer = update(json!({ "todo_id": id, "attendees": [{ "userid": "alice", "status": 0 }, { "userid": "manager1" }] })).await;
+    assert_eq!(answer["errcode"], 0, "{answer}");
+    assert_eq!(
+        sim.todo(&id).unwrap().attendees,
+        [("alice".to_string(), 0), ("manager1".to_string(), 1)]
+    );
+
+    let twenty_one: Vec<Value> = (0..21).map(|_| json!({ "userid": "alice" })).collect();
+    for (body, code) in [
+        (json!({ "todo_id": id }), 40058),
+        (json!({ "todo_id": id, "status": 2 }), 40058),
+        (json!({ "todo_id": id, "attendees": twenty_one }), 40058),
+        (
+            json!({ "todo_id": id, "attendees": [{ "userid": "ghost" }] }),
+            40003,
+        ),
+        (json!({ "todo_id": "nope", "status": 0 }), 40058),
+        (json!({ "todo_id": foreign, "status": 0 }), 48002),
+    ] {
+        let answer = update(body.clone()).await;
+        assert_eq!(answer["errcode"], code, "{body}: {answer}");
+    }
+    let answer = client
+        .post("todo/get", &token, json!({ "todo_id": foreign }))
+        .await;
+    assert_eq!(answer["errcode"], 48002, "{answer}");
+    // No server-side create: WeCom has no such path.
+    let answer = client
+        .post("todo/add", &token, json!({ "content": "x" }))
+        .await;
+    assert_eq!(answer["errcode"], 404, "{answer}");
+}

@@ -23,3 +23,4 @@ mod secrets;
 mod subscribers;
 mod trust;
 mod wecom;
+mod wecom_chats;

@@ -370,8 +370,8 @@ async fn app_messages_duplicates_recall_and_what_wecom_lacks() {
         "{body}"
     );
 
-    // Mentions (contract 0.2.0): WeCom documents <@userid> for group robots only, so an app renders none, in a
-    // group chat or an app message: each is a problem, and the message goes out as written.
+    // Mentions (contract 0.2.0): markdown into a group chat carries WeCom's <@userid> after the text; an app
+    // message (one-to-one) renders none: each is a problem, and the message goes out as written.
     let (status, sent) = qiao
         .post(
             &path("/messages"),
@@ -380,17 +380,10 @@ async fn app_messages_duplicates_recall_and_what_wecom_lacks() {
         )
         .await;
     assert_eq!(status, 200, "{sent}");
-    assert_eq!(
-        (
-            sent["problems"][0]["recipient"].as_str(),
-            sent["problems"][0]["code"].as_str()
-        ),
-        (Some("alice"), Some("mention-unsupported")),
-        "{sent}"
-    );
+    assert_eq!(sent["problems"], json!([]), "{sent}");
     assert_eq!(
         sim.state().chat_messages.last().unwrap().1["markdown"]["content"],
-        "### Review\nPR 12"
+        "### Review\nPR 12\n<@alice>"
     );
     let (status, sent) = qiao
         .post(
