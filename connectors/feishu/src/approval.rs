@@ -1,16 +1,22 @@
 //! Approvals (`approval/v4`): create with the form as Feishu wants it (a JSON *string* of widgets), read with
-//! tasks and comments, approve and reject tasks, cancel. Feishu only sends an approval code's events after the
-//! app subscribes to it, so the first create with a code subscribes (once; remembered in kv).
+//! tasks and comments, approve and reject tasks, cancel, remind (as the reminding user). Feishu only sends an
+//! approval code's events after the app subscribes to it, so the first create with a code subscribes (once;
+//! remembered in kv).
 
+use qiao_sdk::http::Method;
 use qiao_sdk::{Error, ErrorKind, json_kv, json_object, logging, required};
 use serde_json::{Value, json};
 
 use crate::Feishu;
-use crate::client::{enc, get, post, string, user_id_type};
+use crate::client::{call_as, enc, get, post, string, user_id_type};
 use crate::exports::qiao::connector::approval::{
     ActRequest, Action, CancelRequest, Comment, CreateRequest, Created, FormField, Guest, Instance,
     RemindRequest, Status, Task,
 };
+use crate::user_tokens;
+
+/// Feishu's reminder comment is at most this many characters.
+const MAX_REMIND_COMMENT: usize = 500;
 
 /// PENDING, APPROVED, REJECTED; CANCELED, DELETED and REVERTED end without a decision.
 pub fn status(text: &str) -> Status {
@@ -252,14 +258,53 @@ impl Guest for Feishu {
         .map(drop)
     }
 
-    /// Feishu's reminder, `POST approval/v4/instances/remind {instance_code, task_ids, comment}`, is a user's
-    /// action: it takes a user_access_token (the reminding user's own sign-in, scope approval:instance:write),
-    /// not the app's tenant token this connector calls Feishu with, and the connector keeps no user's token.
-    fn remind(_request: RemindRequest) -> Result<(), Error> {
-        Err(Error::unsupported(
-            "Feishu's approval reminder (approval/v4/instances/remind) must be sent with the reminding user's own \
-             access token, which this connector does not hold (it calls Feishu as the app); remind the \
-             approvers with a message instead",
-        ))
+    /// Feishu's reminder, `POST approval/v4/instances/remind {instance_code, task_ids, comment}` (NEXT.md §6), is a
+    /// person's action taken with their own user_access_token (scope approval:instance:write): the reminding user
+    /// (the `operator`, by default the applicant, who is the one Feishu lets remind) must have signed in to Qiao
+    /// with Feishu, which keeps their token (user_tokens.rs). Without `task-ids`, every pending task is reminded.
+    fn remind(request: RemindRequest) -> Result<(), Error> {
+        if let Some(comment) = &request.comment
+            && comment.chars().count() > MAX_REMIND_COMMENT
+        {
+            return Err(Error::invalid_input(format!(
+                "comment: Feishu's reminder takes at most {MAX_REMIND_COMMENT} characters"
+            )));
+        }
+        let data = instance(&request.instance_id)?;
+        let pending: Vec<String> = data["task_list"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|t| t["status"] == "PENDING")
+            .filter_map(|t| t["id"].as_str().map(String::from))
+            .collect();
+        let task_ids = if request.task_ids.is_empty() {
+            pending
+        } else {
+            request.task_ids.clone()
+        };
+        if task_ids.is_empty() {
+            return Err(Error::new(
+                ErrorKind::Conflict,
+                format!(
+                    "approval {} has no pending task to remind",
+                    request.instance_id
+                ),
+            ));
+        }
+        let operator = request.operator.clone().unwrap_or_else(|| user_of(&data));
+        required(&operator, "operator")?;
+        let token = user_tokens::token_for(&operator, "Reminding approvers on Feishu")?;
+        let mut body = json!({ "instance_code": request.instance_id, "task_ids": task_ids });
+        if let Some(comment) = &request.comment {
+            body["comment"] = json!(comment);
+        }
+        call_as(
+            Method::Post,
+            &format!("approval/v4/instances/remind?{}", id_query()),
+            Some(&body),
+            &token,
+        )
+        .map(drop)
     }
 }

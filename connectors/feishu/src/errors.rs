@@ -50,7 +50,15 @@ fn error(response: &Response, code: i64, message: &str) -> Error {
         99991663 | 99991664 | 99991661 | 99991668 | 99991677 => {
             Error::unauthorized(format!("Feishu rejected the access token ({message})"))
         }
-        99991400 => rate_limited(response),
+        // 232019: too many member changes on one chat at once (im/v1 chats), a rate limit in Feishu's words.
+        99991400 | 232019 => rate_limited(response),
+        // Task v2's documented codes (task-v2 overview, 接口错误返回规范).
+        1470404 => Error::not_found(format!("Feishu has no such task or comment ({message})")),
+        1470403 => Error::forbidden(format!(
+            "the app may not see or change this task ({message}): it must be the task's creator or a member"
+        )),
+        // The same client_token in flight, or a transient server failure: both worth a retry.
+        1470422 | 1470500 => Error::unavailable(format!("Feishu failed ({message}); retry later")),
         _ if response.status == 429 => rate_limited(response),
         99991672 => Error::forbidden(match scope(message) {
             Some(scope) => format!(

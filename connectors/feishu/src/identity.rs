@@ -398,13 +398,16 @@ impl Guest for Feishu {
         let user_token = string(&token["access_token"], "access_token")?;
         let me = call_as(Method::Get, "authen/v1/user_info", None, &user_token)?;
         let text = |key: &str| me[key].as_str().filter(|s| !s.is_empty()).map(String::from);
+        let user_id = user_id_of(&me).ok_or_else(|| {
+            Error::forbidden(format!(
+                "Feishu's user info has no {}: grant the app the scope for it",
+                user_id_type()
+            ))
+        })?;
+        // Kept so that what Feishu lets only the person do (the approval reminder) can be done for them.
+        crate::user_tokens::remember(&user_id, &token)?;
         Ok(SsoUser {
-            user_id: user_id_of(&me).ok_or_else(|| {
-                Error::forbidden(format!(
-                    "Feishu's user info has no {}: grant the app the scope for it",
-                    user_id_type()
-                ))
-            })?,
+            user_id,
             name: text("name"),
             mobile: text("mobile"),
             email: text("email"),

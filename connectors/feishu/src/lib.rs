@@ -1,14 +1,18 @@
 //! Qiao's Feishu (飞书) / Lark connector, for a self-built app: the directory and sign-in (identity), user groups
 //! as roles (roles), freezing accounts (user-status), messages with urgent reminders and read users (messaging),
-//! approvals (approval), and event callbacks (webhook). Set `region = "lark"` for Lark; point `api_base` at a
+//! approvals (approval), tasks (Task v2), group chats, and event callbacks (webhook). Set `region = "lark"` for Lark; point `api_base` at a
 //! simulator or proxy to test without Feishu.
 
 mod approval;
+mod chats;
 mod client;
 mod errors;
 mod identity;
 mod messaging;
 mod roles;
+mod task_events;
+mod tasks;
+mod user_tokens;
 mod webhook;
 
 qiao_sdk::export_bindings!(
@@ -21,6 +25,8 @@ qiao_sdk::export_bindings!(
         export qiao:connector/user-status@0.2.0;
         export qiao:connector/messaging@0.2.0;
         export qiao:connector/approval@0.2.0;
+        export qiao:connector/tasks@0.2.0;
+        export qiao:connector/chats@0.2.0;
         export qiao:connector/webhook@0.2.0;
     }"
 );
@@ -114,21 +120,28 @@ impl Guest for Feishu {
 
 /// Feishu's documented pace: most APIs take 1,000 calls a minute and 50 a second per app and tenant, so the
 /// minute is what a steady stream of writes meets. Sending also allows 5 a second to one user or chat, a limit
-/// per target the host's pacing cannot express.
+/// per target the host's pacing cannot express. Task v2 creates allow 10 a second (NEXT.md §2.1).
 fn rate_hints() -> Vec<RateHint> {
-    let hint = |operation: &str, source: &str| RateHint {
+    let hint = |operation: &str, per_second: f64, source: &str| RateHint {
         operation: operation.into(),
-        per_second: 1000.0 / 60.0,
+        per_second,
         source: source.into(),
     };
     vec![
         hint(
             "*",
+            1000.0 / 60.0,
             "Feishu: most APIs allow 1,000 calls a minute and 50 a second per app and tenant (频控策略); beyond \
              them code 99991400, HTTP 429",
         ),
         hint(
+            "create_task",
+            10.0,
+            "Feishu: creating and updating tasks (task/v2/tasks) allows 10 a second per app",
+        ),
+        hint(
             "send",
+            1000.0 / 60.0,
             "Feishu: sending messages (im/v1/messages) allows 1,000 a minute and 50 a second per app, and 5 a \
              second to the same user or chat",
         ),

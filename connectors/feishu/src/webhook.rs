@@ -1,7 +1,8 @@
 //! Feishu event callbacks. With an Encrypt Key configured, bodies are `{"encrypt": base64(IV ‖ AES-256-CBC)}`
 //! under SHA-256(key), and pushes are signed: `X-Lark-Signature` = SHA-256(timestamp + nonce + key + raw body),
 //! checked over the exact bytes received. The verification token inside is checked too. Both envelopes are
-//! read: v2 (`schema: 2.0`, `header.event_id`) and v1 (`uuid`), which approval events still use.
+//! read: v2 (`schema: 2.0`, `header.event_id`) and v1 (`uuid`), which approval events still use. Task events
+//! become the shared task vocabulary (task_events.rs).
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
@@ -15,6 +16,7 @@ use crate::approval::status;
 use crate::client::{department_id_of, user_id_of};
 use crate::exports::qiao::connector::approval::Status;
 use crate::exports::qiao::connector::webhook::{Guest, Outcome, Request, Response};
+use crate::task_events;
 
 fn header<'a>(request: &'a Request, name: &str) -> Option<&'a str> {
     request
@@ -234,6 +236,15 @@ fn normalize_v2(body: &Value) -> Vec<Event> {
                 })
                 .collect()
         }
+        "task.task.update_user_access_v2" => task_events::user_access(&id, time_ms, event),
+        "task.task.comment.updated_v1" => match task_events::comment(&id, time_ms, event) {
+            Some(commented) => vec![commented],
+            None => one(
+                &format!("feishu.{event_type}"),
+                event["task_id"].as_str().unwrap_or_default().into(),
+                json!({ "platform": event }),
+            ),
+        },
         other => one(
             &format!("feishu.{other}"),
             String::new(),

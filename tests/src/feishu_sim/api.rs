@@ -22,7 +22,7 @@ use serde_json::{Value, json};
 use super::state::{Dept, Fault, Message, State, Urgent, hex_id, now_ms};
 
 type Shared = Arc<Mutex<State>>;
-type Params = HashMap<String, String>;
+pub(super) type Params = HashMap<String, String>;
 
 // Documented in the platform reference (§3.6) or its sources.
 const RATE_LIMIT: i64 = 99991400;
@@ -109,7 +109,7 @@ pub fn router(state: Shared) -> Router {
     Router::new().fallback(handle).with_state(state)
 }
 
-fn ok(data: Value) -> Response {
+pub(super) fn ok(data: Value) -> Response {
     axum::Json(json!({ "code": 0, "msg": "success", "data": data })).into_response()
 }
 
@@ -119,7 +119,7 @@ fn fail(status: u16, code: i64, msg: &str) -> Response {
 }
 
 /// An error found in a helper, turned into an answer at the end of `route`: HTTP status, code and message.
-pub struct Refusal(u16, i64, String);
+pub struct Refusal(pub(super) u16, pub(super) i64, pub(super) String);
 
 /// A refusal with HTTP 400, as most are.
 fn refuse(code: i64, msg: &str) -> Refusal {
@@ -214,7 +214,8 @@ async fn handle(
             return rate_limited(qps, reset);
         }
         let mut user = None;
-        if op == "authen/v1/user_info" {
+        // These act as a person: they take that person's user_access_token, not the app's.
+        if op == "authen/v1/user_info" || op == "approval/v4/instances/remind" {
             match bearer(&headers).and_then(|t| state.user_of_token(&t)) {
                 Some(u) => user = Some(u),
                 None => {
@@ -250,7 +251,7 @@ async fn handle(
 }
 
 /// A string field, also from a number.
-fn text(body: &Value, key: &str) -> String {
+pub(super) fn text(body: &Value, key: &str) -> String {
     match &body[key] {
         Value::String(s) => s.clone(),
         Value::Number(n) => n.to_string(),
@@ -266,7 +267,7 @@ fn number(body: &Value, key: &str) -> Option<i64> {
     }
 }
 
-fn strings(value: &Value) -> Vec<String> {
+pub(super) fn strings(value: &Value) -> Vec<String> {
     value
         .as_array()
         .into_iter()
@@ -275,7 +276,7 @@ fn strings(value: &Value) -> Vec<String> {
         .collect()
 }
 
-fn param<'a>(query: &'a Params, key: &str) -> &'a str {
+pub(super) fn param<'a>(query: &'a Params, key: &str) -> &'a str {
     query.get(key).map(String::as_str).unwrap_or("")
 }
 
@@ -311,7 +312,7 @@ fn page(items: Vec<Value>, query: &Params, default: usize, max: usize) -> Result
 
 /// One page of `items` under `key`, only the page's items rendered (lists of thousands stay cheap), with
 /// `has_more` and, when there is more, the `page_token` of the next page.
-fn paged<T>(
+pub(super) fn paged<T>(
     items: &[T],
     query: &Params,
     default: usize,
@@ -457,13 +458,28 @@ fn route(
         ("POST", ["approval", "v4", "tasks", action @ ("approve" | "reject")]) => {
             decide(state, query, body, *action == "approve")
         }
-        _ => Err(Refusal(
-            404,
-            404,
-            format!("404 page not found: simulator has no {method} /open-apis/{op}"),
-        )),
+        ("POST", ["approval", "v4", "instances", "remind"]) => {
+            remind(state, query, body, user.as_deref())
+        }
+        ("GET" | "POST" | "PATCH" | "DELETE", ["task", "v2", rest @ ..]) => {
+            super::tasks::route(state, method, rest, query, body)
+                .unwrap_or_else(|| Err(no_endpoint(method, op)))
+        }
+        ("GET" | "POST" | "DELETE", ["im", "v1", "chats", rest @ ..]) => {
+            super::chats::route(state, method, rest, query, body)
+                .unwrap_or_else(|| Err(no_endpoint(method, op)))
+        }
+        _ => Err(no_endpoint(method, op)),
     };
     answer.unwrap_or_else(Response::from)
+}
+
+fn no_endpoint(method: &Method, op: &str) -> Refusal {
+    Refusal(
+        404,
+        404,
+        format!("404 page not found: simulator has no {method} /open-apis/{op}"),
+    )
 }
 
 fn tenant_token(state: &mut State, body: &Value) -> Response {
@@ -1656,5 +1672,57 @@ fn cancel(state: &mut State, query: &Params, body: &Value) -> Result<Response, R
         ));
     }
     state.cancel(&code).map_err(|e| refuse(NOT_PENDING, &e))?;
+    Ok(ok(json!({})))
+}
+
+/// `POST approval/v4/instances/remind {instance_code, task_ids, comment?}` with a user's token (NEXT.md §6): the
+/// reminding user must be the applicant, and each task a pending task of the pending instance. Codes guessed as
+/// the other approval ones.
+fn remind(
+    state: &mut State,
+    query: &Params,
+    body: &Value,
+    user: Option<&str>,
+) -> Result<Response, Refusal> {
+    id_types(query)?;
+    let user = user.ok_or_else(|| refuse(USER_TOKEN_INVALID, "a user_access_token is required"))?;
+    let code = text(body, "instance_code");
+    let instance = state
+        .instances
+        .get(&code)
+        .ok_or_else(|| refuse(INSTANCE_NOT_FOUND, &format!("instance {code} not found")))?;
+    if instance.user_id != user {
+        return Err(refuse(
+            NOT_ASSIGNEE,
+            "only the applicant can remind the approvers",
+        ));
+    }
+    if instance.status != "PENDING" {
+        return Err(refuse(NOT_PENDING, "the instance is not pending"));
+    }
+    let task_ids = strings(&body["task_ids"]);
+    if task_ids.is_empty() {
+        return Err(refuse(APPROVAL_PARAM, "task_ids is required"));
+    }
+    for id in &task_ids {
+        if !instance
+            .tasks
+            .iter()
+            .any(|t| t.id == *id && t.status == "PENDING")
+        {
+            return Err(refuse(
+                NOT_PENDING,
+                &format!("task {id} is not a pending task of {code}"),
+            ));
+        }
+    }
+    let comment = text(body, "comment");
+    if comment.chars().count() > 500 {
+        return Err(refuse(APPROVAL_PARAM, "comment is at most 500 characters"));
+    }
+    let instance = state.instances.get_mut(&code).unwrap();
+    instance
+        .reminders
+        .push((user.to_string(), task_ids, comment));
     Ok(ok(json!({})))
 }

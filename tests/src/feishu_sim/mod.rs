@@ -3,17 +3,22 @@
 //! status with a non-zero `code`) for the endpoints a Feishu connector uses: the tenant token, contact/v3 (with
 //! user groups and frozen users), SSO,
 //! im/v1 messages (with uuid de-duplication, read receipts, recall and urgent reminders), batch sends and
-//! approval/v4. It issues tokens that expire (and renews them in Feishu's last-30-minutes window), enforces a QPS
+//! approval/v4 (with reminders), Task v2 (tasks, members, comments, task events) and group chats (im/v1/chats).
+//! It issues tokens that expire (and renews them in Feishu's last-30-minutes window), enforces a QPS
 //! limit with Feishu's 429, injects faults on request, and pushes signed, encrypted callbacks when approvals
-//! move — but only for approval codes the app subscribed to, as Feishu does.
+//! move — but only for approval codes the app subscribed to, as Feishu does — and when tasks change, once the
+//! app called `task_v2/task_subscription`.
 //!
-//! Tests can also play the approver in the Feishu app with [`FeishuSim::advance`].
+//! Tests can also play the approver in the Feishu app with [`FeishuSim::advance`], and a task's people with
+//! [`FeishuSim::set_task_done`] and [`FeishuSim::comment_on_task`].
 //!
 //! Run it on its own with `cargo run -p qiao-tests --bin feishu-sim -- --help`.
 
 mod api;
 mod callbacks;
+mod chats;
 mod state;
+mod tasks;
 #[cfg(test)]
 mod tests;
 
@@ -27,10 +32,12 @@ use crate::sim_support::{Served, serve};
 use serde_json::Value;
 
 pub use callbacks::SignedCallback;
+pub use chats::ChatInfo;
 pub use state::{
     Comment, Definition, Dept, Fault, Group, Instance, Message, State, Task, Urgent, User, Widget,
     hex_id,
 };
+pub use tasks::{TaskCommentV2, TaskV2};
 
 /// The simulated self-built app's credentials, its event-subscription settings and the simulator's limits.
 #[derive(Clone, Debug)]
@@ -184,6 +191,37 @@ impl FeishuSim {
     /// The user group with this name, if any (names are unique in a tenant).
     pub fn group_named(&self, name: &str) -> Option<Group> {
         self.state().group_named(name).cloned()
+    }
+
+    /// The task as the simulator holds it (deleted ones too), if any.
+    pub fn task(&self, guid: &str) -> Option<TaskV2> {
+        self.state()
+            .todo
+            .tasks
+            .iter()
+            .find(|t| t.guid == guid)
+            .cloned()
+    }
+
+    /// A person completes (`done`) or reopens the task in the Feishu app; Feishu's task event follows when the
+    /// app subscribed.
+    pub fn set_task_done(&self, guid: &str, done: bool) -> Result<(), String> {
+        self.state().set_task_done(guid, done)
+    }
+
+    /// A person (`user_id`) comments on the task in the Feishu app; answers the comment id.
+    pub fn comment_on_task(
+        &self,
+        guid: &str,
+        user_id: &str,
+        content: &str,
+    ) -> Result<String, String> {
+        self.state().comment_on_task(guid, user_id, content)
+    }
+
+    /// The chat's members (`user_id`s, in join order), or `None` when there is no such chat.
+    pub fn chat_members(&self, chat_id: &str) -> Option<Vec<String>> {
+        self.state().chats.get(chat_id).cloned()
     }
 
     /// The instance's current approver approves (`approve`) or rejects it in the Feishu app; pushes

@@ -174,6 +174,8 @@ pub struct Instance {
     pub comments: Vec<Comment>,
     pub timeline: Vec<Value>,
     pub uuid: Option<String>,
+    /// Reminders sent with `instances/remind`: (who reminded, `user_id`; task ids; comment).
+    pub reminders: Vec<(String, Vec<String>, String)>,
 }
 
 pub struct State {
@@ -184,6 +186,10 @@ pub struct State {
     pub groups: BTreeMap<String, Group>,
     /// Group chats: chat_id → member `user_id`s.
     pub chats: BTreeMap<String, Vec<String>>,
+    /// Group chats' names, owners and create uuids (chats.rs).
+    pub chat_info: BTreeMap<String, super::chats::ChatInfo>,
+    /// Task v2: tasks, comments, the event subscription (tasks.rs).
+    pub todo: super::tasks::Tasks,
     /// In send order, single and batch messages alike.
     pub messages: Vec<Message>,
     pub definitions: BTreeMap<String, Definition>,
@@ -228,6 +234,8 @@ impl State {
             users: BTreeMap::new(),
             groups: BTreeMap::new(),
             chats: BTreeMap::new(),
+            chat_info: BTreeMap::new(),
+            todo: Default::default(),
             messages: Vec::new(),
             definitions: BTreeMap::new(),
             instances: BTreeMap::new(),
@@ -273,7 +281,17 @@ impl State {
         let chat = format!("oc_{}", hex_id("chat:eng"));
         state
             .chats
-            .insert(chat, vec!["manager1".into(), "alice".into()]);
+            .insert(chat.clone(), vec!["manager1".into(), "alice".into()]);
+        state.chat_info.insert(
+            chat,
+            super::chats::ChatInfo {
+                name: "Engineering".into(),
+                description: String::new(),
+                owner: "manager1".into(),
+                chat_type: "private".into(),
+                uuid: None,
+            },
+        );
         let widget = |id: &str, kind: &str, name: &str| Widget {
             id: id.into(),
             kind: kind.into(),
@@ -671,6 +689,7 @@ impl State {
                 "open_id": self.user_ref(user_id, "open_id"), "ext": "{}",
             })],
             uuid,
+            reminders: Vec::new(),
         };
         let mut events = vec![self.instance_event(&instance)];
         events.extend(self.next_task(&mut instance));

@@ -1066,3 +1066,424 @@ async fn feishu_sim_two_thousand_users_in_two_hundred_departments() {
         "created in {created:?}, read in {read:?}"
     );
 }
+
+/// Task v2: create with a client_token (one task per token), the documented 1470400 refusals, PATCH with
+/// update_fields (set, clear, complete once, reopen), members added and removed (ids already there or not there
+/// ignored), comments, list by completion with page tokens, and 1470404 for unknown or deleted tasks. Events
+/// (`task.task.update_user_access_v2`, `task.task.comment.updated_v1`) go out only after `task_subscription`.
+#[tokio::test]
+async fn feishu_sim_tasks_v2() {
+    let sim = FeishuSim::start(Options::default()).await.unwrap();
+    let (url, received) = start_receiver(&sim.options).await;
+    sim.set_callback_url(&url);
+    let client = Client::new(&sim);
+    let token = client.token(&sim.options).await;
+    let q = "user_id_type=user_id";
+
+    let new = json!({ "summary": "Ship the release", "description": "notes first", "client_token": "release-0001",
+                      "due": { "timestamp": "1900000000000", "is_all_day": false },
+                      "members": [{ "id": "alice", "type": "user", "role": "assignee" },
+                                  { "id": "bob", "type": "user", "role": "follower" }] });
+    let (status, created) = client
+        .post(&format!("task/v2/tasks?{q}"), &token, new.clone())
+        .await;
+    assert_eq!((status, &created["code"]), (200, &json!(0)), "{created}");
+    let task = &created["data"]["task"];
+    let guid = task["guid"].as_str().unwrap().to_string();
+    assert_eq!(
+        (task["completed_at"].as_str(), task["status"].as_str()),
+        (Some("0"), Some("todo"))
+    );
+    assert_eq!(task["due"]["timestamp"], "1900000000000");
+    assert_eq!(task["members"][0]["id"], "alice");
+    let (_, again) = client
+        .post(&format!("task/v2/tasks?{q}"), &token, new)
+        .await;
+    assert_eq!(
+        again["data"]["task"]["guid"],
+        guid.as_str(),
+        "same client_token, same task"
+    );
+    assert!(
+        received.lock().unwrap().is_empty(),
+        "no events before task_subscription"
+    );
+
+    for (body, needle) in [
+        (json!({ "summary": "" }), "summary"),
+        (
+            json!({ "summary": "x", "client_token": "short" }),
+            "client_token",
+        ),
+        (json!({ "summary": "x".repeat(3001) }), "summary"),
+        (
+            json!({ "summary": "x", "members": [{ "id": "alice", "role": "owner" }] }),
+            "role is invalid",
+        ),
+        (
+            json!({ "summary": "x", "members": [{ "id": "ghost", "role": "assignee" }] }),
+            "members",
+        ),
+        (
+            json!({ "summary": "x", "due": { "is_all_day": true } }),
+            "due.timestamp",
+        ),
+    ] {
+        let (status, refused) = client
+            .post(&format!("task/v2/tasks?{q}"), &token, body)
+            .await;
+        assert_eq!(
+            (status, &refused["code"]),
+            (400, &json!(1470400)),
+            "{refused}"
+        );
+        assert!(
+            refused["msg"].as_str().unwrap().contains(needle),
+            "{refused}"
+        );
+    }
+
+    let (_, subscribed) = client
+        .post(
+            &format!("task/v2/task_v2/task_subscription?{q}"),
+            &token,
+            json!({}),
+        )
+        .await;
+    assert_eq!(subscribed["code"], 0, "{subscribed}");
+
+    let path = format!("task/v2/tasks/{guid}?{q}");
+    let (_, patched) = client
+        .patch(&path, &token, json!({ "task": { "summary": "Ship 2.0" }, "update_fields": ["summary", "description", "due"] }))
+        .await;
+    let task = &patched["data"]["task"];
+    assert_eq!(
+        (task["summary"].as_str(), task["description"].as_str()),
+        (Some("Ship 2.0"), Some("")),
+        "{patched}"
+    );
+    assert!(
+        task.get("due").is_none(),
+        "named without a value: cleared: {patched}"
+    );
+    let (status, refused) = client
+        .patch(
+            &path,
+            &token,
+            json!({ "task": { "members": [] }, "update_fields": ["members"] }),
+        )
+        .await;
+    assert_eq!(
+        (status, &refused["code"]),
+        (400, &json!(1470400)),
+        "members are not patchable: {refused}"
+    );
+    let complete =
+        json!({ "task": { "completed_at": "1800000000000" }, "update_fields": ["completed_at"] });
+    let (_, done) = client.patch(&path, &token, complete.clone()).await;
+    assert_eq!(done["data"]["task"]["status"], "done", "{done}");
+    let (status, twice) = client.patch(&path, &token, complete).await;
+    assert_eq!(
+        (status, &twice["code"]),
+        (400, &json!(1470400)),
+        "a done task cannot be completed again: {twice}"
+    );
+
+    let (_, listed) = client
+        .get(
+            &format!("task/v2/tasks?type=my_tasks&completed=true&{q}"),
+            &token,
+        )
+        .await;
+    assert_eq!(
+        listed["data"]["items"].as_array().unwrap().len(),
+        1,
+        "{listed}"
+    );
+    let (_, open) = client
+        .get(&format!("task/v2/tasks?completed=false&{q}"), &token)
+        .await;
+    assert_eq!(open["data"]["items"], json!([]), "{open}");
+    let reopen = json!({ "task": { "completed_at": "0" }, "update_fields": ["completed_at"] });
+    let (_, reopened) = client.patch(&path, &token, reopen).await;
+    assert_eq!(reopened["data"]["task"]["status"], "todo");
+
+    let members = format!("task/v2/tasks/{guid}/add_members?{q}");
+    let (_, added) = client
+        .post(&members, &token, json!({ "members": [{ "id": "alice", "role": "assignee" }, { "id": "manager1", "role": "assignee" }] }))
+        .await;
+    let ids: Vec<&str> = added["data"]["task"]["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        ids,
+        ["alice", "bob", "manager1"],
+        "alice was there already: {added}"
+    );
+    let (_, removed) = client
+        .post(&members.replace("add_members", "remove_members"), &token,
+              json!({ "members": [{ "id": "bob", "role": "follower" }, { "id": "alice", "role": "follower" }] }))
+        .await;
+    assert_eq!(
+        removed["data"]["task"]["members"].as_array().unwrap().len(),
+        2,
+        "alice is no follower: {removed}"
+    );
+
+    let (_, comment) = client
+        .post(
+            &format!("task/v2/comments?{q}"),
+            &token,
+            json!({ "content": "on it", "resource_type": "task", "resource_id": guid }),
+        )
+        .await;
+    let comment_id = comment["data"]["comment"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(
+        comment["data"]["comment"]["creator"]["type"], "app",
+        "{comment}"
+    );
+    let (_, read) = client
+        .get(&format!("task/v2/comments/{comment_id}?{q}"), &token)
+        .await;
+    assert_eq!(read["data"]["comment"]["content"], "on it");
+    sim.set_task_done(&guid, true).unwrap();
+
+    for page_size in ["0", "101"] {
+        let (status, refused) = client
+            .get(&format!("task/v2/tasks?page_size={page_size}"), &token)
+            .await;
+        assert_eq!(
+            (status, &refused["code"]),
+            (400, &json!(1470400)),
+            "{refused}"
+        );
+    }
+    let (status, _, _) = client
+        .call(reqwest::Method::DELETE, &path, &token, None)
+        .await;
+    assert_eq!(status, 200);
+    let (status, gone) = client.get(&path, &token).await;
+    assert_eq!((status, &gone["code"]), (404, &json!(1470404)), "{gone}");
+
+    let events = wait_pushed(&sim, 8).await;
+    let kinds: Vec<String> = events
+        .iter()
+        .map(|(e, _)| match e["header"]["event_type"].as_str().unwrap() {
+            "task.task.update_user_access_v2" => e["event"]["event_types"].to_string(),
+            other => other.to_string(),
+        })
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            r#"["task_summary_update","task_desc_update","task_start_due_update"]"#,
+            r#"["task_completed_update"]"#,
+            r#"["task_completed_update"]"#,
+            r#"["task_assignees_update"]"#,
+            r#"["task_followers_update"]"#,
+            "task.task.comment.updated_v1",
+            r#"["task_completed_update"]"#,
+            r#"["task_deleted"]"#,
+        ],
+        "{events:?}"
+    );
+    assert_eq!(events[0].0["event"]["task_guid"], guid.as_str());
+    assert!(
+        events.iter().all(|(_, ok)| *ok),
+        "the receiver took every push"
+    );
+}
+
+/// Group chats: create (members, owner, uuid de-duplication), get, the member list paged, adding (already there:
+/// ignored; unknown ids with succeed_type 1 listed, with 0 refused) and removing (not there: listed; none there:
+/// 232027; the owner: 232076).
+#[tokio::test]
+async fn feishu_sim_chats() {
+    let sim = FeishuSim::start(Options::default()).await.unwrap();
+    let client = Client::new(&sim);
+    let token = client.token(&sim.options).await;
+    let create = json!({ "name": "Release war room", "owner_id": "manager1", "user_id_list": ["alice"],
+                         "chat_mode": "group", "chat_type": "private" });
+    let (status, chat) = client
+        .post(
+            "im/v1/chats?user_id_type=user_id&uuid=war-room-1",
+            &token,
+            create.clone(),
+        )
+        .await;
+    assert_eq!((status, &chat["code"]), (200, &json!(0)), "{chat}");
+    let chat_id = chat["data"]["chat_id"].as_str().unwrap().to_string();
+    assert_eq!(
+        (
+            chat["data"]["owner_id"].as_str(),
+            chat["data"]["user_count"].as_str()
+        ),
+        (Some("manager1"), Some("2"))
+    );
+    let (_, again) = client
+        .post(
+            "im/v1/chats?user_id_type=user_id&uuid=war-room-1",
+            &token,
+            create.clone(),
+        )
+        .await;
+    assert_eq!(
+        again["data"]["chat_id"],
+        chat_id.as_str(),
+        "same uuid and owner: same chat"
+    );
+    let (_, other) = client
+        .post("im/v1/chats?user_id_type=user_id", &token, create)
+        .await;
+    assert_ne!(
+        other["data"]["chat_id"],
+        chat_id.as_str(),
+        "no uuid: a new chat every time"
+    );
+    let (status, refused) = client
+        .post(
+            "im/v1/chats?user_id_type=user_id",
+            &token,
+            json!({ "name": "x", "user_id_list": ["ghost"] }),
+        )
+        .await;
+    assert_eq!(
+        (status, &refused["code"]),
+        (400, &json!(232043)),
+        "{refused}"
+    );
+
+    let members = format!("im/v1/chats/{chat_id}/members?member_id_type=user_id");
+    let (_, added) = client
+        .post(
+            &format!("{members}&succeed_type=1"),
+            &token,
+            json!({ "id_list": ["alice", "bob", "ghost"] }),
+        )
+        .await;
+    assert_eq!(
+        added["data"]["not_existed_id_list"],
+        json!(["ghost"]),
+        "{added}"
+    );
+    assert_eq!(
+        sim.chat_members(&chat_id).unwrap(),
+        ["manager1", "alice", "bob"]
+    );
+    let (status, refused) = client
+        .post(&members, &token, json!({ "id_list": ["ghost"] }))
+        .await;
+    assert_eq!(
+        (status, &refused["code"]),
+        (400, &json!(232043)),
+        "{refused}"
+    );
+    let (_, page) = client.get(&format!("{members}&page_size=2"), &token).await;
+    assert_eq!(
+        (
+            page["data"]["items"].as_array().unwrap().len(),
+            &page["data"]["has_more"]
+        ),
+        (2, &json!(true))
+    );
+    assert_eq!(page["data"]["member_total"], 3);
+    let (_, got) = client
+        .get(
+            &format!("im/v1/chats/{chat_id}?user_id_type=user_id"),
+            &token,
+        )
+        .await;
+    assert_eq!(got["data"]["name"], "Release war room", "{got}");
+
+    let delete = |ids: Value| {
+        client.call(
+            reqwest::Method::DELETE,
+            &members,
+            &token,
+            Some(json!({ "id_list": ids })),
+        )
+    };
+    let (status, removed, _) = delete(json!(["bob", "ghost"])).await;
+    assert_eq!(status, 200, "{removed}");
+    assert_eq!(removed["data"]["invalid_id_list"], json!(["ghost"]));
+    let (status, none, _) = delete(json!(["bob"])).await;
+    assert_eq!((status, &none["code"]), (400, &json!(232027)), "{none}");
+    let (status, owner, _) = delete(json!(["manager1"])).await;
+    assert_eq!((status, &owner["code"]), (400, &json!(232076)), "{owner}");
+    let (status, missing) = client
+        .get("im/v1/chats/oc_nope?user_id_type=user_id", &token)
+        .await;
+    assert_eq!(
+        (status, &missing["code"]),
+        (400, &json!(232006)),
+        "{missing}"
+    );
+}
+
+/// `approval/v4/instances/remind` takes the applicant's user token (a tenant token is refused), pending task ids
+/// of a pending instance, and a comment of at most 500 characters; reminders are recorded on the instance.
+#[tokio::test]
+async fn feishu_sim_approval_remind_needs_the_applicants_token() {
+    let sim = FeishuSim::start(Options::default()).await.unwrap();
+    let client = Client::new(&sim);
+    let token = client.token(&sim.options).await;
+    let form = json!([{ "id": "widget_reason", "type": "input", "value": "trip" },
+                      { "id": "widget_days", "type": "number", "value": 1 }])
+    .to_string();
+    let (_, created) = client
+        .post(
+            "approval/v4/instances",
+            &token,
+            json!({ "approval_code": "APPROVAL-LEAVE", "user_id": "alice", "form": form }),
+        )
+        .await;
+    let code = created["data"]["instance_code"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let task_id = sim.state().instances[&code].tasks[0].id.clone();
+    let remind = json!({ "instance_code": code, "task_ids": [task_id], "comment": "please" });
+    let path = "approval/v4/instances/remind?user_id_type=user_id";
+    let (status, refused) = client.post(path, &token, remind.clone()).await;
+    assert_eq!(
+        (status, &refused["code"]),
+        (400, &json!(99991668)),
+        "a tenant token is no user's: {refused}"
+    );
+
+    let login = |user: &str| {
+        let code = sim.state().code_for(user);
+        let client = &client;
+        let options = sim.options.clone();
+        async move {
+            let grant = json!({ "grant_type": "authorization_code", "client_id": options.app_id,
+                                "client_secret": options.app_secret, "code": code });
+            let (_, answer) = client.post("authen/v2/oauth/token", "", grant).await;
+            answer["access_token"].as_str().unwrap().to_string()
+        }
+    };
+    let bob = login("bob").await;
+    let (status, refused) = client.post(path, &bob, remind.clone()).await;
+    assert_eq!(
+        (status, &refused["code"]),
+        (400, &json!(1390016)),
+        "only the applicant reminds: {refused}"
+    );
+    let alice = login("alice").await;
+    let (status, reminded) = client.post(path, &alice, remind).await;
+    assert_eq!((status, &reminded["code"]), (200, &json!(0)), "{reminded}");
+    let long = json!({ "instance_code": code, "task_ids": [task_id], "comment": "x".repeat(501) });
+    let (status, _) = client.post(path, &alice, long).await;
+    assert_eq!(status, 400);
+    let reminders = sim.state().instances[&code].reminders.clone();
+    assert_eq!(
+        reminders,
+        [("alice".to_string(), vec![task_id], "please".to_string())]
+    );
+}

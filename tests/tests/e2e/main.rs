@@ -24,3 +24,4 @@ mod subscribers;
 mod trust;
 mod wecom;
 mod wecom_chats;
+mod feishu_tasks;
