@@ -116,8 +116,18 @@ static QPS_WAITED_MS: AtomicU64 = AtomicU64::new(0);
 /// read completes instead of failing half way. Single requests still report the limit to their caller, whose
 /// outbox waits instead.
 pub fn oapi_paced(path: &str, body: &Value) -> Result<Value, Error> {
+    paced(|| oapi(path, body))
+}
+
+/// [`api`] for the requests of a bulk read (each to-do of a page read in full), paced like [`oapi_paced`].
+pub fn api_paced(method: Method, path: &str, body: Option<&Value>) -> Result<Value, Error> {
+    paced(|| api(method, path, body))
+}
+
+/// Runs `request`, waiting out DingTalk's per-second QPS limit within this call's allowance.
+fn paced(mut request: impl FnMut() -> Result<Value, Error>) -> Result<Value, Error> {
     loop {
-        match oapi(path, body) {
+        match request() {
             Err(e) if e.kind == ErrorKind::RateLimited => {
                 let wait = e.retry_after_ms.unwrap_or(QPS_WAIT_MS);
                 let waited = QPS_WAITED_MS.load(Ordering::Relaxed);

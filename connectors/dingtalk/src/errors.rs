@@ -54,7 +54,8 @@ fn oapi_error(code: i64, message: &str) -> Error {
             "the organisation's monthly API quota (standard edition) is used up",
             Some(QUOTA_WAIT_MS),
         ),
-        60011 | 50002 | 50004 => Error::forbidden(format!(
+        // 400020: the scene group is not one of this app's templates.
+        60011 | 50002 | 50004 | 400020 => Error::forbidden(format!(
             "the app lacks the permission or the data is outside its contact scope ({message}); \
              grant it in the DingTalk developer console"
         )),
@@ -67,6 +68,18 @@ fn oapi_error(code: i64, message: &str) -> Error {
         )),
         60121 | 33012 => Error::not_found(format!("no such user ({message})")),
         60003 => Error::not_found(format!("no such department ({message})")),
+        // Scene-group robot messages: 660015 no such group, 660014 / 660016 no (usable) robot.
+        660015 => Error::not_found(format!("no such scene group ({message})")),
+        660014 | 660016 => Error::invalid_input(format!(
+            "the scene-group robot is unknown or unusable ({message}): check scene_group_robot_code"
+        )),
+        660012 => Error::forbidden(format!(
+            "the group's template does not allow this message ({message}); enable the group template"
+        )),
+        660026 => Error::unavailable(format!("DingTalk failed to send ({message}); retry later")),
+        660001..=660099 => {
+            Error::invalid_input(format!("DingTalk refused the group message ({message})"))
+        }
         // 33011: the role APIs' answer to an unknown roleId.
         33011 => Error::not_found(format!("no such role ({message})")),
         60102 | 60104 | 60008 => Error::conflict(format!("already exists ({message})")),
@@ -150,7 +163,16 @@ fn http_error(response: &Response, body: &Value) -> Error {
                 "the organisation's monthly API quota (standard edition) is used up",
                 Some(QUOTA_WAIT_MS),
             )
-        } else if response.status == 403 {
+        } else if lower.contains("flowcontrol") {
+            // The to-do API's own throttle per executor or organisation.
+            Error::rate_limited(
+                "DingTalk throttled to-dos for this user or organisation",
+                Some(QPS_WAIT_MS),
+            )
+        } else if response.status == 403
+            || lower.contains("permissiondenied")
+            || lower.contains("permession.checkfailed")
+        {
             Error::forbidden(format!(
                 "the app lacks a permission ({message}); grant it in the DingTalk developer console"
             ))

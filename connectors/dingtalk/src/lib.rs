@@ -1,16 +1,21 @@
 //! Qiao's DingTalk (钉钉) connector, for an enterprise's internal app: the directory and sign-in (identity),
-//! roles (roles), work notifications and DING (messaging), OA approvals (approval), and the HTTP-push event
-//! callbacks (webhook). Point `oapi_base` and `api_base` at a simulator or proxy to test without DingTalk.
+//! roles (roles), work notifications, DING and scene-group messages with @mentions (messaging, group), OA
+//! approvals (approval), to-dos (tasks), scene groups (chats), and the HTTP-push event callbacks (webhook). Point `oapi_base` and `api_base` at a simulator or proxy to test without DingTalk.
 //!
 //! It does not export `user-status`: DingTalk gives an app no way to disable an account and enable it again,
 //! only to delete it, so directory sync deletes leavers on DingTalk (see `roles.rs`).
 
 mod approval;
+mod chats;
 mod client;
 mod errors;
+mod group;
 mod identity;
 mod messaging;
+mod people;
 mod roles;
+mod tasks;
+mod todo_events;
 mod webhook;
 
 qiao_sdk::export_bindings!(
@@ -22,6 +27,8 @@ qiao_sdk::export_bindings!(
         export qiao:connector/roles@0.2.0;
         export qiao:connector/messaging@0.2.0;
         export qiao:connector/approval@0.2.0;
+        export qiao:connector/tasks@0.2.0;
+        export qiao:connector/chats@0.2.0;
         export qiao:connector/webhook@0.2.0;
     }"
 );
@@ -98,6 +105,38 @@ impl Guest for DingTalk {
                     false,
                     false,
                     "Robot code DING reminders are sent as; defaults to app_key",
+                ),
+                field(
+                    "operator_user_id",
+                    false,
+                    false,
+                    false,
+                    "The userid the app acts as where DingTalk wants a person and the caller named none: a \
+                     to-do's creator, a scene group's owner, whose to-dos are listed",
+                ),
+                field(
+                    "todo_detail_link",
+                    false,
+                    false,
+                    false,
+                    "The detail page link DingTalk requires on every to-do an app creates, unless the task's \
+                     extra.detail_url gives one",
+                ),
+                field(
+                    "scene_group_template_id",
+                    false,
+                    false,
+                    false,
+                    "The scene-group template (developer console → 场景群 → 群模板) groups are created from; \
+                     without it creating a chat answers unsupported",
+                ),
+                field(
+                    "scene_group_robot_code",
+                    false,
+                    false,
+                    false,
+                    "The group template's robot, which sends messages (with @mentions) into scene groups; \
+                     without it sending to to.chats answers unsupported",
                 ),
                 field(
                     "oapi_base",

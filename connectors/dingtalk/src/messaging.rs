@@ -1,7 +1,8 @@
 //! Work notifications (工作通知, old API), DING for urgent ones (new API), recall, and read status, which is
 //! also where DingTalk admits the messages it dropped silently (its sending limits answer "ok" and deliver
 //! nothing): those come back as problems, never swallowed. Mentions cannot be rendered in work notifications, so
-//! each comes back as a problem too.
+//! each comes back as a problem too. Messages to a chat (`to.chats`) are scene-group robot messages, which can @
+//! (`group.rs`).
 
 use qiao_sdk::http::Method;
 use qiao_sdk::{Error, config, json_kv, logging};
@@ -68,25 +69,40 @@ fn action_card(card: &Card) -> Result<Value, Error> {
     })
 }
 
-/// A work notification arrives in each recipient's own conversation with the app: DingTalk has no @ there (its
-/// mentions live in group robot messages, which this connector does not send). So every mention is a problem
-/// and the notification goes out without it.
-fn unrendered_mentions(mentions: &Mentions) -> Vec<DeliveryProblem> {
-    const REASON: &str = "not mentioned: DingTalk work notifications are one-to-one and carry no @mentions; the \
-                          notification was sent without it";
-    let everyone = mentions.everyone.then(|| "everyone".to_string());
-    mentions
-        .users
+/// One problem per mention that could not be rendered: the users given, and everyone when asked for.
+pub(crate) fn mention_problems(
+    users: &[String],
+    everyone: bool,
+    code: &str,
+    reason: &str,
+) -> Vec<DeliveryProblem> {
+    let everyone = everyone.then(|| "everyone".to_string());
+    users
         .iter()
         .cloned()
         .chain(everyone)
         .map(|recipient| DeliveryProblem {
             recipient,
-            code: "mention-unsupported".into(),
-            reason: REASON.into(),
+            code: code.into(),
+            reason: reason.into(),
         })
         .collect()
 }
+
+/// A work notification arrives in each recipient's own conversation with the app: DingTalk has no @ there (its
+/// mentions live in group messages, see `group.rs`). So every mention is a problem and the notification goes
+/// out without it.
+fn unrendered_mentions(mentions: &Mentions) -> Vec<DeliveryProblem> {
+    mention_problems(
+        &mentions.users,
+        mentions.everyone,
+        MENTION_UNSUPPORTED,
+        "not mentioned: DingTalk work notifications are one-to-one and carry no @mentions; the notification \
+         was sent without it",
+    )
+}
+
+pub(crate) const MENTION_UNSUPPORTED: &str = "mention-unsupported";
 
 /// The DING's text: DING carries plain text only.
 fn ding_text(content: &Content) -> String {
@@ -154,10 +170,7 @@ impl Guest for DingTalk {
             ));
         }
         if !to.chats.is_empty() {
-            return Err(Error::unsupported(
-                "DingTalk work notifications go to users, departments or everyone; group chats need a robot, \
-                 which this connector does not drive",
-            ));
+            return crate::group::send(&message);
         }
         if to.users.is_empty() && to.departments.is_empty() && !to.everyone {
             return Err(Error::invalid_input(
@@ -301,6 +314,12 @@ impl Guest for DingTalk {
 
 /// Message ids are DingTalk task ids, which are numbers.
 fn task_number(message_id: &str) -> Result<i64, Error> {
+    if message_id.starts_with(crate::group::ID_PREFIX) {
+        return Err(Error::unsupported(
+            "recall and read status of scene-group messages are not implemented by this connector (DingTalk \
+             documents the read status through the robot API's groupMessages/query, with the open_msg_id)",
+        ));
+    }
     message_id.parse().map_err(|_| {
         Error::invalid_input(format!(
             "{message_id:?} is not a DingTalk work notification id"

@@ -86,7 +86,7 @@ fn status_word(status: Status) -> &'static str {
     }
 }
 
-/// Qiao events for one DingTalk event; `check_url` has none. Contact events name several users or
+/// Qiao events for one DingTalk event; `check_url` has none. To-do events are `todo_events.rs`'s. Contact events name several users or
 /// departments at once: one event each, the id suffixed when there are several.
 fn normalize(event: &Value, plaintext: &str) -> Vec<Event> {
     let event_type = event["EventType"].as_str().unwrap_or_default();
@@ -102,6 +102,9 @@ fn normalize(event: &Value, plaintext: &str) -> Vec<Event> {
         .as_u64()
         .or_else(|| id_text(&event["EventTime"]).and_then(|t| t.parse().ok()))
         .or_else(|| id_text(&event["TimeStamp"]).and_then(|t| t.parse().ok()));
+    if let Some(events) = crate::todo_events::events(event, &id, time_ms) {
+        return events;
+    }
     let text = |key: &str| event[key].as_str().unwrap_or_default().to_string();
     let one = |kind: &str, subject: String, payload: Value| {
         vec![Event {

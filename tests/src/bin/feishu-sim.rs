@@ -20,7 +20,8 @@ use qiao_tests::feishu_sim::{FeishuSim, Options};
 struct Args {
     #[arg(long, default_value = "127.0.0.1:9103")]
     listen: std::net::SocketAddr,
-    /// Where approval events are pushed (Qiao's /v1/hooks/{connection}); only for subscribed approval codes.
+    /// Where events are pushed (Qiao's /v1/hooks/{connection}): approval events for subscribed approval codes,
+    /// and task events once the app has subscribed to them.
     #[arg(long)]
     callback_url: Option<String>,
     /// Lifetime of issued tenant tokens, in seconds.

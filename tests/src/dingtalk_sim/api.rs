@@ -22,7 +22,7 @@ pub fn router(state: Shared) -> Router {
 }
 
 /// An old-API success: `errcode` 0 plus the fields.
-fn ok(fields: Value) -> Response {
+pub(super) fn ok(fields: Value) -> Response {
     let mut body = json!({ "errcode": 0, "errmsg": "ok", "request_id": "sim-req" });
     body.as_object_mut()
         .unwrap()
@@ -31,18 +31,18 @@ fn ok(fields: Value) -> Response {
 }
 
 /// An old-API error: HTTP 200 with a non-zero `errcode`.
-fn err(code: i64, message: &str) -> Response {
+pub(super) fn err(code: i64, message: &str) -> Response {
     axum::Json(json!({ "errcode": code, "errmsg": message, "request_id": "sim-req" }))
         .into_response()
 }
 
 /// A new-API error: an HTTP status with `{code, message, requestid}`.
-fn api_err(status: u16, code: &str, message: &str) -> Response {
+pub(super) fn api_err(status: u16, code: &str, message: &str) -> Response {
     let body = json!({ "code": code, "message": message, "requestid": "sim-req" });
     (StatusCode::from_u16(status).unwrap(), axum::Json(body)).into_response()
 }
 
-fn api_ok(body: Value) -> Response {
+pub(super) fn api_ok(body: Value) -> Response {
     axum::Json(body).into_response()
 }
 
@@ -170,6 +170,20 @@ fn route(
     body: &Value,
 ) -> (Response, Vec<Value>) {
     let none = |r: Response| (r, vec![]);
+    if let Some(answer) = super::todo::route(
+        state,
+        method.as_str(),
+        path,
+        query.get("operatorId").map(String::as_str),
+        body,
+    ) {
+        return answer;
+    }
+    if method == Method::POST
+        && let Some(answer) = super::scenegroup::route(state, path, body)
+    {
+        return none(answer);
+    }
     match (method.as_str(), path) {
         ("GET", "/gettoken") => none(gettoken(state, query)),
         ("POST", "/v1.0/oauth2/accessToken") => none(access_token(state, body)),

@@ -1,18 +1,23 @@
 //! A DingTalk simulator: a small stateful server speaking DingTalk's wire format on both hosts at once (the old
 //! API's `/gettoken` and `/topapi/...`, and the new API's `/v1.0/...`, whose paths do not overlap), for exactly
-//! the endpoints Qiao's DingTalk connector uses (the directory, roles, work notifications, DING, approvals).
+//! the endpoints Qiao's DingTalk connector uses (the directory, roles, work notifications, DING, approvals, to-dos,
+//! scene groups and their robot messages).
 //! Shapes follow DingTalk's: `user/list` has no manager and `department/listsub` no order (only `user/get` and
 //! `department/get` do), and users an app creates are not `active` (activated) yet. It issues tokens that expire,
 //! enforces a QPS limit with DingTalk's codes, injects faults on request, and pushes signed, encrypted callbacks
-//! when approvals move.
+//! when approvals and to-dos change.
 //!
 //! Run it on its own with `cargo run -p qiao-tests --bin dingtalk-sim -- --help`.
 
 mod api;
 mod callbacks;
+mod scenegroup;
 mod state;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_tasks;
+mod todo;
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -24,7 +29,12 @@ use crate::sim_support::{Served, serve};
 use serde_json::Value;
 
 pub use callbacks::SignedCallback;
+pub use scenegroup::{
+    GroupMessage, ROBOT_CODE as SCENE_ROBOT_CODE, SceneGroup,
+    TEMPLATE_ID as SCENE_GROUP_TEMPLATE_ID,
+};
 pub use state::{Dept, Fault, Role, RoleGroup, State, User};
+pub use todo::Todo;
 
 /// The simulated app's credentials and the organisation's callback settings.
 #[derive(Clone, Debug)]
@@ -77,7 +87,22 @@ impl DingTalkSim {
             "\n[connections.{name}]\nconnector = \"dingtalk\"\n\
              settings = {{ app_key = \"{}\", agent_id = \"{}\", oapi_base = \"{}\", api_base = \"{}/\" }}\n\
              secrets = {{ app_secret = \"{}\", callback_token = \"{}\", callback_aes_key = \"{}\" }}\n{extra}\n",
-            o.app_key, o.agent_id, self.base, self.base, o.app_secret, o.callback_token, o.callback_aes_key
+            o.app_key,
+            o.agent_id,
+            self.base,
+            self.base,
+            o.app_secret,
+            o.callback_token,
+            o.callback_aes_key
+        )
+    }
+
+    /// [`DingTalkSim::connection`] with more settings (`key = "value", ...`) in its `settings` table.
+    pub fn connection_with(&self, name: &str, settings: &str, extra: &str) -> String {
+        self.connection(name, extra).replacen(
+            " }\nsecrets",
+            &format!(", {settings} }}\nsecrets"),
+            1,
         )
     }
 

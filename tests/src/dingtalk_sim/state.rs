@@ -1,6 +1,6 @@
 //! The simulated organisation: departments, users, role groups and roles, work notifications with read state,
-//! DINGs, approval processes and instances, issued tokens and sign-in codes, plus the test controls (faults,
-//! QPS window).
+//! DINGs, approval processes and instances, to-dos, scene groups and their robot messages, issued tokens and
+//! sign-in codes, plus the test controls (faults, QPS window).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::time::{Duration, Instant};
@@ -10,6 +10,8 @@ use serde_json::{Value, json};
 use crate::sim_support::{Faults, QpsWindow};
 
 use super::Options;
+use super::scenegroup::{self, GroupMessage, SceneGroup};
+use super::todo::Todo;
 
 #[derive(Clone, Debug, PartialEq)]
 pub enum Fault {
@@ -126,6 +128,17 @@ pub struct State {
     pub qps_window: QpsWindow,
     /// Callbacks pushed by the simulator: the event and whether the receiver answered a valid success.
     pub pushed: Vec<(Value, bool)>,
+    /// To-dos by id.
+    pub todos: BTreeMap<String, Todo>,
+    /// To-do cards per `org/tasks/query` page.
+    pub todo_page_size: usize,
+    /// Scene groups by open_conversation_id.
+    pub scene_groups: BTreeMap<String, SceneGroup>,
+    /// The app's scene-group templates and template robots.
+    pub group_templates: HashSet<String>,
+    pub scene_robots: HashSet<String>,
+    /// Robot messages sent into scene groups, in order.
+    pub group_messages: Vec<GroupMessage>,
     next_id: i64,
 }
 
@@ -148,6 +161,12 @@ impl State {
             requests: Vec::new(),
             qps_window: QpsWindow::default(),
             pushed: Vec::new(),
+            todos: BTreeMap::new(),
+            todo_page_size: 10,
+            scene_groups: BTreeMap::new(),
+            group_templates: HashSet::from([scenegroup::TEMPLATE_ID.to_string()]),
+            scene_robots: HashSet::from([scenegroup::ROBOT_CODE.to_string()]),
+            group_messages: Vec::new(),
             next_id: 100,
         };
         for (id, name, parent) in [
@@ -576,7 +595,7 @@ impl State {
         Ok(vec![self.instance_event(&instance, "terminate")])
     }
 
-    fn event_base(&mut self, event_type: &str) -> Value {
+    pub fn event_base(&mut self, event_type: &str) -> Value {
         json!({
             "EventType": event_type,
             "eventId": format!("evt-{:08x}", self.next_id() * 7919),

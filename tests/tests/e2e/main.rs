@@ -25,3 +25,4 @@ mod trust;
 mod wecom;
 mod wecom_chats;
 mod feishu_tasks;
+mod dingtalk_tasks;
