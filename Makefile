@@ -21,7 +21,8 @@ run: build
 GUESTS := qiao-echo qiao-echo-v0-1-0 qiao-hostile qiao-dingtalk qiao-wecom qiao-feishu qiao-kingdee
 # The `qiao` binary itself is built first: the crash, shutdown and CLI tests run it as a child process, and it
 # signs the connectors with the build key, which the tests trust (a test's config without [trust] gets it).
-# The SDKs' own unit tests (TypeScript, Python) run next; the Rust SDK's run in the workspace.
+# The SDKs' own unit tests (TypeScript, Python) run next, then each plugin connector's (plugins/NAME/build.sh --test);
+# the Rust SDK's run in the workspace.
 # The architecture's rules come first (no module cycles, crate dependencies one way: scripts/check-layers.py), and
 # no released contract folder changed (scripts/check-contract.py against wit/RELEASED).
 # Last, the servers' logs and every response of the whole run (target/test-logs) are grepped for every secret the
@@ -31,6 +32,7 @@ test: connectors
 	scripts/check-contract.py
 	sdk/python/run-tests.sh
 	sdk/typescript/run-tests.sh
+	for plugin in plugins/*/build.sh; do $$plugin --test; done
 	cargo build -p qiao --bin qiao
 	scripts/sign-connectors.sh target/debug/qiao
 	rm -rf target/test-logs
@@ -43,3 +45,4 @@ bench: build
 	cargo bench -p qiao-directory --bench plan
 	cargo bench -p qiao-tests --bench outbox
 	cargo bench -p qiao-tests --bench sync
+	cargo bench -p qiao-tests --bench connectors
