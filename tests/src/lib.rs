@@ -43,6 +43,14 @@ pub fn component(name: &str) -> PathBuf {
     );
 }
 
+/// Held by the few tests that keep every core busy for a long while (building a project in three languages, syncing
+/// thousands of people to three platforms): all the end-to-end tests share one binary, and two of these side by
+/// side would starve each other, and the tests around them, past their time limits. Take it first thing.
+pub async fn one_heavy_test_at_a_time() -> tokio::sync::MutexGuard<'static, ()> {
+    static HEAVY: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+    HEAVY.lock().await
+}
+
 /// Every test server shares one compile cache: compiling the Python component takes seconds each time.
 pub fn shared_cache_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))

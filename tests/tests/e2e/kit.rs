@@ -84,6 +84,7 @@ fn new_and_build(dir: &Path, name: &str, lang: &str) -> PathBuf {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_new_project_in_each_language_builds_passes_the_suite_and_serves() {
+    let _heavy = qiao_tests::one_heavy_test_at_a_time().await;
     let dir = tempfile::tempdir().unwrap();
     const LANGS: [(&str, &str); 3] = [("acme-rs", "rust"), ("acme-ts", "typescript"), ("acme-py", "python")];
     let langs = LANGS;
@@ -183,6 +184,19 @@ fn every_bundled_connector_passes_and_hostile_fails_with_its_findings() {
     assert!(secrets.iter().all(|f| f.contains("logged a secret") && f.contains("[redacted]")), "{secrets:?}");
     assert_eq!(check(&report, "describe")["status"], "pass");
     assert_eq!(check(&report, "imports")["status"], "warn", "it imports sockets and files it can never use");
+}
+
+/// The Jira connector's own fixtures (`plugins/jira/fixtures`, recorded by its vendor against the Jira simulator
+/// with `qiao connectors record`) replay offline as its vendor ships them: a third party's CI needs no Jira.
+#[test]
+fn the_jira_connectors_recorded_fixtures_replay_offline() {
+    let fixtures = repo().join("plugins/jira/fixtures");
+    let (code, report) = conformance_with(
+        &qiao_tests::component("jira"),
+        &["--config".as_ref(), fixtures.join("qiao.toml").as_os_str(), "--fixtures".as_ref(), fixtures.as_os_str()],
+    );
+    assert_eq!((code, &report["passed"]), (0, &json!(true)), "{report:#}");
+    assert_eq!(check(&report, "fixtures")["status"], "pass", "{report:#}");
 }
 
 /// `qiao connectors record` against the WeCom simulator writes fixtures without the connection's secrets, and

@@ -27,3 +27,4 @@ mod trust;
 mod wecom;
 mod wecom_chats;
 mod jira;
+mod people_in_chats;
