@@ -88,7 +88,11 @@ pub fn members(id: &str) -> Result<Vec<String>, Error> {
             return Ok(members);
         }
     }
-    Ok(members)
+    // A cut list would make real members look absent (a mention reported as not a recipient): refuse instead.
+    Err(Error::invalid_input(format!(
+        "scene group {id} has more than {} members: too many to read in one call",
+        MAX_MEMBER_PAGES * MEMBERS_PAGE as usize
+    )))
 }
 
 fn change_members(chat_id: &str, user_ids: &[String], op: &str) -> Result<(), Error> {

@@ -40,15 +40,14 @@ pub fn events(event: &Value, id: &str, time_ms: Option<u64>) -> Option<Vec<Event
         return None;
     }
     let task_id = id_text(&event["taskId"]).unwrap_or_default();
-    let one = |kind: &str, payload: Value| {
-        Some(vec![Event {
-            id: id.to_string(),
-            kind: kind.into(),
-            time_ms,
-            subject: task_id.clone(),
-            payload: payload.to_string(),
-        }])
+    let to_event = |id: String, kind: &str, payload: Value| Event {
+        id,
+        kind: kind.into(),
+        time_ms,
+        subject: task_id.clone(),
+        payload: payload.to_string(),
     };
+    let one = |kind: &str, payload: Value| Some(vec![to_event(id.to_string(), kind, payload)]);
     let mut payload = json!({ "task_id": task_id });
     match event_type {
         "todo_task_delete" => {
@@ -75,19 +74,26 @@ pub fn events(event: &Value, id: &str, time_ms: Option<u64>) -> Option<Vec<Event
                 payload["changed"] = json!([]);
                 return one("task.updated", payload);
             };
-            if before["done"] != after["done"] {
-                let done = after["done"].as_bool().unwrap_or(false);
-                payload["from"] = json!({ "category": category(!done) });
-                payload["to"] = json!({ "category": category(done) });
-                return one("task.status_changed", payload);
-            }
             let changed: Vec<&str> = FIELDS
                 .iter()
                 .filter(|(field, _)| before[*field] != after[*field])
                 .map(|(_, name)| *name)
                 .collect();
-            payload["changed"] = json!(changed);
-            one("task.updated", payload)
+            if before["done"] == after["done"] {
+                payload["changed"] = json!(changed);
+                return one("task.updated", payload);
+            }
+            let done = after["done"].as_bool().unwrap_or(false);
+            let mut moved = payload.clone();
+            moved["from"] = json!({ "category": category(!done) });
+            moved["to"] = json!({ "category": category(done) });
+            let mut out = vec![to_event(id.to_string(), "task.status_changed", moved)];
+            // Fields changed in the same update are told too, under their own id so a redelivery de-duplicates.
+            if !changed.is_empty() {
+                payload["changed"] = json!(changed);
+                out.push(to_event(format!("{id}/task.updated"), "task.updated", payload));
+            }
+            Some(out)
         }
         // Kept under DingTalk's name: a to-do event this connector does not know yet.
         _ => None,

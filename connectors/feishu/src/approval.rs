@@ -8,7 +8,7 @@ use qiao_sdk::{Error, ErrorKind, json_kv, json_object, logging, required};
 use serde_json::{Value, json};
 
 use crate::Feishu;
-use crate::client::{call_as, enc, get, post, string, user_id_type};
+use crate::client::{call_as, enc, get, post, string, user_id_query, user_id_type};
 use crate::exports::qiao::connector::approval::{
     ActRequest, Action, CancelRequest, Comment, CreateRequest, Created, FormField, Guest, Instance,
     RemindRequest, Status, Task,
@@ -37,10 +37,6 @@ fn user_field() -> &'static str {
     }
 }
 
-fn id_query() -> String {
-    format!("user_id_type={}", user_id_type())
-}
-
 /// Subscribes the app to a code's events the first time a connection uses it.
 fn ensure_subscribed(code: &str) -> Result<(), Error> {
     let key = format!("subscribed:{code}");
@@ -67,7 +63,7 @@ fn ensure_subscribed(code: &str) -> Result<(), Error> {
 
 fn instance(id: &str) -> Result<Value, Error> {
     required(id, "id")?;
-    get(&format!("approval/v4/instances/{}?{}", enc(id), id_query()))
+    get(&format!("approval/v4/instances/{}?{}", enc(id), user_id_query()))
 }
 
 fn user_of(value: &Value) -> String {
@@ -110,7 +106,7 @@ impl Guest for Feishu {
             body["uuid"] = json!(key);
         }
         ensure_subscribed(&request.template)?;
-        let data = post(&format!("approval/v4/instances?{}", id_query()), &body)?;
+        let data = post(&format!("approval/v4/instances?{}", user_id_query()), &body)?;
         Ok(Created {
             id: string(&data["instance_code"], "instance_code")?,
             number: None,
@@ -233,7 +229,7 @@ impl Guest for Feishu {
         if let Some(comment) = &request.comment {
             body["comment"] = json!(comment);
         }
-        post(&format!("approval/v4/tasks/{verb}?{}", id_query()), &body).map(drop)
+        post(&format!("approval/v4/tasks/{verb}?{}", user_id_query()), &body).map(drop)
     }
 
     /// Withdrawn by the applicant (Feishu's cancel needs the applicant as `user_id`).
@@ -252,7 +248,7 @@ impl Guest for Feishu {
         };
         let body = json!({ "approval_code": code, "instance_code": request.instance_id, "user_id": operator });
         post(
-            &format!("approval/v4/instances/cancel?{}", id_query()),
+            &format!("approval/v4/instances/cancel?{}", user_id_query()),
             &body,
         )
         .map(drop)
@@ -301,7 +297,7 @@ impl Guest for Feishu {
         }
         call_as(
             Method::Post,
-            &format!("approval/v4/instances/remind?{}", id_query()),
+            &format!("approval/v4/instances/remind?{}", user_id_query()),
             Some(&body),
             &token,
         )

@@ -151,3 +151,24 @@ pub fn department_id_of(dept: &Value) -> Option<String> {
         .filter(|s| !s.is_empty())
         .map(String::from)
 }
+
+/// `user_id_type=…`, the query every call naming users carries.
+pub fn user_id_query() -> String {
+    format!("user_id_type={}", user_id_type())
+}
+
+/// Milliseconds as Feishu writes them: decimal strings or numbers ("0" for none).
+pub fn millis(value: &Value) -> Option<u64> {
+    value
+        .as_str()
+        .and_then(|s| s.parse().ok())
+        .or_else(|| value.as_u64())
+        .filter(|ms| *ms > 0)
+}
+
+/// Now, in milliseconds since the Unix epoch (the guest's wall clock, from WASI).
+pub fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}

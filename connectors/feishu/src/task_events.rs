@@ -63,9 +63,6 @@ pub fn user_access(id: &str, time_ms: Option<u64>, event: &Value) -> Vec<Event> 
     let mut base = json!({ "task_id": guid });
     if let Some(task) = &task {
         base["title"] = task["summary"].clone();
-        if let Some(url) = task["url"].as_str().filter(|u| !u.is_empty()) {
-            base["url"] = json!(url);
-        }
     }
     let with = |extra: Value| {
         let mut payload = base.clone();
@@ -80,15 +77,19 @@ pub fn user_access(id: &str, time_ms: Option<u64>, event: &Value) -> Vec<Event> 
         out.push(("task.deleted", with(json!({}))));
     } else {
         if types.contains(&"task_create") {
-            out.push(("task.created", with(json!({}))));
+            // Where a person opens it: on the create only, as every connector's task.created has it.
+            let url = task.as_ref().and_then(|t| t["url"].as_str()).filter(|u| !u.is_empty());
+            let extra = url.map_or_else(|| json!({}), |url| json!({ "url": url }));
+            out.push(("task.created", with(extra)));
         }
         if types.contains(&"task_completed_update") {
-            // Feishu says only that completion changed: the task as it is now gives the direction.
-            let done = task.as_ref().is_some_and(is_done);
-            out.push((
-                "task.status_changed",
-                with(json!({ "from": category(!done), "to": category(done) })),
-            ));
+            // Feishu says only that completion changed: the task as it is now gives the direction. Unread (gone,
+            // out of sight, a passing error), the direction is unknown and said as such, never guessed.
+            let (from, to) = match &task {
+                Some(task) => (category(!is_done(task)), category(is_done(task))),
+                None => (json!({}), json!({})),
+            };
+            out.push(("task.status_changed", with(json!({ "from": from, "to": to }))));
         }
         let changed: Vec<&str> = CHANGES
             .iter()

@@ -15,15 +15,13 @@
 //! Errors: 1470400 bad input, 1470403 no permission on the task, 1470404 no such task, 1470422 the same
 //! client_token in flight, 1470500 server (see errors.rs).
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
 use qiao_sdk::http::Method;
 use qiao_sdk::text::hex;
 use qiao_sdk::{Error, crypto, json_kv, json_object, logging, required};
 use serde_json::{Map, Value, json};
 
 use crate::Feishu;
-use crate::client::{call, enc, get, post, string, user_id_type};
+use crate::client::{call, enc, get, millis, now_ms, post, string, user_id_query};
 use crate::exports::qiao::connector::tasks::{
     Guest, NewTask, Status, StatusCategory, Target, Task, TaskChanges, TaskComment, TaskPage,
     TaskQuery, TextChange, TimeChange,
@@ -46,25 +44,6 @@ const PATCHABLE: [&str; 7] = [
     "custom_fields",
 ];
 const SUBSCRIBED_KEY: &str = "task-subscription";
-
-fn id_query() -> String {
-    format!("user_id_type={}", user_id_type())
-}
-
-fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64)
-}
-
-/// Milliseconds as Feishu writes them: decimal strings ("0" for none).
-fn millis(value: &Value) -> Option<u64> {
-    value
-        .as_str()
-        .and_then(|s| s.parse().ok())
-        .or_else(|| value.as_u64())
-        .filter(|ms| *ms > 0)
-}
 
 /// Done when `completed_at` is set (Feishu also says `status: "done"`).
 pub fn is_done(task: &Value) -> bool {
@@ -167,7 +146,7 @@ pub fn from_feishu(task: &Value) -> Result<Task, Error> {
 /// The raw Feishu task (also read by the webhook to describe an event).
 pub fn fetch(guid: &str) -> Result<Value, Error> {
     required(guid, "task id")?;
-    Ok(get(&format!("task/v2/tasks/{}?{}", enc(guid), id_query()))?["task"].clone())
+    Ok(get(&format!("task/v2/tasks/{}?{}", enc(guid), user_id_query()))?["task"].clone())
 }
 
 /// Asks Feishu for the app's task events once; a failure (a missing scope, say) is logged and retried with the
@@ -177,7 +156,7 @@ fn ensure_subscribed() {
         return;
     }
     match post(
-        &format!("task/v2/task_v2/task_subscription?{}", id_query()),
+        &format!("task/v2/task_v2/task_subscription?{}", user_id_query()),
         &json!({}),
     ) {
         Ok(_) => {
@@ -200,7 +179,7 @@ fn patch(guid: &str, task: Value, fields: Vec<&str>) -> Result<Value, Error> {
     let body = json!({ "task": task, "update_fields": fields });
     Ok(call(
         Method::Patch,
-        &format!("task/v2/tasks/{}?{}", enc(guid), id_query()),
+        &format!("task/v2/tasks/{}?{}", enc(guid), user_id_query()),
         Some(&body),
     )?["task"]
         .clone())
@@ -231,7 +210,7 @@ fn set_members(guid: &str, current: &Value, role: &str, wanted: &[String]) -> Re
     for (action, list) in [("add_members", &add), ("remove_members", &remove)] {
         if !list.is_empty() {
             post(
-                &format!("task/v2/tasks/{}/{action}?{}", enc(guid), id_query()),
+                &format!("task/v2/tasks/{}/{action}?{}", enc(guid), user_id_query()),
                 &json!({ "members": list }),
             )?;
         }
@@ -289,7 +268,7 @@ impl Guest for Feishu {
             body["client_token"] = json!(client_token(key));
         }
         ensure_subscribed();
-        let data = post(&format!("task/v2/tasks?{}", id_query()), &body)?;
+        let data = post(&format!("task/v2/tasks?{}", user_id_query()), &body)?;
         from_feishu(&data["task"])
     }
 
@@ -405,7 +384,7 @@ impl Guest for Feishu {
             ));
         }
         let body = json!({ "content": text, "resource_type": "task", "resource_id": id });
-        let data = post(&format!("task/v2/comments?{}", id_query()), &body)?;
+        let data = post(&format!("task/v2/comments?{}", user_id_query()), &body)?;
         let comment = &data["comment"];
         Ok(TaskComment {
             id: string(&comment["id"], "comment id")?,
@@ -442,7 +421,7 @@ impl Guest for Feishu {
         let data = get(&format!(
             "task/v2/tasks?type=my_tasks&page_size={size}&page_token={}{completed}&{}",
             enc(query.cursor.as_deref().unwrap_or_default()),
-            id_query()
+            user_id_query()
         ))?;
         let mut tasks = Vec::new();
         for item in data["items"].as_array().into_iter().flatten() {

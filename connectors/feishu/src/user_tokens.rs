@@ -8,7 +8,7 @@ use qiao_sdk::http::Method;
 use qiao_sdk::{Error, ErrorKind, json_kv};
 use serde_json::{Value, json};
 
-use crate::client::{app_id, app_secret, call_as};
+use crate::client::{app_id, app_secret, call_as, now_ms};
 
 /// A token is used only with this much of its life left, so it does not expire on the way.
 const MARGIN_MS: u64 = 60_000;
@@ -24,12 +24,6 @@ struct Stored {
 
 fn key(user_id: &str) -> String {
     format!("user-token:{user_id}")
-}
-
-fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64)
 }
 
 /// Keeps the token answer (`authen/v2/oauth/token`) of this user's sign-in or refresh.

@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 
 use crate::Feishu;
 use crate::approval::status;
-use crate::client::{department_id_of, user_id_of};
+use crate::client::{department_id_of, millis, user_id_of};
 use crate::exports::qiao::connector::approval::Status;
 use crate::exports::qiao::connector::webhook::{Guest, Outcome, Request, Response};
 use crate::task_events;
@@ -120,12 +120,6 @@ fn status_word(status: Status) -> &'static str {
         Status::Rejected => "rejected",
         Status::Canceled => "canceled",
     }
-}
-
-fn millis(value: &Value) -> Option<u64> {
-    value
-        .as_u64()
-        .or_else(|| value.as_str().and_then(|s| s.parse().ok()))
 }
 
 fn normalize(body: &Value) -> Vec<Event> {

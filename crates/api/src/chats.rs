@@ -6,7 +6,6 @@
 
 use axum::Json;
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
 use axum::response::Response;
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -61,19 +60,6 @@ fn unresolved_extra(named_people: bool, unresolved: Vec<Unresolved>) -> serde_js
     extra
 }
 
-fn nobody_resolved(unresolved: &[Unresolved]) -> ApiError {
-    let mut e = ApiError::new(
-        StatusCode::UNPROCESSABLE_ENTITY,
-        "no_members",
-        format!(
-            "none of the {} people named has an account on the platform (see details.unresolved)",
-            unresolved.len()
-        ),
-    );
-    e.details = Some(json!({ "unresolved": unresolved }));
-    e
-}
-
 /// `POST .../chats`.
 pub async fn create(
     State(app): State<AppState>,
@@ -89,9 +75,9 @@ pub async fn create(
         return Err(ApiError::bad_request("give the owner once: \"owner\" (a platform user id) or \"owner_person\""));
     }
     let named_people = !b.people.is_empty() || b.owner_person.is_some();
-    let (found, mut unresolved) = people::on_connection(&app, &c, Capability::Chats, "people", &b.people).await?;
+    let (found, unresolved) = people::on_connection(&app, &c, Capability::Chats, "people", &b.people).await?;
     if !b.people.is_empty() && found.is_empty() && b.members.is_empty() {
-        return Err(nobody_resolved(&unresolved));
+        return Err(people::nobody_found("no_members", "people", &unresolved));
     }
     let mut members = b.members;
     addressing::merge(&mut members, found);
@@ -102,8 +88,7 @@ pub async fn create(
             let (owner, missing) =
                 people::on_connection(&app, &c, Capability::Chats, "owner_person", &[person]).await?;
             if owner.is_empty() {
-                unresolved.extend(missing);
-                return Err(nobody_resolved(&unresolved));
+                return Err(people::nobody_found("no_owner", "owner", &missing));
             }
             owner.into_iter().next()
         }
@@ -143,7 +128,7 @@ impl MembersBody {
         }
         let (found, unresolved) = people::on_connection(app, c, Capability::Chats, "people", &self.people).await?;
         if self.user_ids.is_empty() && found.is_empty() {
-            return Err(nobody_resolved(&unresolved));
+            return Err(people::nobody_found("no_members", "people", &unresolved));
         }
         let mut ids = self.user_ids;
         addressing::merge(&mut ids, found);

@@ -52,7 +52,7 @@ impl MentionsBody {
     /// The mentions of a send on one connection, and the mentioned people without an account on it.
     async fn on_connection(self, app: &AppState, connection: &str) -> Result<(Mentions, Vec<Unresolved>)> {
         if self.users.len() > MAX_IDS {
-            return Err(too_many("mentions.users"));
+            return Err(people::too_many("mentions.users"));
         }
         if self.users.iter().any(|u| u.trim().is_empty()) {
             return Err(ApiError::bad_request("mentions.users has an empty user id"));
@@ -117,25 +117,6 @@ fn content(
     })
 }
 
-fn no_recipients(unresolved: &[Unresolved]) -> ApiError {
-    let mut e = ApiError::new(
-        StatusCode::UNPROCESSABLE_ENTITY,
-        "no_recipients",
-        format!(
-            "none of the {} people or departments named has an account on the platform (see details.unresolved)",
-            unresolved.len()
-        ),
-    );
-    e.details = Some(json!({ "unresolved": unresolved }));
-    e
-}
-
-fn too_many(what: &str) -> ApiError {
-    ApiError::bad_request(format!(
-        "{what} lists more than {MAX_IDS} ids; send in batches"
-    ))
-}
-
 pub async fn send(
     State(app): State<AppState>,
     Path(c): Path<String>,
@@ -163,7 +144,7 @@ pub async fn send(
     }
     let mut unresolved = Vec::new();
     if to.roles.len() > MAX_IDS {
-        return Err(too_many("to.roles"));
+        return Err(people::too_many("to.roles"));
     }
     let (holders, no_holder) = addressing::holders(&app.db, &to.roles).await.map_err(ApiError::internal)?;
     addressing::merge(&mut to.people, holders);
@@ -178,21 +159,14 @@ pub async fn send(
     let by_enterprise_ids =
         !to.people.is_empty() || !to.enterprise_departments.is_empty() || !to.roles.is_empty();
     if by_enterprise_ids {
-        if to.people.len() > MAX_IDS {
-            return Err(too_many("to.people"));
-        }
         if to.enterprise_departments.len() > MAX_IDS {
-            return Err(too_many("to.enterprise_departments"));
+            return Err(people::too_many("to.enterprise_departments"));
         }
         // An unknown connection is a 404, not a list of people without an account there.
         app.runtime.check_callable(&c, Capability::Messaging)?;
-        let (people, missing) = addressing::people_on(&app.db, &c, &to.people)
-            .await
-            .map_err(ApiError::internal)?;
-        addressing::merge(
-            &mut recipients.users,
-            people.into_iter().map(|(_, user)| user),
-        );
+        let (users, missing) =
+            people::on_connection(&app, &c, Capability::Messaging, "to.people", &to.people).await?;
+        addressing::merge(&mut recipients.users, users);
         unresolved.extend(missing);
         let (departments, missing) =
             addressing::departments_on(&app.db, &c, &to.enterprise_departments)
@@ -207,7 +181,7 @@ pub async fn send(
             && r.tags.is_empty()
             && !r.everyone
         {
-            return Err(no_recipients(&unresolved));
+            return Err(people::nobody_found("no_recipients", "people or departments", &unresolved));
         }
     }
     let message = Message {
@@ -303,7 +277,7 @@ pub async fn send_to_people(
         )));
     }
     if people.len() > MAX_IDS {
-        return Err(too_many("to.people"));
+        return Err(people::too_many("to.people"));
     }
     if let Some(platforms) = &body.platforms {
         if platforms.is_empty() {
@@ -332,7 +306,7 @@ pub async fn send_to_people(
     .await
     .map_err(ApiError::internal)?;
     if plan.is_empty() {
-        return Err(no_recipients(&unresolved));
+        return Err(people::nobody_found("no_recipients", "people or departments", &unresolved));
     }
     let mut ops = Vec::new();
     for (connection, reached) in &plan {

@@ -2,10 +2,32 @@
 //! mentions): turned into that connection's ids through the directory's links when the write is accepted, and
 //! those that cannot be are answered in `unresolved`, never dropped in silence.
 
+use axum::http::StatusCode;
+use serde_json::json;
+
 use qiao_contract::Capability;
 use qiao_services::addressing::{self, MAX_IDS, Unresolved};
 
 use super::{ApiError, AppState};
+
+/// `what` names more ids than one request may.
+pub fn too_many(what: &str) -> ApiError {
+    ApiError::bad_request(format!("{what} lists more than {MAX_IDS} ids; send in batches"))
+}
+
+/// 422 `code`: none of the `who` named could be reached on the platform, with each in `details.unresolved`.
+pub fn nobody_found(code: &'static str, who: &str, unresolved: &[Unresolved]) -> ApiError {
+    let mut e = ApiError::new(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        code,
+        format!(
+            "none of the {} {who} named has an account on the platform (see details.unresolved)",
+            unresolved.len()
+        ),
+    );
+    e.details = Some(json!({ "unresolved": unresolved }));
+    e
+}
 
 /// The platform user ids of `people` on `connection`, in the order given, and the people without one. `what`
 /// names the field in errors (`members.people`).
@@ -20,7 +42,7 @@ pub async fn on_connection(
         return Ok((Vec::new(), Vec::new()));
     }
     if people.len() > MAX_IDS {
-        return Err(ApiError::bad_request(format!("{what} lists more than {MAX_IDS} ids; send in batches")));
+        return Err(too_many(what));
     }
     if people.iter().any(|p| p.trim().is_empty()) {
         return Err(ApiError::bad_request(format!("{what} has an empty person id")));

@@ -86,9 +86,13 @@ test('create sends the fields, the default project and issue type, and watchers;
     duedate: '2026-03-04',
   });
   assert.equal(host.requests[1]!.json(), 'acc-2');
-  // The same key again: no second issue.
-  tasks.create({ title: 'New thing', assignees: [], followers: [], labels: [] }, 'idem-1');
+  // The same key again (a retry after the watcher failed, say): no second issue, and the watcher added again.
+  tasks.create({ title: 'New thing', assignees: [], followers: ['acc-2'], labels: [] }, 'idem-1');
   assert.equal(host.requests.filter((r) => r.method === 'post' && r.url === `${API}/issue`).length, 1);
+  assert.equal(host.requests.filter((r) => r.url === `${API}/issue/OPS-8/watchers`).length, 2);
+  // Any key the host accepts (up to 255 characters) fits: it is remembered by its digest.
+  host.on('post', `${API}/issue`, { status: 201, json: { id: '10002', key: 'OPS-8' } }, { times: 1 });
+  tasks.create({ title: 'Long key', assignees: [], followers: [], labels: [] }, 'k'.repeat(255));
 });
 
 test('create refuses what Jira cannot hold', () => {
@@ -170,6 +174,8 @@ test('comment sends ADF and answers the comment in Markdown', () => {
   const comment = tasks.comment('OPS-7', 'Looks *good*', undefined);
   assert.deepEqual(host.requests[0]!.json().body.content[0].content[1], { type: 'text', text: 'good', marks: [{ type: 'em' }] });
   assert.deepEqual(comment, { id: '100', author: 'bot', text: 'Looks *good*', timeMs: BigInt(Date.parse('2026-01-01T19:04:05.000Z')) });
+  // An author Jira cannot record is refused, not dropped.
+  assert.throws(() => tasks.comment('OPS-7', 'as someone', 'acc-9'), (e: { kind?: string }) => e.kind === 'unsupported');
 });
 
 test('list uses /search/jql with nextPageToken, never /search, and checks updated-after exactly', () => {

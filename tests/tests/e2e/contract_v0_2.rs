@@ -921,7 +921,7 @@ async fn people_with_accounts(qiao: &TestServer) {
 
 /// On one connection the enterprise's people may be a chat's members and owner and a message's mentions: each
 /// is looked up on that connection when the write is accepted, and those without an account there come back in
-/// `unresolved` (nobody found at all: 422 `no_members`, nothing queued).
+/// `unresolved` (nobody found at all: 422 `no_members`; an owner not found: 422 `no_owner`; nothing queued).
 #[tokio::test]
 async fn people_become_chat_members_and_mentions_on_a_connection() {
     let (qiao, echo) = server().await;
@@ -946,13 +946,13 @@ async fn people_become_chat_members_and_mentions_on_a_connection() {
     let id = chat["id"].as_str().unwrap();
 
     let (_, before) = qiao.get("/v1/operations/counts").await;
-    for (path, body) in [
-        ("/chats", json!({ "name": "Nobody", "people": ["p-cy"] })),
-        ("/chats", json!({ "name": "Nobody", "owner_person": "p-zed", "members": ["ann"] })),
-        (&format!("/chats/{id}/members") as &str, json!({ "people": ["p-cy", "p-zed"] })),
+    for (path, body, code) in [
+        ("/chats", json!({ "name": "Nobody", "people": ["p-cy"] }), "no_members"),
+        ("/chats", json!({ "name": "Nobody", "owner_person": "p-zed", "members": ["ann"] }), "no_owner"),
+        (&format!("/chats/{id}/members") as &str, json!({ "people": ["p-cy", "p-zed"] }), "no_members"),
     ] {
         let answer = qiao.post(&format!("{ECHO}{path}"), body.clone()).await;
-        assert_eq!(refusal(&answer), (422, "no_members"), "{body}: {}", answer.1);
+        assert_eq!(refusal(&answer), (422, code), "{body}: {}", answer.1);
         let unresolved = answer.1["error"]["details"]["unresolved"].as_array();
         assert!(unresolved.is_some_and(|u| !u.is_empty()), "{}", answer.1);
     }

@@ -2,7 +2,8 @@
 // here; statuses move only through the workflow's transitions; listing is JQL through /rest/api/3/search/jql with
 // its nextPageToken (the old /search is gone: 410).
 
-import { implement, invalidInput, jsonKv, jsonObject } from '@qiao/connector-sdk';
+import { hex, implement, invalidInput, jsonKv, jsonObject, unsupported, utf8 } from '@qiao/connector-sdk';
+import { sha256 } from 'qiao:connector/crypto@0.2.0';
 import type { NewTask, Target, Task, TaskChanges, TaskComment, TaskPage, TaskQuery } from 'qiao:connector/tasks@0.2.0';
 import { adfToMarkdown, markdownToAdf } from '../adf.js';
 import { call } from '../api.js';
@@ -23,7 +24,12 @@ export const tasks = implement<typeof import('qiao:connector/tasks@0.2.0')>({
     const remembered = idempotencyKey === undefined ? undefined : kvKey(idempotencyKey);
     if (remembered !== undefined) {
       const key = jsonKv.get<string>(remembered);
-      if (typeof key === 'string') return fetchTask(key);
+      if (typeof key === 'string') {
+        // A retry of a create whose issue exists: what failed after the POST (adding a watcher) is done again;
+        // adding a watcher twice is no error in Jira.
+        for (const follower of task.followers) addWatcher(key, follower);
+        return fetchTask(key);
+      }
     }
     const created = call<{ id: string; key: string }>('post', '/rest/api/3/issue', { body: { fields: createFields(task) } });
     if (remembered !== undefined) jsonKv.set(remembered, created.key, IDEMPOTENCY_TTL_SECONDS);
@@ -79,8 +85,9 @@ export const tasks = implement<typeof import('qiao:connector/tasks@0.2.0')>({
   comment(id, text, author) {
     const key = issueKey(id);
     if (text.trim() === '') throw invalidInput('comment text is required');
-    // Jira records the comment as the connection's own account; an author cannot be chosen through the API.
-    void author;
+    // Jira records the comment as the connection's own account: an author cannot be chosen through the API, so
+    // asking for one is refused rather than dropped in silence.
+    if (author !== undefined) throw unsupported('Jira records a comment as the connection\'s own account; an author cannot be set through the API');
     const created = call<{ id: string; author?: { accountId?: string }; body?: unknown; created?: string }>(
       'post',
       `/rest/api/3/issue/${key}/comment`,
@@ -104,9 +111,10 @@ function fetchTask(key: string): Task {
   return toTask(call<JiraIssue>('get', `/rest/api/3/issue/${key}`, { query: { fields: FIELDS.join(',') }, issue: key }));
 }
 
+/** Where a create's idempotency key remembers its issue: a digest, so any key the host accepts fits. */
 function kvKey(idempotencyKey: string): string {
-  if (idempotencyKey.length === 0 || idempotencyKey.length > 200) throw invalidInput('idempotency key must be 1-200 characters');
-  return `idempotency:create:${idempotencyKey}`;
+  if (idempotencyKey.length === 0) throw invalidInput('the idempotency key is empty');
+  return `idempotency:create:${hex(sha256(utf8(idempotencyKey)))}`;
 }
 
 /** `extra` values Jira takes as objects by name (or id when numeric), given by callers as plain strings. */
