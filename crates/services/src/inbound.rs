@@ -27,14 +27,16 @@ async fn store(app: &Arc<App>, connection: &str, events: Vec<Event>, cursor: Opt
         .map(|e| (e.subject.clone(), None))
         .collect();
     let contacts = crate::sync::contacts::contact_changes(&events);
+    if !approvals.is_empty() {
+        // The event says an approval moved: the stored view is refreshed from the platform on next read or
+        // reconciliation, rather than trusting each platform's event payload shape. Marked before the events are
+        // committed, so whoever reads the event and then the approval never sees the view from before it (a mark
+        // whose events then fail to commit costs one needless refresh).
+        app.db.mark_approvals_stale(connection.to_string(), approvals).await?;
+    }
     let new = app.db.commit_events(connection.to_string(), events, cursor).await?;
     if new > 0 {
         app.events_added.send_modify(|n| *n += 1);
-    }
-    if !approvals.is_empty() {
-        // The event says an approval moved: the stored view is refreshed from the platform on next read or
-        // reconciliation, rather than trusting each platform's event payload shape.
-        app.db.mark_approvals_stale(connection.to_string(), approvals).await?;
     }
     if !contacts.is_empty() && new > 0 {
         // Not awaited: the platform is waiting for its acknowledgement, and this may call the connector.
