@@ -6,6 +6,7 @@
 pub mod child;
 pub mod dingtalk_sim;
 pub mod echo_server;
+pub mod ecology_sim;
 pub mod feishu_crypt;
 pub mod feishu_sim;
 pub mod jira_sim;
