@@ -73,9 +73,7 @@ async fn bench(calls: usize) -> Result<()> {
     let feishu_budget = budget("feishu").await?;
 
     let jira = JiraSim::start(JiraOptions::default()).await?;
-    let mut feishu_options = FeishuOptions::default();
-    feishu_options.qps = 1_000_000;
-    let feishu = FeishuSim::start(feishu_options).await?;
+    let feishu = FeishuSim::start(FeishuOptions { qps: 1_000_000, ..FeishuOptions::default() }).await?;
     let f = &feishu.options;
     let config = format!(
         r#"

@@ -837,7 +837,7 @@ fn text_match(have: &[String], query: &str) -> bool {
             Some(prefix) => words.iter().any(|w| w.starts_with(prefix)),
             // CJK text has no spaces between words: fall back to a substring match.
             None => {
-                words.iter().any(|w| *w == term) || (!term.is_ascii() && haystack.contains(term))
+                words.contains(&term) || (!term.is_ascii() && haystack.contains(term))
             }
         })
 }

@@ -298,7 +298,7 @@ async fn creates_issues_and_renders_them_as_jira_does() {
     );
     // Keys are case-insensitive; numeric ids work too; `fields=` selects.
     let (status, only) = client
-        .get(&format!("issue/ops-1?fields=summary,status"))
+        .get("issue/ops-1?fields=summary,status")
         .await;
     assert_eq!(status, 200);
     assert_eq!(only["fields"].as_object().unwrap().len(), 2, "{only}");

@@ -28,3 +28,4 @@ mod wecom;
 mod wecom_chats;
 mod jira;
 mod people_in_chats;
+mod ecology;
