@@ -6,7 +6,8 @@
 use qiao_tests::TestServer;
 use qiao_tests::dingtalk_sim::{DingTalkSim, Options as DtOptions};
 use qiao_tests::ecology_sim::{
-    APPID, CHEN_JING, EcologySim, LI_NA, Options, SSO_APPID, SYSCODE, WANG_FANG, WORKFLOW_EXPENSE, ZHANG_WEI,
+    APPID, BOT, CHEN_JING, EcologySim, LI_NA, Options, SSO_APPID, SYSCODE, WANG_FANG,
+    WORKFLOW_EXPENSE, ZHANG_WEI,
 };
 use qiao_tests::signing::{self, PLUGIN_PUBLISHER};
 use serde_json::{Value, json};
@@ -36,7 +37,9 @@ fn config(sim: &EcologySim, extra: &str) -> String {
 
 async fn setup() -> (EcologySim, TestServer) {
     let sim = EcologySim::start(Options::default()).await.unwrap();
-    let qiao = TestServer::start_as_is(&["ecology"], &config(&sim, "")).await.unwrap();
+    let qiao = TestServer::start_as_is(&["ecology"], &config(&sim, ""))
+        .await
+        .unwrap();
     (sim, qiao)
 }
 
@@ -63,7 +66,9 @@ async fn file_claim(qiao: &TestServer, title: &str) -> String {
 
 async fn status_of(qiao: &TestServer, id: &str) -> Value {
     let (status, body) = qiao
-        .get(&format!("{APPROVALS}/{id}?template={WORKFLOW_EXPENSE}&refresh=true"))
+        .get(&format!(
+            "{APPROVALS}/{id}?template={WORKFLOW_EXPENSE}&refresh=true"
+        ))
         .await;
     assert_eq!(status, 200, "{body}");
     body
@@ -76,7 +81,10 @@ async fn act(qiao: &TestServer, id: &str, action: &str, actor: i64, comment: &st
             json!({ "actor": actor.to_string(), "comment": comment }),
         )
         .await;
-    assert!(matches!(status, 200 | 204), "{action} as {actor}: {status} {body}");
+    assert!(
+        matches!(status, 200 | 204),
+        "{action} as {actor}: {status} {body}"
+    );
 }
 
 /// HMAC-SHA256 (RFC 2104) over sha2, as the OA-side `QiaoHook` signs a post.
@@ -88,8 +96,14 @@ fn hmac_sha256(key: &[u8], message: &[u8]) -> String {
         block[..key.len()].copy_from_slice(key);
     }
     let pad = |byte: u8| block.iter().map(|b| b ^ byte).collect::<Vec<u8>>();
-    let inner = Sha256::new().chain_update(pad(0x36)).chain_update(message).finalize();
-    let outer = Sha256::new().chain_update(pad(0x5c)).chain_update(inner).finalize();
+    let inner = Sha256::new()
+        .chain_update(pad(0x36))
+        .chain_update(message)
+        .finalize();
+    let outer = Sha256::new()
+        .chain_update(pad(0x5c))
+        .chain_update(inner)
+        .finalize();
     outer.iter().map(|b| format!("{b:02x}")).collect()
 }
 
@@ -104,6 +118,25 @@ async fn push(qiao: &TestServer, body: &str, signature: Option<String>) -> u16 {
     request.send().await.expect("hook post").status().as_u16()
 }
 
+/// The connector loads only because the config trusts its publisher: with the build key alone it is refused.
+#[tokio::test]
+async fn the_publisher_must_be_trusted_by_name() {
+    let sim = EcologySim::start(Options::default()).await.unwrap();
+    let only_build = config(&sim, "").replace(
+        &signing::trust(&[PLUGIN_PUBLISHER]),
+        &signing::build_trust(),
+    );
+    let qiao = TestServer::start_as_is(&["ecology"], &only_build)
+        .await
+        .unwrap();
+    let row = qiao.connector_row("ecology.wasm").await.expect("listed");
+    assert_eq!(row["state"], "failed", "{row}");
+    assert!(
+        row["error"].to_string().contains(PLUGIN_PUBLISHER),
+        "names the untrusted publisher: {row}"
+    );
+}
+
 #[tokio::test]
 async fn the_acme_labs_connector_loads_and_a_claim_is_approved_by_both_approvers() {
     let (sim, qiao) = setup().await;
@@ -116,7 +149,11 @@ async fn the_acme_labs_connector_loads_and_a_claim_is_approved_by_both_approvers
         let state = sim.state();
         let request = &state.requests[&id.parse::<i64>().unwrap()];
         assert_eq!(request.creator, ZHANG_WEI);
-        assert_eq!(request.operators, vec![LI_NA], "the applicant's manager first");
+        assert_eq!(
+            request.operators,
+            vec![LI_NA],
+            "the applicant's manager first"
+        );
         assert_eq!(request.main["bxje"], json!("1280.00"), "{:?}", request.main);
     }
     let pending = status_of(&qiao, &id).await;
@@ -125,13 +162,19 @@ async fn the_acme_labs_connector_loads_and_a_claim_is_approved_by_both_approvers
 
     // The manager approves through Qiao, acting as herself; the general manager in the OA's own pages.
     act(&qiao, &id, "approve", LI_NA, "同意").await;
-    assert_eq!(sim.state().requests[&id.parse::<i64>().unwrap()].operators, vec![WANG_FANG]);
+    assert_eq!(
+        sim.state().requests[&id.parse::<i64>().unwrap()].operators,
+        vec![WANG_FANG]
+    );
     assert_eq!(status_of(&qiao, &id).await["status"], "pending");
     sim.act(id.parse().unwrap(), WANG_FANG, true).unwrap();
 
     let done = status_of(&qiao, &id).await;
     assert_eq!(done["status"], "approved", "{done}");
-    assert!(done["comments"].to_string().contains("同意"), "the manager's remark: {done}");
+    assert!(
+        done["comments"].to_string().contains("同意"),
+        "the manager's remark: {done}"
+    );
 }
 
 #[tokio::test]
@@ -143,11 +186,23 @@ async fn a_claim_rejected_by_the_general_manager_reads_rejected() {
     let body = status_of(&qiao, &id).await;
     assert_eq!(body["status"], "rejected", "{body}");
 
-    // Someone not on the request cannot act on it: refused, and the request stays where it is.
+    // Someone not on the request cannot act on it: refused with the OA's word, and the request stays back with
+    // its creator.
     let (status, refused) = qiao
-        .post(&format!("{APPROVALS}/{id}/approve"), json!({ "actor": CHEN_JING.to_string() }))
+        .post(
+            &format!("{APPROVALS}/{id}/approve"),
+            json!({ "actor": BOT.to_string() }),
+        )
         .await;
-    assert!(status >= 400, "{status} {refused}");
+    assert_eq!(status, 403, "{refused}");
+    assert_eq!(
+        refused["error"]["details"]["platform_code"], "NO_PERMISSION",
+        "{refused}"
+    );
+    assert_eq!(
+        sim.state().requests[&id.parse::<i64>().unwrap()].operators,
+        vec![ZHANG_WEI]
+    );
 }
 
 #[tokio::test]
@@ -155,12 +210,30 @@ async fn the_oa_directory_is_read_and_synced_into_dingtalk() {
     let sim = EcologySim::start(Options::default()).await.unwrap();
     let dt = DingTalkSim::start(DtOptions::default()).await.unwrap();
     let extra = format!("[directory]\nsource = \"oa\"\n{}", dt.connection("dt", ""));
-    let qiao = TestServer::start_as_is(&["ecology", "dingtalk"], &config(&sim, &extra)).await.unwrap();
+    let qiao = TestServer::start_as_is(&["ecology", "dingtalk"], &config(&sim, &extra))
+        .await
+        .unwrap();
 
-    let (status, departments) = qiao.get("/v1/connections/oa/departments").await;
+    let (status, departments) = qiao
+        .get("/v1/connections/oa/departments?recursive=true")
+        .await;
     assert_eq!(status, 200, "{departments}");
-    let text = departments.to_string();
-    assert!(text.contains("sub-1") && text.contains("\"12\""), "subcompanies and departments: {departments}");
+    let ids: Vec<&str> = departments["departments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["id"].as_str().unwrap())
+        .collect();
+    for id in ["sub-1", "sub-2", "11", "12", "13"] {
+        assert!(
+            ids.contains(&id),
+            "subcompanies and departments: {departments}"
+        );
+    }
+    assert!(
+        !ids.contains(&"14"),
+        "the sealed department is gone: {ids:?}"
+    );
 
     let (status, eng) = qiao.get("/v1/connections/oa/departments/12/users").await;
     assert_eq!(status, 200, "{eng}");
@@ -168,36 +241,67 @@ async fn the_oa_directory_is_read_and_synced_into_dingtalk() {
     assert!(text.contains("李娜") && text.contains("张伟"), "{eng}");
     assert!(!text.contains("C0F7EE31"), "never the password hash: {eng}");
 
-    let (status, chen) = qiao.get(&format!("/v1/connections/oa/users/{CHEN_JING}")).await;
+    let (status, chen) = qiao
+        .get(&format!("/v1/connections/oa/users/{CHEN_JING}"))
+        .await;
     assert_eq!(status, 200, "{chen}");
     assert_eq!(chen["active"], false, "status 5 (离职) is inactive: {chen}");
     let (_, li) = qiao.get(&format!("/v1/connections/oa/users/{LI_NA}")).await;
     assert_eq!(li["active"], true, "{li}");
     assert_eq!(li["mobile"], "13800000002", "{li}");
 
+    // DingTalk requires a mobile, which the seeded integration account lacks: the OA admin fills it in first.
+    sim.state().people.get_mut(&BOT).unwrap().mobile = "13800000009".into();
     let (status, pulled) = qiao.post("/v1/directory/pull", json!({})).await;
     assert_eq!(status, 200, "{pulled}");
     assert_eq!(pulled["source"], "oa", "{pulled}");
+    assert_eq!(
+        pulled["changed"]["people"]["added"], 5,
+        "the secondary account is skipped: {pulled}"
+    );
 
+    // The DingTalk simulator already has three of them (same mobiles): linked and renamed; the account is created;
+    // 陈静 (离职) gets no DingTalk account.
     let run = qiao.sync("dt", json!({})).await;
     assert_eq!(run["status"], "succeeded", "{run}");
+    assert_eq!(run["plan"]["counts"]["link_user"], 3, "{run}");
+    assert_eq!(run["plan"]["counts"]["create_user"], 1, "{run}");
     let state = dt.state();
     let names: Vec<&str> = state.users.values().map(|u| u.name.as_str()).collect();
-    for name in ["王芳", "李娜", "张伟"] {
-        assert!(names.contains(&name), "{name} created in DingTalk; have {names:?}; run {run}");
+    for name in ["王芳", "李娜", "张伟", "Qiao 集成账号"] {
+        assert!(names.contains(&name), "{name} in DingTalk; have {names:?}");
     }
-    assert!(!names.contains(&"张伟(兼)"), "secondary accounts are skipped: {names:?}");
+    assert!(
+        !names.contains(&"陈静"),
+        "no account for a person who left: {names:?}"
+    );
+    assert!(
+        !names.contains(&"张伟(兼)"),
+        "secondary accounts are skipped: {names:?}"
+    );
+    let bot = state
+        .users
+        .values()
+        .find(|u| u.name == "Qiao 集成账号")
+        .unwrap();
+    assert_eq!(bot.job_number, "Q0001");
 }
 
 #[tokio::test]
 async fn a_login_url_signs_the_person_in_once() {
     let (sim, qiao) = setup().await;
     let (status, body) = qiao
-        .post(&format!("/v1/connections/oa/users/{LI_NA}/login-url"), json!({}))
+        .post(
+            &format!("/v1/connections/oa/users/{LI_NA}/login-url"),
+            json!({}),
+        )
         .await;
     assert_eq!(status, 200, "{body}");
     let url = body["url"].as_str().expect("a url").to_string();
-    assert!(url.starts_with(&format!("{}/wui/index.html?ssoToken=", sim.base)), "{url}");
+    assert!(
+        url.starts_with(&format!("{}/wui/index.html?ssoToken=", sim.base)),
+        "{url}"
+    );
     assert!(url.ends_with("#/main"), "{url}");
 
     let browser = reqwest::Client::builder()
@@ -206,7 +310,13 @@ async fn a_login_url_signs_the_person_in_once() {
         .unwrap();
     let first = browser.get(&url).send().await.unwrap();
     assert_eq!(first.status(), 200);
-    assert!(first.text().await.unwrap().contains("data-loginid=\"lina\""));
+    assert!(
+        first
+            .text()
+            .await
+            .unwrap()
+            .contains("data-loginid=\"lina\"")
+    );
     assert_eq!(sim.state().sso_logins.len(), 1);
     let again = browser.get(&url).send().await.unwrap();
     assert_eq!(again.status(), 302, "an ssoToken is good once");
@@ -224,16 +334,55 @@ async fn only_signed_pushes_become_events() {
 
     assert_eq!(push(&qiao, &event, None).await, 401, "unsigned");
     let forged = hmac_sha256(b"not-the-secret", event.as_bytes());
-    assert_eq!(push(&qiao, &event, Some(format!("sha256={forged}"))).await, 401, "forged");
+    assert_eq!(
+        push(&qiao, &event, Some(format!("sha256={forged}"))).await,
+        401,
+        "forged"
+    );
     assert!(qiao.events("oa").await.is_empty(), "nothing stored");
 
     let signed = hmac_sha256(HOOK_SECRET.as_bytes(), event.as_bytes());
-    assert_eq!(push(&qiao, &event, Some(format!("sha256={signed}"))).await, 200);
+    assert_eq!(
+        push(&qiao, &event, Some(format!("sha256={signed}"))).await,
+        200
+    );
     let stored = qiao
-        .wait_for_event("oa", |e| e["type"] == "approval.status_changed" && e["subject"] == "5074")
+        .wait_for_event("oa", |e| {
+            e["type"] == "approval.status_changed" && e["subject"] == "5074"
+        })
         .await;
     assert_eq!(stored["payload"]["status"], "approved", "{stored}");
     assert_eq!(stored["payload"]["actor"], "2", "{stored}");
+
+    // Sent again (same delivery id): stored once. Signed but not an event: 400, nothing stored.
+    assert_eq!(
+        push(&qiao, &event, Some(format!("sha256={signed}"))).await,
+        200
+    );
+    let junk = r#"{"id":"x","type":"meeting","requestId":"5074"}"#;
+    let junk_signature = hmac_sha256(HOOK_SECRET.as_bytes(), junk.as_bytes());
+    assert_eq!(
+        push(&qiao, junk, Some(format!("sha256={junk_signature}"))).await,
+        400
+    );
+
+    // A person's OA to-do: the task vocabulary, subject wf-<request>-<user>.
+    let todo = json!({
+        "id": "5074:3:todo:1764727100000", "type": "todo", "time": 1764727100000i64, "requestId": "5074",
+        "userId": "3", "action": "todo", "requestName": "费用报销-张伟", "nodeName": "部门经理审批", "isremark": "0"
+    })
+    .to_string();
+    let todo_signature = hmac_sha256(HOOK_SECRET.as_bytes(), todo.as_bytes());
+    assert_eq!(
+        push(&qiao, &todo, Some(format!("sha256={todo_signature}"))).await,
+        200
+    );
+    qiao.wait_for_event("oa", |e| {
+        e["type"] == "task.created" && e["subject"] == "wf-5074-3"
+    })
+    .await;
+    let events = qiao.events("oa").await;
+    assert_eq!(events.len(), 2, "{events:#?}");
 }
 
 #[tokio::test]
@@ -248,7 +397,10 @@ async fn an_expired_token_is_applied_for_again() {
     let (status, body) = qiao.get(&path).await;
     assert_eq!(status, 200, "transparent: {body}");
     assert_eq!(body["name"], "李娜", "{body}");
-    assert!(sim.count("/api/ec/dev/auth/applytoken") > applied, "a new token was applied for");
+    assert!(
+        sim.count("/api/ec/dev/auth/applytoken") > applied,
+        "a new token was applied for"
+    );
 }
 
 #[tokio::test]
@@ -261,5 +413,8 @@ async fn a_reset_registration_is_recovered_by_registering_again() {
     sim.reset_registration(APPID, true).await.unwrap();
     let body = status_of(&qiao, &id).await;
     assert_eq!(body["status"], "pending", "{body}");
-    assert!(sim.count("/api/ec/dev/auth/regist") > registered, "registered again");
+    assert!(
+        sim.count("/api/ec/dev/auth/regist") > registered,
+        "registered again"
+    );
 }
