@@ -7,7 +7,8 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::operations::{WriteOptions, accept};
-use super::{ApiError, AppState, Body, call, expect_reply};
+use super::{ApiError, AppState, Body, call, expect_reply, people};
+use qiao_contract::Capability;
 use qiao_contract::json::render;
 use qiao_contract::bindings::identity::{DepartmentFields, SsoRequest, UserFields, UserKey};
 use qiao_contract::calls::{Call, Reply};
@@ -250,6 +251,23 @@ pub async fn login_url(
 ) -> Result<Json<Value>> {
     let reply = call(&app, &c, Call::LoginUrl { user_id, target: b.target }).await?;
     Ok(Json(json!({ "url": expect_reply!(reply, Reply::Url) })))
+}
+
+/// `POST .../people/{person}/login-url`: the same for the enterprise's person, signed in as their account on the
+/// connection (the directory's link). Behind one-click sign-in: a person who signed in through DingTalk, WeCom or
+/// Feishu (`sso/exchange` answers the person) is sent into the OA as themselves.
+pub async fn person_login_url(
+    State(app): State<AppState>,
+    Path((c, person)): Path<(String, String)>,
+    Body(b): Body<LoginUrlBody>,
+) -> Result<Json<Value>> {
+    let (users, missing) =
+        people::on_connection(&app, &c, Capability::Identity, "person", std::slice::from_ref(&person)).await?;
+    let Some(user_id) = users.into_iter().next() else {
+        return Err(people::nobody_found("unresolved_person", "person", &missing));
+    };
+    let reply = call(&app, &c, Call::LoginUrl { user_id: user_id.clone(), target: b.target }).await?;
+    Ok(Json(json!({ "url": expect_reply!(reply, Reply::Url), "user_id": user_id })))
 }
 
 pub async fn delete_user(

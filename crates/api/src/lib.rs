@@ -142,6 +142,7 @@ fn table() -> Vec<Route> {
         route(M::POST, c!("/sso/exchange"), key(IdentityRead, Path), identity::sso_exchange),
         // A login URL signs its user in: as strong as a write to the directory.
         route(M::POST, c!("/users/{id}/login-url"), key(IdentityWrite, Path), identity::login_url),
+        route(M::POST, c!("/people/{person}/login-url"), key(IdentityWrite, Path), identity::person_login_url),
         route(M::POST, "/v1/messages", key(MessagesSend, All), messaging::send_to_people),
         route(M::POST, c!("/messages"), key(MessagesSend, Path), messaging::send),
         route(M::POST, c!("/messages/{id}/recall"), key(MessagesSend, Path), messaging::recall),

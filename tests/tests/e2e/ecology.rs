@@ -418,3 +418,58 @@ async fn a_reset_registration_is_recovered_by_registering_again() {
         "registered again"
     );
 }
+
+/// Seed 000's one-click sign-in: a person signs in through DingTalk (`sso/start` → DingTalk → `sso/exchange`, which
+/// answers the enterprise's person), and `POST …/people/{person}/login-url` on the OA connection sends that same
+/// person into e-cology (their OA account through the directory's link), once. A person without an OA account is
+/// 422 `unresolved_person`.
+#[tokio::test]
+async fn signed_in_through_dingtalk_sent_into_the_oa_as_the_same_person() {
+    let sim = EcologySim::start(Options::default()).await.unwrap();
+    let dt = DingTalkSim::start(DtOptions::default()).await.unwrap();
+    let qiao = TestServer::start_as_is(&["ecology", "dingtalk"], &config(&sim, &dt.connection("dt", "")))
+        .await
+        .unwrap();
+    let directory = json!({
+        "departments": [{ "id": "hq", "name": "HQ" }],
+        "people": [
+            { "id": "p-lina", "name": "李娜", "department_ids": ["hq"] },
+            { "id": "p-guest", "name": "Guest", "department_ids": ["hq"] }
+        ]
+    });
+    let (status, body) = qiao.request(reqwest::Method::PUT, "/v1/directory", Some(directory)).await;
+    assert_eq!(status, 200, "{body}");
+    let db = qiao.db();
+    let li_na = LI_NA.to_string();
+    for (connection, person, user) in [("dt", "p-lina", "alice"), ("oa", "p-lina", li_na.as_str()), ("dt", "p-guest", "bob")] {
+        db.set_link(connection.into(), qiao_store::LinkKind::Person, person.into(), user.into(), None)
+            .await
+            .unwrap();
+    }
+
+    let redirect = "https://oa.example.com/sso/callback";
+    let (status, started) = qiao
+        .post("/v1/connections/dt/sso/start", json!({ "redirect_uri": redirect, "flow": "web" }))
+        .await;
+    assert_eq!(status, 200, "{started}");
+    let code = dt.state().code_for("alice");
+    let (status, signed_in) = qiao
+        .post("/v1/connections/dt/sso/exchange", json!({ "code": code, "state": started["state"] }))
+        .await;
+    assert_eq!(status, 200, "{signed_in}");
+    let person = signed_in["person"]["id"].as_str().expect("the person").to_string();
+    assert_eq!(person, "p-lina");
+
+    let (status, body) = qiao.post(&format!("/v1/connections/oa/people/{person}/login-url"), json!({})).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["user_id"], LI_NA.to_string(), "{body}");
+    let url = body["url"].as_str().expect("a url");
+    let browser = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let opened = browser.get(url).send().await.unwrap();
+    assert_eq!(opened.status(), 200);
+    assert!(opened.text().await.unwrap().contains("data-loginid=\"lina\""), "signed in as 李娜");
+
+    let (status, body) = qiao.post("/v1/connections/oa/people/p-guest/login-url", json!({})).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (422, Some("unresolved_person")), "{body}");
+    assert_eq!(body["error"]["details"]["unresolved"][0]["reason"], "no_account", "{body}");
+}
