@@ -1,5 +1,6 @@
-//! A third party's TypeScript connector next to a bundled Rust one, measured in the same run: Jira
-//! (`plugins/jira`, componentize-js) and Feishu (`connectors/feishu`, Rust), each against its simulator.
+//! Third parties' connectors next to a bundled Rust one, measured in the same run: Jira (`plugins/jira`,
+//! TypeScript, componentize-js), e-cology (`plugins/ecology`, Python, componentize-py) and Feishu
+//! (`connectors/feishu`, Rust), each against its simulator.
 //!
 //! - budget, from the conformance suite every vendor runs (`qiao connectors test`): component size, cold compile
 //!   (Cranelift, no cache), cached load, instantiate + describe;
@@ -8,7 +9,10 @@
 //!   warm-up; the same server's `GET /healthz` is the floor (the REST round trip alone), and each simulator's own
 //!   answer to the request the connector makes, asked directly, is the platform's share.
 //!
-//! The ratios (Jira ÷ Feishu) are the numbers to compare across machines.
+//! - e-cology next to Feishu: `GET …/users/{id}` (one user read: what directory paging does per page), through
+//!   the same server.
+//!
+//! The ratios (Jira ÷ Feishu, e-cology ÷ Feishu) are the numbers to compare across machines.
 //!
 //! Needs the connectors built and signed (`make build` or `make test`). Run: `cargo bench -p qiao-tests --bench
 //! connectors`; without `--bench` (as `cargo test --benches` does), or with `QIAO_BENCH_QUICK=1`, a few calls only.
@@ -17,6 +21,7 @@ use std::time::Instant;
 
 use anyhow::{Context as _, Result, ensure};
 use qiao_tests::feishu_sim::{FeishuSim, Options as FeishuOptions};
+use qiao_tests::ecology_sim::{self, EcologySim};
 use qiao_tests::jira_sim::{API_TOKEN, JiraSim, Options as JiraOptions};
 use qiao_tests::signing::{self, PLUGIN_PUBLISHER};
 use qiao_tests::TestServer;
@@ -71,9 +76,11 @@ where
 async fn bench(calls: usize) -> Result<()> {
     let jira_budget = budget("jira").await?;
     let feishu_budget = budget("feishu").await?;
+    let ecology_budget = budget("ecology").await?;
 
     let jira = JiraSim::start(JiraOptions::default()).await?;
     let feishu = FeishuSim::start(FeishuOptions { qps: 1_000_000, ..FeishuOptions::default() }).await?;
+    let ecology = EcologySim::start(ecology_sim::Options::default()).await?;
     let f = &feishu.options;
     let config = format!(
         r#"
@@ -84,8 +91,13 @@ async fn bench(calls: usize) -> Result<()> {
 
         [connections.fs]
         connector = "feishu"
-        settings = {{ app_id = "{}", api_base = "{}" }}
+        settings = {{ app_id = "{}", api_base = "{}", user_id_type = "user_id" }}
         secrets = {{ app_secret = "{}", verification_token = "{}", encrypt_key = "{}" }}
+
+        [connections.oa]
+        connector = "ecology"
+        settings = {{ base_url = "{}", appid = "{}", user_id = "1", ofs_syscode = "{}" }}
+        secrets = {{ cpk = "unused-client-key", hook_secret = "unused" }}
 
         {}
         "#,
@@ -96,9 +108,12 @@ async fn bench(calls: usize) -> Result<()> {
         f.app_secret,
         f.verification_token,
         f.encrypt_key,
+        ecology.base,
+        ecology_sim::APPID,
+        ecology_sim::SYSCODE,
         signing::trust(&[PLUGIN_PUBLISHER]),
     );
-    let qiao = TestServer::start_as_is(&["jira", "feishu"], &config).await?;
+    let qiao = TestServer::start_as_is(&["jira", "feishu", "ecology"], &config).await?;
 
     let task = |connection: &str| {
         let qiao = &qiao;
@@ -126,6 +141,8 @@ async fn bench(calls: usize) -> Result<()> {
     let floor = timed(calls, get("/healthz".into())).await?;
     let jira_call = timed(calls, get(format!("/v1/connections/jira/tasks/{jira_id}"))).await?;
     let feishu_call = timed(calls, get(format!("/v1/connections/fs/tasks/{feishu_id}"))).await?;
+    let ecology_user = timed(calls, get(format!("/v1/connections/oa/users/{}", ecology_sim::LI_NA))).await?;
+    let feishu_user = timed(calls, get("/v1/connections/fs/users/alice".into())).await?;
 
     // The platforms' share: the request each connector makes, asked of its simulator directly.
     let client = reqwest::Client::new();
@@ -174,6 +191,19 @@ async fn bench(calls: usize) -> Result<()> {
         println!("{what:<34} {a:>14.2} {b:>14.2} {:>10}", ratio(a, b));
     }
     println!("{:<34} {:>14.2} (the REST round trip alone; Qiao's share excludes it)", "GET /healthz, median ms", floor.0);
+    println!();
+    let (e, fs) = (&ecology_budget, &feishu_budget);
+    println!("{:<34} {:>14} {:>14} {:>10}", "", "ecology (Py)", "feishu (Rust)", "eco/feishu");
+    println!("{:<34} {:>14} {:>14} {:>10}", "component bytes", e.size_bytes, fs.size_bytes, ratio(e.size_bytes as f64, fs.size_bytes as f64));
+    for (what, a, b) in [
+        ("cold compile ms", e.cold_compile_ms, fs.cold_compile_ms),
+        ("cached load ms", e.cached_load_ms, fs.cached_load_ms),
+        ("instantiate + describe ms", e.instantiate_describe_ms, fs.instantiate_describe_ms),
+        ("GET user via Qiao, median ms", ecology_user.0, feishu_user.0),
+        ("GET user via Qiao, p90 ms", ecology_user.1, feishu_user.1),
+    ] {
+        println!("{what:<34} {a:>14.2} {b:>14.2} {:>10}", ratio(a, b));
+    }
     Ok(())
 }
 
