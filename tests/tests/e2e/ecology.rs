@@ -5,6 +5,7 @@
 
 use qiao_tests::TestServer;
 use qiao_tests::dingtalk_sim::{DingTalkSim, Options as DtOptions};
+use qiao_tests::wecom_sim::{Options as WcOptions, WeComSim};
 use qiao_tests::ecology_sim::{
     APPID, BOT, CHEN_JING, EcologySim, LI_NA, Options, SSO_APPID, SYSCODE, WANG_FANG,
     WORKFLOW_EXPENSE, ZHANG_WEI,
@@ -206,11 +207,12 @@ async fn a_claim_rejected_by_the_general_manager_reads_rejected() {
 }
 
 #[tokio::test]
-async fn the_oa_directory_is_read_and_synced_into_dingtalk() {
+async fn the_oa_directory_is_read_and_synced_into_dingtalk_and_wecom() {
     let sim = EcologySim::start(Options::default()).await.unwrap();
     let dt = DingTalkSim::start(DtOptions::default()).await.unwrap();
-    let extra = format!("[directory]\nsource = \"oa\"\n{}", dt.connection("dt", ""));
-    let qiao = TestServer::start_as_is(&["ecology", "dingtalk"], &config(&sim, &extra))
+    let wc = WeComSim::start(WcOptions::default()).await.unwrap();
+    let extra = format!("[directory]\nsource = \"oa\"\n{}{}", dt.connection("dt", ""), wc.connection("wc", ""));
+    let qiao = TestServer::start_as_is(&["ecology", "dingtalk", "wecom"], &config(&sim, &extra))
         .await
         .unwrap();
 
@@ -285,6 +287,17 @@ async fn the_oa_directory_is_read_and_synced_into_dingtalk() {
         .find(|u| u.name == "Qiao 集成账号")
         .unwrap();
     assert_eq!(bot.job_number, "Q0001");
+    drop(state);
+
+    // And into WeCom from the same pull: every active person has an account there afterwards.
+    let run = qiao.sync("wc", json!({})).await;
+    assert_eq!(run["status"], "succeeded", "{run}");
+    let state = wc.state();
+    let names: Vec<&str> = state.users.values().map(|u| u.name.as_str()).collect();
+    for name in ["王芳", "李娜", "张伟", "Qiao 集成账号"] {
+        assert!(names.contains(&name), "{name} in WeCom; have {names:?}");
+    }
+    assert!(!names.contains(&"陈静") && !names.contains(&"张伟(兼)"), "{names:?}");
 }
 
 #[tokio::test]
