@@ -404,8 +404,11 @@ impl Guest for Feishu {
                 user_id_type()
             ))
         })?;
-        // Kept so that what Feishu lets only the person do (the approval reminder) can be done for them.
-        crate::user_tokens::remember(&user_id, &token)?;
+        // Kept, where the operator opted in, so that what Feishu lets only the person do (the approval reminder)
+        // can be done for them.
+        if crate::user_tokens::enabled() {
+            crate::user_tokens::remember(&user_id, &token)?;
+        }
         Ok(SsoUser {
             user_id,
             name: text("name"),

@@ -99,6 +99,13 @@ impl Guest for Feishu {
                     "Which department id Qiao speaks: open_department_id (default) or department_id",
                 ),
                 field(
+                    "remind_as_signed_in_users",
+                    false,
+                    false,
+                    false,
+                    "true keeps each user's Feishu token from their sign-in through Qiao (kv, never logged), so approval reminders can be sent as them; off by default",
+                ),
+                field(
                     "urgent_kind",
                     false,
                     false,

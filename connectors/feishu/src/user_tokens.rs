@@ -10,6 +10,14 @@ use serde_json::{Value, json};
 
 use crate::client::{app_id, app_secret, call_as, now_ms};
 
+/// The setting that lets the connector keep signed-in users' tokens. Off by default: a kept token acts as that
+/// person, so an operator opts in for the reminders that need it.
+const SETTING: &str = "remind_as_signed_in_users";
+
+pub fn enabled() -> bool {
+    qiao_sdk::config::get(SETTING).is_some_and(|v| v.trim().eq_ignore_ascii_case("true"))
+}
+
 /// A token is used only with this much of its life left, so it does not expire on the way.
 const MARGIN_MS: u64 = 60_000;
 /// Feishu's default access-token lifetime, when an answer does not say.
@@ -54,6 +62,12 @@ pub fn remember(user_id: &str, answer: &Value) -> Result<(), Error> {
 
 /// A valid access token of this user, refreshed if need be.
 pub fn token_for(user_id: &str, why: &str) -> Result<String, Error> {
+    if !enabled() {
+        return Err(Error::forbidden(format!(
+            "{why} must be done with the Feishu user's own access token, which this connection does not keep: set \
+             {SETTING} = true, and have the reminding user sign in to Qiao with Feishu"
+        )));
+    }
     let missing = || {
         Error::forbidden(format!(
             "{why} must be done with the Feishu user's own access token, and {user_id} has not signed in to Qiao \

@@ -393,7 +393,9 @@ async fn chats_with_members_and_mentions() {
 /// the reminder is refused (403) saying why.
 #[tokio::test]
 async fn approval_remind_as_the_signed_in_applicant() {
-    let (sim, qiao) = setup().await;
+    let sim = FeishuSim::start(Options::default()).await.unwrap();
+    let opted_in = config(&sim).replace("user_id_type = \"user_id\"", "user_id_type = \"user_id\", remind_as_signed_in_users = \"true\"");
+    let qiao = TestServer::start(&["feishu"], &opted_in).await.unwrap();
     let (status, created) = qiao
         .post(
             &path("/approvals"),
@@ -431,6 +433,29 @@ async fn approval_remind_as_the_signed_in_applicant() {
         ),
         ("alice", 1, "please")
     );
+}
+
+/// Keeping users' tokens is opt-in: by default a sign-in keeps nothing, and a reminder is refused naming the
+/// setting.
+#[tokio::test]
+async fn user_tokens_are_kept_only_when_the_operator_opts_in() {
+    let (sim, qiao) = setup().await;
+    let (status, created) = qiao
+        .post(
+            &path("/approvals"),
+            json!({ "template": "APPROVAL-LEAVE", "applicant": "alice", "fields": [
+                { "name": "widget_reason", "value": "trip" }, { "name": "widget_days", "value": "1", "kind": "number" } ] }),
+        )
+        .await;
+    assert_eq!(status, 201, "{created}");
+    let code = sim.state().code_for("alice");
+    let (status, user) = qiao.post(&path("/sso/resolve"), json!({ "code": code })).await;
+    assert_eq!(status, 200, "{user}");
+    let id = created["id"].as_str().unwrap();
+    let (status, refused) = qiao.post(&path(&format!("/approvals/{id}/remind")), json!({})).await;
+    assert_eq!((status, kind(&refused)), (403, "forbidden"), "{refused}");
+    assert!(refused.to_string().contains("remind_as_signed_in_users"), "{refused}");
+    assert!(sim.state().instances[id].reminders.is_empty());
 }
 
 /// A create that Feishu carries out but answers too late for the connector is retried by the outbox with the same
