@@ -20,7 +20,9 @@ run: build
 # Connectors are Wasm guests (built above by their build.sh), so they are left out of the native test build.
 GUESTS := qiao-echo qiao-echo-v0-1-0 qiao-hostile qiao-dingtalk qiao-wecom qiao-feishu qiao-kingdee
 # The `qiao` binary itself is built first: the crash, shutdown and CLI tests run it as a child process, and it
-# signs the connectors with the build key, which the tests trust (a test's config without [trust] gets it).
+# signs the connectors with the build key, which the tests trust (a test's config without [trust] gets it). It is
+# built in one invocation with the tests: built alone, its dependencies resolve to other features than the tests'
+# and about 60 crates (cranelift among them) would compile twice on a clean clone.
 # The SDKs' own unit tests (TypeScript, Python) run next, then each plugin connector's (plugins/NAME/build.sh --test);
 # the Rust SDK's run in the workspace.
 # The architecture's rules come first (no module cycles, crate dependencies one way: scripts/check-layers.py), and
@@ -33,7 +35,7 @@ test: connectors
 	sdk/python/run-tests.sh
 	sdk/typescript/run-tests.sh
 	for plugin in plugins/*/build.sh; do if [ -x $$plugin ]; then $$plugin --test; fi; done
-	cargo build -p qiao --bin qiao
+	cargo build --workspace $(addprefix --exclude ,$(GUESTS)) --bins --tests
 	scripts/sign-connectors.sh target/debug/qiao
 	rm -rf target/test-logs
 	cargo test --workspace $(addprefix --exclude ,$(GUESTS))
