@@ -934,15 +934,6 @@ pub fn now_ms() -> u64 {
 
 /// The UTC+8 calendar date of a Unix time as a number like 20261123 (the start of the serial numbers).
 fn yyyymmdd(secs: u64) -> u64 {
-    // Howard Hinnant's civil_from_days.
-    let z = ((secs + 8 * 3600) / 86_400) as i64 + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
+    let (year, month, day) = crate::sim_support::civil_from_days(((secs + 8 * 3600) / 86_400) as i64);
     (year * 10_000 + month * 100 + day) as u64
 }

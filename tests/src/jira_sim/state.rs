@@ -899,24 +899,12 @@ pub fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
     era * 146_097 + doe - 719_468
 }
 
-/// The inverse of [`days_from_civil`].
-pub fn civil_from_days(days: i64) -> (i64, i64, i64) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    (yoe + era * 400 + i64::from(month <= 2), month, day)
-}
 
 /// Jira's timestamp format: `2026-12-03T16:45:00.123+0800`, in the given UTC offset.
 pub fn format_time(ms: i64, offset_minutes: i32) -> String {
     let local = ms + i64::from(offset_minutes) * 60_000;
     let (days, rem) = (local.div_euclid(86_400_000), local.rem_euclid(86_400_000));
-    let (y, m, d) = civil_from_days(days);
+    let (y, m, d) = crate::sim_support::civil_from_days(days);
     let sign = if offset_minutes < 0 { '-' } else { '+' };
     let off = offset_minutes.unsigned_abs();
     format!(
@@ -933,7 +921,7 @@ pub fn format_time(ms: i64, offset_minutes: i32) -> String {
 /// UTC ISO-8601 to the second, as `X-RateLimit-Reset` carries it.
 pub fn format_utc_iso(secs: u64) -> String {
     let secs = secs as i64;
-    let (y, m, d) = civil_from_days(secs.div_euclid(86_400));
+    let (y, m, d) = crate::sim_support::civil_from_days(secs.div_euclid(86_400));
     let rem = secs.rem_euclid(86_400);
     format!(
         "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
@@ -977,7 +965,7 @@ mod time_tests {
         assert_eq!(format_time(0, -330), "1969-12-31T18:30:00.000-0530");
         assert_eq!(format_utc_iso(1_700_000_000), "2023-11-14T22:13:20Z");
         for days in [-1000, 0, 19_000, 20_000, 100_000] {
-            let (y, m, d) = civil_from_days(days);
+            let (y, m, d) = crate::sim_support::civil_from_days(days);
             assert_eq!(days_from_civil(y, m, d), days);
         }
         assert_eq!(parse_date("2024-02-29"), Some((2024, 2, 29)));

@@ -4,6 +4,7 @@
 //! hook's signed posts → `/v1/hooks/oa` → the event log.
 
 use qiao_tests::TestServer;
+use qiao_tests::echo_server::hex_hmac;
 use qiao_tests::dingtalk_sim::{DingTalkSim, Options as DtOptions};
 use qiao_tests::wecom_sim::{Options as WcOptions, WeComSim};
 use qiao_tests::ecology_sim::{
@@ -12,7 +13,6 @@ use qiao_tests::ecology_sim::{
 };
 use qiao_tests::signing::{self, PLUGIN_PUBLISHER};
 use serde_json::{Value, json};
-use sha2::{Digest, Sha256};
 
 const HOOK_SECRET: &str = "sim-ecology-hook-secret";
 const APPROVALS: &str = "/v1/connections/oa/approvals";
@@ -86,26 +86,6 @@ async fn act(qiao: &TestServer, id: &str, action: &str, actor: i64, comment: &st
         matches!(status, 200 | 204),
         "{action} as {actor}: {status} {body}"
     );
-}
-
-/// HMAC-SHA256 (RFC 2104) over sha2, as the OA-side `QiaoHook` signs a post.
-fn hmac_sha256(key: &[u8], message: &[u8]) -> String {
-    let mut block = [0u8; 64];
-    if key.len() > 64 {
-        block[..32].copy_from_slice(&Sha256::digest(key));
-    } else {
-        block[..key.len()].copy_from_slice(key);
-    }
-    let pad = |byte: u8| block.iter().map(|b| b ^ byte).collect::<Vec<u8>>();
-    let inner = Sha256::new()
-        .chain_update(pad(0x36))
-        .chain_update(message)
-        .finalize();
-    let outer = Sha256::new()
-        .chain_update(pad(0x5c))
-        .chain_update(inner)
-        .finalize();
-    outer.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 async fn push(qiao: &TestServer, body: &str, signature: Option<String>) -> u16 {
@@ -346,7 +326,7 @@ async fn only_signed_pushes_become_events() {
     .to_string();
 
     assert_eq!(push(&qiao, &event, None).await, 401, "unsigned");
-    let forged = hmac_sha256(b"not-the-secret", event.as_bytes());
+    let forged = hex_hmac("not-the-secret", &event);
     assert_eq!(
         push(&qiao, &event, Some(format!("sha256={forged}"))).await,
         401,
@@ -354,7 +334,7 @@ async fn only_signed_pushes_become_events() {
     );
     assert!(qiao.events("oa").await.is_empty(), "nothing stored");
 
-    let signed = hmac_sha256(HOOK_SECRET.as_bytes(), event.as_bytes());
+    let signed = hex_hmac(HOOK_SECRET, &event);
     assert_eq!(
         push(&qiao, &event, Some(format!("sha256={signed}"))).await,
         200
@@ -373,7 +353,7 @@ async fn only_signed_pushes_become_events() {
         200
     );
     let junk = r#"{"id":"x","type":"meeting","requestId":"5074"}"#;
-    let junk_signature = hmac_sha256(HOOK_SECRET.as_bytes(), junk.as_bytes());
+    let junk_signature = hex_hmac(HOOK_SECRET, &junk);
     assert_eq!(
         push(&qiao, junk, Some(format!("sha256={junk_signature}"))).await,
         400
@@ -385,7 +365,7 @@ async fn only_signed_pushes_become_events() {
         "userId": "3", "action": "todo", "requestName": "费用报销-张伟", "nodeName": "部门经理审批", "isremark": "0"
     })
     .to_string();
-    let todo_signature = hmac_sha256(HOOK_SECRET.as_bytes(), todo.as_bytes());
+    let todo_signature = hex_hmac(HOOK_SECRET, &todo);
     assert_eq!(
         push(&qiao, &todo, Some(format!("sha256={todo_signature}"))).await,
         200
