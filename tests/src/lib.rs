@@ -136,6 +136,11 @@ impl TestServer {
         self.server.as_ref().expect("running").app.db.clone()
     }
 
+    /// The server's services (e.g. to move the approval deadlines' clock, `app().deadlines.clock`).
+    pub fn app(&self) -> std::sync::Arc<qiao_services::App> {
+        self.server.as_ref().expect("running").app.clone()
+    }
+
     /// Makes an API key on this server (as `qiao keys create` would) and returns it.
     pub async fn create_key(&self, scopes: &[&str], connections: Option<&[&str]>) -> String {
         let scopes = scopes.iter().map(|s| s.parse().expect("a scope")).collect();

@@ -9,6 +9,7 @@
 
 mod approval;
 mod audit;
+mod deadlines;
 pub mod auth;
 mod directory;
 pub mod error;
@@ -18,6 +19,8 @@ mod identity;
 mod messaging;
 pub mod operations;
 mod people;
+mod rules;
+pub mod internal;
 mod roles;
 mod status;
 mod subscriptions;
@@ -94,6 +97,15 @@ fn table() -> Vec<Route> {
         route(M::GET, "/v1/operations/{id}", key(OperationsRead, Operation), operations::get),
         route(M::DELETE, "/v1/operations/{id}", key(OperationsWrite, Operation), operations::discard),
         route(M::POST, "/v1/operations/{id}/retry", key(OperationsWrite, Operation), operations::retry),
+        route(M::GET, "/v1/rules", key(RulesRead, All), rules::list),
+        route(M::POST, "/v1/rules", key(RulesWrite, All), rules::create),
+        route(M::POST, "/v1/rules/test", key(RulesRead, All), rules::test),
+        route(M::GET, "/v1/rules/{id}", key(RulesRead, All), rules::get),
+        route(M::PUT, "/v1/rules/{id}", key(RulesWrite, All), rules::replace),
+        route(M::DELETE, "/v1/rules/{id}", key(RulesWrite, All), rules::delete),
+        route(M::POST, "/v1/rules/{id}/enable", key(RulesWrite, All), rules::enable),
+        route(M::POST, "/v1/rules/{id}/disable", key(RulesWrite, All), rules::disable),
+        route(M::GET, "/v1/rules/{id}/runs", key(RulesRead, All), rules::runs),
         route(M::GET, "/v1/subscriptions", key(EventsRead, All), subscriptions::list),
         route(M::POST, "/v1/subscriptions", key(SubscriptionsWrite, All), subscriptions::create),
         route(M::GET, "/v1/subscriptions/{id}", key(EventsRead, All), subscriptions::get),
@@ -147,6 +159,8 @@ fn table() -> Vec<Route> {
         route(M::POST, c!("/messages"), key(MessagesSend, Path), messaging::send),
         route(M::POST, c!("/messages/{id}/recall"), key(MessagesSend, Path), messaging::recall),
         route(M::GET, c!("/messages/{id}/read-status"), key(MessagesRead, Path), messaging::read_status),
+        route(M::GET, "/v1/approvals/overdue", key(ApprovalsRead, All), deadlines::overdue),
+        route(M::GET, "/v1/approvals/stats", key(ApprovalsRead, All), deadlines::stats),
         route(M::POST, c!("/approvals"), key(ApprovalsWrite, Path), approval::create),
         route(M::GET, c!("/approvals/{id}"), key(ApprovalsRead, Path), approval::get),
         route(M::POST, c!("/approvals/{id}/approve"), key(ApprovalsWrite, Path), approval::approve),

@@ -28,8 +28,10 @@ const MAX_KEY_CHARS: usize = 255;
 pub struct WriteOptions {
     key: Option<String>,
     wait: Option<Duration>,
-    /// The API key making the write, recorded with its operation.
+    /// The API key making the write (or the rule), recorded with its operation.
     actor: Option<String>,
+    /// Why a rule makes the write.
+    cause: Option<Value>,
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for WriteOptions {
@@ -51,8 +53,13 @@ impl<S: Send + Sync> FromRequestParts<S> for WriteOptions {
                 Some(key.to_string())
             }
         };
-        let actor = parts.extensions.get::<Caller>().map(|c| c.0.id.clone());
-        Ok(WriteOptions { key, wait: wait_param(parts, state).await?, actor })
+        let rule = parts.extensions.get::<crate::internal::RuleCaller>().cloned();
+        let actor = match &rule {
+            Some(rule) => Some(rule.actor.clone()),
+            None => parts.extensions.get::<Caller>().map(|c| c.0.id.clone()),
+        };
+        let cause = rule.map(|r| r.cause);
+        Ok(WriteOptions { key, wait: wait_param(parts, state).await?, actor, cause })
     }
 }
 
@@ -129,7 +136,7 @@ pub async fn enqueue(
             None => {}
         }
     }
-    match app.outbox.accept(&app.db, connection, &write, options.actor.clone()).await.map_err(ApiError::internal)? {
+    match app.outbox.accept(&app.db, connection, &write, options.actor.clone(), options.cause.clone()).await.map_err(ApiError::internal)? {
         Enqueued::New(op) | Enqueued::Existing(op) => Ok(op),
         Enqueued::Conflict(earlier) => Err(ApiError::new(
             StatusCode::CONFLICT,

@@ -118,7 +118,7 @@ fn check_connections(app: &AppState, connections: Option<&[String]>) -> Result<(
 }
 
 /// `from` as the first seq to deliver; `None` for "now".
-fn start_seq(from: Option<&Value>) -> Result<Option<i64>, ApiError> {
+pub(crate) fn start_seq(from: Option<&Value>) -> Result<Option<i64>, ApiError> {
     match from {
         None => Ok(None),
         Some(Value::String(s)) if s == "now" => Ok(None),

@@ -25,6 +25,9 @@ use serde::Deserialize;
 
 use qiao_secrets::{self as secrets, MasterKey};
 
+pub mod deadlines;
+pub use deadlines::{DeadlinePolicy, Via};
+
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ConfigFile {
@@ -39,9 +42,17 @@ pub struct ConfigFile {
     pub subscribers: SubscriberSettings,
     #[serde(default)]
     pub approvals: ApprovalSettings,
+    /// Working hours, weekdays, UTC offset and holiday/workday overrides: the business hours approval deadlines
+    /// count in (see `deadlines`).
+    #[serde(default)]
+    pub calendar: qiao_calendar::Spec,
     /// The enterprise directory: where it is pulled from, and which platform a person is messaged on first.
     #[serde(default)]
     pub directory: DirectorySettings,
+    /// `[[rules]]`: when an event happens, act on a connection (see qiao-rules). Checked whole at load: one bad
+    /// rule refuses the file, with every problem listed.
+    #[serde(default)]
+    pub rules: Vec<qiao_rules::RuleSpec>,
     /// Which connector files may load: `policy` (`require` | `warn` | `off`) and the trusted publishers'
     /// ed25519 public keys, inline or as `key_file`s relative to the config file (see `trust`). The default
     /// is `require`: without this section, no connector loads (and the server says so at start).
@@ -112,11 +123,13 @@ pub struct ApprovalSettings {
     /// How often approvals that an event marked as moved, or that are pending and were not synced for this
     /// long, are refreshed from their platform (repairs missed callbacks). 0 turns it off.
     pub reconcile_every_s: u64,
+    /// `[[approvals.deadlines]]`: reminders and escalation of approvals left pending (see `deadlines`).
+    pub deadlines: Vec<DeadlinePolicy>,
 }
 
 impl Default for ApprovalSettings {
     fn default() -> Self {
-        ApprovalSettings { reconcile_every_s: 300 }
+        ApprovalSettings { reconcile_every_s: 300, deadlines: Vec::new() }
     }
 }
 
@@ -367,7 +380,18 @@ impl ConfigFile {
         file.trust
             .read_key_files(base_dir)
             .map_err(|e| anyhow::anyhow!("invalid config file {}: {e}", path.display()))?;
+        file.check_rules().map_err(|e| anyhow::anyhow!("invalid config file {}: {e}", path.display()))?;
         Ok(file)
+    }
+
+    /// Checks `[[rules]]` against the connections the file configures (what their connectors export is checked
+    /// again when the server starts, once they are loaded).
+    pub fn check_rules(&self) -> std::result::Result<(), qiao_rules::Problems> {
+        let known = |name: &str| match self.connections.contains_key(name) {
+            true => qiao_rules::Known::NotLoaded,
+            false => qiao_rules::Known::Unknown,
+        };
+        qiao_rules::Rule::compile_all(self.rules.clone(), &known).map(drop)
     }
 
     /// Resolves every connection; `env` looks up environment variables (injected so tests need not mutate the
@@ -451,6 +475,26 @@ impl ConfigFile {
             named("preferred", name)?;
         }
         Ok(out)
+    }
+}
+
+impl ConfigFile {
+    /// The business calendar and the deadline policies, checked together: every problem of both is listed.
+    pub fn deadlines(&self) -> Result<(qiao_calendar::Calendar, Vec<DeadlinePolicy>)> {
+        let connections: Vec<&str> = self.connections.keys().map(String::as_str).collect();
+        let calendar = qiao_calendar::Calendar::new(&self.calendar);
+        let policies = deadlines::check(&self.approvals.deadlines, &connections);
+        match (calendar, policies) {
+            (Ok(calendar), Ok(())) => Ok((calendar, self.approvals.deadlines.clone())),
+            (calendar, policies) => {
+                let mut problems: Vec<String> = calendar
+                    .err()
+                    .map(|e| e.0.into_iter().map(|p| format!("[calendar]: {p}")).collect())
+                    .unwrap_or_default();
+                problems.extend(policies.err().map(|e| e.to_string()));
+                bail!("{}", problems.join("\n"))
+            }
+        }
     }
 }
 

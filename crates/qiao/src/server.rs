@@ -58,6 +58,7 @@ pub async fn start(options: ServeOptions) -> Result<Server> {
     )?;
     tracing::info!(key_id = %master_key.id(), source = %key_source, "master key loaded");
     let connections = config.connections(|var| std::env::var(var).ok(), Some(&master_key))?;
+    let (calendar, deadline_policies) = config.deadlines().context("invalid approval deadlines")?;
     let engine = new_engine(&PoolSize::default())?;
     std::fs::create_dir_all(&options.data_dir)
         .with_context(|| format!("cannot create data dir {}", options.data_dir.display()))?;
@@ -91,6 +92,7 @@ pub async fn start(options: ServeOptions) -> Result<Server> {
     let mut app = App::new(runtime, db);
     app.subscriber_settings = config.subscribers.clone();
     app.directory = config.directory.clone();
+    app.deadlines = qiao_services::deadlines::Deadlines::new(calendar, deadline_policies);
     let app = Arc::new(app);
     let outbox = qiao_services::outbox::worker::spawn(&app, SHUTDOWN_GRACE);
     let mut workers = qiao_services::inbound::spawn_pollers(&app);
@@ -103,12 +105,15 @@ pub async fn start(options: ServeOptions) -> Result<Server> {
             Duration::from_secs(config.approvals.reconcile_every_s),
         ));
     }
+    workers.push(qiao_services::deadlines::spawn(&app));
     let listener = tokio::net::TcpListener::bind(options.listen)
         .await
         .with_context(|| format!("cannot listen on {}", options.listen))?;
     let addr = listener.local_addr()?;
-    let router =
-        qiao_api::router(app.clone()).layer(tower_http::trace::TraceLayer::new_for_http());
+    let router = qiao_api::router(app.clone());
+    qiao_services::rules::load_config(&app, &config.rules).await?;
+    workers.push(qiao_services::rules::spawn(&app, Arc::new(qiao_api::internal::RouterWriter(router.clone()))));
+    let router = router.layer(tower_http::trace::TraceLayer::new_for_http());
     let (shutdown, stopped) = oneshot::channel::<()>();
     let task = tokio::spawn(async move {
         axum::serve(listener, router)

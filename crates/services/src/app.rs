@@ -26,10 +26,14 @@ pub struct App {
     pub subscriber_settings: SubscriberSettings,
     /// Bumped when a subscription is created or deleted, so deliveries to it start (or stop) at once.
     pub subscriptions_changed: watch::Sender<u64>,
+    /// Bumped when a rule is created, changed, enabled or deleted, so the rules' loop reloads them.
+    pub rules_changed: watch::Sender<u64>,
     /// `[directory]`: the directory's source and the preferred platforms.
     pub directory: DirectorySettings,
     /// One directory write or sync run at a time per connection (`""`: the enterprise directory itself).
     pub directory_locks: Locks,
+    /// `[calendar]` and `[[approvals.deadlines]]`, and the deadline worker's clock and wake-up.
+    pub deadlines: crate::deadlines::Deadlines,
 }
 
 impl App {
@@ -54,8 +58,10 @@ impl App {
             events_added: watch::Sender::new(0),
             subscriber_settings: SubscriberSettings::default(),
             subscriptions_changed: watch::Sender::new(0),
+            rules_changed: watch::Sender::new(0),
             directory: DirectorySettings::default(),
             directory_locks: Locks::default(),
+            deadlines: Default::default(),
         }
     }
 }

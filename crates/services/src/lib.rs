@@ -5,6 +5,8 @@
 //!   connection (`throttle`); `write`: what is stored for each write and how its reply is rendered.
 //! - `inbound`: storing webhook and polled events; scheduled polls. `subscribers/*`: signed delivery of events.
 //! - `approvals`: the stored view of approvals and its reconciliation with the platforms.
+//! - `deadlines/*`: reminders and escalation of approvals left pending, in business time; overdue figures.
+//! - `rules/*`: rules over the event log, their writes through the API, echoes and links.
 //! - `sync/*`: directory sync runs (read a platform, apply a plan through the outbox, schedules).
 //! - `addressing`: enterprise person and department ids turned into a connection's platform ids.
 //! - `sso`: sign-in with Qiao's CSRF states and single-use codes. `access`: API keys and scopes.
@@ -17,10 +19,12 @@ pub mod access;
 pub mod addressing;
 pub mod app;
 pub mod approvals;
+pub mod deadlines;
 pub mod failure;
 pub mod inbound;
 pub mod outbox;
 pub mod rotate;
+pub mod rules;
 pub mod sso;
 pub mod subscribers;
 pub mod sync;

@@ -21,7 +21,7 @@ pub struct StoredApproval {
     pub stale: bool,
 }
 
-fn row(r: &rusqlite::Row) -> rusqlite::Result<StoredApproval> {
+pub(crate) fn row(r: &rusqlite::Row) -> rusqlite::Result<StoredApproval> {
     let instance: String = r.get(4)?;
     Ok(StoredApproval {
         connection: r.get(0)?,
@@ -34,7 +34,7 @@ fn row(r: &rusqlite::Row) -> rusqlite::Result<StoredApproval> {
     })
 }
 
-const COLUMNS: &str = "connection, id, template, status, instance, synced_ms, stale";
+pub(crate) const COLUMNS: &str = "connection, id, template, status, instance, synced_ms, stale";
 
 impl Db {
     /// Records what the platform said about an approval, now.

@@ -22,6 +22,16 @@ pub struct StoredEvent {
     pub time_ms: Option<i64>,
     pub payload: serde_json::Value,
     pub received_ms: i64,
+    /// The operation whose echo this event is: the platform telling of a write Qiao made (rules skip these).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub echo_of: Option<i64>,
+    /// How many rule-made writes led to this event.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub hops: u32,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 impl Db {
@@ -42,7 +52,7 @@ impl Db {
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
                 )?;
                 for e in &events {
-                    inserted += stmt.execute(params![
+                    let new = stmt.execute(params![
                         connection,
                         e.id,
                         e.kind,
@@ -51,6 +61,10 @@ impl Db {
                         e.payload,
                         now_ms()
                     ])?;
+                    if new == 1 && !e.subject.is_empty() {
+                        super::rules::mark_echo(&tx, tx.last_insert_rowid(), &connection, &e.subject, &e.kind)?;
+                    }
+                    inserted += new;
                 }
             }
             if let Some(cursor) = cursor {
@@ -74,7 +88,7 @@ impl Db {
     ) -> Result<Vec<StoredEvent>> {
         self.run(move |c| {
             let mut stmt = c.prepare_cached(
-                "SELECT seq, connection, event_id, kind, subject, time_ms, payload, received_ms FROM events
+                "SELECT seq, connection, event_id, kind, subject, time_ms, payload, received_ms, echo_of, hops FROM events
                  WHERE seq > ?1 AND (?2 IS NULL OR connection = ?2) ORDER BY seq LIMIT ?3",
             )?;
             let rows = stmt.query_map(params![after, connection, limit], |row| {
@@ -89,6 +103,8 @@ impl Db {
                     // Connectors are meant to send JSON; anything else is kept, as a string.
                     payload: serde_json::from_str(&payload).unwrap_or(serde_json::Value::String(payload)),
                     received_ms: row.get(7)?,
+                    echo_of: row.get(8)?,
+                    hops: row.get(9)?,
                 })
             })?;
             rows.collect()

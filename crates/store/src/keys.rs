@@ -40,6 +40,11 @@ pub enum Scope {
     OperationsRead,
     /// Retry and discard operations.
     OperationsWrite,
+    /// List rules, their runs and counters; try a rule on an event.
+    RulesRead,
+    /// Create, change, enable, disable and delete rules. A rule writes to any connection, so this is as strong as
+    /// every write scope together: grant it like admin.
+    RulesWrite,
     /// List connectors and connections.
     StatusRead,
     AuditRead,
@@ -47,7 +52,7 @@ pub enum Scope {
 }
 
 impl Scope {
-    pub const ALL: [Scope; 17] = [
+    pub const ALL: [Scope; 19] = [
         Scope::IdentityRead,
         Scope::IdentityWrite,
         Scope::MessagesSend,
@@ -62,6 +67,8 @@ impl Scope {
         Scope::SubscriptionsWrite,
         Scope::OperationsRead,
         Scope::OperationsWrite,
+        Scope::RulesRead,
+        Scope::RulesWrite,
         Scope::StatusRead,
         Scope::AuditRead,
         Scope::Admin,
@@ -83,6 +90,8 @@ impl Scope {
             Scope::SubscriptionsWrite => "subscriptions:write",
             Scope::OperationsRead => "operations:read",
             Scope::OperationsWrite => "operations:write",
+            Scope::RulesRead => "rules:read",
+            Scope::RulesWrite => "rules:write",
             Scope::StatusRead => "status:read",
             Scope::AuditRead => "audit:read",
             Scope::Admin => "admin",

@@ -2,7 +2,7 @@
 //! `kv` (connector state), `events` (inbound log, poll cursors), `operations` (the outbox),
 //! `subscriptions` (subscribers, their cursors and dead letters), `approvals` (the stored view of approvals),
 //! `directory` (the enterprise directory and its links to platform objects), `sync_runs` (directory sync runs),
-//! `sso` (sign-in states and used codes).
+//! `sso` (sign-in states and used codes), `rules` (rules, their runs, linked objects and expected echoes), `deadlines` (approval steps and their timers).
 //! Subscriber secrets and kv values are sealed with the master key (`sealing`).
 //!
 //! Calls run on tokio's blocking pool so a slow disk never stalls the async workers.
@@ -11,11 +11,13 @@
 
 mod approvals;
 mod audit;
+mod deadlines;
 mod directory;
 mod events;
 pub mod keys;
 mod kv;
 mod operations;
+mod rules;
 mod sealing;
 mod sso;
 mod subscriptions;
@@ -23,9 +25,11 @@ mod sync_runs;
 
 pub use approvals::StoredApproval;
 pub use audit::{AuditEntry, AuditQuery, NewAuditEntry};
+pub use deadlines::{ApprovalStep, Decided, NewStep, StepKey};
 pub use directory::{LinkKind, Links, Replaced};
 pub use events::StoredEvent;
 pub use operations::{Enqueued, NewOperation, OperationRow, Status};
+pub use rules::{RuleRow, RuleRun, Saved};
 pub use sealing::Resealed;
 pub use sso::{SsoCheck, SsoState};
 pub use subscriptions::{DeadDelivery, Subscription};
@@ -217,6 +221,73 @@ const MIGRATIONS: &[&str] = &[r#"
         used_ms INTEGER NOT NULL,
         PRIMARY KEY (connection, code_hash)
     );
+"#, r#"
+    -- Approval deadlines: each pending step of an approval (a task, or an approver where the platform has no task
+    -- ids) from when Qiao saw it enter pending until it left, its next timer and what was sent for it.
+    CREATE TABLE approval_steps (
+        connection TEXT NOT NULL,
+        approval TEXT NOT NULL,
+        step TEXT NOT NULL,
+        approver TEXT NOT NULL,
+        template TEXT,
+        title TEXT,
+        entered_ms INTEGER NOT NULL,
+        first_due_ms INTEGER,
+        due_ms INTEGER,
+        reminders INTEGER NOT NULL DEFAULT 0,
+        escalated_ms INTEGER,
+        problem TEXT,
+        left_ms INTEGER,
+        outcome TEXT,
+        PRIMARY KEY (connection, approval, step)
+    );
+    CREATE INDEX approval_steps_due ON approval_steps (due_ms) WHERE left_ms IS NULL;
+"#, r#"
+    -- Rules: each reads the event log with its own cursor, like a subscriber.
+    CREATE TABLE rules (
+        id TEXT PRIMARY KEY,
+        spec TEXT NOT NULL,
+        origin TEXT NOT NULL,
+        enabled INTEGER NOT NULL,
+        cursor INTEGER NOT NULL,
+        created_ms INTEGER NOT NULL,
+        updated_ms INTEGER NOT NULL
+    );
+    -- What a rule did with an event it was triggered by.
+    CREATE TABLE rule_runs (
+        rule TEXT NOT NULL,
+        event_seq INTEGER NOT NULL,
+        outcome TEXT NOT NULL,
+        detail TEXT NOT NULL,
+        at_ms INTEGER NOT NULL,
+        PRIMARY KEY (rule, event_seq)
+    );
+    -- Objects on two connections that a rule tied together (a Feishu task and the Jira issue made from it).
+    CREATE TABLE object_links (
+        connection TEXT NOT NULL,
+        object TEXT NOT NULL,
+        other_connection TEXT NOT NULL,
+        other_object TEXT NOT NULL,
+        rule TEXT NOT NULL,
+        created_ms INTEGER NOT NULL,
+        PRIMARY KEY (connection, object, other_connection)
+    );
+    -- Writes Qiao made whose echo (the platform's event about them) is still expected.
+    CREATE TABLE expected_echoes (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        connection TEXT NOT NULL,
+        object TEXT NOT NULL,
+        types TEXT NOT NULL,
+        operation INTEGER NOT NULL,
+        hops INTEGER NOT NULL,
+        expires_ms INTEGER NOT NULL
+    );
+    CREATE INDEX expected_echoes_by_object ON expected_echoes (connection, object);
+    -- The operation whose echo an event is, and how many rule-made writes led to it.
+    ALTER TABLE events ADD COLUMN echo_of INTEGER;
+    ALTER TABLE events ADD COLUMN hops INTEGER NOT NULL DEFAULT 0;
+    -- Why a rule made an operation: {"rule", "event_seq", "hops", "link": {"connection", "object"}?}.
+    ALTER TABLE operations ADD COLUMN cause TEXT;
 "#];
 
 pub struct Db {
@@ -368,6 +439,7 @@ mod tests {
             idempotency_key: key.map(str::to_string),
             request_hash: body.into(),
             actor: None,
+            cause: None,
         };
         let Enqueued::New(op) = db.enqueue(new(Some("k"), "{}")).await.unwrap() else { panic!("new") };
         assert!(matches!(db.enqueue(new(Some("k"), "{}")).await.unwrap(), Enqueued::Existing(o) if o.id == op.id));

@@ -67,6 +67,8 @@ pub struct NewOperation {
     pub request_hash: String,
     /// The API key that made the request (its id); it may always read the operation back.
     pub actor: Option<String>,
+    /// Why a rule made it (`{"rule", "event_seq", "hops", "link"?}`).
+    pub cause: Option<serde_json::Value>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -89,6 +91,9 @@ pub struct OperationRow {
     pub updated_ms: i64,
     /// The id of the API key that made the request.
     pub actor: Option<String>,
+    /// Why a rule made it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cause: Option<serde_json::Value>,
 }
 
 pub enum Enqueued {
@@ -100,7 +105,7 @@ pub enum Enqueued {
 }
 
 const COLUMNS: &str = "id, connection, operation, request, idempotency_key, request_hash, status, attempts, \
-                       next_attempt_ms, last_error, result, created_ms, updated_ms, actor";
+                       next_attempt_ms, last_error, result, created_ms, updated_ms, actor, cause";
 
 fn json(text: Option<String>) -> Option<serde_json::Value> {
     text.map(|t| serde_json::from_str(&t).unwrap_or(serde_json::Value::String(t)))
@@ -126,6 +131,7 @@ fn row(r: &rusqlite::Row) -> rusqlite::Result<OperationRow> {
         created_ms: r.get(11)?,
         updated_ms: r.get(12)?,
         actor: r.get(13)?,
+        cause: json(r.get(14)?),
     })
 }
 
@@ -159,9 +165,18 @@ impl Db {
             let now = now_ms();
             tx.execute(
                 "INSERT INTO operations (connection, operation, request, idempotency_key, request_hash, status,
-                     next_attempt_ms, created_ms, updated_ms, actor)
-                 VALUES (?1, ?2, ?3, ?4, ?5, 'queued', ?6, ?6, ?6, ?7)",
-                params![op.connection, op.operation, op.request, op.idempotency_key, op.request_hash, now, op.actor],
+                     next_attempt_ms, created_ms, updated_ms, actor, cause)
+                 VALUES (?1, ?2, ?3, ?4, ?5, 'queued', ?6, ?6, ?6, ?7, ?8)",
+                params![
+                    op.connection,
+                    op.operation,
+                    op.request,
+                    op.idempotency_key,
+                    op.request_hash,
+                    now,
+                    op.actor,
+                    op.cause.as_ref().map(|c| c.to_string())
+                ],
             )?;
             let created = by_id(&tx, tx.last_insert_rowid())?.expect("row just inserted");
             tx.commit()?;

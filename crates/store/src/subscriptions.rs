@@ -107,7 +107,7 @@ fn by_id(c: &rusqlite::Connection, id: i64) -> rusqlite::Result<Option<Subscript
 }
 
 const DEAD_COLUMNS: &str = "d.event_seq, d.attempts, d.last_error, d.dead_ms, \
-     e.seq, e.connection, e.event_id, e.kind, e.subject, e.time_ms, e.payload, e.received_ms";
+     e.seq, e.connection, e.event_id, e.kind, e.subject, e.time_ms, e.payload, e.received_ms, e.echo_of, e.hops";
 
 fn dead_row(r: &rusqlite::Row) -> rusqlite::Result<DeadDelivery> {
     let event = match r.get::<_, Option<i64>>(4)? {
@@ -125,6 +125,8 @@ fn dead_row(r: &rusqlite::Row) -> rusqlite::Result<DeadDelivery> {
                 payload: serde_json::from_str(&payload)
                     .unwrap_or(serde_json::Value::String(payload)),
                 received_ms: r.get(11)?,
+                echo_of: r.get(12)?,
+                hops: r.get(13)?,
             })
         }
     };

@@ -4,6 +4,7 @@
 
 mod access;
 mod api;
+mod approval_deadlines;
 mod approvals_view;
 mod contract_v0_2;
 mod crash;
@@ -29,3 +30,4 @@ mod wecom_chats;
 mod jira;
 mod people_in_chats;
 mod ecology;
+mod rules;

@@ -50,13 +50,14 @@ impl Outbox {
     }
 
     /// Commits a write (or finds the earlier one with the same idempotency key) and wakes the dispatcher.
-    /// `actor` is the id of the API key that asked, recorded with the operation.
+    /// `actor` is the id of the API key that asked, recorded with the operation; `cause`, why a rule made it.
     pub async fn accept(
         &self,
         db: &Arc<Db>,
         connection: &str,
         write: &Call,
         actor: Option<String>,
+        cause: Option<serde_json::Value>,
     ) -> Result<Enqueued> {
         let request = serde_json::to_string(write)?;
         let enqueued = db
@@ -67,6 +68,33 @@ impl Outbox {
                 request,
                 idempotency_key: write.idempotency_key().map(str::to_string),
                 actor,
+                cause,
+            })
+            .await?;
+        self.wake.notify_one();
+        Ok(enqueued)
+    }
+
+    /// [`Outbox::accept`] under `key` when the call carries no idempotency key of its own (an approval reminder
+    /// is idempotent by its target on the platform, yet must not be made twice): the key is the outbox's only.
+    pub async fn accept_keyed(
+        &self,
+        db: &Arc<Db>,
+        connection: &str,
+        write: &Call,
+        key: String,
+        actor: Option<String>,
+    ) -> Result<Enqueued> {
+        let request = serde_json::to_string(write)?;
+        let enqueued = db
+            .enqueue(NewOperation {
+                connection: connection.to_string(),
+                operation: write.name().to_string(),
+                request_hash: hex::encode(Sha256::digest(&request)),
+                request,
+                idempotency_key: Some(write.idempotency_key().map_or(key, str::to_string)),
+                actor,
+                cause: None,
             })
             .await?;
         self.wake.notify_one();

@@ -122,7 +122,9 @@ async fn run(app: &App, op: OperationRow) -> Result<()> {
     let error = match outcome {
         Ok(reply) => match (write::moved_approval(&write, &reply), write::render(&write, reply)) {
             (moved, Ok((status, body))) => {
+                let echo = write::echo(&write, body.as_ref());
                 app.db.succeed(op.id, stored_result(status, body)).await?;
+                crate::rules::after_write(app, &op, echo).await?;
                 if let Some(moved) = moved {
                     app.db.mark_approvals_stale(op.connection.clone(), vec![moved]).await?;
                 }

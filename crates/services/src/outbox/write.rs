@@ -21,6 +21,23 @@ pub fn moved_approval(write: &Call, reply: &Reply) -> Option<(String, Option<Str
     }
 }
 
+/// The object a write touched, and the types of event its platform tells of such a change with: the event that
+/// comes back is this write's echo, not a change someone made. From the write and its answer's body.
+pub fn echo(write: &Call, body: Option<&Value>) -> Option<(String, &'static [&'static str])> {
+    let created = || body.and_then(|b| b.get("id")).and_then(Value::as_str).map(str::to_string);
+    Some(match write {
+        Call::CreateTask { .. } => (created()?, &["task.created"]),
+        Call::UpdateTask { id, .. } => (id.clone(), &["task.updated"]),
+        Call::MoveTask { id, .. } | Call::CompleteTask { id } | Call::ReopenTask { id } => {
+            (id.clone(), &["task.status_changed", "task.updated"])
+        }
+        Call::CommentOnTask { id, .. } => (id.clone(), &["task.commented"]),
+        Call::CreateApproval { .. } => (created()?, &["approval.*"]),
+        Call::ActOnApproval { request } => (request.instance_id.clone(), &["approval.*"]),
+        Call::CancelApproval { request } => (request.instance_id.clone(), &["approval.*"]),
+        _ => return None,
+    })
+}
 
 /// The connector's answer as the API returns it: the status a synchronous call answers with, and the
 /// body (`None`: no content).

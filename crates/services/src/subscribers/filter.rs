@@ -102,6 +102,8 @@ mod tests {
             time_ms: None,
             payload: serde_json::Value::Null,
             received_ms: 0,
+            echo_of: None,
+            hops: 0,
         };
         assert!(matches(&sub(None), &event("a", "echo.tick")));
         assert!(!matches(&sub(None), &event("a", "other.tick")));

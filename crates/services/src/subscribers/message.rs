@@ -108,6 +108,8 @@ mod tests {
             time_ms: Some(5),
             payload: serde_json::json!({ "status": "approved" }),
             received_ms: 1_614_265_330_123,
+            echo_of: None,
+            hops: 0,
         };
         let m = message(&event);
         assert_eq!(m.id, "msg_7");

@@ -353,7 +353,7 @@ async fn run_step(
             let op = match cx
                 .app
                 .outbox
-                .accept(&cx.app.db, cx.connection, &write, actor)
+                .accept(&cx.app.db, cx.connection, &write, actor, None)
                 .await?
             {
                 qiao_store::Enqueued::New(row) | qiao_store::Enqueued::Existing(row) => row.id,
@@ -391,6 +391,7 @@ async fn run_step(
                     cx.connection,
                     &again,
                     Some(format!("sync-run-{}", cx.run)),
+                    None,
                 )
                 .await?
             {

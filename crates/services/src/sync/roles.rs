@@ -171,7 +171,7 @@ async fn write(
 ) -> Result<Result<Value, Value>> {
     let op = match app
         .outbox
-        .accept(&app.db, connection, &write, actor.clone())
+        .accept(&app.db, connection, &write, actor.clone(), None)
         .await?
     {
         Enqueued::New(row) | Enqueued::Existing(row) | Enqueued::Conflict(row) => row.id,

@@ -1,0 +1,164 @@
+//! The rules' loop over the event log: read a batch after the lowest cursor, evaluate each event with the rules
+//! it triggers, make their writes, then record the runs and move the cursors in one transaction. A crash before
+//! that commit replays the batch: evaluations are deterministic and each write's idempotency key finds the
+//! operation made the first time, so every action happens exactly once.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Result;
+use serde_json::{Value, json};
+
+use qiao_rules::{EventInput, Evaluation, Lookups, Rule};
+use qiao_store::{RuleRun, StoredEvent, now_ms};
+
+use super::{RuleWrite, Writer, Written};
+use crate::App;
+
+/// Events read per batch.
+const BATCH: u32 = 200;
+/// Longest the loop sleeps without looking (a safety net: it is woken by new events and rule changes).
+const IDLE_CHECK: Duration = Duration::from_secs(5);
+
+pub fn spawn(app: &Arc<App>, writer: Arc<dyn Writer>) -> tokio::task::JoinHandle<()> {
+    let app = app.clone();
+    tokio::spawn(async move {
+        loop {
+            match run(&app, &writer).await {
+                Ok(()) => return,
+                Err(e) => {
+                    tracing::error!("rules: {e:#}; starting again in {IDLE_CHECK:?}");
+                    tokio::time::sleep(IDLE_CHECK).await;
+                }
+            }
+        }
+    })
+}
+
+async fn run(app: &Arc<App>, writer: &Arc<dyn Writer>) -> Result<()> {
+    let mut events_added = app.events_added.subscribe();
+    let mut rules_changed = app.rules_changed.subscribe();
+    loop {
+        events_added.mark_unchanged();
+        rules_changed.mark_unchanged();
+        let rules = super::compile_stored(app, &app.db.rules().await?);
+        let worked = match rules.iter().map(|(_, cursor)| *cursor).min() {
+            Some(from) => batch(app, writer, &rules, from).await?,
+            None => false,
+        };
+        if worked {
+            continue;
+        }
+        tokio::select! {
+            _ = events_added.changed() => {}
+            _ = rules_changed.changed() => {}
+            _ = tokio::time::sleep(IDLE_CHECK) => {}
+        }
+    }
+}
+
+/// One batch of events after `from`; whether there was any.
+async fn batch(app: &Arc<App>, writer: &Arc<dyn Writer>, rules: &[(Rule, i64)], from: i64) -> Result<bool> {
+    let events = app.db.list_events(from, None, BATCH).await?;
+    let Some(last) = events.last().map(|e| e.seq) else { return Ok(false) };
+    let lookups = super::lookups(app).await?;
+    let mut runs = Vec::new();
+    for event in &events {
+        let triggered: Vec<&Rule> = rules
+            .iter()
+            .filter(|(rule, cursor)| event.seq > *cursor && rule.spec.on.matches(&event.connection, &event.kind))
+            .map(|(rule, _)| rule)
+            .collect();
+        if triggered.is_empty() {
+            continue;
+        }
+        let input = event_input(app, event).await?;
+        for rule in triggered {
+            runs.push(evaluate_and_write(rule, &input, &lookups, writer).await);
+        }
+    }
+    let cursors = rules.iter().filter(|(_, cursor)| *cursor < last).map(|(r, _)| (r.id().to_string(), last)).collect();
+    app.db.record_rule_runs(runs, cursors).await?;
+    Ok(true)
+}
+
+/// The event as rules see it, with the objects linked to its subject.
+pub async fn event_input(app: &App, event: &StoredEvent) -> Result<EventInput> {
+    let links = if event.subject.is_empty() {
+        Default::default()
+    } else {
+        app.db.object_links(event.connection.clone(), event.subject.clone()).await?
+    };
+    Ok(EventInput {
+        seq: event.seq,
+        connection: event.connection.clone(),
+        id: event.id.clone(),
+        kind: event.kind.clone(),
+        subject: event.subject.clone(),
+        time_ms: event.time_ms,
+        received_ms: event.received_ms,
+        payload: event.payload.clone(),
+        links: links.into_iter().map(|(k, v)| (k, Value::String(v))).collect(),
+        echo: event.echo_of.is_some(),
+        hops: event.hops,
+    })
+}
+
+/// Evaluates a rule on an event (what `POST /v1/rules/test` shows, without writing).
+pub fn evaluate_one(rule: &Rule, event: &EventInput, lookups: &Arc<Lookups>) -> (Value, Evaluation) {
+    let seen = rule.input(event, lookups);
+    (seen, rule.evaluate(event, lookups))
+}
+
+async fn evaluate_and_write(rule: &Rule, event: &EventInput, lookups: &Arc<Lookups>, writer: &Arc<dyn Writer>) -> RuleRun {
+    let evaluation = rule.evaluate(event, lookups);
+    let mut actions = Vec::new();
+    let mut failed = evaluation.error.is_some();
+    for (i, planned) in evaluation.writes.iter().enumerate() {
+        let write = match planned {
+            Ok(write) => write,
+            Err(e) => {
+                failed = true;
+                actions.push(json!({ "action": i, "error": e }));
+                continue;
+            }
+        };
+        let mut cause = json!({ "rule": rule.id(), "event_seq": event.seq, "hops": event.hops + 1 });
+        if write.link && !event.subject.is_empty() {
+            cause["link"] = json!({ "connection": event.connection, "object": event.subject });
+        }
+        let outcome = writer
+            .write(RuleWrite {
+                method: write.method,
+                path: write.path.clone(),
+                body: write.body.clone(),
+                idempotency_key: format!("rule:{}:{}:{i}", rule.id(), event.seq),
+                actor: format!("rule:{}", rule.id()),
+                cause,
+            })
+            .await;
+        actions.push(match outcome {
+            Written::Accepted { operation_id, status } => {
+                json!({ "action": i, "do": write.operation, "path": write.path, "status": status, "operation_id": operation_id })
+            }
+            Written::Refused { status, error } => {
+                failed = true;
+                json!({ "action": i, "do": write.operation, "path": write.path, "status": status, "error": error })
+            }
+        });
+    }
+    let outcome = match (&evaluation.skipped, evaluation.matched, failed) {
+        (Some(_), _, _) => "skipped",
+        (_, _, true) => "failed",
+        (_, true, false) => "matched",
+        (_, false, false) => "not_matched",
+    };
+    let mut detail = json!({ "event_id": event.id, "event_type": event.kind, "connection": event.connection, "actions": actions });
+    if let Some(e) = &evaluation.error {
+        detail["error"] = json!(e);
+    }
+    if let Some(s) = &evaluation.skipped {
+        detail["skipped"] = json!(s);
+    }
+    RuleRun { rule: rule.id().to_string(), event_seq: event.seq, outcome: outcome.to_string(), detail, at_ms: now_ms() }
+}
