@@ -283,7 +283,9 @@ impl Db {
     }
 
     /// Remembers that a write to `object` is expected to come back as an event of one of `types` (`task.*`
-    /// allowed) until `expires_ms`; the first such event is marked as its echo.
+    /// allowed) until `expires_ms`; the first such event is marked as its echo. An event already stored since
+    /// `since_ms` (the platform told of the change before it answered the call) is marked at once instead.
+    #[allow(clippy::too_many_arguments)]
     pub async fn expect_echo(
         self: &Arc<Self>,
         connection: String,
@@ -291,18 +293,47 @@ impl Db {
         types: Vec<String>,
         operation: i64,
         hops: u32,
+        since_ms: i64,
         expires_ms: i64,
     ) -> Result<()> {
         self.run(move |c| {
-            c.execute("DELETE FROM expected_echoes WHERE expires_ms < ?1", [now_ms()])?;
-            c.execute(
-                "INSERT INTO expected_echoes (connection, object, types, operation, hops, expires_ms)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                params![connection, object, types.join(","), operation, hops, expires_ms],
-            )
-            .map(drop)
+            let tx = c.unchecked_transaction()?;
+            tx.execute("DELETE FROM expected_echoes WHERE expires_ms < ?1", [now_ms()])?;
+            let mut stmt = tx.prepare_cached(
+                "SELECT seq, kind FROM events WHERE connection = ?1 AND subject = ?2 AND received_ms >= ?3
+                 AND echo_of IS NULL ORDER BY seq",
+            )?;
+            let stored: Vec<(i64, String)> = stmt
+                .query_map(params![connection, object, since_ms], |r| Ok((r.get(0)?, r.get(1)?)))?
+                .collect::<rusqlite::Result<_>>()?;
+            drop(stmt);
+            match stored.into_iter().find(|(_, kind)| types.iter().any(|t| type_matches(t, kind))) {
+                Some((seq, _)) => {
+                    tx.execute("UPDATE events SET echo_of = ?2, hops = ?3 WHERE seq = ?1", params![seq, operation, hops])?;
+                }
+                None => {
+                    tx.execute(
+                        "INSERT INTO expected_echoes (connection, object, types, operation, hops, expires_ms)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                        params![connection, object, types.join(","), operation, hops, expires_ms],
+                    )?;
+                }
+            }
+            tx.commit()
         })
         .await
+    }
+
+    /// Drops what an operation expected: it failed, so no echo is coming.
+    pub async fn forget_echoes(self: &Arc<Self>, operation: i64) -> Result<()> {
+        self.run(move |c| c.execute("DELETE FROM expected_echoes WHERE operation = ?1", [operation]).map(drop)).await
+    }
+}
+
+fn type_matches(pattern: &str, kind: &str) -> bool {
+    match pattern.strip_suffix('*') {
+        Some(prefix) => kind.starts_with(prefix),
+        None => pattern == kind,
     }
 }
 
@@ -316,12 +347,7 @@ pub(crate) fn mark_echo(tx: &rusqlite::Transaction, seq: i64, connection: &str, 
     let candidates: Vec<(i64, String, i64, i64)> = stmt
         .query_map(params![connection, subject, now_ms()], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
         .collect::<rusqlite::Result<_>>()?;
-    let matching = candidates.into_iter().find(|(_, types, _, _)| {
-        types.split(',').any(|t| match t.strip_suffix('*') {
-            Some(prefix) => kind.starts_with(prefix),
-            None => t == kind,
-        })
-    });
+    let matching = candidates.into_iter().find(|(_, types, _, _)| types.split(',').any(|t| type_matches(t, kind)));
     if let Some((id, _, operation, hops)) = matching {
         tx.execute("DELETE FROM expected_echoes WHERE id = ?1", [id])?;
         tx.execute("UPDATE events SET echo_of = ?2, hops = ?3 WHERE seq = ?1", params![seq, operation, hops])?;

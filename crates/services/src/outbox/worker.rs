@@ -118,13 +118,15 @@ async fn run(app: &App, op: OperationRow) -> Result<()> {
     }
     let throttle = app.outbox.throttle(&op.connection).clone();
     throttle.pace(app.pacing(&op.connection)).await;
+    // Registered before the call: a platform may send the event about the change before answering the call.
+    crate::rules::before_write(app, &op, write::echo(&write, None)).await?;
     let outcome = app.runtime.call(&op.connection, write.clone()).await;
     let error = match outcome {
         Ok(reply) => match (write::moved_approval(&write, &reply), write::render(&write, reply)) {
             (moved, Ok((status, body))) => {
-                let echo = write::echo(&write, body.as_ref());
+                let created = write::echo(&write, None).is_none().then(|| write::echo(&write, body.as_ref())).flatten();
                 app.db.succeed(op.id, stored_result(status, body)).await?;
-                crate::rules::after_write(app, &op, echo).await?;
+                crate::rules::after_write(app, &op, created).await?;
                 if let Some(moved) = moved {
                     app.db.mark_approvals_stale(op.connection.clone(), vec![moved]).await?;
                 }
@@ -135,6 +137,7 @@ async fn run(app: &App, op: OperationRow) -> Result<()> {
         },
         Err(e) => e,
     };
+    app.db.forget_echoes(op.id).await?;
     let policy = app.runtime.connections.get(&op.connection).map(|c| c.outbox.clone()).unwrap_or_default();
     let class = failure_class(&error);
     let retry_after = match &error {

@@ -16,7 +16,7 @@ use futures::future::BoxFuture;
 use serde::Serialize;
 use serde_json::Value;
 
-pub use echo::{ECHO_WINDOW_MS, after_write};
+pub use echo::{ECHO_WINDOW_MS, after_write, before_write};
 pub use load::{compile_stored, known, load_config};
 pub use lookups::lookups;
 pub use worker::{evaluate_one, spawn};

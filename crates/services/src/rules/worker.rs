@@ -9,6 +9,7 @@ use std::time::Duration;
 use anyhow::Result;
 use serde_json::{Value, json};
 
+use qiao_contract::{Call, Reply};
 use qiao_rules::{EventInput, Evaluation, Lookups, Rule};
 use qiao_store::{RuleRun, StoredEvent, now_ms};
 
@@ -35,32 +36,48 @@ pub fn spawn(app: &Arc<App>, writer: Arc<dyn Writer>) -> tokio::task::JoinHandle
     })
 }
 
+/// How old an event must be before rules see it: a platform may tell of a change Qiao made before it answers
+/// Qiao's call, and the event is only known as that change's echo once the answer is in.
+pub const SETTLE: Duration = Duration::from_millis(1500);
+
 async fn run(app: &Arc<App>, writer: &Arc<dyn Writer>) -> Result<()> {
     let mut events_added = app.events_added.subscribe();
     let mut rules_changed = app.rules_changed.subscribe();
+    let mut rules = Vec::new();
+    let mut reload = true;
     loop {
         events_added.mark_unchanged();
-        rules_changed.mark_unchanged();
-        let rules = super::compile_stored(app, &app.db.rules().await?);
-        let worked = match rules.iter().map(|(_, cursor)| *cursor).min() {
-            Some(from) => batch(app, writer, &rules, from).await?,
-            None => false,
+        if std::mem::take(&mut reload) || rules_changed.has_changed().unwrap_or(false) {
+            rules_changed.mark_unchanged();
+            rules = super::compile_stored(app, &app.db.rules().await?);
+        }
+        let loaded = &mut rules;
+        let wait = match loaded.iter().map(|(_, cursor)| *cursor).min() {
+            Some(from) => batch(app, writer, loaded, from).await?,
+            None => IDLE_CHECK,
         };
-        if worked {
+        if wait.is_zero() {
             continue;
         }
         tokio::select! {
             _ = events_added.changed() => {}
-            _ = rules_changed.changed() => {}
-            _ = tokio::time::sleep(IDLE_CHECK) => {}
+            _ = rules_changed.changed() => reload = true,
+            _ = tokio::time::sleep(wait) => {}
         }
     }
 }
 
-/// One batch of events after `from`; whether there was any.
-async fn batch(app: &Arc<App>, writer: &Arc<dyn Writer>, rules: &[(Rule, i64)], from: i64) -> Result<bool> {
-    let events = app.db.list_events(from, None, BATCH).await?;
-    let Some(last) = events.last().map(|e| e.seq) else { return Ok(false) };
+/// One batch of settled events after `from`. Answers how long to wait before the next (zero: go on at once).
+async fn batch(app: &Arc<App>, writer: &Arc<dyn Writer>, rules: &mut [(Rule, i64)], from: i64) -> Result<Duration> {
+    let settled_before = now_ms() - SETTLE.as_millis() as i64;
+    let mut events = app.db.list_events(from, None, BATCH).await?;
+    let full = events.len() == BATCH as usize;
+    let young = events.iter().position(|e| e.received_ms > settled_before);
+    let wait_young = young.map(|i| Duration::from_millis((events[i].received_ms - settled_before).max(1) as u64));
+    if let Some(i) = young {
+        events.truncate(i);
+    }
+    let Some(last) = events.last().map(|e| e.seq) else { return Ok(wait_young.unwrap_or(IDLE_CHECK)) };
     let lookups = super::lookups(app).await?;
     let mut runs = Vec::new();
     for event in &events {
@@ -72,18 +89,26 @@ async fn batch(app: &Arc<App>, writer: &Arc<dyn Writer>, rules: &[(Rule, i64)], 
         if triggered.is_empty() {
             continue;
         }
-        let input = event_input(app, event).await?;
+        let reads_task = triggered.iter().any(|r| r.reads_task());
+        let input = event_input(app, event, reads_task).await?;
         for rule in triggered {
             runs.push(evaluate_and_write(rule, &input, &lookups, writer).await);
         }
     }
     let cursors = rules.iter().filter(|(_, cursor)| *cursor < last).map(|(r, _)| (r.id().to_string(), last)).collect();
     app.db.record_rule_runs(runs, cursors).await?;
-    Ok(true)
+    for (_, cursor) in rules.iter_mut() {
+        *cursor = (*cursor).max(last);
+    }
+    Ok(match (full && young.is_none(), wait_young) {
+        (true, _) => Duration::ZERO,
+        (false, Some(wait)) => wait,
+        (false, None) => IDLE_CHECK,
+    })
 }
 
-/// The event as rules see it, with the objects linked to its subject.
-pub async fn event_input(app: &App, event: &StoredEvent) -> Result<EventInput> {
+/// The event as rules see it, with the objects linked to its subject and, when `read_task`, the task it is about.
+pub async fn event_input(app: &App, event: &StoredEvent, read_task: bool) -> Result<EventInput> {
     let links = if event.subject.is_empty() {
         Default::default()
     } else {
@@ -101,7 +126,27 @@ pub async fn event_input(app: &App, event: &StoredEvent) -> Result<EventInput> {
         links: links.into_iter().map(|(k, v)| (k, Value::String(v))).collect(),
         echo: event.echo_of.is_some(),
         hops: event.hops,
+        task: if read_task { task_of(app, &event.connection, &event.kind, &event.subject).await } else { Value::Null },
     })
+}
+
+/// The task a task event is about, as `GET …/tasks/{id}` answers it now: the shared task events carry no
+/// assignees or labels, which rules need ("a task assigned to...", "labelled..."). Null for other events, a
+/// deleted task, or one that cannot be read (logged): the rule then sees `event.task == null`. Read when the event
+/// is evaluated, so a replay after a crash may see a later state; its writes' idempotency keys still find the
+/// operations made the first time.
+pub async fn task_of(app: &App, connection: &str, kind: &str, subject: &str) -> Value {
+    if !kind.starts_with("task.") || kind == "task.deleted" || subject.is_empty() {
+        return Value::Null;
+    }
+    match app.runtime.call(connection, Call::GetTask { id: subject.to_string() }).await {
+        Ok(Reply::Task(task)) => qiao_contract::json::task(task),
+        Ok(_) => Value::Null,
+        Err(e) => {
+            tracing::warn!(connection, task = subject, "rules: the event's task could not be read: {e}");
+            Value::Null
+        }
+    }
 }
 
 /// Evaluates a rule on an event (what `POST /v1/rules/test` shows, without writing).
