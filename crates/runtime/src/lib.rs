@@ -5,7 +5,7 @@
 //! loaded component and its exports (`connector`); the connector directory, watched for hot reload, where a
 //! connector is loaded and its signature checked (`connectors`); turning a `Call` into a guest call
 //! (`dispatch`); a call with its limits and errors (`runtime`); keeping secrets out of what leaves a call
-//! (`redact`); `qiao connectors inspect` (`inspect`); and what calls did, for the conformance suite (`observe`).
+//! (`redact`); where a granted host's resolved addresses are checked (`egress`); `qiao connectors inspect` (`inspect`); and what calls did, for the conformance suite (`observe`).
 //!
 //! Must not know about: the store (a connection's kv goes through the [`kv::KvStore`] it is given), the outbox
 //! and other services, HTTP routes. It depends on neither rusqlite nor axum.
@@ -14,6 +14,7 @@ pub mod compile_cache;
 pub mod connector;
 pub mod connectors;
 pub mod dispatch;
+pub mod egress;
 pub mod engine;
 pub mod exports;
 pub mod imports;

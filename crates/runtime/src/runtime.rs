@@ -73,7 +73,7 @@ pub struct Runtime {
     /// None: compile every time (a runtime that keeps nothing, such as `qiao connectors inspect`).
     cache: Option<CompileCache>,
     kv: Arc<dyn KvStore>,
-    http: reqwest::Client,
+    http: crate::egress::Clients,
     pub connections: HashMap<String, Arc<Connection>>,
     /// The connector directory: what is loaded, watched for hot reload.
     pub connectors: Registry,
@@ -90,10 +90,7 @@ impl Runtime {
         connections: Vec<Connection>,
         kv: Arc<dyn KvStore>,
     ) -> Result<Runtime> {
-        let http = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .user_agent(concat!("qiao/", env!("CARGO_PKG_VERSION")))
-            .build()?;
+        let http = crate::egress::Clients::new()?;
         Ok(Runtime {
             linker: crate::sandbox::linker(&engine)?,
             cache: cache_dir.map(CompileCache::new).transpose()?,

@@ -129,7 +129,7 @@ pub struct Sandbox<'a> {
     pub connection: Arc<Connection>,
     pub allow: Arc<AllowList>,
     pub kv: Arc<dyn KvStore>,
-    pub http: reqwest::Client,
+    pub http: crate::egress::Clients,
     pub observer: Option<Arc<Observer>>,
 }
 
@@ -150,7 +150,7 @@ impl Sandbox<'_> {
             http: HttpState {
                 connection: connection.clone(),
                 allow: self.allow,
-                client: self.http,
+                clients: self.http,
                 requests: 0,
                 deadline: Instant::now() + Duration::from_millis(limits.timeout_ms),
                 observer: self.observer.clone(),

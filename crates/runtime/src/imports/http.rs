@@ -123,12 +123,19 @@ impl AllowList {
     }
 
     pub fn permits(&self, url: &Url) -> bool {
+        self.route(url).is_some()
+    }
+
+    /// How a permitted URL is reached: `Some(true)` through an API-base origin (the operator's, anywhere),
+    /// `Some(false)` through a granted host (public addresses only); `None`: not permitted.
+    pub fn route(&self, url: &Url) -> Option<bool> {
+        if self.origins.contains(&url.origin().ascii_serialization()) {
+            return Some(true);
+        }
         let https_granted = url.scheme() == "https"
             && url.port().is_none()
-            && url
-                .host_str()
-                .is_some_and(|h| self.hosts.iter().any(|d| d == h));
-        https_granted || self.origins.contains(&url.origin().ascii_serialization())
+            && url.host_str().is_some_and(|h| self.hosts.iter().any(|d| d == h));
+        https_granted.then_some(false)
     }
 
     pub fn describe(&self) -> String {
@@ -188,7 +195,7 @@ fn redacted(url: &Url) -> String {
 pub struct HttpState {
     pub connection: Arc<Connection>,
     pub allow: Arc<AllowList>,
-    pub client: reqwest::Client,
+    pub clients: crate::egress::Clients,
     /// Outbound requests made so far in this call.
     pub requests: u32,
     /// When the call's wall-clock budget runs out: no request may outlast it.
@@ -210,7 +217,8 @@ impl http::Host for HttpState {
         self.requests += 1;
         let url = Url::parse(&request.url)
             .map_err(|e| HttpError::InvalidRequest(format!("bad URL: {e}")))?;
-        let permitted = self.allow.permits(&url);
+        let route = self.allow.route(&url);
+        let permitted = route.is_some();
         if let Some(observer) = &self.observer {
             observer.request(&redacted(&url), permitted);
         }
@@ -224,6 +232,18 @@ impl http::Host for HttpState {
                 self.allow.refusal(&url, &self.connection.name),
             ));
         }
+        let via_api_base = route == Some(true);
+        if !via_api_base {
+            // Checked here for a clear refusal; the client's resolver checks again the addresses it connects to.
+            let host = url.host_str().unwrap_or_default();
+            if let Err(why) = crate::egress::public_addresses(host, 443).await {
+                if why.contains("resolves to") && !why.contains("no address") {
+                    tracing::warn!(connection = %self.connection.name, url = %redacted(&url), "refused outbound request: {why}");
+                    return Err(HttpError::NotAllowed(why));
+                }
+            }
+        }
+        let client = if via_api_base { &self.clients.api_base } else { &self.clients.public };
         let remaining = self.deadline.saturating_duration_since(Instant::now());
         let timeout = request.timeout_ms.map_or(remaining, |ms| {
             Duration::from_millis(ms.into()).min(remaining)
@@ -236,8 +256,7 @@ impl http::Host for HttpState {
             Method::Delete => reqwest::Method::DELETE,
             Method::Head => reqwest::Method::HEAD,
         };
-        let mut builder = self
-            .client
+        let mut builder = client
             .request(method, url.clone())
             .timeout(timeout)
             .body(request.body);
