@@ -4,12 +4,13 @@
 
 use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
-use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
 use super::{ApiError, AppState, call, expect_reply};
 use qiao_contract::bindings::webhook::Request;
 use qiao_contract::calls::{Call, Reply};
+use qiao_services::gate::Refused;
 
 pub async fn handle(
     State(app): State<AppState>,
@@ -29,6 +30,11 @@ pub async fn handle(
         .find(|(k, _)| k == "rest")
         .map(|(_, v)| v.as_str())
         .unwrap_or("");
+    // Before any connector runs: the route is open to the internet.
+    let _place = match app.gate.admit(&connection).await {
+        Ok(place) => place,
+        Err(refused) => return Ok(refusal(refused)),
+    };
     let request = Request {
         method: method.as_str().to_string(),
         path: format!("/{rest}"),
@@ -76,4 +82,22 @@ pub async fn handle(
         }
     }
     Ok(out)
+}
+
+fn refusal(refused: Refused) -> Response {
+    let (status, code, message, wait) = match refused {
+        Refused::RateLimited(wait) => (
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate_limited",
+            "too many callbacks for this connection; slow down (see [connections.X.inbound])",
+            wait,
+        ),
+        Refused::Busy(wait) => {
+            (StatusCode::SERVICE_UNAVAILABLE, "busy", "the webhook pool is full; try again shortly", wait)
+        }
+    };
+    let mut response = ApiError::new(status, code, message).into_response();
+    let seconds = wait.as_secs_f64().ceil().max(1.0) as u64;
+    response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+    response
 }

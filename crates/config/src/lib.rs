@@ -26,6 +26,8 @@ use serde::Deserialize;
 use qiao_secrets::{self as secrets, MasterKey};
 
 pub mod deadlines;
+pub mod inbound;
+pub use inbound::{InboundLimits, InboundSettings};
 pub use deadlines::{DeadlinePolicy, Via};
 
 #[derive(Debug, Default, Deserialize)]
@@ -40,6 +42,9 @@ pub struct ConfigFile {
     pub outbox: OutboxOverride,
     #[serde(default)]
     pub subscribers: SubscriberSettings,
+    /// `[inbound]`: the pool webhook calls run in.
+    #[serde(default)]
+    pub inbound: InboundSettings,
     #[serde(default)]
     pub approvals: ApprovalSettings,
     /// Working hours, weekdays, UTC offset and holiday/workday overrides: the business hours approval deadlines
@@ -155,6 +160,9 @@ pub struct ConnectionSpec {
     pub hosts: Vec<String>,
     #[serde(default)]
     pub directory: DirectorySync,
+    /// How many callbacks per second `/v1/hooks/{connection}` accepts (a token bucket).
+    #[serde(default)]
+    pub inbound: InboundLimits,
 }
 
 /// A secret is written inline, encrypted (`"qenc:v1:…"`, made by `qiao secrets encrypt`, decrypted with the
@@ -342,6 +350,7 @@ pub struct Connection {
     /// connector reaches those of them it declares (see `imports::http::AllowList`).
     pub hosts: Vec<String>,
     pub directory: DirectorySync,
+    pub inbound: InboundLimits,
 }
 
 impl std::fmt::Debug for Connection {
@@ -460,6 +469,7 @@ impl ConfigFile {
                     anyhow::anyhow!("connection {name}: hosts: {e} (write host names only, e.g. hosts = [\"oapi.dingtalk.com\"])")
                 })?,
                 directory: checked_directory(name, &spec.directory)?,
+                inbound: spec.inbound.checked(name)?,
             });
         }
         let named = |what: &str, name: &str| -> Result<()> {

@@ -92,6 +92,7 @@ pub async fn start(options: ServeOptions) -> Result<Server> {
     let mut app = App::new(runtime, db);
     app.subscriber_settings = config.subscribers.clone();
     app.directory = config.directory.clone();
+    app.gate = qiao_services::gate::Gate::new(app.runtime.connections.values().map(|c| &**c), config.inbound);
     app.deadlines = qiao_services::deadlines::Deadlines::new(calendar, deadline_policies);
     let app = Arc::new(app);
     let outbox = qiao_services::outbox::worker::spawn(&app, SHUTDOWN_GRACE);

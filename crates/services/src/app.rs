@@ -21,6 +21,8 @@ pub struct App {
     pub db: Arc<Db>,
     /// The outbox: writes to platforms, durable and retried (`outbox::worker` delivers them).
     pub outbox: Outbox,
+    /// What the open webhook routes let through.
+    pub gate: crate::gate::Gate,
     /// Bumped whenever new events are stored, so subscriber deliveries start without polling the table.
     pub events_added: watch::Sender<u64>,
     pub subscriber_settings: SubscriberSettings,
@@ -53,6 +55,7 @@ impl App {
     pub fn new(runtime: Arc<Runtime>, db: Arc<Db>) -> App {
         App {
             outbox: Outbox::new(runtime.connections.values().map(|c| &**c)),
+            gate: crate::gate::Gate::new(runtime.connections.values().map(|c| &**c), Default::default()),
             runtime,
             db,
             events_added: watch::Sender::new(0),

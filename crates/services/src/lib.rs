@@ -3,6 +3,7 @@
 //! - `app`: [`App`], the services of one server around its [`Runtime`](qiao_runtime::Runtime) and store.
 //! - `outbox/*`: writes to platforms, committed then delivered with retries (`worker`, `retry`), paced per
 //!   connection (`throttle`); `write`: what is stored for each write and how its reply is rendered.
+//! - `gate`: what the open webhook routes let through (a bucket per connection, one pool).
 //! - `inbound`: storing webhook and polled events; scheduled polls. `subscribers/*`: signed delivery of events.
 //! - `approvals`: the stored view of approvals and its reconciliation with the platforms.
 //! - `deadlines/*`: reminders and escalation of approvals left pending, in business time; overdue figures.
@@ -21,6 +22,7 @@ pub mod app;
 pub mod approvals;
 pub mod deadlines;
 pub mod failure;
+pub mod gate;
 pub mod inbound;
 pub mod outbox;
 pub mod rotate;

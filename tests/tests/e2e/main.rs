@@ -31,3 +31,4 @@ mod jira;
 mod people_in_chats;
 mod ecology;
 mod rules;
+mod inbound_limits;
