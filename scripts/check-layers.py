@@ -118,13 +118,17 @@ ALLOWED = {
     "qiao-contract": set(),
     "qiao-secrets": set(),
     "qiao-trust": set(),
+    "qiao-calendar": set(),
     "qiao-directory": {"qiao-contract"},
-    "qiao-config": {"qiao-secrets", "qiao-trust", "qiao-directory"},
+    "qiao-rules": {"qiao-directory"},
+    "qiao-config": {"qiao-secrets", "qiao-trust", "qiao-directory", "qiao-calendar", "qiao-rules"},
     "qiao-store": {"qiao-contract", "qiao-secrets", "qiao-directory"},
     "qiao-runtime": {"qiao-contract", "qiao-config", "qiao-trust"},
-    "qiao-services": {"qiao-contract", "qiao-secrets", "qiao-directory", "qiao-config", "qiao-store", "qiao-runtime"},
+    "qiao-services": {"qiao-contract", "qiao-secrets", "qiao-directory", "qiao-config", "qiao-store", "qiao-runtime",
+                      "qiao-calendar", "qiao-rules"},
     "qiao-kit": {"qiao-contract", "qiao-config", "qiao-runtime"},
-    "qiao-api": {"qiao-contract", "qiao-directory", "qiao-config", "qiao-store", "qiao-runtime", "qiao-services"},
+    "qiao-api": {"qiao-contract", "qiao-directory", "qiao-config", "qiao-store", "qiao-runtime", "qiao-services",
+                 "qiao-rules"},
 }
 # Crates that must not appear anywhere below a crate.
 FORBIDDEN = {
@@ -132,6 +136,7 @@ FORBIDDEN = {
     "qiao-store": {"wasmtime-wasi", "cranelift-codegen", "axum", "qiao-runtime"},
     "qiao-services": {"axum", "qiao-api"},
     "qiao-contract": {"cranelift-codegen", "wasmtime-wasi", "rusqlite", "axum"},
+    "qiao-rules": {"rusqlite", "axum", "reqwest", "qiao-store", "qiao-services"},
 }
 
 

@@ -119,6 +119,8 @@ pub async fn enqueue(
 ) -> Result<OperationRow, ApiError> {
     // Fail fast on what no retry can fix: an unknown connection, or a connector without the capability.
     app.runtime.check_call(connection, &write)?;
+    // The key of a write whose call takes none, kept by the outbox alone.
+    let mut outbox_key = None;
     if let Some(header) = options.key.clone() {
         match write.idempotency_key().map(str::to_string) {
             Some(body) if body != header => {
@@ -127,16 +129,25 @@ pub async fn enqueue(
                 ));
             }
             Some(_) => {}
-            None if !write.set_idempotency_key(header) => {
+            None if write.set_idempotency_key(header.clone()) => {}
+            // A rule's write (it has a cause) always carries its (rule, event, action) key, so that a replay finds
+            // the operation made the first time: an update, move or completion included.
+            None if options.cause.is_some() => outbox_key = Some(header),
+            None => {
                 return Err(ApiError::bad_request(format!(
                     "{} takes no idempotency key (it is idempotent by its target)",
                     write.name()
                 )));
             }
-            None => {}
         }
     }
-    match app.outbox.accept(&app.db, connection, &write, options.actor.clone(), options.cause.clone()).await.map_err(ApiError::internal)? {
+    let enqueued = match outbox_key {
+        Some(key) => {
+            app.outbox.accept_keyed_for(&app.db, connection, &write, key, options.actor.clone(), options.cause.clone()).await
+        }
+        None => app.outbox.accept(&app.db, connection, &write, options.actor.clone(), options.cause.clone()).await,
+    };
+    match enqueued.map_err(ApiError::internal)? {
         Enqueued::New(op) | Enqueued::Existing(op) => Ok(op),
         Enqueued::Conflict(earlier) => Err(ApiError::new(
             StatusCode::CONFLICT,

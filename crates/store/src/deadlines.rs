@@ -76,14 +76,16 @@ fn row(r: &rusqlite::Row) -> rusqlite::Result<ApprovalStep> {
 }
 
 impl Db {
-    /// Approvals the store last saw pending (and not since marked as moved), oldest sync first.
-    pub async fn pending_approvals(self: &Arc<Self>, limit: u32) -> Result<Vec<StoredApproval>> {
+    /// Approvals the store last saw pending (and not since marked as moved), synced at or after
+    /// `synced_since_ms`, oldest sync first.
+    pub async fn pending_approvals(self: &Arc<Self>, synced_since_ms: i64, limit: u32) -> Result<Vec<StoredApproval>> {
         self.run(move |c| {
             let mut stmt = c.prepare_cached(&format!(
-                "SELECT {} FROM approvals WHERE status = 'pending' AND stale = 0 ORDER BY synced_ms LIMIT ?1",
+                "SELECT {} FROM approvals WHERE status = 'pending' AND stale = 0 AND synced_ms >= ?1
+                 ORDER BY synced_ms LIMIT ?2",
                 super::approvals::COLUMNS
             ))?;
-            let rows = stmt.query_map([limit], super::approvals::row)?;
+            let rows = stmt.query_map(params![synced_since_ms, limit], super::approvals::row)?;
             rows.collect()
         })
         .await
@@ -281,6 +283,12 @@ mod tests {
         assert_eq!(open.iter().map(|s| s.key.step.as_str()).collect::<Vec<_>>(), ["t2"]);
         assert_eq!(db.next_step_due().await.unwrap(), None);
         assert!(db.decided_approvals(10).await.unwrap().is_empty(), "still pending");
+
+        // Pending approvals are found by when they were synced.
+        db.save_approval(c.clone(), "p1".into(), None, "pending".into(), serde_json::json!({})).await.unwrap();
+        let since = |ms| db.pending_approvals(ms, 10);
+        assert_eq!(since(0).await.unwrap().iter().map(|a| a.id.as_str()).collect::<Vec<_>>(), ["p1"]);
+        assert!(since(crate::now_ms() + 60_000).await.unwrap().is_empty());
 
         // An event says it moved: it is to be refreshed.
         db.mark_approvals_stale(c.clone(), vec![(a.clone(), None)]).await.unwrap();

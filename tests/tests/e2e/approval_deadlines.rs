@@ -150,12 +150,24 @@ async fn an_approval_left_pending_reminds_then_escalates_across_a_weekend_a_holi
     assert!((29..=30).contains(&row["overdue_minutes"].as_i64().unwrap()), "{row}");
     assert_eq!(row["due_ms"].as_i64().unwrap() / 60_000, at("2030-11-19", 10, 0) / 60_000, "{row}");
 
+    // As if Qiao had stopped after committing the reminder to the outbox but before recording it: the step says
+    // no reminder was sent. The worker makes it again under the same key, and the outbox finds the first.
+    let db = qiao.db();
+    let step = db.open_steps(10).await.unwrap().into_iter().find(|s| s.key.approval == late).unwrap();
+    let key = format!("deadline:dt:{late}:{}:1", step.key.step);
+    db.set_step_timer(step.key.clone(), step.first_due_ms, step.first_due_ms, 0, None, None).await.unwrap();
+    let (_, ops) = qiao.get("/v1/operations?limit=100").await;
+    let keyed: Vec<&Value> = ops["operations"].as_array().unwrap().iter().filter(|o| o["idempotency_key"] == key.as_str()).collect();
+    assert_eq!(keyed.len(), 1, "the reminder's operation, under its key: {ops}");
+
     // A restart: the timers are in the store. Tuesday 11:00: the reminder is not sent again.
     let qiao = qiao.restart(&config).await.unwrap();
     sim.set_callback_url(&qiao.url("/v1/hooks/dt"));
     set_clock(&qiao, at("2030-11-19", 11, 0));
     tokio::time::sleep(Duration::from_millis(1500)).await;
     assert_eq!(notices_about(&sim, &late).len(), 1, "one reminder: {:?}", notices(&sim));
+    let step = qiao.db().open_steps(10).await.unwrap().into_iter().find(|s| s.key.approval == late).unwrap();
+    assert_eq!(step.reminders, 1, "recorded this time");
 
     // Tuesday 13:30: four business hours have passed; the escalation goes to manager1's manager, bob.
     set_clock(&qiao, at("2030-11-19", 13, 30));

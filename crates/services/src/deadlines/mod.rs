@@ -58,9 +58,10 @@ impl Deadlines {
 }
 
 /// One pass: follow the stored approvals, then act on every due step.
-async fn pass(app: &Arc<App>, sweep: bool) -> anyhow::Result<()> {
+/// Answers where the next pass's look at the stored approvals starts (see [`track::follow`]).
+async fn pass(app: &Arc<App>, sweep: bool, synced_since_ms: i64) -> anyhow::Result<i64> {
     let now = app.deadlines.clock.now_ms();
-    track::follow(app, now, sweep).await?;
+    let next = track::follow(app, now, sweep, synced_since_ms).await?;
     loop {
         let due = app.db.due_steps(now, BATCH).await?;
         let full = due.len() == BATCH as usize;
@@ -68,7 +69,7 @@ async fn pass(app: &Arc<App>, sweep: bool) -> anyhow::Result<()> {
             send::act(app, step, now).await?;
         }
         if !full {
-            return Ok(());
+            return Ok(next);
         }
     }
 }
@@ -82,13 +83,16 @@ pub fn spawn(app: &Arc<App>) -> tokio::task::JoinHandle<()> {
         }
         let mut events = app.events_added.subscribe();
         let mut last_sweep: Option<tokio::time::Instant> = None;
+        // The first pass looks at every stored approval; later ones at those synced since.
+        let mut synced_since = i64::MIN;
         loop {
             let sweep = last_sweep.is_none_or(|at| at.elapsed() >= SWEEP_EVERY);
             if sweep {
                 last_sweep = Some(tokio::time::Instant::now());
             }
-            if let Err(e) = pass(&app, sweep).await {
-                tracing::warn!("approval deadlines: {e:#}");
+            match pass(&app, sweep, synced_since).await {
+                Ok(next) => synced_since = next,
+                Err(e) => tracing::warn!("approval deadlines: {e:#}"),
             }
             let now = app.deadlines.clock.now_ms();
             let next = app.db.next_step_due().await.ok().flatten();

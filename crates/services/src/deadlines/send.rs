@@ -13,7 +13,7 @@ use qiao_config::{DeadlinePolicy, Via};
 use qiao_contract::Call;
 use qiao_contract::bindings::approval::RemindRequest;
 use qiao_contract::bindings::messaging::{Content, Mentions, Message, Recipients};
-use qiao_store::{ApprovalStep, Enqueued, StoredApproval};
+use qiao_store::{ApprovalStep, Enqueued, StepKey, StoredApproval};
 
 use super::policy::{Schedule, policy_for};
 use super::track;
@@ -43,8 +43,10 @@ pub async fn act(app: &Arc<App>, step: ApprovalStep, now_ms: i64) -> Result<()> 
         return track::track(app, &approval.connection, &approval.id, approval.template, &approval.instance, now_ms).await;
     }
     let d = &app.deadlines;
-    let Some(policy) = policy_for(&d.policies, &step.key.connection, step.template.as_deref()) else {
-        return track::schedule(app, step.key, None, step.entered_ms, step.reminders, step.escalated_ms, None).await;
+    // The stored view may have learned the template since the step was first seen (an event's placeholder).
+    let template = approval.template.as_deref().or(step.template.as_deref());
+    let Some(policy) = policy_for(&d.policies, &step.key.connection, template) else {
+        return track::schedule(app, step.key, template, step.entered_ms, step.reminders, step.escalated_ms, None).await;
     };
     let due = Schedule { policy, calendar: &d.calendar, entered_ms: step.entered_ms }.due(
         step.reminders,
@@ -71,7 +73,7 @@ pub async fn act(app: &Arc<App>, step: ApprovalStep, now_ms: i64) -> Result<()> 
         }
     }
     let problem = (!problems.is_empty()).then(|| problems.join("; "));
-    track::schedule(app, step.key, step.template.as_deref(), step.entered_ms, reminders, escalated_ms, problem).await
+    track::schedule(app, step.key, template, step.entered_ms, reminders, escalated_ms, problem).await
 }
 
 /// The stored approval, refreshed from the platform first when it is marked as moved; None when it could not be.
@@ -120,13 +122,14 @@ async fn send(
         None => None,
     };
     let instance = &approval.instance;
+    let template = approval.template.clone().or_else(|| step.template.clone());
     let hours = app.deadlines.calendar.business_ms_between(step.entered_ms, now_ms) as f64 / 3_600_000.0;
     let mut values = BTreeMap::from([
-        ("title", instance["title"].as_str().or(step.title.as_deref()).or(step.template.as_deref()).unwrap_or(&step.key.approval).to_string()),
+        ("title", instance["title"].as_str().or(step.title.as_deref()).or(template.as_deref()).unwrap_or(&step.key.approval).to_string()),
         ("approver", approver_name.unwrap_or_else(|| step.approver.clone())),
         ("hours", format!("{hours:.1}")),
         ("id", step.key.approval.clone()),
-        ("template", step.template.clone().unwrap_or_default()),
+        ("template", template.clone().unwrap_or_default()),
         ("url", instance["extra"]["url"].as_str().unwrap_or_default().to_string()),
     ]);
     let (recipient, text, key) = match kind {
@@ -160,19 +163,7 @@ async fn send(
         }
     };
     let key = format!("deadline:{}:{}:{}:{key}", step.key.connection, step.key.approval, step.key.step);
-    let call = match (policy.via, kind) {
-        (Via::Remind, Kind::Reminder(_)) => Call::RemindApproval {
-            request: RemindRequest {
-                instance_id: step.key.approval.clone(),
-                task_ids: if step.key.step.starts_with("approver:") { vec![] } else { vec![step.key.step.clone()] },
-                operator: None,
-                comment: Some(text),
-                template: step.template.clone(),
-            },
-        },
-        (Via::Chat, _) => message(Recipients { chats: policy.chat.clone().into_iter().collect(), ..nobody() }, text, false, Some(recipient), &key),
-        (via, _) => message(Recipients { users: vec![recipient], ..nobody() }, text, via == Via::Urgent, None, &key),
-    };
+    let call = write(policy, kind, &step.key, template, recipient, text, &key);
     let enqueued = app.outbox.accept_keyed(&app.db, &via_connection, &call, key.clone(), None).await?;
     let (id, how) = match enqueued {
         Enqueued::New(op) => (op.id, "committed"),
@@ -181,6 +172,27 @@ async fn send(
     };
     tracing::info!(connection = %via_connection, approval = %step.key.approval, step = %step.key.step, operation = id, key = %key, "approval deadline: {how}");
     Ok(Ok(()))
+}
+
+/// The write for one reminder or escalation: the platform's own reminder (`remind`, reminders only), a message in
+/// the policy's chat @-mentioning the recipient (`chat`), else a work notice, raised urgently for `urgent`.
+fn write(policy: &DeadlinePolicy, kind: Kind, step: &StepKey, template: Option<String>, recipient: String, text: String, key: &str) -> Call {
+    match (policy.via, kind) {
+        (Via::Remind, Kind::Reminder(_)) => Call::RemindApproval {
+            request: RemindRequest {
+                instance_id: step.approval.clone(),
+                task_ids: if step.step.starts_with("approver:") { vec![] } else { vec![step.step.clone()] },
+                operator: None,
+                comment: Some(text),
+                template,
+            },
+        },
+        (Via::Chat, _) => {
+            let to = Recipients { chats: policy.chat.clone().into_iter().collect(), ..nobody() };
+            message(to, text, false, Some(recipient), key)
+        }
+        (via, _) => message(Recipients { users: vec![recipient], ..nobody() }, text, via == Via::Urgent, None, key),
+    }
 }
 
 fn nobody() -> Recipients {
@@ -207,4 +219,60 @@ async fn account_on(app: &Arc<App>, person: Option<&str>, shown: &str, connectio
     Ok(crate::addressing::person_on(&app.db, connection, person)
         .await?
         .map_err(|u| format!("person {person} cannot be reached on {connection}: {}", u.reason)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn policy(via: Via) -> DeadlinePolicy {
+        DeadlinePolicy {
+            templates: vec![],
+            connections: vec![],
+            remind_after_hours: Some(1.0),
+            remind_every_hours: None,
+            escalate_after_hours: Some(2.0),
+            max_reminders: 3,
+            via,
+            chat: (via == Via::Chat).then(|| "chat-ops".to_string()),
+            text: None,
+            escalation_text: None,
+            connection: None,
+        }
+    }
+
+    fn step(step: &str) -> StepKey {
+        StepKey { connection: "fs".into(), approval: "A1".into(), step: step.into() }
+    }
+
+    fn sent(call: Call) -> Message {
+        match call {
+            Call::Send { message } => message,
+            other => panic!("a message, not {other:?}"),
+        }
+    }
+
+    #[test]
+    fn each_via_makes_its_write() {
+        let call = |via, kind, s: &str| write(&policy(via), kind, &step(s), Some("T".into()), "u1".into(), "hi".into(), "k");
+
+        let Call::RemindApproval { request } = call(Via::Remind, Kind::Reminder(1), "task-9") else { panic!("remind") };
+        assert_eq!((request.instance_id.as_str(), request.task_ids.as_slice()), ("A1", ["task-9".to_string()].as_slice()));
+        assert_eq!((request.comment.as_deref(), request.template.as_deref()), (Some("hi"), Some("T")));
+        let Call::RemindApproval { request } = call(Via::Remind, Kind::Reminder(1), "approver:u1") else { panic!() };
+        assert!(request.task_ids.is_empty(), "no task id: every pending task of the instance");
+
+        // The platform's reminder goes to the approver only: the manager gets a notice.
+        let escalation = sent(call(Via::Remind, Kind::Escalation, "task-9"));
+        assert_eq!((escalation.to.users.as_slice(), escalation.urgent), (["u1".to_string()].as_slice(), false));
+        assert_eq!(escalation.idempotency_key.as_deref(), Some("k"), "the platform is told the key too");
+
+        let urgent = sent(call(Via::Urgent, Kind::Reminder(2), "t"));
+        assert!(urgent.urgent && urgent.mentions.users.is_empty());
+
+        let chat = sent(call(Via::Chat, Kind::Escalation, "t"));
+        assert_eq!((chat.to.chats.as_slice(), chat.to.users.is_empty()), (["chat-ops".to_string()].as_slice(), true));
+        assert_eq!(chat.mentions.users, ["u1"], "the recipient is @-mentioned in the chat");
+        assert!(matches!(chat.content, Content::Text(ref t) if t == "hi"));
+    }
 }

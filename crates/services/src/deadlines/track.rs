@@ -93,6 +93,9 @@ pub async fn schedule(
         .await
 }
 
+/// How far before a pass's start the next one looks again for synced approvals.
+const SYNC_MARGIN_MS: i64 = 5_000;
+
 /// Approvals refreshed from their platform in one pass, at most.
 const MAX_REFRESHED: u32 = 100;
 
@@ -100,9 +103,15 @@ const MAX_REFRESHED: u32 = 100;
 /// every pass (so their timers stop when they move, and time to decision is measured to then), others that may
 /// be pending when `sweep` (so a new approval's timers start when its event arrives, not at the next
 /// reconciliation); every pending one's steps are tracked; open steps of approvals decided since stop.
-pub async fn follow(app: &Arc<App>, now_ms: i64, sweep: bool) -> Result<()> {
-    let mut stale = app.db.stale_tracked_approvals(MAX_REFRESHED).await?;
-    if sweep {
+/// Without policies nothing is refreshed here (no platform call is made for the figures alone).
+///
+/// Only approvals the store synced since `synced_since_ms` (store time) are looked at; answers where the next
+/// pass starts.
+pub async fn follow(app: &Arc<App>, now_ms: i64, sweep: bool, synced_since_ms: i64) -> Result<i64> {
+    let started = qiao_store::now_ms();
+    let active = !app.deadlines.policies.is_empty();
+    let mut stale = if active { app.db.stale_tracked_approvals(MAX_REFRESHED).await? } else { Vec::new() };
+    if active && sweep {
         let more = app.db.approvals_to_reconcile(None, MAX_REFRESHED).await?;
         let new: Vec<_> = more
             .into_iter()
@@ -119,11 +128,18 @@ pub async fn follow(app: &Arc<App>, now_ms: i64, sweep: bool) -> Result<()> {
             tracing::debug!(connection = %a.connection, approval = %a.id, error = %e, "approval deadlines: refresh failed");
         }
     }
-    for approval in app.db.pending_approvals(MAX_PENDING).await? {
+    let pending = app.db.pending_approvals(synced_since_ms, MAX_PENDING).await?;
+    // A full batch: the next pass goes on from the last one seen (ties are looked at twice, harmlessly). Else
+    // from when this pass began, less a margin for a sync committed while it read.
+    let next = match pending.last() {
+        Some(last) if pending.len() == MAX_PENDING as usize => last.synced_ms,
+        _ => started - SYNC_MARGIN_MS,
+    };
+    for approval in pending {
         track(app, &approval.connection, &approval.id, approval.template, &approval.instance, now_ms).await?;
     }
     app.db.close_decided_steps(now_ms).await?;
-    Ok(())
+    Ok(next)
 }
 
 /// Recomputes every open step's timers: the policies may have changed since they were set (a restart with

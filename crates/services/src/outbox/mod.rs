@@ -85,6 +85,19 @@ impl Outbox {
         key: String,
         actor: Option<String>,
     ) -> Result<Enqueued> {
+        self.accept_keyed_for(db, connection, write, key, actor, None).await
+    }
+
+    /// [`Outbox::accept_keyed`] with the operation's cause (a rule's write, see `NewOperation::cause`).
+    pub async fn accept_keyed_for(
+        &self,
+        db: &Arc<Db>,
+        connection: &str,
+        write: &Call,
+        key: String,
+        actor: Option<String>,
+        cause: Option<serde_json::Value>,
+    ) -> Result<Enqueued> {
         let request = serde_json::to_string(write)?;
         let enqueued = db
             .enqueue(NewOperation {
@@ -94,7 +107,7 @@ impl Outbox {
                 request,
                 idempotency_key: Some(write.idempotency_key().map_or(key, str::to_string)),
                 actor,
-                cause: None,
+                cause,
             })
             .await?;
         self.wake.notify_one();

@@ -54,7 +54,7 @@ pub fn message(event: &StoredEvent) -> Message {
 pub fn rfc3339_ms(ms: i64) -> String {
     let days = ms.div_euclid(86_400_000);
     let of_day = ms.rem_euclid(86_400_000);
-    let (year, month, day) = civil_from_days(days);
+    let (year, month, day) = qiao_calendar::civil_from_days(days);
     let (h, m, s, milli) = (
         of_day / 3_600_000,
         of_day / 60_000 % 60,
@@ -62,20 +62,6 @@ pub fn rfc3339_ms(ms: i64) -> String {
         of_day % 1000,
     );
     format!("{year:04}-{month:02}-{day:02}T{h:02}:{m:02}:{s:02}.{milli:03}Z")
-}
-
-/// The proleptic Gregorian date of a count of days since 1970-01-01 (Howard Hinnant's `civil_from_days`).
-fn civil_from_days(days: i64) -> (i64, i64, i64) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097); // day of the 400-year era
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365; // year of the era
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100); // day of the year, from March 1st
-    let mp = (5 * doy + 2) / 153; // month, from March
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    (year, month, day)
 }
 
 #[cfg(test)]
