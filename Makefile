@@ -41,10 +41,12 @@ test: connectors
 	cargo test --workspace $(addprefix --exclude ,$(GUESTS))
 	scripts/check-secret-leaks.sh target/test-logs
 
-# The host call overhead (criterion), then the outbox's throughput: accepted/s and delivered/s, with baselines.
+# The host call overhead (criterion), then the outbox's throughput: accepted/s and delivered/s, with baselines;
+# then directory sync, the connectors, and events evaluated against 100 rules next to the event store's own rate.
 bench: build
 	cargo bench -p qiao-runtime --bench call
 	cargo bench -p qiao-directory --bench plan
 	cargo bench -p qiao-tests --bench outbox
 	cargo bench -p qiao-tests --bench sync
 	cargo bench -p qiao-tests --bench connectors
+	cargo bench -p qiao-tests --bench rules

@@ -46,8 +46,10 @@ impl Writer for RouterWriter {
             let body = axum::body::to_bytes(response.into_body(), MAX_ANSWER_BYTES).await.unwrap_or_default();
             let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
             match status {
+                // `operation_id` first: an operation found final (a replay after a crash) answers the platform's
+                // result, whose `id` is the created object's, with the operation's id beside it.
                 200..=299 => Written::Accepted {
-                    operation_id: body.get("id").or(body.get("operation_id")).and_then(Value::as_i64),
+                    operation_id: body.get("operation_id").or(body.get("id")).and_then(Value::as_i64),
                     status,
                 },
                 // A replay whose request now differs (the directory changed since): the action was made the

@@ -209,13 +209,14 @@ pub async fn test(State(app): State<AppState>, Body(b): Body<TestBody>) -> Resul
         (Some(seq), None) => {
             let stored = app.db.event(seq).await.map_err(ApiError::internal)?;
             let stored = stored.ok_or_else(|| ApiError::not_found(format!("no stored event {seq}")))?;
-            engine::worker::event_input(&app, &stored).await.map_err(ApiError::internal)?
+            engine::worker::event_input(&app, &stored, rule.reads_task()).await.map_err(ApiError::internal)?
         }
         (None, Some(e)) => {
             let links = match e.subject.is_empty() {
                 true => Default::default(),
                 false => app.db.object_links(e.connection.clone(), e.subject.clone()).await.map_err(ApiError::internal)?,
             };
+            let (connection, kind, subject) = (e.connection.clone(), e.kind.clone(), e.subject.clone());
             EventInput {
                 seq: 0,
                 connection: e.connection,
@@ -228,6 +229,10 @@ pub async fn test(State(app): State<AppState>, Body(b): Body<TestBody>) -> Resul
                 links: links.into_iter().map(|(k, v)| (k, Value::String(v))).collect(),
                 echo: false,
                 hops: 0,
+                task: match rule.reads_task() {
+                    true => engine::worker::task_of(&app, &connection, &kind, &subject).await,
+                    false => Value::Null,
+                },
             }
         }
         _ => return Err(ApiError::bad_request("give exactly one of \"event_seq\" or \"event\"")),

@@ -4,7 +4,7 @@ use axum::Json;
 use axum::extract::State;
 use serde_json::{Value, json};
 
-use super::AppState;
+use super::{ApiError, AppState};
 use qiao_runtime::imports::http::Grants;
 
 pub async fn healthz() -> Json<Value> {
@@ -24,12 +24,17 @@ pub async fn connectors(State(app): State<AppState>) -> Json<Value> {
 /// Connections with their settings; secrets are listed by name only. `hosts`: what the connector declares, what
 /// the connection grants, and the difference both ways (`missing`: declared, not granted, so refused; `unused`:
 /// granted, not declared).
-pub async fn connections(State(app): State<AppState>) -> Json<Value> {
+pub async fn connections(State(app): State<AppState>) -> Result<Json<Value>, ApiError> {
     let mut list: Vec<_> = app.runtime.connections.values().collect();
     list.sort_by(|a, b| a.name.cmp(&b.name));
+    let mut usage = Vec::new();
+    for c in &list {
+        usage.push(app.db.kv_usage(c.name.clone()).await.map_err(ApiError::internal)?);
+    }
     let rows: Vec<Value> = list
         .into_iter()
-        .map(|c| {
+        .zip(usage)
+        .map(|(c, (kv_bytes, kv_keys))| {
             let connector = app.runtime.connectors.get(&c.connector);
             let settings: serde_json::Map<String, Value> = c
                 .values
@@ -58,10 +63,12 @@ pub async fn connections(State(app): State<AppState>) -> Json<Value> {
                 "secrets": secrets,
                 "hosts": hosts,
                 "limits": c.limits,
+                // What its connector keeps in kv, against limits.kv_max_bytes / kv_max_keys.
+                "kv": { "bytes": kv_bytes, "keys": kv_keys },
                 // The write pace in force: the operator's, else the connector's documented rate, else 20/s.
                 "pacing": app.pacing(&c.name),
             })
         })
         .collect();
-    Json(json!({ "connections": rows }))
+    Ok(Json(json!({ "connections": rows })))
 }

@@ -198,6 +198,10 @@ pub struct Limits {
     pub max_http_requests: u32,
     /// Size of one outbound HTTP response body.
     pub max_response_bytes: u64,
+    /// What the connection may keep in its kv: bytes (keys and values) and keys. A normal connector keeps a few
+    /// tokens and cursors; the quota stops one that fills the disk, which would stop every connection's outbox.
+    pub kv_max_bytes: u64,
+    pub kv_max_keys: u64,
 }
 
 impl Default for Limits {
@@ -208,6 +212,8 @@ impl Default for Limits {
             timeout_ms: 30_000,
             max_http_requests: 50,
             max_response_bytes: 10 * 1024 * 1024,
+            kv_max_bytes: 64 * 1024 * 1024,
+            kv_max_keys: 100_000,
         }
     }
 }
@@ -222,6 +228,8 @@ pub struct LimitsOverride {
     pub timeout_ms: Option<u64>,
     pub max_http_requests: Option<u32>,
     pub max_response_bytes: Option<u64>,
+    pub kv_max_bytes: Option<u64>,
+    pub kv_max_keys: Option<u64>,
 }
 
 impl LimitsOverride {
@@ -232,6 +240,8 @@ impl LimitsOverride {
             timeout_ms: self.timeout_ms.unwrap_or(base.timeout_ms),
             max_http_requests: self.max_http_requests.unwrap_or(base.max_http_requests),
             max_response_bytes: self.max_response_bytes.unwrap_or(base.max_response_bytes),
+            kv_max_bytes: self.kv_max_bytes.unwrap_or(base.kv_max_bytes),
+            kv_max_keys: self.kv_max_keys.unwrap_or(base.kv_max_keys),
         }
     }
 }

@@ -1,5 +1,5 @@
 //! `qiao`: the command line. Each command group lives in `cli/` (`serve`, `connectors`, `keys`, `secrets`,
-//! `directory`); this file only parses and hands over.
+//! `directory`, `rules`); this file only parses and hands over.
 
 use std::path::PathBuf;
 
@@ -10,6 +10,7 @@ mod cli {
     pub mod connectors;
     pub mod directory;
     pub mod keys;
+    pub mod rules;
     pub mod secrets;
     pub mod serve;
 }
@@ -54,6 +55,21 @@ enum Command {
         api_key: Option<String>,
         #[command(subcommand)]
         command: cli::directory::DirectoryCommand,
+    },
+    /// Rules (when something happens on one platform, act on another), through a running server: list, show,
+    /// test one on an event without acting, enable (with a backfill), disable, runs, apply a file of [[rules]].
+    ///
+    /// Rules are defined in qiao.toml ([[rules]]) or through the API (/v1/rules); see docs/rules.md.
+    #[command(after_long_help = cli::rules::EXAMPLES)]
+    Rules {
+        /// The running server's URL.
+        #[arg(long, env = "QIAO_URL", default_value = "http://127.0.0.1:8080", global = true)]
+        url: String,
+        /// An API key with rules:read (list, show, test, runs) and rules:write (enable, disable, apply).
+        #[arg(long, env = "QIAO_API_KEY", hide_env_values = true, global = true)]
+        api_key: Option<String>,
+        #[command(subcommand)]
+        command: cli::rules::RulesCommand,
     },
     /// Manage API keys: every API route but /healthz and the webhooks needs one (`Authorization: Bearer …`).
     Keys {
@@ -102,6 +118,7 @@ async fn run() -> Result<()> {
         Command::Serve(args) => cli::serve::run(args).await,
         Command::Secrets { command } => cli::secrets::run(command),
         Command::Directory { url, api_key, command } => cli::directory::run(&url, api_key, command).await,
+        Command::Rules { url, api_key, command } => cli::rules::run(&url, api_key, command).await,
         Command::Keys { data_dir, master_key_file, command } => cli::keys::run(data_dir, master_key_file, command).await,
         Command::Connectors { command } => cli::connectors::run(command).await,
     }

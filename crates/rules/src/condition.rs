@@ -2,8 +2,9 @@
 
 use std::sync::Arc;
 
+use cel::common::ast::{EntryExpr, Expr, IdedEntryExpr};
 use cel::objects::Value as Cel;
-use cel::{Context, ExecutionError, Program};
+use cel::{Context, ExecutionError, IdedExpr, Program};
 use serde_json::Value;
 
 use crate::lookup::{FUNCTIONS, Lookups, call};
@@ -20,12 +21,14 @@ impl Condition {
     pub fn compile(source: &str) -> Result<Condition, (Option<(u32, u32)>, String)> {
         let program = Program::compile(source).map_err(|errors| {
             let first = errors.errors.first();
-            let position = first.map(|e| (e.pos.0.max(1) as u32, e.pos.1.max(0) as u32 + 1));
+            // The cel parser's positions are 1-based already (line and column).
+            let position = first.map(|e| (e.pos.0.max(1) as u32, e.pos.1.max(1) as u32));
             let message = first.map_or_else(|| "syntax error".to_string(), |e| e.msg.clone());
             (position, message)
         })?;
-        let references = program.references();
-        for variable in references.variables() {
+        let mut free = Vec::new();
+        free_variables(program.expression(), &mut Vec::new(), &mut free);
+        for variable in free {
             if !VARIABLES.contains(&variable) && !FUNCTIONS.iter().any(|(f, _)| *f == variable) {
                 return Err((
                     None,
@@ -58,6 +61,58 @@ impl Condition {
             Ok(other) => Err(format!("the condition gave {}, not true or false", describe(&other))),
             Err(e) => Err(e.to_string()),
         }
+    }
+}
+
+/// The variables `expr` names that no macro binds: `l` in `list.exists(l, l.x == 1)` is the macro's own (and so
+/// are the accumulators macros expand to, named `@...`).
+fn free_variables<'e>(expr: &'e IdedExpr, bound: &mut Vec<&'e str>, out: &mut Vec<&'e str>) {
+    let entries = |entries: &'e [IdedEntryExpr], bound: &mut Vec<&'e str>, out: &mut Vec<&'e str>| {
+        for entry in entries {
+            match &entry.expr {
+                EntryExpr::StructField(field) => free_variables(&field.value, bound, out),
+                EntryExpr::MapEntry(entry) => {
+                    free_variables(&entry.key, bound, out);
+                    free_variables(&entry.value, bound, out);
+                }
+            }
+        }
+    };
+    match &expr.expr {
+        Expr::Unspecified | Expr::Literal(_) => {}
+        Expr::Ident(name) => {
+            if !name.starts_with('@') && !bound.contains(&name.as_str()) {
+                out.push(name);
+            }
+        }
+        Expr::Call(call) => {
+            if let Some(target) = &call.target {
+                free_variables(target, bound, out);
+            }
+            for arg in &call.args {
+                free_variables(arg, bound, out);
+            }
+        }
+        Expr::Comprehension(c) => {
+            free_variables(&c.iter_range, bound, out);
+            free_variables(&c.accu_init, bound, out);
+            let depth = bound.len();
+            bound.push(&c.iter_var);
+            bound.extend(c.iter_var2.as_deref());
+            bound.push(&c.accu_var);
+            for part in [&c.loop_cond, &c.loop_step, &c.result] {
+                free_variables(part, bound, out);
+            }
+            bound.truncate(depth);
+        }
+        Expr::List(list) => {
+            for element in &list.elements {
+                free_variables(element, bound, out);
+            }
+        }
+        Expr::Map(map) => entries(&map.entries, bound, out),
+        Expr::Struct(s) => entries(&s.entries, bound, out),
+        Expr::Select(select) => free_variables(&select.operand, bound, out),
     }
 }
 

@@ -27,6 +27,8 @@ pub struct Rule {
     pub spec: RuleSpec,
     condition: Option<Condition>,
     templates: Templates,
+    /// Its condition or a template names `event.task`: the engine reads the task for it.
+    reads_task: bool,
 }
 
 /// The event a rule is evaluated on, as conditions and templates see it (`event`).
@@ -47,6 +49,10 @@ pub struct EventInput {
     pub echo: bool,
     /// How many rule-made writes led to this event (0: none).
     pub hops: u32,
+    /// For a task event (but `task.deleted`) triggering a rule that names `event.task`: the task as
+    /// `GET …/tasks/{id}` answers it when the event is evaluated (assignees, labels, status, `extra`...), which
+    /// the shared task events do not carry. Null otherwise, or when it could not be read.
+    pub task: Value,
 }
 
 /// One write a rule would make.
@@ -83,6 +89,11 @@ pub struct Evaluation {
 
 fn path_safe(s: &str) -> bool {
     !s.is_empty() && s.len() <= 256 && !s.contains(['/', '?', '#', '%']) && !s.chars().any(char::is_control) && s != "." && s != ".."
+}
+
+/// Whether a condition or template names `event.task`.
+fn names_task(s: &str) -> bool {
+    s.match_indices("event.task").any(|(i, m)| !s[i + m.len()..].starts_with(|c: char| c.is_alphanumeric() || c == '_'))
 }
 
 fn has_template(s: &str) -> bool {
@@ -180,7 +191,12 @@ impl Rule {
                 }
             }
         }
-        (problems.0.len() == before).then_some(Rule { spec, condition, templates })
+        let mut reads_task = spec.when.as_deref().is_some_and(names_task);
+        for action in &spec.actions {
+            reads_task |= [&action.connection, &action.target].into_iter().flatten().any(|s| names_task(s));
+            strings(&action.body, &mut |_, s| reads_task |= names_task(s));
+        }
+        (problems.0.len() == before).then_some(Rule { spec, condition, templates, reads_task })
     }
 
     /// Checks and compiles a set of rules (ids must differ): all of them, or every problem.
@@ -198,6 +214,11 @@ impl Rule {
 
     pub fn id(&self) -> &str {
         &self.spec.id
+    }
+
+    /// Whether the rule uses `event.task` (the task an event is about, read for it).
+    pub fn reads_task(&self) -> bool {
+        self.reads_task
     }
 
     pub fn triggered_by(&self, event: &EventInput) -> bool {

@@ -51,6 +51,7 @@ fn event(kind: &str, payload: Value) -> EventInput {
         links: [("feishu".to_string(), json!("t-9"))].into_iter().collect(),
         echo: false,
         hops: 0,
+        task: Value::Null,
     }
 }
 
@@ -232,4 +233,31 @@ body = { to = { chats = ["oc_1"] }, text = "{{ event.payload.title }}" }
     let round: RuleSpec = serde_json::from_value(serde_json::to_value(&toml_rule).unwrap()).unwrap();
     assert_eq!(round, toml_rule);
     assert!(toml_rule.enabled && !toml_rule.echoes && toml_rule.max_hops == 3);
+}
+
+#[test]
+fn a_rule_that_names_event_task_reads_it() {
+    let plain = spec(json!({"id": "plain", "on": {"types": ["task.created"]}, "when": "event.payload.tasks == 1",
+        "actions": [{"do": "send_to_people", "body": {"text": "{{ event.type }}"}}]}));
+    let reads = spec(json!({"id": "reads", "on": {"types": ["task.created"]}, "when": "size(event.task.assignees) > 0",
+        "actions": [{"do": "send_to_people", "body": {"to": {"people": ["{{ person_of('feishu', event.task.assignees[0]).id }}"]}, "text": "x"}}]}));
+    let rules = Rule::compile_all(vec![plain, reads], &known).unwrap();
+    assert!(!rules[0].reads_task() && rules[1].reads_task());
+    let mut e = event("task.created", json!({}));
+    e.task = json!({"assignees": ["ou_2"], "labels": []});
+    let out = rules[1].evaluate(&e, &lookups());
+    assert!(out.matched, "{out:?}");
+    assert_eq!(out.writes[0].as_ref().unwrap().body["to"]["people"], json!(["p2"]));
+}
+
+#[test]
+fn macro_variables_are_not_unknown_variables() {
+    let r = spec(json!({"id": "r", "on": {"types": ["task.created"]},
+        "when": "event.payload.lists.exists(l, l.name == 'x') && event.payload.lists.all(m, [m].exists(n, n.name != ''))",
+        "actions": [{"do": "send_to_people", "body": {"text": "x"}}]}));
+    let rules = Rule::compile_all(vec![r], &known).expect("valid");
+    assert!(rules[0].evaluate(&event("task.created", json!({"lists": [{"name": "x"}]})), &lookups()).matched);
+    let outside = spec(json!({"id": "r", "on": {"types": ["task.created"]}, "when": "event.payload.lists.exists(l, true) && l == 1",
+        "actions": [{"do": "send_to_people", "body": {"text": "x"}}]}));
+    assert!(Rule::compile_all(vec![outside], &known).err().unwrap().to_string().contains("unknown variable \"l\""));
 }

@@ -9,7 +9,7 @@ use tokio::sync::watch;
 
 use qiao_config::{DirectorySettings, SubscriberSettings};
 use qiao_runtime::Runtime;
-use qiao_runtime::kv::KvStore;
+use qiao_runtime::kv::{KvQuota, KvStore, QuotaExceeded};
 use qiao_store::Db;
 
 use crate::outbox::Outbox;
@@ -84,9 +84,14 @@ impl KvStore for StoreKv {
         key: String,
         value: Vec<u8>,
         ttl_seconds: Option<u32>,
+        quota: KvQuota,
     ) -> BoxFuture<'static, Result<()>> {
         let db = self.0.clone();
-        Box::pin(async move { db.kv_set(connection, key, value, ttl_seconds).await })
+        Box::pin(async move {
+            db.kv_set(connection, key, value, ttl_seconds, quota.bytes, quota.keys)
+                .await?
+                .map_err(|why| QuotaExceeded(why).into())
+        })
     }
 
     fn delete(&self, connection: String, key: String) -> BoxFuture<'static, Result<()>> {

@@ -288,6 +288,15 @@ const MIGRATIONS: &[&str] = &[r#"
     ALTER TABLE events ADD COLUMN hops INTEGER NOT NULL DEFAULT 0;
     -- Why a rule made an operation: {"rule", "event_seq", "hops", "link": {"connection", "object"}?}.
     ALTER TABLE operations ADD COLUMN cause TEXT;
+"#, r#"
+    -- What each connection keeps in kv, kept with every write so the quota check does not scan its keys.
+    CREATE TABLE kv_usage (
+        connection TEXT PRIMARY KEY,
+        bytes INTEGER NOT NULL,
+        keys INTEGER NOT NULL
+    );
+    INSERT INTO kv_usage (connection, bytes, keys)
+        SELECT connection, SUM(length(CAST(key AS BLOB)) + length(CAST(value AS BLOB))), COUNT(*) FROM kv GROUP BY connection;
 "#];
 
 pub struct Db {
@@ -378,18 +387,47 @@ mod tests {
     async fn kv_is_scoped_per_connection_and_expires() {
         let dir = tempfile::tempdir().unwrap();
         let db = Db::open(&dir.path().join("q.db"), MasterKey::generate()).unwrap();
-        db.kv_set("a".into(), "k".into(), b"1".to_vec(), None)
+        db.kv_set("a".into(), "k".into(), b"1".to_vec(), None, u64::MAX, u64::MAX)
             .await
+            .unwrap()
             .unwrap();
         assert_eq!(
             db.kv_get("a".into(), "k".into()).await.unwrap(),
             Some(b"1".to_vec())
         );
         assert_eq!(db.kv_get("b".into(), "k".into()).await.unwrap(), None);
-        db.kv_set("a".into(), "t".into(), b"x".to_vec(), Some(0))
+        db.kv_set("a".into(), "t".into(), b"x".to_vec(), Some(0), u64::MAX, u64::MAX)
             .await
+            .unwrap()
             .unwrap();
         assert_eq!(db.kv_get("a".into(), "t".into()).await.unwrap(), None);
+    }
+
+    #[tokio::test]
+    async fn kv_stops_at_the_quota_and_counts_overwrites_and_deletes() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(&dir.path().join("q.db"), MasterKey::generate()).unwrap();
+        let set = |key: &str, len: usize, ttl: Option<u32>| {
+            db.kv_set("a".into(), key.into(), vec![7; len], ttl, 4_000, 3)
+        };
+        set("one", 1_000, None).await.unwrap().unwrap();
+        set("one", 1_000, None).await.unwrap().unwrap();
+        let (bytes, keys) = db.kv_usage("a".into()).await.unwrap();
+        assert_eq!(keys, 1, "an overwrite is not a new key");
+        assert!(bytes > 1_000 && bytes < 1_500, "sealed size counted once: {bytes}");
+        set("two", 1_000, None).await.unwrap().unwrap();
+        let refused = set("three", 3_000, None).await.unwrap().unwrap_err();
+        assert!(refused.contains("4000-byte quota"), "{refused}");
+        assert_eq!(db.kv_get("a".into(), "three".into()).await.unwrap(), None, "nothing written");
+        set("three", 10, None).await.unwrap().unwrap();
+        assert!(set("four", 10, None).await.unwrap().unwrap_err().contains("3-key quota"));
+        db.kv_delete("a".into(), "two".into()).await.unwrap();
+        set("four", 10, None).await.unwrap().unwrap();
+        // An expired key no longer counts once the quota is reached.
+        db.kv_delete("a".into(), "four".into()).await.unwrap();
+        set("gone", 10, Some(0)).await.unwrap().unwrap();
+        set("five", 10, None).await.unwrap().unwrap();
+        assert_eq!(db.kv_usage("a".into()).await.unwrap().1, 3);
     }
 
     #[tokio::test]

@@ -312,6 +312,11 @@ impl Db {
                     tx.execute("UPDATE events SET echo_of = ?2, hops = ?3 WHERE seq = ?1", params![seq, operation, hops])?;
                 }
                 None => {
+                    // An attempt repeated after a crash expects its echo once, not once per attempt.
+                    tx.execute(
+                        "DELETE FROM expected_echoes WHERE operation = ?1 AND connection = ?2 AND object = ?3",
+                        params![operation, connection, object],
+                    )?;
                     tx.execute(
                         "INSERT INTO expected_echoes (connection, object, types, operation, hops, expires_ms)
                          VALUES (?1, ?2, ?3, ?4, ?5, ?6)",

@@ -251,8 +251,11 @@ mod tests {
             "token".into(),
             b"t-PLATFORMTOKEN".to_vec(),
             None,
+            u64::MAX,
+            u64::MAX,
         )
         .await
+        .unwrap()
         .unwrap();
         sub.id
     }

@@ -209,6 +209,23 @@ impl FeishuSim {
         self.state().set_task_done(guid, done)
     }
 
+    /// A person (`creator`, a `user_id`) makes a task in the Feishu app, assigned to `assignees`, with other
+    /// create fields (`tasklists`...); answers its guid. Its `task_create` event follows when the app subscribed.
+    pub fn create_task_as(
+        &self,
+        creator: &str,
+        summary: &str,
+        assignees: &[&str],
+        other: Value,
+    ) -> Result<String, String> {
+        let other = match other {
+            Value::Null => serde_json::Map::new(),
+            Value::Object(o) => o,
+            _ => return Err("other fields must be an object".into()),
+        };
+        self.state().create_task_as(creator, summary, assignees, other)
+    }
+
     /// A person (`user_id`) comments on the task in the Feishu app; answers the comment id.
     pub fn comment_on_task(
         &self,

@@ -2,6 +2,8 @@
 //! comments and `client_token` idempotency, and the task events Feishu pushes once the app has called
 //! `task_v2/task_subscription`: `task.task.update_user_access_v2` (`{task_guid, event_types}`) for every change
 //! and `task.task.comment.updated_v1` for comments (tasks the app created, as all API-made tasks here are).
+//! A test may also have a person make a task in the app (`FeishuSim::create_task_as`, e.g. in a tasklist the app
+//! can read): its `task_create` event is pushed the same way, and the task reads back with that person as creator.
 //!
 //! Wire format from Feishu's task-v2 pages (create, get, patch, list, add_members, remove_members, comment/create,
 //! overview): answers `{"code":0,"data":{"task":{…}}}`, times as millisecond strings, members
@@ -86,6 +88,8 @@ pub struct Tasks {
     pub comments: Vec<TaskCommentV2>,
     /// Whether the app called `task_v2/task_subscription` (there is no unsubscribe).
     pub subscribed: bool,
+    /// guid → `user_id` of the person who made the task in the Feishu app; absent: the app made it.
+    pub creators: std::collections::HashMap<String, String>,
     /// client_token → (guid, first use).
     tokens: std::collections::HashMap<String, (String, Instant)>,
 }
@@ -149,7 +153,10 @@ impl State {
             "description": task.description,
             "completed_at": task.completed_at.to_string(),
             "status": if task.completed_at > 0 { "done" } else { "todo" },
-            "creator": { "id": self.options.app_id, "type": "app", "role": "creator" },
+            "creator": match self.todo.creators.get(&task.guid) {
+                Some(user) => json!({ "id": self.user_ref(user, id_type), "type": "user", "role": "creator" }),
+                None => json!({ "id": self.options.app_id, "type": "app", "role": "creator" }),
+            },
             "members": members,
             "created_at": task.created_at.to_string(),
             "updated_at": task.updated_at.to_string(),
@@ -190,6 +197,46 @@ impl State {
         task.updated_at = now;
         self.todo_event(guid, &["task_completed_update"]);
         Ok(())
+    }
+
+    /// A person (`creator`, a `user_id`) makes a task in the Feishu app with these assignees (`user_id`s) and
+    /// other create fields (`tasklists`: the tasklists it is filed in, which the app can read); answers its guid.
+    /// Feishu's `task_create` event follows when the app subscribed (`task_v2/task_subscription`), as for the
+    /// app's own tasks.
+    pub fn create_task_as(
+        &mut self,
+        creator: &str,
+        summary: &str,
+        assignees: &[&str],
+        other: serde_json::Map<String, Value>,
+    ) -> Result<String, String> {
+        for user in std::iter::once(&creator).chain(assignees) {
+            if !self.users.contains_key(*user) {
+                return Err(format!("no user {user}"));
+            }
+        }
+        check_text(summary, "summary", true).map_err(|r| r.2)?;
+        let now = now_ms();
+        let n = self.next_id();
+        let hex = hex_id(&format!("task:{n}"));
+        let guid = format!("{}-{}-{}-{}-{}", &hex[..8], &hex[8..12], &hex[12..16], &hex[16..20], &hex[20..32]);
+        self.todo.tasks.push(TaskV2 {
+            guid: guid.clone(),
+            task_id: format!("t{n}"),
+            summary: summary.into(),
+            description: String::new(),
+            due: 0,
+            due_all_day: false,
+            completed_at: 0,
+            members: assignees.iter().map(|u| (u.to_string(), "assignee".to_string())).collect(),
+            other,
+            created_at: now,
+            updated_at: now,
+            deleted: false,
+        });
+        self.todo.creators.insert(guid.clone(), creator.into());
+        self.todo_event(&guid, &["task_create"]);
+        Ok(guid)
     }
 
     /// A person comments on the task in the Feishu app; answers the comment id.

@@ -1487,3 +1487,31 @@ async fn feishu_sim_approval_remind_needs_the_applicants_token() {
         [("alice".to_string(), vec![task_id], "please".to_string())]
     );
 }
+
+/// A person's task in the Feishu app: it reads back with the person as creator, and its `task_create` event is
+/// pushed only once the app subscribed.
+#[tokio::test]
+async fn feishu_sim_a_persons_task_pushes_its_create_once_subscribed() {
+    let sim = FeishuSim::start(Options::default()).await.unwrap();
+    let (url, _received) = start_receiver(&sim.options).await;
+    sim.set_callback_url(&url);
+    let client = Client::new(&sim);
+    let token = client.token(&sim.options).await;
+    let quiet = sim.create_task_as("alice", "Before the subscription", &["bob"], Value::Null).unwrap();
+    assert!(sim.create_task_as("ghost", "x", &[], Value::Null).is_err());
+    let (_, subscribed) = client
+        .post("task/v2/task_v2/task_subscription?user_id_type=user_id", &token, json!({}))
+        .await;
+    assert_eq!(subscribed["code"], 0, "{subscribed}");
+    let lists = json!({ "tasklists": [{ "tasklist_guid": "tl-1", "section_guid": "s-1" }] });
+    let guid = sim.create_task_as("alice", "Customer asks for an invoice", &["bob"], lists).unwrap();
+    let pushed = wait_pushed(&sim, 1).await;
+    assert_eq!(pushed.len(), 1, "nothing for the task made before: {pushed:?}");
+    assert_eq!(pushed[0].0["event"], json!({ "task_guid": guid, "event_types": ["task_create"] }));
+    assert_ne!(quiet, guid);
+    let (_, got) = client.get(&format!("task/v2/tasks/{guid}?user_id_type=user_id"), &token).await;
+    let task = &got["data"]["task"];
+    assert_eq!(task["creator"], json!({ "id": "alice", "type": "user", "role": "creator" }), "{got}");
+    assert_eq!(task["members"][0]["id"], "bob", "{got}");
+    assert_eq!(task["tasklists"][0]["tasklist_guid"], "tl-1", "{got}");
+}

@@ -31,4 +31,8 @@ mod jira;
 mod people_in_chats;
 mod ecology;
 mod rules;
+mod rules_scenarios;
+mod rules_crash;
+mod rules_ecology;
+mod rules_cli;
 mod inbound_limits;

@@ -48,6 +48,13 @@ async fn server() -> (TestServer, EchoServer) {
         settings = {{ api_base = "{0}" }}
         limits = {{ cpu_ms = 300000, timeout_ms = 300000 }}
 
+        # A small kv quota (2 MiB, 1,000 keys), CPU to fill it.
+        [connections.hoarder]
+        connector = "hostile"
+        settings = {{ api_base = "{0}" }}
+        limits = {{ cpu_ms = 30000, kv_max_bytes = 2097152, kv_max_keys = 1000 }}
+        outbox = {{ max_attempts = 1 }}
+
         # The connector declares localhost and hostile.invalid; this connection grants only the first (and a host
         # the connector does not declare, which stays unreachable).
         [connections.granted]
@@ -475,4 +482,21 @@ async fn concurrent_attacks_do_not_disturb_good_calls() {
     );
     assert!(bad.iter().all(|(status, _)| *status == 502), "{bad:?}");
     assert!(good.iter().all(|(status, _)| *status == 200), "{good:?}");
+}
+
+/// A connector filling its kv stops at the connection's quota with a typed error (`kv_quota`); the store holds no
+/// more than the quota, the usage is shown, and another connection's kv still works.
+#[tokio::test]
+async fn kv_stops_at_the_connections_quota() {
+    let (qiao, _echo) = server().await;
+    let filled = reply(&attack_on(&qiao, "hoarder", "kv-fill").await).to_string();
+    assert!(filled.contains("refused") && filled.contains("kv quota exceeded") && filled.contains("kv_quota"), "{filled}");
+    let written: u64 = filled.split_whitespace().nth(1).unwrap().trim_end_matches(';').parse().unwrap();
+    assert!((20..=32).contains(&written), "about 2 MiB of 64 KiB values: {filled}");
+    let (_, connections) = qiao.get("/v1/connections").await;
+    let hoarder = connections["connections"].as_array().unwrap().iter().find(|c| c["name"] == "hoarder").unwrap();
+    let bytes = hoarder["kv"]["bytes"].as_u64().unwrap();
+    assert!(bytes <= 2_097_152 && bytes > 1_500_000, "{hoarder}");
+    assert_eq!(hoarder["limits"]["kv_max_bytes"], 2_097_152);
+    assert_eq!(reply(&attack_on(&qiao, "a", "kv-write").await), "wrote");
 }

@@ -14,8 +14,8 @@ pub enum KeysCommand {
     /// Make a key and print it (once: only its hash is kept).
     ///
     /// Scopes: identity:read, identity:write, messages:send, messages:read, approvals:read, approvals:write,
-    /// events:read, subscriptions:write, operations:read, operations:write, status:read, audit:read, admin (all
-    /// of them). A key can always read back the operations it created. Give the key to the calling system as
+    /// tasks:read, tasks:write, chats:read, chats:write, events:read, subscriptions:write, operations:read,
+    /// operations:write, rules:read, rules:write, status:read, audit:read, admin (all of them). A key can always read back the operations it created. Give the key to the calling system as
     /// `Authorization: Bearer <key>`; a running server accepts it at once.
     Create {
         /// Who or what uses the key (shown in `keys list` and the audit log), e.g. `oa-server`.

@@ -9,7 +9,7 @@ use qiao_config::Connection;
 use qiao_contract::bindings::kv;
 use qiao_contract::bindings::types::{Error, ErrorKind};
 
-use crate::kv::KvStore;
+use crate::kv::{KvQuota, KvStore, QuotaExceeded};
 
 pub const MAX_KEY_BYTES: usize = 512;
 pub const MAX_VALUE_BYTES: usize = 1024 * 1024;
@@ -53,10 +53,21 @@ impl kv::Host for KvState {
             ));
         }
         let connection = self.connection.name.clone();
-        self.store
-            .set(connection, key, value, ttl_seconds)
-            .await
-            .map_err(|e| Error::new(ErrorKind::Unavailable, format!("kv store failed: {e:#}")))
+        let limits = &self.connection.limits;
+        let quota = KvQuota { bytes: limits.kv_max_bytes, keys: limits.kv_max_keys };
+        self.store.set(connection, key, value, ttl_seconds, quota).await.map_err(|e| match e.downcast_ref::<QuotaExceeded>() {
+            // The connector's own doing: no retry helps until it deletes keys or the operator raises the quota.
+            Some(quota) => {
+                tracing::warn!(connection = %self.connection.name, "{quota}");
+                let mut error = Error::new(
+                    ErrorKind::InvalidInput,
+                    format!("{quota} (limits.kv_max_bytes / kv_max_keys of [connections.{}])", self.connection.name),
+                );
+                error.platform_code = Some("kv_quota".into());
+                error
+            }
+            None => Error::new(ErrorKind::Unavailable, format!("kv store failed: {e:#}")),
+        })
     }
 
     async fn delete(&mut self, key: String) {

@@ -125,8 +125,10 @@ async fn run(app: &App, op: OperationRow) -> Result<()> {
         Ok(reply) => match (write::moved_approval(&write, &reply), write::render(&write, reply)) {
             (moved, Ok((status, body))) => {
                 let created = write::echo(&write, None).is_none().then(|| write::echo(&write, body.as_ref())).flatten();
-                app.db.succeed(op.id, stored_result(status, body)).await?;
+                // Before the success is recorded: a crash in between repeats the attempt (the platform de-duplicates
+                // by key) rather than leave a created object without its link.
                 crate::rules::after_write(app, &op, created).await?;
+                app.db.succeed(op.id, stored_result(status, body)).await?;
                 if let Some(moved) = moved {
                     app.db.mark_approvals_stale(op.connection.clone(), vec![moved]).await?;
                 }

@@ -216,6 +216,20 @@ fn run(command: &str) -> Result<String, Error> {
             kv::set("key", value.as_bytes(), None)?;
             "wrote".to_string()
         }
+        // Fills its kv with 64 KiB values until the host refuses (its quota), reporting how far it got.
+        "kv-fill" => {
+            let value = vec![b'x'; 64 * 1024];
+            let mut written = 0u32;
+            loop {
+                match kv::set(&format!("fill-{written}"), &value, None) {
+                    Ok(()) => written += 1,
+                    Err(e) => break format!("wrote {written}; refused: {} {:?}", e.message, e.platform_code),
+                }
+                if written >= 100_000 {
+                    break format!("wrote {written}; never refused");
+                }
+            }
+        }
         "kv-read" => kv::get("key")
             .map(|v| String::from_utf8_lossy(&v).into_owned())
             .unwrap_or_else(|| "none".into()),
