@@ -15,7 +15,7 @@
 //!
 //! - STORE1: `Db::commit_events` of the N events, one per transaction (one webhook delivery each, as inbound does).
 //! - STORE200: the same events, 200 per transaction (a poll's page; the rules worker's batch size).
-//! - EVAL: `Rule::evaluate` of every event with each rule it triggers (what the rules worker does per event,
+//! - EVAL: `Rule::evaluate_in` of every event with each rule it triggers, in one `EventScope` per event (what the rules worker does per event,
 //!   without IO: `qiao_rules` directly, one thread), writes rendered. Compiling the 100 rules is timed apart.
 //! - SERVER: a running server (`TestServer`, echo connectors) with the same 100 rules made through `/v1/rules`,
 //!   the same directory (`PUT /v1/directory` and account links) and the N events committed to its event log: the
@@ -381,12 +381,14 @@ fn evaluate(specs: &[RuleSpec], inputs: &[EventInput], rows: &mut Vec<Row>) -> R
     let (mut triggered, mut matched, mut writes, mut failed) = (0usize, 0usize, 0usize, Vec::new());
     let started = Instant::now();
     for event in inputs {
+        // As the worker does: one scope per event, shared by the rules it triggers.
+        let scope = qiao_rules::EventScope::new(event, &lookups).map_err(anyhow::Error::msg)?;
         for rule in rules
             .iter()
             .filter(|r| r.spec.on.matches(&event.connection, &event.kind))
         {
             triggered += 1;
-            let out = rule.evaluate(event, &lookups);
+            let out = rule.evaluate_in(&scope, event, &lookups);
             if let Some(e) = out.error {
                 failed.push(format!("{}: {e}", rule.id()));
             }

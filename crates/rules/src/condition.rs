@@ -9,6 +9,12 @@ use serde_json::Value;
 
 use crate::lookup::{FUNCTIONS, Lookups, call};
 
+/// CEL's standard library, built once: building it per evaluation cost more than the evaluation itself.
+fn stdlib() -> Arc<cel::Env> {
+    static STDLIB: std::sync::OnceLock<Arc<cel::Env>> = std::sync::OnceLock::new();
+    STDLIB.get_or_init(|| Arc::new(cel::Env::stdlib())).clone()
+}
+
 /// The variables a condition sees.
 pub const VARIABLES: &[&str] = &["event", "actor", "rule"];
 
@@ -39,10 +45,30 @@ impl Condition {
         Ok(Condition { program })
     }
 
-    /// Whether the condition holds for `input` (an object with [`VARIABLES`]).
-    pub fn holds(&self, input: &Value, lookups: &Arc<Lookups>) -> Result<bool, String> {
-        let mut context = Context::default();
-        for name in VARIABLES {
+    /// Whether the condition holds in an event's scope, for rule `rule`.
+    pub fn holds(&self, scope: &Scope, rule: &Value) -> Result<bool, String> {
+        let mut context = scope.context.new_inner_scope();
+        let rule = cel::to_value(rule).map_err(|e| format!("rule: {e}"))?;
+        context.add_variable_from_value("rule", rule);
+        match self.program.execute(&context) {
+            Ok(Cel::Bool(b)) => Ok(b),
+            Ok(other) => Err(format!("the condition gave {}, not true or false", describe(&other))),
+            Err(e) => Err(e.to_string()),
+        }
+    }
+}
+
+/// What every condition evaluated on one event shares: its variables converted to CEL and the lookup functions,
+/// made once per event rather than once per rule (each rule adds only `rule`, in an inner scope).
+pub struct Scope {
+    context: Context<'static, 'static>,
+}
+
+impl Scope {
+    /// `input`: an object with the event's variables (`event`, `actor`).
+    pub fn new(input: &Value, lookups: &Arc<Lookups>) -> Result<Scope, String> {
+        let mut context = Context::with_env(stdlib());
+        for name in VARIABLES.iter().filter(|v| **v != "rule") {
             let value = cel::to_value(&input[*name]).map_err(|e| format!("{name}: {e}"))?;
             context.add_variable_from_value(*name, value);
         }
@@ -56,11 +82,7 @@ impl Condition {
                 })
                 .map_err(|e| format!("{name}: {e:?}"))?;
         }
-        match self.program.execute(&context) {
-            Ok(Cel::Bool(b)) => Ok(b),
-            Ok(other) => Err(format!("the condition gave {}, not true or false", describe(&other))),
-            Err(e) => Err(e.to_string()),
-        }
+        Ok(Scope { context })
     }
 }
 

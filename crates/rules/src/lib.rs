@@ -21,5 +21,5 @@ mod tests;
 
 pub use lookup::Lookups;
 pub use problems::{Problem, Problems};
-pub use rule::{EventInput, Evaluation, Known, Planned, PlannedWrite, Rule};
+pub use rule::{EventInput, EventScope, Evaluation, Known, Planned, PlannedWrite, Rule};
 pub use spec::{ActionSpec, RuleSpec, Trigger};

@@ -55,6 +55,25 @@ pub struct EventInput {
     pub task: Value,
 }
 
+/// What every rule evaluated on one event shares, made once per event: its input (`event`, `actor`) and the
+/// conditions' CEL scope. Not `Send`: evaluate, then drop it before awaiting anything.
+pub struct EventScope {
+    input: Value,
+    condition: crate::condition::Scope,
+}
+
+impl EventScope {
+    pub fn new(event: &EventInput, lookups: &Arc<Lookups>) -> Result<EventScope, String> {
+        let input = EventScope::input(event, lookups);
+        Ok(EventScope { condition: crate::condition::Scope::new(&input, lookups)?, input })
+    }
+
+    fn input(event: &EventInput, lookups: &Lookups) -> Value {
+        let actor = event.payload.get("actor").and_then(Value::as_str).map_or(Value::Null, |a| lookups.person_of(&event.connection, a));
+        json!({ "event": event, "actor": actor })
+    }
+}
+
 /// One write a rule would make.
 #[derive(Debug, Clone, Serialize)]
 pub struct PlannedWrite {
@@ -227,12 +246,21 @@ impl Rule {
 
     /// What conditions and templates see for an event.
     pub fn input(&self, event: &EventInput, lookups: &Lookups) -> Value {
-        let actor = event.payload.get("actor").and_then(Value::as_str).map_or(Value::Null, |a| lookups.person_of(&event.connection, a));
-        json!({ "event": event, "actor": actor, "rule": { "id": self.spec.id } })
+        let mut input = EventScope::input(event, lookups);
+        input["rule"] = json!({ "id": self.spec.id });
+        input
     }
 
     /// Evaluates the rule on an event it is triggered by: whether it matches and, if so, the writes it makes.
+    /// To evaluate several rules on one event, make its [`EventScope`] once and use [`Rule::evaluate_in`].
     pub fn evaluate(&self, event: &EventInput, lookups: &Arc<Lookups>) -> Evaluation {
+        match EventScope::new(event, lookups) {
+            Ok(scope) => self.evaluate_in(&scope, event, lookups),
+            Err(e) => Evaluation { matched: false, error: Some(format!("when: {e}")), skipped: None, writes: Vec::new() },
+        }
+    }
+
+    pub fn evaluate_in(&self, scope: &EventScope, event: &EventInput, lookups: &Arc<Lookups>) -> Evaluation {
         let mut evaluation = Evaluation { matched: false, error: None, skipped: None, writes: Vec::new() };
         if event.echo && !self.spec.echoes {
             evaluation.skipped = Some("the event echoes one of Qiao's own writes (set echoes = true to react to those)".into());
@@ -245,8 +273,8 @@ impl Rule {
             ));
             return evaluation;
         }
-        let input = self.input(event, lookups);
-        match self.condition.as_ref().map_or(Ok(true), |c| c.holds(&input, lookups)) {
+        let rule = json!({ "id": self.spec.id });
+        match self.condition.as_ref().map_or(Ok(true), |c| c.holds(&scope.condition, &rule)) {
             Ok(true) => {}
             Ok(false) => return evaluation,
             Err(e) => {
@@ -255,6 +283,8 @@ impl Rule {
             }
         }
         evaluation.matched = true;
+        let mut input = scope.input.clone();
+        input["rule"] = rule;
         evaluation.writes = (0..self.spec.actions.len()).map(|i| self.plan(i, &input, lookups)).collect();
         evaluation
     }

@@ -10,7 +10,7 @@ use anyhow::Result;
 use serde_json::{Value, json};
 
 use qiao_contract::{Call, Reply};
-use qiao_rules::{EventInput, Evaluation, Lookups, Rule};
+use qiao_rules::{EventInput, EventScope, Evaluation, Lookups, Rule};
 use qiao_store::{RuleRun, StoredEvent, now_ms};
 
 use super::{RuleWrite, Writer, Written};
@@ -91,8 +91,13 @@ async fn batch(app: &Arc<App>, writer: &Arc<dyn Writer>, rules: &mut [(Rule, i64
         }
         let reads_task = triggered.iter().any(|r| r.reads_task());
         let input = event_input(app, event, reads_task).await?;
-        for rule in triggered {
-            runs.push(evaluate_and_write(rule, &input, &lookups, writer).await);
+        // Evaluated together in one scope (made once per event), then written: the scope is not held across awaits.
+        let evaluations: Vec<(&Rule, Evaluation)> = match EventScope::new(&input, &lookups) {
+            Ok(scope) => triggered.into_iter().map(|rule| (rule, rule.evaluate_in(&scope, &input, &lookups))).collect(),
+            Err(_) => triggered.into_iter().map(|rule| (rule, rule.evaluate(&input, &lookups))).collect(),
+        };
+        for (rule, evaluation) in evaluations {
+            runs.push(write_and_record(rule, &input, evaluation, writer).await);
         }
     }
     let cursors = rules.iter().filter(|(_, cursor)| *cursor < last).map(|(r, _)| (r.id().to_string(), last)).collect();
@@ -155,8 +160,7 @@ pub fn evaluate_one(rule: &Rule, event: &EventInput, lookups: &Arc<Lookups>) -> 
     (seen, rule.evaluate(event, lookups))
 }
 
-async fn evaluate_and_write(rule: &Rule, event: &EventInput, lookups: &Arc<Lookups>, writer: &Arc<dyn Writer>) -> RuleRun {
-    let evaluation = rule.evaluate(event, lookups);
+async fn write_and_record(rule: &Rule, event: &EventInput, evaluation: Evaluation, writer: &Arc<dyn Writer>) -> RuleRun {
     let mut actions = Vec::new();
     let mut failed = evaluation.error.is_some();
     for (i, planned) in evaluation.writes.iter().enumerate() {
