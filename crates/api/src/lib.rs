@@ -19,6 +19,7 @@ mod identity;
 mod messaging;
 pub mod operations;
 mod people;
+mod redact;
 mod rules;
 pub mod internal;
 mod roles;
@@ -193,6 +194,11 @@ pub fn router(app: Arc<App>) -> Router {
     for Route { path, access, handler, .. } in table() {
         let checked = axum::middleware::from_fn_with_state((app.clone(), access, path), auth::authorize);
         // Same path, another method: axum merges it into the path's existing method router.
+        let handler = if path.starts_with("/v1/connections/{connection}") {
+            handler.route_layer(axum::middleware::from_fn_with_state(app.clone(), redact::secrets_out))
+        } else {
+            handler
+        };
         router = router.route(path, handler.route_layer(checked));
     }
     router

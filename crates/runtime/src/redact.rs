@@ -137,3 +137,21 @@ mod tests {
         );
     }
 }
+
+/// A connector's successful answer, as JSON, with its connection's secret values replaced by [`REDACTED`]: what is
+/// stored as an operation's result and answered to callers never carries them.
+pub fn redacted_json(value: serde_json::Value, conn: &Connection) -> serde_json::Value {
+    let secrets = secret_values(conn);
+    if secrets.is_empty() {
+        return value;
+    }
+    let text = value.to_string();
+    if !secrets.iter().any(|s| text.contains(s.as_str())) {
+        return value;
+    }
+    let mut cleaned = text;
+    for secret in &secrets {
+        cleaned = cleaned.replace(secret.as_str(), REDACTED);
+    }
+    serde_json::from_str(&cleaned).unwrap_or(serde_json::Value::String(REDACTED.into()))
+}

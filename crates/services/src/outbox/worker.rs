@@ -124,6 +124,10 @@ async fn run(app: &App, op: OperationRow) -> Result<()> {
     let error = match outcome {
         Ok(reply) => match (write::moved_approval(&write, &reply), write::render(&write, reply)) {
             (moved, Ok((status, body))) => {
+                let body = match app.runtime.connections.get(&op.connection) {
+                    Some(conn) => body.map(|b| qiao_runtime::redact::redacted_json(b, conn)),
+                    None => body,
+                };
                 let created = write::echo(&write, None).is_none().then(|| write::echo(&write, body.as_ref())).flatten();
                 // Before the success is recorded: a crash in between repeats the attempt (the platform de-duplicates
                 // by key) rather than leave a created object without its link.
