@@ -50,3 +50,4 @@ bench: build
 	cargo bench -p qiao-tests --bench sync
 	cargo bench -p qiao-tests --bench connectors
 	cargo bench -p qiao-tests --bench rules
+	cargo bench -p qiao-tests --bench fairness

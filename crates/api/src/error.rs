@@ -11,6 +11,9 @@ use serde_json::json;
 use qiao_runtime::CallError;
 use qiao_services::Failure;
 
+/// How long a caller refused with `store_full` is asked to wait (`Retry-After`).
+const STORE_FULL_RETRY_MS: u64 = 30_000;
+
 #[derive(Debug)]
 pub struct ApiError {
     pub status: StatusCode,
@@ -38,8 +41,26 @@ impl ApiError {
         ApiError::new(StatusCode::NOT_FOUND, "not_found", message)
     }
 
+    /// Qiao's own fault, or the store being full: then 503 `store_full` with a `Retry-After`, since nothing was
+    /// accepted and the same request can be sent again once space is freed.
     pub fn internal(e: anyhow::Error) -> ApiError {
+        if qiao_store::is_full(&e) {
+            return ApiError::store_full(&e);
+        }
         Failure::internal(e).into()
+    }
+
+    /// The store (the disk, or `[store] max_size_mb`) is full: new work is refused, what was accepted before is
+    /// kept and still delivered.
+    pub fn store_full(e: &anyhow::Error) -> ApiError {
+        tracing::error!("the store is full, refusing new work: {e:#}");
+        let mut error = ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "store_full",
+            "the store is full: nothing was accepted; try again later (work accepted before is kept and delivered)",
+        );
+        error.details = Some(json!({ "retry_after_ms": STORE_FULL_RETRY_MS }));
+        error
     }
 
     /// A failure the outbox or a sync run stored, as the answer it was.

@@ -141,6 +141,8 @@ pub async fn enqueue(
             }
         }
     }
+    // A store near its size limit takes no new work: what is left is for delivering what it accepted.
+    app.db.check_room().await.map_err(ApiError::internal)?;
     let enqueued = match outbox_key {
         Some(key) => {
             app.outbox.accept_keyed_for(&app.db, connection, &write, key, options.actor.clone(), options.cause.clone()).await

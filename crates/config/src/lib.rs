@@ -27,6 +27,8 @@ use qiao_secrets::{self as secrets, MasterKey};
 
 pub mod deadlines;
 pub mod inbound;
+pub mod retention;
+pub use retention::{RetentionSettings, StoreSettings};
 pub use inbound::{InboundLimits, InboundSettings};
 pub use deadlines::{DeadlinePolicy, Via};
 
@@ -63,6 +65,12 @@ pub struct ConfigFile {
     /// is `require`: without this section, no connector loads (and the server says so at start).
     #[serde(default)]
     pub trust: qiao_trust::TrustConfig,
+    /// `[retention]`: how long succeeded operations, passed events, audit entries, sync and rule runs are kept.
+    #[serde(default)]
+    pub retention: RetentionSettings,
+    /// `[store]`: the database's size limit.
+    #[serde(default)]
+    pub store: StoreSettings,
 }
 
 /// `[directory]`: the enterprise directory as a whole.
@@ -190,7 +198,7 @@ impl std::fmt::Debug for SecretSource {
 pub struct Limits {
     /// Linear memory per instance.
     pub memory_mb: u64,
-    /// CPU time spent running Wasm in one call (measured in 10 ms epoch ticks).
+    /// CPU time of one call: Wasm (measured in epoch ticks) and the host functions it calls (crypto, kv, log).
     pub cpu_ms: u64,
     /// Wall-clock time for one call, outbound HTTP included.
     pub timeout_ms: u64,
@@ -202,6 +210,11 @@ pub struct Limits {
     /// tokens and cursors; the quota stops one that fills the disk, which would stop every connection's outbox.
     pub kv_max_bytes: u64,
     pub kv_max_keys: u64,
+    /// Connector calls (reads, outbox attempts, webhooks, polls, sync steps) of this connection running at once:
+    /// its bulkhead. A call beyond it waits up to `queue_wait_ms` for a place, then is refused as busy (503 with
+    /// Retry-After; retried by the outbox), so one connection cannot take every worker from the others.
+    pub concurrency: u32,
+    pub queue_wait_ms: u64,
 }
 
 impl Default for Limits {
@@ -214,6 +227,8 @@ impl Default for Limits {
             max_response_bytes: 10 * 1024 * 1024,
             kv_max_bytes: 64 * 1024 * 1024,
             kv_max_keys: 100_000,
+            concurrency: 8,
+            queue_wait_ms: 1_000,
         }
     }
 }
@@ -230,6 +245,8 @@ pub struct LimitsOverride {
     pub max_response_bytes: Option<u64>,
     pub kv_max_bytes: Option<u64>,
     pub kv_max_keys: Option<u64>,
+    pub concurrency: Option<u32>,
+    pub queue_wait_ms: Option<u64>,
 }
 
 impl LimitsOverride {
@@ -242,6 +259,8 @@ impl LimitsOverride {
             max_response_bytes: self.max_response_bytes.unwrap_or(base.max_response_bytes),
             kv_max_bytes: self.kv_max_bytes.unwrap_or(base.kv_max_bytes),
             kv_max_keys: self.kv_max_keys.unwrap_or(base.kv_max_keys),
+            concurrency: self.concurrency.unwrap_or(base.concurrency).max(1),
+            queue_wait_ms: self.queue_wait_ms.unwrap_or(base.queue_wait_ms),
         }
     }
 }
@@ -400,6 +419,8 @@ impl ConfigFile {
             .read_key_files(base_dir)
             .map_err(|e| anyhow::anyhow!("invalid config file {}: {e}", path.display()))?;
         file.check_rules().map_err(|e| anyhow::anyhow!("invalid config file {}: {e}", path.display()))?;
+        file.retention.check().and_then(|()| file.store.check())
+            .map_err(|e| anyhow::anyhow!("invalid config file {}: {e}", path.display()))?;
         Ok(file)
     }
 

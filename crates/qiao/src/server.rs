@@ -63,6 +63,7 @@ pub async fn start(options: ServeOptions) -> Result<Server> {
     std::fs::create_dir_all(&options.data_dir)
         .with_context(|| format!("cannot create data dir {}", options.data_dir.display()))?;
     let db = Db::open(&options.data_dir.join(DB_FILE), master_key)?;
+    db.limit_size(config.store.max_bytes()).await.context("[store] max_size_mb")?;
     let mut runtime = Runtime::new(
         engine,
         Some(options.cache_dir.clone().unwrap_or_else(|| options.data_dir.join("compiled"))),
@@ -107,6 +108,7 @@ pub async fn start(options: ServeOptions) -> Result<Server> {
         ));
     }
     workers.push(qiao_services::deadlines::spawn(&app));
+    workers.push(qiao_services::retention::spawn(&app, config.retention.clone()));
     let listener = tokio::net::TcpListener::bind(options.listen)
         .await
         .with_context(|| format!("cannot listen on {}", options.listen))?;

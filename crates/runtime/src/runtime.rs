@@ -3,11 +3,12 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use sha2::{Digest, Sha256};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tracing::Instrument;
 use wasmtime::Engine;
 use wasmtime::component::{Component, Linker};
@@ -58,6 +59,13 @@ pub enum CallError {
     CpuLimit { connector: String, limit_ms: u64 },
     #[error("connector {connector:?} did not finish within its time limit of {limit_ms} ms")]
     Timeout { connector: String, limit_ms: u64 },
+    /// The connection's bulkhead stayed full for the whole wait: its own calls are using every place. Others'
+    /// connections are unaffected; try again shortly.
+    #[error(
+        "connection {connection:?} is busy: its {concurrency} concurrent connector calls (limits.concurrency) \
+         stayed in use for {waited_ms} ms; retry shortly"
+    )]
+    Busy { connection: String, concurrency: u32, waited_ms: u64 },
     #[error("connector {connector:?} crashed: {message}")]
     Trap { connector: String, message: String },
     #[error("internal error: {0:#}")]
@@ -79,7 +87,60 @@ pub struct Runtime {
     pub connectors: Registry,
     /// Records what calls do (for `qiao connectors test`); None when serving.
     pub observer: Option<Arc<Observer>>,
+    /// Each connection's bulkhead: places for its connector calls (`limits.concurrency`), made at first use.
+    bulkheads: Mutex<HashMap<String, Arc<Semaphore>>>,
+    /// Each connection's lanes: how many of its calls may be running guest code (or a host function) at the same
+    /// instant, made at first use. A call holds a lane only while it is polled: between epoch yields and awaits.
+    lanes: Mutex<HashMap<String, Arc<Semaphore>>>,
 }
+
+/// Lanes per connection: half the cores (at least one), so the calls of one connection, however many, leave the
+/// other half of the machine to the API and to the other connections.
+fn lanes_per_connection() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| (n.get() / 2).max(1))
+}
+
+/// A call's future, polled only while it holds one of its connection's lanes (released at each `Pending`, so a
+/// call waiting on I/O, or yielding at an epoch tick, lets the connection's next call run). The semaphore is fair:
+/// the connection's calls take turns.
+struct Laned<F: std::future::Future> {
+    inner: std::pin::Pin<Box<F>>,
+    lanes: Arc<Semaphore>,
+    waiting: Option<std::pin::Pin<Box<dyn std::future::Future<Output = Result<OwnedSemaphorePermit, tokio::sync::AcquireError>> + Send>>>,
+}
+
+impl<F: std::future::Future> std::future::Future for Laned<F> {
+    type Output = F::Output;
+
+    fn poll(mut self: std::pin::Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> std::task::Poll<F::Output> {
+        use std::task::Poll;
+        let this = &mut *self;
+        let permit = match this.lanes.clone().try_acquire_owned() {
+            Ok(permit) if this.waiting.is_none() => permit,
+            other => {
+                drop(other);
+                let waiting = this.waiting.get_or_insert_with(|| Box::pin(this.lanes.clone().acquire_owned()));
+                match waiting.as_mut().poll(cx) {
+                    Poll::Pending => return Poll::Pending,
+                    Poll::Ready(permit) => {
+                        this.waiting = None;
+                        match permit {
+                            Ok(permit) => permit,
+                            // Never closed; run without a lane rather than hang.
+                            Err(_) => return this.inner.as_mut().poll(cx),
+                        }
+                    }
+                }
+            }
+        };
+        let result = this.inner.as_mut().poll(cx);
+        drop(permit);
+        result
+    }
+}
+
+/// How long a busy connection's caller is told to wait before trying again.
+pub const BUSY_RETRY_AFTER: Duration = Duration::from_secs(1);
 
 impl Runtime {
     /// `cache_dir`: where compiled components are kept (None: not kept). `kv`: where connections' state lives.
@@ -103,6 +164,8 @@ impl Runtime {
                 .collect(),
             connectors: Registry::new(connectors_dir),
             observer: None,
+            bulkheads: Mutex::new(HashMap::new()),
+            lanes: Mutex::new(HashMap::new()),
         })
     }
 
@@ -265,10 +328,47 @@ impl Runtime {
         }
     }
 
-    /// Runs one operation on a connection's connector, in a fresh instance with the connection's limits.
+    /// A place in the connection's bulkhead, waiting up to `limits.queue_wait_ms` for one; held for the call.
+    async fn bulkhead(&self, conn: &Connection) -> Result<OwnedSemaphorePermit, CallError> {
+        let slots = {
+            let mut bulkheads = self.bulkheads.lock().unwrap_or_else(|e| e.into_inner());
+            bulkheads
+                .entry(conn.name.clone())
+                .or_insert_with(|| Arc::new(Semaphore::new(conn.limits.concurrency.max(1) as usize)))
+                .clone()
+        };
+        if let Ok(permit) = slots.clone().try_acquire_owned() {
+            return Ok(permit);
+        }
+        let wait = Duration::from_millis(conn.limits.queue_wait_ms);
+        match tokio::time::timeout(wait, slots.acquire_owned()).await {
+            Ok(Ok(permit)) => Ok(permit),
+            _ => {
+                tracing::warn!(connection = %conn.name, concurrency = conn.limits.concurrency, "connection busy: call refused");
+                Err(CallError::Busy {
+                    connection: conn.name.clone(),
+                    concurrency: conn.limits.concurrency,
+                    waited_ms: conn.limits.queue_wait_ms,
+                })
+            }
+        }
+    }
+
+    /// Calls of a connection running now (for tests and status).
+    pub fn calls_running(&self, connection: &str) -> usize {
+        let Some(conn) = self.connections.get(connection) else { return 0 };
+        let bulkheads = self.bulkheads.lock().unwrap_or_else(|e| e.into_inner());
+        bulkheads
+            .get(connection)
+            .map_or(0, |s| (conn.limits.concurrency.max(1) as usize).saturating_sub(s.available_permits()))
+    }
+
+    /// Runs one operation on a connection's connector, in a fresh instance with the connection's limits, once
+    /// it has a place in the connection's bulkhead.
     pub async fn call(&self, connection: &str, call: Call) -> Result<Reply, CallError> {
         let capability = call.capability();
         let (conn, connector) = self.resolve_call(connection, &call)?;
+        let _place = self.bulkhead(conn).await?;
         let operation = call.operation();
         let allow = Arc::new(AllowList::new(&connector.info, conn));
         let mut store = self.new_store(conn.clone(), allow);
@@ -283,9 +383,17 @@ impl Runtime {
             dropped_log_lines = tracing::field::Empty
         );
         let started = Instant::now();
-        let run = async {
-            let instance = connector.pre.instantiate_async(&mut store).await?;
-            dispatch(&connector.exports, &mut store, &instance, call).await
+        let lanes = {
+            let mut lanes = self.lanes.lock().unwrap_or_else(|e| e.into_inner());
+            lanes.entry(conn.name.clone()).or_insert_with(|| Arc::new(Semaphore::new(lanes_per_connection()))).clone()
+        };
+        let run = Laned {
+            inner: Box::pin(async {
+                let instance = connector.pre.instantiate_async(&mut store).await?;
+                dispatch(&connector.exports, &mut store, &instance, call).await
+            }),
+            lanes,
+            waiting: None,
         };
         let result = tokio::time::timeout(Duration::from_millis(limits.timeout_ms), run)
             .instrument(span.clone())
@@ -300,12 +408,19 @@ impl Runtime {
             span.record("dropped_log_lines", state.log.dropped);
         }
         let id = connector.id().to_string();
+        // A host function that refused (an input over its bound) or a budget spent in host calls fails the call
+        // even when the guest finished before its next epoch check.
+        let refused = state.cpu.refused();
         let outcome = match result {
             Err(_) => Err(CallError::Timeout {
                 connector: id,
                 limit_ms: limits.timeout_ms,
             }),
-            Ok(Err(_)) if state.cpu_exhausted() => Err(CallError::CpuLimit {
+            _ if refused.is_some() => Err(CallError::Trap {
+                connector: id,
+                message: refused.unwrap_or_default(),
+            }),
+            _ if state.cpu_exhausted() => Err(CallError::CpuLimit {
                 connector: id,
                 limit_ms: limits.cpu_ms,
             }),

@@ -1,7 +1,8 @@
 //! Where a connector call's Store is made, and with it every limit of the sandbox: memory, CPU time, outbound
 //! requests, and a WASI context that grants nothing (no files, no environment, no sockets).
 
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use wasmtime::component::ResourceTable;
@@ -29,9 +30,9 @@ pub struct HostState {
     pub log: LogState,
     pub config: ConfigState,
     pub crypto: CryptoState,
-    /// Epoch ticks observed while Wasm was running: the call's CPU time, in `TICK`s.
-    pub cpu_ticks: u64,
-    pub cpu_budget_ticks: u64,
+    /// The call's CPU budget: Wasm time (epoch ticks) and host functions' time, shared with the imports that
+    /// charge it.
+    pub cpu: Arc<CpuMeter>,
     limits: Limiter,
     wasi: WasiCtx,
     table: ResourceTable,
@@ -41,12 +42,90 @@ pub struct HostState {
 
 impl HostState {
     pub fn cpu_exhausted(&self) -> bool {
-        self.cpu_ticks > self.cpu_budget_ticks
+        self.cpu.exhausted()
     }
 
     /// The most linear memory one of the call's memories was allowed to grow to, in bytes.
     pub fn peak_memory(&self) -> usize {
         self.limits.peak_memory
+    }
+}
+
+/// One call's CPU time against its budget. Wasm is counted in epoch ticks (one per `TICK` in which it runs);
+/// what host functions do on the guest's behalf (hashing, encryption, kv, log) is measured and charged here too,
+/// so a guest cannot burn CPU outside its budget by handing the work to the host. Once the budget is gone, the
+/// next epoch check interrupts the guest, host functions do no more work, and the call fails with the CPU limit
+/// whatever the guest answered.
+#[derive(Debug)]
+pub struct CpuMeter {
+    wasm_nanos: AtomicU64,
+    host_nanos: AtomicU64,
+    /// `host_nanos` at the last epoch tick: host time within a tick is not counted again as Wasm time.
+    host_at_tick: AtomicU64,
+    budget_nanos: u64,
+    /// Set when a host function refused the call outright (an input over its bound): the call's error.
+    refused: Mutex<Option<String>>,
+}
+
+impl CpuMeter {
+    pub fn new(budget: Duration) -> CpuMeter {
+        CpuMeter {
+            wasm_nanos: AtomicU64::new(0),
+            host_nanos: AtomicU64::new(0),
+            host_at_tick: AtomicU64::new(0),
+            budget_nanos: u64::try_from(budget.as_nanos()).unwrap_or(u64::MAX).max(TICK.as_nanos() as u64),
+            refused: Mutex::new(None),
+        }
+    }
+
+    /// A meter with no practical limit (for import states made outside a call, such as unit tests).
+    pub fn unlimited() -> Arc<CpuMeter> {
+        Arc::new(CpuMeter::new(Duration::from_secs(u32::MAX as u64)))
+    }
+
+    /// Nanoseconds used: Wasm ticks and host time.
+    pub fn used_nanos(&self) -> u64 {
+        let wasm = self.wasm_nanos.load(Ordering::Relaxed);
+        wasm.saturating_add(self.host_nanos.load(Ordering::Relaxed))
+    }
+
+    pub fn exhausted(&self) -> bool {
+        self.used_nanos() > self.budget_nanos
+    }
+
+    /// One epoch tick in which Wasm ran: a `TICK`, less the host time already charged within it.
+    fn tick(&self) {
+        let host = self.host_nanos.load(Ordering::Relaxed);
+        let before = self.host_at_tick.swap(host, Ordering::Relaxed);
+        let tick = TICK.as_nanos() as u64;
+        self.wasm_nanos.fetch_add(tick.saturating_sub(host.saturating_sub(before)), Ordering::Relaxed);
+    }
+
+    /// Adds host time; whether the budget is now gone.
+    pub fn charge(&self, spent: Duration) -> bool {
+        let nanos = u64::try_from(spent.as_nanos()).unwrap_or(u64::MAX);
+        self.host_nanos.fetch_add(nanos, Ordering::Relaxed);
+        self.exhausted()
+    }
+
+    /// Runs host work on the guest's behalf and charges its time.
+    pub fn measure<T>(&self, work: impl FnOnce() -> T) -> T {
+        let started = Instant::now();
+        let result = work();
+        self.charge(started.elapsed());
+        result
+    }
+
+    /// Fails the call with `why` (the first reason given is kept) and spends the budget, so the guest stops at
+    /// its next epoch check and its answer, if any, is not used.
+    pub fn refuse(&self, why: String) {
+        let mut refused = self.refused.lock().unwrap_or_else(|e| e.into_inner());
+        refused.get_or_insert(why);
+        self.host_nanos.fetch_add(self.budget_nanos.saturating_add(1), Ordering::Relaxed);
+    }
+
+    pub fn refused(&self) -> Option<String> {
+        self.refused.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 }
 
@@ -146,6 +225,7 @@ impl Sandbox<'_> {
             .allow_ip_name_lookup(false)
             .build();
         let connection = self.connection;
+        let cpu = Arc::new(CpuMeter::new(Duration::from_millis(limits.cpu_ms)));
         let state = HostState {
             http: HttpState {
                 connection: connection.clone(),
@@ -155,13 +235,12 @@ impl Sandbox<'_> {
                 deadline: Instant::now() + Duration::from_millis(limits.timeout_ms),
                 observer: self.observer.clone(),
             },
-            kv: KvState { connection: connection.clone(), store: self.kv },
-            log: LogState::new(connection.clone(), self.observer.clone()),
+            kv: KvState { connection: connection.clone(), store: self.kv, cpu: cpu.clone() },
+            log: LogState::new(connection.clone(), self.observer.clone()).charged_to(cpu.clone()),
             config: ConfigState { connection: connection.clone() },
-            crypto: CryptoState,
+            crypto: CryptoState { cpu: cpu.clone() },
             connection,
-            cpu_ticks: 0,
-            cpu_budget_ticks: limits.cpu_ms.div_ceil(TICK.as_millis() as u64).max(1),
+            cpu,
             limits: Limiter {
                 inner: StoreLimitsBuilder::new()
                     .memory_size(usize::try_from(limits.memory_mb << 20).unwrap_or(usize::MAX))
@@ -184,7 +263,7 @@ impl Sandbox<'_> {
         store.set_epoch_deadline(1);
         store.epoch_deadline_callback(|mut ctx| {
             let state = ctx.data_mut();
-            state.cpu_ticks += 1;
+            state.cpu.tick();
             if state.cpu_exhausted() {
                 return Err(wasmtime::Trap::Interrupt.into());
             }

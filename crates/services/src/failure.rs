@@ -162,6 +162,13 @@ impl From<CallError> for Failure {
             CallError::CpuLimit { .. } => Failure::new(Upstream, "connector_cpu_limit", message),
             CallError::Timeout { .. } => Failure::new(UpstreamTimeout, "connector_timeout", message),
             CallError::Trap { .. } => Failure::new(Upstream, "connector_crashed", message),
+            // The connection's bulkhead is full: 503 with Retry-After; the outbox retries it as `unavailable`.
+            CallError::Busy { .. } => {
+                let mut f = Failure::new(Unavailable, "connection_busy", message);
+                let retry_after_ms = qiao_runtime::runtime::BUSY_RETRY_AFTER.as_millis() as u64;
+                f.details = Some(json!({ "retry_after_ms": retry_after_ms }));
+                f
+            }
             CallError::Host(e) => Failure::internal(e),
         }
     }

@@ -21,6 +21,9 @@ pub async fn store_events(app: &Arc<App>, connection: &str, events: Vec<Event>) 
 }
 
 async fn store(app: &Arc<App>, connection: &str, events: Vec<Event>, cursor: Option<String>) -> Result<usize> {
+    // A full store refuses new events (the platform retries a 503) and keeps its last room for delivering the
+    // writes it accepted.
+    app.db.check_room().await?;
     let approvals: Vec<(String, Option<String>)> = events
         .iter()
         .filter(|e| e.kind.starts_with("approval.") && !e.subject.is_empty())

@@ -25,6 +25,7 @@ pub mod failure;
 pub mod gate;
 pub mod inbound;
 pub mod outbox;
+pub mod retention;
 pub mod rotate;
 pub mod rules;
 pub mod sso;

@@ -17,6 +17,7 @@ mod events;
 pub mod keys;
 mod kv;
 mod operations;
+mod retention;
 mod rules;
 mod sealing;
 mod sso;
@@ -29,6 +30,7 @@ pub use deadlines::{ApprovalStep, Decided, NewStep, StepKey};
 pub use directory::{LinkKind, Links, Replaced};
 pub use events::StoredEvent;
 pub use operations::{Enqueued, NewOperation, OperationRow, Status};
+pub use retention::{Batch, Prune, is_full};
 pub use rules::{RuleRow, RuleRun, Saved};
 pub use sealing::Resealed;
 pub use sso::{SsoCheck, SsoState};
@@ -303,6 +305,9 @@ pub struct Db {
     conn: Mutex<Connection>,
     /// Seals subscriber secrets and connector kv values (see `sealing`).
     key: MasterKey,
+    /// Pages in use past which new work is refused (0: no limit); the rest up to the size limit is kept for
+    /// finishing accepted work (see `retention`).
+    admit_pages: std::sync::atomic::AtomicU64,
 }
 
 pub fn now_ms() -> i64 {
@@ -321,6 +326,7 @@ impl Db {
         Ok(Arc::new(Db {
             conn: Mutex::new(conn),
             key,
+            admit_pages: Default::default(),
         }))
     }
 

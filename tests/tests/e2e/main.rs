@@ -36,3 +36,5 @@ mod rules_crash;
 mod rules_ecology;
 mod rules_cli;
 mod inbound_limits;
+mod retention;
+mod fairness;

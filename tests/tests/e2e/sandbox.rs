@@ -500,3 +500,19 @@ async fn kv_stops_at_the_connections_quota() {
     assert_eq!(hoarder["limits"]["kv_max_bytes"], 2_097_152);
     assert_eq!(reply(&attack_on(&qiao, "a", "kv-write").await), "wrote");
 }
+
+/// A connector answering with its connection's secret: the caller, the stored operation and a read all get
+/// `[redacted]` instead.
+#[tokio::test]
+async fn a_secret_in_a_successful_answer_is_redacted() {
+    let (qiao, _echo) = server().await;
+    let answer = attack_on(&qiao, "a", "reply-secret").await;
+    let text = reply(&answer).to_string();
+    assert_eq!(text, "here it is: [redacted]", "{answer:?}");
+    let id = answer.1["operation_id"].as_i64().unwrap();
+    let (_, op) = qiao.get(&format!("/v1/operations/{id}")).await;
+    assert!(!op.to_string().contains(A_SECRET) && op.to_string().contains("[redacted]"), "{op}");
+    let (status, read) = read_attack(&qiao, "a", "reply-secret").await;
+    assert_eq!(status, 200, "{read}");
+    assert!(!read.to_string().contains(A_SECRET) && read.to_string().contains("[redacted]"), "{read}");
+}

@@ -7,6 +7,8 @@ use rand::RngCore;
 use sha1::Sha1;
 use sha2::{Digest, Sha256};
 
+use std::sync::Arc;
+
 use wasmtime::component::{HasSelf, Linker};
 
 use qiao_contract::bindings::crypto::{self, Padding, RsaPadding};
@@ -15,10 +17,17 @@ use rsa::pkcs8::DecodePublicKey;
 use rsa::traits::PublicKeyParts;
 use rsa::{Oaep, Pkcs1v15Encrypt, RsaPublicKey};
 
+use crate::sandbox::CpuMeter;
+
 type Enc = cbc::Encryptor<aes::Aes256>;
 type Dec = cbc::Decryptor<aes::Aes256>;
 
 const MAX_RANDOM_BYTES: u32 = 4096;
+
+/// The most one crypto call takes in (data and key together). Real uses are callback bodies, signatures and
+/// tokens (kilobytes); the bound keeps one host call short, so the time charged to the guest is charged in small
+/// steps and a call cannot hold a worker thread for long.
+pub const MAX_INPUT_BYTES: usize = 4 * 1024 * 1024;
 
 pub fn hmac_sha256(key: &[u8], data: &[u8]) -> Vec<u8> {
     let mut mac = Hmac::<Sha256>::new_from_slice(key).expect("HMAC takes any key length");
@@ -109,9 +118,55 @@ pub fn rsa_encrypt(key: &[u8], data: &[u8], padding: RsaPadding) -> Result<Vec<u
     })
 }
 
-/// Crypto keeps no state between calls.
-#[derive(Default)]
-pub struct CryptoState;
+/// Crypto keeps no state between calls; its time is charged to the calling guest's CPU budget.
+pub struct CryptoState {
+    pub cpu: Arc<CpuMeter>,
+}
+
+impl Default for CryptoState {
+    fn default() -> Self {
+        CryptoState { cpu: CpuMeter::unlimited() }
+    }
+}
+
+fn too_large(function: &str, bytes: usize) -> String {
+    format!(
+        "crypto.{function}: {bytes} bytes of input is over the limit of {MAX_INPUT_BYTES} bytes ({} MiB) per call",
+        MAX_INPUT_BYTES >> 20
+    )
+}
+
+impl CryptoState {
+    /// A digest of bounded input, charged. The contract gives these functions no error: input over the bound, or a
+    /// call once the budget is gone, fails the whole call (the empty digest returned is never used: the guest is
+    /// stopped at its next epoch check and whatever it answers is replaced by the error).
+    fn digest(&self, function: &str, bytes: usize, work: impl FnOnce() -> Vec<u8>) -> Vec<u8> {
+        if bytes > MAX_INPUT_BYTES {
+            self.cpu.refuse(too_large(function, bytes));
+            return Vec::new();
+        }
+        if self.cpu.exhausted() {
+            return Vec::new();
+        }
+        self.cpu.measure(work)
+    }
+
+    /// A fallible operation of bounded input, charged: input over the bound is the guest's error.
+    fn fallible(
+        &self,
+        function: &str,
+        bytes: usize,
+        work: impl FnOnce() -> Result<Vec<u8>, String>,
+    ) -> Result<Vec<u8>, String> {
+        if bytes > MAX_INPUT_BYTES {
+            return Err(too_large(function, bytes));
+        }
+        if self.cpu.exhausted() {
+            return Err("the call's CPU time limit is reached".into());
+        }
+        self.cpu.measure(work)
+    }
+}
 
 /// Adds `qiao:connector/crypto` to a linker whose store data holds a [`CryptoState`].
 pub fn link<T: Send + 'static>(linker: &mut Linker<T>, get: fn(&mut T) -> &mut CryptoState) -> wasmtime::Result<()> {
@@ -120,15 +175,15 @@ pub fn link<T: Send + 'static>(linker: &mut Linker<T>, get: fn(&mut T) -> &mut C
 
 impl crypto::Host for CryptoState {
     fn sha1(&mut self, data: Vec<u8>) -> Vec<u8> {
-        Sha1::digest(&data).to_vec()
+        self.digest("sha1", data.len(), || Sha1::digest(&data).to_vec())
     }
 
     fn sha256(&mut self, data: Vec<u8>) -> Vec<u8> {
-        Sha256::digest(&data).to_vec()
+        self.digest("sha256", data.len(), || Sha256::digest(&data).to_vec())
     }
 
     fn hmac_sha256(&mut self, key: Vec<u8>, data: Vec<u8>) -> Vec<u8> {
-        hmac_sha256(&key, &data)
+        self.digest("hmac-sha256", key.len() + data.len(), || hmac_sha256(&key, &data))
     }
 
     fn aes256_cbc_encrypt(
@@ -138,7 +193,7 @@ impl crypto::Host for CryptoState {
         data: Vec<u8>,
         padding: Padding,
     ) -> Result<Vec<u8>, String> {
-        aes256_cbc_encrypt(&key, &iv, &data, padding)
+        self.fallible("aes256-cbc-encrypt", data.len(), || aes256_cbc_encrypt(&key, &iv, &data, padding))
     }
 
     fn aes256_cbc_decrypt(
@@ -148,23 +203,40 @@ impl crypto::Host for CryptoState {
         data: Vec<u8>,
         padding: Padding,
     ) -> Result<Vec<u8>, String> {
-        aes256_cbc_decrypt(&key, &iv, &data, padding)
+        self.fallible("aes256-cbc-decrypt", data.len(), || aes256_cbc_decrypt(&key, &iv, &data, padding))
     }
 
     fn random_bytes(&mut self, len: u32) -> Vec<u8> {
         let mut bytes = vec![0; len.min(MAX_RANDOM_BYTES) as usize];
-        rand::rng().fill_bytes(&mut bytes);
+        self.cpu.measure(|| rand::rng().fill_bytes(&mut bytes));
         bytes
     }
 
     fn rsa_encrypt(&mut self, public_key: Vec<u8>, data: Vec<u8>, padding: RsaPadding) -> Result<Vec<u8>, String> {
-        rsa_encrypt(&public_key, &data, padding)
+        self.fallible("rsa-encrypt", public_key.len() + data.len(), || rsa_encrypt(&public_key, &data, padding))
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn work_is_charged_and_input_is_bounded() {
+        use crypto::Host;
+        let cpu = Arc::new(CpuMeter::new(std::time::Duration::from_secs(60)));
+        let mut state = CryptoState { cpu: cpu.clone() };
+        assert_eq!(state.sha256(vec![1; 1 << 20]).len(), 32);
+        assert!(cpu.used_nanos() > 0, "the hash's time is charged");
+        let e = state.aes256_cbc_encrypt(vec![0; 32], vec![0; 16], vec![0; MAX_INPUT_BYTES + 16], Padding::None);
+        assert!(e.unwrap_err().contains("over the limit of 4194304 bytes"));
+        assert!(cpu.refused().is_none(), "a fallible function answers the guest");
+        assert!(state.sha1(vec![0; MAX_INPUT_BYTES + 1]).is_empty());
+        let why = cpu.refused().expect("an infallible one fails the call");
+        assert!(why.contains("crypto.sha1") && why.contains("4 MiB"), "{why}");
+        assert!(cpu.exhausted());
+        assert!(state.sha256(b"x".to_vec()).is_empty(), "no more work once the budget is gone");
+    }
 
     #[test]
     fn hmac_matches_rfc4231_case_2() {

@@ -11,6 +11,7 @@ use qiao_config::Connection;
 use qiao_contract::bindings::log::{self, Level};
 
 use crate::observe::Observer;
+use crate::sandbox::CpuMeter;
 use crate::redact::{clean, secret_values};
 
 const MAX_MESSAGE_BYTES: usize = 4096;
@@ -33,6 +34,8 @@ pub struct LogState {
     /// Whose lines these are: named in each, and its secrets redacted from them.
     pub connection: Arc<Connection>,
     pub observer: Option<Arc<Observer>>,
+    /// Where the time spent on each line (redaction, formatting, the subscriber) is charged.
+    pub cpu: Option<Arc<CpuMeter>>,
 }
 
 /// Adds `qiao:connector/log` to a linker whose store data holds a [`LogState`].
@@ -51,7 +54,13 @@ enum Admit {
 
 impl LogState {
     pub fn new(connection: Arc<Connection>, observer: Option<Arc<Observer>>) -> LogState {
-        LogState { lines: 0, bytes: 0, dropped: 0, secrets: None, connection, observer }
+        LogState { lines: 0, bytes: 0, dropped: 0, secrets: None, connection, observer, cpu: None }
+    }
+
+    /// Charges each line's time to a call's CPU budget.
+    pub fn charged_to(mut self, cpu: Arc<CpuMeter>) -> LogState {
+        self.cpu = Some(cpu);
+        self
     }
 
     fn secrets(&mut self) -> &[String] {
@@ -76,6 +85,17 @@ impl LogState {
 
 impl log::Host for LogState {
     fn log(&mut self, level: Level, message: String, fields: Vec<(String, String)>) {
+        let Some(cpu) = self.cpu.clone() else { return self.write(level, message, fields) };
+        if cpu.exhausted() {
+            self.dropped += 1;
+            return;
+        }
+        cpu.measure(|| self.write(level, message, fields))
+    }
+}
+
+impl LogState {
+    fn write(&mut self, level: Level, message: String, fields: Vec<(String, String)>) {
         if self.dropped > 0 {
             // Over budget: nothing more is looked at.
             self.dropped += 1;

@@ -16,6 +16,8 @@ pub fn failure_class(e: &CallError) -> &'static str {
         CallError::Trap { .. } => "crashed",
         CallError::CpuLimit { .. } => "cpu-limit",
         CallError::ConnectorNotLoaded { .. } => "not-loaded",
+        // Its own calls fill the connection's bulkhead: a later attempt finds a place.
+        CallError::Busy { .. } => "unavailable",
         CallError::Unsupported { .. } | CallError::OlderContract { .. } => "unsupported",
         CallError::UnknownConnection(_) => "not-found",
         CallError::Host(_) => "internal",

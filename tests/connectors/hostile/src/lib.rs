@@ -2,7 +2,7 @@
 //! message id, for attacks that must not queue behind the outbox); each command breaks one rule, and a host test
 //! checks the matching limit stops it and the host keeps serving.
 
-use qiao_sdk::{Error, config, http, json_http, kv, log, require_config};
+use qiao_sdk::{Error, config, crypto, http, json_http, kv, log, require_config};
 
 qiao_sdk::export_bindings!(
     "package qiao:hostile;
@@ -192,6 +192,31 @@ fn run(command: &str) -> Result<String, Error> {
                 std::hint::black_box(&hoard);
             }
         }
+        // Burns CPU in the host: hashes a 4 MiB buffer through the crypto import, over and over, with next to
+        // nothing done in Wasm. Only the host calls' time charged to the CPU budget stops it.
+        "hash-loop" => {
+            let mut buffer = vec![7u8; 4 << 20];
+            let mut rounds: u64 = 0;
+            loop {
+                let digest = crypto::sha256(&buffer);
+                buffer[..digest.len().min(32)].copy_from_slice(&digest[..digest.len().min(32)]);
+                rounds += 1;
+                if rounds == u64::MAX {
+                    break format!("hashed {rounds} times");
+                }
+            }
+        }
+        // One hash of more than the host takes in one crypto call.
+        "hash-huge" => format!("{} bytes of digest", crypto::sha256(&vec![1u8; 5 << 20]).len()),
+        // A short burst of host work (CPU-heavy, host-call-heavy but within any budget): 16 hashes of 1 MiB.
+        "hash-some" => {
+            let buffer = vec![3u8; 1 << 20];
+            let mut last = Vec::new();
+            for _ in 0..16 {
+                last = crypto::sha256(&buffer);
+            }
+            format!("hashed: {}", last.len())
+        }
         "panic" => panic!("hostile panic"),
         "forbidden-host" => {
             json_http::get("https://example.com/", &[])?;
@@ -234,6 +259,8 @@ fn run(command: &str) -> Result<String, Error> {
             .map(|v| String::from_utf8_lossy(&v).into_owned())
             .unwrap_or_else(|| "none".into()),
         "has-token" => config::get("token").is_some().to_string(),
+        // Answers with its own secret: the host must not pass it on.
+        "reply-secret" => format!("here it is: {}", require_config("token")?),
         // Logs its own secret, in the message, a field value and a field name.
         "log-secret" => {
             let token = require_config("token")?;
