@@ -59,6 +59,18 @@ impl Outbox {
         actor: Option<String>,
         cause: Option<serde_json::Value>,
     ) -> Result<Enqueued> {
+        self.commit(db, connection, write, write.idempotency_key().map(str::to_string), actor, cause).await
+    }
+
+    async fn commit(
+        &self,
+        db: &Arc<Db>,
+        connection: &str,
+        write: &Call,
+        idempotency_key: Option<String>,
+        actor: Option<String>,
+        cause: Option<serde_json::Value>,
+    ) -> Result<Enqueued> {
         let request = serde_json::to_string(write)?;
         let enqueued = db
             .enqueue(NewOperation {
@@ -66,7 +78,7 @@ impl Outbox {
                 operation: write.name().to_string(),
                 request_hash: hex::encode(Sha256::digest(&request)),
                 request,
-                idempotency_key: write.idempotency_key().map(str::to_string),
+                idempotency_key,
                 actor,
                 cause,
             })
@@ -98,20 +110,8 @@ impl Outbox {
         actor: Option<String>,
         cause: Option<serde_json::Value>,
     ) -> Result<Enqueued> {
-        let request = serde_json::to_string(write)?;
-        let enqueued = db
-            .enqueue(NewOperation {
-                connection: connection.to_string(),
-                operation: write.name().to_string(),
-                request_hash: hex::encode(Sha256::digest(&request)),
-                request,
-                idempotency_key: Some(write.idempotency_key().map_or(key, str::to_string)),
-                actor,
-                cause,
-            })
-            .await?;
-        self.wake.notify_one();
-        Ok(enqueued)
+        let key = write.idempotency_key().map_or(key, str::to_string);
+        self.commit(db, connection, write, Some(key), actor, cause).await
     }
 
     /// The operation once it is final, or as it is when `timeout` passes (or the server starts stopping).
