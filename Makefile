@@ -12,9 +12,11 @@ build: connectors
 	cargo build --release -p qiao
 	scripts/sign-connectors.sh target/release/qiao
 
-# Qiao on http://127.0.0.1:8080 with the bundled connectors and examples/qiao.toml, data in target/qiao-data.
+# Qiao on http://127.0.0.1:8080 with the platform simulators behind examples/qiao.toml's connections (ports
+# 9101-9106, approver control ports 9111-9113), a demo directory pushed on first start, an admin key in
+# target/qiao-data/demo-admin-key; Ctrl-C stops everything. scripts/run-demo.sh --help for --fresh.
 run: build
-	./target/release/qiao serve --config examples/qiao.toml --connectors-dir target/connectors --data-dir target/qiao-data
+	scripts/run-demo.sh
 
 # Every test: unit tests, then end-to-end tests against real components, real HTTP and real SQLite files.
 # Connectors are Wasm guests (built above by their build.sh), so they are left out of the native test build.
@@ -35,10 +37,13 @@ test: connectors
 	sdk/python/run-tests.sh
 	sdk/typescript/run-tests.sh
 	for plugin in plugins/*/build.sh; do if [ -x $$plugin ]; then $$plugin --test; fi; done
-	cargo build --workspace $(addprefix --exclude ,$(GUESTS)) --bins --tests
+	mkdir -p target; cargo build --workspace $(addprefix --exclude ,$(GUESTS)) --bins --tests 2>target/build.log; \
+	  status=$$?; cat target/build.log >&2; [ $$status -eq 0 ] || { scripts/machine-report.sh target/build.log; exit 1; }
 	scripts/sign-connectors.sh target/debug/qiao
+	scripts/install-chromium.sh
 	rm -rf target/test-logs
-	cargo test --workspace $(addprefix --exclude ,$(GUESTS))
+	cargo test --workspace $(addprefix --exclude ,$(GUESTS)) || { scripts/machine-report.sh; exit 1; }
+	QIAO_BIN=target/debug/qiao scripts/run-demo.sh --check --no-build
 	scripts/check-secret-leaks.sh target/test-logs
 
 # The host call overhead (criterion), then the outbox's throughput: accepted/s and delivered/s, with baselines;

@@ -119,16 +119,17 @@ ALLOWED = {
     "qiao-secrets": set(),
     "qiao-trust": set(),
     "qiao-calendar": set(),
+    "qiao-metrics": set(),
     "qiao-directory": {"qiao-contract"},
     "qiao-rules": {"qiao-directory"},
     "qiao-config": {"qiao-secrets", "qiao-trust", "qiao-directory", "qiao-calendar", "qiao-rules"},
     "qiao-store": {"qiao-contract", "qiao-secrets", "qiao-directory"},
-    "qiao-runtime": {"qiao-contract", "qiao-config", "qiao-trust"},
+    "qiao-runtime": {"qiao-contract", "qiao-config", "qiao-trust", "qiao-metrics"},
     "qiao-services": {"qiao-contract", "qiao-secrets", "qiao-directory", "qiao-config", "qiao-store", "qiao-runtime",
-                      "qiao-calendar", "qiao-rules"},
+                      "qiao-calendar", "qiao-rules", "qiao-metrics"},
     "qiao-kit": {"qiao-contract", "qiao-config", "qiao-runtime"},
     "qiao-api": {"qiao-contract", "qiao-directory", "qiao-config", "qiao-store", "qiao-runtime", "qiao-services",
-                 "qiao-rules"},
+                 "qiao-rules", "qiao-metrics"},
 }
 # Crates that must not appear anywhere below a crate.
 FORBIDDEN = {

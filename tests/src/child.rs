@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 use serde_json::Value;
 
-/// How long a start may take until the child answers `/healthz` (compiling connectors on a cold cache included).
+/// How long a start may take until the child is ready (`/readyz`) (compiling connectors on a cold cache included).
 const READY_DEADLINE: Duration = Duration::from_secs(60);
 /// Starts tried on fresh ports when the picked one was taken meanwhile.
 const PORT_TRIES: usize = 5;
@@ -70,6 +70,10 @@ pub struct QiaoChild {
     addr: SocketAddr,
     /// One per start, in order.
     logs: Vec<PathBuf>,
+    /// Where compiled connectors are cached: shared by the tests, or the child's own (a cold start).
+    cache_dir: PathBuf,
+    /// What answers 200 when a start counts as done: `/readyz`, or `/healthz` to see the start itself.
+    ready_path: &'static str,
     dir: tempfile::TempDir,
 }
 
@@ -77,6 +81,16 @@ impl QiaoChild {
     /// Starts `qiao serve` with the named components (each with its build signature) in its plugins directory
     /// and `config` (TOML); a config without `[trust]` gets one trusting the build key (see `signing`).
     pub async fn start(components: &[&str], config: &str) -> Result<QiaoChild> {
+        QiaoChild::start_with(components, config, false).await
+    }
+
+    /// [`QiaoChild::start`] with a compile cache of its own, empty: every connector compiles at start. Returns
+    /// as soon as the port answers (`/healthz`), before the connectors are ready.
+    pub async fn start_cold(components: &[&str], config: &str) -> Result<QiaoChild> {
+        QiaoChild::start_with(components, config, true).await
+    }
+
+    async fn start_with(components: &[&str], config: &str, cold: bool) -> Result<QiaoChild> {
         let binary = qiao_binary();
         let dir = tempfile::tempdir()?;
         let plugins_dir = dir.path().join("plugins");
@@ -101,6 +115,8 @@ impl QiaoChild {
             process: None,
             addr: "127.0.0.1:0".parse()?,
             logs: Vec::new(),
+            cache_dir: if cold { dir.path().join("cache") } else { crate::shared_cache_dir() },
+            ready_path: if cold { "/healthz" } else { "/readyz" },
             dir,
         };
         child.spawn_ready().await?;
@@ -148,7 +164,7 @@ impl QiaoChild {
                 .arg("--data-dir")
                 .arg(&self.data_dir)
                 .arg("--cache-dir")
-                .arg(crate::shared_cache_dir())
+                .arg(&self.cache_dir)
                 .env("NO_COLOR", "1")
                 .env("QIAO_LOG", "info,tower_http=warn")
                 .stdin(Stdio::null())
@@ -168,8 +184,8 @@ impl QiaoChild {
         )
     }
 
-    /// Ready once this process logged that it serves (so `/healthz` is not another server that took the port)
-    /// and answers `/healthz`.
+    /// Ready once this process logged that it serves (so the answer is not another server's that took the port)
+    /// and `/readyz` says its connectors have loaded.
     async fn wait_ready(&mut self, log_path: &Path) -> Result<Ready> {
         let start = Instant::now();
         loop {
@@ -182,13 +198,13 @@ impl QiaoChild {
                 bail!("qiao exited at start ({status}):\n{log}");
             }
             if log.contains("qiao is serving")
-                && let Ok(response) = self.client.get(self.url("/healthz")).send().await
+                && let Ok(response) = self.client.get(self.url(self.ready_path)).send().await
                 && response.status().is_success()
             {
                 return Ok(Ready::Serving);
             }
             if start.elapsed() > READY_DEADLINE {
-                bail!("qiao did not answer /healthz within {READY_DEADLINE:?}:\n{log}");
+                bail!("qiao was not ready ({}) within {READY_DEADLINE:?}:\n{log}", self.ready_path);
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }

@@ -111,6 +111,8 @@ impl TestServer {
             master_key_file: None,
         })
         .await?;
+        // The port opens before the connectors have compiled; a test starts from a loaded directory.
+        server.app.runtime.connectors.ready().await;
         let (_, api_key) = qiao_services::access::create_key(
             &server.app.db,
             "tests",

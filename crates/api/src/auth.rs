@@ -84,16 +84,7 @@ pub async fn authorize(
     let (mut parts, body) = request.into_parts();
     let key = match authenticate(&app, &parts).await {
         Ok(key) => key,
-        Err(e) => {
-            // RFC 6750: a 401 names the scheme to use.
-            let mut response = e.into_response();
-            if response.status() == StatusCode::UNAUTHORIZED {
-                response
-                    .headers_mut()
-                    .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"qiao\""));
-            }
-            return response;
-        }
+        Err(e) => return refused(e),
     };
     let connection = match connection_of(&mut parts, reach).await {
         Ok(connection) => connection,
@@ -128,7 +119,19 @@ pub async fn authorize(
     response
 }
 
-async fn authenticate(app: &AppState, parts: &Parts) -> Result<ApiKey, ApiError> {
+/// The answer to a request whose key did not authenticate; RFC 6750: a 401 names the scheme to use.
+pub(crate) fn refused(e: ApiError) -> Response {
+    let mut response = e.into_response();
+    if response.status() == StatusCode::UNAUTHORIZED {
+        response
+            .headers_mut()
+            .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"qiao\""));
+    }
+    response
+}
+
+/// The valid, usable key the request presents (also for `GET /v1/auth/me`, which needs no scope).
+pub(crate) async fn authenticate(app: &AppState, parts: &Parts) -> Result<ApiKey, ApiError> {
     let Some(value) = parts.headers.get(header::AUTHORIZATION) else {
         return Err(unauthenticated(
             "this route needs an API key: send `Authorization: Bearer qiao_…` (an operator makes one with \

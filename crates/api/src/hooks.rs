@@ -30,10 +30,16 @@ pub async fn handle(
         .find(|(k, _)| k == "rest")
         .map(|(_, v)| v.as_str())
         .unwrap_or("");
+    // Anyone may name any connection here: only configured names become metric labels.
+    let label = if app.runtime.connections.contains_key(&connection) { connection.as_str() } else { "(unknown)" };
     // Before any connector runs: the route is open to the internet.
     let _place = match app.gate.admit(&connection).await {
         Ok(place) => place,
-        Err(refused) => return Ok(refusal(refused)),
+        Err(refused) => {
+            let result = if matches!(refused, Refused::RateLimited(_)) { "rate_limited" } else { "busy" };
+            qiao_metrics::webhook(label, result);
+            return Ok(refusal(refused));
+        }
     };
     let request = Request {
         method: method.as_str().to_string(),
@@ -54,12 +60,17 @@ pub async fn handle(
         Ok(reply) => expect_reply!(reply, Reply::Webhook),
         // A request that fails verification is the sender's fault, not a gateway problem.
         Err(mut e) if e.code == "platform_unauthorized" => {
+            qiao_metrics::webhook(label, "bad_signature");
             e.status = StatusCode::UNAUTHORIZED;
             e.code = "invalid_signature".into();
             return Err(e);
         }
-        Err(e) => return Err(e),
+        Err(e) => {
+            qiao_metrics::webhook(label, "failed");
+            return Err(e);
+        }
     };
+    qiao_metrics::webhook(label, "accepted");
     let count = outcome.events.len();
     let inserted = qiao_services::inbound::store_events(&app, &connection, outcome.events)
         .await

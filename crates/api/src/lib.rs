@@ -17,6 +17,7 @@ mod events;
 mod hooks;
 mod identity;
 mod messaging;
+mod metrics;
 pub mod operations;
 mod people;
 mod redact;
@@ -27,6 +28,7 @@ mod status;
 mod subscriptions;
 mod tasks;
 mod chats;
+mod console;
 
 use std::sync::Arc;
 
@@ -84,6 +86,13 @@ fn table() -> Vec<Route> {
     }
     vec![
         route(M::GET, "/healthz", Access::Open, status::healthz),
+        // The console's files hold no data; it calls the API below with the operator's key.
+        route(M::GET, "/console", Access::Open, console::index),
+        route(M::GET, "/console/{file}", Access::Open, console::file),
+        // Any valid key may ask what it is: the handler authenticates it (no scope needed).
+        route(M::GET, "/v1/auth/me", Access::Open, console::me),
+        route(M::GET, "/readyz", Access::Open, status::readyz),
+        route(M::GET, "/metrics", key(MetricsRead, All), metrics::scrape),
         route(M::GET, "/v1/connectors", key(StatusRead, All), status::connectors),
         route(M::GET, "/v1/connections", key(StatusRead, All), status::connections),
         route(M::GET, "/v1/events", key(EventsRead, Query), events::list),
@@ -205,6 +214,7 @@ pub fn router(app: Arc<App>) -> Router {
         .fallback(|| async { ApiError::not_found("no such route; see README.md for the API") })
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(axum::middleware::map_response(error::json_errors))
+        .layer(axum::middleware::from_fn(metrics::count_requests))
         .with_state(app)
 }
 

@@ -1,4 +1,4 @@
-//! `/healthz`, `/v1/connectors`, `/v1/connections`: what is loaded and configured.
+//! `/healthz`, `/readyz`, `/v1/connectors`, `/v1/connections`: what is loaded and configured.
 
 use axum::Json;
 use axum::extract::State;
@@ -13,6 +13,21 @@ pub async fn healthz() -> Json<Value> {
         "version": env!("CARGO_PKG_VERSION"),
         "contract_versions": qiao_contract::SUPPORTED_VERSIONS,
     }))
+}
+
+/// Readiness: 503 until the connector directory's first scan has ended (every file present at start has
+/// loaded or failed), then 200. The port opens before that, so liveness (`/healthz`) and readiness differ.
+pub async fn readyz(State(app): State<AppState>) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let ready = app.runtime.connectors.is_ready();
+    let files = app.runtime.connectors.status();
+    let failed = files.iter().filter(|c| c.state == "failed").count();
+    let body = Json(json!({ "ready": ready, "connector_files": files.len(), "failed": failed }));
+    if ready {
+        body.into_response()
+    } else {
+        (axum::http::StatusCode::SERVICE_UNAVAILABLE, [(axum::http::header::RETRY_AFTER, "1")], body).into_response()
+    }
 }
 
 pub async fn connectors(State(app): State<AppState>) -> Json<Value> {

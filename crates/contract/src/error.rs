@@ -13,3 +13,21 @@ impl types::Error {
         }
     }
 }
+
+impl types::ErrorKind {
+    /// The contract's name for the kind (`retry_on`, `details.kind` and the metrics use it).
+    pub fn name(self) -> &'static str {
+        use types::ErrorKind::*;
+        match self {
+            Unauthorized => "unauthorized",
+            Forbidden => "forbidden",
+            NotFound => "not-found",
+            InvalidInput => "invalid-input",
+            Conflict => "conflict",
+            RateLimited => "rate-limited",
+            Unavailable => "unavailable",
+            Unsupported => "unsupported",
+            Internal => "internal",
+        }
+    }
+}

@@ -27,6 +27,11 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Serve the REST API, loading connectors from the connector directory (hot reload).
+    ///
+    /// The port opens at once and connectors compile in the background: `GET /healthz` answers as soon as the
+    /// server listens, `GET /readyz` once every connector file present at start has loaded (or failed).
+    #[command(after_help = "Logs (stderr): QIAO_LOG filters them (default info), QIAO_LOG_FORMAT=json writes one JSON \
+                            object per line; text logs are coloured only on a terminal (never with NO_COLOR).")]
     Serve(cli::serve::ServeArgs),
     /// Secrets at rest: make a master key, encrypt a secret for qiao.toml, rotate the master key.
     ///
@@ -96,6 +101,23 @@ fn version() -> &'static str {
     &VERSION
 }
 
+/// Logs go to stderr: text (colours only on a terminal, and never with `NO_COLOR`), or one JSON object per line
+/// with `QIAO_LOG_FORMAT=json` for a log shipper. `QIAO_LOG` filters (`info`, `qiao_runtime=debug`, …).
+fn init_logs(default: &str) -> Result<()> {
+    use std::io::IsTerminal;
+    let filter = tracing_subscriber::EnvFilter::try_from_env("QIAO_LOG").unwrap_or_else(|_| default.into());
+    let logs = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    match std::env::var("QIAO_LOG_FORMAT").as_deref() {
+        Ok("json") => logs.json().init(),
+        Ok("text") | Err(_) => {
+            let colours = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+            logs.with_ansi(colours).init()
+        }
+        Ok(other) => anyhow::bail!("QIAO_LOG_FORMAT={other:?}: use text (the default) or json"),
+    }
+    Ok(())
+}
+
 #[tokio::main]
 async fn main() {
     // A clean one-line error for operators, not a backtrace (even with RUST_BACKTRACE set).
@@ -110,10 +132,7 @@ async fn run() -> Result<()> {
     // The conformance suite makes hundreds of calls: its report is the output, the per-call log lines are noise.
     let quiet = matches!(&cli.command, Command::Connectors { command: cli::connectors::ConnectorsCommand::Test { .. } });
     let default = if quiet { "warn,qiao_runtime=error" } else { "info,tower_http=warn" };
-    tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("QIAO_LOG").unwrap_or_else(|_| default.into()))
-        .with_writer(std::io::stderr)
-        .init();
+    init_logs(default)?;
     match cli.command {
         Command::Serve(args) => cli::serve::run(args).await,
         Command::Secrets { command } => cli::secrets::run(command),

@@ -47,6 +47,8 @@ pub struct Server {
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
 pub async fn start(options: ServeOptions) -> Result<Server> {
+    // Before anything runs, so every count from the first connector load on is kept.
+    qiao_metrics::install();
     let config = match &options.config {
         Some(path) => ConfigFile::load(path)?,
         None => ConfigFile::default(),
@@ -81,15 +83,6 @@ pub async fn start(options: ServeOptions) -> Result<Server> {
                 options.connectors_dir.display()
             )
         })?;
-    for connection in runtime.connections.values() {
-        if runtime.connectors.get(&connection.connector).is_none() {
-            tracing::warn!(
-                connection = %connection.name,
-                connector = %connection.connector,
-                "connection's connector is not loaded (yet): its calls answer 503 until it is"
-            );
-        }
-    }
     let mut app = App::new(runtime, db);
     app.subscriber_settings = config.subscribers.clone();
     app.directory = config.directory.clone();
@@ -114,8 +107,7 @@ pub async fn start(options: ServeOptions) -> Result<Server> {
         .with_context(|| format!("cannot listen on {}", options.listen))?;
     let addr = listener.local_addr()?;
     let router = qiao_api::router(app.clone());
-    qiao_services::rules::load_config(&app, &config.rules).await?;
-    workers.push(qiao_services::rules::spawn(&app, Arc::new(qiao_api::internal::RouterWriter(router.clone()))));
+    let writer = Arc::new(qiao_api::internal::RouterWriter(router.clone()));
     let router = router.layer(tower_http::trace::TraceLayer::new_for_http());
     let (shutdown, stopped) = oneshot::channel::<()>();
     let task = tokio::spawn(async move {
@@ -126,6 +118,17 @@ pub async fn start(options: ServeOptions) -> Result<Server> {
             .await
     });
     tracing::info!(%addr, connectors_dir = %options.connectors_dir.display(), data_dir = %options.data_dir.display(), "qiao is serving");
+    // A rule is checked against the capabilities of the connectors it writes through, so the rules of the config
+    // wait for the first scan (the port is open meanwhile; `/readyz` says 503). A bad rule still stops the start.
+    if !config.rules.is_empty() {
+        app.runtime.connectors.ready().await;
+    }
+    if let Err(e) = qiao_services::rules::load_config(&app, &config.rules).await {
+        let _ = shutdown.send(());
+        let _ = task.await;
+        return Err(e);
+    }
+    workers.push(qiao_services::rules::spawn(&app, writer));
     Ok(Server {
         addr,
         app,

@@ -29,6 +29,11 @@ pub const MAX_COMPONENT_BYTES: u64 = 256 * 1024 * 1024;
 
 /// Brings the registry in line with the directory: loads new and changed files, drops removed ones.
 pub async fn rescan(runtime: &Runtime) {
+    scan(runtime).await;
+    runtime.connectors.first_scan_done();
+}
+
+async fn scan(runtime: &Runtime) {
     let registry = &runtime.connectors;
     let _one_at_a_time = registry.scanning.lock().await;
     let present = match list_components(&registry.dir) {
@@ -51,7 +56,11 @@ pub async fn rescan(runtime: &Runtime) {
     if removed {
         rebuild_index(registry);
     }
-    for (path, stamp) in &present {
+    // Smallest first: compiling takes about as long as a file is big, so the connectors that are ready in a
+    // second do not wait behind an 18 MB Python one (calls made at start wait for their own connector).
+    let mut order: Vec<_> = present.iter().collect();
+    order.sort_by_key(|(path, ((_, size), _))| (*size, (*path).clone()));
+    for (path, stamp) in order {
         let unchanged = registry
             .files
             .read()
@@ -61,7 +70,13 @@ pub async fn rescan(runtime: &Runtime) {
         if unchanged {
             continue;
         }
+        let started = std::time::Instant::now();
         let (result, verdict) = load_file(runtime, path, stamp.0.1).await;
+        let name = match &result {
+            Ok(connector) => connector.id().to_string(),
+            Err(_) => path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default(),
+        };
+        qiao_metrics::connector_load(&name, result.is_ok(), started.elapsed());
         let mut files = registry.files.write().unwrap();
         let file = files.entry(path.clone()).or_default();
         file.seen = Some(*stamp);
@@ -206,14 +221,13 @@ fn list_components(dir: &Path) -> Result<BTreeMap<PathBuf, (Stamp, Option<Stamp>
     Ok(out)
 }
 
-/// Watches the directory until the runtime is dropped. Returns once the first scan is done, so a server
-/// starts with its connectors loaded.
+/// Watches the directory until the runtime is dropped, starting with the first scan. Returns at once: the
+/// registry says when the first scan has ended (`Registry::ready`).
 pub async fn watch(runtime: Arc<Runtime>) -> Result<()> {
     std::fs::create_dir_all(runtime.connectors.dir())?;
     if let Some(warning) = runtime.connectors.trust.startup_warning() {
         tracing::warn!("{warning}");
     }
-    rescan(&runtime).await;
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
     let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
         if event.is_ok() {
@@ -223,20 +237,29 @@ pub async fn watch(runtime: Arc<Runtime>) -> Result<()> {
     watcher.watch(runtime.connectors.dir(), notify::RecursiveMode::NonRecursive)?;
     let weak = Arc::downgrade(&runtime);
     drop(runtime);
+    // The first scan runs here too, not before the server listens: compiling a cold cache takes seconds per
+    // connector, and until it ends `/readyz` says so and calls wait for their connector (bounded).
     tokio::spawn(async move {
         let _watcher = watcher;
         let mut tick = tokio::time::interval(RESCAN_EVERY);
+        let mut first = true;
         loop {
-            tokio::select! {
-                event = rx.recv() => {
-                    if event.is_none() { break; }
-                    tokio::time::sleep(SETTLE).await;
-                    while rx.try_recv().is_ok() {}
+            if !first {
+                tokio::select! {
+                    event = rx.recv() => {
+                        if event.is_none() { break; }
+                        tokio::time::sleep(SETTLE).await;
+                        while rx.try_recv().is_ok() {}
+                    }
+                    _ = tick.tick() => {}
                 }
-                _ = tick.tick() => {}
             }
             let Some(runtime) = weak.upgrade() else { break };
             rescan(&runtime).await;
+            if std::mem::take(&mut first) {
+                runtime.warn_unserved_connections();
+                tick.reset();
+            }
         }
     });
     Ok(())

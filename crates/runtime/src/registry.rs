@@ -34,6 +34,18 @@ pub struct Registry {
     pub(crate) scanning: tokio::sync::Mutex<()>,
     /// Which files may load (`[trust]` in the config); set before the directory is first scanned.
     pub trust: TrustConfig,
+    /// Changes as connectors load at start: the server answers before the first scan has compiled everything,
+    /// and what waits for a connector (a call, `/readyz`) watches this.
+    loading: tokio::sync::watch::Sender<Loading>,
+}
+
+/// Progress of the connector directory's first scan.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Loading {
+    /// The first scan has ended: every file present at start has loaded or failed.
+    pub done: bool,
+    /// Bumped at each change of the index, so a waiter sees a connector arrive before the scan ends.
+    pub changes: u64,
 }
 
 /// A row of `GET /v1/connectors`.
@@ -67,6 +79,40 @@ impl Registry {
             by_id: RwLock::default(),
             scanning: tokio::sync::Mutex::new(()),
             trust: TrustConfig::default(),
+            loading: tokio::sync::watch::Sender::new(Loading::default()),
+        }
+    }
+
+    /// Whether the first scan of the directory has ended (`GET /readyz`).
+    pub fn is_ready(&self) -> bool {
+        self.loading.borrow().done
+    }
+
+    pub(crate) fn first_scan_done(&self) {
+        self.loading.send_if_modified(|l| !std::mem::replace(&mut l.done, true));
+    }
+
+    /// Waits until the first scan has ended.
+    pub async fn ready(&self) {
+        let mut rx = self.loading.subscribe();
+        let _ = rx.wait_for(|l| l.done).await;
+    }
+
+    /// The connector `id`; while the first scan is still going, waits for it at most `patience`, so a call
+    /// that arrives during startup is served once its connector has compiled instead of being refused.
+    pub async fn get_or_wait(&self, id: &str, patience: std::time::Duration) -> Option<Arc<Connector>> {
+        let mut rx = self.loading.subscribe();
+        let deadline = tokio::time::Instant::now() + patience;
+        loop {
+            if let Some(connector) = self.get(id) {
+                return Some(connector);
+            }
+            if rx.borrow_and_update().done {
+                return None;
+            }
+            if tokio::time::timeout_at(deadline, rx.changed()).await.is_err() {
+                return None;
+            }
         }
     }
 
@@ -122,6 +168,11 @@ impl Registry {
 /// Maps ids to the connectors serving them. Two files claiming one id: the first (by file name) wins and the
 /// other is reported.
 pub(crate) fn rebuild_index(registry: &Registry) {
+    index(registry);
+    registry.loading.send_modify(|l| l.changes += 1);
+}
+
+fn index(registry: &Registry) {
     let mut files = registry.files.write().unwrap();
     let mut by_id: HashMap<String, Arc<Connector>> = HashMap::new();
     let mut owner: HashMap<String, PathBuf> = HashMap::new();

@@ -26,6 +26,24 @@ use crate::observe::Observer;
 use crate::redact::{clean, redacted_error, secret_values};
 use crate::sandbox::{HostState, Sandbox};
 
+impl CallError {
+    /// The `outcome` label of `qiao_connector_calls_total`.
+    fn metric_outcome(&self) -> &'static str {
+        match self {
+            CallError::Connector(_) => "error",
+            CallError::Timeout { .. } => "timeout",
+            CallError::CpuLimit { .. } => "cpu_limit",
+            CallError::Trap { .. } => "trap",
+            CallError::Busy { .. } => "busy",
+            CallError::ConnectorNotLoaded { .. } => "not_loaded",
+            CallError::UnknownConnection(_) | CallError::Unsupported { .. } | CallError::OlderContract { .. } => {
+                "refused"
+            }
+            CallError::Host(_) => "host_error",
+        }
+    }
+}
+
 /// Why a call did not produce the connector's answer.
 #[derive(Debug, thiserror::Error)]
 pub enum CallError {
@@ -96,6 +114,9 @@ pub struct Runtime {
 
 /// Lanes per connection: half the cores (at least one), so the calls of one connection, however many, leave the
 /// other half of the machine to the API and to the other connections.
+/// How long a call made while connectors are still compiling at start waits for its own.
+pub const STARTUP_PATIENCE: Duration = Duration::from_secs(10);
+
 fn lanes_per_connection() -> usize {
     std::thread::available_parallelism().map_or(1, |n| (n.get() / 2).max(1))
 }
@@ -306,6 +327,31 @@ impl Runtime {
         }
     }
 
+    /// Warns about each connection whose connector is not loaded after the first scan: its calls answer 503.
+    pub fn warn_unserved_connections(&self) {
+        let mut unserved: Vec<&Arc<Connection>> =
+            self.connections.values().filter(|c| self.connectors.get(&c.connector).is_none()).collect();
+        unserved.sort_by(|a, b| a.name.cmp(&b.name));
+        for connection in unserved {
+            tracing::warn!(
+                connection = %connection.name,
+                connector = %connection.connector,
+                "connection's connector is not loaded: its calls answer 503 until a file providing it is loaded"
+            );
+        }
+    }
+
+    /// During startup a call waits, at most [`STARTUP_PATIENCE`], for its connector to finish compiling instead of
+    /// being refused; once the first scan has ended, nothing waits.
+    async fn await_connector(&self, connection: &str) {
+        if self.connectors.is_ready() {
+            return;
+        }
+        if let Some(conn) = self.connections.get(connection) {
+            self.connectors.get_or_wait(&conn.connector, STARTUP_PATIENCE).await;
+        }
+    }
+
     /// Warns, once per connection of this connector, about hosts the connector declares that the connection
     /// does not grant (at start, and whenever the connector is (re)loaded).
     pub fn warn_missing_grants(&self, connector: &Connector) {
@@ -366,7 +412,25 @@ impl Runtime {
     /// Runs one operation on a connection's connector, in a fresh instance with the connection's limits, once
     /// it has a place in the connection's bulkhead.
     pub async fn call(&self, connection: &str, call: Call) -> Result<Reply, CallError> {
+        let operation = call.operation();
+        let started = Instant::now();
+        let outcome = self.call_measured(connection, call).await;
+        let took = started.elapsed();
+        match &outcome {
+            Ok(_) => qiao_metrics::connector_call(connection, operation, "ok", took),
+            Err(e) => {
+                qiao_metrics::connector_call(connection, operation, e.metric_outcome(), took);
+                if let CallError::Connector(e) = e {
+                    qiao_metrics::connector_error(connection, operation, e.kind.name(), e.platform_code.as_deref());
+                }
+            }
+        }
+        outcome
+    }
+
+    async fn call_measured(&self, connection: &str, call: Call) -> Result<Reply, CallError> {
         let capability = call.capability();
+        self.await_connector(connection).await;
         let (conn, connector) = self.resolve_call(connection, &call)?;
         let _place = self.bulkhead(conn).await?;
         let operation = call.operation();

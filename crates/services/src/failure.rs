@@ -121,17 +121,7 @@ pub fn connector_kind(kind: ErrorKind) -> (FailureKind, &'static str) {
 
 /// The contract's name for an error kind (`retry_on` and `details.kind` use it).
 pub fn kind_name(kind: ErrorKind) -> &'static str {
-    match kind {
-        ErrorKind::Unauthorized => "unauthorized",
-        ErrorKind::Forbidden => "forbidden",
-        ErrorKind::NotFound => "not-found",
-        ErrorKind::InvalidInput => "invalid-input",
-        ErrorKind::Conflict => "conflict",
-        ErrorKind::RateLimited => "rate-limited",
-        ErrorKind::Unavailable => "unavailable",
-        ErrorKind::Unsupported => "unsupported",
-        ErrorKind::Internal => "internal",
-    }
+    kind.name()
 }
 
 fn connector_failure(e: types::Error) -> Failure {
@@ -149,13 +139,21 @@ fn connector_failure(e: types::Error) -> Failure {
     }
 }
 
+/// What a caller refused with `connector_not_loaded` is asked to wait (`Retry-After`).
+const NOT_LOADED_RETRY_AFTER_MS: u64 = 5_000;
+
 impl From<CallError> for Failure {
     fn from(e: CallError) -> Failure {
         use FailureKind::*;
         let message = e.to_string();
         match e {
             CallError::UnknownConnection(_) => Failure::new(NotFound, "unknown_connection", message),
-            CallError::ConnectorNotLoaded { .. } => Failure::new(Unavailable, "connector_not_loaded", message),
+            // Still compiling at start (the call waited its bounded time), or no file provides it: worth a retry.
+            CallError::ConnectorNotLoaded { .. } => {
+                let mut f = Failure::new(Unavailable, "connector_not_loaded", message);
+                f.details = Some(json!({ "retry_after_ms": NOT_LOADED_RETRY_AFTER_MS }));
+                f
+            }
             CallError::Unsupported { .. } => Failure::new(Unsupported, "unsupported", message),
             CallError::OlderContract { .. } => Failure::new(Unsupported, "older_contract", message),
             CallError::Connector(e) => connector_failure(e),

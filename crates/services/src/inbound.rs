@@ -37,7 +37,9 @@ async fn store(app: &Arc<App>, connection: &str, events: Vec<Event>, cursor: Opt
         // whose events then fail to commit costs one needless refresh).
         app.db.mark_approvals_stale(connection.to_string(), approvals).await?;
     }
+    let received = events.len();
     let new = app.db.commit_events(connection.to_string(), events, cursor).await?;
+    qiao_metrics::events_stored(connection, received, new);
     if new > 0 {
         app.events_added.send_modify(|n| *n += 1);
     }

@@ -48,11 +48,13 @@ pub enum Scope {
     /// List connectors and connections.
     StatusRead,
     AuditRead,
+    /// Scrape `GET /metrics`.
+    MetricsRead,
     Admin,
 }
 
 impl Scope {
-    pub const ALL: [Scope; 19] = [
+    pub const ALL: [Scope; 20] = [
         Scope::IdentityRead,
         Scope::IdentityWrite,
         Scope::MessagesSend,
@@ -71,6 +73,7 @@ impl Scope {
         Scope::RulesWrite,
         Scope::StatusRead,
         Scope::AuditRead,
+        Scope::MetricsRead,
         Scope::Admin,
     ];
 
@@ -94,6 +97,7 @@ impl Scope {
             Scope::RulesWrite => "rules:write",
             Scope::StatusRead => "status:read",
             Scope::AuditRead => "audit:read",
+            Scope::MetricsRead => "metrics:read",
             Scope::Admin => "admin",
         }
     }

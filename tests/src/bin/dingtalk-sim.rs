@@ -2,11 +2,15 @@
 //!
 //! ```text
 //! cargo run -p qiao-tests --bin dingtalk-sim -- --listen 127.0.0.1:9101 \
-//!     --callback-url http://127.0.0.1:8080/v1/hooks/dingtalk
+//!     --callback-url http://127.0.0.1:8080/v1/hooks/dingtalk --control-listen 127.0.0.1:9111
 //! ```
 //!
 //! Point a `dingtalk` connection's `oapi_base` and `api_base` at it, with the credentials it prints.
 
+#[path = "common/control.rs"]
+mod control;
+
+use std::sync::Arc;
 use std::time::Duration;
 
 use clap::Parser;
@@ -20,6 +24,10 @@ struct Args {
     /// Where approval changes are pushed as signed, encrypted callbacks (Qiao's /v1/hooks/{connection}).
     #[arg(long)]
     callback_url: Option<String>,
+    /// Also serve the control routes here (`POST /approvals/{id}/approve|reject`: the approver acts in the app,
+    /// and the callbacks follow), for demos.
+    #[arg(long)]
+    control_listen: Option<std::net::SocketAddr>,
     /// Lifetime of issued access tokens, in seconds.
     #[arg(long, default_value_t = 7200)]
     token_ttl: u64,
@@ -37,9 +45,27 @@ async fn main() -> anyhow::Result<()> {
         callback_url: args.callback_url,
         ..Options::default()
     };
-    let sim = DingTalkSim::start_on(args.listen, options).await?;
+    let sim = Arc::new(DingTalkSim::start_on(args.listen, options).await?);
+    let control = match args.control_listen {
+        Some(listen) => {
+            let sim = sim.clone();
+            Some(
+                control::serve(
+                    listen,
+                    Arc::new(move |id: &str, approve| sim.advance(id, approve)),
+                )
+                .await?,
+            )
+        }
+        None => None,
+    };
     let o = &sim.options;
     println!("DingTalk simulator on {}", sim.base);
+    if let Some(addr) = control {
+        println!(
+            "  control: POST http://{addr}/approvals/{{id}}/approve or /reject (the approver acts in the app)"
+        );
+    }
     println!(
         "  app_key = {:?}\n  app_secret = {:?}\n  agent_id = \"{}\"",
         o.app_key, o.app_secret, o.agent_id

@@ -2,12 +2,16 @@
 //!
 //! ```text
 //! cargo run -p qiao-tests --bin feishu-sim -- --listen 127.0.0.1:9103 \
-//!     --callback-url http://127.0.0.1:8080/v1/hooks/feishu
+//!     --callback-url http://127.0.0.1:8080/v1/hooks/feishu --control-listen 127.0.0.1:9113
 //! ```
 //!
 //! Point a `feishu` connection's API base at it (`http://127.0.0.1:9103/open-apis/`), with the credentials it
 //! prints. lark-oapi clients work too: `lark.Client.builder().domain("http://127.0.0.1:9103")`.
 
+#[path = "common/control.rs"]
+mod control;
+
+use std::sync::Arc;
 use std::time::Duration;
 
 use clap::Parser;
@@ -24,6 +28,10 @@ struct Args {
     /// and task events once the app has subscribed to them.
     #[arg(long)]
     callback_url: Option<String>,
+    /// Also serve the control routes here (`POST /approvals/{id}/approve|reject`: the approver acts in the app,
+    /// and the callbacks follow), for demos.
+    #[arg(long)]
+    control_listen: Option<std::net::SocketAddr>,
     /// Lifetime of issued tenant tokens, in seconds.
     #[arg(long, default_value_t = 7200)]
     token_ttl: u64,
@@ -54,9 +62,27 @@ async fn main() -> anyhow::Result<()> {
         urgent_quota: args.urgent_quota,
         ..defaults
     };
-    let sim = FeishuSim::start_on(args.listen, options).await?;
+    let sim = Arc::new(FeishuSim::start_on(args.listen, options).await?);
+    let control = match args.control_listen {
+        Some(listen) => {
+            let sim = sim.clone();
+            Some(
+                control::serve(
+                    listen,
+                    Arc::new(move |id: &str, approve| sim.advance(id, approve)),
+                )
+                .await?,
+            )
+        }
+        None => None,
+    };
     let o = &sim.options;
     println!("Feishu simulator on {}/open-apis/", sim.base);
+    if let Some(addr) = control {
+        println!(
+            "  control: POST http://{addr}/approvals/{{id}}/approve or /reject (the approver acts in the app)"
+        );
+    }
     println!(
         "  app_id = {:?}\n  app_secret = {:?}",
         o.app_id, o.app_secret

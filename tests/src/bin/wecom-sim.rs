@@ -2,11 +2,15 @@
 //!
 //! ```text
 //! cargo run -p qiao-tests --bin wecom-sim -- --listen 127.0.0.1:9102 \
-//!     --callback-url http://127.0.0.1:8080/v1/hooks/wecom
+//!     --callback-url http://127.0.0.1:8080/v1/hooks/wecom --control-listen 127.0.0.1:9112
 //! ```
 //!
 //! Point a `wecom` connection's API base at it (`http://127.0.0.1:9102/cgi-bin/`), with the credentials it prints.
 
+#[path = "common/control.rs"]
+mod control;
+
+use std::sync::Arc;
 use std::time::Duration;
 
 use clap::Parser;
@@ -22,6 +26,10 @@ struct Args {
     /// Where approval changes are pushed as signed, encrypted callbacks (Qiao's /v1/hooks/{connection}).
     #[arg(long)]
     callback_url: Option<String>,
+    /// Also serve the control routes here (`POST /approvals/{id}/approve|reject`: the approver acts in the app,
+    /// and the callbacks follow), for demos.
+    #[arg(long)]
+    control_listen: Option<std::net::SocketAddr>,
     /// Lifetime of issued access tokens, in seconds.
     #[arg(long, default_value_t = 7200)]
     token_ttl: u64,
@@ -43,9 +51,27 @@ async fn main() -> anyhow::Result<()> {
         legacy_userinfo_keys: args.legacy_userinfo_keys,
         ..Options::default()
     };
-    let sim = WeComSim::start_on(args.listen, options).await?;
+    let sim = Arc::new(WeComSim::start_on(args.listen, options).await?);
+    let control = match args.control_listen {
+        Some(listen) => {
+            let sim = sim.clone();
+            Some(
+                control::serve(
+                    listen,
+                    Arc::new(move |id: &str, approve| sim.advance(id, approve)),
+                )
+                .await?,
+            )
+        }
+        None => None,
+    };
     let o = &sim.options;
     println!("WeCom simulator on {}/cgi-bin/", sim.base);
+    if let Some(addr) = control {
+        println!(
+            "  control: POST http://{addr}/approvals/{{id}}/approve or /reject (the approver acts in the app)"
+        );
+    }
     println!(
         "  corp_id = {:?}\n  corp_secret = {:?}\n  agent_id = \"{}\"",
         o.corp_id, o.corp_secret, o.agent_id

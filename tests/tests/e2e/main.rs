@@ -38,3 +38,6 @@ mod rules_cli;
 mod inbound_limits;
 mod retention;
 mod fairness;
+mod readiness;
+mod metrics;
+mod console;

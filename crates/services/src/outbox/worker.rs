@@ -137,6 +137,7 @@ async fn run(app: &App, op: OperationRow) -> Result<()> {
                     app.db.mark_approvals_stale(op.connection.clone(), vec![moved]).await?;
                 }
                 tracing::info!(operation = op.id, connection = %op.connection, op = write.name(), attempts = op.attempts, "operation succeeded");
+                qiao_metrics::outbox_attempt(&op.connection, write.name(), "succeeded");
                 return Ok(());
             }
             (_, Err(why)) => CallError::Host(anyhow::anyhow!(why)),
@@ -159,10 +160,15 @@ async fn run(app: &App, op: OperationRow) -> Result<()> {
     if retryable && op.attempts < policy.max_attempts {
         let wait = backoff(&policy, op.attempts, retry_after);
         tracing::info!(operation = op.id, connection = %op.connection, attempts = op.attempts, failure = class, retry_in_ms = wait.as_millis() as u64, "attempt failed; will retry: {message}");
+        qiao_metrics::outbox_attempt(&op.connection, write.name(), "retrying");
         app.db.record_failure(op.id, stored, Some(now_ms() + wait.as_millis() as i64), Status::Retrying).await
     } else {
         let status = if retryable { Status::Dead } else { Status::Failed };
         tracing::warn!(operation = op.id, connection = %op.connection, attempts = op.attempts, failure = class, status = status.as_str(), "operation failed: {message}");
+        qiao_metrics::outbox_attempt(&op.connection, write.name(), status.as_str());
+        if status == Status::Dead {
+            qiao_metrics::dead_letter(&op.connection);
+        }
         app.db.record_failure(op.id, stored, None, status).await
     }
 }

@@ -86,7 +86,9 @@ impl Worker {
         let Some(event) = self.ahead.front() else {
             return Ok(Next::Idle);
         };
-        match self.sender.deliver(&sub, event).await {
+        let delivered = self.sender.deliver(&sub, event).await;
+        qiao_metrics::subscriber_delivery(&sub.id.to_string(), delivered.is_ok());
+        match delivered {
             Ok(()) => {
                 tracing::debug!(
                     subscription = sub.id,
