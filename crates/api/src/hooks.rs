@@ -2,6 +2,9 @@
 //! its events are committed to the store before the platform gets its reply, so an acknowledged event is never
 //! lost, and a redelivered one is stored once.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
 use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header};
@@ -36,8 +39,11 @@ pub async fn handle(
     let _place = match app.gate.admit(&connection).await {
         Ok(place) => place,
         Err(refused) => {
-            let result = if matches!(refused, Refused::RateLimited(_)) { "rate_limited" } else { "busy" };
-            qiao_metrics::webhook(label, result);
+            let limited = matches!(refused, Refused::RateLimited(_));
+            qiao_metrics::webhook(label, if limited { "rate_limited" } else { "busy" });
+            if limited {
+                slow_down().await;
+            }
             return Ok(refusal(refused));
         }
     };
@@ -93,6 +99,22 @@ pub async fn handle(
         }
     }
     Ok(out)
+}
+
+/// How long a callback over its connection's rate waits for its 429, as nginx's `limit_req` delays excess
+/// requests: a sender that floods in a loop then slows itself down instead of taking the machine's CPU from the
+/// API (a sleeping request costs a timer, not a core).
+const REFUSAL_DELAY: Duration = Duration::from_millis(100);
+/// At most this many refusals wait at once; past it they are answered at once, so the delay never holds an
+/// unbounded number of connections open.
+const MAX_DELAYED: usize = 1024;
+
+async fn slow_down() {
+    static DELAYED: AtomicUsize = AtomicUsize::new(0);
+    if DELAYED.fetch_add(1, Ordering::Relaxed) < MAX_DELAYED {
+        tokio::time::sleep(REFUSAL_DELAY).await;
+    }
+    DELAYED.fetch_sub(1, Ordering::Relaxed);
 }
 
 fn refusal(refused: Refused) -> Response {

@@ -496,3 +496,23 @@ async fn a_connection_with_a_poll_schedule_is_polled_without_being_asked() {
     let ids: Vec<Value> = qiao.events("ticker").await.iter().map(|e| e["id"].clone()).collect();
     assert_eq!(ids[..4], [json!("tick-1"), json!("tick-2"), json!("tick-3"), json!("tick-4")], "in order, once each");
 }
+
+/// A platform that cannot be reached is named in the error: host and port, the cause in an operator's words,
+/// and the setting that decides where the connection's requests go.
+#[tokio::test]
+async fn an_unreachable_platform_is_named_with_the_cause_and_the_setting_to_check() {
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = closed.local_addr().unwrap().port();
+    drop(closed);
+    let config = format!(
+        "[connections.main]\nconnector = \"echo\"\nsettings = {{ api_base = \"http://127.0.0.1:{port}\" }}\n\
+         outbox = {{ max_attempts = 1 }}\n"
+    );
+    let qiao = TestServer::start(&["echo"], &config).await.unwrap();
+    let message = json!({ "to": { "users": ["u1"] }, "text": "hi" });
+    let (_, body) = qiao.post("/v1/connections/main/messages?wait=10", message).await;
+    let message = body.to_string();
+    for part in [format!("127.0.0.1:{port}").as_str(), "connection refused", "api_base"] {
+        assert!(message.contains(part), "{part:?} is not in: {message}");
+    }
+}

@@ -264,7 +264,10 @@ impl http::Host for HttpState {
             builder = builder.header(name, value);
         }
         let started = Instant::now();
-        let result = fetch(builder, limits.max_response_bytes).await;
+        let via = if via_api_base { "the connection's api_base setting" } else { "the connection's granted hosts" };
+        let result = fetch(builder, limits.max_response_bytes)
+            .await
+            .map_err(|e| unreachable_named(e, &url, via));
         tracing::debug!(
             connection = %self.connection.name,
             url = %redacted(&url),
@@ -309,20 +312,70 @@ async fn fetch(builder: reqwest::RequestBuilder, max_bytes: u64) -> Result<Respo
     })
 }
 
+/// A transport failure names what was dialled (host and port, never the path or query, which may carry
+/// credentials), why it failed in an operator's words, and the setting that decides where requests go.
+fn unreachable_named(e: HttpError, url: &url::Url, via: &str) -> HttpError {
+    let HttpError::Transport(detail) = e else { return e };
+    let host = url.host_str().unwrap_or_default();
+    let port = url.port_or_known_default().unwrap_or_default();
+    let lower = detail.to_ascii_lowercase();
+    let cause = if lower.contains("connection refused") {
+        "connection refused (nothing listens there)"
+    } else if lower.contains("dns error") || lower.contains("failed to lookup") || lower.contains("name or service") {
+        "the host name does not resolve (DNS)"
+    } else if lower.contains("certificate") || lower.contains("tls") || lower.contains("handshake") {
+        "the TLS handshake failed"
+    } else if lower.contains("timed out") {
+        "the connection timed out"
+    } else if lower.contains("reset") || lower.contains("closed") || lower.contains("broken pipe") {
+        "the connection was closed by the other side"
+    } else {
+        "the connection failed"
+    };
+    HttpError::Transport(format!(
+        "{}://{host}:{port}: {cause}; check {via} and that {host} is reachable from this machine ({detail})",
+        url.scheme()
+    ))
+}
+
 fn classify(e: reqwest::Error) -> HttpError {
     if e.is_timeout() {
         HttpError::Timeout
     } else if e.is_builder() {
         HttpError::InvalidRequest(e.to_string())
     } else {
-        // Without the URL: it may carry credentials in its query.
-        HttpError::Transport(e.without_url().to_string())
+        // Without the URL (it may carry credentials in its query), but with every cause: reqwest's own message
+        // is only "error sending request".
+        let e = e.without_url();
+        let mut detail = e.to_string();
+        let mut source = std::error::Error::source(&e);
+        while let Some(cause) = source {
+            detail.push_str(": ");
+            detail.push_str(&cause.to_string());
+            source = cause.source();
+        }
+        HttpError::Transport(detail)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_transport_failure_names_the_host_port_cause_and_setting_but_not_the_path() {
+        let url = url::Url::parse("https://open.example.cn/open-apis/im?token=s3cret").unwrap();
+        let refused = "error sending request: client error (Connect): tcp connect error: Connection refused (os error 111)";
+        let HttpError::Transport(m) = unreachable_named(HttpError::Transport(refused.into()), &url, "api_base") else {
+            panic!()
+        };
+        assert!(m.starts_with("https://open.example.cn:443: connection refused"), "{m}");
+        assert!(m.contains("check api_base") && !m.contains("s3cret") && !m.contains("open-apis"), "{m}");
+        let dns = "error sending request: client error (Connect): dns error: failed to lookup address information";
+        let HttpError::Transport(m) = unreachable_named(HttpError::Transport(dns.into()), &url, "x") else { panic!() };
+        assert!(m.contains("does not resolve (DNS)"), "{m}");
+        assert!(matches!(unreachable_named(HttpError::Timeout, &url, "x"), HttpError::Timeout));
+    }
     use qiao_contract::bindings::describe::{ConfigField, Info};
 
     fn info(declared: &[&str]) -> Info {
