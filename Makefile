@@ -41,6 +41,7 @@ test: connectors
 	  status=$$?; cat target/build.log >&2; [ $$status -eq 0 ] || { scripts/machine-report.sh target/build.log; exit 1; }
 	scripts/sign-connectors.sh target/debug/qiao
 	scripts/install-chromium.sh
+	scripts/install-openapi-validator.sh
 	rm -rf target/test-logs
 	cargo test --workspace $(addprefix --exclude ,$(GUESTS)) || { scripts/machine-report.sh; exit 1; }
 	QIAO_BIN=target/debug/qiao scripts/run-demo.sh --check --no-build

@@ -18,6 +18,7 @@ mod hooks;
 mod identity;
 mod messaging;
 mod metrics;
+mod openapi;
 pub mod operations;
 mod people;
 mod redact;
@@ -92,6 +93,7 @@ fn table() -> Vec<Route> {
         // Any valid key may ask what it is: the handler authenticates it (no scope needed).
         route(M::GET, "/v1/auth/me", Access::Open, console::me),
         route(M::GET, "/readyz", Access::Open, status::readyz),
+        route(M::GET, "/v1/openapi.json", Access::Open, openapi::serve),
         route(M::GET, "/metrics", key(MetricsRead, All), metrics::scrape),
         route(M::GET, "/v1/connectors", key(StatusRead, All), status::connectors),
         route(M::GET, "/v1/connections", key(StatusRead, All), status::connections),

@@ -40,4 +40,5 @@ mod retention;
 mod fairness;
 mod readiness;
 mod metrics;
+mod openapi;
 mod console;
