@@ -46,19 +46,9 @@ async fn main() -> anyhow::Result<()> {
         ..Options::default()
     };
     let sim = Arc::new(DingTalkSim::start_on(args.listen, options).await?);
-    let control = match args.control_listen {
-        Some(listen) => {
-            let sim = sim.clone();
-            Some(
-                control::serve(
-                    listen,
-                    Arc::new(move |id: &str, approve| sim.advance(id, approve)),
-                )
-                .await?,
-            )
-        }
-        None => None,
-    };
+    let advance = sim.clone();
+    let control =
+        control::serve_if(args.control_listen, Arc::new(move |id: &str, approve| advance.advance(id, approve))).await?;
     let o = &sim.options;
     println!("DingTalk simulator on {}", sim.base);
     if let Some(addr) = control {

@@ -63,19 +63,9 @@ async fn main() -> anyhow::Result<()> {
         ..defaults
     };
     let sim = Arc::new(FeishuSim::start_on(args.listen, options).await?);
-    let control = match args.control_listen {
-        Some(listen) => {
-            let sim = sim.clone();
-            Some(
-                control::serve(
-                    listen,
-                    Arc::new(move |id: &str, approve| sim.advance(id, approve)),
-                )
-                .await?,
-            )
-        }
-        None => None,
-    };
+    let advance = sim.clone();
+    let control =
+        control::serve_if(args.control_listen, Arc::new(move |id: &str, approve| advance.advance(id, approve))).await?;
     let o = &sim.options;
     println!("Feishu simulator on {}/open-apis/", sim.base);
     if let Some(addr) = control {

@@ -52,19 +52,9 @@ async fn main() -> anyhow::Result<()> {
         ..Options::default()
     };
     let sim = Arc::new(WeComSim::start_on(args.listen, options).await?);
-    let control = match args.control_listen {
-        Some(listen) => {
-            let sim = sim.clone();
-            Some(
-                control::serve(
-                    listen,
-                    Arc::new(move |id: &str, approve| sim.advance(id, approve)),
-                )
-                .await?,
-            )
-        }
-        None => None,
-    };
+    let advance = sim.clone();
+    let control =
+        control::serve_if(args.control_listen, Arc::new(move |id: &str, approve| advance.advance(id, approve))).await?;
     let o = &sim.options;
     println!("WeCom simulator on {}/cgi-bin/", sim.base);
     if let Some(addr) = control {

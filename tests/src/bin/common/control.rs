@@ -15,6 +15,14 @@ use axum::routing::post;
 /// Acts on an approval: (its id, approve or reject).
 pub type Act = Arc<dyn Fn(&str, bool) -> Result<(), String> + Send + Sync>;
 
+/// [`serve`] when a control address was given (`--control-listen`).
+pub async fn serve_if(listen: Option<SocketAddr>, act: Act) -> anyhow::Result<Option<SocketAddr>> {
+    match listen {
+        Some(listen) => Ok(Some(serve(listen, act).await?)),
+        None => Ok(None),
+    }
+}
+
 /// Serves the control routes on `listen` until the process ends.
 pub async fn serve(listen: SocketAddr, act: Act) -> anyhow::Result<SocketAddr> {
     async fn decide(act: Act, id: String, approve: bool) -> (StatusCode, String) {
