@@ -16,6 +16,7 @@ pub mod msg_crypt;
 pub mod operations;
 pub mod signing;
 pub mod sim_support;
+pub mod stream_gateway;
 pub mod wecom_sim;
 
 use std::path::{Path, PathBuf};
@@ -243,6 +244,11 @@ impl TestServer {
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
+    }
+
+    /// Shuts the server down as `qiao serve` does on SIGTERM.
+    pub async fn stop(mut self) -> Result<()> {
+        self.server.take().unwrap().shutdown().await
     }
 
     /// Stops the server and starts another on the same directories (a restart); `config` as in

@@ -82,6 +82,9 @@ pub async fn connections(State(app): State<AppState>) -> Result<Json<Value>, Api
                 "kv": { "bytes": kv_bytes, "keys": kv_keys },
                 // The write pace in force: the operator's, else the connector's documented rate, else 20/s.
                 "pacing": app.pacing(&c.name),
+                // Its event stream (outbound WebSocket), when its connector exports `event-stream`: state,
+                // last error, last frame, connects, frames and events stored.
+                "stream": app.streams.status(&c.name),
             })
         })
         .collect();

@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::Capability;
 use crate::bindings::{approval, chats, identity, messaging, poll, roles, tasks, webhook};
+use crate::event_stream;
 
 /// Declares `Call` and the facts each operation carries.
 macro_rules! operations {
@@ -108,6 +109,9 @@ operations! {
     RemoveChatMembers = "remove_chat_members" { chat_id: String, user_ids: Vec<String> } => Chats, "remove-members", write;
     // webhook, poll
     Webhook = "webhook" { request: webhook::Request } => Webhook, "handle", read;
+    // event-stream (0.3.0): not offered through the REST API; the host's stream supervisor makes these calls.
+    StreamOpen = "stream_open" {} => EventStream, "open", read;
+    StreamFrame = "stream_frame" { frame: event_stream::Frame } => EventStream, "on-frame", read;
     Poll = "poll" { cursor: Option<String> } => Poll, "poll", read;
 }
 
@@ -209,6 +213,8 @@ pub enum Reply {
     Chat(chats::Chat),
     Webhook(webhook::Outcome),
     Batch(poll::Batch),
+    StreamEndpoint(event_stream::Endpoint),
+    StreamOutcome(event_stream::Outcome),
 }
 
 #[cfg(test)]

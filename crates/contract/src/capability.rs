@@ -7,7 +7,20 @@ pub const INTERFACE_PREFIX: &str = "qiao:connector/";
 pub const LATEST_VERSION: &str = "0.2.0";
 /// Every contract version this host loads connectors for, oldest first. A released version is never dropped
 /// within a major version (see "Compatibility" in README.md).
-pub const SUPPORTED_VERSIONS: &[&str] = &["0.1.0", "0.2.0"];
+pub const SUPPORTED_VERSIONS: &[&str] = &["0.1.0", "0.2.0", "0.3.0"];
+
+/// Contract versions made of an earlier one plus new interfaces (`wit/v0.3.0` includes the whole of 0.2.0 under its
+/// 0.2.0 names and adds `event-stream`): a component built for the later one names both versions.
+const INCLUDES: &[(&str, &str)] = &[("0.3.0", "0.2.0")];
+
+/// The version an interface has in a component built for `contract`: its own, unless `contract` took it unchanged
+/// from the version it includes.
+fn interface_version(contract: &'static str, since: &str) -> &'static str {
+    match INCLUDES.iter().find(|(v, _)| *v == contract) {
+        Some((_, base)) if has_since(base, since) => base,
+        _ => contract,
+    }
+}
 
 /// The contract version a component is built for, from the names of what it imports and exports
 /// (`qiao:connector/messaging@0.1.0`): no custom section needed, so it works for every guest language. `None`
@@ -24,6 +37,12 @@ pub fn contract_version<'a>(names: impl IntoIterator<Item = &'a str>) -> Result<
         }
     }
     found.sort_unstable();
+    // A later version that includes an earlier one names both: it is the later one.
+    if let [base, later] = found.as_slice()
+        && INCLUDES.contains(&(*later, *base))
+    {
+        found.remove(0);
+    }
     match found.as_slice() {
         [] => Ok(None),
         [version] => SUPPORTED_VERSIONS.iter().find(|v| *v == version).map(|v| Some(*v)).ok_or_else(|| {
@@ -61,10 +80,12 @@ pub enum Capability {
     Chats,
     Webhook,
     Poll,
+    /// Events over a connection the host holds open to the platform (contract 0.3.0).
+    EventStream,
 }
 
 impl Capability {
-    pub const ALL: [Capability; 10] = [
+    pub const ALL: [Capability; 11] = [
         Capability::Describe,
         Capability::Identity,
         Capability::Roles,
@@ -75,6 +96,7 @@ impl Capability {
         Capability::Chats,
         Capability::Webhook,
         Capability::Poll,
+        Capability::EventStream,
     ];
 
     pub fn name(self) -> &'static str {
@@ -89,6 +111,7 @@ impl Capability {
             Capability::Chats => "chats",
             Capability::Webhook => "webhook",
             Capability::Poll => "poll",
+            Capability::EventStream => "event-stream",
         }
     }
 
@@ -96,13 +119,15 @@ impl Capability {
     pub fn since(self) -> &'static str {
         match self {
             Capability::Tasks | Capability::Chats => "0.2.0",
+            Capability::EventStream => "0.3.0",
             _ => "0.1.0",
         }
     }
 
-    /// Its interface's name in a component built for `version` (`qiao:connector/messaging@0.1.0`).
-    pub fn export_name(self, version: &str) -> String {
-        format!("{INTERFACE_PREFIX}{}@{version}", self.name())
+    /// Its interface's name in a component built for `version` (`qiao:connector/messaging@0.1.0`; in a 0.3.0
+    /// component `messaging@0.2.0`, which 0.3.0 includes, and `event-stream@0.3.0`).
+    pub fn export_name(self, version: &'static str) -> String {
+        format!("{INTERFACE_PREFIX}{}@{}", self.name(), interface_version(version, self.since()))
     }
 }
 
@@ -116,8 +141,14 @@ mod tests {
         let v010 = ["wasi:io/streams@0.2.0", "qiao:connector/http@0.1.0", "qiao:connector/messaging@0.1.0"];
         assert_eq!(contract_version(v010), Ok(Some("0.1.0")));
         assert_eq!(contract_version(["wasi:cli/stdout@0.2.0"]), Ok(None));
-        let newer = contract_version(["qiao:connector/http@0.3.0"]).unwrap_err();
-        assert!(newer.contains("qiao:connector@0.3.0") && newer.contains("supports 0.1.0, 0.2.0"), "{newer}");
+        let newer = contract_version(["qiao:connector/http@0.4.0"]).unwrap_err();
+        assert!(newer.contains("qiao:connector@0.4.0") && newer.contains("supports 0.1.0, 0.2.0, 0.3.0"), "{newer}");
+        let v030 = ["qiao:connector/http@0.2.0", "qiao:connector/messaging@0.2.0", "qiao:connector/event-stream@0.3.0"];
+        assert_eq!(contract_version(v030), Ok(Some("0.3.0")));
+        assert!(contract_version(["qiao:connector/http@0.1.0", "qiao:connector/event-stream@0.3.0"]).is_err());
+        assert_eq!(Capability::Messaging.export_name("0.3.0"), "qiao:connector/messaging@0.2.0");
+        assert_eq!(Capability::EventStream.export_name("0.3.0"), "qiao:connector/event-stream@0.3.0");
+        assert_eq!(Capability::Messaging.export_name("0.1.0"), "qiao:connector/messaging@0.1.0");
         assert_eq!(contract_version(["qiao:connector/tasks@0.2.0"]), Ok(Some("0.2.0")));
         assert!(has_since("0.2.0", "0.1.0") && has_since("0.10.0", "0.2.0") && !has_since("0.1.0", "0.2.0"));
         let mixed = contract_version(["qiao:connector/http@0.1.0", "qiao:connector/tasks@1.0.0"]).unwrap_err();

@@ -31,6 +31,9 @@ pub const SUBSCRIBER_DELIVERIES: &str = "qiao_subscriber_deliveries_total";
 pub const SUBSCRIBER_LAG: &str = "qiao_subscriber_lag_events";
 pub const SYNC_RUNS: &str = "qiao_directory_sync_runs";
 pub const API_REQUESTS: &str = "qiao_http_requests_total";
+pub const STREAM_CONNECTS: &str = "qiao_stream_connects_total";
+pub const STREAM_FRAMES: &str = "qiao_stream_frames_total";
+pub const STREAMS_OPEN: &str = "qiao_streams_open";
 
 /// Buckets for call latencies: from a cached read (sub-millisecond) to a platform at its timeout.
 const SECONDS_BUCKETS: &[f64] = &[0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0];
@@ -74,6 +77,9 @@ fn describe() {
     describe_gauge!(SUBSCRIBER_LAG, "Events a subscription has yet to deliver (read when scraped).");
     describe_gauge!(SYNC_RUNS, "Directory sync runs, by state (read when scraped).");
     describe_counter!(API_REQUESTS, "REST API requests, by route, method and status class.");
+    describe_counter!(STREAM_CONNECTS, "Event-stream connection attempts, by connection and result (open, or why not).");
+    describe_counter!(STREAM_FRAMES, "Frames received on event streams, by connection and outcome (ok, error, failed).");
+    describe_gauge!(STREAMS_OPEN, "Event streams open now, by connection (1 or 0).");
 }
 
 pub fn connector_call(connection: &str, operation: &str, outcome: &'static str, took: Duration) {
@@ -106,6 +112,18 @@ pub fn connector_load(connector: &str, ok: bool, took: Duration) {
 
 pub fn webhook(connection: &str, result: &'static str) {
     counter!(WEBHOOKS, "connection" => connection.to_string(), "result" => result).increment(1);
+}
+
+pub fn stream_connect(connection: &str, result: &'static str) {
+    counter!(STREAM_CONNECTS, "connection" => connection.to_string(), "result" => result).increment(1);
+}
+
+pub fn stream_frame(connection: &str, outcome: &'static str) {
+    counter!(STREAM_FRAMES, "connection" => connection.to_string(), "outcome" => outcome).increment(1);
+}
+
+pub fn stream_open(connection: &str, open: bool) {
+    gauge!(STREAMS_OPEN, "connection" => connection.to_string()).set(if open { 1.0 } else { 0.0 });
 }
 
 pub fn events_stored(connection: &str, received: usize, new: usize) {

@@ -41,6 +41,8 @@ pub struct Server {
     workers: Vec<JoinHandle<()>>,
     /// The outbox dispatcher: stopped first, and given [`SHUTDOWN_GRACE`] to finish what is in flight.
     outbox: JoinHandle<()>,
+    /// The event streams' supervisor: told to stop, it closes every stream with a close frame.
+    streams: JoinHandle<()>,
 }
 
 /// How long a shutdown waits for platform calls in flight before handing them back to the queue.
@@ -102,6 +104,7 @@ pub async fn start(options: ServeOptions) -> Result<Server> {
     }
     workers.push(qiao_services::deadlines::spawn(&app));
     workers.push(qiao_services::retention::spawn(&app, config.retention.clone()));
+    let streams = qiao_services::streams::spawn(&app);
     let listener = tokio::net::TcpListener::bind(options.listen)
         .await
         .with_context(|| format!("cannot listen on {}", options.listen))?;
@@ -135,6 +138,7 @@ pub async fn start(options: ServeOptions) -> Result<Server> {
         shutdown,
         task,
         outbox,
+        streams,
         workers,
     })
 }
@@ -146,8 +150,10 @@ impl Server {
         // Callers waiting on results are answered 202 now rather than holding the listener open.
         self.app.outbox.stop();
         let _ = self.shutdown.send(());
+        self.app.streams.stop();
         self.task.await??;
         self.outbox.await?;
+        let _ = tokio::time::timeout(qiao_services::streams::CLOSE_GRACE * 2, self.streams).await;
         for worker in &self.workers {
             worker.abort();
         }

@@ -20,8 +20,13 @@ macro_rules! export_table {
             /// An interface exported under our name but with other functions or types is an error, not a
             /// silently missing capability.
             pub fn detect(pre: &InstancePre<HostState>) -> Result<Indices> {
+                Self::detect_as(pre, $version)
+            }
+
+            /// In a component built for `contract`, which may be a later version that includes this one.
+            pub fn detect_as(pre: &InstancePre<HostState>, contract: &'static str) -> Result<Indices> {
                 Ok(Indices {
-                    $($field: super::indices(pre, Capability::$capability, $version, $field::GuestIndices::new(pre))?,)*
+                    $($field: super::indices(pre, Capability::$capability, contract, $field::GuestIndices::new(pre))?,)*
                 })
             }
 
@@ -52,10 +57,43 @@ pub mod v0_2_0 {
         messaging: Messaging, approval: Approval, tasks: Tasks, chats: Chats, webhook: Webhook, poll: Poll);
 }
 
+pub mod v0_3_0 {
+    use super::*;
+    use qiao_contract::event_stream;
+
+    /// 0.3.0 is 0.2.0 plus `event-stream`: the 0.2.0 table, and the added interface.
+    pub struct Indices {
+        pub base: v0_2_0::Indices,
+        pub event_stream: Option<event_stream::GuestIndices>,
+    }
+
+    impl Indices {
+        pub fn detect(pre: &InstancePre<HostState>) -> Result<Indices> {
+            Ok(Indices {
+                base: v0_2_0::Indices::detect_as(pre, "0.3.0")?,
+                event_stream: super::indices(
+                    pre,
+                    Capability::EventStream,
+                    "0.3.0",
+                    event_stream::GuestIndices::new(pre),
+                )?,
+            })
+        }
+
+        pub fn has(&self, capability: Capability) -> bool {
+            match capability {
+                Capability::EventStream => self.event_stream.is_some(),
+                other => self.base.has(other),
+            }
+        }
+    }
+}
+
 /// A component's exports, in the bindings of its contract version.
 pub enum Exports {
     V0_1_0(Box<v0_1_0::Indices>),
     V0_2_0(Box<v0_2_0::Indices>),
+    V0_3_0(Box<v0_3_0::Indices>),
 }
 
 impl Exports {
@@ -63,6 +101,7 @@ impl Exports {
         Ok(match version {
             "0.1.0" => Exports::V0_1_0(Box::new(v0_1_0::Indices::detect(pre)?)),
             "0.2.0" => Exports::V0_2_0(Box::new(v0_2_0::Indices::detect(pre)?)),
+            "0.3.0" => Exports::V0_3_0(Box::new(v0_3_0::Indices::detect(pre)?)),
             other => anyhow::bail!("no bindings for contract version {other}"),
         })
     }
@@ -71,6 +110,7 @@ impl Exports {
         match self {
             Exports::V0_1_0(e) => e.has(capability),
             Exports::V0_2_0(e) => e.has(capability),
+            Exports::V0_3_0(e) => e.has(capability),
         }
     }
 
@@ -83,7 +123,7 @@ impl Exports {
 fn indices<T>(
     pre: &InstancePre<HostState>,
     capability: Capability,
-    version: &str,
+    version: &'static str,
     found: wasmtime::Result<T>,
 ) -> Result<Option<T>> {
     let name = capability.export_name(version);

@@ -92,6 +92,11 @@ impl Registry {
         self.loading.send_if_modified(|l| !std::mem::replace(&mut l.done, true));
     }
 
+    /// Changes as connectors load, reload and go: for what follows the loaded set (event streams).
+    pub fn changes(&self) -> tokio::sync::watch::Receiver<Loading> {
+        self.loading.subscribe()
+    }
+
     /// Waits until the first scan has ended.
     pub async fn ready(&self) {
         let mut rx = self.loading.subscribe();

@@ -401,6 +401,19 @@ impl Runtime {
     }
 
     /// Calls of a connection running now (for tests and status).
+    /// Where an event stream of `connection` may connect: the URL its connector's `open` answered, checked like
+    /// its HTTP requests. `Ok(true)`: an origin of one of the connection's API-base settings (the operator's, so
+    /// anywhere; `ws://` only on loopback); `Ok(false)`: a declared and granted host over `wss://` on the default
+    /// port, to be reached on public addresses only.
+    pub fn stream_egress(&self, connection: &str, url: &url::Url) -> Result<bool, String> {
+        let conn = self.connections.get(connection).ok_or_else(|| format!("no connection named {connection:?}"))?;
+        let connector = self
+            .connectors
+            .get(&conn.connector)
+            .ok_or_else(|| format!("connector {:?} is not loaded", conn.connector))?;
+        crate::imports::http::websocket_route(&AllowList::new(&connector.info, conn), url, connection)
+    }
+
     pub fn calls_running(&self, connection: &str) -> usize {
         let Some(conn) = self.connections.get(connection) else { return 0 };
         let bulkheads = self.bulkheads.lock().unwrap_or_else(|e| e.into_inner());

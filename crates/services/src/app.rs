@@ -36,6 +36,8 @@ pub struct App {
     pub directory_locks: Locks,
     /// `[calendar]` and `[[approvals.deadlines]]`, and the deadline worker's clock and wake-up.
     pub deadlines: crate::deadlines::Deadlines,
+    /// Event streams: what each is doing, and the signal that closes them at shutdown.
+    pub streams: Arc<crate::streams::Streams>,
 }
 
 impl App {
@@ -65,6 +67,7 @@ impl App {
             directory: DirectorySettings::default(),
             directory_locks: Locks::default(),
             deadlines: Default::default(),
+            streams: Default::default(),
         }
     }
 }

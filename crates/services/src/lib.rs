@@ -4,7 +4,8 @@
 //! - `outbox/*`: writes to platforms, committed then delivered with retries (`worker`, `retry`), paced per
 //!   connection (`throttle`); `write`: what is stored for each write and how its reply is rendered.
 //! - `gate`: what the open webhook routes let through (a bucket per connection, one pool).
-//! - `inbound`: storing webhook and polled events; scheduled polls. `subscribers/*`: signed delivery of events.
+//! - `inbound`: storing webhook and polled events; scheduled polls. `streams/*`: events over outbound
+//!   WebSockets the host holds for connectors that export `event-stream`. `subscribers/*`: signed delivery of events.
 //! - `approvals`: the stored view of approvals and its reconciliation with the platforms.
 //! - `deadlines/*`: reminders and escalation of approvals left pending, in business time; overdue figures.
 //! - `rules/*`: rules over the event log, their writes through the API, echoes and links.
@@ -29,6 +30,7 @@ pub mod retention;
 pub mod rotate;
 pub mod rules;
 pub mod sso;
+pub mod streams;
 pub mod subscribers;
 pub mod sync;
 

@@ -1355,7 +1355,7 @@ use qiao_tests::echo_server::hex_hmac;
 async fn the_0_1_0_connector_works_as_before_beside_0_2_0() {
     let (qiao, echo) = server().await;
     let (_, health) = qiao.get("/healthz").await;
-    assert_eq!(health["contract_versions"], json!(["0.1.0", "0.2.0"]));
+    assert_eq!(health["contract_versions"], json!(["0.1.0", "0.2.0", "0.3.0"]));
     let row = qiao.connector_row("echo.wasm").await.expect("echo listed");
     assert_eq!(
         (row["id"].as_str(), row["state"].as_str(), row["contract"].as_str()),

@@ -229,7 +229,7 @@ async fn the_deprecated_plugins_dir_flag_still_names_the_connector_directory() {
 }
 
 /// A connector built for a contract version this host does not know (here: echo with every `@0.2.0` in its
-/// interface names turned into `@0.3.0`, same length, so the component stays valid) is refused at load with an
+/// interface names turned into `@0.9.0`, same length, so the component stays valid) is refused at load with an
 /// error naming the versions this host supports; the host says which versions it supports and which one each
 /// loaded connector is built for.
 #[tokio::test]
@@ -238,11 +238,11 @@ async fn a_connector_for_an_unknown_contract_version_is_refused_naming_the_suppo
     let qiao = TestServer::start(&["echo"], &config(&echo.base)).await.unwrap();
     let (status, health) = qiao.get("/healthz").await;
     assert_eq!(status, 200);
-    assert_eq!(health["contract_versions"], json!(["0.1.0", "0.2.0"]), "{health}");
+    assert_eq!(health["contract_versions"], json!(["0.1.0", "0.2.0", "0.3.0"]), "{health}");
     let row = qiao.connector_row("echo.wasm").await.expect("echo listed");
     assert_eq!(row["contract"], "0.2.0", "{row}");
 
-    let bytes = echo_for_contract_0_3();
+    let bytes = echo_for_unknown_contract();
     install_signed(&qiao.plugins_dir, "future.wasm", &bytes);
     qiao.wait_for_connector("future.wasm", |row| row.is_some_and(|r| r["state"] == "failed"))
         .await
@@ -250,15 +250,15 @@ async fn a_connector_for_an_unknown_contract_version_is_refused_naming_the_suppo
     let row = qiao.connector_row("future.wasm").await.unwrap();
     let error = row["error"].as_str().unwrap_or_default();
     assert!(
-        error.contains("qiao:connector@0.3.0") && error.contains("supports 0.1.0, 0.2.0"),
+        error.contains("qiao:connector@0.9.0") && error.contains("supports 0.1.0, 0.2.0, 0.3.0"),
         "the error names the component's version and the supported ones: {row}"
     );
     let row = qiao.connector_row("echo.wasm").await.unwrap();
     assert_eq!(row["state"], "loaded", "the other connector is unaffected: {row}");
 }
 
-/// The echo component with every `qiao:connector/NAME@0.2.0` turned into `@0.3.0` (same length: still valid).
-fn echo_for_contract_0_3() -> Vec<u8> {
+/// The echo component with every `qiao:connector/NAME@0.2.0` turned into `@0.9.0` (same length: still valid).
+fn echo_for_unknown_contract() -> Vec<u8> {
     let mut bytes = std::fs::read(component("echo")).unwrap();
     let (from, to) = (b"qiao:connector/", b"@0.2.0");
     let mut renamed = 0;
@@ -267,7 +267,7 @@ fn echo_for_contract_0_3() -> Vec<u8> {
         let start = i + at;
         // The interface name ends at its version.
         if let Some(end) = (start..bytes.len().min(start + 64)).find(|&j| bytes[j..].starts_with(to)) {
-            bytes[end..end + to.len()].copy_from_slice(b"@0.3.0");
+            bytes[end..end + to.len()].copy_from_slice(b"@0.9.0");
             renamed += 1;
         }
         i = start + from.len();
@@ -302,7 +302,7 @@ fn inspect_and_version_name_the_contract() {
 
     let dir = tempfile::tempdir().unwrap();
     let future = dir.path().join("future.wasm");
-    std::fs::write(&future, echo_for_contract_0_3()).unwrap();
+    std::fs::write(&future, echo_for_unknown_contract()).unwrap();
     let out = std::process::Command::new(&qiao)
         .args(["connectors", "inspect", "--json"])
         .arg(&future)
@@ -311,7 +311,7 @@ fn inspect_and_version_name_the_contract() {
     assert!(!out.status.success(), "an unsupported component is reported invalid");
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let error = report["error"].as_str().unwrap_or_default();
-    assert!(error.contains("qiao:connector@0.3.0") && error.contains("supports 0.1.0, 0.2.0"), "{report}");
+    assert!(error.contains("qiao:connector@0.9.0") && error.contains("supports 0.1.0, 0.2.0, 0.3.0"), "{report}");
 
     let out = std::process::Command::new(&qiao).arg("--version").output().unwrap();
     let version = String::from_utf8_lossy(&out.stdout);

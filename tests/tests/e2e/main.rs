@@ -23,6 +23,7 @@ mod languages;
 mod outbox;
 mod sandbox;
 mod secrets;
+mod streams;
 mod subscribers;
 mod trust;
 mod wecom;

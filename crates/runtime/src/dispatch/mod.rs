@@ -1,8 +1,10 @@
 //! Where a [`Call`] becomes the guest call, through the bindings of the contract version the connector is built
-//! for: the latest as is (`v0_2_0`), older versions converting only what changed (`v0_1_0`).
+//! for: the latest as is (`v0_2_0`), older versions converting only what changed (`v0_1_0`), and a later
+//! version that includes the latest adding only its new interfaces (`v0_3_0`).
 
 mod v0_1_0;
 mod v0_2_0;
+mod v0_3_0;
 
 use wasmtime::Store;
 use wasmtime::component::Instance;
@@ -20,6 +22,7 @@ pub async fn dispatch(exports: &Exports, store: &mut Store<HostState>, instance:
     match exports {
         Exports::V0_1_0(e) => v0_1_0::dispatch(e, store, instance, call).await,
         Exports::V0_2_0(e) => v0_2_0::dispatch(e, store, instance, call).await,
+        Exports::V0_3_0(e) => v0_3_0::dispatch(e, store, instance, call).await,
     }
 }
 
@@ -32,5 +35,6 @@ pub async fn describe(
     match exports {
         Exports::V0_1_0(e) => v0_1_0::describe(e, store, instance).await,
         Exports::V0_2_0(e) => v0_2_0::describe(e, store, instance).await,
+        Exports::V0_3_0(e) => v0_2_0::describe(&e.base, store, instance).await,
     }
 }

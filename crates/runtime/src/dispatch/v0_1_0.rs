@@ -151,7 +151,8 @@ pub async fn dispatch(exports: &Indices, store: &mut Store<HostState>, instance:
         }),
         LoginUrl { .. } | RemindApproval { .. } | CreateTask { .. } | GetTask { .. } | UpdateTask { .. }
         | MoveTask { .. } | CompleteTask { .. } | ReopenTask { .. } | CommentOnTask { .. } | ListTasks { .. }
-        | CreateChat { .. } | GetChat { .. } | AddChatMembers { .. } | RemoveChatMembers { .. } => {
+        | CreateChat { .. } | GetChat { .. } | AddChatMembers { .. } | RemoveChatMembers { .. } | StreamOpen { .. }
+        | StreamFrame { .. } => {
             Ok(Err(not_in_v0_1_0(call.stored_name())))
         }
     }

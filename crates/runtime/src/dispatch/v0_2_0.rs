@@ -220,5 +220,10 @@ pub async fn dispatch(
                 .await?,
             Reply::Batch,
         ),
+        // Unreachable: the capability is checked first, and 0.2.0 has no event-stream.
+        StreamOpen { .. } | StreamFrame { .. } => Err(types::Error::new(
+            types::ErrorKind::Unsupported,
+            "event-stream needs connector contract 0.3.0".to_string(),
+        )),
     })
 }

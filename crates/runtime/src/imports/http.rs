@@ -92,6 +92,37 @@ impl Grants {
     }
 }
 
+/// Whether a WebSocket URL may be connected to from `connection`, by the rules of its HTTP requests: `ws`/`wss`
+/// checked as `http`/`https`. `Ok(true)` through an API-base origin, where plain `ws://` is allowed only on
+/// loopback (a simulator or a local proxy: nothing unencrypted crosses a network); `Ok(false)` through a granted
+/// host (`wss://` on the default port).
+pub fn websocket_route(allow: &AllowList, url: &Url, connection: &str) -> Result<bool, String> {
+    let as_http = match url.scheme() {
+        "wss" => "https",
+        "ws" => "http",
+        other => return Err(format!("an event stream connects over wss:// (or ws:// on loopback), not {other}://")),
+    };
+    let mut http = url.clone();
+    http.set_scheme(as_http).map_err(|()| format!("{url} cannot be checked"))?;
+    match allow.route(&http) {
+        None => Err(allow.refusal(&http, connection)),
+        Some(true) if url.scheme() == "ws" && !is_loopback(url) => Err(format!(
+            "{} is reached over plain ws:// only on loopback; use wss://",
+            url.origin().ascii_serialization()
+        )),
+        Some(via_api_base) => Ok(via_api_base),
+    }
+}
+
+fn is_loopback(url: &Url) -> bool {
+    match url.host() {
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        Some(url::Host::Domain(d)) => d == "localhost",
+        None => false,
+    }
+}
+
 /// Who may be reached from one connection.
 #[derive(Debug, Default)]
 pub struct AllowList {
@@ -416,6 +447,22 @@ mod tests {
 
     fn url(text: &str) -> Url {
         Url::parse(text).unwrap()
+    }
+
+    #[test]
+    fn event_streams_connect_where_http_may_and_plain_ws_only_on_loopback() {
+        let list = allow(&["wss-api.dingtalk.com"], &["wss-api.dingtalk.com"], Some("http://127.0.0.1:9101"));
+        assert_eq!(websocket_route(&list, &url("wss://wss-api.dingtalk.com/connect?ticket=t"), "c"), Ok(false));
+        assert_eq!(websocket_route(&list, &url("ws://127.0.0.1:9101/connect"), "c"), Ok(true));
+        let plain = websocket_route(&list, &url("ws://wss-api.dingtalk.com/connect"), "c").unwrap_err();
+        assert!(plain.contains("not granted"), "{plain}");
+        let elsewhere = websocket_route(&list, &url("wss://evil.com/"), "c").unwrap_err();
+        assert!(elsewhere.contains("not granted"), "{elsewhere}");
+        assert!(websocket_route(&list, &url("https://wss-api.dingtalk.com/"), "c").unwrap_err().contains("wss://"));
+        let remote = allow(&[], &[], Some("http://10.0.0.5:9101"));
+        let unencrypted = websocket_route(&remote, &url("ws://10.0.0.5:9101/connect"), "c").unwrap_err();
+        assert!(unencrypted.contains("only on loopback"), "{unencrypted}");
+        assert_eq!(websocket_route(&allow(&[], &[], Some("https://10.0.0.5:9101")), &url("wss://10.0.0.5:9101/x"), "c"), Ok(true));
     }
 
     #[test]

@@ -1,6 +1,10 @@
 //! A connector that attacks its sandbox. `messaging.send` takes its text as a command (and `read-status` its
 //! message id, for attacks that must not queue behind the outbox); each command breaks one rule, and a host test
 //! checks the matching limit stops it and the host keeps serving.
+//!
+//! Its `event-stream` (contract 0.3.0) speaks a tiny text protocol to a test gateway, so the host's stream
+//! handling is tested apart from any platform: `event:ID` is an event answered `ack:ID`, `trap` and `spin`
+//! break the handler, `bye` asks for a reconnect, anything else is refused.
 
 use qiao_sdk::{Error, config, crypto, http, json_http, kv, log, require_config};
 
@@ -36,6 +40,20 @@ impl exports::qiao::connector::describe::Guest for Hostile {
                     required: true,
                     secret: false,
                     api_base: true,
+                },
+                ConfigField {
+                    key: "stream".into(),
+                    description: "on: open an event stream (otherwise open answers unsupported)".into(),
+                    required: false,
+                    secret: false,
+                    api_base: false,
+                },
+                ConfigField {
+                    key: "stream_url".into(),
+                    description: "Where the event stream connects instead of api_base + /stream".into(),
+                    required: false,
+                    secret: false,
+                    api_base: false,
                 },
                 ConfigField {
                     key: "token".into(),
@@ -341,3 +359,58 @@ impl exports::qiao::connector::messaging::Guest for Hostile {
 }
 
 export!(Hostile);
+
+qiao_sdk::event_stream_bindings!();
+event_stream_bindings::export!(Hostile with_types_in event_stream_bindings);
+
+mod stream {
+    use crate::event_stream_bindings::event_stream::{Endpoint, Frame, Guest, Outcome};
+    use qiao_sdk::{Error, config, require_config, types::Event};
+
+    impl Guest for crate::Hostile {
+        /// `stream_url` when set (to test egress refusals), else the test gateway at `api_base` + `/stream`.
+        fn open() -> Result<Endpoint, Error> {
+            if config::get("stream").as_deref() != Some("on") {
+                return Err(Error::unsupported("no event stream unless the connection sets stream = on"));
+            }
+            let url = match config::get("stream_url") {
+                Some(url) => url,
+                None => format!("{}/stream", require_config("api_base")?.replacen("http", "ws", 1)),
+            };
+            Ok(Endpoint { url, headers: vec![("x-hostile".into(), "1".into())], keepalive_ms: 1000, keepalive_frame: None })
+        }
+
+        fn on_frame(frame: Frame) -> Result<Outcome, Error> {
+            let Frame::Text(text) = frame else {
+                return Err(Error::invalid_input("hostile speaks text frames"));
+            };
+            let outcome = |events: Vec<Event>, replies: Vec<Frame>, reconnect: bool| Outcome {
+                events,
+                replies,
+                reconnect,
+                keepalive_ms: None,
+            };
+            match text.as_str() {
+                "trap" => panic!("hostile traps in on-frame"),
+                "spin" => loop {
+                    std::hint::black_box(());
+                },
+                "bye" => Ok(outcome(vec![], vec![Frame::Text("bye".into())], true)),
+                _ => match text.strip_prefix("event:") {
+                    Some(id) => Ok(outcome(
+                        vec![Event {
+                            id: id.into(),
+                            kind: "test.streamed".into(),
+                            time_ms: None,
+                            subject: id.into(),
+                            payload: format!("{{\"id\":{id:?}}}"),
+                        }],
+                        vec![Frame::Text(format!("ack:{id}"))],
+                        false,
+                    )),
+                    None => Err(Error::invalid_input(format!("hostile does not know {text:?}"))),
+                },
+            }
+        }
+    }
+}

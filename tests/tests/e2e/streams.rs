@@ -1,0 +1,251 @@
+//! Event streams held by the host (contract 0.3.0 `event-stream`), tested through the hostile connector's tiny
+//! text protocol against a test gateway: events are stored before their ack and once when sent again; a
+//! trapping or spinning frame handler is contained and the stream reconnects; a disconnect request, a dropped
+//! socket and refused handshakes are followed by a fresh open with backoff; the stream's egress is checked like
+//! HTTP; shutdown closes cleanly; operators see each stream in `GET /v1/connections`.
+
+use std::time::Duration;
+
+use qiao_tests::TestServer;
+use qiao_tests::stream_gateway::StreamGateway;
+use serde_json::Value;
+
+fn config(gateway: &StreamGateway) -> String {
+    format!(
+        r#"
+        [connections.streamed]
+        connector = "hostile"
+        settings = {{ api_base = "{0}", stream = "on" }}
+        limits = {{ cpu_ms = 300, timeout_ms = 3000 }}
+
+        # The same connector, no stream: its open answers unsupported, and the stream is off.
+        [connections.quiet]
+        connector = "hostile"
+        settings = {{ api_base = "{0}" }}
+
+        # A stream URL on a host the connection is not granted.
+        [connections.elsewhere]
+        connector = "hostile"
+        settings = {{ api_base = "{0}", stream = "on", stream_url = "wss://stream.example.com/ws" }}
+        "#,
+        gateway.base
+    )
+}
+
+async fn stream(qiao: &TestServer, connection: &str) -> Value {
+    let (status, body) = qiao.get("/v1/connections").await;
+    assert_eq!(status, 200, "{body}");
+    body["connections"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == connection)
+        .unwrap_or_else(|| panic!("{connection} listed: {body}"))["stream"]
+        .clone()
+}
+
+async fn wait_for_stream(
+    qiao: &TestServer,
+    connection: &str,
+    what: &str,
+    check: impl Fn(&Value) -> bool,
+) -> Value {
+    let started = std::time::Instant::now();
+    loop {
+        let status = stream(qiao, connection).await;
+        if check(&status) {
+            return status;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "{connection}: no {what}: {status}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+fn ids(events: &[Value]) -> Vec<String> {
+    events
+        .iter()
+        .map(|e| e["id"].as_str().unwrap_or_default().to_string())
+        .collect()
+}
+
+#[tokio::test]
+async fn stream_events_are_stored_before_their_ack_and_once_when_sent_again() {
+    let gateway = StreamGateway::start().await;
+    let qiao = TestServer::start(&["hostile"], &config(&gateway))
+        .await
+        .unwrap();
+    gateway.wait_for_connects(1, Duration::from_secs(15)).await;
+    assert_eq!(
+        gateway.headers(0)["x-hostile"],
+        "1",
+        "the connector's handshake headers are sent"
+    );
+    let open = wait_for_stream(&qiao, "streamed", "open state", |s| s["state"] == "open").await;
+    assert_eq!(open["connects"], 1, "{open}");
+
+    gateway.send("event:e1");
+    gateway.wait_for_frame("ack:e1").await;
+    // The ack is sent after the commit: whoever sees the ack finds the event stored.
+    assert_eq!(ids(&qiao.events("streamed").await), ["e1"]);
+
+    // Sent again (a platform redelivering what it thinks unacknowledged): acknowledged again, stored once.
+    gateway.send("event:e1");
+    gateway.send("event:e2");
+    gateway.wait_for_frame("ack:e2").await;
+    assert_eq!(
+        gateway
+            .received()
+            .iter()
+            .filter(|(_, t)| t == "ack:e1")
+            .count(),
+        2,
+        "{:?}",
+        gateway.received()
+    );
+    let mut stored = ids(&qiao.events("streamed").await);
+    stored.sort();
+    assert_eq!(stored, ["e1", "e2"]);
+    let event = &qiao.events("streamed").await[0];
+    assert_eq!(event["type"], "test.streamed", "{event}");
+
+    let status = stream(&qiao, "streamed").await;
+    assert_eq!(
+        (status["frames"].as_u64(), status["events_stored"].as_u64()),
+        (Some(3), Some(2)),
+        "{status}"
+    );
+    assert!(status["last_frame_ms"].as_u64().is_some(), "{status}");
+
+    // A frame the connector refuses gets no reply and does not end the stream.
+    gateway.send("hello");
+    gateway.send("event:e3");
+    gateway.wait_for_frame("ack:e3").await;
+    let status = stream(&qiao, "streamed").await;
+    assert_eq!(status["connects"], 1, "{status}");
+    assert!(
+        status["last_error"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("does not know"),
+        "{status}"
+    );
+
+    // The connection whose connector says it takes no stream: off, with the connector's reason; never connected.
+    let quiet = wait_for_stream(&qiao, "quiet", "off state", |s| s["state"] == "off").await;
+    assert!(
+        quiet["last_error"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("stream = on"),
+        "{quiet}"
+    );
+    assert_eq!(quiet["connects"], 0, "{quiet}");
+    // A connection without a stream-capable connector has none.
+    assert_eq!(gateway.connects(), 1, "one connection, one stream");
+}
+
+#[tokio::test]
+async fn a_trapping_or_spinning_frame_handler_is_contained_and_the_stream_reconnects() {
+    let gateway = StreamGateway::start().await;
+    let qiao = TestServer::start(&["hostile"], &config(&gateway))
+        .await
+        .unwrap();
+    gateway.wait_for_connects(1, Duration::from_secs(15)).await;
+
+    gateway.send("trap");
+    gateway.wait_for_connects(2, Duration::from_secs(15)).await;
+    let status = stream(&qiao, "streamed").await;
+    assert!(
+        status["last_error"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("crashed"),
+        "{status}"
+    );
+
+    gateway.send("spin");
+    gateway.wait_for_connects(3, Duration::from_secs(15)).await;
+    let status = stream(&qiao, "streamed").await;
+    assert!(
+        status["last_error"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("CPU time limit"),
+        "{status}"
+    );
+
+    // The new stream works; the server kept answering throughout.
+    gateway.send("event:after");
+    gateway.wait_for_frame("ack:after").await;
+    let (health, _) = qiao.get("/healthz").await;
+    assert_eq!(health, 200);
+}
+
+#[tokio::test]
+async fn a_disconnect_request_a_dropped_socket_and_refused_handshakes_each_lead_to_a_fresh_open() {
+    let gateway = StreamGateway::start().await;
+    let qiao = TestServer::start(&["hostile"], &config(&gateway))
+        .await
+        .unwrap();
+    gateway.wait_for_connects(1, Duration::from_secs(15)).await;
+
+    // Asked to reconnect: the reply goes out first, then a new connection at once.
+    gateway.send("bye");
+    gateway.wait_for_frame("bye").await;
+    gateway.wait_for_connects(2, Duration::from_secs(5)).await;
+
+    // Keep-alive pings (every second, as the connector asked) reach the gateway.
+    gateway
+        .wait(Duration::from_secs(5), "a keep-alive ping", |g| {
+            g.received().iter().any(|(c, t)| *c == 1 && t == "ping")
+        })
+        .await;
+
+    // Dropped without a close frame, and the next two handshakes refused: Qiao backs off and comes back.
+    gateway.refuse_next(2);
+    gateway.drop_connection();
+    let backing = wait_for_stream(&qiao, "streamed", "backing off", |s| {
+        s["state"] == "backing_off"
+    })
+    .await;
+    assert!(backing["retry_at_ms"].as_u64().is_some(), "{backing}");
+    gateway.wait_for_connects(3, Duration::from_secs(20)).await;
+    assert_eq!(gateway.refused(), 2);
+    let status = wait_for_stream(&qiao, "streamed", "open again", |s| s["state"] == "open").await;
+    assert_eq!(status["connects"], 3, "{status}");
+    assert!(
+        status["last_error"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("handshake refused with HTTP 503"),
+        "{status}"
+    );
+
+    gateway.send("event:back");
+    gateway.wait_for_frame("ack:back").await;
+}
+
+#[tokio::test]
+async fn a_stream_connects_only_where_the_connections_http_may_and_closes_cleanly_at_shutdown() {
+    let gateway = StreamGateway::start().await;
+    let qiao = TestServer::start(&["hostile"], &config(&gateway))
+        .await
+        .unwrap();
+    let refused = wait_for_stream(&qiao, "elsewhere", "a refusal", |s| {
+        s["state"] == "backing_off"
+    })
+    .await;
+    let error = refused["last_error"].as_str().unwrap_or_default();
+    assert!(
+        error.contains("https://stream.example.com is not granted to connection elsewhere"),
+        "{refused}"
+    );
+
+    gateway.wait_for_connects(1, Duration::from_secs(15)).await;
+    qiao.stop().await.unwrap();
+    // 1001 "going away": the platform knows the client left on purpose.
+    gateway.wait_for_frame("close:1001").await;
+}
