@@ -249,3 +249,41 @@ async fn a_stream_connects_only_where_the_connections_http_may_and_closes_cleanl
     // 1001 "going away": the platform knows the client left on purpose.
     gateway.wait_for_frame("close:1001").await;
 }
+
+/// SIGKILL once the event is stored, whether or not its ack got out: the platform sends what it saw no ack for
+/// again to the next connection, and the restarted Qiao stores it once.
+#[tokio::test]
+async fn a_sigkill_after_the_store_loses_nothing_and_the_redelivery_is_stored_once() {
+    let gateway = StreamGateway::start().await;
+    let mut qiao = qiao_tests::child::QiaoChild::start(&["hostile"], &config(&gateway)).await.unwrap();
+    gateway.wait_for_connects(1, Duration::from_secs(15)).await;
+    gateway.send("event:k1");
+    let started = std::time::Instant::now();
+    loop {
+        let (_, body) = qiao.get("/v1/events?connection=streamed").await;
+        if body["events"].as_array().is_some_and(|e| !e.is_empty()) {
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(15), "k1 never stored");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    qiao.kill();
+    let acked_before_kill = gateway.received().iter().any(|(_, t)| t == "ack:k1");
+    eprintln!("the ack of k1 reached the gateway before the kill: {acked_before_kill}");
+
+    qiao.restart().await.unwrap();
+    gateway.wait_for_connects(2, Duration::from_secs(20)).await;
+    // Redelivered (the platform saw no ack, or resends to be safe), and a new event after it.
+    gateway.send("event:k1");
+    gateway.send("event:k2");
+    gateway.wait_for_frame("ack:k2").await;
+    let (_, body) = qiao.get("/v1/events?connection=streamed").await;
+    let mut stored = ids(body["events"].as_array().unwrap());
+    stored.sort();
+    assert_eq!(stored, ["k1", "k2"], "{body}");
+    assert!(
+        gateway.received().iter().any(|(c, t)| *c == 1 && t == "ack:k1"),
+        "the redelivery is acknowledged again: {:?}",
+        gateway.received()
+    );
+}
