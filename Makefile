@@ -48,7 +48,8 @@ test: connectors
 	scripts/check-secret-leaks.sh target/test-logs
 
 # The host call overhead (criterion), then the outbox's throughput: accepted/s and delivered/s, with baselines;
-# then directory sync, the connectors, and events evaluated against 100 rules next to the event store's own rate.
+# then directory sync, the connectors, and events evaluated against 100 rules next to the event store's own rate;
+# fairness under abuse; events through one event stream next to webhooks.
 bench: build
 	cargo bench -p qiao-runtime --bench call
 	cargo bench -p qiao-directory --bench plan
@@ -57,3 +58,4 @@ bench: build
 	cargo bench -p qiao-tests --bench connectors
 	cargo bench -p qiao-tests --bench rules
 	cargo bench -p qiao-tests --bench fairness
+	cargo bench -p qiao-tests --bench streams
