@@ -1,6 +1,7 @@
 //! Qiao's DingTalk (钉钉) connector, for an enterprise's internal app: the directory and sign-in (identity),
 //! roles (roles), work notifications, DING and scene-group messages with @mentions (messaging, group), OA
-//! approvals (approval), to-dos (tasks), scene groups (chats), and the HTTP-push event callbacks (webhook). Point `oapi_base` and `api_base` at a simulator or proxy to test without DingTalk.
+//! approvals (approval), to-dos (tasks), scene groups (chats), and events either by HTTP push (webhook) or over
+//! DingTalk's Stream mode (stream, contract 0.3.0 `event-stream`: no public URL needed). Point `oapi_base` and `api_base` at a simulator or proxy to test without DingTalk.
 //!
 //! It does not export `user-status`: DingTalk gives an app no way to disable an account and enable it again,
 //! only to delete it, so directory sync deletes leavers on DingTalk (see `roles.rs`).
@@ -14,6 +15,7 @@ mod identity;
 mod messaging;
 mod people;
 mod roles;
+mod stream;
 mod tasks;
 mod todo_events;
 mod webhook;
@@ -33,6 +35,7 @@ qiao_sdk::export_bindings!(
     }"
 );
 qiao_sdk::user_fields!();
+qiao_sdk::event_stream_bindings!();
 
 use exports::qiao::connector::describe::{ConfigField, Guest, Info, RateHint};
 
@@ -77,6 +80,15 @@ impl Guest for DingTalk {
                     false,
                     false,
                     "The app's AgentId: work notifications and approvals are sent as it",
+                ),
+                field(
+                    "events",
+                    false,
+                    false,
+                    false,
+                    "How events arrive: \"stream\" (DingTalk's Stream mode, an outbound connection: no public URL \
+                     needed) or \"webhook\" (HTTP push to Qiao's webhook URL, with the callback credentials); \
+                     defaults to webhook when callback_token or callback_aes_key is set, else stream",
                 ),
                 field(
                     "callback_token",
@@ -172,3 +184,4 @@ fn rate_hints() -> Vec<RateHint> {
 }
 
 export!(DingTalk);
+event_stream_bindings::export!(DingTalk with_types_in event_stream_bindings);

@@ -34,8 +34,12 @@ fn read(task_id: &str, event: &Value) -> Option<Value> {
 }
 
 /// Qiao's events for one to-do event; `None` when the event is not a to-do's.
-pub fn events(event: &Value, id: &str, time_ms: Option<u64>) -> Option<Vec<Event>> {
-    let event_type = event["EventType"].as_str().unwrap_or_default();
+pub fn events(
+    event_type: &str,
+    event: &Value,
+    id: &str,
+    time_ms: Option<u64>,
+) -> Option<Vec<Event>> {
     if !event_type.starts_with("todo_task_") {
         return None;
     }

@@ -86,8 +86,7 @@ fn status_word(status: Status) -> &'static str {
     }
 }
 
-/// Qiao events for one DingTalk event; `check_url` has none. To-do events are `todo_events.rs`'s. Contact events name several users or
-/// departments at once: one event each, the id suffixed when there are several.
+/// Qiao events for one HTTP-push callback; `check_url` has none.
 fn normalize(event: &Value, plaintext: &str) -> Vec<Event> {
     let event_type = event["EventType"].as_str().unwrap_or_default();
     if event_type == "check_url" {
@@ -102,9 +101,19 @@ fn normalize(event: &Value, plaintext: &str) -> Vec<Event> {
         .as_u64()
         .or_else(|| id_text(&event["EventTime"]).and_then(|t| t.parse().ok()))
         .or_else(|| id_text(&event["TimeStamp"]).and_then(|t| t.parse().ok()));
-    if let Some(events) = crate::todo_events::events(event, &id, time_ms) {
+    events(event_type, event, &id, time_ms)
+}
+
+/// Qiao events for one DingTalk event, however it came (HTTP push flattens the business fields next to
+/// `EventType`; Stream mode carries them alone in `data`): `fields` holds them, `id` is DingTalk's `eventId` so a
+/// redelivery de-duplicates. To-do events are `todo_events.rs`'s. Contact events name several users or
+/// departments at once: one event each, the id suffixed when there are several.
+pub fn events(event_type: &str, fields: &Value, id: &str, time_ms: Option<u64>) -> Vec<Event> {
+    if let Some(events) = crate::todo_events::events(event_type, fields, id, time_ms) {
         return events;
     }
+    let event = fields;
+    let id = id.to_string();
     let text = |key: &str| event[key].as_str().unwrap_or_default().to_string();
     let one = |kind: &str, subject: String, payload: Value| {
         vec![Event {

@@ -18,7 +18,10 @@ use super::state::{Fault, Notification, State};
 type Shared = Arc<Mutex<State>>;
 
 pub fn router(state: Shared) -> Router {
-    Router::new().fallback(handle).with_state(state)
+    Router::new()
+        .route("/connect", axum::routing::get(super::gateway::connect))
+        .fallback(handle)
+        .with_state(state)
 }
 
 /// An old-API success: `errcode` 0 plus the fields.
@@ -92,7 +95,10 @@ async fn handle(
     };
     let mut state = shared.lock().unwrap();
     // Token endpoints are throttled too, but by DingTalk's separate gettoken limits; keep them out of the test QPS.
-    let token_endpoint = path == "/gettoken" || path.starts_with("/v1.0/oauth2/");
+    // The Stream gateway's open takes the app's credentials, not a token.
+    let token_endpoint = path == "/gettoken"
+        || path.starts_with("/v1.0/oauth2/")
+        || path == super::gateway::OPEN_PATH;
     if !token_endpoint && !state.within_qps(&path) {
         return rate_limited(new_api);
     }
@@ -187,6 +193,7 @@ fn route(
     match (method.as_str(), path) {
         ("GET", "/gettoken") => none(gettoken(state, query)),
         ("POST", "/v1.0/oauth2/accessToken") => none(access_token(state, body)),
+        ("POST", super::gateway::OPEN_PATH) => none(super::gateway::open(state, headers, body)),
         ("POST", "/v1.0/oauth2/userAccessToken") => none(user_access_token(state, body)),
         ("GET", "/v1.0/contact/users/me") => none(users_me(state, headers)),
         ("POST", p)

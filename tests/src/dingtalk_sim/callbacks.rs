@@ -73,9 +73,14 @@ fn is_success(options: &Options, body: &Value) -> bool {
         && crypt.decrypt(&encrypt).is_ok_and(|text| text == "success")
 }
 
-/// Pushes events in order to the configured callback URL, in the background, recording the outcome.
+/// Pushes events in order to the configured callback URL, in the background, recording the outcome. Without
+/// one, an app in Stream mode gets them over its stream instead (`gateway.rs`).
 pub fn push_all(state: &Arc<Mutex<State>>, options: &Options, events: Vec<Value>) {
     let Some(url) = options.callback_url.clone() else {
+        let mut state = state.lock().unwrap();
+        if state.gateway.streaming() {
+            state.gateway.push_events(&options.app_key, events);
+        }
         return;
     };
     let (state, options) = (state.clone(), options.clone());

@@ -5,16 +5,20 @@
 //! Shapes follow DingTalk's: `user/list` has no manager and `department/listsub` no order (only `user/get` and
 //! `department/get` do), and users an app creates are not `active` (activated) yet. It issues tokens that expire,
 //! enforces a QPS limit with DingTalk's codes, injects faults on request, and pushes signed, encrypted callbacks
-//! when approvals and to-dos change.
+//! when approvals and to-dos change, or, for an app without a callback URL, sends them over DingTalk's Stream
+//! mode (`gateway.rs`: open a ticket, connect a WebSocket, ack each frame).
 //!
 //! Run it on its own with `cargo run -p qiao-tests --bin dingtalk-sim -- --help`.
 
 mod api;
 mod callbacks;
+mod gateway;
 mod scenegroup;
 mod state;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_stream;
 #[cfg(test)]
 mod tests_tasks;
 mod todo;
@@ -29,6 +33,7 @@ use crate::sim_support::{Served, serve};
 use serde_json::Value;
 
 pub use callbacks::SignedCallback;
+pub use gateway::{HANDSHAKE as STREAM_HANDSHAKE, OPEN_PATH as STREAM_OPEN_PATH, StreamStats};
 pub use scenegroup::{
     GroupMessage, ROBOT_CODE as SCENE_ROBOT_CODE, SceneGroup,
     TEMPLATE_ID as SCENE_GROUP_TEMPLATE_ID,
@@ -183,6 +188,73 @@ impl DingTalkSim {
     /// with a valid encrypted success.
     pub fn pushed(&self) -> Vec<(Value, bool)> {
         self.state().pushed.clone()
+    }
+
+    /// Stream mode's counters: opens, connects, frames sent, acks, frames still unacked.
+    pub fn stream_stats(&self) -> StreamStats {
+        self.state().gateway.stats.clone()
+    }
+
+    /// Whether a Stream client is connected and gets new frames.
+    pub fn stream_connected(&self) -> bool {
+        self.state().gateway.connected()
+    }
+
+    /// The next `times` `connections/open` calls fail with DingTalk's 503 `SystemBusy` (a passing failure).
+    pub fn refuse_stream_opens(&self, times: u32) {
+        self.inject(STREAM_OPEN_PATH, Fault::Busy, times);
+    }
+
+    /// The next `times` WebSocket handshakes are refused with HTTP 401, as for a stale ticket.
+    pub fn refuse_stream_handshakes(&self, times: u32) {
+        self.inject(STREAM_HANDSHAKE, Fault::Status(401), times);
+    }
+
+    /// Cuts the live Stream connection without a close frame; false when none was connected.
+    pub fn drop_stream(&self) -> bool {
+        self.state().gateway.drop_connection()
+    }
+
+    /// Sends SYSTEM `disconnect` on the live Stream connection (and closes it after a grace period).
+    pub fn disconnect_stream(&self) -> bool {
+        self.state().gateway.disconnect()
+    }
+
+    /// The gateway goes away for `duration`: the live connection is cut, open and connect fail meanwhile.
+    pub fn stream_away(&self, duration: Duration) {
+        self.state().gateway.go_away(duration);
+    }
+
+    /// Sends SYSTEM `ping` on the live Stream connection; its messageId.
+    pub fn ping_stream(&self) -> Option<String> {
+        self.state().gateway.ping()
+    }
+
+    /// From now on acks are lost (`true`) or settle their frames again (`false`).
+    pub fn lose_stream_acks(&self, lose: bool) {
+        self.state().gateway.lose_acks = lose;
+    }
+
+    /// Sends a text frame of the test's own making on the live Stream connection (not tracked for acks).
+    pub fn send_stream_text(&self, text: &str) -> bool {
+        self.state().gateway.send_raw(Some(text.to_string()), None)
+    }
+
+    /// Sends a binary frame on the live Stream connection (DingTalk never does).
+    pub fn send_stream_binary(&self, bytes: &[u8]) -> bool {
+        self.state().gateway.send_raw(None, Some(bytes.to_vec()))
+    }
+
+    /// Raises DingTalk events (HTTP-push shaped, e.g. from `State::contact_event`): pushed to the callback URL,
+    /// or over the stream.
+    pub fn raise(&self, events: Vec<Value>) {
+        let options = self.state().options.clone();
+        callbacks::push_all(&self.state, &options, events);
+    }
+
+    /// Every text frame Stream clients sent (acks, ping replies), parsed, in order.
+    pub fn stream_replies(&self) -> Vec<Value> {
+        self.state().gateway.replies.clone()
     }
 
     /// Acts on the instance's running task as its approver would in the DingTalk app, pushing the callbacks.

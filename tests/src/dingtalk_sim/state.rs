@@ -10,6 +10,7 @@ use serde_json::{Value, json};
 use crate::sim_support::{Faults, QpsWindow};
 
 use super::Options;
+use super::gateway::Gateway;
 use super::scenegroup::{self, GroupMessage, SceneGroup};
 use super::todo::Todo;
 
@@ -139,6 +140,8 @@ pub struct State {
     pub scene_robots: HashSet<String>,
     /// Robot messages sent into scene groups, in order.
     pub group_messages: Vec<GroupMessage>,
+    /// Stream mode: tickets, the live connection, unacked frames.
+    pub gateway: Gateway,
     next_id: i64,
 }
 
@@ -167,6 +170,7 @@ impl State {
             group_templates: HashSet::from([scenegroup::TEMPLATE_ID.to_string()]),
             scene_robots: HashSet::from([scenegroup::ROBOT_CODE.to_string()]),
             group_messages: Vec::new(),
+            gateway: Gateway::new(),
             next_id: 100,
         };
         for (id, name, parent) in [

@@ -9,6 +9,7 @@ mod approvals_view;
 mod contract_v0_2;
 mod crash;
 mod dingtalk;
+mod dingtalk_stream;
 mod dingtalk_tasks;
 mod directory;
 mod directory_sync_v0_2;
