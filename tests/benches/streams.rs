@@ -8,6 +8,10 @@
 //!   the same one-at-a-time shape over HTTP.
 //! - webhook, 16 clients: N callbacks from 16 concurrent clients: what a platform pushing in parallel gets.
 //!
+//! - DingTalk, stream and webhook: the same approval events through the DingTalk connector, pushed by the
+//!   simulator over its Stream gateway (one WebSocket; done when every frame is acked), and delivered as signed,
+//!   encrypted HTTP callbacks from 16 clients.
+//!
 //! Needs the connectors built and signed. Run: `cargo bench -p qiao-tests --bench streams`. A small N (a smoke
 //! test) when run without `--bench` or with `QIAO_BENCH_QUICK=1`.
 
@@ -16,8 +20,10 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Result, ensure};
 use qiao_tests::TestServer;
+use qiao_tests::dingtalk_sim::{DingTalkSim, Options};
 use qiao_tests::echo_server::EchoServer;
 use qiao_tests::stream_gateway::StreamGateway;
+use serde_json::json;
 use tokio::sync::Mutex;
 
 struct Row {
@@ -48,7 +54,8 @@ fn main() -> Result<()> {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    let rows = rt.block_on(bench(n))?;
+    let mut rows = rt.block_on(bench(n))?;
+    rows.extend(rt.block_on(dingtalk(n))?);
     println!(
         "streams bench ({} mode): {n} events per row, {} cores",
         if quick { "quick" } else { "full" },
@@ -189,6 +196,122 @@ async fn bench(n: usize) -> Result<Vec<Row>> {
         );
     }
     Ok(vec![stream, one, sixteen])
+}
+
+/// The same approval events through the DingTalk connector: over Stream mode, then as HTTP callbacks.
+async fn dingtalk(n: usize) -> Result<Vec<Row>> {
+    let sim = Arc::new(
+        DingTalkSim::start(Options {
+            qps: 1_000_000,
+            ..Options::default()
+        })
+        .await?,
+    );
+    let o = &sim.options;
+    let config = format!(
+        "[connections.dt_stream]\nconnector = \"dingtalk\"\n\
+         settings = {{ app_key = \"{}\", agent_id = \"{}\", oapi_base = \"{base}\", api_base = \"{base}/\" }}\n\
+         secrets = {{ app_secret = \"{}\" }}\n{}",
+        o.app_key,
+        o.agent_id,
+        o.app_secret,
+        sim.connection(
+            "dt_hook",
+            "inbound = { rate_per_second = 1000000, burst = 1000000 }"
+        ),
+        base = sim.base,
+    );
+    let qiao = TestServer::start(&["dingtalk"], &config).await?;
+    let started = Instant::now();
+    while !sim.stream_connected() {
+        ensure!(
+            started.elapsed() < Duration::from_secs(15),
+            "the DingTalk stream never connected"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let corp = sim.options.corp_id.clone();
+    let event = move |i: usize, via: &str| {
+        json!({
+            "EventType": "bpms_instance_change", "eventId": format!("{via}-{i}"), "CorpId": corp,
+            "EventTime": 1_780_000_000_000u64 + i as u64, "processInstanceId": format!("pi-{via}-{i}"),
+            "processCode": "PROC-LEAVE", "type": "finish", "result": "agree", "title": "bench", "staffId": "alice",
+        })
+    };
+
+    let acked = sim.stream_stats().acks;
+    let started = Instant::now();
+    sim.raise((0..n).map(|i| event(i, "stream")).collect());
+    while sim.stream_stats().acks < acked + n {
+        ensure!(
+            started.elapsed() < Duration::from_secs(600),
+            "stream acks: {:?}",
+            sim.stream_stats().acks
+        );
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    let stream = Row {
+        name: "DingTalk, stream",
+        events: n,
+        seconds: started.elapsed().as_secs_f64(),
+        latencies: vec![],
+    };
+
+    let callbacks: Vec<_> = (0..n)
+        .map(|i| sim.signed_callback(&event(i, "hook")))
+        .collect();
+    let callbacks = Arc::new(callbacks);
+    let url = qiao.url("/v1/hooks/dt_hook");
+    let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let latencies = Arc::new(Mutex::new(Vec::with_capacity(n)));
+    let started = Instant::now();
+    let clients: Vec<_> = (0..16)
+        .map(|_| {
+            let (sim, callbacks, url, next, latencies) = (
+                sim.clone(),
+                callbacks.clone(),
+                url.clone(),
+                next.clone(),
+                latencies.clone(),
+            );
+            tokio::spawn(async move {
+                let mut mine = Vec::new();
+                loop {
+                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    if i >= callbacks.len() {
+                        break;
+                    }
+                    let t = Instant::now();
+                    let (status, ok) = sim.deliver(&url, &callbacks[i]).await?;
+                    ensure!(status == 200 && ok, "callback {i}: {status}");
+                    mine.push(t.elapsed());
+                }
+                latencies.lock().await.extend(mine);
+                anyhow::Ok(())
+            })
+        })
+        .collect();
+    for c in clients {
+        c.await??;
+    }
+    let hooked = Row {
+        name: "DingTalk, webhook, 16 clients",
+        events: n,
+        seconds: started.elapsed().as_secs_f64(),
+        latencies: std::mem::take(&mut *latencies.lock().await),
+    };
+    for connection in ["dt_stream", "dt_hook"] {
+        let stored = qiao
+            .db()
+            .list_events(0, Some(connection.to_string()), (n + 10) as u32)
+            .await?
+            .len();
+        ensure!(
+            stored == n,
+            "{connection}: {stored} events stored, want {n}"
+        );
+    }
+    Ok(vec![stream, hooked])
 }
 
 async fn post(client: &reqwest::Client, url: &str, id: &str) -> Result<()> {

@@ -1,6 +1,7 @@
 //! Qiao's Feishu (飞书) / Lark connector, for a self-built app: the directory and sign-in (identity), user groups
 //! as roles (roles), freezing accounts (user-status), messages with urgent reminders and read users (messaging),
-//! approvals (approval), tasks (Task v2), group chats, and event callbacks (webhook). Set `region = "lark"` for Lark; point `api_base` at a
+//! approvals (approval), tasks (Task v2), group chats, and events by HTTP callbacks (webhook) or Feishu's long
+//! connection (stream). Set `region = "lark"` for Lark; point `api_base` at a
 //! simulator or proxy to test without Feishu.
 
 mod approval;
@@ -9,7 +10,9 @@ mod client;
 mod errors;
 mod identity;
 mod messaging;
+mod pbbp2;
 mod roles;
+mod stream;
 mod task_events;
 mod tasks;
 mod user_tokens;
@@ -31,6 +34,8 @@ qiao_sdk::export_bindings!(
     }"
 );
 qiao_sdk::user_fields!();
+// Contract 0.3.0: events over Feishu's long connection (stream.rs), next to the 0.2.0 callbacks.
+qiao_sdk::event_stream_bindings!();
 
 use exports::qiao::connector::describe::{ConfigField, Guest, Info, RateHint};
 
@@ -76,6 +81,14 @@ impl Guest for Feishu {
                     true,
                     false,
                     "Event subscription Encrypt Key (callbacks are then encrypted and signed)",
+                ),
+                field(
+                    "events",
+                    false,
+                    false,
+                    false,
+                    "How events arrive: stream (Feishu's long connection: no public URL needed) or webhook (HTTP \
+                     callbacks); default webhook when verification_token or encrypt_key is set, else stream",
                 ),
                 field(
                     "region",
@@ -156,3 +169,4 @@ fn rate_hints() -> Vec<RateHint> {
 }
 
 export!(Feishu);
+event_stream_bindings::export!(Feishu with_types_in event_stream_bindings);

@@ -122,7 +122,9 @@ fn status_word(status: Status) -> &'static str {
     }
 }
 
-fn normalize(body: &Value) -> Vec<Event> {
+/// An event's JSON (v2 or v1 envelope, decrypted) as Qiao events: the one mapping for callbacks and the long
+/// connection (stream.rs).
+pub(crate) fn normalize(body: &Value) -> Vec<Event> {
     if body["schema"] == "2.0" {
         return normalize_v2(body);
     }

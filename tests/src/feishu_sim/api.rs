@@ -106,7 +106,10 @@ const NOT_ASSIGNEE: i64 = 1390016;
 const NOT_PENDING: i64 = 1390018;
 
 pub fn router(state: Shared) -> Router {
-    Router::new().fallback(handle).with_state(state)
+    Router::new()
+        .route("/ws", axum::routing::get(super::gateway::connect))
+        .fallback(handle)
+        .with_state(state)
 }
 
 pub(super) fn ok(data: Value) -> Response {
@@ -193,6 +196,11 @@ async fn handle(
         }
         Some(Fault::Internal) => return fail(500, INTERNAL, "internal error"),
         None => {}
+    }
+    // The long connection's endpoint lives outside /open-apis/ (Feishu's SDKs post it to the same domain).
+    if path == super::gateway::ENDPOINT_PATH && method == Method::POST {
+        let body = serde_json::from_slice(&body).unwrap_or(Value::Null);
+        return super::gateway::endpoint(&mut shared.lock().unwrap(), &headers, &body);
     }
     let Some(op) = path.strip_prefix("/open-apis/").map(str::to_string) else {
         return fail(404, 404, "404 page not found");

@@ -9,6 +9,9 @@
 //! move — but only for approval codes the app subscribed to, as Feishu does — and when tasks change, once the
 //! app called `task_v2/task_subscription`.
 //!
+//! With no callback URL, events go over Feishu's long connection instead (gateway.rs: `POST
+//! /callback/ws/endpoint`, then a WebSocket of protobuf frames, acks and redelivery), once a client connected.
+//!
 //! Tests can also play the approver in the Feishu app with [`FeishuSim::advance`], and a task's people with
 //! [`FeishuSim::set_task_done`] and [`FeishuSim::comment_on_task`].
 //!
@@ -17,8 +20,11 @@
 mod api;
 mod callbacks;
 mod chats;
+mod gateway;
 mod state;
 mod tasks;
+#[cfg(test)]
+mod stream_tests;
 #[cfg(test)]
 mod tests;
 
@@ -33,6 +39,7 @@ use serde_json::Value;
 
 pub use callbacks::SignedCallback;
 pub use chats::ChatInfo;
+pub use gateway::{ClientConfig, ENDPOINT_PATH, Frame, HANDSHAKE, StreamStats};
 pub use state::{
     Comment, Definition, Dept, Fault, Group, Instance, Message, State, Task, Urgent, User, Widget,
     hex_id,
@@ -239,6 +246,53 @@ impl FeishuSim {
     /// The chat's members (`user_id`s, in join order), or `None` when there is no such chat.
     pub fn chat_members(&self, chat_id: &str) -> Option<Vec<String>> {
         self.state().chats.get(chat_id).cloned()
+    }
+
+    /// Sends an event (the plaintext JSON, e.g. from [`State::contact_event`]) as Feishu would: pushed to the
+    /// callback URL, or over the long connection when the app uses one.
+    pub fn emit(&self, event: Value) {
+        self.state().push(event);
+    }
+
+    /// What the long connection did: endpoint calls, connects, frames, pings, acks.
+    pub fn stream_stats(&self) -> StreamStats {
+        self.state().gateway.stats.clone()
+    }
+
+    /// Events the long-connection client acked, in ack order.
+    pub fn stream_delivered(&self) -> Vec<Value> {
+        self.state().gateway.delivered.clone()
+    }
+
+    /// Whether a long-connection client is connected now.
+    pub fn stream_connected(&self) -> bool {
+        self.state().gateway.connected()
+    }
+
+    /// Cuts the long connection's socket (no close frame); unacked events go again on the next connection.
+    pub fn drop_stream(&self) -> bool {
+        self.state().gateway.drop_connection()
+    }
+
+    /// The long-connection gateway goes away for `duration`: the socket is cut, the endpoint answers code 1
+    /// (system busy) and handshakes are refused until then.
+    pub fn stream_go_away(&self, duration: Duration) {
+        self.state().gateway.go_away(duration);
+    }
+
+    /// The next `n` acks over the long connection are lost: those events come again after a reconnect.
+    pub fn lose_stream_acks(&self, n: u32) {
+        self.state().gateway.lose_acks(n);
+    }
+
+    /// The next event over the long connection comes in `parts` parts.
+    pub fn split_next_event(&self, parts: usize) {
+        self.state().gateway.split_next(parts);
+    }
+
+    /// The settings the endpoint and every pong hand out (seconds).
+    pub fn set_client_config(&self, config: ClientConfig) {
+        self.state().gateway.client_config = config;
     }
 
     /// The instance's current approver approves (`approve`) or rejects it in the Feishu app; pushes

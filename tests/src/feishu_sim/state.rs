@@ -215,6 +215,8 @@ pub struct State {
     pub pushed: Vec<(Value, bool)>,
     /// Callbacks waiting to be pushed, in order, by the simulator's one pusher task: (URL, plaintext event).
     pub(super) outbox: Option<UnboundedSender<(String, Value)>>,
+    /// The long connection: events go there when no callback URL is set and a client has connected.
+    pub gateway: super::gateway::Gateway,
     next_id: u64,
 }
 
@@ -250,6 +252,7 @@ impl State {
             qps_window: QpsWindow::default(),
             pushed: Vec::new(),
             outbox: None,
+            gateway: Default::default(),
             next_id: 100,
         };
         state.depts.insert(
@@ -917,10 +920,13 @@ impl State {
         }
     }
 
-    /// Queues a callback for the configured URL (none: nothing is pushed or recorded).
+    /// Queues a callback for the configured URL; with none, sends it over the long connection if the app uses
+    /// one (else nothing is pushed or recorded).
     pub fn push(&mut self, event: Value) {
         if let (Some(url), Some(outbox)) = (&self.options.callback_url, &self.outbox) {
             outbox.send((url.clone(), event)).ok();
+        } else if self.options.callback_url.is_none() && self.gateway.streaming() {
+            self.gateway.push_event(event);
         }
     }
 }

@@ -14,6 +14,7 @@ mod dingtalk_tasks;
 mod directory;
 mod directory_sync_v0_2;
 mod feishu;
+mod feishu_stream;
 mod feishu_tasks;
 mod fuzz;
 mod hot_reload;
