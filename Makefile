@@ -44,12 +44,15 @@ test: connectors
 	scripts/install-openapi-validator.sh
 	rm -rf target/test-logs
 	cargo test --workspace $(addprefix --exclude ,$(GUESTS)) || { scripts/machine-report.sh; exit 1; }
+	# A guest's own unit tests that run natively: the Feishu frame codec against vectors from the official SDK.
+	cargo test -p qiao-feishu --lib
 	QIAO_BIN=target/debug/qiao scripts/run-demo.sh --check --no-build
 	scripts/check-secret-leaks.sh target/test-logs
 
 # The host call overhead (criterion), then the outbox's throughput: accepted/s and delivered/s, with baselines;
 # then directory sync, the connectors, and events evaluated against 100 rules next to the event store's own rate;
-# fairness under abuse; events through one event stream next to webhooks.
+# fairness under abuse; events through one event stream next to webhooks; last, the durable send path next to raw
+# HTTP and the official Feishu SDK (scripts/bench-peers.sh installs the SDK in target/bench-venv on first use).
 bench: build
 	cargo bench -p qiao-runtime --bench call
 	cargo bench -p qiao-directory --bench plan
@@ -59,3 +62,4 @@ bench: build
 	cargo bench -p qiao-tests --bench rules
 	cargo bench -p qiao-tests --bench fairness
 	cargo bench -p qiao-tests --bench streams
+	cargo bench -p qiao-tests --bench throughput

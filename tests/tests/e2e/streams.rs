@@ -26,7 +26,7 @@ fn config(gateway: &StreamGateway) -> String {
         # A stream URL on a host the connection is not granted.
         [connections.elsewhere]
         connector = "hostile"
-        settings = {{ api_base = "{0}", stream = "on", stream_url = "wss://stream.example.com/ws" }}
+        settings = {{ api_base = "{0}", stream = "on", stream_to = "wss://stream.example.com/ws" }}
         "#,
         gateway.base
     )

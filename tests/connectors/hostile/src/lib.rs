@@ -49,7 +49,7 @@ impl exports::qiao::connector::describe::Guest for Hostile {
                     api_base: false,
                 },
                 ConfigField {
-                    key: "stream_url".into(),
+                    key: "stream_to".into(),
                     description: "Where the event stream connects instead of api_base + /stream".into(),
                     required: false,
                     secret: false,
@@ -368,12 +368,12 @@ mod stream {
     use qiao_sdk::{Error, config, require_config, types::Event};
 
     impl Guest for crate::Hostile {
-        /// `stream_url` when set (to test egress refusals), else the test gateway at `api_base` + `/stream`.
+        /// `stream_to` when set (to test egress refusals), else the test gateway at `api_base` + `/stream`.
         fn open() -> Result<Endpoint, Error> {
             if config::get("stream").as_deref() != Some("on") {
                 return Err(Error::unsupported("no event stream unless the connection sets stream = on"));
             }
-            let url = match config::get("stream_url") {
+            let url = match config::get("stream_to") {
                 Some(url) => url,
                 None => format!("{}/stream", require_config("api_base")?.replacen("http", "ws", 1)),
             };
