@@ -145,8 +145,8 @@ pub(crate) async fn authenticate(app: &AppState, parts: &Parts) -> Result<ApiKey
         .and_then(|v| access::parse(v.trim()))
         .ok_or_else(|| unauthenticated("the Authorization header must be `Bearer qiao_…` with a Qiao API key"))?;
     let found = app
-        .db
-        .key(presented.id.clone())
+        .keys
+        .find(&app.db, &presented.id)
         .await
         .map_err(ApiError::internal)?
         .filter(|(_, hash)| access::same_hash(hash, &presented.secret_hash));

@@ -167,3 +167,48 @@ mod tests {
         assert!("messages:write".parse::<Scope>().unwrap_err().to_string().contains("messages:send"));
     }
 }
+
+/// How long a key read from the store is trusted without reading it again: a key revoked (`qiao keys revoke`, a
+/// separate process) stops working within this long. Expiry is checked on every request, so it is exact.
+pub const KEY_CACHE_TTL: std::time::Duration = std::time::Duration::from_secs(1);
+/// Keys kept at most; beyond, the cache starts over (a flood of distinct valid keys cannot grow it).
+const KEY_CACHE_MAX: usize = 10_000;
+
+/// Keys as last read from the store, for [`KEY_CACHE_TTL`]: a client's every request would otherwise wait for
+/// the store's one connection to look its key up. Only keys that exist are kept (an unknown id is read each time,
+/// as before, and answered alike), with their secret's hash, which is compared on every request.
+#[derive(Default)]
+pub struct KeyCache {
+    entries: std::sync::Mutex<std::collections::HashMap<String, (ApiKey, Vec<u8>, std::time::Instant)>>,
+}
+
+impl KeyCache {
+    /// The key with this id and the hash of its secret, from the cache while fresh, else from the store.
+    pub async fn find(&self, db: &std::sync::Arc<qiao_store::Db>, id: &str) -> Result<Option<(ApiKey, Vec<u8>)>> {
+        if let Some((key, hash, read)) = self.entries().get(id)
+            && read.elapsed() < KEY_CACHE_TTL
+        {
+            return Ok(Some((key.clone(), hash.clone())));
+        }
+        let found = db.key(id.to_string()).await?;
+        let mut entries = self.entries();
+        match &found {
+            Some((key, hash)) => {
+                if entries.len() >= KEY_CACHE_MAX {
+                    entries.clear();
+                }
+                entries.insert(id.to_string(), (key.clone(), hash.clone(), std::time::Instant::now()));
+            }
+            None => {
+                entries.remove(id);
+            }
+        }
+        Ok(found)
+    }
+
+    fn entries(
+        &self,
+    ) -> std::sync::MutexGuard<'_, std::collections::HashMap<String, (ApiKey, Vec<u8>, std::time::Instant)>> {
+        self.entries.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}

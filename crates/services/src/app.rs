@@ -38,6 +38,8 @@ pub struct App {
     pub deadlines: crate::deadlines::Deadlines,
     /// Event streams: what each is doing, and the signal that closes them at shutdown.
     pub streams: Arc<crate::streams::Streams>,
+    /// API keys as last read, for a second (`access::KEY_CACHE_TTL`).
+    pub keys: crate::access::KeyCache,
 }
 
 impl App {
@@ -68,6 +70,7 @@ impl App {
             directory_locks: Locks::default(),
             deadlines: Default::default(),
             streams: Default::default(),
+            keys: Default::default(),
         }
     }
 }
