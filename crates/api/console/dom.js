@@ -62,9 +62,9 @@ export function brief(value) {
   return String(value);
 }
 
-const GOOD = ['loaded', 'verified', 'enabled', 'succeeded', 'delivered', 'matched', 'done', 'completed', 'approved', 'true'];
+const GOOD = ['loaded', 'verified', 'enabled', 'succeeded', 'delivered', 'matched', 'done', 'completed', 'approved', 'true', 'open'];
 const BAD = ['failed', 'unsigned', 'unverified', 'dead', 'error', 'stale', 'rejected', 'false'];
-const WARN = ['retrying', 'queued', 'running', 'pending', 'planned', 'skipped'];
+const WARN = ['retrying', 'queued', 'running', 'pending', 'planned', 'skipped', 'connecting', 'backing_off'];
 
 /** A state as a coloured badge. */
 export function badge(state) {

@@ -59,6 +59,7 @@ export async function connections(root, ctx) {
       { title: 'Hosts granted', cell: c => brief(c.hosts?.granted), class: 'wrap' },
       { title: 'Pace', cell: c => c.pacing ? `${c.pacing.per_second}/s (${c.pacing.from})` : '—' },
       { title: 'kv', cell: c => `${c.kv.keys} keys, ${c.kv.bytes} B` },
+      { title: 'Event stream', cell: c => streamCell(c.stream), class: 'wrap' },
       { title: 'Outbox', cell: c => outboxCell(outbox.get(c.name)) },
       { title: '', cell: c => [
         ctx.can('operations:read') ? link('outbox', { connection: c.name }, 'Outbox') : null, ' ',
@@ -68,6 +69,17 @@ export async function connections(root, ctx) {
     gap('Not in the API yet: a connection\'s health from recent calls, error rate, rate-limit hits and last ' +
       'platform error; the outbox columns are read from /v1/operations per connection.'),
   );
+}
+
+// A connection's event stream (a connector exporting event-stream): its state, how many connects and events, and
+// why it last failed or is off.
+function streamCell(s) {
+  if (!s) return '—';
+  const when = s.last_frame_ms ? `, last frame ${new Date(s.last_frame_ms).toLocaleTimeString()}` : '';
+  return [
+    badge(s.state), ` ${s.connects} connects, ${s.events_stored} events${when}`,
+    s.last_error ? h('div', { class: s.state === 'open' ? '' : 'error' }, s.last_error) : null,
+  ];
 }
 
 function outboxCell(o) {
