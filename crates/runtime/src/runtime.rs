@@ -110,6 +110,9 @@ pub struct Runtime {
     /// Each connection's lanes: how many of its calls may be running guest code (or a host function) at the same
     /// instant, made at first use. A call holds a lane only while it is polled: between epoch yields and awaits.
     lanes: Mutex<HashMap<String, Arc<Semaphore>>>,
+    /// Each connection's allow-list, built once per connector build it serves (it parses the API-base settings)
+    /// rather than on every call.
+    allow_lists: Mutex<HashMap<String, (String, Arc<AllowList>)>>,
 }
 
 /// Lanes per connection: half the cores (at least one), so the calls of one connection, however many, leave the
@@ -187,6 +190,7 @@ impl Runtime {
             observer: None,
             bulkheads: Mutex::new(HashMap::new()),
             lanes: Mutex::new(HashMap::new()),
+            allow_lists: Mutex::new(HashMap::new()),
         })
     }
 
@@ -422,6 +426,19 @@ impl Runtime {
             .map_or(0, |s| (conn.limits.concurrency.max(1) as usize).saturating_sub(s.available_permits()))
     }
 
+    /// `conn`'s allow-list for the connector build serving it now.
+    fn allow_list(&self, conn: &Connection, connector: &Connector) -> Arc<AllowList> {
+        let mut lists = self.allow_lists.lock().unwrap_or_else(|e| e.into_inner());
+        match lists.get(&conn.name) {
+            Some((hash, list)) if *hash == connector.hash => list.clone(),
+            _ => {
+                let list = Arc::new(AllowList::new(&connector.info, conn));
+                lists.insert(conn.name.clone(), (connector.hash.clone(), list.clone()));
+                list
+            }
+        }
+    }
+
     /// Runs one operation on a connection's connector, in a fresh instance with the connection's limits, once
     /// it has a place in the connection's bulkhead.
     pub async fn call(&self, connection: &str, call: Call) -> Result<Reply, CallError> {
@@ -447,7 +464,7 @@ impl Runtime {
         let (conn, connector) = self.resolve_call(connection, &call)?;
         let _place = self.bulkhead(conn).await?;
         let operation = call.operation();
-        let allow = Arc::new(AllowList::new(&connector.info, conn));
+        let allow = self.allow_list(conn, &connector);
         let mut store = self.new_store(conn.clone(), allow);
         let limits = conn.limits.clone();
         let span = tracing::info_span!(
