@@ -301,6 +301,41 @@ impl TestServer {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
+
+    /// A connection's event-stream status as `GET /v1/connections` lists it (`state`, `last_error`...).
+    pub async fn stream_status(&self, connection: &str) -> Value {
+        let (status, body) = self.get("/v1/connections").await;
+        assert_eq!(status, 200, "{body}");
+        body["connections"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["name"] == connection)
+            .unwrap_or_else(|| panic!("{connection} listed: {body}"))["stream"]
+            .clone()
+    }
+
+    /// Waits (up to 20 s) for a connection's stream status that `check` accepts: streams open and back off in
+    /// the background. `what` names the awaited status in the failure.
+    pub async fn wait_for_stream(
+        &self,
+        connection: &str,
+        what: &str,
+        check: impl Fn(&Value) -> bool,
+    ) -> Value {
+        let start = Instant::now();
+        loop {
+            let status = self.stream_status(connection).await;
+            if check(&status) {
+                return status;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(20),
+                "{connection}: no {what}: {status}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
 }
 
 /// `Authorization: Bearer <key>`, marked sensitive so it is never printed.

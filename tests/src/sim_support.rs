@@ -1,6 +1,8 @@
 //! What every platform simulator shares: a server that stops when the simulator is dropped, and what it does
 //! before it answers a request: play an injected fault, if one is due, and count the request against a
-//! per-path, per-second QPS window.
+//! per-path, per-second QPS window. [`stream`]: what the event-stream gateways share.
+
+pub mod stream;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;

@@ -273,34 +273,39 @@ impl Db {
         .await
     }
 
-    pub async fn succeed(self: &Arc<Self>, id: i64, result: serde_json::Value) -> Result<()> {
+    /// Records success; answers the row as it now is (so a caller waiting on it need not read it again).
+    pub async fn succeed(self: &Arc<Self>, id: i64, result: serde_json::Value) -> Result<Option<OperationRow>> {
         self.run(move |c| {
-            c.prepare_cached("UPDATE operations SET status = 'succeeded', result = ?2, updated_ms = ?3 WHERE id = ?1")?
-                .execute(params![id, result.to_string(), now_ms()])
-                .map(drop)
+            c.prepare_cached(&format!(
+                "UPDATE operations SET status = 'succeeded', result = ?2, updated_ms = ?3 WHERE id = ?1
+                 RETURNING {COLUMNS}"
+            ))?
+            .query_row(params![id, result.to_string(), now_ms()], row)
+            .optional()
         })
         .await
     }
 
     /// Records a failed attempt: `retry_at` schedules another, otherwise the operation ends in `status`.
+    /// Answers the row as it now is.
     pub async fn record_failure(
         self: &Arc<Self>,
         id: i64,
         error: serde_json::Value,
         retry_at: Option<i64>,
         status: Status,
-    ) -> Result<()> {
+    ) -> Result<Option<OperationRow>> {
         let (status, next) = match retry_at {
             Some(at) => (Status::Retrying, at),
             None => (status, 0),
         };
         self.run(move |c| {
-            c.prepare_cached(
+            c.prepare_cached(&format!(
                 "UPDATE operations SET status = ?2, last_error = ?3, next_attempt_ms = ?4, updated_ms = ?5
-                 WHERE id = ?1",
-            )?
-            .execute(params![id, status.as_str(), error.to_string(), next, now_ms()])
-            .map(drop)
+                 WHERE id = ?1 RETURNING {COLUMNS}"
+            ))?
+            .query_row(params![id, status.as_str(), error.to_string(), next, now_ms()], row)
+            .optional()
         })
         .await
     }

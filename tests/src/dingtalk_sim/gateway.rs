@@ -12,18 +12,17 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
+use axum::extract::ws::{Message, WebSocketUpgrade};
 use axum::extract::{Query, State as Extract};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use futures::{SinkExt, StreamExt};
 use serde_json::{Value, json};
-use tokio::sync::mpsc;
 
 use super::api::{api_err, api_ok};
 use super::state::{Fault, State, now_ms};
+use crate::sim_support::stream::{Link, Outgoing, TicketError, Tickets, accept};
 
 type Shared = Arc<Mutex<State>>;
 
@@ -52,28 +51,15 @@ pub struct StreamStats {
     pub events: usize,
 }
 
-enum Outgoing {
-    Text(String),
-    Binary(Vec<u8>),
-    /// Cut the TCP connection without a close frame, as a network failure would.
-    Drop,
-    /// SYSTEM `disconnect`, then a 1000 close if the client has not closed within [`DISCONNECT_GRACE`].
-    Disconnect(String),
-}
-
 #[derive(Default)]
 pub struct Gateway {
     /// How long a ticket is good for.
     pub ticket_ttl: Duration,
-    tickets: HashMap<String, Instant>,
+    tickets: Tickets<()>,
     /// Frames not acked yet, by sequence (send order): messageId and text.
     unacked: BTreeMap<u64, (String, String)>,
-    /// The connection new frames go to: its number and its socket task.
-    live: Option<(u64, mpsc::UnboundedSender<Outgoing>)>,
-    /// A client has connected: the app is in Stream mode.
-    streaming: bool,
-    /// Open and connect fail until then.
-    away_until: Option<Instant>,
+    /// The connection new frames go to; the app is in Stream mode once a client connected.
+    link: Link<()>,
     /// Every text frame the clients sent, parsed (acks, ping replies), in order.
     pub replies: Vec<Value>,
     /// Acks are lost on the way (recorded in `replies`, settling nothing): every frame is sent again on the
@@ -96,13 +82,9 @@ impl Gateway {
         self.next
     }
 
-    fn away(&self) -> bool {
-        self.away_until.is_some_and(|until| Instant::now() < until)
-    }
-
     /// Whether events without an HTTP callback URL go to the stream.
     pub fn streaming(&self) -> bool {
-        self.streaming
+        self.link.streaming()
     }
 
     /// Queues HTTP-push style events (`EventType`, `eventId`, `EventTime`, `CorpId` next to the business fields)
@@ -113,7 +95,7 @@ impl Gateway {
             let seq = self.next();
             self.unacked.insert(seq, (message_id, text.clone()));
             self.stats.events += 1;
-            self.send(Outgoing::Text(text));
+            self.send(Outgoing::Frame(Message::Text(text.into())));
         }
         self.stats.unacked = self.unacked.len();
     }
@@ -136,7 +118,7 @@ impl Gateway {
             "headers": {
                 "messageId": message_id, "topic": "*", "contentType": "application/json",
                 "time": now_ms().to_string(), "appId": app_key,
-                "connectionId": self.live.as_ref().map(|(id, _)| format!("sim-conn-{id}")).unwrap_or_default(),
+                "connectionId": self.link.live().map(|(id, _)| format!("sim-conn-{id}")).unwrap_or_default(),
                 "eventId": event_id, "eventType": event_type, "eventBornTime": born,
                 "eventCorpId": corp, "eventUnifiedAppId": app_key,
             },
@@ -146,23 +128,16 @@ impl Gateway {
     }
 
     fn send(&mut self, outgoing: Outgoing) -> bool {
-        let Some((_, sender)) = &self.live else {
-            return false;
-        };
-        let text = !matches!(outgoing, Outgoing::Drop);
-        if sender.send(outgoing).is_err() {
-            self.live = None;
-            return false;
-        }
-        if text {
+        let sent = self.link.send(outgoing);
+        if sent {
             self.stats.frames_sent += 1;
         }
-        true
+        sent
     }
 
     /// A SYSTEM frame to the live client; its messageId.
     fn system(&mut self, topic: &str, data: Value) -> Option<String> {
-        self.live.as_ref()?;
+        self.link.live()?;
         let message_id = format!("sim-sys-{:06}", self.next());
         let frame = json!({
             "specVersion": "1.0", "type": "SYSTEM",
@@ -170,10 +145,11 @@ impl Gateway {
                          "time": now_ms().to_string() },
             "data": data.to_string(),
         });
+        let message = Message::Text(frame.to_string().into());
         let outgoing = if topic == "disconnect" {
-            Outgoing::Disconnect(frame.to_string())
+            Outgoing::FrameThenClose(message, DISCONNECT_GRACE)
         } else {
-            Outgoing::Text(frame.to_string())
+            Outgoing::Frame(message)
         };
         self.send(outgoing).then_some(message_id)
     }
@@ -191,21 +167,18 @@ impl Gateway {
         let sent = self
             .system("disconnect", json!({ "reason": "gateway restarting" }))
             .is_some();
-        self.live = None;
+        self.link.detach();
         sent
     }
 
     /// Cuts the live connection's socket without a close frame.
     pub fn drop_connection(&mut self) -> bool {
-        let sent = self.send(Outgoing::Drop);
-        self.live = None;
-        sent
+        self.link.drop_connection()
     }
 
     /// The gateway goes away for `duration`: the live socket is cut, open and connect fail until then.
     pub fn go_away(&mut self, duration: Duration) {
-        self.drop_connection();
-        self.away_until = Some(Instant::now() + duration);
+        self.link.go_away(duration);
     }
 
     /// Sends every unacked frame again on the live connection (DingTalk does after about 60 s without an ack).
@@ -216,22 +189,22 @@ impl Gateway {
             .map(|(_, text)| text.clone())
             .collect();
         for text in frames {
-            self.send(Outgoing::Text(text));
+            self.send(Outgoing::Frame(Message::Text(text.into())));
         }
     }
 
     /// A frame of the test's own making (malformed, unknown, binary) to the live client, not tracked for acks.
     pub fn send_raw(&mut self, text: Option<String>, binary: Option<Vec<u8>>) -> bool {
         match (text, binary) {
-            (Some(text), _) => self.send(Outgoing::Text(text)),
-            (None, Some(bytes)) => self.send(Outgoing::Binary(bytes)),
+            (Some(text), _) => self.send(Outgoing::Frame(Message::Text(text.into()))),
+            (None, Some(bytes)) => self.send(Outgoing::Frame(Message::Binary(bytes.into()))),
             (None, None) => false,
         }
     }
 
     /// Whether a client is connected and gets new frames.
     pub fn connected(&self) -> bool {
-        self.live.as_ref().is_some_and(|(_, s)| !s.is_closed())
+        self.link.connected()
     }
 
     /// A text frame from a client: an ack settles the frame of its messageId.
@@ -266,7 +239,7 @@ impl Gateway {
 
 /// `POST /v1.0/gateway/connections/open {clientId, clientSecret, subscriptions, ua, localIp}`.
 pub fn open(state: &mut State, headers: &HeaderMap, body: &Value) -> Response {
-    if state.gateway.away() {
+    if state.gateway.link.away() {
         return api_err(503, "ServiceUnavailable", "服务暂不可用");
     }
     if body["clientId"] != state.options.app_key.as_str()
@@ -291,9 +264,8 @@ pub fn open(state: &mut State, headers: &HeaderMap, body: &Value) -> Response {
         rand::random::<u64>(),
         state.next_id()
     );
-    let expiry = Instant::now() + state.gateway.ticket_ttl;
-    state.gateway.tickets.retain(|_, e| *e > Instant::now());
-    state.gateway.tickets.insert(ticket.clone(), expiry);
+    let ttl = state.gateway.ticket_ttl;
+    state.gateway.tickets.issue(ticket.clone(), ttl, ());
     state.gateway.stats.opens += 1;
     api_ok(json!({ "endpoint": format!("ws://{host}/connect"), "ticket": ticket }))
 }
@@ -313,89 +285,35 @@ pub async fn connect(
         Some(_) => return api_err(503, "ServiceUnavailable", "服务暂不可用"),
         None => {}
     }
-    if state.gateway.away() {
+    if state.gateway.link.away() {
         return api_err(503, "ServiceUnavailable", "服务暂不可用");
     }
     let ticket = query.get("ticket").cloned().unwrap_or_default();
-    match state.gateway.tickets.remove(&ticket) {
-        Some(expiry) if expiry > Instant::now() => {}
-        Some(_) => return api_err(403, "TicketExpired", "ticket已过期"),
-        None => return api_err(401, "InvalidTicket", "ticket无效或已使用"),
+    match state.gateway.tickets.redeem(&ticket) {
+        Ok(()) => {}
+        Err(TicketError::Expired) => return api_err(403, "TicketExpired", "ticket已过期"),
+        Err(TicketError::Unknown) => return api_err(401, "InvalidTicket", "ticket无效或已使用"),
     }
     let gateway = &mut state.gateway;
     let id = gateway.next();
-    let (sender, receiver) = mpsc::unbounded_channel();
-    gateway.live = Some((id, sender));
-    gateway.streaming = true;
+    let receiver = gateway.link.attach(id, ());
     gateway.stats.connects += 1;
     // A new connection gets every frame the last ones left unacked.
     gateway.redeliver();
     drop(state);
-    upgrade
-        .max_message_size(1 << 20)
-        .on_upgrade(move |socket| run(socket, shared, id, receiver))
-}
-
-/// One connection: writes what the gateway queues for it, reads the client's acks.
-async fn run(
-    socket: WebSocket,
-    shared: Shared,
-    id: u64,
-    mut outgoing: mpsc::UnboundedReceiver<Outgoing>,
-) {
-    let (mut sink, mut incoming) = socket.split();
-    let mut close_at: Option<tokio::time::Instant> = None;
-    // False once the gateway forgot this connection (a newer one took over, or after a disconnect): it gets no
-    // more frames but stays open for acks.
-    let mut current = true;
-    loop {
-        let grace = async {
-            match close_at {
-                Some(at) => tokio::time::sleep_until(at).await,
-                None => std::future::pending().await,
+    // Pongs and binary frames mean nothing here.
+    accept(
+        upgrade,
+        1 << 20,
+        shared,
+        id,
+        receiver,
+        |state, message| {
+            if let Message::Text(text) = message {
+                state.gateway.on_reply(text.as_str());
             }
-        };
-        tokio::select! {
-            out = outgoing.recv(), if current => match out {
-                Some(Outgoing::Text(text)) => {
-                    if sink.send(Message::Text(text.into())).await.is_err() {
-                        break;
-                    }
-                }
-                Some(Outgoing::Binary(bytes)) => {
-                    if sink.send(Message::Binary(bytes.into())).await.is_err() {
-                        break;
-                    }
-                }
-                Some(Outgoing::Disconnect(text)) => {
-                    if sink.send(Message::Text(text.into())).await.is_err() {
-                        break;
-                    }
-                    close_at = Some(tokio::time::Instant::now() + DISCONNECT_GRACE);
-                }
-                Some(Outgoing::Drop) => break,
-                None => current = false,
-            },
-            message = incoming.next() => match message {
-                Some(Ok(Message::Text(text))) => shared.lock().unwrap().gateway.on_reply(text.as_str()),
-                Some(Ok(Message::Close(_))) | Some(Err(_)) | None => break,
-                // Pings are answered by the socket itself; pongs and binary frames mean nothing here.
-                Some(Ok(_)) => {}
-            },
-            () = grace => {
-                let frame = CloseFrame { code: 1000, reason: "disconnect".into() };
-                let _ = sink.send(Message::Close(Some(frame))).await;
-                break;
-            }
-        }
-    }
-    let mut state = shared.lock().unwrap();
-    if state
-        .gateway
-        .live
-        .as_ref()
-        .is_some_and(|(live, _)| *live == id)
-    {
-        state.gateway.live = None;
-    }
+            None
+        },
+        |state| &mut state.gateway.link,
+    )
 }

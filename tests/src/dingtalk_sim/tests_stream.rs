@@ -4,15 +4,17 @@
 
 use std::time::Duration;
 
+use futures::{SinkExt, StreamExt};
 use serde_json::{Value, json};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::{Error, Message};
 
 use super::{DingTalkSim, Options};
 
-/// A minimal WebSocket client (RFC 6455, text frames, masked as a client must): enough to play an SDK.
+/// A client playing an SDK (tokio-tungstenite answers the gateway's WebSocket pings itself).
 struct Ws {
-    tcp: TcpStream,
+    socket: tokio_tungstenite::WebSocketStream<
+        tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
+    >,
 }
 
 enum Got {
@@ -25,59 +27,21 @@ enum Got {
 impl Ws {
     /// Connects to `url` (`ws://host/path?query`); the handshake's HTTP status when it is not 101.
     async fn connect(url: &str) -> Result<Ws, u16> {
-        let rest = url.strip_prefix("ws://").unwrap();
-        let (host, path) = rest.split_at(rest.find('/').unwrap());
-        let mut tcp = TcpStream::connect(host).await.unwrap();
-        let request = format!(
-            "GET {path} HTTP/1.1\r\nHost: {host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
-             Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
-        );
-        tcp.write_all(request.as_bytes()).await.unwrap();
-        let mut head = Vec::new();
-        while !head.ends_with(b"\r\n\r\n") {
-            let mut byte = [0u8; 1];
-            if tcp.read(&mut byte).await.unwrap() == 0 {
-                break;
-            }
-            head.push(byte[0]);
+        match tokio_tungstenite::connect_async(url).await {
+            Ok((socket, _)) => Ok(Ws { socket }),
+            Err(Error::Http(response)) => Err(response.status().as_u16()),
+            Err(error) => panic!("handshake with {url}: {error}"),
         }
-        let head = String::from_utf8_lossy(&head);
-        let status: u16 = head
-            .split(' ')
-            .nth(1)
-            .and_then(|s| s.parse().ok())
-            .unwrap_or(0);
-        if status == 101 {
-            Ok(Ws { tcp })
-        } else {
-            Err(status)
-        }
-    }
-
-    async fn send_frame(&mut self, opcode: u8, payload: &[u8]) {
-        let mut frame = vec![0x80 | opcode];
-        match payload.len() {
-            n if n < 126 => frame.push(0x80 | n as u8),
-            n if n < 65536 => {
-                frame.push(0x80 | 126);
-                frame.extend_from_slice(&(n as u16).to_be_bytes());
-            }
-            n => {
-                frame.push(0x80 | 127);
-                frame.extend_from_slice(&(n as u64).to_be_bytes());
-            }
-        }
-        let mask = [0x37, 0xfa, 0x21, 0x3d];
-        frame.extend_from_slice(&mask);
-        frame.extend(payload.iter().enumerate().map(|(i, b)| b ^ mask[i % 4]));
-        self.tcp.write_all(&frame).await.unwrap();
     }
 
     async fn send(&mut self, value: &Value) {
-        self.send_frame(0x1, value.to_string().as_bytes()).await;
+        self.socket
+            .send(Message::text(value.to_string()))
+            .await
+            .unwrap();
     }
 
-    /// The next text or close frame (pings are answered), within five seconds.
+    /// The next text or close frame, within five seconds.
     async fn next(&mut self) -> Got {
         tokio::time::timeout(Duration::from_secs(5), self.read())
             .await
@@ -86,32 +50,13 @@ impl Ws {
 
     async fn read(&mut self) -> Got {
         loop {
-            let mut head = [0u8; 2];
-            if self.tcp.read_exact(&mut head).await.is_err() {
-                return Got::Gone;
-            }
-            let mut len = (head[1] & 0x7f) as u64;
-            if len == 126 {
-                let mut ext = [0u8; 2];
-                self.tcp.read_exact(&mut ext).await.unwrap();
-                len = u16::from_be_bytes(ext) as u64;
-            } else if len == 127 {
-                let mut ext = [0u8; 8];
-                self.tcp.read_exact(&mut ext).await.unwrap();
-                len = u64::from_be_bytes(ext);
-            }
-            let mut payload = vec![0u8; len as usize];
-            if self.tcp.read_exact(&mut payload).await.is_err() {
-                return Got::Gone;
-            }
-            match head[0] & 0x0f {
-                0x1 => return Got::Text(String::from_utf8(payload).unwrap()),
-                0x8 => {
-                    let code = payload.get(..2).map(|c| u16::from_be_bytes([c[0], c[1]]));
-                    return Got::Close(code.unwrap_or(1005));
+            match self.socket.next().await {
+                Some(Ok(Message::Text(text))) => return Got::Text(text.to_string()),
+                Some(Ok(Message::Close(frame))) => {
+                    return Got::Close(frame.map_or(1005, |f| u16::from(f.code)));
                 }
-                0x9 => self.send_frame(0xA, &payload).await,
-                _ => {}
+                Some(Ok(_)) => {}
+                Some(Err(_)) | None => return Got::Gone,
             }
         }
     }

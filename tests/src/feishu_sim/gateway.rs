@@ -15,17 +15,16 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::extract::ws::{Message, WebSocketUpgrade};
 use axum::extract::{Query, State as Extract};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use futures::{SinkExt, StreamExt};
 use serde_json::{Value, json};
-use tokio::sync::mpsc;
 
 use super::state::State;
+use crate::sim_support::stream::{Link, Outgoing, TicketError, Tickets, accept};
 
 type Shared = Arc<Mutex<State>>;
 
@@ -100,28 +99,11 @@ impl ClientConfig {
     }
 }
 
-enum Outgoing {
-    Binary(Vec<u8>),
-    /// Cut the TCP connection without a close frame, as a network failure would.
-    Drop,
-}
-
 struct Unacked {
     message_id: String,
     event: Value,
     /// The last frame of each delivery: its ack repeats one of them.
     sent: Vec<Frame>,
-}
-
-struct Ticket {
-    expiry: Instant,
-    service_id: i32,
-}
-
-struct Live {
-    id: u64,
-    service_id: i32,
-    sender: mpsc::UnboundedSender<Outgoing>,
 }
 
 pub struct Gateway {
@@ -130,14 +112,12 @@ pub struct Gateway {
     pub client_config: ClientConfig,
     /// Event payloads above this many bytes are sent in parts.
     pub part_bytes: usize,
-    tickets: HashMap<String, Ticket>,
+    /// Tickets and connections carry the connection's `service_id`.
+    tickets: Tickets<i32>,
     /// Events not acked yet, by sequence (push order).
     unacked: BTreeMap<u64, Unacked>,
-    live: Option<Live>,
-    /// A client has connected: the app uses the long connection.
-    streaming: bool,
-    /// Endpoint and handshakes fail until then.
-    away_until: Option<Instant>,
+    /// The connection new events go to; the app uses the long connection once a client connected.
+    link: Link<i32>,
     /// The next event goes in this many parts.
     split_next: Option<usize>,
     /// This many more acks are lost on the way (the event stays unacked, so it comes again).
@@ -156,11 +136,9 @@ impl Default for Gateway {
             ticket_ttl: Duration::from_secs(60),
             client_config: ClientConfig::default(),
             part_bytes: 64 * 1024,
-            tickets: HashMap::new(),
+            tickets: Tickets::default(),
             unacked: BTreeMap::new(),
-            live: None,
-            streaming: false,
-            away_until: None,
+            link: Link::default(),
             split_next: None,
             lose_acks: 0,
             delivered: Vec::new(),
@@ -177,18 +155,14 @@ impl Gateway {
         self.next
     }
 
-    fn away(&self) -> bool {
-        self.away_until.is_some_and(|until| Instant::now() < until)
-    }
-
     /// Whether events without an HTTP callback URL go to the long connection.
     pub fn streaming(&self) -> bool {
-        self.streaming
+        self.link.streaming()
     }
 
     /// Whether a client is connected and gets new frames.
     pub fn connected(&self) -> bool {
-        self.live.as_ref().is_some_and(|l| !l.sender.is_closed())
+        self.link.connected()
     }
 
     /// Queues an event (the plaintext JSON an HTTP push would carry) and sends it now if a client is connected.
@@ -212,7 +186,7 @@ impl Gateway {
 
     /// Sends the unacked event `seq` to the live client, in parts when large or when a split is due.
     fn deliver(&mut self, seq: u64) {
-        let Some(service_id) = self.live.as_ref().map(|l| l.service_id) else {
+        let Some(service_id) = self.link.live().map(|(_, service)| *service) else {
             return;
         };
         let Some(entry) = self.unacked.get(&seq) else {
@@ -251,7 +225,7 @@ impl Gateway {
                 log_id_new: Some(format!("sim-log-{frame_seq}")),
                 ..Frame::default()
             };
-            if !self.send(Outgoing::Binary(frame.encode())) {
+            if !self.send(Outgoing::Frame(Message::Binary(frame.encode().into()))) {
                 return;
             }
             last = Some(frame);
@@ -262,18 +236,11 @@ impl Gateway {
     }
 
     fn send(&mut self, outgoing: Outgoing) -> bool {
-        let Some(live) = &self.live else {
-            return false;
-        };
-        let binary = matches!(outgoing, Outgoing::Binary(_));
-        if live.sender.send(outgoing).is_err() {
-            self.live = None;
-            return false;
-        }
-        if binary {
+        let sent = self.link.send(outgoing);
+        if sent {
             self.stats.frames_sent += 1;
         }
-        true
+        sent
     }
 
     /// The next event goes in `parts` parts (at most one per payload byte).
@@ -288,16 +255,13 @@ impl Gateway {
 
     /// Cuts the live connection's socket without a close frame.
     pub fn drop_connection(&mut self) -> bool {
-        let sent = self.send(Outgoing::Drop);
-        self.live = None;
-        sent
+        self.link.drop_connection()
     }
 
     /// The gateway goes away for `duration`: the live socket is cut; the endpoint answers "system busy" and
     /// handshakes are refused until then.
     pub fn go_away(&mut self, duration: Duration) {
-        self.drop_connection();
-        self.away_until = Some(Instant::now() + duration);
+        self.link.go_away(duration);
     }
 
     /// Sends every unacked event again on the live connection.
@@ -382,7 +346,7 @@ fn code(code: i64, msg: &str) -> Response {
 /// `POST /callback/ws/endpoint {"AppID","AppSecret"}`. Errors come with HTTP 200, as a code the SDKs judge.
 pub fn endpoint(state: &mut State, headers: &HeaderMap, body: &Value) -> Response {
     state.gateway.stats.endpoint_calls += 1;
-    if state.gateway.away() {
+    if state.gateway.link.away() {
         return code(SYSTEM_BUSY, "system busy");
     }
     let (app_id, secret) = (
@@ -407,14 +371,8 @@ pub fn endpoint(state: &mut State, headers: &HeaderMap, body: &Value) -> Respons
     let n = gateway.next();
     let ticket = format!("sim-ticket-{:x}{n}", rand::random::<u64>());
     let service_id = 33_554_000 + n as i32;
-    gateway.tickets.retain(|_, t| t.expiry > Instant::now());
-    gateway.tickets.insert(
-        ticket.clone(),
-        Ticket {
-            expiry: Instant::now() + gateway.ticket_ttl,
-            service_id,
-        },
-    );
+    let ttl = gateway.ticket_ttl;
+    gateway.tickets.issue(ticket.clone(), ttl, service_id);
     // `device_id` and `service_id` are never first: Feishu's Node SDK loses the first query key.
     let url = format!(
         "ws://{host}/ws?fpid=1&aid=552564&device_id=sim-device-{n}&access_key=sim&service_id={service_id}&ticket={ticket}"
@@ -449,7 +407,7 @@ pub async fn connect(
         };
         return refuse(&mut state, http, 514, "system busy");
     }
-    if state.gateway.away() {
+    if state.gateway.link.away() {
         return refuse(
             &mut state,
             StatusCode::SERVICE_UNAVAILABLE,
@@ -458,12 +416,12 @@ pub async fn connect(
         );
     }
     let ticket = query.get("ticket").cloned().unwrap_or_default();
-    let service_id = match state.gateway.tickets.remove(&ticket) {
-        Some(t) if t.expiry > Instant::now() => t.service_id,
-        Some(_) => {
+    let service_id = match state.gateway.tickets.redeem(&ticket) {
+        Ok(service_id) => service_id,
+        Err(TicketError::Expired) => {
             return refuse(&mut state, StatusCode::FORBIDDEN, 514, "ticket expired");
         }
-        None => {
+        Err(TicketError::Unknown) => {
             return refuse(
                 &mut state,
                 StatusCode::FORBIDDEN,
@@ -474,62 +432,27 @@ pub async fn connect(
     };
     let gateway = &mut state.gateway;
     let id = gateway.next();
-    let (sender, receiver) = mpsc::unbounded_channel();
-    gateway.live = Some(Live {
-        id,
-        service_id,
-        sender,
-    });
-    gateway.streaming = true;
+    let receiver = gateway.link.attach(id, service_id);
     gateway.stats.connects += 1;
     // A new connection gets every event the last ones left unacked.
     gateway.redeliver();
     drop(state);
-    upgrade
-        .max_message_size(MAX_CLIENT_FRAME)
-        .on_upgrade(move |socket| run(socket, shared, id, receiver))
-}
-
-/// One connection: writes what the gateway queues for it, reads pings and acks.
-async fn run(
-    socket: WebSocket,
-    shared: Shared,
-    id: u64,
-    mut outgoing: mpsc::UnboundedReceiver<Outgoing>,
-) {
-    let (mut sink, mut incoming) = socket.split();
-    // False once the gateway forgot this connection (a newer one took over): no more events, acks still read.
-    let mut current = true;
-    loop {
-        tokio::select! {
-            out = outgoing.recv(), if current => match out {
-                Some(Outgoing::Binary(bytes)) => {
-                    if sink.send(Message::Binary(bytes.into())).await.is_err() {
-                        break;
-                    }
-                }
-                Some(Outgoing::Drop) => break,
-                None => current = false,
-            },
-            message = incoming.next() => match message {
-                Some(Ok(Message::Binary(bytes))) => {
-                    let reply = shared.lock().unwrap().gateway.on_frame(&bytes);
-                    if let Some(reply) = reply
-                        && sink.send(Message::Binary(reply.into())).await.is_err()
-                    {
-                        break;
-                    }
-                }
-                Some(Ok(Message::Close(_))) | Some(Err(_)) | None => break,
-                // WebSocket pings are answered by the socket itself; text means nothing here.
-                Some(Ok(_)) => {}
-            },
-        }
-    }
-    let mut state = shared.lock().unwrap();
-    if state.gateway.live.as_ref().is_some_and(|l| l.id == id) {
-        state.gateway.live = None;
-    }
+    // Text means nothing here.
+    accept(
+        upgrade,
+        MAX_CLIENT_FRAME,
+        shared,
+        id,
+        receiver,
+        |state, message| match message {
+            Message::Binary(bytes) => state
+                .gateway
+                .on_frame(&bytes)
+                .map(|reply| Message::Binary(reply.into())),
+            _ => None,
+        },
+        |state| &mut state.gateway.link,
+    )
 }
 
 /// `pbbp2.Frame` (proto2; lark_oapi/ws/pb/pbbp2_pb2.py), the simulator's own codec: required fields always

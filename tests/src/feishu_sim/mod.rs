@@ -97,6 +97,34 @@ pub struct FeishuSim {
 }
 
 impl FeishuSim {
+    /// A `[connections.NAME]` block of the feishu connector pointed at this simulator, with its credentials and
+    /// callback secrets (events by HTTP push) and ids as the enterprise knows them (`user_id`, `department_id`);
+    /// `extra` lines (limits, outbox...) are added to it.
+    pub fn connection(&self, name: &str, extra: &str) -> String {
+        let o = &self.options;
+        let callback = format!(
+            ", verification_token = \"{}\", encrypt_key = \"{}\"",
+            o.verification_token, o.encrypt_key
+        );
+        self.block(name, &callback, extra)
+    }
+
+    /// [`FeishuSim::connection`] without callback secrets: the connector takes its events over the long
+    /// connection.
+    pub fn stream_connection(&self, name: &str, extra: &str) -> String {
+        self.block(name, "", extra)
+    }
+
+    fn block(&self, name: &str, more_secrets: &str, extra: &str) -> String {
+        let o = &self.options;
+        format!(
+            "\n[connections.{name}]\nconnector = \"feishu\"\n\
+             settings = {{ app_id = \"{}\", api_base = \"{}\", user_id_type = \"user_id\", department_id_type = \"department_id\" }}\n\
+             secrets = {{ app_secret = \"{}\"{more_secrets} }}\n{extra}\n",
+            o.app_id, self.base, o.app_secret
+        )
+    }
+
     pub async fn start(options: Options) -> Result<FeishuSim> {
         FeishuSim::start_on("127.0.0.1:0".parse()?, options).await
     }

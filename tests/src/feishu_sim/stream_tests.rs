@@ -1,17 +1,19 @@
-//! The long-connection gateway against a small WebSocket client written here (the tests crate has no WebSocket
-//! client library): just enough of RFC 6455 for binary frames, masked as a client must, and a plain HTTP look at
-//! refused handshakes and their `Handshake-*` headers.
+//! The long-connection gateway against a WebSocket client (tokio-tungstenite) playing an SDK: binary frames, and
+//! a look at refused handshakes and their `Handshake-*` headers.
 
 use std::time::Duration;
 
+use futures::{SinkExt, StreamExt};
 use serde_json::{Value, json};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::http::HeaderMap;
+use tokio_tungstenite::tungstenite::{Error, Message};
 
 use super::{ClientConfig, ENDPOINT_PATH, Fault, FeishuSim, Frame, HANDSHAKE, Options};
 
 struct Ws {
-    stream: TcpStream,
+    socket: tokio_tungstenite::WebSocketStream<
+        tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
+    >,
 }
 
 enum Read {
@@ -19,108 +21,59 @@ enum Read {
     Closed,
 }
 
-/// The status line and headers of a handshake's answer, lower-cased names.
+/// The status and headers of a refused handshake.
 struct Handshake {
     status: u16,
-    headers: Vec<(String, String)>,
+    headers: HeaderMap,
 }
 
 impl Handshake {
     fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
+        self.headers.get(name).and_then(|v| v.to_str().ok())
     }
 }
 
-async fn handshake(url: &str) -> (Handshake, TcpStream) {
-    let rest = url.strip_prefix("ws://").unwrap();
-    let (host, path) = rest.split_at(rest.find('/').unwrap());
-    let mut stream = TcpStream::connect(host).await.unwrap();
-    let request = format!(
-        "GET {path} HTTP/1.1\r\nHost: {host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
-         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
-    );
-    stream.write_all(request.as_bytes()).await.unwrap();
-    let mut head = Vec::new();
-    while !head.ends_with(b"\r\n\r\n") {
-        let mut byte = [0u8];
-        stream.read_exact(&mut byte).await.unwrap();
-        head.push(byte[0]);
+async fn handshake(url: &str) -> Result<Ws, Handshake> {
+    match tokio_tungstenite::connect_async(url).await {
+        Ok((socket, _)) => Ok(Ws { socket }),
+        Err(Error::Http(response)) => Err(Handshake {
+            status: response.status().as_u16(),
+            headers: response.headers().clone(),
+        }),
+        Err(error) => panic!("handshake with {url}: {error}"),
     }
-    let text = String::from_utf8(head).unwrap();
-    let mut lines = text.split("\r\n");
-    let status = lines
-        .next()
-        .unwrap()
-        .split(' ')
-        .nth(1)
-        .unwrap()
-        .parse()
-        .unwrap();
-    let headers = lines
-        .filter_map(|l| l.split_once(':'))
-        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
-        .collect();
-    (Handshake { status, headers }, stream)
+}
+
+/// The answer to a handshake that must be refused.
+async fn refused(url: &str) -> Handshake {
+    match handshake(url).await {
+        Ok(_) => panic!("the handshake was accepted"),
+        Err(answer) => answer,
+    }
 }
 
 impl Ws {
     async fn connect(url: &str) -> Ws {
-        let (answer, stream) = handshake(url).await;
-        assert_eq!(
-            answer.status, 101,
-            "handshake refused: {:?}",
-            answer.headers
-        );
-        Ws { stream }
+        match handshake(url).await {
+            Ok(ws) => ws,
+            Err(answer) => panic!("handshake refused: {} {:?}", answer.status, answer.headers),
+        }
     }
 
     async fn send(&mut self, payload: &[u8]) {
-        let mut frame = vec![0x82];
-        match payload.len() {
-            n if n < 126 => frame.push(0x80 | n as u8),
-            n if n < 65536 => {
-                frame.push(0x80 | 126);
-                frame.extend((n as u16).to_be_bytes());
-            }
-            n => {
-                frame.push(0x80 | 127);
-                frame.extend((n as u64).to_be_bytes());
-            }
-        }
-        let mask = [1u8, 2, 3, 4];
-        frame.extend(mask);
-        frame.extend(payload.iter().enumerate().map(|(i, b)| b ^ mask[i % 4]));
-        self.stream.write_all(&frame).await.unwrap();
+        self.socket
+            .send(Message::binary(payload.to_vec()))
+            .await
+            .unwrap();
     }
 
     /// The next binary message (WebSocket pings and text skipped), or `Closed`.
     async fn read(&mut self) -> Read {
         loop {
-            let mut head = [0u8; 2];
-            if self.stream.read_exact(&mut head).await.is_err() {
-                return Read::Closed;
-            }
-            let mut len = u64::from(head[1] & 0x7f);
-            if len == 126 {
-                let mut b = [0u8; 2];
-                self.stream.read_exact(&mut b).await.unwrap();
-                len = u64::from(u16::from_be_bytes(b));
-            } else if len == 127 {
-                let mut b = [0u8; 8];
-                self.stream.read_exact(&mut b).await.unwrap();
-                len = u64::from_be_bytes(b);
-            }
-            let mut payload = vec![0u8; len as usize];
-            if self.stream.read_exact(&mut payload).await.is_err() {
-                return Read::Closed;
-            }
-            match head[0] & 0x0f {
-                0x2 => return Read::Binary(payload),
-                0x8 => return Read::Closed,
-                _ => {}
+            match self.socket.next().await {
+                Some(Ok(Message::Binary(bytes))) => return Read::Binary(bytes.to_vec()),
+                Some(Ok(Message::Close(_))) | Some(Err(_)) | None => return Read::Closed,
+                Some(Ok(_)) => {}
             }
         }
     }
@@ -235,18 +188,18 @@ async fn feishu_sim_stream_tickets_work_once_and_refusals_say_why() {
     let url = url(&sim).await;
     let ws = Ws::connect(&url).await;
     drop(ws);
-    let (used, _) = handshake(&url).await;
+    let used = refused(&url).await;
     assert_eq!(used.status, 403);
     assert_eq!(used.header("handshake-status"), Some("514"));
     assert_eq!(used.header("handshake-msg"), Some("ticket invalid or used"));
-    let (bogus, _) = handshake(&url.replace("ticket=", "ticket=x")).await;
+    let bogus = refused(&url.replace("ticket=", "ticket=x")).await;
     assert_eq!(bogus.header("handshake-status"), Some("514"));
 
     sim.inject(HANDSHAKE, Fault::Status(503), 1);
     let fresh = self::url(&sim).await;
-    let (refused, _) = handshake(&fresh).await;
-    assert_eq!(refused.status, 503);
-    assert_eq!(refused.header("handshake-status"), Some("514"));
+    let busy = refused(&fresh).await;
+    assert_eq!(busy.status, 503);
+    assert_eq!(busy.header("handshake-status"), Some("514"));
     // The fault took the attempt, not the ticket.
     Ws::connect(&fresh).await;
     let stats = sim.stream_stats();

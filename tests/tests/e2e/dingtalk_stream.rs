@@ -41,18 +41,6 @@ async fn until(what: &str, within: Duration, check: impl Fn() -> bool) {
     }
 }
 
-async fn stream_status(qiao: &TestServer, connection: &str) -> Value {
-    let (status, body) = qiao.get("/v1/connections").await;
-    assert_eq!(status, 200, "{body}");
-    body["connections"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["name"] == connection)
-        .map(|c| c["stream"].clone())
-        .unwrap_or(Value::Null)
-}
-
 /// The gateway has seen `n` connections and one is live.
 fn connected_again(sim: &DingTalkSim, n: usize) -> impl Fn() -> bool + '_ {
     move || sim.stream_stats().connects >= n && sim.stream_connected()
@@ -137,10 +125,10 @@ async fn dingtalk_events_arrive_over_stream_mode_without_a_public_url() {
     );
     assert!(sim.pushed().is_empty(), "nothing went by HTTP push");
 
-    let status = stream_status(&qiao, "stream").await;
+    let status = qiao.stream_status("stream").await;
     assert_eq!(status["state"], "open", "{status}");
     // The connection with callback credentials keeps HTTP push: its stream is off, and says why.
-    let hooked = stream_status(&qiao, "hooked").await;
+    let hooked = qiao.stream_status("hooked").await;
     assert_eq!(hooked["state"], "off", "{hooked}");
     assert!(
         hooked["last_error"]
@@ -261,7 +249,7 @@ async fn dingtalk_stream_reconnects_after_faults_and_stores_every_event_once() {
         statuses.contains(&"rejected") && statuses.contains(&"approved"),
         "{statuses:?}"
     );
-    let status = stream_status(&qiao, "stream").await;
+    let status = qiao.stream_status("stream").await;
     assert_eq!(status["state"], "open", "{status}");
     assert_eq!(status["events_stored"], 8, "{status}");
 }
@@ -328,7 +316,7 @@ async fn dingtalk_stream_frames_are_acked_only_when_understood() {
         "a refused frame is not acked"
     );
     assert_eq!(sim.stream_replies().len(), 2, "{:#?}", sim.stream_replies());
-    let status = stream_status(&qiao, "stream").await;
+    let status = qiao.stream_status("stream").await;
     assert!(
         status["last_error"]
             .as_str()

@@ -10,25 +10,10 @@ use qiao_tests::TestServer;
 use qiao_tests::feishu_sim::{ClientConfig, Fault, FeishuSim, HANDSHAKE, Options};
 use serde_json::{Value, json};
 
-/// No verification token or encrypt key: the connector's events default to the long connection.
+/// `fs` has no verification token or encrypt key: the connector's events default to the long connection. `hooked`
+/// has callback credentials: events come by HTTP, and the connector says so instead of opening a stream.
 fn config(sim: &FeishuSim) -> String {
-    let o = &sim.options;
-    format!(
-        r#"
-        [connections.fs]
-        connector = "feishu"
-        settings = {{ app_id = "{}", api_base = "{}", user_id_type = "user_id", department_id_type = "department_id" }}
-        secrets = {{ app_secret = "{}" }}
-        limits = {{ timeout_ms = 3000 }}
-
-        # Callback credentials: events come by HTTP, and the connector says so instead of opening a stream.
-        [connections.hooked]
-        connector = "feishu"
-        settings = {{ app_id = "{}", api_base = "{}" }}
-        secrets = {{ app_secret = "{}", verification_token = "{}" }}
-        "#,
-        o.app_id, sim.base, o.app_secret, o.app_id, sim.base, o.app_secret, o.verification_token
-    )
+    sim.stream_connection("fs", "limits = { timeout_ms = 3000 }") + &sim.connection("hooked", "")
 }
 
 async fn setup() -> (FeishuSim, TestServer) {
@@ -124,27 +109,14 @@ async fn approvals_and_contact_changes_come_over_the_long_connection() {
         "the hooked connection asks for no endpoint"
     );
     // ...and operators see why it has no stream.
-    let started = Instant::now();
-    loop {
-        let (_, body) = qiao.get("/v1/connections").await;
-        let hooked = body["connections"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|c| c["name"] == "hooked")
-            .unwrap()["stream"]
-            .clone();
-        if hooked["state"] == "off" {
-            let why = hooked["last_error"].as_str().unwrap_or_default();
-            assert!(
-                why.contains("HTTP push") && why.contains("events = \"stream\""),
-                "{hooked}"
-            );
-            break;
-        }
-        assert!(started.elapsed() < Duration::from_secs(20), "{hooked}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let hooked = qiao
+        .wait_for_stream("hooked", "off state", |s| s["state"] == "off")
+        .await;
+    let why = hooked["last_error"].as_str().unwrap_or_default();
+    assert!(
+        why.contains("HTTP push") && why.contains("events = \"stream\""),
+        "{hooked}"
+    );
 }
 
 #[tokio::test]

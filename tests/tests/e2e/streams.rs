@@ -32,38 +32,6 @@ fn config(gateway: &StreamGateway) -> String {
     )
 }
 
-async fn stream(qiao: &TestServer, connection: &str) -> Value {
-    let (status, body) = qiao.get("/v1/connections").await;
-    assert_eq!(status, 200, "{body}");
-    body["connections"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["name"] == connection)
-        .unwrap_or_else(|| panic!("{connection} listed: {body}"))["stream"]
-        .clone()
-}
-
-async fn wait_for_stream(
-    qiao: &TestServer,
-    connection: &str,
-    what: &str,
-    check: impl Fn(&Value) -> bool,
-) -> Value {
-    let started = std::time::Instant::now();
-    loop {
-        let status = stream(qiao, connection).await;
-        if check(&status) {
-            return status;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(20),
-            "{connection}: no {what}: {status}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
 fn ids(events: &[Value]) -> Vec<String> {
     events
         .iter()
@@ -83,7 +51,9 @@ async fn stream_events_are_stored_before_their_ack_and_once_when_sent_again() {
         "1",
         "the connector's handshake headers are sent"
     );
-    let open = wait_for_stream(&qiao, "streamed", "open state", |s| s["state"] == "open").await;
+    let open = qiao
+        .wait_for_stream("streamed", "open state", |s| s["state"] == "open")
+        .await;
     assert_eq!(open["connects"], 1, "{open}");
 
     gateway.send("event:e1");
@@ -111,7 +81,7 @@ async fn stream_events_are_stored_before_their_ack_and_once_when_sent_again() {
     let event = &qiao.events("streamed").await[0];
     assert_eq!(event["type"], "test.streamed", "{event}");
 
-    let status = stream(&qiao, "streamed").await;
+    let status = qiao.stream_status("streamed").await;
     assert_eq!(
         (status["frames"].as_u64(), status["events_stored"].as_u64()),
         (Some(3), Some(2)),
@@ -123,7 +93,7 @@ async fn stream_events_are_stored_before_their_ack_and_once_when_sent_again() {
     gateway.send("hello");
     gateway.send("event:e3");
     gateway.wait_for_frame("ack:e3").await;
-    let status = stream(&qiao, "streamed").await;
+    let status = qiao.stream_status("streamed").await;
     assert_eq!(status["connects"], 1, "{status}");
     assert!(
         status["last_error"]
@@ -134,7 +104,9 @@ async fn stream_events_are_stored_before_their_ack_and_once_when_sent_again() {
     );
 
     // The connection whose connector says it takes no stream: off, with the connector's reason; never connected.
-    let quiet = wait_for_stream(&qiao, "quiet", "off state", |s| s["state"] == "off").await;
+    let quiet = qiao
+        .wait_for_stream("quiet", "off state", |s| s["state"] == "off")
+        .await;
     assert!(
         quiet["last_error"]
             .as_str()
@@ -157,7 +129,7 @@ async fn a_trapping_or_spinning_frame_handler_is_contained_and_the_stream_reconn
 
     gateway.send("trap");
     gateway.wait_for_connects(2, Duration::from_secs(15)).await;
-    let status = stream(&qiao, "streamed").await;
+    let status = qiao.stream_status("streamed").await;
     assert!(
         status["last_error"]
             .as_str()
@@ -168,7 +140,7 @@ async fn a_trapping_or_spinning_frame_handler_is_contained_and_the_stream_reconn
 
     gateway.send("spin");
     gateway.wait_for_connects(3, Duration::from_secs(15)).await;
-    let status = stream(&qiao, "streamed").await;
+    let status = qiao.stream_status("streamed").await;
     assert!(
         status["last_error"]
             .as_str()
@@ -207,14 +179,15 @@ async fn a_disconnect_request_a_dropped_socket_and_refused_handshakes_each_lead_
     // Dropped without a close frame, and the next two handshakes refused: Qiao backs off and comes back.
     gateway.refuse_next(2);
     gateway.drop_connection();
-    let backing = wait_for_stream(&qiao, "streamed", "backing off", |s| {
-        s["state"] == "backing_off"
-    })
-    .await;
+    let backing = qiao
+        .wait_for_stream("streamed", "backing off", |s| s["state"] == "backing_off")
+        .await;
     assert!(backing["retry_at_ms"].as_u64().is_some(), "{backing}");
     gateway.wait_for_connects(3, Duration::from_secs(20)).await;
     assert_eq!(gateway.refused(), 2);
-    let status = wait_for_stream(&qiao, "streamed", "open again", |s| s["state"] == "open").await;
+    let status = qiao
+        .wait_for_stream("streamed", "open again", |s| s["state"] == "open")
+        .await;
     assert_eq!(status["connects"], 3, "{status}");
     assert!(
         status["last_error"]
@@ -234,10 +207,9 @@ async fn a_stream_connects_only_where_the_connections_http_may_and_closes_cleanl
     let qiao = TestServer::start(&["hostile"], &config(&gateway))
         .await
         .unwrap();
-    let refused = wait_for_stream(&qiao, "elsewhere", "a refusal", |s| {
-        s["state"] == "backing_off"
-    })
-    .await;
+    let refused = qiao
+        .wait_for_stream("elsewhere", "a refusal", |s| s["state"] == "backing_off")
+        .await;
     let error = refused["last_error"].as_str().unwrap_or_default();
     assert!(
         error.contains("https://stream.example.com is not granted to connection elsewhere"),

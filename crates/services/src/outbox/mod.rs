@@ -27,8 +27,9 @@ use qiao_contract::Call;
 pub struct Outbox {
     /// Wakes the dispatcher: an operation was accepted, re-queued or finished an attempt.
     wake: Notify,
-    /// Ids of operations that just finished an attempt, for callers waiting on a result.
-    attempted: broadcast::Sender<i64>,
+    /// Operations that just finished an attempt, with their row as recorded after it (`None` when it could not
+    /// be recorded), for callers waiting on a result.
+    attempted: broadcast::Sender<(i64, Option<Arc<OperationRow>>)>,
     /// Set when the server is stopping: no new attempts start, and waiting callers get their 202 now.
     stopping: watch::Sender<bool>,
     throttles: HashMap<String, Arc<Throttle>>,
@@ -125,21 +126,25 @@ impl Outbox {
                 Some(op) if !op.status.is_final() && !*stopping.borrow() => {}
                 _ => return Ok(row),
             }
-            // Any attempt (ours or a lagged notice) means: look again.
+            // Our attempt's row, when final, is the answer; any other notice of it (or a lagged one): look again.
             tokio::select! {
                 _ = tokio::time::sleep_until(deadline) => return db.operation(id).await,
                 _ = stopping.changed() => {}
-                _ = async {
-                    while let Ok(done) = attempted.recv().await.or_else(|e| match e {
-                        broadcast::error::RecvError::Lagged(_) => Ok(id),
+                finished = async {
+                    while let Ok((done, row)) = attempted.recv().await.or_else(|e| match e {
+                        broadcast::error::RecvError::Lagged(_) => Ok((id, None)),
                         closed => Err(closed),
                     }) {
                         if done == id {
-                            return;
+                            return row;
                         }
                     }
-                    std::future::pending::<()>().await
-                } => {}
+                    std::future::pending().await
+                } => {
+                    if let Some(row) = finished.filter(|row| row.status.is_final()) {
+                        return Ok(Some(Arc::unwrap_or_clone(row)));
+                    }
+                }
             }
         }
     }

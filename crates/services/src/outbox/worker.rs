@@ -97,15 +97,20 @@ async fn start_due(app: &Arc<App>, names: &[String], in_flight: &mut JoinSet<()>
 /// One attempt of one operation, holding one of its connection's call slots.
 async fn attempt(app: Arc<App>, op: OperationRow, _slot: OwnedSemaphorePermit) {
     let id = op.id;
-    if let Err(e) = run(&app, op).await {
-        // The row stays `running`; the next start re-queues it.
-        tracing::error!(operation = id, "could not record the outcome of an attempt: {e:#}");
-    }
-    let _ = app.outbox.attempted.send(id);
+    let row = match run(&app, op).await {
+        Ok(row) => row.map(Arc::new),
+        Err(e) => {
+            // The row stays `running`; the next start re-queues it.
+            tracing::error!(operation = id, "could not record the outcome of an attempt: {e:#}");
+            None
+        }
+    };
+    let _ = app.outbox.attempted.send((id, row));
     app.outbox.wake.notify_one();
 }
 
-async fn run(app: &App, op: OperationRow) -> Result<()> {
+/// The attempt; answers the operation's row as recorded after it.
+async fn run(app: &App, op: OperationRow) -> Result<Option<OperationRow>> {
     let mut write: Call = match Call::from_stored(op.request.clone()) {
         Ok(write) if write.is_write() => write,
         Ok(read) => return unreadable(app, &op, format!("{} is not a write", read.name())).await,
@@ -132,13 +137,13 @@ async fn run(app: &App, op: OperationRow) -> Result<()> {
                 // Before the success is recorded: a crash in between repeats the attempt (the platform de-duplicates
                 // by key) rather than leave a created object without its link.
                 crate::rules::after_write(app, &op, created).await?;
-                app.db.succeed(op.id, stored_result(status, body)).await?;
+                let row = app.db.succeed(op.id, stored_result(status, body)).await?;
                 if let Some(moved) = moved {
                     app.db.mark_approvals_stale(op.connection.clone(), vec![moved]).await?;
                 }
                 tracing::info!(operation = op.id, connection = %op.connection, op = write.name(), attempts = op.attempts, "operation succeeded");
                 qiao_metrics::outbox_attempt(&op.connection, write.name(), "succeeded");
-                return Ok(());
+                return Ok(row);
             }
             (_, Err(why)) => CallError::Host(anyhow::anyhow!(why)),
         },
@@ -174,7 +179,7 @@ async fn run(app: &App, op: OperationRow) -> Result<()> {
 }
 
 /// A stored request that is not a write this version can make fails at once: retrying cannot help.
-async fn unreadable(app: &App, op: &OperationRow, why: String) -> Result<()> {
+async fn unreadable(app: &App, op: &OperationRow, why: String) -> Result<Option<OperationRow>> {
     let failure = Failure::new(FailureKind::Internal, "internal", format!("stored request is unreadable: {why}"));
     app.db.record_failure(op.id, failure.to_stored(), None, Status::Failed).await
 }
