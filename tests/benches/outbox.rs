@@ -15,13 +15,14 @@
 //! Small counts, for a smoke test in seconds, when run without `--bench` (as `cargo test --benches` does), with
 //! `--test`, or with `QIAO_BENCH_QUICK=1`.
 
-use std::future::Future;
+mod common;
+
 use std::path::Path;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Result, bail, ensure};
+use common::{concurrently, process_cpu, quick_mode};
 use qiao_tests::TestServer;
 use qiao_tests::echo_server::EchoServer;
 use qiao_tests::feishu_sim::{FeishuSim, Options};
@@ -62,10 +63,7 @@ impl Row {
 }
 
 fn main() -> Result<()> {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let quick = std::env::var("QIAO_BENCH_QUICK").is_ok_and(|v| v == "1")
-        || args.iter().any(|a| a == "--test")
-        || !args.iter().any(|a| a == "--bench");
+    let quick = quick_mode();
     let sizes = if quick {
         Sizes {
             accepts: 200,
@@ -145,46 +143,8 @@ impl Clock {
     }
 }
 
-/// User and system CPU time of this process so far (Linux `/proc/self/stat`, in 10 ms clock ticks).
-fn process_cpu() -> Option<Duration> {
-    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
-    // The fields after the command name start at field 3 (state); utime and stime are fields 14 and 15.
-    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
-    let ticks = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
-    Some(Duration::from_millis(ticks * 10))
-}
-
 fn hello(text: &str) -> Value {
     json!({ "to": { "users": ["alice"] }, "text": text })
-}
-
-/// Runs `job(0..n)` from `concurrency` tasks; the time they took.
-async fn concurrently<F, Fut>(n: usize, concurrency: usize, job: F) -> Result<Duration>
-where
-    F: Fn(usize) -> Fut + Send + Sync + 'static,
-    Fut: Future<Output = Result<()>> + Send,
-{
-    let job = Arc::new(job);
-    let next = Arc::new(AtomicUsize::new(0));
-    let start = Instant::now();
-    let workers: Vec<_> = (0..concurrency)
-        .map(|_| {
-            let (job, next) = (job.clone(), next.clone());
-            tokio::spawn(async move {
-                loop {
-                    let i = next.fetch_add(1, Ordering::Relaxed);
-                    if i >= n {
-                        return Ok::<_, anyhow::Error>(());
-                    }
-                    job(i).await?;
-                }
-            })
-        })
-        .collect();
-    for worker in workers {
-        worker.await??;
-    }
-    Ok(start.elapsed())
 }
 
 /// One request; its body, once it checked the status is one of `expect`.
@@ -256,7 +216,7 @@ fn accept(
     }
 }
 
-type BoxedJob = std::pin::Pin<Box<dyn Future<Output = Result<()>> + Send>>;
+type BoxedJob = std::pin::Pin<Box<dyn std::future::Future<Output = Result<()>> + Send>>;
 
 /// Waits until `n` more operations than in `before` are queued: none was attempted during the measurement.
 async fn all_queued(qiao: &TestServer, before: &Value, n: usize) -> Result<()> {

@@ -1,0 +1,84 @@
+//! What the benches share (each that needs it says `mod common;`): the quick/full switch, N requests made from
+//! a fixed number of concurrent clients, percentiles, and the process's CPU time.
+
+// Each bench uses a part of it.
+#![allow(dead_code)]
+
+use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::Result;
+
+/// Small counts, for a smoke test in seconds: when run without `--bench` (as `cargo test --benches` does), with
+/// `--test`, or with `QIAO_BENCH_QUICK=1`.
+pub fn quick_mode() -> bool {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    std::env::var("QIAO_BENCH_QUICK").is_ok_and(|v| v == "1")
+        || args.iter().any(|a| a == "--test")
+        || !args.iter().any(|a| a == "--bench")
+}
+
+/// User and system CPU time of this process so far (Linux `/proc/self/stat`, in 10 ms clock ticks).
+pub fn process_cpu() -> Option<Duration> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // The fields after the command name start at field 3 (state); utime and stime are fields 14 and 15.
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let ticks = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+    Some(Duration::from_millis(ticks * 10))
+}
+
+/// Runs `job(0..n)` from `concurrency` tasks; the time they took.
+pub async fn concurrently<F, Fut>(n: usize, concurrency: usize, job: F) -> Result<Duration>
+where
+    F: Fn(usize) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<()>> + Send,
+{
+    Ok(timed(n, concurrency, job).await?.0)
+}
+
+/// [`concurrently`], also timing each job: the wall time, and every job's latency (in no particular order).
+pub async fn timed<F, Fut>(
+    n: usize,
+    concurrency: usize,
+    job: F,
+) -> Result<(Duration, Vec<Duration>)>
+where
+    F: Fn(usize) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<()>> + Send,
+{
+    let job = Arc::new(job);
+    let next = Arc::new(AtomicUsize::new(0));
+    let start = Instant::now();
+    let workers: Vec<_> = (0..concurrency)
+        .map(|_| {
+            let (job, next) = (job.clone(), next.clone());
+            tokio::spawn(async move {
+                let mut latencies = Vec::new();
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    if i >= n {
+                        return Ok::<_, anyhow::Error>(latencies);
+                    }
+                    let began = Instant::now();
+                    job(i).await?;
+                    latencies.push(began.elapsed());
+                }
+            })
+        })
+        .collect();
+    let mut latencies = Vec::with_capacity(n);
+    for worker in workers {
+        latencies.extend(worker.await??);
+    }
+    Ok((start.elapsed(), latencies))
+}
+
+/// The `p` quantile (0..=1) of `samples` (nearest rank), or `None` when there are none.
+pub fn percentile(samples: &[Duration], p: f64) -> Option<Duration> {
+    let mut sorted = samples.to_vec();
+    sorted.sort();
+    (!sorted.is_empty())
+        .then(|| sorted[((sorted.len() as f64 * p).ceil() as usize).clamp(1, sorted.len()) - 1])
+}
