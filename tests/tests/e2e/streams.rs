@@ -259,3 +259,34 @@ async fn a_sigkill_after_the_store_loses_nothing_and_the_redelivery_is_stored_on
         gateway.received()
     );
 }
+
+/// `wss://` goes through TLS (rustls, the web PKI roots): against a server that is not speaking TLS the handshake
+/// fails with an error in the stream's status, and the stream backs off; nothing else is disturbed.
+#[tokio::test]
+async fn a_wss_stream_whose_tls_handshake_fails_backs_off_with_the_reason() {
+    // Accepts and answers garbage: not a TLS server.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            use tokio::io::AsyncWriteExt;
+            let _ = socket.write_all(b"HTTP/1.1 400 not tls\r\n\r\n").await;
+        }
+    });
+    let config = format!(
+        r#"
+        [connections.tls]
+        connector = "hostile"
+        settings = {{ api_base = "https://127.0.0.1:{port}", stream = "on", stream_to = "wss://127.0.0.1:{port}/ws" }}
+        "#
+    );
+    let qiao = TestServer::start(&["hostile"], &config).await.unwrap();
+    let status = qiao.wait_for_stream("tls", "a failed handshake", |s| s["state"] == "backing_off").await;
+    let error = status["last_error"].as_str().unwrap_or_default();
+    assert!(error.starts_with(&format!("wss://127.0.0.1:{port}: ")), "{status}");
+    // rustls's own words: the server's answer is not a TLS record.
+    assert!(error.contains("corrupt message"), "{status}");
+    assert!(!error.contains("/ws"), "the path and query are not shown: {status}");
+    let (health, _) = qiao.get("/healthz").await;
+    assert_eq!(health, 200);
+}
