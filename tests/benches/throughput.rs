@@ -26,7 +26,7 @@
 //! answer, or the simulator not receiving exactly the messages sent.
 //!
 //! Run: `cargo bench -p qiao-tests --bench throughput`: 5,000 per row; 300 per row without `--bench` (as
-//! `cargo test --benches` runs it) or with `QIAO_BENCH_QUICK=1`.
+//! `cargo test --benches` runs it) or with `QIAO_BENCH_QUICK=1`. `QIAO_BENCH_ONLY=reads,wait` runs only those rows.
 
 mod common;
 
@@ -250,8 +250,12 @@ async fn run(
 ) -> Result<(Vec<Row>, Option<String>)> {
     let sim = Sim::start().await?;
     let echo = EchoServer::start().await;
-    let mut rows = vec![raw_http(&sim, n).await?];
+    let mut rows = vec![];
+    if selected("raw") {
+        rows.push(raw_http(&sim, n).await?);
+    }
     let (sdk_row, sdk) = match python {
+        _ if !selected("sdk") => (skipped("sdk", "lark-oapi", "not selected (QIAO_BENCH_ONLY)".into()), None),
         Ok(python) => {
             let (row, sdk) = lark_oapi(&sim, n, root, &python).await?;
             (row, Some(sdk))
@@ -267,11 +271,25 @@ async fn run(
     rows.push(sdk_row);
     let qiao = Arc::new(QiaoChild::start(&["feishu", "echo"], &config(&sim, &echo)).await?);
     // Reads are cheap: four times as many, so that the fastest rows still last long enough to time.
-    rows.extend(reads(&qiao, 4 * n).await?);
-    rows.push(sync_sends(&qiao, &sim, n).await?);
-    rows.push(outbox(&qiao, &sim, n).await?);
-    rows.push(accept(&qiao, n).await?);
+    if selected("reads") {
+        rows.extend(reads(&qiao, 4 * n).await?);
+    }
+    if selected("wait") {
+        rows.push(sync_sends(&qiao, &sim, n).await?);
+    }
+    if selected("outbox") {
+        rows.push(outbox(&qiao, &sim, n).await?);
+    }
+    if selected("accept") {
+        rows.push(accept(&qiao, n).await?);
+    }
     Ok((rows, sdk))
+}
+
+/// Whether a group of rows runs: all of them, unless `QIAO_BENCH_ONLY` names some (comma-separated: raw, sdk,
+/// reads, wait, outbox, accept), which is how one lever is measured, or profiled, without the rest.
+fn selected(group: &str) -> bool {
+    std::env::var("QIAO_BENCH_ONLY").map_or(true, |only| only.split(',').any(|g| g.trim() == group))
 }
 
 fn skipped(label: &'static str, name: &str, why: String) -> Row {

@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Result;
-use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
+use wasmtime::{Config, Enabled, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
 /// One epoch tick. CPU budgets are counted in ticks, so this is their resolution.
 pub const TICK: Duration = Duration::from_millis(10);
@@ -45,11 +45,14 @@ pub fn new_engine(pool: &PoolSize) -> Result<Arc<Engine>> {
         .max_component_instance_size(1 << 20)
         .max_core_instance_size(8 << 20)
         .max_memory_size(pool.max_memory_bytes)
-        // A call's instance is made and dropped per call. Resetting the first pages of its memories and tables
+        // A call's instance is made and dropped per call. Resetting the pages its memories and tables touched
         // with memset keeps them mapped, instead of giving them back to the kernel (madvise) and faulting them in
-        // again on the next call, with the TLB shootdowns across cores that come with it. They are still zeroed:
-        // nothing of one call is seen by the next.
-        .linear_memory_keep_resident(1 << 20)
+        // again on the next call, with the TLB shootdowns across cores that come with it. They are still reset:
+        // nothing of one call is seen by the next. PAGEMAP_SCAN (Linux 6.7+; `Auto` falls back to resetting the
+        // whole span elsewhere) finds which pages a call touched, so only those are reset: a Rust connector's
+        // 1 MiB stack is mostly untouched, and memsetting all of it cost 11% of a read's CPU.
+        .pagemap_scan(Enabled::Auto)
+        .linear_memory_keep_resident(8 << 20)
         .table_keep_resident(1 << 16);
     config.allocation_strategy(InstanceAllocationStrategy::Pooling(pooling));
     let engine = Arc::new(Engine::new(&config)?);
