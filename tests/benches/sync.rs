@@ -34,6 +34,8 @@
 //! (N = 1,000), for a smoke test, when run without `--bench` (as `cargo test --benches` does), with `--test`, or
 //! with `QIAO_BENCH_QUICK=1`. `QIAO_BENCH_SIZES=20000,30000` runs those sizes instead (to see how times scale).
 
+mod common;
+
 use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -41,6 +43,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, Result, bail, ensure};
 use futures::StreamExt;
+use common::process_cpu;
 use qiao_tests::TestServer;
 use qiao_tests::wecom_sim::{Options, WeComSim};
 use serde_json::{Value, json};
@@ -242,14 +245,6 @@ impl Clock {
             cpu: self.cpu(),
         }
     }
-}
-
-/// User and system CPU time of this process so far (Linux `/proc/self/stat`, in 10 ms clock ticks).
-fn process_cpu() -> Option<Duration> {
-    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
-    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
-    let ticks = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
-    Some(Duration::from_millis(ticks * 10))
 }
 
 fn print_table(rows: &[Row]) {

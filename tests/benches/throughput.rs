@@ -37,7 +37,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::{Context, Result, bail, ensure};
-use common::{percentile, quick_mode, timed};
+use common::{child_cpu, percentile, quick_mode, timed};
 use qiao_tests::child::QiaoChild;
 use qiao_tests::echo_server::EchoServer;
 use qiao_tests::feishu_sim::{FeishuSim, Options};
@@ -71,6 +71,9 @@ struct Row {
     goals: Vec<Goal>,
     /// Why the row was not measured (a peer that could not be installed).
     skipped: Option<String>,
+    /// CPU time `qiao serve` spent on the row (user and system, from /proc in 10 ms ticks): the cost per request
+    /// apart from the clients and the simulator that share the machine.
+    qiao_cpu: Option<Duration>,
 }
 
 impl Row {
@@ -90,7 +93,21 @@ impl Row {
             p99: percentile(latencies, 0.99),
             goals,
             skipped: None,
+            qiao_cpu: None,
         }
+    }
+
+    /// With the CPU `qiao serve` spent meanwhile: `before` is [`child_cpu`] when the row started.
+    fn charged(mut self, qiao: &QiaoChild, before: Option<Duration>) -> Row {
+        self.qiao_cpu = before.zip(child_cpu(qiao.pid())).map(|(before, after)| after.saturating_sub(before));
+        self
+    }
+
+    /// Qiao's CPU per request, in µs.
+    fn cpu_per_request(&self) -> Option<f64> {
+        self.qiao_cpu
+            .filter(|_| self.count > 0)
+            .map(|cpu| cpu.as_secs_f64() * 1e6 / self.count as f64)
     }
 
     fn rate(&self) -> Option<f64> {
@@ -112,7 +129,10 @@ const ORDER: [&str; 8] = [
 
 fn main() -> Result<()> {
     let quick = quick_mode();
-    let n = if quick { 300 } else { 5_000 };
+    let n = std::env::var("QIAO_BENCH_N")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(if quick { 300 } else { 5_000 });
     let target = target_dir()?;
     let root = Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
@@ -302,6 +322,7 @@ fn skipped(label: &'static str, name: &str, why: String) -> Row {
         p99: None,
         goals: vec![],
         skipped: Some(why),
+        qiao_cpu: None,
     }
 }
 
@@ -571,6 +592,7 @@ async fn lark_oapi(sim: &Sim, n: usize, root: &Path, python: &Path) -> Result<(R
         p99: ms("p99_ms")?,
         goals: vec![],
         skipped: None,
+        qiao_cpu: None,
     };
     Ok((row, sdk))
 }
@@ -663,6 +685,7 @@ async fn reads(qiao: &Arc<QiaoChild>, n: usize) -> Result<Vec<Row>> {
     let mut rows = Vec::new();
     for (label, name, path) in paths {
         timed(WARMUP, CLIENTS, get(qiao, &path)).await?;
+        let cpu = child_cpu(qiao.pid());
         let (wall, latencies) = timed(n, CLIENTS, get(qiao, &path)).await?;
         let goals = if label == "healthz" {
             vec![]
@@ -678,7 +701,7 @@ async fn reads(qiao: &Arc<QiaoChild>, n: usize) -> Result<Vec<Row>> {
             wall,
             &latencies,
             goals,
-        ));
+        ).charged(qiao, cpu));
     }
     Ok(rows)
 }
@@ -692,6 +715,7 @@ async fn sync_sends(qiao: &Arc<QiaoChild>, sim: &Sim, n: usize) -> Result<Row> {
     )
     .await?;
     sim.reset();
+    let cpu = child_cpu(qiao.pid());
     let (wall, latencies) = timed(
         n,
         CLIENTS,
@@ -714,7 +738,8 @@ async fn sync_sends(qiao: &Arc<QiaoChild>, sim: &Sim, n: usize) -> Result<Row> {
                 min: 0.25,
             },
         ],
-    ))
+    )
+    .charged(qiao, cpu))
 }
 
 async fn counts(qiao: &QiaoChild) -> Result<Value> {
@@ -736,6 +761,7 @@ async fn outbox(qiao: &Arc<QiaoChild>, sim: &Sim, n: usize) -> Result<Row> {
     sim.reset();
     let before = count(&counts(qiao).await?, "succeeded");
     let ids = Arc::new(Mutex::new(Vec::with_capacity(n)));
+    let cpu = child_cpu(qiao.pid());
     let start = Instant::now();
     // `wait=0` answers 200 with the result when the dispatcher was done before the answer was.
     let (accepted, _) = timed(
@@ -782,7 +808,8 @@ async fn outbox(qiao: &Arc<QiaoChild>, sim: &Sim, n: usize) -> Result<Row> {
             against: "sync",
             min: 0.8,
         }],
-    ))
+    )
+    .charged(qiao, cpu))
 }
 
 /// Each operation's time from its commit to its success (`updated_ms - created_ms`), read back from
@@ -834,6 +861,7 @@ async fn accept(qiao: &Arc<QiaoChild>, n: usize) -> Result<Row> {
     .await?;
     tokio::time::sleep(Duration::from_millis(200)).await;
     let before = counts(qiao).await?;
+    let cpu = child_cpu(qiao.pid());
     let (wall, latencies) = timed(
         n,
         CLIENTS,
@@ -853,7 +881,8 @@ async fn accept(qiao: &Arc<QiaoChild>, n: usize) -> Result<Row> {
         wall,
         &latencies,
         vec![Goal::Rate { min: 15_000.0 }],
-    ))
+    )
+    .charged(qiao, cpu))
 }
 
 /// A goal's outcome: the ratio (or rate) measured, and whether it holds.
@@ -897,7 +926,7 @@ fn ms(d: Option<Duration>) -> String {
 
 fn markdown(rows: &[Row]) -> String {
     let mut out = String::from(
-        "| # | path | count | per second | p50 ms | p99 ms | ratio (goal) |\n|---|---|---:|---:|---:|---:|---|\n",
+        "| # | path | count | per second | p50 ms | p99 ms | qiao CPU µs/req | ratio (goal) |\n|---|---|---:|---:|---:|---:|---:|---|\n",
     );
     for row in rows {
         let number = match row.label {
@@ -938,12 +967,13 @@ fn markdown(rows: &[Row]) -> String {
             (None, false) => goals.join("; "),
         };
         out.push_str(&format!(
-            "| {number} | {} | {} | {} | {} | {} | {ratio} |\n",
+            "| {number} | {} | {} | {} | {} | {} | {} | {ratio} |\n",
             row.name,
             row.count,
             row.rate().map_or("–".into(), thousands),
             ms(row.p50),
             ms(row.p99),
+            row.cpu_per_request().map_or("–".into(), |us| format!("{us:.0}")),
         ));
     }
     out
@@ -975,6 +1005,7 @@ fn report(
             "per_second": row.rate(),
             "p50_ms": secs(row.p50),
             "p99_ms": secs(row.p99),
+            "qiao_cpu_us_per_request": row.cpu_per_request(),
             "skipped": row.skipped,
             "goals": row.goals.iter().map(|goal| {
                 let outcome = judge(goal, row, rows);

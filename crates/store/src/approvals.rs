@@ -80,7 +80,7 @@ impl Db {
         approvals: Vec<(String, Option<String>)>,
     ) -> Result<()> {
         self.run(move |c| {
-            let tx = c.unchecked_transaction()?;
+            let tx = crate::writer::atomic(c)?;
             {
                 let mut stmt = tx.prepare_cached(
                     "INSERT INTO approvals (connection, id, template, status, instance, synced_ms, stale)

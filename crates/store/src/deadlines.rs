@@ -120,7 +120,7 @@ impl Db {
         now_ms: i64,
     ) -> Result<Vec<StepKey>> {
         self.run(move |c| {
-            let tx = c.unchecked_transaction()?;
+            let tx = crate::writer::atomic(c)?;
             let mut added = Vec::new();
             {
                 let mut open = tx.prepare_cached(

@@ -119,7 +119,7 @@ impl Db {
     /// Makes the stored directory this one (the caller has checked it), in one transaction.
     pub async fn replace_directory(self: &Arc<Self>, directory: Directory) -> Result<Replaced> {
         self.run(move |c| {
-            let tx = c.unchecked_transaction()?;
+            let tx = crate::writer::atomic(c)?;
             let departments: Vec<_> = directory
                 .departments
                 .iter()
@@ -187,7 +187,7 @@ impl Db {
         synced: Option<String>,
     ) -> Result<()> {
         self.run(move |c| {
-            let tx = c.unchecked_transaction()?;
+            let tx = crate::writer::atomic(c)?;
             // Cached statements: a sync run sets a link per step.
             tx.prepare_cached(
                 "DELETE FROM directory_links WHERE connection = ?1 AND kind = ?2 AND platform_id = ?3 AND id <> ?4",

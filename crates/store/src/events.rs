@@ -44,7 +44,7 @@ impl Db {
         cursor: Option<String>,
     ) -> Result<usize> {
         self.run(move |c| {
-            let tx = c.unchecked_transaction()?;
+            let tx = crate::writer::atomic(c)?;
             let mut inserted = 0;
             {
                 let mut stmt = tx.prepare_cached(

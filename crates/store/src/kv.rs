@@ -53,7 +53,7 @@ impl Db {
         // Stored as TEXT: what tells a sealed value from an earlier version's plain BLOB.
         let sealed = self.key.seal(&value, &kv_place(&connection, &key));
         self.run(move |c| {
-            let tx = c.unchecked_transaction()?;
+            let tx = crate::writer::atomic(c)?;
             let size = (key.len() + sealed.len()) as i64;
             let mut refusal = over_quota(&tx, &connection, &key, size, max_bytes, max_keys)?;
             if refusal.is_some() {
@@ -89,7 +89,7 @@ impl Db {
 
     pub async fn kv_delete(self: &Arc<Self>, connection: String, key: String) -> Result<()> {
         self.run(move |c| {
-            let tx = c.unchecked_transaction()?;
+            let tx = crate::writer::atomic(c)?;
             if let Some(old) = stored_size(&tx, &connection, &key)? {
                 tx.execute("DELETE FROM kv WHERE connection = ?1 AND key = ?2", params![connection, key])?;
                 add_usage(&tx, &connection, -old, -1)?;

@@ -5,7 +5,8 @@
 //! `sso` (sign-in states and used codes), `rules` (rules, their runs, linked objects and expected echoes), `deadlines` (approval steps and their timers).
 //! Subscriber secrets and kv values are sealed with the master key (`sealing`).
 //!
-//! Calls run on tokio's blocking pool so a slow disk never stalls the async workers.
+//! Calls run on the store's own thread (`writer`), in batches committed together, so a slow disk never stalls
+//! the async workers and a burst of writes shares its commits.
 //!
 //! Must not know about: connectors being run (qiao-runtime), the services' rules, or HTTP.
 
@@ -24,6 +25,7 @@ mod sealing;
 mod sso;
 mod subscriptions;
 mod sync_runs;
+mod writer;
 
 pub use approvals::StoredApproval;
 pub use audit::{AuditEntry, AuditQuery, NewAuditEntry};
@@ -40,7 +42,7 @@ pub use subscriptions::{DeadDelivery, Subscription};
 pub use sync_runs::{RunRow, StepRow};
 
 use std::path::Path;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result};
@@ -304,7 +306,8 @@ const MIGRATIONS: &[&str] = &[r#"
 "#];
 
 pub struct Db {
-    conn: Mutex<Connection>,
+    /// The one connection, owned by its thread: every call goes through it (see `writer`).
+    writer: writer::Writer,
     /// Seals subscriber secrets and connector kv values (see `sealing`).
     key: MasterKey,
     /// Pages in use past which new work is refused (0: no limit); the rest up to the size limit is kept for
@@ -326,7 +329,7 @@ impl Db {
         sealing::check_and_seal(&conn, &key)
             .with_context(|| format!("database {}", path.display()))?;
         Ok(Arc::new(Db {
-            conn: Mutex::new(conn),
+            writer: writer::Writer::start(conn)?,
             key,
             admit_pages: Default::default(),
         }))
@@ -336,16 +339,7 @@ impl Db {
         self: &Arc<Self>,
         f: impl FnOnce(&Connection) -> rusqlite::Result<R> + Send + 'static,
     ) -> Result<R> {
-        let db = self.clone();
-        tokio::task::spawn_blocking(move || {
-            let conn = db
-                .conn
-                .lock()
-                .unwrap_or_else(|poisoned| poisoned.into_inner());
-            f(&conn)
-        })
-        .await?
-        .map_err(Into::into)
+        self.writer.call(f).await
     }
 
 }

@@ -145,7 +145,7 @@ impl Db {
     /// Commits a new operation, or finds the one an earlier request with the same idempotency key created.
     pub async fn enqueue(self: &Arc<Self>, op: NewOperation) -> Result<Enqueued> {
         self.run(move |c| {
-            let tx = c.unchecked_transaction()?;
+            let tx = crate::writer::atomic(c)?;
             if let Some(key) = &op.idempotency_key {
                 let earlier = tx
                     .prepare_cached(&format!(

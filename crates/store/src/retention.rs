@@ -121,7 +121,7 @@ impl Db {
     /// one transaction.
     pub async fn prune_batch(self: &Arc<Self>, what: Prune, before_ms: i64, after: i64, limit: u32) -> Result<Batch> {
         self.run(move |c| {
-            let tx = c.unchecked_transaction()?;
+            let tx = crate::writer::atomic(c)?;
             // The last event every reader has passed: the lowest cursor of subscribers and enabled rules.
             let horizon: i64 = if what == Prune::Events {
                 tx.query_row(

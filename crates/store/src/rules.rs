@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use anyhow::Result;
-use rusqlite::{OptionalExtension, params};
+use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
 use serde_json::Value;
 
@@ -87,7 +87,7 @@ impl Db {
     /// longer in the file are removed (their runs are kept). A rule of the API with the same id is refused.
     pub async fn load_config_rules(self: &Arc<Self>, rules: Vec<(String, Value, bool)>) -> Result<Vec<String>> {
         self.run(move |c| {
-            let tx = c.unchecked_transaction()?;
+            let tx = crate::writer::atomic(c)?;
             let now = now_ms();
             let start = max_seq(&tx)?;
             let mut clashes = Vec::new();
@@ -182,7 +182,7 @@ impl Db {
     /// came while it was off are not acted on unless asked.
     pub async fn set_rule_enabled(self: &Arc<Self>, id: String, enabled: bool, from_seq: Option<i64>) -> Result<Saved> {
         self.run(move |c| {
-            let tx = c.unchecked_transaction()?;
+            let tx = crate::writer::atomic(c)?;
             let was: Option<bool> =
                 tx.query_row("SELECT enabled FROM rules WHERE id = ?1", [&id], |r| r.get(0)).optional()?;
             let Some(was) = was else { return Ok(Saved::Missing) };
@@ -204,7 +204,7 @@ impl Db {
     /// Records what rules did with events and moves their cursors, in one transaction.
     pub async fn record_rule_runs(self: &Arc<Self>, runs: Vec<RuleRun>, cursors: Vec<(String, i64)>) -> Result<()> {
         self.run(move |c| {
-            let tx = c.unchecked_transaction()?;
+            let tx = crate::writer::atomic(c)?;
             {
                 let mut insert = tx.prepare_cached(
                     "INSERT OR REPLACE INTO rule_runs (rule, event_seq, outcome, detail, at_ms) VALUES (?1, ?2, ?3, ?4, ?5)",
@@ -269,7 +269,7 @@ impl Db {
     /// Links two objects both ways (a rule made one from the other).
     pub async fn link_objects(self: &Arc<Self>, a: (String, String), b: (String, String), rule: String) -> Result<()> {
         self.run(move |c| {
-            let tx = c.unchecked_transaction()?;
+            let tx = crate::writer::atomic(c)?;
             for (from, to) in [(&a, &b), (&b, &a)] {
                 tx.execute(
                     "INSERT OR REPLACE INTO object_links (connection, object, other_connection, other_object, rule, created_ms)
@@ -297,7 +297,7 @@ impl Db {
         expires_ms: i64,
     ) -> Result<()> {
         self.run(move |c| {
-            let tx = c.unchecked_transaction()?;
+            let tx = crate::writer::atomic(c)?;
             tx.execute("DELETE FROM expected_echoes WHERE expires_ms < ?1", [now_ms()])?;
             let mut stmt = tx.prepare_cached(
                 "SELECT seq, kind FROM events WHERE connection = ?1 AND subject = ?2 AND received_ms >= ?3
@@ -344,7 +344,7 @@ fn type_matches(pattern: &str, kind: &str) -> bool {
 
 /// Marks a just-stored event as the echo of one of Qiao's writes, if one is expected: the expectation is used up,
 /// so a later change by someone else to the same object is not mistaken for an echo.
-pub(crate) fn mark_echo(tx: &rusqlite::Transaction, seq: i64, connection: &str, subject: &str, kind: &str) -> rusqlite::Result<()> {
+pub(crate) fn mark_echo(tx: &Connection, seq: i64, connection: &str, subject: &str, kind: &str) -> rusqlite::Result<()> {
     let mut stmt = tx.prepare_cached(
         "SELECT id, types, operation, hops FROM expected_echoes WHERE connection = ?1 AND object = ?2 AND expires_ms >= ?3
          ORDER BY id",

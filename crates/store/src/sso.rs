@@ -50,7 +50,7 @@ impl Db {
         prune_codes_before_ms: i64,
     ) -> Result<()> {
         self.run(move |c| {
-            let tx = c.unchecked_transaction()?;
+            let tx = crate::writer::atomic(c)?;
             tx.execute("DELETE FROM sso_states WHERE expires_ms < ?1", [prune_before_ms])?;
             tx.execute("DELETE FROM sso_codes WHERE used_ms < ?1", [prune_codes_before_ms])?;
             tx.execute(
@@ -82,7 +82,7 @@ impl Db {
         now: i64,
     ) -> Result<SsoCheck> {
         self.run(move |c| {
-            let tx = c.unchecked_transaction()?;
+            let tx = crate::writer::atomic(c)?;
             let row = tx
                 .query_row(
                     "SELECT connection, redirect_uri, flow, created_ms, expires_ms, used_ms FROM sso_states

@@ -155,7 +155,7 @@ impl Db {
         let key = self.key.clone();
         let created = self
             .run(move |c| {
-                let tx = c.unchecked_transaction()?;
+                let tx = crate::writer::atomic(c)?;
                 let cursor: i64 = match from_seq {
                     None => {
                         tx.query_row("SELECT COALESCE(MAX(seq), 0) FROM events", [], |r| r.get(0))?
@@ -273,7 +273,7 @@ impl Db {
         error: String,
     ) -> Result<()> {
         self.run(move |c| {
-            let tx = c.unchecked_transaction()?;
+            let tx = crate::writer::atomic(c)?;
             let moved = tx.execute(
                 "UPDATE subscriptions SET cursor = ?2, attempts = 0, next_attempt_ms = 0, last_error = NULL
                  WHERE id = ?1 AND cursor < ?2",

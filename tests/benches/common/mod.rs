@@ -22,7 +22,17 @@ pub fn quick_mode() -> bool {
 
 /// User and system CPU time of this process so far (Linux `/proc/self/stat`, in 10 ms clock ticks).
 pub fn process_cpu() -> Option<Duration> {
-    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    cpu_of("self")
+}
+
+/// [`process_cpu`] of another process (a `qiao serve` child): what it spent, apart from the clients and peers
+/// that share the machine with it.
+pub fn child_cpu(pid: u32) -> Option<Duration> {
+    cpu_of(&pid.to_string())
+}
+
+fn cpu_of(pid: &str) -> Option<Duration> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     // The fields after the command name start at field 3 (state); utime and stime are fields 14 and 15.
     let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
     let ticks = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
