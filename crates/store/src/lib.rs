@@ -484,12 +484,18 @@ mod tests {
         let Enqueued::New(op) = db.enqueue(new(Some("k"), "{}")).await.unwrap() else { panic!("new") };
         assert!(matches!(db.enqueue(new(Some("k"), "{}")).await.unwrap(), Enqueued::Existing(o) if o.id == op.id));
         assert!(matches!(db.enqueue(new(Some("k"), "{\"x\":1}")).await.unwrap(), Enqueued::Conflict(_)));
-        assert_eq!(db.due_operations("c".into(), now_ms(), 10).await.unwrap(), [op.id]);
-        assert!(db.claim(op.id).await.unwrap().is_some());
+        let Enqueued::New(second) = db.enqueue(new(None, "{}")).await.unwrap() else { panic!("new") };
+        let ids = |claimed: &[OperationRow]| claimed.iter().map(|op| op.id).collect::<Vec<_>>();
+        let (claimed, _) = db.claim_due(vec![("c".into(), 1), ("other".into(), 5)], now_ms(), false).await.unwrap();
+        assert_eq!(ids(&claimed), [op.id], "no more than the free slots, oldest first");
+        assert_eq!(claimed[0].attempts, 1);
         assert!(db.claim(op.id).await.unwrap().is_none(), "claimed once");
+        let (claimed, _) = db.claim_due(vec![("c".into(), 5)], now_ms(), false).await.unwrap();
+        assert_eq!(ids(&claimed), [second.id]);
         let later = now_ms() + 60_000;
         db.record_failure(op.id, serde_json::json!({}), Some(later), Status::Retrying).await.unwrap();
-        assert_eq!(db.next_due_ms(now_ms()).await.unwrap(), Some(later));
-        assert!(db.due_operations("c".into(), now_ms(), 10).await.unwrap().is_empty());
+        let (claimed, next) = db.claim_due(vec![("c".into(), 5)], now_ms(), true).await.unwrap();
+        assert!(claimed.is_empty(), "the retry is not due yet");
+        assert_eq!(next, Some(later));
     }
 }

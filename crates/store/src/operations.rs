@@ -218,31 +218,45 @@ impl Db {
         .await
     }
 
-    /// A connection's operations whose time has come (`queued`, or `retrying` with its wait over), oldest due
-    /// first.
-    pub async fn due_operations(self: &Arc<Self>, connection: String, now: i64, limit: usize) -> Result<Vec<i64>> {
+    /// One round of the dispatcher in one store call: for each `(connection, free slots)`, takes up to that many
+    /// of its operations whose time has come (`queued`, or `retrying` with its wait over; oldest due first) for an
+    /// attempt, as [`Db::claim`] does; and, when `next` is asked for, when the next operation not yet due becomes
+    /// due.
+    pub async fn claim_due(
+        self: &Arc<Self>,
+        slots: Vec<(String, usize)>,
+        now: i64,
+        next: bool,
+    ) -> Result<(Vec<OperationRow>, Option<i64>)> {
         self.run(move |c| {
-            let mut stmt = c.prepare_cached(
-                "SELECT id FROM operations
-                 WHERE connection = ?1 AND status IN ('queued', 'retrying') AND next_attempt_ms <= ?2
-                 ORDER BY next_attempt_ms, id LIMIT ?3",
-            )?;
-            let rows = stmt.query_map(params![connection, now, limit as i64], |r| r.get(0))?;
-            rows.collect()
-        })
-        .await
-    }
-
-    /// When the next operation that is not yet due becomes due.
-    pub async fn next_due_ms(self: &Arc<Self>, after: i64) -> Result<Option<i64>> {
-        self.run(move |c| {
-            c.prepare_cached(
-                // Named: the planner otherwise picks the status index and reads every waiting row on each wake
-                // (1.5 ms at 10,000 queued against a few µs; measured by the outbox bench).
-                "SELECT MIN(next_attempt_ms) FROM operations INDEXED BY operations_next
-                 WHERE status IN ('queued', 'retrying') AND next_attempt_ms > ?1",
-            )?
-            .query_row([after], |r| r.get(0))
+            let mut claimed = Vec::new();
+            let mut take = c.prepare_cached(&format!(
+                "UPDATE operations SET status = 'running', attempts = attempts + 1, updated_ms = ?2
+                 WHERE id IN (SELECT id FROM operations
+                              WHERE connection = ?1 AND status IN ('queued', 'retrying') AND next_attempt_ms <= ?2
+                              ORDER BY next_attempt_ms, id LIMIT ?3)
+                 RETURNING {COLUMNS}"
+            ))?;
+            for (connection, free) in slots {
+                let start = claimed.len();
+                for row in take.query_map(params![connection, now, free as i64], row)? {
+                    claimed.push(row?);
+                }
+                // RETURNING has no order; attempts start oldest first.
+                claimed[start..].sort_by_key(|op: &OperationRow| op.id);
+            }
+            if !next {
+                return Ok((claimed, None));
+            }
+            let next = c
+                .prepare_cached(
+                    // Named: the planner otherwise picks the status index and reads every waiting row on each
+                    // wake (1.5 ms at 10,000 queued against a few µs; measured by the outbox bench).
+                    "SELECT MIN(next_attempt_ms) FROM operations INDEXED BY operations_next
+                     WHERE status IN ('queued', 'retrying') AND next_attempt_ms > ?1",
+                )?
+                .query_row([now], |r| r.get(0))?;
+            Ok((claimed, next))
         })
         .await
     }

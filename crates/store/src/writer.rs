@@ -110,7 +110,7 @@ fn run_batch(conn: &Connection, batch: Vec<Job>) {
     let mut open = false;
     for job in batch {
         if !open {
-            if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
+            if let Err(e) = exec(conn, "BEGIN IMMEDIATE") {
                 // Cannot write now (the file is locked past the busy timeout): the call still runs, on its own,
                 // and reads succeed; its writes fail as they would have.
                 tracing::warn!("store: cannot begin a transaction: {e}");
@@ -118,7 +118,7 @@ fn run_batch(conn: &Connection, batch: Vec<Job>) {
                 open = true;
             }
         }
-        let savepoint = open && conn.execute_batch("SAVEPOINT call").is_ok();
+        let savepoint = open && exec(conn, "SAVEPOINT call").is_ok();
         let ran = job(conn);
         if open && conn.is_autocommit() {
             // SQLite rolled the transaction back under this call: everything before it in the batch is lost too.
@@ -131,16 +131,16 @@ fn run_batch(conn: &Connection, batch: Vec<Job>) {
             continue;
         }
         if savepoint {
-            let end = if ran.ok { "RELEASE call" } else { "ROLLBACK TO call; RELEASE call" };
-            if let Err(e) = conn.execute_batch(end) {
+            let end = if ran.ok { Ok(()) } else { exec(conn, "ROLLBACK TO call") };
+            if let Err(e) = end.and_then(|()| exec(conn, "RELEASE call")) {
                 tracing::error!("store: cannot end a call's savepoint: {e}");
             }
         }
         done.push(ran);
     }
     let lost = if open {
-        conn.execute_batch("COMMIT").err().map(|e| {
-            let _ = conn.execute_batch("ROLLBACK");
+        exec(conn, "COMMIT").err().map(|e| {
+            let _ = exec(conn, "ROLLBACK");
             format!("the store could not commit: {e}")
         })
     } else {
@@ -149,6 +149,12 @@ fn run_batch(conn: &Connection, batch: Vec<Job>) {
     for ran in done {
         (ran.answer)(if ran.ok { lost.as_deref() } else { None });
     }
+}
+
+/// A statement without parameters, prepared once: these run several times per call, and parsing them again each
+/// time was a visible share of the writer's time.
+fn exec(conn: &Connection, sql: &str) -> rusqlite::Result<()> {
+    conn.prepare_cached(sql)?.execute([]).map(drop)
 }
 
 fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {
@@ -168,14 +174,14 @@ pub struct Atomic<'c> {
 }
 
 pub fn atomic(conn: &Connection) -> rusqlite::Result<Atomic<'_>> {
-    conn.execute_batch("SAVEPOINT atomic")?;
+    exec(conn, "SAVEPOINT atomic")?;
     Ok(Atomic { conn, done: false })
 }
 
 impl Atomic<'_> {
     pub fn commit(mut self) -> rusqlite::Result<()> {
         self.done = true;
-        self.conn.execute_batch("RELEASE atomic")
+        exec(self.conn, "RELEASE atomic")
     }
 }
 
@@ -189,7 +195,7 @@ impl std::ops::Deref for Atomic<'_> {
 impl Drop for Atomic<'_> {
     fn drop(&mut self) {
         if !self.done {
-            let _ = self.conn.execute_batch("ROLLBACK TO atomic; RELEASE atomic");
+            let _ = exec(self.conn, "ROLLBACK TO atomic").and_then(|()| exec(self.conn, "RELEASE atomic"));
         }
     }
 }

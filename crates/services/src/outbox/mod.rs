@@ -27,6 +27,8 @@ use qiao_contract::Call;
 pub struct Outbox {
     /// Wakes the dispatcher: an operation was accepted, re-queued or finished an attempt.
     wake: Notify,
+    /// What changed since the dispatcher last looked, so that a round looks only where something did.
+    changes: std::sync::Mutex<Changes>,
     /// Operations that just finished an attempt, with their row as recorded after it (`None` when it could not
     /// be recorded), for callers waiting on a result.
     attempted: broadcast::Sender<(i64, Option<Arc<OperationRow>>)>,
@@ -37,10 +39,22 @@ pub struct Outbox {
     fallback: Arc<Throttle>,
 }
 
+/// What the dispatcher's next round must look at.
+#[derive(Default)]
+struct Changes {
+    /// Connections with operations accepted, or a call slot freed.
+    connections: std::collections::HashSet<String>,
+    /// Everything: an operation re-queued through the API, or a store error in a round.
+    everything: bool,
+    /// The earliest retry an attempt scheduled.
+    retry_at: Option<i64>,
+}
+
 impl Outbox {
     pub fn new<'a>(connections: impl Iterator<Item = &'a Connection>) -> Outbox {
         Outbox {
             wake: Notify::new(),
+            changes: Default::default(),
             attempted: broadcast::Sender::new(1024),
             stopping: watch::Sender::new(false),
             throttles: connections
@@ -84,7 +98,9 @@ impl Outbox {
                 cause,
             })
             .await?;
-        self.wake.notify_one();
+        self.changed(|c| {
+            c.connections.insert(connection.to_string());
+        });
         Ok(enqueued)
     }
 
@@ -149,9 +165,28 @@ impl Outbox {
         }
     }
 
-    /// Wakes the dispatcher (an operation was re-queued through the API).
+    /// Wakes the dispatcher to look at every connection (an operation was re-queued through the API).
     pub fn poke(&self) {
+        self.changed(|c| c.everything = true);
+    }
+
+    /// Records a change for the dispatcher's next round, and wakes it.
+    fn changed(&self, f: impl FnOnce(&mut Changes)) {
+        f(&mut self.changes.lock().unwrap_or_else(|p| p.into_inner()));
         self.wake.notify_one();
+    }
+
+    /// An attempt of `connection` ended (its call slot is free), and scheduled a retry at `retry_at`.
+    fn attempt_ended(&self, connection: String, retry_at: Option<i64>) {
+        self.changed(|c| {
+            c.connections.insert(connection);
+            c.retry_at = [c.retry_at, retry_at].into_iter().flatten().min();
+        });
+    }
+
+    /// What changed since the last call (the dispatcher's round starts with it).
+    fn take_changes(&self) -> Changes {
+        std::mem::take(&mut self.changes.lock().unwrap_or_else(|p| p.into_inner()))
     }
 
     fn throttle(&self, connection: &str) -> &Arc<Throttle> {

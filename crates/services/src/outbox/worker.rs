@@ -2,7 +2,7 @@
 //! each attempt in its own task, and records the outcome: success, a retry at a backoff, or a final failure.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::Result;
 use tokio::sync::OwnedSemaphorePermit;
@@ -43,15 +43,33 @@ async fn dispatch(app: &Arc<App>, grace: Duration) -> Result<()> {
     let mut names: Vec<String> = app.runtime.connections.keys().cloned().collect();
     names.sort();
     let mut in_flight = JoinSet::new();
+    // When the next retry falls due, as last read from the store (plus retries scheduled since); and when the
+    // store was last looked at for every connection.
+    let mut next_due: Option<i64> = None;
+    let mut last_full: Option<Instant> = None;
     while !app.outbox.is_stopping() {
+        let changes = app.outbox.take_changes();
+        let now = now_ms();
+        next_due = [next_due, changes.retry_at].into_iter().flatten().min();
+        // Every connection when asked, when a retry is due, and at least every IDLE_CHECK (a safety net); else
+        // only those with something new: an accept wakes the dispatcher, so a round is on every write's path.
+        let full = changes.everything
+            || next_due.is_some_and(|t| t <= now)
+            || last_full.is_none_or(|at| at.elapsed() >= IDLE_CHECK);
+        let look_at: Vec<&String> = names.iter().filter(|n| full || changes.connections.contains(*n)).collect();
         // A store error (disk full, a locked file) must not end delivery: it is logged and tried again.
-        let sleep = match start_due(app, &names, &mut in_flight).await {
-            Ok(sleep) => sleep,
+        match start_due(app, &look_at, full, &mut in_flight).await {
+            Ok(found) if full => {
+                next_due = found;
+                last_full = Some(Instant::now());
+            }
+            Ok(_) => {}
             Err(e) => {
                 tracing::error!("outbox dispatcher: {e:#}; trying again in {IDLE_CHECK:?}");
-                IDLE_CHECK
+                next_due = Some(now + IDLE_CHECK.as_millis() as i64);
             }
-        };
+        }
+        let sleep = next_due.map_or(IDLE_CHECK, |t| Duration::from_millis((t - now).max(0) as u64).min(IDLE_CHECK));
         tokio::select! {
             _ = app.outbox.wake.notified() => {}
             Some(_) = in_flight.join_next(), if !in_flight.is_empty() => {}
@@ -72,31 +90,39 @@ async fn dispatch(app: &Arc<App>, grace: Duration) -> Result<()> {
     Ok(())
 }
 
-/// Starts an attempt for each due operation that its connection has a free call slot for. Answers how long to
-/// sleep until something changes: an operation accepted or re-queued, an attempt done (a slot freed), or the next
-/// retry falls due (the caller also wakes on the first two).
-async fn start_due(app: &Arc<App>, names: &[String], in_flight: &mut JoinSet<()>) -> Result<Duration> {
-    let now = now_ms();
-    for name in names {
-        let throttle = app.outbox.throttle(name);
-        let free = throttle.free();
-        if free == 0 {
-            continue;
-        }
-        for id in app.db.due_operations(name.clone(), now, free).await? {
-            let Some(slot) = throttle.try_slot() else { break };
-            if let Some(op) = app.db.claim(id).await? {
-                in_flight.spawn(attempt(app.clone(), op, slot));
-            }
-        }
+/// Starts an attempt for each due operation of `names` that its connection has a free call slot for, in one
+/// store call; with `next`, answers when the next operation not yet due becomes due.
+async fn start_due(
+    app: &Arc<App>,
+    names: &[&String],
+    next: bool,
+    in_flight: &mut JoinSet<()>,
+) -> Result<Option<i64>> {
+    // Only the dispatcher takes slots, so those free now are still free when the claimed operations need them.
+    let wanted: Vec<(String, usize)> = names
+        .iter()
+        .map(|name| (name.to_string(), app.outbox.throttle(name).free()))
+        .filter(|(_, free)| *free > 0)
+        .collect();
+    if wanted.is_empty() && !next {
+        return Ok(None);
     }
-    let next_due = app.db.next_due_ms(now).await?;
-    Ok(next_due.map_or(IDLE_CHECK, |t| Duration::from_millis((t - now).max(0) as u64).min(IDLE_CHECK)))
+    let (claimed, next_due) = app.db.claim_due(wanted, now_ms(), next).await?;
+    for op in claimed {
+        let Some(slot) = app.outbox.throttle(&op.connection).try_slot() else {
+            // Not possible (see above); left `running`, the next start re-queues it.
+            tracing::error!(operation = op.id, "claimed an operation without a free call slot");
+            continue;
+        };
+        in_flight.spawn(attempt(app.clone(), op, slot));
+    }
+    Ok(next_due)
 }
 
 /// One attempt of one operation, holding one of its connection's call slots.
-async fn attempt(app: Arc<App>, op: OperationRow, _slot: OwnedSemaphorePermit) {
+async fn attempt(app: Arc<App>, op: OperationRow, slot: OwnedSemaphorePermit) {
     let id = op.id;
+    let connection = op.connection.clone();
     let row = match run(&app, op).await {
         Ok(row) => row.map(Arc::new),
         Err(e) => {
@@ -105,8 +131,11 @@ async fn attempt(app: Arc<App>, op: OperationRow, _slot: OwnedSemaphorePermit) {
             None
         }
     };
+    // The slot is free before the dispatcher hears of it, so its round finds it free.
+    drop(slot);
+    let retry_at = row.as_ref().filter(|r| r.status == Status::Retrying).and_then(|r| r.next_attempt_ms);
     let _ = app.outbox.attempted.send((id, row));
-    app.outbox.wake.notify_one();
+    app.outbox.attempt_ended(connection, retry_at);
 }
 
 /// The attempt; answers the operation's row as recorded after it.
