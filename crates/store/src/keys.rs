@@ -206,12 +206,11 @@ impl Db {
 
     /// The key with this id and its stored secret hash. Looked up on every request, so the statement is cached.
     pub async fn key(self: &Arc<Self>, id: String) -> Result<Option<(ApiKey, Vec<u8>)>> {
-        self.run(move |c| {
+        self.read(|c| {
             c.prepare_cached(&format!("SELECT {COLUMNS} FROM api_keys WHERE id = ?1"))?
                 .query_row([id], row)
                 .optional()
         })
-        .await
     }
 
     pub async fn list_keys(self: &Arc<Self>) -> Result<Vec<ApiKey>> {

@@ -17,16 +17,13 @@ impl Db {
         key: String,
     ) -> Result<Option<Vec<u8>>> {
         let place = kv_place(&connection, &key);
-        let stored: Option<Value> = self
-            .run(move |c| {
-                c.query_row(
-                    "SELECT value FROM kv WHERE connection = ?1 AND key = ?2 AND (expires_at IS NULL OR expires_at > ?3)",
-                    params![connection, key, now_ms()],
-                    |row| row.get(0),
-                )
-                .optional()
-            })
-            .await?;
+        let stored: Option<Value> = self.read(|c| {
+            c.prepare_cached(
+                "SELECT value FROM kv WHERE connection = ?1 AND key = ?2 AND (expires_at IS NULL OR expires_at > ?3)",
+            )?
+            .query_row(params![connection, key, now_ms()], |row| row.get(0))
+            .optional()
+        })?;
         match stored {
             None => Ok(None),
             Some(Value::Text(sealed)) => Ok(Some(self.key.open(&sealed, &place)?)),

@@ -6,7 +6,8 @@
 //! Subscriber secrets and kv values are sealed with the master key (`sealing`).
 //!
 //! Calls run on the store's own thread (`writer`), in batches committed together, so a slow disk never stalls
-//! the async workers and a burst of writes shares its commits.
+//! the async workers and a burst of writes shares its commits. Reads of one row by its key (a kv value, an
+//! operation, an API key) run on read connections of their own instead (`readers`).
 //!
 //! Must not know about: connectors being run (qiao-runtime), the services' rules, or HTTP.
 
@@ -18,6 +19,7 @@ mod events;
 pub mod keys;
 mod kv;
 mod operations;
+mod readers;
 mod readings;
 mod retention;
 mod rules;
@@ -308,6 +310,8 @@ const MIGRATIONS: &[&str] = &[r#"
 pub struct Db {
     /// The one connection, owned by its thread: every call goes through it (see `writer`).
     writer: writer::Writer,
+    /// Point reads, beside the writer (see `readers`).
+    readers: readers::Readers,
     /// Seals subscriber secrets and connector kv values (see `sealing`).
     key: MasterKey,
     /// Pages in use past which new work is refused (0: no limit); the rest up to the size limit is kept for
@@ -330,6 +334,7 @@ impl Db {
             .with_context(|| format!("database {}", path.display()))?;
         Ok(Arc::new(Db {
             writer: writer::Writer::start(conn)?,
+            readers: readers::Readers::new(path),
             key,
             admit_pages: Default::default(),
         }))
@@ -340,6 +345,11 @@ impl Db {
         f: impl FnOnce(&Connection) -> rusqlite::Result<R> + Send + 'static,
     ) -> Result<R> {
         self.writer.call(f).await
+    }
+
+    /// A read of rows found by their key, on a read connection (see `readers`): not for scans.
+    fn read<R>(&self, f: impl FnOnce(&Connection) -> rusqlite::Result<R>) -> Result<R> {
+        self.readers.read(f)
     }
 
 }

@@ -185,7 +185,7 @@ impl Db {
     }
 
     pub async fn operation(self: &Arc<Self>, id: i64) -> Result<Option<OperationRow>> {
-        self.run(move |c| by_id(c, id)).await
+        self.read(|c| by_id(c, id))
     }
 
     /// Operations after `after` (an id), oldest first, optionally of one status and one connection.

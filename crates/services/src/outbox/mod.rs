@@ -5,9 +5,11 @@
 //! - `retry`: which failures are retried and the backoff.
 //! - `throttle`: per-connection concurrency and rate.
 //! - `worker`: the dispatcher and one attempt.
+//! - `waiters`: callers waiting on an attempt's result (`?wait=`).
 
 pub mod retry;
 pub mod throttle;
+pub mod waiters;
 pub mod worker;
 pub mod write;
 
@@ -17,7 +19,7 @@ use std::time::Duration;
 
 use anyhow::Result;
 use sha2::{Digest, Sha256};
-use tokio::sync::{Notify, broadcast, watch};
+use tokio::sync::{Notify, watch};
 
 use qiao_config::Connection;
 use qiao_store::{Db, Enqueued, NewOperation, OperationRow};
@@ -29,9 +31,8 @@ pub struct Outbox {
     wake: Notify,
     /// What changed since the dispatcher last looked, so that a round looks only where something did.
     changes: std::sync::Mutex<Changes>,
-    /// Operations that just finished an attempt, with their row as recorded after it (`None` when it could not
-    /// be recorded), for callers waiting on a result.
-    attempted: broadcast::Sender<(i64, Option<Arc<OperationRow>>)>,
+    /// Callers waiting on a result, by operation: each attempt hands them its row as recorded after it.
+    waiters: Arc<waiters::Waiters>,
     /// Set when the server is stopping: no new attempts start, and waiting callers get their 202 now.
     stopping: watch::Sender<bool>,
     throttles: HashMap<String, Arc<Throttle>>,
@@ -55,7 +56,7 @@ impl Outbox {
         Outbox {
             wake: Notify::new(),
             changes: Default::default(),
-            attempted: broadcast::Sender::new(1024),
+            waiters: Default::default(),
             stopping: watch::Sender::new(false),
             throttles: connections
                 .map(|c| (c.name.clone(), Arc::new(Throttle::new(&c.outbox))))
@@ -133,31 +134,22 @@ impl Outbox {
 
     /// The operation once it is final, or as it is when `timeout` passes (or the server starts stopping).
     pub async fn wait(&self, db: &Arc<Db>, id: i64, timeout: Duration) -> Result<Option<OperationRow>> {
-        let mut attempted = self.attempted.subscribe();
         let mut stopping = self.stopping.subscribe();
         let deadline = tokio::time::Instant::now() + timeout;
         loop {
+            // Registered before looking, so an attempt that ends after the look is not missed.
+            let mut attempt = self.waiters.register(id);
             let row = db.operation(id).await?;
             match &row {
                 Some(op) if !op.status.is_final() && !*stopping.borrow() => {}
                 _ => return Ok(row),
             }
-            // Our attempt's row, when final, is the answer; any other notice of it (or a lagged one): look again.
             tokio::select! {
                 _ = tokio::time::sleep_until(deadline) => return db.operation(id).await,
                 _ = stopping.changed() => {}
-                finished = async {
-                    while let Ok((done, row)) = attempted.recv().await.or_else(|e| match e {
-                        broadcast::error::RecvError::Lagged(_) => Ok((id, None)),
-                        closed => Err(closed),
-                    }) {
-                        if done == id {
-                            return row;
-                        }
-                    }
-                    std::future::pending().await
-                } => {
-                    if let Some(row) = finished.filter(|row| row.status.is_final()) {
+                // The attempt's row, when final, is the answer; else (a retry, or a row not recorded): look again.
+                ended = attempt.ended() => {
+                    if let Some(row) = ended.filter(|row| row.status.is_final()) {
                         return Ok(Some(Arc::unwrap_or_clone(row)));
                     }
                 }

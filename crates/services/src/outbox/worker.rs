@@ -134,7 +134,7 @@ async fn attempt(app: Arc<App>, op: OperationRow, slot: OwnedSemaphorePermit) {
     // The slot is free before the dispatcher hears of it, so its round finds it free.
     drop(slot);
     let retry_at = row.as_ref().filter(|r| r.status == Status::Retrying).and_then(|r| r.next_attempt_ms);
-    let _ = app.outbox.attempted.send((id, row));
+    app.outbox.waiters.ended(id, &row);
     app.outbox.attempt_ended(connection, retry_at);
 }
 
