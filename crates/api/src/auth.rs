@@ -1,6 +1,8 @@
 //! Where every API request is checked: which key is calling, whether it has the route's scope and may reach the
 //! connection, and where each change is written to the audit log.
 
+use std::sync::{Arc, Mutex};
+
 use axum::extract::{FromRequestParts, RawPathParams, Request, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, Method, StatusCode, header};
@@ -91,32 +93,58 @@ pub async fn authorize(
         Err(e) => return e.into_response(),
     };
     let action = format!("{} {route}", parts.method);
-    let target = parts.uri.path().to_string();
     let changes = parts.method != Method::GET;
-    let response = match permit(&key, scope, reach, &action, connection.as_deref()) {
-        Err(e) => e.into_response(),
-        Ok(()) => {
-            parts.extensions.insert(Caller(key.clone()));
-            next.run(Request::from_parts(parts, body)).await
-        }
-    };
-    if changes {
-        let entry = NewAuditEntry {
+    let permitted = permit(&key, scope, reach, &action, connection.as_deref());
+    let audit = changes.then(|| {
+        PendingAudit(Arc::new(Mutex::new(Some(NewAuditEntry {
             actor: key.id.clone(),
             actor_name: Some(key.name.clone()),
             action,
-            target,
+            target: parts.uri.path().to_string(),
             connection,
-            status: response.status().as_u16(),
-            error: response.extensions().get::<ErrorCode>().map(|c| c.0.to_string()),
-            operation_id: operation_id(&response),
-        };
+            status: 0,
+            error: None,
+            operation_id: None,
+        }))))
+    });
+    let response = match permitted {
+        Err(e) => e.into_response(),
+        Ok(()) => {
+            parts.extensions.insert(Caller(key));
+            if let Some(audit) = &audit {
+                parts.extensions.insert(audit.clone());
+            }
+            next.run(Request::from_parts(parts, body)).await
+        }
+    };
+    // Unless the handler wrote the row with the operation it made, it is written now that the answer is known.
+    if let Some(mut entry) = audit.and_then(|a| a.take()) {
+        entry.status = response.status().as_u16();
+        entry.error = response.extensions().get::<ErrorCode>().map(|c| c.0.to_string());
+        entry.operation_id = operation_id(&response);
         // The change has happened; a failure to record it must not turn its answer into an error.
         if let Err(e) = app.db.audit(entry).await {
             tracing::error!("cannot write the audit log: {e:#}");
         }
     }
     response
+}
+
+/// The audit row of a change whose answer is not known yet. A write through the outbox that will be answered
+/// `202` takes it, to be written in its operation's transaction (one commit instead of two, and no operation
+/// without its row after a crash); otherwise [`authorize`] writes it after the answer.
+#[derive(Clone)]
+pub struct PendingAudit(Arc<Mutex<Option<NewAuditEntry>>>);
+
+impl PendingAudit {
+    pub fn take(&self) -> Option<NewAuditEntry> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).take()
+    }
+
+    /// Hands a taken row back: it was not written after all.
+    pub fn put_back(&self, entry: NewAuditEntry) {
+        *self.0.lock().unwrap_or_else(|e| e.into_inner()) = Some(entry);
+    }
 }
 
 /// The answer to a request whose key did not authenticate; RFC 6750: a 401 names the scheme to use.

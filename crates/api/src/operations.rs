@@ -14,10 +14,11 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::auth::Caller;
+use super::auth::{Caller, PendingAudit};
 use super::{ApiError, AppState};
 use qiao_services::access::Scope;
-use qiao_store::{Enqueued, OperationRow, Status};
+use qiao_services::outbox::Origin;
+use qiao_store::{Enqueued, NewAuditEntry, OperationRow, Status};
 use qiao_contract::Call;
 
 /// Longest a caller may ask to wait for a result.
@@ -32,6 +33,8 @@ pub struct WriteOptions {
     actor: Option<String>,
     /// Why a rule makes the write.
     cause: Option<Value>,
+    /// The request's audit row, while not yet written (see [`PendingAudit`]).
+    audit: Option<PendingAudit>,
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for WriteOptions {
@@ -59,7 +62,8 @@ impl<S: Send + Sync> FromRequestParts<S> for WriteOptions {
             None => parts.extensions.get::<Caller>().map(|c| c.0.id.clone()),
         };
         let cause = rule.map(|r| r.cause);
-        Ok(WriteOptions { key, wait: wait_param(parts, state).await?, actor, cause })
+        let audit = parts.extensions.get::<PendingAudit>().cloned();
+        Ok(WriteOptions { key, wait: wait_param(parts, state).await?, actor, cause, audit })
     }
 }
 
@@ -74,6 +78,8 @@ async fn wait_param<S: Send + Sync>(parts: &mut Parts, state: &S) -> Result<Opti
         .map_err(|e| ApiError::bad_request(e.body_text()))?;
     let Some(wait) = q.wait else { return Ok(None) };
     match wait.parse::<u64>() {
+        // Not waiting at all: answered as without `?wait=`.
+        Ok(0) => Ok(None),
         Ok(s) if s <= MAX_WAIT_S => Ok(Some(Duration::from_secs(s))),
         _ => Err(ApiError::bad_request(format!("wait must be a whole number of seconds, 0-{MAX_WAIT_S}"))),
     }
@@ -93,7 +99,22 @@ pub async fn accept_with(
     extra: serde_json::Map<String, Value>,
 ) -> Result<Response, ApiError> {
     let wait = options.wait;
-    let op = enqueue(app, connection, write, &options).await?;
+    // A new operation not waited for is answered 202: its audit row can be written with it.
+    let audit = match (&options.audit, wait) {
+        (Some(pending), None) => pending.take().map(|entry| (pending, entry)),
+        _ => None,
+    };
+    let written = audit.as_ref().map(|(_, entry)| NewAuditEntry { status: StatusCode::ACCEPTED.as_u16(), ..entry.clone() });
+    let enqueued = commit(app, connection, write, &options, written).await;
+    if let Some((pending, entry)) = audit
+        && !matches!(enqueued, Ok(Enqueued::New(_)))
+    {
+        pending.put_back(entry);
+    }
+    let op = match enqueued? {
+        Enqueued::New(op) | Enqueued::Existing(op) => op,
+        Enqueued::Conflict(earlier) => return Err(key_reused(&earlier)),
+    };
     answer(app, op, wait, extra).await
 }
 
@@ -114,9 +135,31 @@ impl WriteOptions {
 pub async fn enqueue(
     app: &AppState,
     connection: &str,
-    mut write: Call,
+    write: Call,
     options: &WriteOptions,
 ) -> Result<OperationRow, ApiError> {
+    match commit(app, connection, write, options, None).await? {
+        Enqueued::New(op) | Enqueued::Existing(op) => Ok(op),
+        Enqueued::Conflict(earlier) => Err(key_reused(&earlier)),
+    }
+}
+
+fn key_reused(earlier: &OperationRow) -> ApiError {
+    ApiError::new(
+        StatusCode::CONFLICT,
+        "idempotency_key_reused",
+        format!("idempotency key already used by operation {} with a different request", earlier.id),
+    )
+}
+
+/// [`enqueue`], with the request's audit row to write in the same transaction when the operation is new.
+async fn commit(
+    app: &AppState,
+    connection: &str,
+    mut write: Call,
+    options: &WriteOptions,
+    audit: Option<NewAuditEntry>,
+) -> Result<Enqueued, ApiError> {
     // Fail fast on what no retry can fix: an unknown connection, or a connector without the capability.
     app.runtime.check_call(connection, &write)?;
     // The key of a write whose call takes none, kept by the outbox alone.
@@ -143,23 +186,12 @@ pub async fn enqueue(
     }
     // A store near its size limit takes no new work: what is left is for delivering what it accepted.
     app.db.check_room().await.map_err(ApiError::internal)?;
+    let origin = Origin { actor: options.actor.clone(), cause: options.cause.clone(), audit };
     let enqueued = match outbox_key {
-        Some(key) => {
-            app.outbox.accept_keyed_for(&app.db, connection, &write, key, options.actor.clone(), options.cause.clone()).await
-        }
-        None => app.outbox.accept(&app.db, connection, &write, options.actor.clone(), options.cause.clone()).await,
+        Some(key) => app.outbox.accept_keyed(&app.db, connection, &write, key, origin).await,
+        None => app.outbox.accept(&app.db, connection, &write, origin).await,
     };
-    match enqueued.map_err(ApiError::internal)? {
-        Enqueued::New(op) | Enqueued::Existing(op) => Ok(op),
-        Enqueued::Conflict(earlier) => Err(ApiError::new(
-            StatusCode::CONFLICT,
-            "idempotency_key_reused",
-            format!(
-                "idempotency key already used by operation {} with a different request",
-                earlier.id
-            ),
-        )),
-    }
+    enqueued.map_err(ApiError::internal)
 }
 
 /// The operation's result if it is final (or becomes final within `wait`), else 202 with the operation; `extra`

@@ -4,7 +4,11 @@
 //! Each call also goes to the echo frozen at contract 0.1.0, beside the latest echo: the cost of serving an older
 //! connector through its converting dispatch, as a ratio to the same call on the latest contract.
 //!
-//! Needs `target/connectors/echo.wasm` and `target/test-connectors/echo-v0.1.0.wasm` (`scripts/build-connectors.sh`).
+//! The webhook call also goes to the same echo written in JavaScript (componentize-js) and Python (componentize-py),
+//! frozen at 0.1.0: what an instance of a connector carrying its language's runtime costs per call.
+//!
+//! Needs `target/connectors/echo.wasm` and `target/test-connectors/echo-{v0.1.0,js,py}.wasm`
+//! (`scripts/build-connectors.sh`).
 //! Run: `cargo bench -p qiao-runtime --bench call`.
 
 use std::collections::HashMap;
@@ -24,6 +28,8 @@ use sha2::{Digest, Sha256};
 /// The connection on the latest echo, and the one on the echo frozen at contract 0.1.0.
 const LATEST: &str = "bench";
 const V0_1_0: &str = "bench-v0-1-0";
+const JS: &str = "bench-js";
+const PY: &str = "bench-py";
 
 fn runtime(rt: &tokio::runtime::Runtime, dir: &Path) -> Arc<Runtime> {
     let target = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target");
@@ -32,7 +38,8 @@ fn runtime(rt: &tokio::runtime::Runtime, dir: &Path) -> Arc<Runtime> {
     // Signed at build time (scripts/sign-connectors.sh; `make bench` runs it), and the build key trusted: the
     // default [trust] policy is require.
     let sign_first = "sign the connectors first: scripts/sign-connectors.sh target/release/qiao";
-    for wasm in [target.join("connectors/echo.wasm"), target.join("test-connectors/echo-v0.1.0.wasm")] {
+    let test_connectors = ["echo-v0.1.0", "echo-js", "echo-py"].map(|f| target.join(format!("test-connectors/{f}.wasm")));
+    for wasm in [vec![target.join("connectors/echo.wasm")], test_connectors.to_vec()].concat() {
         assert!(wasm.exists(), "build the connectors first: scripts/build-connectors.sh ({})", wasm.display());
         let name = wasm.file_name().unwrap();
         std::fs::copy(&wasm, connectors_dir.join(name)).unwrap();
@@ -51,14 +58,21 @@ fn runtime(rt: &tokio::runtime::Runtime, dir: &Path) -> Arc<Runtime> {
         engine,
         Some(dir.join("compiled")),
         connectors_dir,
-        vec![connection(LATEST, "echo"), connection(V0_1_0, "echo-v0-1-0")],
+        vec![
+            connection(LATEST, "echo"),
+            connection(V0_1_0, "echo-v0-1-0"),
+            connection(JS, "echo-js"),
+            connection(PY, "echo-py"),
+        ],
         Arc::new(MemoryKv::default()),
     )
     .unwrap();
     runtime.connectors.trust.publishers = [("qiao-build".to_string(), build_key)].into();
     let runtime = Arc::new(runtime);
     rt.block_on(qiao_runtime::connectors::rescan(&runtime));
-    assert!(runtime.connectors.get("echo").is_some() && runtime.connectors.get("echo-v0-1-0").is_some());
+    for id in ["echo", "echo-v0-1-0", "echo-js", "echo-py"] {
+        assert!(runtime.connectors.get(id).is_some(), "connector {id} did not load");
+    }
     runtime
 }
 
@@ -117,7 +131,13 @@ fn bench(c: &mut Criterion) {
 
     let mut group = c.benchmark_group("webhook_1k");
     group.bench_function("native", |b| b.iter(|| native_webhook(&body)));
-    for (name, connection) in [("through_host", LATEST), ("through_host_v0_1_0", V0_1_0)] {
+    let connections = [
+        ("through_host", LATEST),
+        ("through_host_v0_1_0", V0_1_0),
+        ("through_host_js_v0_1_0", JS),
+        ("through_host_py_v0_1_0", PY),
+    ];
+    for (name, connection) in connections {
         group.bench_function(name, |b| {
             b.to_async(&rt).iter(|| async {
                 let request = Request {
@@ -127,9 +147,12 @@ fn bench(c: &mut Criterion) {
                     headers: vec![],
                     body: body.clone(),
                 };
+                // The JavaScript and Python echoes refuse an unsigned request (a connector error): the call is made
+                // and answered all the same, which is what is measured.
                 match qiao.call(connection, Call::Webhook { request }).await {
-                    Ok(Reply::Webhook(outcome)) => outcome,
-                    _ => panic!("call failed"),
+                    Ok(Reply::Webhook(_)) | Err(qiao_runtime::CallError::Connector(_)) => {}
+                    Ok(_) => panic!("not a webhook reply"),
+                    Err(e) => panic!("call failed: {e}"),
                 }
             })
         });

@@ -118,6 +118,7 @@ mod tests {
                     request_hash: i.to_string(),
                     actor: None,
                     cause: None,
+                    audit: None,
                 })
                 .await
                 .unwrap()

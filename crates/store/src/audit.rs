@@ -36,6 +36,26 @@ pub struct AuditEntry {
     pub entry: NewAuditEntry,
 }
 
+/// Appends `entry` to the log (also in the transaction of the operation it records, see `NewOperation::audit`).
+pub(crate) fn insert(c: &rusqlite::Connection, entry: &NewAuditEntry) -> rusqlite::Result<()> {
+    c.prepare_cached(
+        "INSERT INTO audit (time_ms, actor, actor_name, action, target, connection, status, error, operation_id)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+    )?
+    .execute(params![
+        now_ms(),
+        entry.actor,
+        entry.actor_name,
+        entry.action,
+        entry.target,
+        entry.connection,
+        entry.status,
+        entry.error,
+        entry.operation_id
+    ])
+    .map(drop)
+}
+
 #[derive(Debug, Default, Clone)]
 pub struct AuditQuery {
     pub after: i64,
@@ -46,26 +66,7 @@ pub struct AuditQuery {
 
 impl Db {
     pub async fn audit(self: &Arc<Self>, entry: NewAuditEntry) -> Result<()> {
-        self.run(move |c| {
-            c.prepare_cached(
-                "INSERT INTO audit (time_ms, actor, actor_name, action, target, connection, status, error,
-                                    operation_id)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-            )?
-            .execute(params![
-                now_ms(),
-                entry.actor,
-                entry.actor_name,
-                entry.action,
-                entry.target,
-                entry.connection,
-                entry.status,
-                entry.error,
-                entry.operation_id
-            ])
-            .map(drop)
-        })
-        .await
+        self.run(move |c| insert(c, &entry)).await
     }
 
     /// Entries after `after`, oldest first, optionally of one connection and/or one actor.

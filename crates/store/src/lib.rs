@@ -490,6 +490,7 @@ mod tests {
             request_hash: body.into(),
             actor: None,
             cause: None,
+            audit: None,
         };
         let Enqueued::New(op) = db.enqueue(new(Some("k"), "{}")).await.unwrap() else { panic!("new") };
         assert!(matches!(db.enqueue(new(Some("k"), "{}")).await.unwrap(), Enqueued::Existing(o) if o.id == op.id));

@@ -69,6 +69,9 @@ pub struct NewOperation {
     pub actor: Option<String>,
     /// Why a rule made it (`{"rule", "event_seq", "hops", "link"?}`).
     pub cause: Option<serde_json::Value>,
+    /// The audit row of the request that makes it, written in the same transaction (with the operation's id)
+    /// when the operation is new; left out when the key finds an earlier one.
+    pub audit: Option<crate::NewAuditEntry>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -177,7 +180,12 @@ impl Db {
                     op.actor,
                     op.cause.as_ref().map(|c| c.to_string())
                 ])?;
-            let created = by_id(&tx, tx.last_insert_rowid())?.expect("row just inserted");
+            let id = tx.last_insert_rowid();
+            if let Some(mut entry) = op.audit {
+                entry.operation_id = Some(id);
+                crate::audit::insert(&tx, &entry)?;
+            }
+            let created = by_id(&tx, id)?.expect("row just inserted");
             tx.commit()?;
             Ok(Enqueued::New(created))
         })

@@ -228,6 +228,7 @@ mod tests {
             request_hash: body.into(),
             actor: None,
             cause: None,
+            audit: None,
         };
         let Enqueued::New(op) = db.enqueue(op).await.unwrap() else { panic!("new") };
         op.id
@@ -380,6 +381,7 @@ mod tests {
                 request_hash: accepted.len().to_string(),
                 actor: None,
                 cause: None,
+                audit: None,
             })
             .await
             {

@@ -233,6 +233,40 @@ async fn changes_are_in_the_audit_log_with_who_what_where_and_result() {
     assert!(body["entries"].as_array().unwrap().iter().all(|e| e["connection"] == "main"), "{body}");
 }
 
+/// A write answered 202 has its audit row written with its operation (one transaction); a repeat of it with the
+/// same key, and a conflicting one, get rows of their own with what they were answered.
+#[tokio::test]
+async fn an_accepted_write_is_audited_with_its_operation_and_its_repeats_on_their_own() {
+    let (qiao, _echo) = server().await;
+    let key = qiao.create_key(&["messages:send"], None).await;
+    let key_id = key.split('_').nth(1).unwrap().to_string();
+    let oa = client_with_key(&key);
+    let send = |text: &'static str, wait: &'static str| {
+        oa.post(qiao.url(&format!("/v1/connections/main/messages{wait}")))
+            .header("idempotency-key", "audit-1")
+            .json(&json!({ "to": { "users": ["u1"] }, "text": text }))
+            .send()
+    };
+    let (status, accepted) = read(send("first", "").await.unwrap()).await;
+    assert_eq!(status, 202, "{accepted}");
+    let (again_status, again) = read(send("first", "?wait=0").await.unwrap()).await;
+    assert!(again_status == 202 || again_status == 200, "the same operation, as it stands: {again}");
+    assert_eq!(again["id"].as_i64().or(again["operation_id"].as_i64()), accepted["id"].as_i64());
+    let (status, conflict) = read(send("other text", "").await.unwrap()).await;
+    assert_eq!(status, 409, "{conflict}");
+
+    let (_, body) = qiao.get(&format!("/v1/audit?actor={key_id}")).await;
+    let entries = body["entries"].as_array().unwrap();
+    let rows: Vec<(u64, Option<i64>)> =
+        entries.iter().map(|e| (e["status"].as_u64().unwrap(), e["operation_id"].as_i64())).collect();
+    assert_eq!(rows.len(), 3, "{body:#}");
+    assert_eq!(rows[0], (202, accepted["id"].as_i64()), "{body:#}");
+    assert_eq!(rows[1], (u64::from(again_status), accepted["id"].as_i64()), "{body:#}");
+    assert_eq!(rows[2].0, 409, "{body:#}");
+    assert_eq!(entries[2]["error"], "idempotency_key_reused");
+    assert!(entries.iter().all(|e| e["target"] == "/v1/connections/main/messages"), "{body:#}");
+}
+
 #[tokio::test]
 async fn keys_made_and_revoked_with_the_cli_work_on_a_running_server() {
     let (qiao, _echo) = server().await;

@@ -164,7 +164,7 @@ async fn send(
     };
     let key = format!("deadline:{}:{}:{}:{key}", step.key.connection, step.key.approval, step.key.step);
     let call = write(policy, kind, &step.key, template, recipient, text, &key);
-    let enqueued = app.outbox.accept_keyed(&app.db, &via_connection, &call, key.clone(), None).await?;
+    let enqueued = app.outbox.accept_keyed(&app.db, &via_connection, &call, key.clone(), Default::default()).await?;
     let (id, how) = match enqueued {
         Enqueued::New(op) => (op.id, "committed"),
         // Committed before a restart that came before it was recorded here: the same reminder, not another.

@@ -26,6 +26,18 @@ use qiao_store::{Db, Enqueued, NewOperation, OperationRow};
 use throttle::Throttle;
 use qiao_contract::Call;
 
+/// Who asks for a write, recorded with its operation.
+#[derive(Debug, Default)]
+pub struct Origin {
+    /// The id of the API key that asked (or the rule's actor): it may always read the operation back.
+    pub actor: Option<String>,
+    /// Why a rule made it (see `NewOperation::cause`).
+    pub cause: Option<serde_json::Value>,
+    /// The request's audit row, written in the operation's transaction when the operation is new (see
+    /// `NewOperation::audit`).
+    pub audit: Option<qiao_store::NewAuditEntry>,
+}
+
 pub struct Outbox {
     /// Wakes the dispatcher: an operation was accepted, re-queued or finished an attempt.
     wake: Notify,
@@ -66,43 +78,8 @@ impl Outbox {
     }
 
     /// Commits a write (or finds the earlier one with the same idempotency key) and wakes the dispatcher.
-    /// `actor` is the id of the API key that asked, recorded with the operation; `cause`, why a rule made it.
-    pub async fn accept(
-        &self,
-        db: &Arc<Db>,
-        connection: &str,
-        write: &Call,
-        actor: Option<String>,
-        cause: Option<serde_json::Value>,
-    ) -> Result<Enqueued> {
-        self.commit(db, connection, write, write.idempotency_key().map(str::to_string), actor, cause).await
-    }
-
-    async fn commit(
-        &self,
-        db: &Arc<Db>,
-        connection: &str,
-        write: &Call,
-        idempotency_key: Option<String>,
-        actor: Option<String>,
-        cause: Option<serde_json::Value>,
-    ) -> Result<Enqueued> {
-        let request = serde_json::to_string(write)?;
-        let enqueued = db
-            .enqueue(NewOperation {
-                connection: connection.to_string(),
-                operation: write.name().to_string(),
-                request_hash: hex::encode(Sha256::digest(&request)),
-                request,
-                idempotency_key,
-                actor,
-                cause,
-            })
-            .await?;
-        self.changed(|c| {
-            c.connections.insert(connection.to_string());
-        });
-        Ok(enqueued)
+    pub async fn accept(&self, db: &Arc<Db>, connection: &str, write: &Call, origin: Origin) -> Result<Enqueued> {
+        self.commit(db, connection, write, write.idempotency_key().map(str::to_string), origin).await
     }
 
     /// [`Outbox::accept`] under `key` when the call carries no idempotency key of its own (an approval reminder
@@ -113,23 +90,37 @@ impl Outbox {
         connection: &str,
         write: &Call,
         key: String,
-        actor: Option<String>,
+        origin: Origin,
     ) -> Result<Enqueued> {
-        self.accept_keyed_for(db, connection, write, key, actor, None).await
+        let key = write.idempotency_key().map_or(key, str::to_string);
+        self.commit(db, connection, write, Some(key), origin).await
     }
 
-    /// [`Outbox::accept_keyed`] with the operation's cause (a rule's write, see `NewOperation::cause`).
-    pub async fn accept_keyed_for(
+    async fn commit(
         &self,
         db: &Arc<Db>,
         connection: &str,
         write: &Call,
-        key: String,
-        actor: Option<String>,
-        cause: Option<serde_json::Value>,
+        idempotency_key: Option<String>,
+        origin: Origin,
     ) -> Result<Enqueued> {
-        let key = write.idempotency_key().map_or(key, str::to_string);
-        self.commit(db, connection, write, Some(key), actor, cause).await
+        let request = serde_json::to_string(write)?;
+        let enqueued = db
+            .enqueue(NewOperation {
+                connection: connection.to_string(),
+                operation: write.name().to_string(),
+                request_hash: hex::encode(Sha256::digest(&request)),
+                request,
+                idempotency_key,
+                actor: origin.actor,
+                cause: origin.cause,
+                audit: origin.audit,
+            })
+            .await?;
+        self.changed(|c| {
+            c.connections.insert(connection.to_string());
+        });
+        Ok(enqueued)
     }
 
     /// The operation once it is final, or as it is when `timeout` passes (or the server starts stopping).

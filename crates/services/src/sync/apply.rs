@@ -18,6 +18,7 @@ use qiao_directory::plan::{Field, Value};
 use qiao_directory::{Department, Directory, Person, Plan, Step, StepKind};
 use qiao_contract::Call;
 use crate::App;
+use crate::outbox::Origin;
 
 /// Steps of one wave in flight at once (the outbox's per-connection throttle paces the platform calls).
 const IN_FLIGHT: usize = 32;
@@ -353,7 +354,7 @@ async fn run_step(
             let op = match cx
                 .app
                 .outbox
-                .accept(&cx.app.db, cx.connection, &write, actor, None)
+                .accept(&cx.app.db, cx.connection, &write, Origin { actor, ..Default::default() })
                 .await?
             {
                 qiao_store::Enqueued::New(row) | qiao_store::Enqueued::Existing(row) => row.id,
@@ -390,8 +391,7 @@ async fn run_step(
                     &cx.app.db,
                     cx.connection,
                     &again,
-                    Some(format!("sync-run-{}", cx.run)),
-                    None,
+                    Origin { actor: Some(format!("sync-run-{}", cx.run)), ..Default::default() },
                 )
                 .await?
             {

@@ -16,6 +16,7 @@ use qiao_store::{Enqueued, LinkKind, Status};
 use qiao_directory::Directory;
 use qiao_runtime::CallError;
 use crate::App;
+use crate::outbox::Origin;
 
 /// One mapped role: what to change on the platform, and what happened.
 #[derive(Debug, Clone, Serialize)]
@@ -171,7 +172,7 @@ async fn write(
 ) -> Result<Result<Value, Value>> {
     let op = match app
         .outbox
-        .accept(&app.db, connection, &write, actor.clone(), None)
+        .accept(&app.db, connection, &write, Origin { actor: actor.clone(), ..Default::default() })
         .await?
     {
         Enqueued::New(row) | Enqueued::Existing(row) | Enqueued::Conflict(row) => row.id,
