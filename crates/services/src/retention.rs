@@ -133,7 +133,7 @@ mod tests {
             if id == failed {
                 db.record_failure(id, serde_json::json!({}), None, Status::Failed).await.unwrap();
             } else {
-                db.succeed(id, serde_json::json!({})).await.unwrap();
+                db.succeed(id, serde_json::json!({}), now_ms()).await.unwrap();
             }
         }
         let events = (0..3)

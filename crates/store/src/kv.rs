@@ -52,21 +52,22 @@ impl Db {
         self.run(move |c| {
             let tx = crate::writer::atomic(c)?;
             let size = (key.len() + sealed.len()) as i64;
-            let mut refusal = over_quota(&tx, &connection, &key, size, max_bytes, max_keys)?;
+            let mut old = stored_size(&tx, &connection, &key)?;
+            let mut refusal = over_quota(&tx, &connection, old, size, max_bytes, max_keys)?;
             if refusal.is_some() {
                 // Expired keys still count until they are read or overwritten: drop them and look again.
                 purge_expired(&tx, &connection)?;
-                refusal = over_quota(&tx, &connection, &key, size, max_bytes, max_keys)?;
+                old = stored_size(&tx, &connection, &key)?;
+                refusal = over_quota(&tx, &connection, old, size, max_bytes, max_keys)?;
             }
             if let Some(why) = refusal {
                 return Ok(Err(why));
             }
-            let old = stored_size(&tx, &connection, &key)?;
-            tx.execute(
+            tx.prepare_cached(
                 "INSERT INTO kv (connection, key, value, expires_at) VALUES (?1, ?2, ?3, ?4)
                  ON CONFLICT (connection, key) DO UPDATE SET value = excluded.value, expires_at = excluded.expires_at",
-                params![connection, key, sealed, expires],
-            )?;
+            )?
+            .execute(params![connection, key, sealed, expires])?;
             add_usage(&tx, &connection, size - old.unwrap_or(0), if old.is_some() { 0 } else { 1 })?;
             tx.commit()?;
             Ok(Ok(()))
@@ -88,7 +89,7 @@ impl Db {
         self.run(move |c| {
             let tx = crate::writer::atomic(c)?;
             if let Some(old) = stored_size(&tx, &connection, &key)? {
-                tx.execute("DELETE FROM kv WHERE connection = ?1 AND key = ?2", params![connection, key])?;
+                tx.prepare_cached("DELETE FROM kv WHERE connection = ?1 AND key = ?2")?.execute(params![connection, key])?;
                 add_usage(&tx, &connection, -old, -1)?;
             }
             tx.commit()
@@ -99,37 +100,36 @@ impl Db {
 
 /// The stored size (key and stored value, in bytes) of a key, if it is there.
 fn stored_size(c: &rusqlite::Connection, connection: &str, key: &str) -> rusqlite::Result<Option<i64>> {
-    c.query_row(
+    c.prepare_cached(
         "SELECT length(CAST(key AS BLOB)) + length(CAST(value AS BLOB)) FROM kv WHERE connection = ?1 AND key = ?2",
-        params![connection, key],
-        |r| r.get(0),
-    )
+    )?
+    .query_row(params![connection, key], |r| r.get(0))
     .optional()
 }
 
 fn add_usage(c: &rusqlite::Connection, connection: &str, bytes: i64, keys: i64) -> rusqlite::Result<()> {
-    c.execute(
+    c.prepare_cached(
         "INSERT INTO kv_usage (connection, bytes, keys) VALUES (?1, ?2, ?3)
          ON CONFLICT (connection) DO UPDATE SET bytes = bytes + excluded.bytes, keys = keys + excluded.keys",
-        params![connection, bytes, keys],
-    )
+    )?
+    .execute(params![connection, bytes, keys])
     .map(drop)
 }
 
-/// Why writing `size` bytes under `key` would pass the quota, if it would.
+/// Why writing `size` bytes in place of a key's `old` size (`None`: a new key) would pass the quota, if it would.
 fn over_quota(
     c: &rusqlite::Connection,
     connection: &str,
-    key: &str,
+    old: Option<i64>,
     size: i64,
     max_bytes: u64,
     max_keys: u64,
 ) -> rusqlite::Result<Option<String>> {
     let (bytes, keys): (i64, i64) = c
-        .query_row("SELECT bytes, keys FROM kv_usage WHERE connection = ?1", [connection], |r| Ok((r.get(0)?, r.get(1)?)))
+        .prepare_cached("SELECT bytes, keys FROM kv_usage WHERE connection = ?1")?
+        .query_row([connection], |r| Ok((r.get(0)?, r.get(1)?)))
         .optional()?
         .unwrap_or((0, 0));
-    let old = stored_size(c, connection, key)?;
     let bytes_after = bytes - old.unwrap_or(0) + size;
     let keys_after = keys + i64::from(old.is_none());
     Ok(if bytes_after as u64 > max_bytes {

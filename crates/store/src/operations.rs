@@ -99,6 +99,13 @@ pub struct OperationRow {
     pub cause: Option<serde_json::Value>,
 }
 
+impl OperationRow {
+    /// This operation as [`Db::succeed`] stores it.
+    pub fn succeeded(self, result: serde_json::Value, now: i64) -> OperationRow {
+        OperationRow { status: Status::Succeeded, result: Some(result), next_attempt_ms: None, updated_ms: now, ..self }
+    }
+}
+
 pub enum Enqueued {
     New(OperationRow),
     /// The same key with the same request: the operation it created before.
@@ -147,6 +154,8 @@ fn by_id(c: &rusqlite::Connection, id: i64) -> rusqlite::Result<Option<Operation
 impl Db {
     /// Commits a new operation, or finds the one an earlier request with the same idempotency key created.
     pub async fn enqueue(self: &Arc<Self>, op: NewOperation) -> Result<Enqueued> {
+        // The new row is made here rather than read back on the writer's thread (with its request parsed there).
+        let request = json(Some(op.request.clone())).unwrap_or_default();
         self.run(move |c| {
             let tx = crate::writer::atomic(c)?;
             if let Some(key) = &op.idempotency_key {
@@ -185,9 +194,24 @@ impl Db {
                 entry.operation_id = Some(id);
                 crate::audit::insert(&tx, &entry)?;
             }
-            let created = by_id(&tx, id)?.expect("row just inserted");
             tx.commit()?;
-            Ok(Enqueued::New(created))
+            Ok(Enqueued::New(OperationRow {
+                id,
+                connection: op.connection,
+                operation: op.operation,
+                request,
+                idempotency_key: op.idempotency_key,
+                request_hash: op.request_hash,
+                status: Status::Queued,
+                attempts: 0,
+                next_attempt_ms: Some(now),
+                last_error: None,
+                result: None,
+                created_ms: now,
+                updated_ms: now,
+                actor: op.actor,
+                cause: op.cause,
+            }))
         })
         .await
     }
@@ -295,15 +319,15 @@ impl Db {
         .await
     }
 
-    /// Records success; answers the row as it now is (so a caller waiting on it need not read it again).
-    pub async fn succeed(self: &Arc<Self>, id: i64, result: serde_json::Value) -> Result<Option<OperationRow>> {
+    /// Records success at `now`; false when there is no such operation. The caller knows the row it attempted,
+    /// and makes the one now stored from it ([`OperationRow::succeeded`]).
+    pub async fn succeed(self: &Arc<Self>, id: i64, result: serde_json::Value, now: i64) -> Result<bool> {
+        // Serialized here, and no row read back: the writer's thread is the one every write waits on.
+        let result = result.to_string();
         self.run(move |c| {
-            c.prepare_cached(&format!(
-                "UPDATE operations SET status = 'succeeded', result = ?2, updated_ms = ?3 WHERE id = ?1
-                 RETURNING {COLUMNS}"
-            ))?
-            .query_row(params![id, result.to_string(), now_ms()], row)
-            .optional()
+            c.prepare_cached("UPDATE operations SET status = 'succeeded', result = ?2, updated_ms = ?3 WHERE id = ?1")?
+                .execute(params![id, result, now])
+                .map(|changed| changed == 1)
         })
         .await
     }

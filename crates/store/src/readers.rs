@@ -52,6 +52,7 @@ impl Readers {
         .with_context(|| format!("cannot open database {} for reading", self.path.display()))?;
         conn.execute_batch("PRAGMA query_only = ON;")?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        conn.set_prepared_statement_cache_capacity(crate::STATEMENT_CACHE);
         Ok(conn)
     }
 

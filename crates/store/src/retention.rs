@@ -264,7 +264,7 @@ mod tests {
         for id in [ok, failed, dead, running, retrying] {
             db.claim(id).await.unwrap().unwrap();
         }
-        db.succeed(ok, serde_json::json!({})).await.unwrap();
+        db.succeed(ok, serde_json::json!({}), now_ms()).await.unwrap();
         db.record_failure(failed, serde_json::json!({}), None, Status::Failed).await.unwrap();
         db.record_failure(dead, serde_json::json!({}), None, Status::Dead).await.unwrap();
         db.record_failure(retrying, serde_json::json!({}), Some(now_ms()), Status::Retrying).await.unwrap();
@@ -357,7 +357,7 @@ mod tests {
         }
         for id in &accepted {
             db.claim(*id).await.unwrap().unwrap();
-            db.succeed(*id, serde_json::json!({ "message_id": "m".repeat(300) })).await.unwrap();
+            db.succeed(*id, serde_json::json!({ "message_id": "m".repeat(300) }), now_ms()).await.unwrap();
         }
     }
 
@@ -370,7 +370,7 @@ mod tests {
         let body = "x".repeat(20_000);
         let done = enqueue(&db, &body).await;
         db.claim(done).await.unwrap().unwrap();
-        db.succeed(done, serde_json::json!({})).await.unwrap();
+        db.succeed(done, serde_json::json!({}), now_ms()).await.unwrap();
         let mut accepted = vec![];
         let err = loop {
             match db.enqueue(NewOperation {

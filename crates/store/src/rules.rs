@@ -298,7 +298,7 @@ impl Db {
     ) -> Result<()> {
         self.run(move |c| {
             let tx = crate::writer::atomic(c)?;
-            tx.execute("DELETE FROM expected_echoes WHERE expires_ms < ?1", [now_ms()])?;
+            tx.prepare_cached("DELETE FROM expected_echoes WHERE expires_ms < ?1")?.execute([now_ms()])?;
             let mut stmt = tx.prepare_cached(
                 "SELECT seq, kind FROM events WHERE connection = ?1 AND subject = ?2 AND received_ms >= ?3
                  AND echo_of IS NULL ORDER BY seq",

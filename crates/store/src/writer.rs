@@ -91,24 +91,21 @@ impl Drop for Writer {
 }
 
 fn drive(conn: Connection, jobs: mpsc::Receiver<Job>) {
-    while let Ok(first) = jobs.recv() {
-        let mut batch = Vec::with_capacity(16);
-        batch.push(first);
-        while batch.len() < MAX_BATCH {
-            match jobs.try_recv() {
-                Ok(job) => batch.push(job),
-                Err(_) => break,
-            }
-        }
-        run_batch(&conn, batch);
+    let mut next = jobs.recv().ok();
+    while let Some(first) = next {
+        next = run_batch(&conn, first, &jobs).or_else(|| jobs.recv().ok());
     }
 }
 
-/// One transaction for the whole batch; each call in its own savepoint.
-fn run_batch(conn: &Connection, batch: Vec<Job>) {
-    let mut done: Vec<Ran> = Vec::with_capacity(batch.len());
+/// One transaction for `first` and whatever is queued by the time each call is done (up to [`MAX_BATCH`]), so
+/// calls that arrive while the batch runs share its commit instead of waiting for one of their own; each call in
+/// its own savepoint. Returns the call taken from the queue that did not fit, if one was.
+fn run_batch(conn: &Connection, first: Job, jobs: &mpsc::Receiver<Job>) -> Option<Job> {
+    let mut done: Vec<Ran> = Vec::with_capacity(16);
     let mut open = false;
-    for job in batch {
+    let mut job = first;
+    let mut taken = 1;
+    loop {
         if !open {
             if let Err(e) = exec(conn, "BEGIN IMMEDIATE") {
                 // Cannot write now (the file is locked past the busy timeout): the call still runs, on its own,
@@ -128,16 +125,34 @@ fn run_batch(conn: &Connection, batch: Vec<Job>) {
             }
             (ran.answer)(ran.ok.then_some(why));
             open = false;
-            continue;
-        }
-        if savepoint {
-            let end = if ran.ok { Ok(()) } else { exec(conn, "ROLLBACK TO call") };
-            if let Err(e) = end.and_then(|()| exec(conn, "RELEASE call")) {
-                tracing::error!("store: cannot end a call's savepoint: {e}");
+        } else {
+            if savepoint {
+                let end = if ran.ok { Ok(()) } else { exec(conn, "ROLLBACK TO call") };
+                if let Err(e) = end.and_then(|()| exec(conn, "RELEASE call")) {
+                    tracing::error!("store: cannot end a call's savepoint: {e}");
+                }
             }
+            done.push(ran);
         }
-        done.push(ran);
+        // Looked at after each call, so what was queued meanwhile joins this commit.
+        match jobs.try_recv() {
+            Ok(queued) if taken < MAX_BATCH => {
+                job = queued;
+                taken += 1;
+            }
+            Ok(queued) => {
+                commit_and_answer(conn, open, done);
+                return Some(queued);
+            }
+            Err(_) => break,
+        }
     }
+    commit_and_answer(conn, open, done);
+    None
+}
+
+/// Ends the batch's transaction (when `open`), then answers its calls: only now is their work known to stand.
+fn commit_and_answer(conn: &Connection, open: bool, done: Vec<Ran>) {
     let lost = if open {
         exec(conn, "COMMIT").err().map(|e| {
             let _ = exec(conn, "ROLLBACK");
@@ -243,6 +258,22 @@ mod tests {
         }
         assert_eq!(failed, 20);
         assert_eq!(count(&w).await, 180);
+    }
+
+    #[tokio::test]
+    async fn more_calls_than_a_batch_holds_are_all_committed_and_answered() {
+        let (_dir, w) = writer();
+        let w = std::sync::Arc::new(w);
+        let calls: Vec<_> = (0..(3 * MAX_BATCH as i64 + 7))
+            .map(|i| {
+                let w = w.clone();
+                tokio::spawn(async move { w.call(move |c| c.execute("INSERT INTO t (v) VALUES (?1)", [i])).await })
+            })
+            .collect();
+        for call in calls {
+            call.await.unwrap().unwrap();
+        }
+        assert_eq!(count(&w).await, 3 * MAX_BATCH as i64 + 7);
     }
 
     #[tokio::test]

@@ -166,13 +166,15 @@ async fn run(app: &App, op: OperationRow) -> Result<Option<OperationRow>> {
                 // Before the success is recorded: a crash in between repeats the attempt (the platform de-duplicates
                 // by key) rather than leave a created object without its link.
                 crate::rules::after_write(app, &op, created).await?;
-                let row = app.db.succeed(op.id, stored_result(status, body)).await?;
+                let result = stored_result(status, body);
+                let now = now_ms();
+                let stored = app.db.succeed(op.id, result.clone(), now).await?;
                 if let Some(moved) = moved {
                     app.db.mark_approvals_stale(op.connection.clone(), vec![moved]).await?;
                 }
                 tracing::info!(operation = op.id, connection = %op.connection, op = write.name(), attempts = op.attempts, "operation succeeded");
                 qiao_metrics::outbox_attempt(&op.connection, write.name(), "succeeded");
-                return Ok(row);
+                return Ok(stored.then(|| op.succeeded(result, now)));
             }
             (_, Err(why)) => CallError::Host(anyhow::anyhow!(why)),
         },
