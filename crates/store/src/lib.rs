@@ -13,6 +13,7 @@
 
 mod approvals;
 mod audit;
+mod checkpoint;
 mod deadlines;
 mod directory;
 mod events;
@@ -319,6 +320,8 @@ pub struct Db {
     writer: writer::Writer,
     /// Point reads, beside the writer (see `readers`).
     readers: readers::Readers,
+    /// Copies the WAL into the database file, beside the writer (see `checkpoint`); dropped after it.
+    _checkpointer: checkpoint::Checkpointer,
     /// Seals subscriber secrets and connector kv values (see `sealing`).
     key: MasterKey,
     /// Pages in use past which new work is refused (0: no limit); the rest up to the size limit is kept for
@@ -342,6 +345,7 @@ impl Db {
         Ok(Arc::new(Db {
             writer: writer::Writer::start(conn)?,
             readers: readers::Readers::new(path),
+            _checkpointer: checkpoint::Checkpointer::start(path)?,
             key,
             admit_pages: Default::default(),
         }))
@@ -372,6 +376,7 @@ fn connect(path: &Path) -> Result<Connection> {
     )?;
     conn.busy_timeout(std::time::Duration::from_secs(5))?;
     conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+    conn.pragma_update(None, "wal_autocheckpoint", checkpoint::WRITER_BACKSTOP_PAGES)?;
     migrate(&conn)?;
     Ok(conn)
 }
@@ -448,6 +453,23 @@ mod tests {
         set("gone", 10, Some(0)).await.unwrap().unwrap();
         set("five", 10, None).await.unwrap().unwrap();
         assert_eq!(db.kv_usage("a".into()).await.unwrap().1, 3);
+    }
+
+    #[tokio::test]
+    async fn what_the_writer_commits_reaches_the_database_file_without_the_writer_checkpointing() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("q.db");
+        let db = Db::open(&path, MasterKey::generate()).unwrap();
+        let before = std::fs::metadata(&path).unwrap().len();
+        // ~2 MB, far below the writer's own threshold (checkpoint::WRITER_BACKSTOP_PAGES).
+        for i in 0..64 {
+            db.kv_set("a".into(), format!("k{i}"), vec![7; 32 * 1024], None, u64::MAX, u64::MAX).await.unwrap().unwrap();
+        }
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while std::fs::metadata(&path).unwrap().len() < before + 2_000_000 {
+            assert!(std::time::Instant::now() < deadline, "the WAL was not copied into {}", path.display());
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
     }
 
     #[tokio::test]
