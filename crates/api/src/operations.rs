@@ -104,7 +104,9 @@ pub async fn accept_with(
         (Some(pending), None) => pending.take().map(|entry| (pending, entry)),
         _ => None,
     };
-    let written = audit.as_ref().map(|(_, entry)| NewAuditEntry { status: StatusCode::ACCEPTED.as_u16(), ..entry.clone() });
+    let written = audit
+        .as_ref()
+        .map(|(_, entry)| NewAuditEntry { status: StatusCode::ACCEPTED.as_u16(), ..entry.clone() });
     let enqueued = commit(app, connection, write, &options, written).await;
     if let Some((pending, entry)) = audit
         && !matches!(enqueued, Ok(Enqueued::New(_)))

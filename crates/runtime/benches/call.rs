@@ -38,7 +38,8 @@ fn runtime(rt: &tokio::runtime::Runtime, dir: &Path) -> Arc<Runtime> {
     // Signed at build time (scripts/sign-connectors.sh; `make bench` runs it), and the build key trusted: the
     // default [trust] policy is require.
     let sign_first = "sign the connectors first: scripts/sign-connectors.sh target/release/qiao";
-    let test_connectors = ["echo-v0.1.0", "echo-js", "echo-py"].map(|f| target.join(format!("test-connectors/{f}.wasm")));
+    let test_connectors =
+        ["echo-v0.1.0", "echo-js", "echo-py"].map(|f| target.join(format!("test-connectors/{f}.wasm")));
     for wasm in [vec![target.join("connectors/echo.wasm")], test_connectors.to_vec()].concat() {
         assert!(wasm.exists(), "build the connectors first: scripts/build-connectors.sh ({})", wasm.display());
         let name = wasm.file_name().unwrap();

@@ -89,7 +89,8 @@ impl Db {
         self.run(move |c| {
             let tx = crate::writer::atomic(c)?;
             if let Some(old) = stored_size(&tx, &connection, &key)? {
-                tx.prepare_cached("DELETE FROM kv WHERE connection = ?1 AND key = ?2")?.execute(params![connection, key])?;
+                tx.prepare_cached("DELETE FROM kv WHERE connection = ?1 AND key = ?2")?
+                    .execute(params![connection, key])?;
                 add_usage(&tx, &connection, -old, -1)?;
             }
             tx.commit()

@@ -463,7 +463,8 @@ mod tests {
         let before = std::fs::metadata(&path).unwrap().len();
         // ~2 MB, far below the writer's own threshold (checkpoint::WRITER_BACKSTOP_PAGES).
         for i in 0..64 {
-            db.kv_set("a".into(), format!("k{i}"), vec![7; 32 * 1024], None, u64::MAX, u64::MAX).await.unwrap().unwrap();
+            let value = vec![7; 32 * 1024];
+            db.kv_set("a".into(), format!("k{i}"), value, None, u64::MAX, u64::MAX).await.unwrap().unwrap();
         }
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
         while std::fs::metadata(&path).unwrap().len() < before + 2_000_000 {

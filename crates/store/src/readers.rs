@@ -73,7 +73,8 @@ mod tests {
         conn.execute_batch("PRAGMA journal_mode = WAL; CREATE TABLE t (v INTEGER)").unwrap();
         let writer = crate::writer::Writer::start(conn).unwrap();
         let readers = Readers::new(&path);
-        let count = |r: &Readers| r.read(|c| c.query_row("SELECT COUNT(*) FROM t", [], |r| r.get::<_, i64>(0))).unwrap();
+        let count =
+            |r: &Readers| r.read(|c| c.query_row("SELECT COUNT(*) FROM t", [], |r| r.get::<_, i64>(0))).unwrap();
         assert_eq!(count(&readers), 0);
         for i in 1..=3 {
             writer.call(move |c| c.execute("INSERT INTO t (v) VALUES (?1)", [i])).await.unwrap();
