@@ -188,13 +188,12 @@ impl Db {
         if admit == 0 {
             return Ok(());
         }
-        let used: u64 = self
-            .run(|c| {
-                let count: u64 = c.query_row("PRAGMA page_count", [], |r| r.get(0))?;
-                let free: u64 = c.query_row("PRAGMA freelist_count", [], |r| r.get(0))?;
-                Ok(count.saturating_sub(free))
-            })
-            .await?;
+        // On a read connection: every accept asks, and the committed size is the one that counts.
+        let used: u64 = self.read(|c| {
+            let count: u64 = c.prepare_cached("PRAGMA page_count")?.query_row([], |r| r.get(0))?;
+            let free: u64 = c.prepare_cached("PRAGMA freelist_count")?.query_row([], |r| r.get(0))?;
+            Ok(count.saturating_sub(free))
+        })?;
         if used >= admit {
             return Err(rusqlite::Error::SqliteFailure(
                 rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_FULL),
