@@ -91,13 +91,15 @@ impl Db {
         .await
     }
 
-    /// Approvals with open steps that an event or a write has since marked as moved: refreshed first, so their
-    /// timers stop when they move rather than when next due.
-    pub async fn stale_tracked_approvals(self: &Arc<Self>, limit: u32) -> Result<Vec<StoredApproval>> {
+    /// Approvals an event or a write has marked as moved since they were read, that have open steps or were last
+    /// seen pending: refreshed first, so timers stop when an approval moves rather than when next due, and start
+    /// for one whose creation event came after it was read (it is left out of the pending ones while stale).
+    pub async fn stale_open_approvals(self: &Arc<Self>, limit: u32) -> Result<Vec<StoredApproval>> {
         self.run(move |c| {
             let mut stmt = c.prepare_cached(&format!(
-                "SELECT {} FROM approvals a WHERE a.stale = 1 AND EXISTS (SELECT 1 FROM approval_steps s
-                     WHERE s.connection = a.connection AND s.approval = a.id AND s.left_ms IS NULL)
+                "SELECT {} FROM approvals a WHERE a.stale = 1 AND (a.status IN ('pending', 'draft')
+                     OR EXISTS (SELECT 1 FROM approval_steps s
+                                WHERE s.connection = a.connection AND s.approval = a.id AND s.left_ms IS NULL))
                  ORDER BY a.synced_ms LIMIT ?1",
                 super::approvals::COLUMNS
             ))?;
@@ -292,7 +294,11 @@ mod tests {
 
         // An event says it moved: it is to be refreshed.
         db.mark_approvals_stale(c.clone(), vec![(a.clone(), None)]).await.unwrap();
-        assert_eq!(db.stale_tracked_approvals(10).await.unwrap()[0].id, a);
+        assert_eq!(db.stale_open_approvals(10).await.unwrap()[0].id, a);
+        // One that moved while still untracked (its creation event came after it was read) is refreshed too.
+        db.mark_approvals_stale(c.clone(), vec![("p1".into(), None)]).await.unwrap();
+        let stale: Vec<String> = db.stale_open_approvals(10).await.unwrap().into_iter().map(|a| a.id).collect();
+        assert!(stale.contains(&"p1".to_string()), "{stale:?}");
         // Approved: the approvals view says so, and the open step closes with that outcome.
         db.save_approval(c.clone(), a.clone(), Some("T".into()), "approved".into(), serde_json::json!({})).await.unwrap();
         assert_eq!(db.close_decided_steps(70).await.unwrap(), 1);

@@ -110,7 +110,7 @@ const MAX_REFRESHED: u32 = 100;
 pub async fn follow(app: &Arc<App>, now_ms: i64, sweep: bool, synced_since_ms: i64) -> Result<i64> {
     let started = qiao_store::now_ms();
     let active = !app.deadlines.policies.is_empty();
-    let mut stale = if active { app.db.stale_tracked_approvals(MAX_REFRESHED).await? } else { Vec::new() };
+    let mut stale = if active { app.db.stale_open_approvals(MAX_REFRESHED).await? } else { Vec::new() };
     if active && sweep {
         let more = app.db.approvals_to_reconcile(None, MAX_REFRESHED).await?;
         let new: Vec<_> = more
