@@ -119,6 +119,7 @@ mod tests {
                     actor: None,
                     cause: None,
                     audit: None,
+                    start: false,
                 })
                 .await
                 .unwrap()

@@ -408,6 +408,60 @@ mod tests {
         }
     }
 
+    fn send(connection: &str, start: bool) -> NewOperation {
+        NewOperation {
+            connection: connection.into(),
+            operation: "send".into(),
+            request: "{}".into(),
+            idempotency_key: None,
+            request_hash: "h".into(),
+            actor: None,
+            cause: None,
+            audit: None,
+            start,
+        }
+    }
+
+    #[tokio::test]
+    async fn an_operation_accepted_with_a_free_slot_starts_at_once_unless_one_is_due_before_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Arc::new(Db::open(&dir.path().join("q.db"), MasterKey::generate()).unwrap());
+        let new = |e| match e {
+            Enqueued::New(op) => op,
+            _ => panic!("a new operation"),
+        };
+        let first = new(db.enqueue(send("a", true)).await.unwrap());
+        assert_eq!((first.status, first.attempts), (Status::Running, 1));
+        assert_eq!(db.operation(first.id).await.unwrap().unwrap().status, Status::Running);
+        // Without a slot it queues; then one due before it keeps its place, on its connection only.
+        let queued = new(db.enqueue(send("a", false)).await.unwrap());
+        assert_eq!((queued.status, queued.attempts), (Status::Queued, 0));
+        let behind = new(db.enqueue(send("a", true)).await.unwrap());
+        assert_eq!(behind.status, Status::Queued);
+        let elsewhere = new(db.enqueue(send("b", true)).await.unwrap());
+        assert_eq!(elsewhere.status, Status::Running);
+        let (claimed, _) = db.claim_due(vec![("a".into(), 5)], now_ms() + 1, false).await.unwrap();
+        assert_eq!(claimed.iter().map(|op| op.id).collect::<Vec<_>>(), vec![queued.id, behind.id]);
+    }
+
+    #[tokio::test]
+    async fn claiming_with_a_different_number_of_free_slots_does_not_prepare_the_statement_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Arc::new(Db::open(&dir.path().join("q.db"), MasterKey::generate()).unwrap());
+        for _ in 0..20 {
+            db.enqueue(send("a", false)).await.unwrap();
+        }
+        for free in [1, 2, 3, 1, 4] {
+            let (claimed, _) = db.claim_due(vec![("a".into(), free)], now_ms() + 1, false).await.unwrap();
+            assert_eq!(claimed.len(), free);
+        }
+        let reprepared = db
+            .run(|c| Ok(c.prepare_cached(&operations::claim_due_sql())?.get_status(rusqlite::StatementStatus::RePrepare)))
+            .await
+            .unwrap();
+        assert_eq!(reprepared, 0);
+    }
+
     #[tokio::test]
     async fn kv_is_scoped_per_connection_and_expires() {
         let dir = tempfile::tempdir().unwrap();
@@ -522,6 +576,7 @@ mod tests {
             actor: None,
             cause: None,
             audit: None,
+            start: false,
         };
         let Enqueued::New(op) = db.enqueue(new(Some("k"), "{}")).await.unwrap() else { panic!("new") };
         assert!(matches!(db.enqueue(new(Some("k"), "{}")).await.unwrap(), Enqueued::Existing(o) if o.id == op.id));

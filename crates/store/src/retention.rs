@@ -228,6 +228,7 @@ mod tests {
             actor: None,
             cause: None,
             audit: None,
+            start: false,
         };
         let Enqueued::New(op) = db.enqueue(op).await.unwrap() else { panic!("new") };
         op.id
@@ -381,6 +382,7 @@ mod tests {
                 actor: None,
                 cause: None,
                 audit: None,
+                start: false,
             })
             .await
             {

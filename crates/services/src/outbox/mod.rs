@@ -13,16 +13,16 @@ pub mod waiters;
 pub mod worker;
 pub mod write;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Result;
 use sha2::{Digest, Sha256};
-use tokio::sync::{Notify, watch};
+use tokio::sync::{Notify, OwnedSemaphorePermit, watch};
 
 use qiao_config::Connection;
-use qiao_store::{Db, Enqueued, NewOperation, OperationRow};
+use qiao_store::{Db, Enqueued, NewOperation, OperationRow, Status};
 use throttle::Throttle;
 use qiao_contract::Call;
 
@@ -43,6 +43,12 @@ pub struct Outbox {
     wake: Notify,
     /// What changed since the dispatcher last looked, so that a round looks only where something did.
     changes: std::sync::Mutex<Changes>,
+    /// Operations taken for their first attempt as they were accepted (see `NewOperation::start`), each with the
+    /// call slot it holds: the dispatcher's next round starts them without a store call of its own.
+    started: std::sync::Mutex<Vec<(OperationRow, OwnedSemaphorePermit)>>,
+    /// Connections that may have operations waiting for a call slot. An attempt that ends frees a slot, which
+    /// needs a round of the dispatcher only for these: otherwise every attempt would cost a claim finding nothing.
+    backlogged: std::sync::Mutex<HashSet<String>>,
     /// Callers waiting on a result, by operation: each attempt hands them its row as recorded after it.
     waiters: Arc<waiters::Waiters>,
     /// Set when the server is stopping: no new attempts start, and waiting callers get their 202 now.
@@ -68,6 +74,8 @@ impl Outbox {
         Outbox {
             wake: Notify::new(),
             changes: Default::default(),
+            started: Default::default(),
+            backlogged: Default::default(),
             waiters: Default::default(),
             stopping: watch::Sender::new(false),
             throttles: connections
@@ -105,6 +113,8 @@ impl Outbox {
         origin: Origin,
     ) -> Result<Enqueued> {
         let request = serde_json::to_string(write)?;
+        // With a call slot free, the operation can be taken for its first attempt as it is committed.
+        let slot = if self.is_stopping() { None } else { self.throttle(connection).try_slot() };
         let enqueued = db
             .enqueue(NewOperation {
                 connection: connection.to_string(),
@@ -115,12 +125,30 @@ impl Outbox {
                 actor: origin.actor,
                 cause: origin.cause,
                 audit: origin.audit,
+                start: slot.is_some(),
             })
-            .await?;
-        self.changed(|c| {
-            c.connections.insert(connection.to_string());
-        });
-        Ok(enqueued)
+            .await;
+        match (&enqueued, slot) {
+            (Ok(Enqueued::New(op)), Some(slot)) if op.status == Status::Running => {
+                self.started.lock().unwrap_or_else(|p| p.into_inner()).push((op.clone(), slot));
+                self.wake.notify_one();
+            }
+            // Queued (something of the connection was due first), found, or not committed: the slot is free again
+            // before the dispatcher looks.
+            (_, slot) => {
+                drop(slot);
+                self.mark_backlog(connection, true);
+                self.changed(|c| {
+                    c.connections.insert(connection.to_string());
+                });
+            }
+        }
+        enqueued
+    }
+
+    /// The operations started as they were accepted, since the last call.
+    fn take_started(&self) -> Vec<(OperationRow, OwnedSemaphorePermit)> {
+        std::mem::take(&mut self.started.lock().unwrap_or_else(|p| p.into_inner()))
     }
 
     /// The operation once it is final, or as it is when `timeout` passes (or the server starts stopping).
@@ -161,10 +189,28 @@ impl Outbox {
 
     /// An attempt of `connection` ended (its call slot is free), and scheduled a retry at `retry_at`.
     fn attempt_ended(&self, connection: String, retry_at: Option<i64>) {
+        let backlogged = self.backlogged.lock().unwrap_or_else(|p| p.into_inner()).contains(&connection);
+        if !backlogged && retry_at.is_none() {
+            return;
+        }
         self.changed(|c| {
-            c.connections.insert(connection);
+            if backlogged {
+                c.connections.insert(connection);
+            }
             c.retry_at = [c.retry_at, retry_at].into_iter().flatten().min();
         });
+    }
+
+    /// Marks whether `connection` may have operations waiting for a call slot. The dispatcher clears the mark
+    /// before a claim and sets it again when the claim took as many as it had slots for, so an operation queued
+    /// meanwhile is never left unmarked.
+    fn mark_backlog(&self, connection: &str, waiting: bool) {
+        let mut backlogged = self.backlogged.lock().unwrap_or_else(|p| p.into_inner());
+        if waiting {
+            backlogged.insert(connection.to_string());
+        } else {
+            backlogged.remove(connection);
+        }
     }
 
     /// What changed since the last call (the dispatcher's round starts with it).

@@ -1,6 +1,7 @@
 //! The dispatcher: takes due operations connection by connection (as many as each has free call slots), runs
 //! each attempt in its own task, and records the outcome: success, a retry at a backoff, or a final failure.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -48,6 +49,9 @@ async fn dispatch(app: &Arc<App>, grace: Duration) -> Result<()> {
     let mut next_due: Option<i64> = None;
     let mut last_full: Option<Instant> = None;
     while !app.outbox.is_stopping() {
+        for (op, slot) in app.outbox.take_started() {
+            in_flight.spawn(attempt(app.clone(), op, slot));
+        }
         let changes = app.outbox.take_changes();
         let now = now_ms();
         next_due = [next_due, changes.retry_at].into_iter().flatten().min();
@@ -76,6 +80,10 @@ async fn dispatch(app: &Arc<App>, grace: Duration) -> Result<()> {
             _ = tokio::time::sleep(sleep) => {}
         }
     }
+    // Accepted and taken for an attempt just before the stop: they run (or are handed back) with the rest.
+    for (op, slot) in app.outbox.take_started() {
+        in_flight.spawn(attempt(app.clone(), op, slot));
+    }
     let running = in_flight.len();
     if running > 0 {
         tracing::info!(running, grace_ms = grace.as_millis() as u64, "waiting for operations in flight");
@@ -98,19 +106,34 @@ async fn start_due(
     next: bool,
     in_flight: &mut JoinSet<()>,
 ) -> Result<Option<i64>> {
-    // Only the dispatcher takes slots, so those free now are still free when the claimed operations need them.
-    let wanted: Vec<(String, usize)> = names
-        .iter()
-        .map(|name| (name.to_string(), app.outbox.throttle(name).free()))
-        .filter(|(_, free)| *free > 0)
-        .collect();
-    if wanted.is_empty() && !next {
+    // The slots are taken before the claim: an accept may take one for its own operation meanwhile (see
+    // `Outbox::accept`). Those the claim finds no operation for are freed when this returns.
+    let mut slots: HashMap<&str, Vec<OwnedSemaphorePermit>> = HashMap::new();
+    for name in names {
+        let free: Vec<_> = std::iter::from_fn(|| app.outbox.throttle(name).try_slot()).collect();
+        // A connection without a free slot may have operations waiting for one (its ended attempts will look);
+        // one with slots is unmarked until its claim shows it may still have more.
+        app.outbox.mark_backlog(name, free.is_empty());
+        if !free.is_empty() {
+            slots.insert(name.as_str(), free);
+        }
+    }
+    if slots.is_empty() && !next {
         return Ok(None);
     }
-    let (claimed, next_due) = app.db.claim_due(wanted, now_ms(), next).await?;
+    let wanted = slots.iter().map(|(name, slots)| (name.to_string(), slots.len())).collect();
+    let (claimed, next_due) = app.db.claim_due(wanted, now_ms(), next).await.inspect_err(|_| {
+        // Nothing is known of what waits: every connection looked at may have a backlog.
+        names.iter().for_each(|name| app.outbox.mark_backlog(name, true));
+    })?;
+    for (name, free) in &slots {
+        if claimed.iter().filter(|op| op.connection == *name).count() == free.len() {
+            app.outbox.mark_backlog(name, true);
+        }
+    }
     for op in claimed {
-        let Some(slot) = app.outbox.throttle(&op.connection).try_slot() else {
-            // Not possible (see above); left `running`, the next start re-queues it.
+        let Some(slot) = slots.get_mut(op.connection.as_str()).and_then(Vec::pop) else {
+            // Not possible: no more are claimed than slots were taken. Left `running`; the next start re-queues it.
             tracing::error!(operation = op.id, "claimed an operation without a free call slot");
             continue;
         };
