@@ -195,7 +195,8 @@ async fn run(app: &App, op: OperationRow) -> Result<Option<OperationRow>> {
                 if let Some(moved) = moved {
                     app.db.mark_approvals_stale(op.connection.clone(), vec![moved]).await?;
                 }
-                tracing::info!(operation = op.id, connection = %op.connection, op = write.name(), attempts = op.attempts, "operation succeeded");
+                // Debug, as a connector call's success is (see `Runtime::call`): failures and retries are info.
+                tracing::debug!(operation = op.id, connection = %op.connection, op = write.name(), attempts = op.attempts, "operation succeeded");
                 qiao_metrics::outbox_attempt(&op.connection, write.name(), "succeeded");
                 return Ok(stored.then(|| op.succeeded(result, now)));
             }
