@@ -16,22 +16,30 @@ impl Db {
         connection: String,
         key: String,
     ) -> Result<Option<Vec<u8>>> {
+        let now = now_ms();
+        let ticket = match self.kv_cache.get(&connection, &key, now) {
+            Ok(value) => return Ok(Some(value)),
+            Err(ticket) => ticket,
+        };
         let place = kv_place(&connection, &key);
-        let stored: Option<Value> = self.read(|c| {
+        let stored: Option<(Value, Option<i64>)> = self.read(|c| {
             c.prepare_cached(
-                "SELECT value FROM kv WHERE connection = ?1 AND key = ?2 AND (expires_at IS NULL OR expires_at > ?3)",
+                "SELECT value, expires_at FROM kv
+                 WHERE connection = ?1 AND key = ?2 AND (expires_at IS NULL OR expires_at > ?3)",
             )?
-            .query_row(params![connection, key, now_ms()], |row| row.get(0))
+            .query_row(params![connection, key, now], |row| Ok((row.get(0)?, row.get(1)?)))
             .optional()
         })?;
-        match stored {
-            None => Ok(None),
-            Some(Value::Text(sealed)) => Ok(Some(self.key.open(&sealed, &place)?)),
+        let (value, expires_at) = match stored {
+            None => return Ok(None),
+            Some((Value::Text(sealed), expires_at)) => (self.key.open(&sealed, &place)?, expires_at),
             // Written in plain text by an earlier version. `Db::open` seals those: only reached if an earlier
             // version wrote to the store since.
-            Some(Value::Blob(plain)) => Ok(Some(plain)),
+            Some((Value::Blob(plain), expires_at)) => (plain, expires_at),
             Some(_) => bail!("the stored value is neither sealed text nor bytes"),
-        }
+        };
+        self.kv_cache.fill(ticket, &connection, &key, &value, expires_at);
+        Ok(Some(value))
     }
 
     /// Stores a value unless that takes the connection past `max_bytes` (keys and stored values) or `max_keys`:
@@ -49,7 +57,8 @@ impl Db {
         let expires = ttl.map(|s| now_ms() + i64::from(s) * 1000);
         // Stored as TEXT: what tells a sealed value from an earlier version's plain BLOB.
         let sealed = self.key.seal(&value, &kv_place(&connection, &key));
-        self.run(move |c| {
+        let invalidate = self.kv_invalidation(&connection, &key);
+        self.run_then(move |c| {
             let tx = crate::writer::atomic(c)?;
             let size = (key.len() + sealed.len()) as i64;
             let mut old = stored_size(&tx, &connection, &key)?;
@@ -71,8 +80,14 @@ impl Db {
             add_usage(&tx, &connection, size - old.unwrap_or(0), if old.is_some() { 0 } else { 1 })?;
             tx.commit()?;
             Ok(Ok(()))
-        })
+        }, invalidate)
         .await
+    }
+
+    /// What a kv write of `key` runs on the writer's thread once its transaction's fate is known (see `kv_cache`).
+    fn kv_invalidation(&self, connection: &str, key: &str) -> impl FnOnce() + Send + 'static {
+        let (cache, connection, key) = (self.kv_cache.clone(), connection.to_string(), key.to_string());
+        move || cache.invalidate(&connection, &key)
     }
 
     /// A connection's kv usage: (bytes, keys), expired keys included until they are dropped.
@@ -86,7 +101,8 @@ impl Db {
     }
 
     pub async fn kv_delete(self: &Arc<Self>, connection: String, key: String) -> Result<()> {
-        self.run(move |c| {
+        let invalidate = self.kv_invalidation(&connection, &key);
+        self.run_then(move |c| {
             let tx = crate::writer::atomic(c)?;
             if let Some(old) = stored_size(&tx, &connection, &key)? {
                 tx.prepare_cached("DELETE FROM kv WHERE connection = ?1 AND key = ?2")?
@@ -94,7 +110,7 @@ impl Db {
                 add_usage(&tx, &connection, -old, -1)?;
             }
             tx.commit()
-        })
+        }, invalidate)
         .await
     }
 }

@@ -19,6 +19,7 @@ mod directory;
 mod events;
 pub mod keys;
 mod kv;
+mod kv_cache;
 mod operations;
 mod readers;
 mod readings;
@@ -324,6 +325,8 @@ pub struct Db {
     _checkpointer: checkpoint::Checkpointer,
     /// Seals subscriber secrets and connector kv values (see `sealing`).
     key: MasterKey,
+    /// Connector kv values as last read, opened (see `kv_cache`).
+    kv_cache: Arc<kv_cache::KvCache>,
     /// Pages in use past which new work is refused (0: no limit); the rest up to the size limit is kept for
     /// finishing accepted work (see `retention`).
     admit_pages: std::sync::atomic::AtomicU64,
@@ -347,6 +350,7 @@ impl Db {
             readers: readers::Readers::new(path),
             _checkpointer: checkpoint::Checkpointer::start(path)?,
             key,
+            kv_cache: Default::default(),
             admit_pages: Default::default(),
         }))
     }
@@ -356,6 +360,16 @@ impl Db {
         f: impl FnOnce(&Connection) -> rusqlite::Result<R> + Send + 'static,
     ) -> Result<R> {
         self.writer.call(f).await
+    }
+
+    /// [`Db::run`], then `after` on the writer's thread once the transaction's fate is known (see
+    /// `Writer::call_then`).
+    async fn run_then<R: Send + 'static>(
+        self: &Arc<Self>,
+        f: impl FnOnce(&Connection) -> rusqlite::Result<R> + Send + 'static,
+        after: impl FnOnce() + Send + 'static,
+    ) -> Result<R> {
+        self.writer.call_then(f, after).await
     }
 
     /// A read of rows found by their key, on a read connection (see `readers`): not for scans.
@@ -460,6 +474,24 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(reprepared, 0);
+    }
+
+    #[tokio::test]
+    async fn a_kv_read_after_a_write_or_delete_sees_it_though_the_value_was_cached() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(&dir.path().join("q.db"), MasterKey::generate()).unwrap();
+        let get = || db.kv_get("c".into(), "k".into());
+        let set = |v: &[u8]| db.kv_set("c".into(), "k".into(), v.to_vec(), None, u64::MAX, u64::MAX);
+        set(b"1").await.unwrap().unwrap();
+        assert_eq!(get().await.unwrap(), Some(b"1".to_vec()));
+        assert_eq!(get().await.unwrap(), Some(b"1".to_vec()), "from the cache");
+        set(b"2").await.unwrap().unwrap();
+        assert_eq!(get().await.unwrap(), Some(b"2".to_vec()));
+        // A write refused by the quota leaves the value as it was.
+        assert!(db.kv_set("c".into(), "k".into(), b"3".to_vec(), None, 1, u64::MAX).await.unwrap().is_err());
+        assert_eq!(get().await.unwrap(), Some(b"2".to_vec()));
+        db.kv_delete("c".into(), "k".into()).await.unwrap();
+        assert_eq!(get().await.unwrap(), None);
     }
 
     #[tokio::test]

@@ -52,6 +52,16 @@ impl Writer {
         &self,
         f: impl FnOnce(&Connection) -> rusqlite::Result<R> + Send + 'static,
     ) -> Result<R> {
+        self.call_then(f, || {}).await
+    }
+
+    /// [`Writer::call`], and `after` on the writer's thread once the batch's fate is known (committed or not),
+    /// before the caller hears of it: in commit order, and even when the caller stopped waiting.
+    pub async fn call_then<R: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Connection) -> rusqlite::Result<R> + Send + 'static,
+        after: impl FnOnce() + Send + 'static,
+    ) -> Result<R> {
         let (tx, rx) = tokio::sync::oneshot::channel::<Result<R>>();
         let job: Job = Box::new(move |conn| {
             let result = match catch_unwind(AssertUnwindSafe(|| f(conn))) {
@@ -61,6 +71,7 @@ impl Writer {
             Ran {
                 ok: result.is_ok(),
                 answer: Box::new(move |lost: Option<&str>| {
+                    after();
                     let result = match lost {
                         Some(why) if result.is_ok() => Err(anyhow!("{why}")),
                         _ => result,
