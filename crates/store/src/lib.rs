@@ -600,15 +600,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let db = Db::open(&dir.path().join("q.db"), MasterKey::generate()).unwrap();
         let new = |key: Option<&str>, body: &str| NewOperation {
-            connection: "c".into(),
-            operation: "send".into(),
             request: body.into(),
             idempotency_key: key.map(str::to_string),
             request_hash: body.into(),
-            actor: None,
-            cause: None,
-            audit: None,
-            start: false,
+            ..send("c", false)
         };
         let Enqueued::New(op) = db.enqueue(new(Some("k"), "{}")).await.unwrap() else { panic!("new") };
         assert!(matches!(db.enqueue(new(Some("k"), "{}")).await.unwrap(), Enqueued::Existing(o) if o.id == op.id));
