@@ -1,5 +1,6 @@
-//! The dispatcher: takes due operations connection by connection (as many as each has free call slots), runs
-//! each attempt in its own task, and records the outcome: success, a retry at a backoff, or a final failure.
+//! The dispatcher: takes due operations connection by connection (as many as each has free call slots), and those
+//! an accept already took for their first attempt (`Outbox::accept`); runs each attempt in its own task, and
+//! records the outcome: success, a retry at a backoff, or a final failure.
 
 use std::collections::HashMap;
 use std::sync::Arc;
