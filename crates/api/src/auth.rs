@@ -130,9 +130,10 @@ pub async fn authorize(
     response
 }
 
-/// The audit row of a change whose answer is not known yet. A write through the outbox that will be answered
-/// `202` takes it, to be written in its operation's transaction (one commit instead of two, and no operation
-/// without its row after a crash); otherwise [`authorize`] writes it after the answer.
+/// The audit row of a change whose answer is not known yet. A write through the outbox that makes a new operation
+/// takes it, to be written in its operation's transaction as accepted (one commit instead of two, and no operation
+/// without its row after a crash), whether or not its caller waits; otherwise [`authorize`] writes it after the
+/// answer.
 #[derive(Clone)]
 pub struct PendingAudit(Arc<Mutex<Option<NewAuditEntry>>>);
 

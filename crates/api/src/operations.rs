@@ -99,11 +99,10 @@ pub async fn accept_with(
     extra: serde_json::Map<String, Value>,
 ) -> Result<Response, ApiError> {
     let wait = options.wait;
-    // A new operation not waited for is answered 202: its audit row can be written with it.
-    let audit = match (&options.audit, wait) {
-        (Some(pending), None) => pending.take().map(|entry| (pending, entry)),
-        _ => None,
-    };
+    // A new operation's audit row is written with it, recording it accepted (202), also when the caller waits for
+    // the result: so no operation exists without its row after a crash, and the answer waits for one commit, not
+    // two. How the operation ended is on the operation.
+    let audit = options.audit.as_ref().and_then(|pending| pending.take().map(|entry| (pending, entry)));
     let written = audit
         .as_ref()
         .map(|(_, entry)| NewAuditEntry { status: StatusCode::ACCEPTED.as_u16(), ..entry.clone() });

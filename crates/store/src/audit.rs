@@ -19,7 +19,8 @@ pub struct NewAuditEntry {
     /// The concrete path or object, e.g. `/v1/connections/hq/messages`, `key 3f9a…`.
     pub target: String,
     pub connection: Option<String>,
-    /// The HTTP status answered (0 for CLI changes that succeeded).
+    /// The HTTP status answered (0 for CLI changes that succeeded); 202 for a write the outbox accepted, also when
+    /// its caller waited for the result.
     pub status: u16,
     /// The error code, when it failed.
     pub error: Option<String>,

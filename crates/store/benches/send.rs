@@ -1,0 +1,172 @@
+//! What the store costs a durable send, as the outbox makes one with `?wait`: the operation committed with its
+//! audit row (taken for its first attempt), the connector's kv write, and the success — from 16 tasks at once,
+//! through the writer's group commit. Beside it, the same rows written natively with rusqlite on one thread,
+//! one transaction per send: what the SQL itself costs, measured in the same run.
+//!
+//! Run: `cargo bench -p qiao-store --bench send` (`QIAO_BENCH_N` sends, default 20,000).
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use qiao_secrets::MasterKey;
+use qiao_store::{Db, Enqueued, NewAuditEntry, NewOperation};
+
+const TASKS: usize = 16;
+const REQUEST: &str = r#"{"Send":{"message":{"to":{"users":["ou_1"]},"text":"hello from the bench"}}}"#;
+const RESULT: &str = r#"{"status":200,"body":{"message_id":"om_0123456789"}}"#;
+
+fn main() {
+    let n: usize = std::env::var("QIAO_BENCH_N").ok().and_then(|v| v.parse().ok()).unwrap_or(20_000);
+    let dir = tempfile::tempdir().unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    let store = rt.block_on(through_the_store(&dir.path().join("store.db"), n));
+    let native = native(&dir.path().join("native.db"), n);
+    println!("| path | sends | per second | CPU µs per send | writer thread µs per send |");
+    println!("|---|---:|---:|---:|---:|");
+    for (name, m) in [("store (16 tasks, group commit)", &store), ("native rusqlite (1 thread, 1 commit per send)", &native)] {
+        println!(
+            "| {name} | {n} | {:.0} | {:.1} | {} |",
+            n as f64 / m.wall.as_secs_f64(),
+            m.cpu.as_micros() as f64 / n as f64,
+            m.writer.map_or("–".into(), |w| format!("{:.1}", w.as_micros() as f64 / n as f64)),
+        );
+    }
+    println!(
+        "\nstore / native CPU per send: {:.2}×",
+        store.cpu.as_secs_f64() / native.cpu.as_secs_f64()
+    );
+}
+
+struct Measured {
+    wall: Duration,
+    cpu: Duration,
+    writer: Option<Duration>,
+}
+
+async fn through_the_store(path: &std::path::Path, n: usize) -> Measured {
+    let db = Db::open(path, MasterKey::generate()).unwrap();
+    let (cpu0, writer0) = (process_cpu(), thread_cpu("qiao-store"));
+    let started = Instant::now();
+    let tasks: Vec<_> = (0..TASKS)
+        .map(|t| {
+            let db = db.clone();
+            tokio::spawn(async move {
+                for i in 0..n / TASKS + usize::from(t < n % TASKS) {
+                    send(&db, t, i).await;
+                }
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await.unwrap();
+    }
+    Measured {
+        wall: started.elapsed(),
+        cpu: process_cpu() - cpu0,
+        writer: Some(thread_cpu("qiao-store") - writer0),
+    }
+}
+
+async fn send(db: &Arc<Db>, task: usize, i: usize) {
+    let op = NewOperation {
+        connection: "feishu".into(),
+        operation: "send".into(),
+        request: REQUEST.into(),
+        idempotency_key: None,
+        request_hash: format!("{task}-{i}"),
+        actor: Some("key-1".into()),
+        cause: None,
+        audit: Some(audit()),
+        start: true,
+    };
+    let Enqueued::New(op) = db.enqueue(op).await.unwrap() else { panic!("a new operation") };
+    let key = format!("receiver:om_{}", op.id);
+    db.kv_set("feishu".into(), key, b"\"ou_1\"".to_vec(), Some(7 * 24 * 3600), 1 << 30, 1 << 20).await.unwrap().unwrap();
+    let result: serde_json::Value = serde_json::from_str(RESULT).unwrap();
+    assert!(db.succeed(op.id, result, qiao_store::now_ms()).await.unwrap());
+}
+
+/// The row of the accepted send (the store adds its operation's id).
+fn audit() -> NewAuditEntry {
+    NewAuditEntry {
+        actor: "key-1".into(),
+        actor_name: Some("bench".into()),
+        action: "POST /v1/connections/{connection}/messages".into(),
+        target: "/v1/connections/feishu/messages".into(),
+        connection: Some("feishu".into()),
+        status: 202,
+        error: None,
+        operation_id: None,
+    }
+}
+
+/// The same rows on a file with the store's schema and pragmas, written with plain rusqlite statements.
+fn native(path: &std::path::Path, n: usize) -> Measured {
+    drop(Db::open(path, MasterKey::generate()).unwrap());
+    let c = rusqlite::Connection::open(path).unwrap();
+    c.execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;").unwrap();
+    let sealed = "x".repeat(60);
+    let cpu0 = process_cpu();
+    let started = Instant::now();
+    for i in 0..n {
+        let now = qiao_store::now_ms();
+        let tx = c.unchecked_transaction().unwrap();
+        tx.prepare_cached(
+            "INSERT INTO operations (connection, operation, request, idempotency_key, request_hash, status,
+                 attempts, next_attempt_ms, created_ms, updated_ms, actor, cause)
+             VALUES ('feishu', 'send', ?1, NULL, ?2, 'running', 1, ?3, ?3, ?3, 'key-1', NULL)",
+        )
+        .unwrap()
+        .execute(rusqlite::params![REQUEST, i.to_string(), now])
+        .unwrap();
+        let id = tx.last_insert_rowid();
+        let key = format!("receiver:om_{id}");
+        tx.prepare_cached("INSERT INTO kv (connection, key, value, expires_at) VALUES ('feishu', ?1, ?2, ?3)")
+            .unwrap()
+            .execute(rusqlite::params![key, sealed, now + 7 * 24 * 3600 * 1000])
+            .unwrap();
+        tx.prepare_cached(
+            "INSERT INTO kv_usage (connection, bytes, keys) VALUES ('feishu', ?1, 1)
+             ON CONFLICT (connection) DO UPDATE SET bytes = bytes + excluded.bytes, keys = keys + 1",
+        )
+        .unwrap()
+        .execute([(key.len() + sealed.len()) as i64])
+        .unwrap();
+        tx.prepare_cached("UPDATE operations SET status = 'succeeded', result = ?2, updated_ms = ?3 WHERE id = ?1")
+            .unwrap()
+            .execute(rusqlite::params![id, RESULT, now])
+            .unwrap();
+        tx.prepare_cached(
+            "INSERT INTO audit (time_ms, actor, actor_name, action, target, connection, status, error, operation_id)
+             VALUES (?1, 'key-1', 'bench', 'POST /v1/connections/{connection}/messages',
+                     '/v1/connections/feishu/messages', 'feishu', 202, NULL, ?2)",
+        )
+        .unwrap()
+        .execute(rusqlite::params![now, id])
+        .unwrap();
+        tx.commit().unwrap();
+    }
+    Measured { wall: started.elapsed(), cpu: process_cpu() - cpu0, writer: None }
+}
+
+/// This process's CPU time (user and system), from /proc.
+fn process_cpu() -> Duration {
+    ticks(&std::fs::read_to_string("/proc/self/stat").unwrap_or_default())
+}
+
+/// The CPU time of this process's thread named `name`.
+fn thread_cpu(name: &str) -> Duration {
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else { return Duration::ZERO };
+    tasks
+        .flatten()
+        .filter(|t| std::fs::read_to_string(t.path().join("comm")).is_ok_and(|c| c.trim() == name))
+        .map(|t| ticks(&std::fs::read_to_string(t.path().join("stat")).unwrap_or_default()))
+        .sum()
+}
+
+/// utime + stime of a `/proc/…/stat` line (fields 14 and 15), in clock ticks of 10 ms.
+fn ticks(stat: &str) -> Duration {
+    let fields: Vec<&str> = stat.rsplit_once(") ").map_or(vec![], |(_, rest)| rest.split(' ').collect());
+    let field = |i: usize| fields.get(i).and_then(|f| f.parse::<u64>().ok()).unwrap_or(0);
+    Duration::from_millis((field(11) + field(12)) * 10)
+}
