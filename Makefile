@@ -49,7 +49,8 @@ test: connectors
 	QIAO_BIN=target/debug/qiao scripts/run-demo.sh --check --no-build
 	scripts/check-secret-leaks.sh target/test-logs
 
-# The host call overhead (criterion), then the outbox's throughput: accepted/s and delivered/s, with baselines;
+# The host call overhead (criterion), what the store costs a durable send next to the same rows written in plain
+# rusqlite, then the outbox's throughput: accepted/s and delivered/s, with baselines;
 # then directory sync, the connectors, and events evaluated against 100 rules next to the event store's own rate;
 # fairness under abuse; events through one event stream next to webhooks; last, the durable send path next to raw
 # HTTP and the official Feishu SDK (scripts/bench-peers.sh installs the SDK in target/bench-venv on first use).
