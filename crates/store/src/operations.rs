@@ -158,9 +158,10 @@ fn by_id(c: &rusqlite::Connection, id: i64) -> rusqlite::Result<Option<Operation
 impl Db {
     /// Commits a new operation, or finds the one an earlier request with the same idempotency key created.
     pub async fn enqueue(self: &Arc<Self>, op: NewOperation) -> Result<Enqueued> {
-        // The new row is made here rather than read back on the writer's thread (with its request parsed there).
-        let request = json(Some(op.request.clone())).unwrap_or_default();
-        self.run(move |c| {
+        // The new row is made rather than read back, and its request parsed here, off the writer's thread (and only
+        // for a new operation: a repeat answers the row it found).
+        let request = op.request.clone();
+        let enqueued = self.run(move |c| {
             let tx = crate::writer::atomic(c)?;
             if let Some(key) = &op.idempotency_key {
                 let earlier = tx
@@ -215,7 +216,7 @@ impl Db {
                 id,
                 connection: op.connection,
                 operation: op.operation,
-                request,
+                request: serde_json::Value::Null,
                 idempotency_key: op.idempotency_key,
                 request_hash: op.request_hash,
                 status,
@@ -229,7 +230,11 @@ impl Db {
                 cause: op.cause,
             }))
         })
-        .await
+        .await?;
+        Ok(match enqueued {
+            Enqueued::New(row) => Enqueued::New(OperationRow { request: json(Some(request)).unwrap_or_default(), ..row }),
+            found => found,
+        })
     }
 
     pub async fn operation(self: &Arc<Self>, id: i64) -> Result<Option<OperationRow>> {
