@@ -57,7 +57,7 @@ test: connectors
 bench: build
 	cargo bench -p qiao-runtime --bench call
 	cargo bench -p qiao-directory --bench plan
-	cargo bench -p qiao-store --bench send
+	cargo bench -p qiao-tests --bench store
 	cargo bench -p qiao-tests --bench outbox
 	cargo bench -p qiao-tests --bench sync
 	cargo bench -p qiao-tests --bench connectors

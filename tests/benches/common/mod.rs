@@ -31,6 +31,13 @@ pub fn child_cpu(pid: u32) -> Option<Duration> {
     cpu_of(&pid.to_string())
 }
 
+/// [`process_cpu`] of this process's threads named `name` (e.g. the store's writer, `qiao-store`).
+pub fn thread_cpu(name: &str) -> Option<Duration> {
+    let threads = std::fs::read_dir("/proc/self/task").ok()?.flatten();
+    let named = threads.filter(|t| std::fs::read_to_string(t.path().join("comm")).is_ok_and(|c| c.trim() == name));
+    named.map(|t| cpu_of(&format!("self/task/{}", t.file_name().to_string_lossy()))).sum()
+}
+
 fn cpu_of(pid: &str) -> Option<Duration> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     // The fields after the command name start at field 3 (state); utime and stime are fields 14 and 15.

@@ -3,7 +3,9 @@
 //! through the writer's group commit. Beside it, the same rows written natively with rusqlite on one thread,
 //! one transaction per send: what the SQL itself costs, measured in the same run.
 //!
-//! Run: `cargo bench -p qiao-store --bench send` (`QIAO_BENCH_N` sends, default 20,000).
+//! Run: `cargo bench -p qiao-tests --bench store` (`QIAO_BENCH_N` sends, default 20,000; 200 in quick mode).
+
+mod common;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -11,12 +13,15 @@ use std::time::{Duration, Instant};
 use qiao_secrets::MasterKey;
 use qiao_store::{Db, Enqueued, NewAuditEntry, NewOperation};
 
+use common::{concurrently, process_cpu, quick_mode, thread_cpu};
+
 const TASKS: usize = 16;
 const REQUEST: &str = r#"{"Send":{"message":{"to":{"users":["ou_1"]},"text":"hello from the bench"}}}"#;
 const RESULT: &str = r#"{"status":200,"body":{"message_id":"om_0123456789"}}"#;
 
 fn main() {
-    let n: usize = std::env::var("QIAO_BENCH_N").ok().and_then(|v| v.parse().ok()).unwrap_or(20_000);
+    let default = if quick_mode() { 200 } else { 20_000 };
+    let n: usize = std::env::var("QIAO_BENCH_N").ok().and_then(|v| v.parse().ok()).unwrap_or(default);
     let dir = tempfile::tempdir().unwrap();
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
     let store = rt.block_on(through_the_store(&dir.path().join("store.db"), n));
@@ -45,35 +50,37 @@ struct Measured {
 
 async fn through_the_store(path: &std::path::Path, n: usize) -> Measured {
     let db = Db::open(path, MasterKey::generate()).unwrap();
-    let (cpu0, writer0) = (process_cpu(), thread_cpu("qiao-store"));
-    let started = Instant::now();
-    let tasks: Vec<_> = (0..TASKS)
-        .map(|t| {
-            let db = db.clone();
-            tokio::spawn(async move {
-                for i in 0..n / TASKS + usize::from(t < n % TASKS) {
-                    send(&db, t, i).await;
-                }
-            })
-        })
-        .collect();
-    for task in tasks {
-        task.await.unwrap();
-    }
-    Measured {
-        wall: started.elapsed(),
-        cpu: process_cpu() - cpu0,
-        writer: Some(thread_cpu("qiao-store") - writer0),
-    }
+    let (cpu0, writer0) = (cpu(), writer_cpu());
+    // Kept here: the writer's thread ends with the last handle, and its time is read after the run.
+    let shared = db.clone();
+    let wall = concurrently(n, TASKS, move |i| {
+        let db = shared.clone();
+        async move {
+            send(&db, i).await;
+            Ok(())
+        }
+    })
+    .await
+    .unwrap();
+    Measured { wall, cpu: cpu() - cpu0, writer: Some(writer_cpu() - writer0) }
 }
 
-async fn send(db: &Arc<Db>, task: usize, i: usize) {
+fn cpu() -> Duration {
+    process_cpu().expect("/proc/self/stat")
+}
+
+/// The store's writer thread.
+fn writer_cpu() -> Duration {
+    thread_cpu("qiao-store").expect("/proc/self/task")
+}
+
+async fn send(db: &Arc<Db>, i: usize) {
     let op = NewOperation {
         connection: "feishu".into(),
         operation: "send".into(),
         request: REQUEST.into(),
         idempotency_key: None,
-        request_hash: format!("{task}-{i}"),
+        request_hash: i.to_string(),
         actor: Some("key-1".into()),
         cause: None,
         audit: Some(audit()),
@@ -106,7 +113,7 @@ fn native(path: &std::path::Path, n: usize) -> Measured {
     let c = rusqlite::Connection::open(path).unwrap();
     c.execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;").unwrap();
     let sealed = "x".repeat(60);
-    let cpu0 = process_cpu();
+    let cpu0 = cpu();
     let started = Instant::now();
     for i in 0..n {
         let now = qiao_store::now_ms();
@@ -146,27 +153,5 @@ fn native(path: &std::path::Path, n: usize) -> Measured {
         .unwrap();
         tx.commit().unwrap();
     }
-    Measured { wall: started.elapsed(), cpu: process_cpu() - cpu0, writer: None }
-}
-
-/// This process's CPU time (user and system), from /proc.
-fn process_cpu() -> Duration {
-    ticks(&std::fs::read_to_string("/proc/self/stat").unwrap_or_default())
-}
-
-/// The CPU time of this process's thread named `name`.
-fn thread_cpu(name: &str) -> Duration {
-    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else { return Duration::ZERO };
-    tasks
-        .flatten()
-        .filter(|t| std::fs::read_to_string(t.path().join("comm")).is_ok_and(|c| c.trim() == name))
-        .map(|t| ticks(&std::fs::read_to_string(t.path().join("stat")).unwrap_or_default()))
-        .sum()
-}
-
-/// utime + stime of a `/proc/…/stat` line (fields 14 and 15), in clock ticks of 10 ms.
-fn ticks(stat: &str) -> Duration {
-    let fields: Vec<&str> = stat.rsplit_once(") ").map_or(vec![], |(_, rest)| rest.split(' ').collect());
-    let field = |i: usize| fields.get(i).and_then(|f| f.parse::<u64>().ok()).unwrap_or(0);
-    Duration::from_millis((field(11) + field(12)) * 10)
+    Measured { wall: started.elapsed(), cpu: cpu() - cpu0, writer: None }
 }
