@@ -21,7 +21,9 @@ pub struct KvCache {
 #[derive(Default)]
 struct Inner {
     generation: u64,
-    entries: HashMap<(String, String), Cached>,
+    /// By connection, then key: looked up with the caller's `&str`s, without building a key per read.
+    entries: HashMap<String, HashMap<String, Cached>>,
+    len: usize,
 }
 
 struct Cached {
@@ -36,11 +38,10 @@ impl KvCache {
     /// The value, if cached and not expired at `now`; else a ticket for filling it after reading the store.
     pub fn get(&self, connection: &str, key: &str, now: i64) -> Result<Vec<u8>, Ticket> {
         let mut inner = self.lock();
-        let id = (connection.to_string(), key.to_string());
-        match inner.entries.get(&id) {
+        match inner.entries.get(connection).and_then(|keys| keys.get(key)) {
             Some(c) if c.expires_at.is_none_or(|at| at > now) => Ok(c.value.clone()),
             Some(_) => {
-                inner.entries.remove(&id);
+                inner.remove(connection, key);
                 Err(Ticket(inner.generation))
             }
             None => Err(Ticket(inner.generation)),
@@ -56,23 +57,35 @@ impl KvCache {
         if inner.generation != ticket.0 {
             return;
         }
-        if inner.entries.len() >= MAX_ENTRIES {
+        if inner.len >= MAX_ENTRIES {
             inner.entries.clear();
+            inner.len = 0;
         }
-        inner
-            .entries
-            .insert((connection.to_string(), key.to_string()), Cached { value: value.to_vec(), expires_at });
+        let cached = Cached { value: value.to_vec(), expires_at };
+        if inner.entries.entry(connection.to_string()).or_default().insert(key.to_string(), cached).is_none() {
+            inner.len += 1;
+        }
     }
 
     /// A write of this key was made (or tried): the next read goes to the store.
     pub fn invalidate(&self, connection: &str, key: &str) {
         let mut inner = self.lock();
         inner.generation += 1;
-        inner.entries.remove(&(connection.to_string(), key.to_string()));
+        inner.remove(connection, key);
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+impl Inner {
+    fn remove(&mut self, connection: &str, key: &str) {
+        if let Some(keys) = self.entries.get_mut(connection)
+            && keys.remove(key).is_some()
+        {
+            self.len -= 1;
+        }
     }
 }
 
@@ -105,7 +118,7 @@ mod tests {
             let Err(ticket) = cache.get("c", &i.to_string(), 0) else { panic!("empty") };
             cache.fill(ticket, "c", &i.to_string(), b"v", None);
         }
-        assert!(cache.lock().entries.len() <= MAX_ENTRIES);
+        assert!(cache.lock().len <= MAX_ENTRIES);
         let Err(ticket) = cache.get("c", "big", 0) else { panic!("empty") };
         cache.fill(ticket, "c", "big", &vec![0; MAX_VALUE_BYTES + 1], None);
         assert!(cache.get("c", "big", 0).is_err(), "a large value is not kept");
