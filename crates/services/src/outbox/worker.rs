@@ -111,7 +111,8 @@ async fn start_due(
     // `Outbox::accept`). Those the claim finds no operation for are freed when this returns.
     let mut slots: HashMap<&str, Vec<OwnedSemaphorePermit>> = HashMap::new();
     for name in names {
-        let free: Vec<_> = std::iter::from_fn(|| app.outbox.throttle(name).try_slot()).collect();
+        let throttle = app.outbox.throttle(name);
+        let free: Vec<_> = std::iter::from_fn(|| throttle.try_slot()).collect();
         // A connection without a free slot may have operations waiting for one (its ended attempts will look);
         // one with slots is unmarked until its claim shows it may still have more.
         app.outbox.mark_backlog(name, free.is_empty());
