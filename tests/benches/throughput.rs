@@ -37,7 +37,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::{Context, Result, bail, ensure};
-use common::{child_cpu, percentile, quick_mode, timed};
+use common::{Usage, child_usage, percentile, quick_mode, timed};
 use qiao_tests::child::QiaoChild;
 use qiao_tests::echo_server::EchoServer;
 use qiao_tests::feishu_sim::{FeishuSim, Options};
@@ -71,9 +71,9 @@ struct Row {
     goals: Vec<Goal>,
     /// Why the row was not measured (a peer that could not be installed).
     skipped: Option<String>,
-    /// CPU time `qiao serve` spent on the row (user and system, from /proc in 10 ms ticks): the cost per request
+    /// What `qiao serve` used for the row (CPU from /proc in 10 ms ticks, bytes written): the cost per request
     /// apart from the clients and the simulator that share the machine.
-    qiao_cpu: Option<Duration>,
+    qiao: Option<Usage>,
 }
 
 impl Row {
@@ -93,21 +93,33 @@ impl Row {
             p99: percentile(latencies, 0.99),
             goals,
             skipped: None,
-            qiao_cpu: None,
+            qiao: None,
         }
     }
 
-    /// With the CPU `qiao serve` spent meanwhile: `before` is [`child_cpu`] when the row started.
-    fn charged(mut self, qiao: &QiaoChild, before: Option<Duration>) -> Row {
-        self.qiao_cpu = before.zip(child_cpu(qiao.pid())).map(|(before, after)| after.saturating_sub(before));
+    /// With what `qiao serve` used meanwhile: `before` is [`child_usage`] when the row started.
+    fn charged(mut self, qiao: &QiaoChild, before: Option<Usage>) -> Row {
+        self.qiao = before.zip(child_usage(qiao.pid())).map(|(before, after)| after - before);
         self
     }
 
     /// Qiao's CPU per request, in µs.
     fn cpu_per_request(&self) -> Option<f64> {
-        self.qiao_cpu
-            .filter(|_| self.count > 0)
-            .map(|cpu| cpu.as_secs_f64() * 1e6 / self.count as f64)
+        self.per_request(|u| u.cpu.as_secs_f64() * 1e6)
+    }
+
+    /// Of which the store's writer thread, in µs.
+    fn store_cpu_per_request(&self) -> Option<f64> {
+        self.per_request(|u| u.store_writer.as_secs_f64() * 1e6)
+    }
+
+    /// Bytes Qiao wrote per request (the store's WAL, sockets, logs), in KiB.
+    fn kib_written_per_request(&self) -> Option<f64> {
+        self.per_request(|u| u.written as f64 / 1024.0)
+    }
+
+    fn per_request(&self, of: impl Fn(&Usage) -> f64) -> Option<f64> {
+        self.qiao.as_ref().filter(|_| self.count > 0).map(|u| of(u) / self.count as f64)
     }
 
     fn rate(&self) -> Option<f64> {
@@ -322,7 +334,7 @@ fn skipped(label: &'static str, name: &str, why: String) -> Row {
         p99: None,
         goals: vec![],
         skipped: Some(why),
-        qiao_cpu: None,
+        qiao: None,
     }
 }
 
@@ -592,7 +604,7 @@ async fn lark_oapi(sim: &Sim, n: usize, root: &Path, python: &Path) -> Result<(R
         p99: ms("p99_ms")?,
         goals: vec![],
         skipped: None,
-        qiao_cpu: None,
+        qiao: None,
     };
     Ok((row, sdk))
 }
@@ -685,7 +697,7 @@ async fn reads(qiao: &Arc<QiaoChild>, n: usize) -> Result<Vec<Row>> {
     let mut rows = Vec::new();
     for (label, name, path) in paths {
         timed(WARMUP, CLIENTS, get(qiao, &path)).await?;
-        let cpu = child_cpu(qiao.pid());
+        let cpu = child_usage(qiao.pid());
         let (wall, latencies) = timed(n, CLIENTS, get(qiao, &path)).await?;
         let goals = if label == "healthz" {
             vec![]
@@ -715,7 +727,7 @@ async fn sync_sends(qiao: &Arc<QiaoChild>, sim: &Sim, n: usize) -> Result<Row> {
     )
     .await?;
     sim.reset();
-    let cpu = child_cpu(qiao.pid());
+    let cpu = child_usage(qiao.pid());
     let (wall, latencies) = timed(
         n,
         CLIENTS,
@@ -761,7 +773,7 @@ async fn outbox(qiao: &Arc<QiaoChild>, sim: &Sim, n: usize) -> Result<Row> {
     sim.reset();
     let before = count(&counts(qiao).await?, "succeeded");
     let ids = Arc::new(Mutex::new(Vec::with_capacity(n)));
-    let cpu = child_cpu(qiao.pid());
+    let cpu = child_usage(qiao.pid());
     let start = Instant::now();
     // `wait=0` answers 200 with the result when the dispatcher was done before the answer was.
     let (accepted, _) = timed(
@@ -861,7 +873,7 @@ async fn accept(qiao: &Arc<QiaoChild>, n: usize) -> Result<Row> {
     .await?;
     tokio::time::sleep(Duration::from_millis(200)).await;
     let before = counts(qiao).await?;
-    let cpu = child_cpu(qiao.pid());
+    let cpu = child_usage(qiao.pid());
     let (wall, latencies) = timed(
         n,
         CLIENTS,
@@ -926,7 +938,8 @@ fn ms(d: Option<Duration>) -> String {
 
 fn markdown(rows: &[Row]) -> String {
     let mut out = String::from(
-        "| # | path | count | per second | p50 ms | p99 ms | qiao CPU µs/req | ratio (goal) |\n|---|---|---:|---:|---:|---:|---:|---|\n",
+        "| # | path | count | per second | p50 ms | p99 ms | qiao CPU µs/req | of which store writer | KiB written/req \
+         | ratio (goal) |\n|---|---|---:|---:|---:|---:|---:|---:|---:|---|\n",
     );
     for row in rows {
         let number = match row.label {
@@ -967,13 +980,15 @@ fn markdown(rows: &[Row]) -> String {
             (None, false) => goals.join("; "),
         };
         out.push_str(&format!(
-            "| {number} | {} | {} | {} | {} | {} | {} | {ratio} |\n",
+            "| {number} | {} | {} | {} | {} | {} | {} | {} | {} | {ratio} |\n",
             row.name,
             row.count,
             row.rate().map_or("–".into(), thousands),
             ms(row.p50),
             ms(row.p99),
             row.cpu_per_request().map_or("–".into(), |us| format!("{us:.0}")),
+            row.store_cpu_per_request().map_or("–".into(), |us| format!("{us:.0}")),
+            row.kib_written_per_request().map_or("–".into(), |kib| format!("{kib:.1}")),
         ));
     }
     out
@@ -1006,6 +1021,8 @@ fn report(
             "p50_ms": secs(row.p50),
             "p99_ms": secs(row.p99),
             "qiao_cpu_us_per_request": row.cpu_per_request(),
+            "store_writer_cpu_us_per_request": row.store_cpu_per_request(),
+            "qiao_kib_written_per_request": row.kib_written_per_request(),
             "skipped": row.skipped,
             "goals": row.goals.iter().map(|goal| {
                 let outcome = judge(goal, row, rows);

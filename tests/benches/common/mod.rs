@@ -25,17 +25,44 @@ pub fn process_cpu() -> Option<Duration> {
     cpu_of("self")
 }
 
-/// [`process_cpu`] of another process (a `qiao serve` child): what it spent, apart from the clients and peers
-/// that share the machine with it.
-pub fn child_cpu(pid: u32) -> Option<Duration> {
-    cpu_of(&pid.to_string())
-}
-
 /// [`process_cpu`] of this process's threads named `name` (e.g. the store's writer, `qiao-store`).
 pub fn thread_cpu(name: &str) -> Option<Duration> {
-    let threads = std::fs::read_dir("/proc/self/task").ok()?.flatten();
+    threads_cpu("self", name)
+}
+
+fn threads_cpu(pid: &str, name: &str) -> Option<Duration> {
+    let threads = std::fs::read_dir(format!("/proc/{pid}/task")).ok()?.flatten();
     let named = threads.filter(|t| std::fs::read_to_string(t.path().join("comm")).is_ok_and(|c| c.trim() == name));
-    named.map(|t| cpu_of(&format!("self/task/{}", t.file_name().to_string_lossy()))).sum()
+    named.map(|t| cpu_of(&format!("{pid}/task/{}", t.file_name().to_string_lossy()))).sum()
+}
+
+/// What a `qiao serve` child has used so far: where its CPU went, and what it wrote. Differences of two
+/// snapshots say what a stretch of work cost, per request.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Usage {
+    pub cpu: Duration,
+    /// The store's writer thread (`qiao-store`): every commit.
+    pub store_writer: Duration,
+    /// Bytes the process wrote with write(2) and its kin: the store's WAL and files, sockets, logs.
+    pub written: u64,
+}
+
+pub fn child_usage(pid: u32) -> Option<Usage> {
+    let pid = pid.to_string();
+    let io = std::fs::read_to_string(format!("/proc/{pid}/io")).ok()?;
+    let written = io.lines().find_map(|l| l.strip_prefix("wchar:")).and_then(|v| v.trim().parse().ok())?;
+    Some(Usage { cpu: cpu_of(&pid)?, store_writer: threads_cpu(&pid, "qiao-store").unwrap_or_default(), written })
+}
+
+impl std::ops::Sub for Usage {
+    type Output = Usage;
+    fn sub(self, earlier: Usage) -> Usage {
+        Usage {
+            cpu: self.cpu.saturating_sub(earlier.cpu),
+            store_writer: self.store_writer.saturating_sub(earlier.store_writer),
+            written: self.written.saturating_sub(earlier.written),
+        }
+    }
 }
 
 fn cpu_of(pid: &str) -> Option<Duration> {
