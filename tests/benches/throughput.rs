@@ -105,21 +105,21 @@ impl Row {
 
     /// Qiao's CPU per request, in µs.
     fn cpu_per_request(&self) -> Option<f64> {
-        self.per_request(|u| u.cpu.as_secs_f64() * 1e6)
+        self.per_request(|u| Some(u.cpu.as_secs_f64() * 1e6))
     }
 
     /// Of which the store's writer thread, in µs.
     fn store_cpu_per_request(&self) -> Option<f64> {
-        self.per_request(|u| u.store_writer.as_secs_f64() * 1e6)
+        self.per_request(|u| Some(u.store_writer.as_secs_f64() * 1e6))
     }
 
     /// Bytes Qiao wrote per request (the store's WAL, sockets, logs), in KiB.
     fn kib_written_per_request(&self) -> Option<f64> {
-        self.per_request(|u| u.written as f64 / 1024.0)
+        self.per_request(|u| u.written.map(|bytes| bytes as f64 / 1024.0))
     }
 
-    fn per_request(&self, of: impl Fn(&Usage) -> f64) -> Option<f64> {
-        self.qiao.as_ref().filter(|_| self.count > 0).map(|u| of(u) / self.count as f64)
+    fn per_request(&self, of: impl Fn(&Usage) -> Option<f64>) -> Option<f64> {
+        self.qiao.as_ref().filter(|_| self.count > 0).and_then(of).map(|total| total / self.count as f64)
     }
 
     fn rate(&self) -> Option<f64> {

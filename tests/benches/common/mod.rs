@@ -43,14 +43,15 @@ pub struct Usage {
     pub cpu: Duration,
     /// The store's writer thread (`qiao-store`): every commit.
     pub store_writer: Duration,
-    /// Bytes the process wrote with write(2) and its kin: the store's WAL and files, sockets, logs.
-    pub written: u64,
+    /// Bytes the process wrote with write(2) and its kin: the store's WAL and files, sockets, logs (None where
+    /// `/proc/PID/io` cannot be read).
+    pub written: Option<u64>,
 }
 
 pub fn child_usage(pid: u32) -> Option<Usage> {
     let pid = pid.to_string();
-    let io = std::fs::read_to_string(format!("/proc/{pid}/io")).ok()?;
-    let written = io.lines().find_map(|l| l.strip_prefix("wchar:")).and_then(|v| v.trim().parse().ok())?;
+    let io = std::fs::read_to_string(format!("/proc/{pid}/io")).unwrap_or_default();
+    let written = io.lines().find_map(|l| l.strip_prefix("wchar:")).and_then(|v| v.trim().parse().ok());
     Some(Usage { cpu: cpu_of(&pid)?, store_writer: threads_cpu(&pid, "qiao-store").unwrap_or_default(), written })
 }
 
@@ -60,7 +61,7 @@ impl std::ops::Sub for Usage {
         Usage {
             cpu: self.cpu.saturating_sub(earlier.cpu),
             store_writer: self.store_writer.saturating_sub(earlier.store_writer),
-            written: self.written.saturating_sub(earlier.written),
+            written: self.written.zip(earlier.written).map(|(now, then)| now.saturating_sub(then)),
         }
     }
 }
