@@ -697,7 +697,7 @@ async fn reads(qiao: &Arc<QiaoChild>, n: usize) -> Result<Vec<Row>> {
     let mut rows = Vec::new();
     for (label, name, path) in paths {
         timed(WARMUP, CLIENTS, get(qiao, &path)).await?;
-        let cpu = child_usage(qiao.pid());
+        let used = child_usage(qiao.pid());
         let (wall, latencies) = timed(n, CLIENTS, get(qiao, &path)).await?;
         let goals = if label == "healthz" {
             vec![]
@@ -713,7 +713,7 @@ async fn reads(qiao: &Arc<QiaoChild>, n: usize) -> Result<Vec<Row>> {
             wall,
             &latencies,
             goals,
-        ).charged(qiao, cpu));
+        ).charged(qiao, used));
     }
     Ok(rows)
 }
@@ -727,7 +727,7 @@ async fn sync_sends(qiao: &Arc<QiaoChild>, sim: &Sim, n: usize) -> Result<Row> {
     )
     .await?;
     sim.reset();
-    let cpu = child_usage(qiao.pid());
+    let used = child_usage(qiao.pid());
     let (wall, latencies) = timed(
         n,
         CLIENTS,
@@ -751,7 +751,7 @@ async fn sync_sends(qiao: &Arc<QiaoChild>, sim: &Sim, n: usize) -> Result<Row> {
             },
         ],
     )
-    .charged(qiao, cpu))
+    .charged(qiao, used))
 }
 
 async fn counts(qiao: &QiaoChild) -> Result<Value> {
@@ -773,7 +773,7 @@ async fn outbox(qiao: &Arc<QiaoChild>, sim: &Sim, n: usize) -> Result<Row> {
     sim.reset();
     let before = count(&counts(qiao).await?, "succeeded");
     let ids = Arc::new(Mutex::new(Vec::with_capacity(n)));
-    let cpu = child_usage(qiao.pid());
+    let used = child_usage(qiao.pid());
     let start = Instant::now();
     // `wait=0` answers 200 with the result when the dispatcher was done before the answer was.
     let (accepted, _) = timed(
@@ -821,7 +821,7 @@ async fn outbox(qiao: &Arc<QiaoChild>, sim: &Sim, n: usize) -> Result<Row> {
             min: 0.8,
         }],
     )
-    .charged(qiao, cpu))
+    .charged(qiao, used))
 }
 
 /// Each operation's time from its commit to its success (`updated_ms - created_ms`), read back from
@@ -873,7 +873,7 @@ async fn accept(qiao: &Arc<QiaoChild>, n: usize) -> Result<Row> {
     .await?;
     tokio::time::sleep(Duration::from_millis(200)).await;
     let before = counts(qiao).await?;
-    let cpu = child_usage(qiao.pid());
+    let used = child_usage(qiao.pid());
     let (wall, latencies) = timed(
         n,
         CLIENTS,
@@ -894,7 +894,7 @@ async fn accept(qiao: &Arc<QiaoChild>, n: usize) -> Result<Row> {
         &latencies,
         vec![Goal::Rate { min: 15_000.0 }],
     )
-    .charged(qiao, cpu))
+    .charged(qiao, used))
 }
 
 /// A goal's outcome: the ratio (or rate) measured, and whether it holds.
