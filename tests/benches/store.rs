@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use qiao_secrets::MasterKey;
 use qiao_store::{Db, Enqueued, NewAuditEntry, NewOperation};
 
-use common::{concurrently, process_cpu, quick_mode, thread_cpu};
+use common::{concurrently, native_rows, process_cpu, quick_mode, thread_cpu};
 
 const TASKS: usize = 16;
 const REQUEST: &str = r#"{"Send":{"message":{"to":{"users":["ou_1"]},"text":"hello from the bench"}}}"#;
@@ -109,48 +109,15 @@ fn audit() -> NewAuditEntry {
 
 /// The same rows on a file with the store's schema and pragmas, written with plain rusqlite statements.
 fn native(path: &std::path::Path, n: usize) -> Measured {
-    drop(Db::open(path, MasterKey::generate()).unwrap());
-    let c = rusqlite::Connection::open(path).unwrap();
-    c.execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;").unwrap();
-    let sealed = "x".repeat(60);
+    let c = native_rows::open(path);
+    let sealed = "x".repeat(native_rows::SEALED_LEN);
     let cpu0 = cpu();
     let started = Instant::now();
     for i in 0..n {
         let now = qiao_store::now_ms();
         let tx = c.unchecked_transaction().unwrap();
-        tx.prepare_cached(
-            "INSERT INTO operations (connection, operation, request, idempotency_key, request_hash, status,
-                 attempts, next_attempt_ms, created_ms, updated_ms, actor, cause)
-             VALUES ('feishu', 'send', ?1, NULL, ?2, 'running', 1, ?3, ?3, ?3, 'key-1', NULL)",
-        )
-        .unwrap()
-        .execute(rusqlite::params![REQUEST, i.to_string(), now])
-        .unwrap();
-        let id = tx.last_insert_rowid();
-        let key = format!("receiver:om_{id}");
-        tx.prepare_cached("INSERT INTO kv (connection, key, value, expires_at) VALUES ('feishu', ?1, ?2, ?3)")
-            .unwrap()
-            .execute(rusqlite::params![key, sealed, now + 7 * 24 * 3600 * 1000])
-            .unwrap();
-        tx.prepare_cached(
-            "INSERT INTO kv_usage (connection, bytes, keys) VALUES ('feishu', ?1, 1)
-             ON CONFLICT (connection) DO UPDATE SET bytes = bytes + excluded.bytes, keys = keys + 1",
-        )
-        .unwrap()
-        .execute([(key.len() + sealed.len()) as i64])
-        .unwrap();
-        tx.prepare_cached("UPDATE operations SET status = 'succeeded', result = ?2, updated_ms = ?3 WHERE id = ?1")
-            .unwrap()
-            .execute(rusqlite::params![id, RESULT, now])
-            .unwrap();
-        tx.prepare_cached(
-            "INSERT INTO audit (time_ms, actor, actor_name, action, target, connection, status, error, operation_id)
-             VALUES (?1, 'key-1', 'bench', 'POST /v1/connections/{connection}/messages',
-                     '/v1/connections/feishu/messages', 'feishu', 202, NULL, ?2)",
-        )
-        .unwrap()
-        .execute(rusqlite::params![now, id])
-        .unwrap();
+        let id = native_rows::accept(&tx, REQUEST, &i.to_string(), now).unwrap();
+        native_rows::succeed(&tx, id, RESULT, &format!("receiver:om_{id}"), &sealed, now).unwrap();
         tx.commit().unwrap();
     }
     Measured { wall: started.elapsed(), cpu: cpu() - cpu0, writer: None }

@@ -14,12 +14,18 @@
 //!    the operations' timestamps). Goal: ≥ 0.8× row 3.
 //! 6. connector reads through the REST API (the echo connector's kv, and a Feishu user from the simulator) next
 //!    to `GET /healthz`, four times as many requests as the other rows. Goal: ≥ 0.25× healthz.
+//! 7. a native durable relay (`throughput/relay.rs`: axum, rusqlite, reqwest in a process of its own): the same
+//!    two commits, rows and HTTP hop as row 3, without Qiao. Row 3 is reported as a ratio of it (what Qiao's
+//!    architecture costs: sandbox, REST API, outbox), and it as a ratio of raw HTTP (what any durable relay
+//!    reaches on this machine). No goal of its own.
 //!
 //! Qiao runs as a child process, as the crash tests start it (`QiaoChild`), logging at `info`: the `qiao` binary
 //! beside this bench's executable, target/release/qiao under `cargo bench`, which does not build it — build it
 //! first with `cargo build --release -p qiao --bin qiao` and sign the connectors with
 //! `scripts/sign-connectors.sh target/release/qiao` (`make bench` does both); the bench warns when a source under
 //! crates/ is newer than the binary. The simulator runs in this process, with unlimited QPS.
+//!
+//! The server columns are the CPU and bytes of the process answering the row: `qiao serve`, or row 7's relay.
 //!
 //! Prints one markdown table, with ✓/✗ for each goal, and writes it to `target/bench/throughput.json`. Timing is
 //! never asserted (the machine may be busy): the bench fails only when something fails functionally — a non-2xx
@@ -29,6 +35,8 @@
 //! `cargo test --benches` runs it) or with `QIAO_BENCH_QUICK=1`. `QIAO_BENCH_ONLY=reads,wait` runs only those rows.
 
 mod common;
+#[path = "throughput/relay.rs"]
+mod relay;
 
 use std::future::Future;
 use std::path::{Path, PathBuf};
@@ -58,6 +66,8 @@ enum Goal {
     Ratio { against: &'static str, min: f64 },
     /// At least `min` per second.
     Rate { min: f64 },
+    /// The ratio to the row labelled `against`, reported beside the goals: no goal of its own.
+    Compare { against: &'static str },
 }
 
 struct Row {
@@ -71,9 +81,9 @@ struct Row {
     goals: Vec<Goal>,
     /// Why the row was not measured (a peer that could not be installed).
     skipped: Option<String>,
-    /// What `qiao serve` used for the row (CPU from /proc in 10 ms ticks, bytes written): the cost per request
-    /// apart from the clients and the simulator that share the machine.
-    qiao: Option<Usage>,
+    /// What the server (`qiao serve`, or the native relay) used for the row (CPU from /proc in 10 ms ticks,
+    /// bytes written): the cost per request apart from the clients and the simulator that share the machine.
+    server: Option<Usage>,
 }
 
 impl Row {
@@ -93,17 +103,17 @@ impl Row {
             p99: percentile(latencies, 0.99),
             goals,
             skipped: None,
-            qiao: None,
+            server: None,
         }
     }
 
-    /// With what `qiao serve` used meanwhile: `before` is [`child_usage`] when the row started.
-    fn charged(mut self, qiao: &QiaoChild, before: Option<Usage>) -> Row {
-        self.qiao = before.zip(child_usage(qiao.pid())).map(|(before, after)| after - before);
+    /// With what the server process `pid` used meanwhile: `before` is [`child_usage`] when the row started.
+    fn charged(mut self, pid: u32, before: Option<Usage>) -> Row {
+        self.server = before.zip(child_usage(pid)).map(|(before, after)| after - before);
         self
     }
 
-    /// Qiao's CPU per request, in µs.
+    /// The server's CPU per request, in µs.
     fn cpu_per_request(&self) -> Option<f64> {
         self.per_request(|u| Some(u.cpu.as_secs_f64() * 1e6))
     }
@@ -113,13 +123,13 @@ impl Row {
         self.per_request(|u| Some(u.store_writer.as_secs_f64() * 1e6))
     }
 
-    /// Bytes Qiao wrote per request (the store's WAL, sockets, logs), in KiB.
+    /// Bytes the server wrote per request (the store's WAL, sockets, logs), in KiB.
     fn kib_written_per_request(&self) -> Option<f64> {
         self.per_request(|u| u.written.map(|bytes| bytes as f64 / 1024.0))
     }
 
     fn per_request(&self, of: impl Fn(&Usage) -> Option<f64>) -> Option<f64> {
-        self.qiao.as_ref().filter(|_| self.count > 0).and_then(of).map(|total| total / self.count as f64)
+        self.server.as_ref().filter(|_| self.count > 0).and_then(of).map(|total| total / self.count as f64)
     }
 
     fn rate(&self) -> Option<f64> {
@@ -128,7 +138,7 @@ impl Row {
 }
 
 /// Order of the rows in the table (they are measured in another order: the paused connection's backlog last).
-const ORDER: [&str; 8] = [
+const ORDER: [&str; 9] = [
     "raw",
     "sdk",
     "sync",
@@ -137,9 +147,13 @@ const ORDER: [&str; 8] = [
     "healthz",
     "read_echo",
     "read_feishu",
+    "relay",
 ];
 
 fn main() -> Result<()> {
+    if let Some(served) = relay::serve_if_asked() {
+        return served;
+    }
     let quick = quick_mode();
     let n = std::env::var("QIAO_BENCH_N")
         .ok()
@@ -301,6 +315,10 @@ async fn run(
         }
     };
     rows.push(sdk_row);
+    // Before Qiao starts, so that the two servers never share the machine.
+    if selected("relay") {
+        rows.push(native_relay(&sim, n).await?);
+    }
     let qiao = Arc::new(QiaoChild::start(&["feishu", "echo"], &config(&sim, &echo)).await?);
     // Reads are cheap: four times as many, so that the fastest rows still last long enough to time.
     if selected("reads") {
@@ -319,7 +337,7 @@ async fn run(
 }
 
 /// Whether a group of rows runs: all of them, unless `QIAO_BENCH_ONLY` names some (comma-separated: raw, sdk,
-/// reads, wait, outbox, accept), which is how one lever is measured, or profiled, without the rest.
+/// relay, reads, wait, outbox, accept), which is how one lever is measured, or profiled, without the rest.
 fn selected(group: &str) -> bool {
     std::env::var("QIAO_BENCH_ONLY").map_or(true, |only| only.split(',').any(|g| g.trim() == group))
 }
@@ -334,7 +352,7 @@ fn skipped(label: &'static str, name: &str, why: String) -> Row {
         p99: None,
         goals: vec![],
         skipped: Some(why),
-        qiao: None,
+        server: None,
     }
 }
 
@@ -604,7 +622,7 @@ async fn lark_oapi(sim: &Sim, n: usize, root: &Path, python: &Path) -> Result<(R
         p99: ms("p99_ms")?,
         goals: vec![],
         skipped: None,
-        qiao: None,
+        server: None,
     };
     Ok((row, sdk))
 }
@@ -713,7 +731,7 @@ async fn reads(qiao: &Arc<QiaoChild>, n: usize) -> Result<Vec<Row>> {
             wall,
             &latencies,
             goals,
-        ).charged(qiao, used));
+        ).charged(qiao.pid(), used));
     }
     Ok(rows)
 }
@@ -749,9 +767,37 @@ async fn sync_sends(qiao: &Arc<QiaoChild>, sim: &Sim, n: usize) -> Result<Row> {
                 against: "raw",
                 min: 0.25,
             },
+            Goal::Compare { against: "relay" },
         ],
     )
-    .charged(qiao, used))
+    .charged(qiao.pid(), used))
+}
+
+/// Row 7: the native durable relay, sent the same messages as row 3.
+async fn native_relay(sim: &Sim, n: usize) -> Result<Row> {
+    let dir = tempfile::tempdir()?;
+    let relay = relay::RelayChild::start(dir.path(), &sim.base, &sim.options.app_id, &sim.options.app_secret).await?;
+    let client = reqwest::Client::builder().pool_max_idle_per_host(CLIENTS).build()?;
+    let send = |prefix: &'static str| {
+        let (client, url) = (client.clone(), format!("{}/messages", relay.base));
+        move |i: usize| -> Job {
+            let request = client.post(&url).json(&hello(&format!("{prefix} {i}")));
+            Box::pin(async move { call(request, &[200]).await?.bytes().await.map(drop).map_err(Into::into) })
+        }
+    };
+    timed(WARMUP, CLIENTS, send("warmup relay")).await?;
+    sim.reset();
+    let used = child_usage(relay.pid());
+    let (wall, latencies) = timed(n, CLIENTS, send("relay")).await?;
+    sim.check("relay ", texts("relay", n))?;
+    Ok(Row::measured(
+        "relay",
+        format!("native durable relay (axum + rusqlite + reqwest: row 3's commits and hop, no Qiao), {CLIENTS} clients"),
+        wall,
+        &latencies,
+        vec![Goal::Compare { against: "raw" }],
+    )
+    .charged(relay.pid(), used))
 }
 
 async fn counts(qiao: &QiaoChild) -> Result<Value> {
@@ -821,7 +867,7 @@ async fn outbox(qiao: &Arc<QiaoChild>, sim: &Sim, n: usize) -> Result<Row> {
             min: 0.8,
         }],
     )
-    .charged(qiao, used))
+    .charged(qiao.pid(), used))
 }
 
 /// Each operation's time from its commit to its success (`updated_ms - created_ms`), read back from
@@ -894,7 +940,7 @@ async fn accept(qiao: &Arc<QiaoChild>, n: usize) -> Result<Row> {
         &latencies,
         vec![Goal::Rate { min: 15_000.0 }],
     )
-    .charged(qiao, used))
+    .charged(qiao.pid(), used))
 }
 
 /// A goal's outcome: the ratio (or rate) measured, and whether it holds.
@@ -907,6 +953,7 @@ fn judge(goal: &Goal, row: &Row, rows: &[Row]) -> Option<(f64, bool)> {
             Some((ratio, ratio >= min))
         }
         Goal::Rate { min } => Some((rate, rate >= min)),
+        Goal::Compare { against } => Some((rate / rows.iter().find(|r| r.label == against)?.rate()?, true)),
     }
 }
 
@@ -916,6 +963,7 @@ fn name_of(label: &str) -> &str {
         "raw" => "raw HTTP",
         "sdk" => "lark-oapi",
         "sync" => "row 3",
+        "relay" => "native relay",
         other => other,
     }
 }
@@ -938,7 +986,7 @@ fn ms(d: Option<Duration>) -> String {
 
 fn markdown(rows: &[Row]) -> String {
     let mut out = String::from(
-        "| # | path | count | per second | p50 ms | p99 ms | qiao CPU µs/req | of which store writer | KiB written/req \
+        "| # | path | count | per second | p50 ms | p99 ms | server CPU µs/req | of which store writer | KiB written/req \
          | ratio (goal) |\n|---|---|---:|---:|---:|---:|---:|---:|---:|---|\n",
     );
     for row in rows {
@@ -948,6 +996,7 @@ fn markdown(rows: &[Row]) -> String {
             "sync" => "3",
             "accept" => "4",
             "outbox" => "5",
+            "relay" => "7",
             _ => "6",
         };
         let goals: Vec<String> = row
@@ -971,6 +1020,8 @@ fn markdown(rows: &[Row]) -> String {
                         format!("(≥ {}/s) {}", thousands(*min), mark(holds))
                     }
                     (Goal::Rate { min }, None) => format!("(≥ {}/s)", thousands(*min)),
+                    (Goal::Compare { against }, Some((ratio, _))) => format!("{ratio:.2}× {}", name_of(against)),
+                    (Goal::Compare { against }, None) => format!("? {}", name_of(against)),
                 }
             })
             .collect();
@@ -1020,9 +1071,9 @@ fn report(
             "per_second": row.rate(),
             "p50_ms": secs(row.p50),
             "p99_ms": secs(row.p99),
-            "qiao_cpu_us_per_request": row.cpu_per_request(),
+            "server_cpu_us_per_request": row.cpu_per_request(),
             "store_writer_cpu_us_per_request": row.store_cpu_per_request(),
-            "qiao_kib_written_per_request": row.kib_written_per_request(),
+            "server_kib_written_per_request": row.kib_written_per_request(),
             "skipped": row.skipped,
             "goals": row.goals.iter().map(|goal| {
                 let outcome = judge(goal, row, rows);
@@ -1034,6 +1085,7 @@ fn report(
                     Goal::Rate { min } => json!({
                         "min_per_second": min, "holds": outcome.map(|o| o.1),
                     }),
+                    Goal::Compare { against } => json!({ "against": against, "ratio": outcome.map(|o| o.0) }),
                 }
             }).collect::<Vec<_>>(),
         })).collect::<Vec<_>>(),

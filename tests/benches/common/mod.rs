@@ -11,6 +11,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::Result;
 
+pub mod native_rows;
+
 /// Small counts, for a smoke test in seconds: when run without `--bench` (as `cargo test --benches` does), with
 /// `--test`, or with `QIAO_BENCH_QUICK=1`.
 pub fn quick_mode() -> bool {
@@ -41,18 +43,22 @@ fn threads_cpu(pid: &str, name: &str) -> Option<Duration> {
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Usage {
     pub cpu: Duration,
-    /// The store's writer thread (`qiao-store`): every commit.
+    /// The store's writer thread (one of [`STORE_WRITERS`]): every commit.
     pub store_writer: Duration,
     /// Bytes the process wrote with write(2) and its kin: the store's WAL and files, sockets, logs (None where
     /// `/proc/PID/io` cannot be read).
     pub written: Option<u64>,
 }
 
+/// The threads that commit to a server's file: Qiao's store writer, and the throughput bench's native relay's.
+pub const STORE_WRITERS: [&str; 2] = ["qiao-store", "relay-writer"];
+
 pub fn child_usage(pid: u32) -> Option<Usage> {
     let pid = pid.to_string();
     let io = std::fs::read_to_string(format!("/proc/{pid}/io")).unwrap_or_default();
     let written = io.lines().find_map(|l| l.strip_prefix("wchar:")).and_then(|v| v.trim().parse().ok());
-    Some(Usage { cpu: cpu_of(&pid)?, store_writer: threads_cpu(&pid, "qiao-store").unwrap_or_default(), written })
+    let store_writer = STORE_WRITERS.iter().filter_map(|name| threads_cpu(&pid, name)).sum();
+    Some(Usage { cpu: cpu_of(&pid)?, store_writer, written })
 }
 
 impl std::ops::Sub for Usage {
