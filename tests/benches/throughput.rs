@@ -32,7 +32,8 @@
 //! answer, or the simulator not receiving exactly the messages sent.
 //!
 //! Run: `cargo bench -p qiao-tests --bench throughput`: 5,000 per row; 300 per row without `--bench` (as
-//! `cargo test --benches` runs it) or with `QIAO_BENCH_QUICK=1`. `QIAO_BENCH_ONLY=reads,wait` runs only those rows.
+//! `cargo test --benches` runs it) or with `QIAO_BENCH_QUICK=1`. `QIAO_BENCH_ONLY=reads,wait` runs only those rows
+//! (`read_feishu`: that read alone).
 
 mod common;
 #[path = "throughput/relay.rs"]
@@ -321,7 +322,7 @@ async fn run(
     }
     let qiao = Arc::new(QiaoChild::start(&["feishu", "echo"], &config(&sim, &echo)).await?);
     // Reads are cheap: four times as many, so that the fastest rows still last long enough to time.
-    if selected("reads") {
+    if READS.iter().any(|group| selected(group)) {
         rows.extend(reads(&qiao, 4 * n).await?);
     }
     if selected("wait") {
@@ -336,8 +337,12 @@ async fn run(
     Ok((rows, sdk))
 }
 
+/// The read rows: all of them as `reads`, or one by its label.
+const READS: [&str; 4] = ["reads", "healthz", "read_echo", "read_feishu"];
+
 /// Whether a group of rows runs: all of them, unless `QIAO_BENCH_ONLY` names some (comma-separated: raw, sdk,
-/// relay, reads, wait, outbox, accept), which is how one lever is measured, or profiled, without the rest.
+/// relay, wait, outbox, accept, and the reads, all or one: [`READS`]), which is how one lever is measured, or
+/// profiled, without the rest.
 fn selected(group: &str) -> bool {
     std::env::var("QIAO_BENCH_ONLY").map_or(true, |only| only.split(',').any(|g| g.trim() == group))
 }
@@ -713,7 +718,7 @@ async fn reads(qiao: &Arc<QiaoChild>, n: usize) -> Result<Vec<Row>> {
         ),
     ];
     let mut rows = Vec::new();
-    for (label, name, path) in paths {
+    for (label, name, path) in paths.into_iter().filter(|(label, ..)| selected("reads") || selected(label)) {
         timed(WARMUP, CLIENTS, get(qiao, &path)).await?;
         let used = child_usage(qiao.pid());
         let (wall, latencies) = timed(n, CLIENTS, get(qiao, &path)).await?;
