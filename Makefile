@@ -53,7 +53,8 @@ test: connectors
 # rusqlite, then the outbox's throughput: accepted/s and delivered/s, with baselines;
 # then directory sync, the connectors, and events evaluated against 100 rules next to the event store's own rate;
 # fairness under abuse; events through one event stream next to webhooks; last, the durable send path next to raw
-# HTTP and the official Feishu SDK (scripts/bench-peers.sh installs the SDK in target/bench-venv on first use).
+# HTTP, the official Feishu SDK (scripts/bench-peers.sh installs the SDK in target/bench-venv on first use) and the
+# same durable send written natively (axum, rusqlite, reqwest: what Qiao's architecture costs).
 bench: build
 	cargo bench -p qiao-runtime --bench call
 	cargo bench -p qiao-directory --bench plan
