@@ -139,7 +139,7 @@ async fn send(State(relay): State<Arc<Relay>>, Json(message): Json<Value>) -> Re
 }
 
 /// One piece of work for the writer: run in the next transaction, answered once that committed.
-type Job = (Box<dyn FnOnce(&rusqlite::Connection) -> rusqlite::Result<i64> + Send>, oneshot::Sender<Result<i64, String>>);
+type Job = (Box<dyn FnOnce(&rusqlite::Connection) -> rusqlite::Result<i64> + Send>, oneshot::Sender<i64>);
 
 /// The file's one writer: everything waiting when it looks goes into one transaction (group commit), as in any
 /// durable server that has more than one request in flight; each is answered after the commit.
@@ -156,7 +156,7 @@ fn writer(c: rusqlite::Connection, jobs: std::sync::mpsc::Receiver<Job>) {
             tx.commit().map(|()| replies)
         });
         match committed {
-            Ok(replies) => replies.into_iter().zip(outcomes).for_each(|(reply, out)| drop(reply.send(Ok(out)))),
+            Ok(replies) => replies.into_iter().zip(outcomes).for_each(|(reply, out)| drop(reply.send(out))),
             // The senders of a failed batch are dropped: their requests fail.
             Err(e) => eprintln!("relay: a batch failed: {e}"),
         }
@@ -172,7 +172,7 @@ impl Relay {
         let (reply, answer) = oneshot::channel();
         let failed = |why: String| (StatusCode::INTERNAL_SERVER_ERROR, why);
         self.writer.send((Box::new(work), reply)).map_err(|e| failed(e.to_string()))?;
-        answer.await.map_err(|_| failed("the transaction failed".into()))?.map_err(failed)
+        answer.await.map_err(|_| failed("the transaction failed".into()))
     }
 }
 
