@@ -156,7 +156,10 @@ fn writer(c: rusqlite::Connection, jobs: std::sync::mpsc::Receiver<Job>) {
             tx.commit().map(|()| replies)
         });
         match committed {
-            Ok(replies) => replies.into_iter().zip(outcomes).for_each(|(reply, out)| drop(reply.send(out))),
+            // A caller that went away is not waiting for its answer.
+            Ok(replies) => replies.into_iter().zip(outcomes).for_each(|(reply, out)| {
+                let _ = reply.send(out);
+            }),
             // The senders of a failed batch are dropped: their requests fail.
             Err(e) => eprintln!("relay: a batch failed: {e}"),
         }
