@@ -110,14 +110,13 @@ fn audit() -> NewAuditEntry {
 /// The same rows on a file with the store's schema and pragmas, written with plain rusqlite statements.
 fn native(path: &std::path::Path, n: usize) -> Measured {
     let c = native_rows::open(path);
-    let sealed = "x".repeat(native_rows::SEALED_LEN);
     let cpu0 = cpu();
     let started = Instant::now();
     for i in 0..n {
         let now = qiao_store::now_ms();
         let tx = c.unchecked_transaction().unwrap();
         let id = native_rows::accept(&tx, REQUEST, &i.to_string(), now).unwrap();
-        native_rows::succeed(&tx, id, RESULT, &format!("receiver:om_{id}"), &sealed, now).unwrap();
+        native_rows::succeed(&tx, id, RESULT, &format!("receiver:om_{id}"), native_rows::SEALED, now).unwrap();
         tx.commit().unwrap();
     }
     Measured { wall: started.elapsed(), cpu: cpu() - cpu0, writer: None }

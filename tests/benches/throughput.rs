@@ -403,6 +403,11 @@ async fn call(request: reqwest::RequestBuilder, expect: &[u16]) -> Result<reqwes
     Ok(response)
 }
 
+/// A job making one request, done when it was answered 200 and its body read.
+fn answered(request: reqwest::RequestBuilder) -> Job {
+    Box::pin(async move { call(request, &[200]).await?.bytes().await.map(drop).map_err(Into::into) })
+}
+
 async fn call_json(request: reqwest::RequestBuilder, expect: &[u16]) -> Result<Value> {
     Ok(call(request, expect).await?.json().await?)
 }
@@ -555,14 +560,7 @@ async fn raw_http(sim: &Sim, n: usize) -> Result<Row> {
             });
             // Feishu answers a refusal with a non-200 status (and a non-zero code): 200 is a message sent.
             let request = client.post(&url).bearer_auth(&token).json(&body);
-            Box::pin(async move {
-                call(request, &[200])
-                    .await?
-                    .bytes()
-                    .await
-                    .map(drop)
-                    .map_err(Into::into)
-            })
+            answered(request)
         }
     };
     timed(WARMUP, CLIENTS, send("warmup raw-http")).await?;
@@ -675,15 +673,7 @@ fn get(qiao: &Arc<QiaoChild>, path: &str) -> impl Fn(usize) -> Job + Send + Sync
     let url = qiao.url(path);
     let client = qiao.client.clone();
     move |_| {
-        let request = client.get(&url);
-        Box::pin(async move {
-            call(request, &[200])
-                .await?
-                .bytes()
-                .await
-                .map(drop)
-                .map_err(Into::into)
-        })
+        answered(client.get(&url))
     }
 }
 
@@ -781,13 +771,13 @@ async fn sync_sends(qiao: &Arc<QiaoChild>, sim: &Sim, n: usize) -> Result<Row> {
 /// Row 7: the native durable relay, sent the same messages as row 3.
 async fn native_relay(sim: &Sim, n: usize) -> Result<Row> {
     let dir = tempfile::tempdir()?;
-    let relay = relay::RelayChild::start(dir.path(), &sim.base, &sim.options.app_id, &sim.options.app_secret).await?;
+    let (app_id, app_secret) = (&sim.options.app_id, &sim.options.app_secret);
+    let relay = relay::RelayChild::start(dir.path(), &sim.base, app_id, app_secret).await?;
     let client = reqwest::Client::builder().pool_max_idle_per_host(CLIENTS).build()?;
     let send = |prefix: &'static str| {
         let (client, url) = (client.clone(), format!("{}/messages", relay.base));
         move |i: usize| -> Job {
-            let request = client.post(&url).json(&hello(&format!("{prefix} {i}")));
-            Box::pin(async move { call(request, &[200]).await?.bytes().await.map(drop).map_err(Into::into) })
+            answered(client.post(&url).json(&hello(&format!("{prefix} {i}"))))
         }
     };
     timed(WARMUP, CLIENTS, send("warmup relay")).await?;

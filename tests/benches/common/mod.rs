@@ -29,12 +29,15 @@ pub fn process_cpu() -> Option<Duration> {
 
 /// [`process_cpu`] of this process's threads named `name` (e.g. the store's writer, `qiao-store`).
 pub fn thread_cpu(name: &str) -> Option<Duration> {
-    threads_cpu("self", name)
+    threads_cpu("self", &[name])
 }
 
-fn threads_cpu(pid: &str, name: &str) -> Option<Duration> {
+/// The CPU of process `pid`'s threads named any of `names`, in one pass over its threads.
+fn threads_cpu(pid: &str, names: &[&str]) -> Option<Duration> {
     let threads = std::fs::read_dir(format!("/proc/{pid}/task")).ok()?.flatten();
-    let named = threads.filter(|t| std::fs::read_to_string(t.path().join("comm")).is_ok_and(|c| c.trim() == name));
+    let named = threads.filter(|t| {
+        std::fs::read_to_string(t.path().join("comm")).is_ok_and(|c| names.contains(&c.trim()))
+    });
     named.map(|t| cpu_of(&format!("{pid}/task/{}", t.file_name().to_string_lossy()))).sum()
 }
 
@@ -57,7 +60,7 @@ pub fn child_usage(pid: u32) -> Option<Usage> {
     let pid = pid.to_string();
     let io = std::fs::read_to_string(format!("/proc/{pid}/io")).unwrap_or_default();
     let written = io.lines().find_map(|l| l.strip_prefix("wchar:")).and_then(|v| v.trim().parse().ok());
-    let store_writer = STORE_WRITERS.iter().filter_map(|name| threads_cpu(&pid, name)).sum();
+    let store_writer = threads_cpu(&pid, &STORE_WRITERS).unwrap_or_default();
     Some(Usage { cpu: cpu_of(&pid)?, store_writer, written })
 }
 

@@ -9,8 +9,8 @@ use qiao_secrets::MasterKey;
 use qiao_store::Db;
 use rusqlite::{Connection, params};
 
-/// A kv value as the store seals it (nonce, ciphertext, tag) is about this long for a short receiver id.
-pub const SEALED_LEN: usize = 60;
+/// A kv value as the store seals it (nonce, ciphertext, tag): about this long for a short receiver id.
+pub const SEALED: &str = "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx";
 
 /// Opens `path` with the store's schema (made by opening it once as a `Db`) and pragmas.
 pub fn open(path: &Path) -> Connection {

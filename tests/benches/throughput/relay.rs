@@ -105,7 +105,10 @@ async fn serve(args: String) -> Result<()> {
 }
 
 /// `{"to": {"users": [id]}, "text": "…"}`: sent to its one user, answered with the stored result.
-async fn send(State(relay): State<Arc<Relay>>, Json(message): Json<Value>) -> Result<Json<Value>, (StatusCode, String)> {
+async fn send(
+    State(relay): State<Arc<Relay>>,
+    Json(message): Json<Value>,
+) -> Result<Json<Value>, (StatusCode, String)> {
     let (Some(user), Some(text)) = (message["to"]["users"][0].as_str(), message["text"].as_str()) else {
         return Err((StatusCode::BAD_REQUEST, "to.users[0] and text are required".into()));
     };
@@ -131,8 +134,7 @@ async fn send(State(relay): State<Arc<Relay>>, Json(message): Json<Value>) -> Re
     let (key, stored) = (format!("receiver:{message_id}"), result.to_string());
     relay
         .commit(move |c| {
-            let sealed = "x".repeat(native_rows::SEALED_LEN);
-            native_rows::succeed(c, id, &stored, &key, &sealed, qiao_store::now_ms()).map(|()| id)
+            native_rows::succeed(c, id, &stored, &key, native_rows::SEALED, qiao_store::now_ms()).map(|()| id)
         })
         .await?;
     Ok(Json(json!({ "id": id, "status": "succeeded", "result": result })))
