@@ -18,6 +18,10 @@
 //!    two commits, rows and HTTP hop as row 3, without Qiao. Row 3 is reported as a ratio of it (what Qiao's
 //!    architecture costs: sandbox, REST API, outbox), and it as a ratio of raw HTTP (what any durable relay
 //!    reaches on this machine). No goal of its own.
+//! 8. rows 3 and 7 with one client at a time (a fifth as many sends): the latency of a durable send without
+//!    queueing. A wait on the send path shows here first: the outbox's pacing slept a timer tick (~1 ms) before
+//!    every attempt, which doubled this row's p50 and moved row 3's rate by 1–6%. No goal of its own; row 3 with
+//!    one client is reported as a ratio of the relay with one.
 //!
 //! Qiao runs as a child process, as the crash tests start it (`QiaoChild`), logging at `info`: the `qiao` binary
 //! beside this bench's executable, target/release/qiao under `cargo bench`, which does not build it — build it
@@ -53,7 +57,7 @@ use qiao_tests::feishu_sim::{FeishuSim, Options};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-/// Concurrent clients (threads for the SDK) of every row.
+/// Concurrent clients (threads for the SDK) of every row but the one-client rows (8).
 const CLIENTS: usize = 16;
 /// Untimed requests before each row: connections opened, components instantiated, tokens fetched.
 const WARMUP: usize = 4 * CLIENTS;
@@ -139,7 +143,7 @@ impl Row {
 }
 
 /// Order of the rows in the table (they are measured in another order: the paused connection's backlog last).
-const ORDER: [&str; 9] = [
+const ORDER: [&str; 11] = [
     "raw",
     "sdk",
     "sync",
@@ -149,6 +153,8 @@ const ORDER: [&str; 9] = [
     "read_echo",
     "read_feishu",
     "relay",
+    "sync_one",
+    "relay_one",
 ];
 
 fn main() -> Result<()> {
@@ -317,8 +323,8 @@ async fn run(
     };
     rows.push(sdk_row);
     // Before Qiao starts, so that the two servers never share the machine.
-    if selected("relay") {
-        rows.push(native_relay(&sim, n).await?);
+    if selected("relay") || selected("relay_one") {
+        rows.extend(native_relay(&sim, n).await?);
     }
     let qiao = Arc::new(QiaoChild::start(&["feishu", "echo"], &config(&sim, &echo)).await?);
     // Reads are cheap: four times as many, so that the fastest rows still last long enough to time.
@@ -327,6 +333,9 @@ async fn run(
     }
     if selected("wait") {
         rows.push(sync_sends(&qiao, &sim, n).await?);
+    }
+    if selected("wait_one") {
+        rows.push(one_client_sends(&qiao, &sim, n / 5).await?);
     }
     if selected("outbox") {
         rows.push(outbox(&qiao, &sim, n).await?);
@@ -341,7 +350,7 @@ async fn run(
 const READS: [&str; 4] = ["reads", "healthz", "read_echo", "read_feishu"];
 
 /// Whether a group of rows runs: all of them, unless `QIAO_BENCH_ONLY` names some (comma-separated: raw, sdk,
-/// relay, wait, outbox, accept, and the reads, all or one: [`READS`]), which is how one lever is measured, or
+/// relay, wait, outbox, accept, wait_one, relay_one, and the reads, all or one: [`READS`]), which is how one lever is measured, or
 /// profiled, without the rest.
 fn selected(group: &str) -> bool {
     std::env::var("QIAO_BENCH_ONLY").map_or(true, |only| only.split(',').any(|g| g.trim() == group))
@@ -768,8 +777,24 @@ async fn sync_sends(qiao: &Arc<QiaoChild>, sim: &Sim, n: usize) -> Result<Row> {
     .charged(qiao.pid(), used))
 }
 
-/// Row 7: the native durable relay, sent the same messages as row 3.
-async fn native_relay(sim: &Sim, n: usize) -> Result<Row> {
+/// Row 8: row 3 with one client, a fifth as many sends.
+async fn one_client_sends(qiao: &Arc<QiaoChild>, sim: &Sim, n: usize) -> Result<Row> {
+    sim.reset();
+    let used = child_usage(qiao.pid());
+    let (wall, latencies) = timed(n, 1, send(qiao, "feishu", 30, "qiao-one", &[200], None)).await?;
+    sim.check("qiao-one ", texts("qiao-one", n))?;
+    Ok(Row::measured(
+        "sync_one",
+        "one client: Qiao POST …/feishu/messages?wait=30".into(),
+        wall,
+        &latencies,
+        vec![Goal::Compare { against: "relay_one" }],
+    )
+    .charged(qiao.pid(), used))
+}
+
+/// Row 7: the native durable relay, sent the same messages as row 3; and as row 8, with one client.
+async fn native_relay(sim: &Sim, n: usize) -> Result<Vec<Row>> {
     let dir = tempfile::tempdir()?;
     let (app_id, app_secret) = (&sim.options.app_id, &sim.options.app_secret);
     let relay = relay::RelayChild::start(dir.path(), &sim.base, app_id, app_secret).await?;
@@ -781,18 +806,37 @@ async fn native_relay(sim: &Sim, n: usize) -> Result<Row> {
         }
     };
     timed(WARMUP, CLIENTS, send("warmup relay")).await?;
-    sim.reset();
-    let used = child_usage(relay.pid());
-    let (wall, latencies) = timed(n, CLIENTS, send("relay")).await?;
-    sim.check("relay ", texts("relay", n))?;
-    Ok(Row::measured(
-        "relay",
-        format!("native durable relay (axum + rusqlite + reqwest: row 3's commits and hop, no Qiao), {CLIENTS} clients"),
-        wall,
-        &latencies,
-        vec![Goal::Compare { against: "raw" }],
-    )
-    .charged(relay.pid(), used))
+    let mut rows = vec![];
+    if selected("relay") {
+        sim.reset();
+        let used = child_usage(relay.pid());
+        let (wall, latencies) = timed(n, CLIENTS, send("relay")).await?;
+        sim.check("relay ", texts("relay", n))?;
+        rows.push(
+            Row::measured(
+                "relay",
+                format!(
+                    "native durable relay (axum + rusqlite + reqwest: row 3's commits and hop, no Qiao), {CLIENTS} \
+                     clients"
+                ),
+                wall,
+                &latencies,
+                vec![Goal::Compare { against: "raw" }],
+            )
+            .charged(relay.pid(), used),
+        );
+    }
+    if selected("relay_one") {
+        sim.reset();
+        let used = child_usage(relay.pid());
+        let (wall, latencies) = timed(n / 5, 1, send("relay-one")).await?;
+        sim.check("relay-one ", texts("relay-one", n / 5))?;
+        rows.push(
+            Row::measured("relay_one", "one client: native durable relay".into(), wall, &latencies, vec![])
+                .charged(relay.pid(), used),
+        );
+    }
+    Ok(rows)
 }
 
 async fn counts(qiao: &QiaoChild) -> Result<Value> {
@@ -959,6 +1003,7 @@ fn name_of(label: &str) -> &str {
         "sdk" => "lark-oapi",
         "sync" => "row 3",
         "relay" => "native relay",
+        "relay_one" => "native relay with one client",
         other => other,
     }
 }
@@ -992,6 +1037,7 @@ fn markdown(rows: &[Row]) -> String {
             "accept" => "4",
             "outbox" => "5",
             "relay" => "7",
+            "sync_one" | "relay_one" => "8",
             _ => "6",
         };
         let goals: Vec<String> = row
