@@ -4,7 +4,7 @@
 //! every thousand pages or so, one commit (and every call queued behind it) waited for a thousand page copies and
 //! an fsync. A passive checkpoint from another connection does the same work beside the writer; the writer still
 //! restarts the WAL from its start once a checkpoint has caught up. The writer keeps a far higher automatic
-//! threshold only as a backstop (this thread stuck on a slow disk).
+//! threshold only as a backstop (this thread stuck on a slow disk): `connections::WRITER_BACKSTOP_PAGES`.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Condvar, Mutex};
@@ -15,8 +15,6 @@ use rusqlite::Connection;
 
 /// How often what the writer committed since is copied (a round with nothing new returns at once).
 const EVERY: Duration = Duration::from_millis(100);
-/// The writer's own automatic checkpoint, in pages: only if this thread falls far behind.
-pub const WRITER_BACKSTOP_PAGES: i64 = 20_000;
 
 pub struct Checkpointer {
     stop: Arc<(Mutex<bool>, Condvar)>,
@@ -55,7 +53,7 @@ fn run(path: &PathBuf, stop: &(Mutex<bool>, Condvar)) {
         }
         drop(stopped);
         if conn.is_none() {
-            conn = Connection::open(path).ok();
+            conn = crate::connections::checkpointer(path).ok();
         }
         let Some(c) = &conn else { continue };
         // Passive: never waits for the writer or a reader; copies what it can now, the rest next round.

@@ -7,13 +7,15 @@
 //!
 //! Calls run on the store's own thread (`writer`), in batches committed together, so a slow disk never stalls
 //! the async workers and a burst of writes shares its commits. Reads of one row by its key (a kv value, an
-//! operation, an API key) run on read connections of their own instead (`readers`).
+//! operation, an API key) run on read connections of their own instead (`readers`), and a thread of its own copies
+//! the WAL back into the file (`checkpoint`). The three open the file in `connections`, one function per role.
 //!
 //! Must not know about: connectors being run (qiao-runtime), the services' rules, or HTTP.
 
 mod approvals;
 mod audit;
 mod checkpoint;
+mod connections;
 mod deadlines;
 mod directory;
 mod events;
@@ -56,10 +58,6 @@ use qiao_secrets::MasterKey;
 
 /// The store's file name in the data directory.
 pub const DB_FILE: &str = "qiao.db";
-
-/// Prepared statements each connection keeps. The writer runs a few dozen distinct statements on its hot paths;
-/// with rusqlite's default of 16 they evicted each other and were parsed again, a tenth of the writer's time.
-const STATEMENT_CACHE: usize = 256;
 
 /// Schema migrations, applied in order; `PRAGMA user_version` records how many ran.
 const MIGRATIONS: &[&str] = &[r#"
@@ -342,7 +340,7 @@ impl Db {
     /// Opens (or creates) the store. Secrets in it are sealed with `key`: the store refuses to open when they
     /// were sealed with another key, and seals those an earlier version stored in plain text.
     pub fn open(path: &Path, key: MasterKey) -> Result<Arc<Db>> {
-        let conn = connect(path)?;
+        let conn = connections::writer(path)?;
         sealing::check_and_seal(&conn, &key)
             .with_context(|| format!("database {}", path.display()))?;
         Ok(Arc::new(Db {
@@ -377,22 +375,6 @@ impl Db {
         self.readers.read(f)
     }
 
-}
-
-/// The connection every user of the file gets: pragmas set, schema migrated.
-fn connect(path: &Path) -> Result<Connection> {
-    let conn = Connection::open(path)
-        .with_context(|| format!("cannot open database {}", path.display()))?;
-    // WAL: readers don't block the writer; NORMAL sync is durable across process crashes (not power loss of
-    // the last transaction), which is the trade-off SQLite recommends for WAL.
-    conn.execute_batch(
-        "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;",
-    )?;
-    conn.busy_timeout(std::time::Duration::from_secs(5))?;
-    conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
-    conn.pragma_update(None, "wal_autocheckpoint", checkpoint::WRITER_BACKSTOP_PAGES)?;
-    migrate(&conn)?;
-    Ok(conn)
 }
 
 fn migrate(conn: &Connection) -> Result<()> {
@@ -547,7 +529,7 @@ mod tests {
         let path = dir.path().join("q.db");
         let db = Db::open(&path, MasterKey::generate()).unwrap();
         let before = std::fs::metadata(&path).unwrap().len();
-        // ~2 MB, far below the writer's own threshold (checkpoint::WRITER_BACKSTOP_PAGES).
+        // ~2 MB, far below the writer's own threshold (connections::WRITER_BACKSTOP_PAGES).
         for i in 0..64 {
             let value = vec![7; 32 * 1024];
             db.kv_set("a".into(), format!("k{i}"), value, None, u64::MAX, u64::MAX).await.unwrap().unwrap();

@@ -10,8 +10,8 @@
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-use anyhow::{Context, Result};
-use rusqlite::{Connection, OpenFlags};
+use anyhow::Result;
+use rusqlite::Connection;
 
 /// Idle connections kept for reuse; more may be open at once under load (one per concurrent read), and the extra
 /// ones are closed when done.
@@ -32,7 +32,7 @@ impl Readers {
     pub fn read<R>(&self, f: impl FnOnce(&Connection) -> rusqlite::Result<R>) -> Result<R> {
         let conn = match self.idle().pop() {
             Some(conn) => conn,
-            None => self.open()?,
+            None => crate::connections::reader(&self.path)?,
         };
         let result = f(&conn);
         let mut idle = self.idle();
@@ -40,20 +40,6 @@ impl Readers {
             idle.push(conn);
         }
         Ok(result?)
-    }
-
-    fn open(&self) -> Result<Connection> {
-        // Read-write flags (a WAL reader may need to create the shared-memory index), but `query_only` refuses
-        // any write: writes go through the writer, always.
-        let conn = Connection::open_with_flags(
-            &self.path,
-            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_URI,
-        )
-        .with_context(|| format!("cannot open database {} for reading", self.path.display()))?;
-        conn.execute_batch("PRAGMA query_only = ON;")?;
-        conn.busy_timeout(std::time::Duration::from_secs(5))?;
-        conn.set_prepared_statement_cache_capacity(crate::STATEMENT_CACHE);
-        Ok(conn)
     }
 
     fn idle(&self) -> std::sync::MutexGuard<'_, Vec<Connection>> {

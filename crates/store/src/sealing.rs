@@ -14,7 +14,8 @@ use anyhow::{Context, Result, bail};
 use rusqlite::types::Value;
 use rusqlite::{Connection, Transaction, params};
 
-use super::{Db, connect};
+use super::Db;
+use super::connections;
 use qiao_secrets::{self as secrets, MasterKey, kv_place, subscription_place};
 
 /// What `qiao secrets rotate` did to the store.
@@ -179,7 +180,7 @@ impl Db {
         if !path.exists() {
             bail!("there is no store at {}", path.display());
         }
-        let conn = connect(path)?;
+        let conn = connections::writer(path)?;
         scrubbing(&conn, |tx| {
             let mut done = Resealed::default();
             let subscriptions: Vec<(i64, String)> = tx
@@ -318,7 +319,7 @@ mod tests {
         let path = dir.path().join("q.db");
         {
             // As an earlier version wrote them.
-            let conn = connect(&path).unwrap();
+            let conn = connections::writer(&path).unwrap();
             conn.execute(
                 "INSERT INTO subscriptions (url, secret, types, cursor, created_ms) VALUES ('http://x/', 'whsec_OLDSECRET', '[\"*\"]', 0, 0)",
                 [],
