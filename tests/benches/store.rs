@@ -116,7 +116,7 @@ fn native(path: &std::path::Path, n: usize) -> Measured {
         let now = qiao_store::now_ms();
         let tx = c.unchecked_transaction().unwrap();
         let id = native_rows::accept(&tx, REQUEST, &i.to_string(), now).unwrap();
-        native_rows::succeed(&tx, id, RESULT, &format!("receiver:om_{id}"), native_rows::SEALED, now).unwrap();
+        native_rows::succeed(&tx, id, RESULT, &format!("receiver:om_{id}"), now).unwrap();
         tx.commit().unwrap();
     }
     Measured { wall: started.elapsed(), cpu: cpu() - cpu0, writer: None }

@@ -323,8 +323,10 @@ async fn run(
     };
     rows.push(sdk_row);
     // Before Qiao starts, so that the two servers never share the machine.
+    // Row 8, one client at a time: a fifth as many sends, which still take about a second.
+    let one_client = n / 5;
     if selected("relay") || selected("relay_one") {
-        rows.extend(native_relay(&sim, n).await?);
+        rows.extend(native_relay(&sim, n, one_client).await?);
     }
     let qiao = Arc::new(QiaoChild::start(&["feishu", "echo"], &config(&sim, &echo)).await?);
     // Reads are cheap: four times as many, so that the fastest rows still last long enough to time.
@@ -335,7 +337,7 @@ async fn run(
         rows.push(sync_sends(&qiao, &sim, n).await?);
     }
     if selected("wait_one") {
-        rows.push(one_client_sends(&qiao, &sim, n / 5).await?);
+        rows.push(one_client_sends(&qiao, &sim, one_client).await?);
     }
     if selected("outbox") {
         rows.push(outbox(&qiao, &sim, n).await?);
@@ -350,8 +352,8 @@ async fn run(
 const READS: [&str; 4] = ["reads", "healthz", "read_echo", "read_feishu"];
 
 /// Whether a group of rows runs: all of them, unless `QIAO_BENCH_ONLY` names some (comma-separated: raw, sdk,
-/// relay, wait, outbox, accept, wait_one, relay_one, and the reads, all or one: [`READS`]), which is how one lever is measured, or
-/// profiled, without the rest.
+/// relay, wait, outbox, accept, wait_one, relay_one, and the reads, all or one: [`READS`]), which is how one
+/// lever is measured, or profiled, without the rest.
 fn selected(group: &str) -> bool {
     std::env::var("QIAO_BENCH_ONLY").map_or(true, |only| only.split(',').any(|g| g.trim() == group))
 }
@@ -423,11 +425,7 @@ async fn call_json(request: reqwest::RequestBuilder, expect: &[u16]) -> Result<V
 
 /// The uuid the simulator de-duplicates on, one per message, as Qiao's Feishu connector makes them.
 fn uuid(text: &str) -> String {
-    Sha256::digest(text.as_bytes())
-        .iter()
-        .take(16)
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    hex::encode(&Sha256::digest(text.as_bytes())[..16])
 }
 
 /// The simulator, with what it received moved out of it every few milliseconds: it de-duplicates a message by
@@ -485,6 +483,24 @@ impl Sim {
     fn reset(&self) {
         drain(&self.sim, &self.received);
         self.received.lock().unwrap().clear();
+    }
+
+    /// Times `n` messages sent from `clients` clients by the jobs `sender(prefix)` makes (texts `"{prefix} {i}"`),
+    /// and checks that the simulator received exactly those: the wall time and each send's latency.
+    async fn timed_sends<F>(
+        &self,
+        n: usize,
+        clients: usize,
+        prefix: &'static str,
+        sender: impl FnOnce(&'static str) -> F,
+    ) -> Result<(Duration, Vec<Duration>)>
+    where
+        F: Fn(usize) -> Job + Send + Sync + 'static,
+    {
+        self.reset();
+        let timing = timed(n, clients, sender(prefix)).await?;
+        self.check(&format!("{prefix} "), texts(prefix, n))?;
+        Ok(timing)
     }
 
     /// The simulator received exactly the messages `expected` among those whose text starts with `prefix` since
@@ -573,9 +589,7 @@ async fn raw_http(sim: &Sim, n: usize) -> Result<Row> {
         }
     };
     timed(WARMUP, CLIENTS, send("warmup raw-http")).await?;
-    sim.reset();
-    let (wall, latencies) = timed(n, CLIENTS, send("raw-http")).await?;
-    sim.check("raw-http ", texts("raw-http", n))?;
+    let (wall, latencies) = sim.timed_sends(n, CLIENTS, "raw-http", send).await?;
     Ok(Row::measured(
         "raw",
         format!("raw HTTP: reqwest (keep-alive), {CLIENTS} clients, POST im/v1/messages"),
@@ -748,15 +762,8 @@ async fn sync_sends(qiao: &Arc<QiaoChild>, sim: &Sim, n: usize) -> Result<Row> {
         send(qiao, "feishu", 30, "warmup sync", &[200], None),
     )
     .await?;
-    sim.reset();
     let used = child_usage(qiao.pid());
-    let (wall, latencies) = timed(
-        n,
-        CLIENTS,
-        send(qiao, "feishu", 30, "qiao-sync", &[200], None),
-    )
-    .await?;
-    sim.check("qiao-sync ", texts("qiao-sync", n))?;
+    let (wall, latencies) = sim.timed_sends(n, CLIENTS, "qiao-sync", |p| send(qiao, "feishu", 30, p, &[200], None)).await?;
     Ok(Row::measured(
         "sync",
         format!("Qiao POST …/feishu/messages?wait=30 (durable send, result), {CLIENTS} clients"),
@@ -777,12 +784,10 @@ async fn sync_sends(qiao: &Arc<QiaoChild>, sim: &Sim, n: usize) -> Result<Row> {
     .charged(qiao.pid(), used))
 }
 
-/// Row 8: row 3 with one client, a fifth as many sends.
+/// Row 8: row 3 with one client.
 async fn one_client_sends(qiao: &Arc<QiaoChild>, sim: &Sim, n: usize) -> Result<Row> {
-    sim.reset();
     let used = child_usage(qiao.pid());
-    let (wall, latencies) = timed(n, 1, send(qiao, "feishu", 30, "qiao-one", &[200], None)).await?;
-    sim.check("qiao-one ", texts("qiao-one", n))?;
+    let (wall, latencies) = sim.timed_sends(n, 1, "qiao-one", |p| send(qiao, "feishu", 30, p, &[200], None)).await?;
     Ok(Row::measured(
         "sync_one",
         "one client: Qiao POST …/feishu/messages?wait=30".into(),
@@ -793,8 +798,9 @@ async fn one_client_sends(qiao: &Arc<QiaoChild>, sim: &Sim, n: usize) -> Result<
     .charged(qiao.pid(), used))
 }
 
-/// Row 7: the native durable relay, sent the same messages as row 3; and as row 8, with one client.
-async fn native_relay(sim: &Sim, n: usize) -> Result<Vec<Row>> {
+/// Row 7: the native durable relay, sent the same messages as row 3 (`n`); and as row 8, with one client
+/// (`one_client`).
+async fn native_relay(sim: &Sim, n: usize, one_client: usize) -> Result<Vec<Row>> {
     let dir = tempfile::tempdir()?;
     let (app_id, app_secret) = (&sim.options.app_id, &sim.options.app_secret);
     let relay = relay::RelayChild::start(dir.path(), &sim.base, app_id, app_secret).await?;
@@ -808,10 +814,8 @@ async fn native_relay(sim: &Sim, n: usize) -> Result<Vec<Row>> {
     timed(WARMUP, CLIENTS, send("warmup relay")).await?;
     let mut rows = vec![];
     if selected("relay") {
-        sim.reset();
         let used = child_usage(relay.pid());
-        let (wall, latencies) = timed(n, CLIENTS, send("relay")).await?;
-        sim.check("relay ", texts("relay", n))?;
+        let (wall, latencies) = sim.timed_sends(n, CLIENTS, "relay", send).await?;
         rows.push(
             Row::measured(
                 "relay",
@@ -827,10 +831,8 @@ async fn native_relay(sim: &Sim, n: usize) -> Result<Vec<Row>> {
         );
     }
     if selected("relay_one") {
-        sim.reset();
         let used = child_usage(relay.pid());
-        let (wall, latencies) = timed(n / 5, 1, send("relay-one")).await?;
-        sim.check("relay-one ", texts("relay-one", n / 5))?;
+        let (wall, latencies) = sim.timed_sends(one_client, 1, "relay-one", send).await?;
         rows.push(
             Row::measured("relay_one", "one client: native durable relay".into(), wall, &latencies, vec![])
                 .charged(relay.pid(), used),

@@ -41,7 +41,8 @@ fn threads_cpu(pid: &str, names: &[&str]) -> Option<Duration> {
     named.map(|t| cpu_of(&format!("{pid}/task/{}", t.file_name().to_string_lossy()))).sum()
 }
 
-/// What a `qiao serve` child has used so far: where its CPU went, and what it wrote. Differences of two
+/// What a server child (`qiao serve`, the throughput bench's relay) has used so far: where its CPU went, and
+/// what it wrote. Differences of two
 /// snapshots say what a stretch of work cost, per request.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Usage {

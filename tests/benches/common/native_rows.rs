@@ -39,14 +39,14 @@ pub fn accept(c: &Connection, request: &str, request_hash: &str, now: i64) -> ru
 }
 
 /// The connector's kv write (the message's receiver, for read receipts) and the operation's success.
-pub fn succeed(c: &Connection, id: i64, result: &str, key: &str, sealed: &str, now: i64) -> rusqlite::Result<()> {
+pub fn succeed(c: &Connection, id: i64, result: &str, key: &str, now: i64) -> rusqlite::Result<()> {
     c.prepare_cached("INSERT INTO kv (connection, key, value, expires_at) VALUES ('feishu', ?1, ?2, ?3)")?
-        .execute(params![key, sealed, now + 7 * 24 * 3600 * 1000])?;
+        .execute(params![key, SEALED, now + 7 * 24 * 3600 * 1000])?;
     c.prepare_cached(
         "INSERT INTO kv_usage (connection, bytes, keys) VALUES ('feishu', ?1, 1)
          ON CONFLICT (connection) DO UPDATE SET bytes = bytes + excluded.bytes, keys = keys + 1",
     )?
-    .execute([(key.len() + sealed.len()) as i64])?;
+    .execute([(key.len() + SEALED.len()) as i64])?;
     c.prepare_cached("UPDATE operations SET status = 'succeeded', result = ?2, updated_ms = ?3 WHERE id = ?1")?
         .execute(params![id, result, now])?;
     Ok(())

@@ -114,14 +114,14 @@ async fn send(
     };
     let request = message.to_string();
     let id = relay
-        .commit(move |c| native_rows::accept(c, &request, &hex(Sha256::digest(&request)), qiao_store::now_ms()))
+        .commit(move |c| native_rows::accept(c, &request, &hex::encode(Sha256::digest(&request)), qiao_store::now_ms()))
         .await?;
     let body = json!({
         "receive_id": user,
         "msg_type": "text",
         "content": json!({ "text": text }).to_string(),
         // The platform de-duplicates a retried attempt by the operation's own id.
-        "uuid": hex(&Sha256::digest(format!("relay-op-{id}"))[..16]),
+        "uuid": crate::uuid(&format!("relay-op-{id}")),
     });
     let answer: Value = async {
         let response = relay.client.post(&relay.send_url).bearer_auth(&relay.token).json(&body).send().await?;
@@ -134,7 +134,7 @@ async fn send(
     let (key, stored) = (format!("receiver:{message_id}"), result.to_string());
     relay
         .commit(move |c| {
-            native_rows::succeed(c, id, &stored, &key, native_rows::SEALED, qiao_store::now_ms()).map(|()| id)
+            native_rows::succeed(c, id, &stored, &key, qiao_store::now_ms()).map(|()| id)
         })
         .await?;
     Ok(Json(json!({ "id": id, "status": "succeeded", "result": result })))
@@ -179,8 +179,4 @@ impl Relay {
         self.writer.send((Box::new(work), reply)).map_err(|e| failed(e.to_string()))?;
         answer.await.map_err(|_| failed("the transaction failed".into()))
     }
-}
-
-fn hex(bytes: impl AsRef<[u8]>) -> String {
-    bytes.as_ref().iter().map(|b| format!("{b:02x}")).collect()
 }

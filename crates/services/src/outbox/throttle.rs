@@ -65,16 +65,17 @@ impl Throttle {
     /// Waits for this call's turn under the rate (looked up per call: a reloaded connector may hint another).
     pub async fn pace(&self, rate: Rate) {
         let interval = Duration::from_secs_f64(1.0 / rate.per_second);
-        let start = {
+        let (start, now) = {
             let mut next = self.next_start.lock().await;
-            let start = (*next).max(Instant::now());
+            let now = Instant::now();
+            let start = (*next).max(now);
             *next = start + interval;
-            start
+            (start, now)
         };
         // Tokio's timer fires on whole milliseconds: a sleep until now, or until a microsecond from now, takes
         // about a millisecond. A call whose turn is less than a tick away starts now; the turns themselves stay
         // `interval` apart, so the rate over any second is unchanged.
-        if start > Instant::now() + TIMER_TICK {
+        if start > now + TIMER_TICK {
             tokio::time::sleep_until(start).await;
         }
     }
