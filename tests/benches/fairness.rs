@@ -19,7 +19,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Result, ensure};
-use qiao_tests::TestServer;
+use qiao_tests::child::QiaoChild;
 use qiao_tests::echo_server::EchoServer;
 use qiao_tests::feishu_sim::{FeishuSim, Options};
 use serde_json::json;
@@ -180,9 +180,9 @@ async fn bench(length: Duration) -> Result<(Vec<(Phase, Option<usize>)>, Vec<Str
         token = o.verification_token,
         key = o.encrypt_key,
     );
-    let qiao = Arc::new(TestServer::start(&["echo", "hostile", "feishu"], &config).await?);
+    let qiao = Arc::new(QiaoChild::start(&["echo", "hostile", "feishu"], &config).await?);
     let (status, body) = qiao
-        .post("/v1/connections/good/messages", json!({ "to": { "users": ["u1"] }, "text": "hi" }))
+        .post("/v1/connections/good/messages?wait=30", json!({ "to": { "users": ["u1"] }, "text": "hi" }))
         .await;
     ensure!(status == 200, "send on the good connection: {status} {body}");
     let id = body["message_id"].as_str().unwrap_or_default().to_string();

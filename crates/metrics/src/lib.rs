@@ -16,6 +16,9 @@ use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 pub const CONNECTOR_CALLS: &str = "qiao_connector_calls_total";
 pub const CONNECTOR_CALL_SECONDS: &str = "qiao_connector_call_duration_seconds";
 /// Errors the connector returned, by kind and the platform's own code.
+/// Connections whose calls were moved off the threads that serve requests (a call held the CPU for long), by
+/// connection: counted once each time a connection turns heavy.
+pub const CONNECTOR_CALLS_MOVED: &str = "qiao_connector_calls_moved_total";
 pub const CONNECTOR_ERRORS: &str = "qiao_connector_errors_total";
 pub const RATE_LIMITED: &str = "qiao_connector_rate_limited_total";
 pub const CONNECTOR_LOADS: &str = "qiao_connector_loads_total";
@@ -61,6 +64,11 @@ pub fn render() -> String {
 
 fn describe() {
     describe_counter!(CONNECTOR_CALLS, "Calls into connectors, by connection, operation and outcome.");
+    describe_counter!(
+        CONNECTOR_CALLS_MOVED,
+        "Times a connection's calls were moved to the call pool, off the threads that serve requests (a call held \
+         the CPU for over a millisecond in one go)."
+    );
     describe_histogram!(CONNECTOR_CALL_SECONDS, Unit::Seconds, "Time of a connector call, instantiation included.");
     describe_counter!(CONNECTOR_ERRORS, "Errors connectors returned, by kind and platform code.");
     describe_counter!(RATE_LIMITED, "Calls the platform refused for its rate limit.");
@@ -86,6 +94,10 @@ pub fn connector_call(connection: &str, operation: &str, outcome: &'static str, 
     let labels = [("connection", connection.to_string()), ("operation", operation.to_string())];
     counter!(CONNECTOR_CALLS, &[labels[0].clone(), labels[1].clone(), ("outcome", outcome.to_string())]).increment(1);
     histogram!(CONNECTOR_CALL_SECONDS, &labels).record(took.as_secs_f64());
+}
+
+pub fn calls_moved(connection: &str) {
+    counter!(CONNECTOR_CALLS_MOVED, "connection" => connection.to_string()).increment(1);
 }
 
 pub fn connector_error(connection: &str, operation: &str, kind: &str, platform_code: Option<&str>) {

@@ -123,17 +123,20 @@ fn init_logs(default: &str) -> Result<()> {
     Ok(())
 }
 
-#[tokio::main]
-async fn main() {
+fn main() {
+    let cli = Cli::parse();
+    let workers = match &cli.command {
+        Command::Serve(args) => args.workers(),
+        _ => 1,
+    };
     // A clean one-line error for operators, not a backtrace (even with RUST_BACKTRACE set).
-    if let Err(e) = run().await {
+    if let Err(e) = cli::serve::runtime(workers).and_then(|runtime| runtime.block_on(run(cli))) {
         eprintln!("error: {e:#}");
         std::process::exit(1);
     }
 }
 
-async fn run() -> Result<()> {
-    let cli = Cli::parse();
+async fn run(cli: Cli) -> Result<()> {
     // The conformance suite makes hundreds of calls: its report is the output, the per-call log lines are noise.
     let quiet = matches!(&cli.command, Command::Connectors { command: cli::connectors::ConnectorsCommand::Test { .. } });
     let default = if quiet { "warn,qiao_runtime=error" } else { "info,tower_http=warn" };

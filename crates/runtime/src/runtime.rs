@@ -25,6 +25,7 @@ use crate::kv::KvStore;
 use crate::observe::Observer;
 use crate::redact::{clean, redacted_error, secret_values};
 use crate::sandbox::{HostState, Sandbox};
+use crate::scheduling::{CallPool, Laned, half_the_cores};
 
 impl CallError {
     /// The `outcome` label of `qiao_connector_calls_total`.
@@ -110,58 +111,15 @@ pub struct Runtime {
     /// Each connection's lanes: how many of its calls may be running guest code (or a host function) at the same
     /// instant, made at first use. A call holds a lane only while it is polled: between epoch yields and awaits.
     lanes: Mutex<HashMap<String, Arc<Semaphore>>>,
+    /// Where a call that holds the CPU for long is moved (see `scheduling`).
+    calls: CallPool,
     /// Each connection's allow-list, built once per connector build it serves (it parses the API-base settings)
     /// rather than on every call.
     allow_lists: Mutex<HashMap<String, (String, Arc<AllowList>)>>,
 }
 
-/// Lanes per connection: half the cores (at least one), so the calls of one connection, however many, leave the
-/// other half of the machine to the API and to the other connections.
 /// How long a call made while connectors are still compiling at start waits for its own.
 pub const STARTUP_PATIENCE: Duration = Duration::from_secs(10);
-
-fn lanes_per_connection() -> usize {
-    std::thread::available_parallelism().map_or(1, |n| (n.get() / 2).max(1))
-}
-
-/// A call's future, polled only while it holds one of its connection's lanes (released at each `Pending`, so a
-/// call waiting on I/O, or yielding at an epoch tick, lets the connection's next call run). The semaphore is fair:
-/// the connection's calls take turns.
-struct Laned<F: std::future::Future> {
-    inner: std::pin::Pin<Box<F>>,
-    lanes: Arc<Semaphore>,
-    waiting: Option<std::pin::Pin<Box<dyn std::future::Future<Output = Result<OwnedSemaphorePermit, tokio::sync::AcquireError>> + Send>>>,
-}
-
-impl<F: std::future::Future> std::future::Future for Laned<F> {
-    type Output = F::Output;
-
-    fn poll(mut self: std::pin::Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> std::task::Poll<F::Output> {
-        use std::task::Poll;
-        let this = &mut *self;
-        let permit = match this.lanes.clone().try_acquire_owned() {
-            Ok(permit) if this.waiting.is_none() => permit,
-            other => {
-                drop(other);
-                let waiting = this.waiting.get_or_insert_with(|| Box::pin(this.lanes.clone().acquire_owned()));
-                match waiting.as_mut().poll(cx) {
-                    Poll::Pending => return Poll::Pending,
-                    Poll::Ready(permit) => {
-                        this.waiting = None;
-                        match permit {
-                            Ok(permit) => permit,
-                            // Never closed; run without a lane rather than hang.
-                            Err(_) => return this.inner.as_mut().poll(cx),
-                        }
-                    }
-                }
-            }
-        };
-        let result = this.inner.as_mut().poll(cx);
-        drop(permit);
-        result
-    }
-}
 
 /// How long a busy connection's caller is told to wait before trying again.
 pub const BUSY_RETRY_AFTER: Duration = Duration::from_secs(1);
@@ -190,6 +148,7 @@ impl Runtime {
             observer: None,
             bulkheads: Mutex::new(HashMap::new()),
             lanes: Mutex::new(HashMap::new()),
+            calls: CallPool::new()?,
             allow_lists: Mutex::new(HashMap::new()),
         })
     }
@@ -479,19 +438,22 @@ impl Runtime {
         let started = Instant::now();
         let lanes = {
             let mut lanes = self.lanes.lock().unwrap_or_else(|e| e.into_inner());
-            lanes.entry(conn.name.clone()).or_insert_with(|| Arc::new(Semaphore::new(lanes_per_connection()))).clone()
+            lanes.entry(conn.name.clone()).or_insert_with(|| Arc::new(Semaphore::new(half_the_cores()))).clone()
         };
-        let run = Laned {
-            inner: Box::pin(async {
-                let instance = connector.pre.instantiate_async(&mut store).await?;
-                dispatch(&connector.exports, &mut store, &instance, call).await
-            }),
-            lanes,
-            waiting: None,
+        // The call owns its store (it may be moved to the call pool), and hands it back for what follows.
+        let guest = connector.clone();
+        let timeout = Duration::from_millis(limits.timeout_ms);
+        let run = async move {
+            let laned = Laned::new(lanes, async {
+                let instance = guest.pre.instantiate_async(&mut store).await?;
+                dispatch(&guest.exports, &mut store, &instance, call).await
+            });
+            let result = tokio::time::timeout(timeout, laned).await;
+            (result, store)
         };
-        let result = tokio::time::timeout(Duration::from_millis(limits.timeout_ms), run)
-            .instrument(span.clone())
-            .await;
+        let Some((result, store)) = self.calls.run(&conn.name, run.instrument(span.clone())).await else {
+            return Err(CallError::Trap { connector: connector.id().to_string(), message: "the server is stopping".into() });
+        };
         let elapsed_ms = started.elapsed().as_millis() as u64;
         let state = store.data();
         log_stdio(&span, state, self.observer.as_deref());

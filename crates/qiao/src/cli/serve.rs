@@ -32,6 +32,30 @@ pub struct ServeArgs {
     /// created on first start]. QIAO_MASTER_KEY (the key itself, base64), when set, comes first.
     #[arg(long, env = "QIAO_MASTER_KEY_FILE", value_name = "FILE")]
     master_key_file: Option<PathBuf>,
+    /// Threads that serve requests and run connector calls. One (the default) is the cheapest per request: no
+    /// hand-offs between threads (on 2 cores, 22% less CPU per durable send than two work-stealing threads).
+    /// Raise it when one core is not enough for the traffic. Either way, a connector that holds the CPU for long
+    /// runs on the call pool (half the cores, threads qiao-calls), never on these.
+    #[arg(long, env = "QIAO_WORKERS", default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=1024))]
+    workers: u16,
+}
+
+impl ServeArgs {
+    pub fn workers(&self) -> usize {
+        self.workers.into()
+    }
+}
+
+/// The runtime the command runs on: one thread, or a work-stealing pool of `workers` threads.
+pub fn runtime(workers: usize) -> Result<tokio::runtime::Runtime> {
+    let mut builder = if workers <= 1 {
+        tokio::runtime::Builder::new_current_thread()
+    } else {
+        let mut builder = tokio::runtime::Builder::new_multi_thread();
+        builder.worker_threads(workers);
+        builder
+    };
+    Ok(builder.enable_all().build()?)
 }
 
 pub async fn run(args: ServeArgs) -> Result<()> {
