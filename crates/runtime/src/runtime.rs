@@ -452,7 +452,8 @@ impl Runtime {
             (result, store)
         };
         let Some((result, store)) = self.calls.run(&conn.name, run.instrument(span.clone())).await else {
-            return Err(CallError::Trap { connector: connector.id().to_string(), message: "the server is stopping".into() });
+            let connector = connector.id().to_string();
+            return Err(CallError::Trap { connector, message: "the server is stopping".into() });
         };
         let elapsed_ms = started.elapsed().as_millis() as u64;
         let state = store.data();

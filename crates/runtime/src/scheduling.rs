@@ -48,8 +48,11 @@ pub fn half_the_cores() -> usize {
 pub struct Laned<F: Future> {
     inner: Pin<Box<F>>,
     lanes: Arc<Semaphore>,
-    waiting: Option<Pin<Box<dyn Future<Output = Result<OwnedSemaphorePermit, AcquireError>> + Send>>>,
+    waiting: Option<Acquiring>,
 }
+
+/// Waiting for a lane.
+type Acquiring = Pin<Box<dyn Future<Output = Result<OwnedSemaphorePermit, AcquireError>> + Send>>;
 
 impl<F: Future> Laned<F> {
     pub fn new(lanes: Arc<Semaphore>, inner: F) -> Laned<F> {
@@ -117,7 +120,11 @@ impl CallPool {
         F::Output: Send + 'static,
     {
         let pool = self.pool.as_ref()?.handle().clone();
-        let start = if self.is_heavy(connection) { Place::Pool(Remote::spawn(&pool, call)) } else { Place::Here(Box::pin(call)) };
+        let start = if self.is_heavy(connection) {
+            Place::Pool(Remote::spawn(&pool, call))
+        } else {
+            Place::Here(Box::pin(call))
+        };
         Placed { place: start, pool, connection, heavy: self }.await
     }
 

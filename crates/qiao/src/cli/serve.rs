@@ -112,7 +112,10 @@ mod tests {
 
     #[test]
     fn one_worker_serves_on_one_thread_and_more_steal_work() {
-        let flavor = |workers| super::runtime(workers).unwrap().block_on(async { tokio::runtime::Handle::current().runtime_flavor() });
+        let flavor = |workers| {
+            let runtime = super::runtime(workers).unwrap();
+            runtime.block_on(async { tokio::runtime::Handle::current().runtime_flavor() })
+        };
         assert_eq!(flavor(1), RuntimeFlavor::CurrentThread);
         assert_eq!(flavor(3), RuntimeFlavor::MultiThread);
         assert!(super::default_workers() >= 1);
