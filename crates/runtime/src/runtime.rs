@@ -25,7 +25,7 @@ use crate::kv::KvStore;
 use crate::observe::Observer;
 use crate::redact::{clean, redacted_error, secret_values};
 use crate::sandbox::{HostState, Sandbox};
-use crate::scheduling::{CallPool, Laned, half_the_cores};
+use crate::scheduling::CallPool;
 
 impl CallError {
     /// The `outcome` label of `qiao_connector_calls_total`.
@@ -108,10 +108,8 @@ pub struct Runtime {
     pub observer: Option<Arc<Observer>>,
     /// Each connection's bulkhead: places for its connector calls (`limits.concurrency`), made at first use.
     bulkheads: Mutex<HashMap<String, Arc<Semaphore>>>,
-    /// Each connection's lanes: how many of its calls may be running guest code (or a host function) at the same
-    /// instant, made at first use. A call holds a lane only while it is polled: between epoch yields and awaits.
-    lanes: Mutex<HashMap<String, Arc<Semaphore>>>,
-    /// Where a call that holds the CPU for long is moved (see `scheduling`).
+    /// Where and when calls run: each connection's lanes (how many of its calls may be running guest code, or a
+    /// host function, at the same instant; held only while polled) and the pool that takes calls holding the CPU.
     calls: CallPool,
     /// Each connection's allow-list, built once per connector build it serves (it parses the API-base settings)
     /// rather than on every call.
@@ -147,7 +145,6 @@ impl Runtime {
             connectors: Registry::new(connectors_dir),
             observer: None,
             bulkheads: Mutex::new(HashMap::new()),
-            lanes: Mutex::new(HashMap::new()),
             calls: CallPool::new()?,
             allow_lists: Mutex::new(HashMap::new()),
         })
@@ -436,22 +433,20 @@ impl Runtime {
             dropped_log_lines = tracing::field::Empty
         );
         let started = Instant::now();
-        let lanes = {
-            let mut lanes = self.lanes.lock().unwrap_or_else(|e| e.into_inner());
-            lanes.entry(conn.name.clone()).or_insert_with(|| Arc::new(Semaphore::new(half_the_cores()))).clone()
-        };
+        let seat = self.calls.seat(&conn.name);
         // The call owns its store (it may be moved to the call pool), and hands it back for what follows.
         let guest = connector.clone();
         let timeout = Duration::from_millis(limits.timeout_ms);
+        let laned_seat = seat.clone();
         let run = async move {
-            let laned = Laned::new(lanes, async {
+            let laned = laned_seat.laned(async {
                 let instance = guest.pre.instantiate_async(&mut store).await?;
                 dispatch(&guest.exports, &mut store, &instance, call).await
             });
             let result = tokio::time::timeout(timeout, laned).await;
             (result, store)
         };
-        let Some((result, store)) = self.calls.run(&conn.name, run.instrument(span.clone())).await else {
+        let Some((result, store)) = self.calls.run(&seat, run.instrument(span.clone())).await else {
             let connector = connector.id().to_string();
             return Err(CallError::Trap { connector, message: "the server is stopping".into() });
         };

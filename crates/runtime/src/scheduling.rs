@@ -56,7 +56,7 @@ pub struct Laned<F: Future> {
 type Acquiring = Pin<Box<dyn Future<Output = Result<OwnedSemaphorePermit, AcquireError>> + Send>>;
 
 impl<F: Future> Laned<F> {
-    pub fn new(lanes: Arc<Semaphore>, inner: F) -> Laned<F> {
+    fn new(lanes: Arc<Semaphore>, inner: F) -> Laned<F> {
         Laned { inner: Box::pin(inner), lanes, waiting: None }
     }
 }
@@ -90,65 +90,42 @@ impl<F: Future> Future for Laned<F> {
     }
 }
 
-/// The call pool, and which connections' calls start in it.
-pub struct CallPool {
-    /// Some until dropped: a runtime cannot be dropped where blocking is not allowed (inside another runtime).
-    pool: Option<tokio::runtime::Runtime>,
-    /// Connections with a recent long poll: when, and until when their calls start in the pool (if they do).
-    heavy: Mutex<HashMap<String, Strikes>>,
+/// One connection's record here: its lanes, and its long polls.
+pub struct Seat {
+    name: String,
+    lanes: Arc<Semaphore>,
+    strikes: Mutex<Strikes>,
 }
 
-impl CallPool {
-    pub fn new() -> Result<CallPool> {
-        CallPool::with_threads(half_the_cores())
+impl Seat {
+    /// `call`, polled only while it holds one of the connection's lanes.
+    pub fn laned<F: Future>(&self, call: F) -> Laned<F> {
+        Laned::new(self.lanes.clone(), call)
     }
 
-    pub fn with_threads(threads: usize) -> Result<CallPool> {
-        let pool = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(threads.max(1))
-            .thread_name(POOL_THREAD)
-            .enable_all()
-            .build()?;
-        Ok(CallPool { pool: Some(pool), heavy: Mutex::new(HashMap::new()) })
-    }
-
-    /// Runs `call` for `connection`: where it is polled, unless the connection's calls have been holding the CPU;
-    /// moved to the pool at its first long poll. `None` when the pool stopped before the call finished (the
-    /// server is stopping). A panic in the call is the caller's, wherever it ran.
-    pub async fn run<F>(&self, connection: &str, call: F) -> Option<F::Output>
-    where
-        F: Future + Send + 'static,
-        F::Output: Send + 'static,
-    {
-        let pool = self.pool.as_ref()?.handle().clone();
-        let start = if self.is_heavy(connection) {
-            Place::Pool(Remote::spawn(&pool, call))
-        } else {
-            Place::Here(Box::pin(call))
-        };
-        Placed { place: start, pool, connection, heavy: self }.await
-    }
-
-    fn is_heavy(&self, connection: &str) -> bool {
-        let heavy = self.heavy.lock().unwrap_or_else(|e| e.into_inner());
-        heavy.get(connection).and_then(|s| s.heavy_until).is_some_and(|until| until > Instant::now())
+    fn is_heavy(&self) -> bool {
+        let strikes = self.strikes.lock().unwrap_or_else(|e| e.into_inner());
+        strikes.heavy_until.is_some_and(|until| until > Instant::now())
     }
 
     /// Counts a long poll; the connection turns heavy at its [`STRIKES`]th within [`STRIKES_WITHIN`].
-    fn long_poll(&self, connection: &str, poll: Duration) {
+    fn long_poll(&self, poll: Duration) {
         let now = Instant::now();
-        let mut heavy = self.heavy.lock().unwrap_or_else(|e| e.into_inner());
-        let before = heavy.get(connection).copied();
-        let already = before.and_then(|s| s.heavy_until).is_some_and(|until| until > now);
-        let (since, count) = match before {
-            Some(s) if now.duration_since(s.since) <= STRIKES_WITHIN => (s.since, s.count + 1),
-            _ => (now, 1),
+        let mut strikes = self.strikes.lock().unwrap_or_else(|e| e.into_inner());
+        let already = strikes.heavy_until.is_some_and(|until| until > now);
+        *strikes = match *strikes {
+            Strikes { since, count, .. } if count > 0 && now.duration_since(since) <= STRIKES_WITHIN => {
+                Strikes { since, count: count + 1, heavy_until: strikes.heavy_until }
+            }
+            _ => Strikes { since: now, count: 1, heavy_until: strikes.heavy_until },
         };
-        let turns = count >= STRIKES;
-        let heavy_until = (already || turns).then(|| now + HEAVY_FOR);
-        heavy.insert(connection.to_string(), Strikes { since, count, heavy_until });
-        drop(heavy);
+        let turns = strikes.count >= STRIKES;
+        if already || turns {
+            strikes.heavy_until = Some(now + HEAVY_FOR);
+        }
+        drop(strikes);
         if turns && !already {
+            let connection = self.name.as_str();
             qiao_metrics::calls_moved(connection);
             tracing::info!(
                 connection,
@@ -162,20 +139,75 @@ impl CallPool {
     }
 }
 
+#[derive(Clone, Copy)]
+struct Strikes {
+    /// The first long poll of the current window, and how many since (it included; 0: none yet).
+    since: Instant,
+    count: u32,
+    /// Until when the connection's calls start in the pool.
+    heavy_until: Option<Instant>,
+}
+
+/// The call pool, and each connection's seat (one lookup per call finds both its lanes and its long polls).
+pub struct CallPool {
+    /// Some until dropped: a runtime cannot be dropped where blocking is not allowed (inside another runtime).
+    pool: Option<tokio::runtime::Runtime>,
+    seats: Mutex<HashMap<String, Arc<Seat>>>,
+}
+
+impl CallPool {
+    pub fn new() -> Result<CallPool> {
+        CallPool::with_threads(half_the_cores())
+    }
+
+    pub fn with_threads(threads: usize) -> Result<CallPool> {
+        let pool = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(threads.max(1))
+            .thread_name(POOL_THREAD)
+            .enable_all()
+            .build()?;
+        Ok(CallPool { pool: Some(pool), seats: Mutex::new(HashMap::new()) })
+    }
+
+    /// The connection's seat, made at first use with [`half_the_cores`] lanes.
+    pub fn seat(&self, connection: &str) -> Arc<Seat> {
+        let mut seats = self.seats.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(seat) = seats.get(connection) {
+            return seat.clone();
+        }
+        let seat = Arc::new(Seat {
+            name: connection.to_string(),
+            lanes: Arc::new(Semaphore::new(half_the_cores())),
+            strikes: Mutex::new(Strikes { since: Instant::now(), count: 0, heavy_until: None }),
+        });
+        seats.insert(connection.to_string(), seat.clone());
+        seat
+    }
+
+    /// Runs `call` for the connection of `seat`: where it is polled, unless the connection's calls have been
+    /// holding the CPU; moved to the pool at its first long poll. `None` when the pool stopped before the call
+    /// finished (the server is stopping). A panic in the call is the caller's, wherever it ran.
+    pub async fn run<F>(&self, seat: &Seat, call: F) -> Option<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        let pool = self.pool.as_ref()?.handle();
+        let place = if seat.is_heavy() {
+            Place::Pool(Remote::spawn(pool, call))
+        } else {
+            Place::Here(Box::pin(call))
+        };
+        Placed { place, pool, seat }.await
+    }
+}
+
 impl Drop for CallPool {
     fn drop(&mut self) {
         if let Some(pool) = self.pool.take() {
             pool.shutdown_background();
         }
     }
-}
-
-#[derive(Clone, Copy)]
-struct Strikes {
-    /// The first long poll of the current window, and how many since (it included).
-    since: Instant,
-    count: u32,
-    heavy_until: Option<Instant>,
 }
 
 enum Place<F: Future> {
@@ -187,9 +219,8 @@ enum Place<F: Future> {
 /// A call polled here until a poll runs long, then in the pool.
 struct Placed<'a, F: Future> {
     place: Place<F>,
-    pool: tokio::runtime::Handle,
-    connection: &'a str,
-    heavy: &'a CallPool,
+    pool: &'a tokio::runtime::Handle,
+    seat: &'a Seat,
 }
 
 impl<F> Future for Placed<'_, F>
@@ -206,14 +237,14 @@ where
             let polled = call.as_mut().poll(cx);
             let took = thread_cpu().saturating_sub(started);
             if took >= LONG_POLL {
-                this.heavy.long_poll(this.connection, took);
+                this.seat.long_poll(took);
             }
             match polled {
                 Poll::Ready(output) => return Poll::Ready(Some(output)),
                 Poll::Pending if took < LONG_POLL => return Poll::Pending,
                 Poll::Pending => {
                     let Place::Here(call) = std::mem::replace(&mut this.place, Place::Moving) else { unreachable!() };
-                    this.place = Place::Pool(Remote::spawn(&this.pool, call));
+                    this.place = Place::Pool(Remote::spawn(this.pool, call));
                 }
             }
         }
@@ -286,7 +317,7 @@ mod tests {
         let calls = CallPool::with_threads(1).unwrap();
         let here = std::thread::current().name().unwrap_or("?").to_string();
         let blocked = calls
-            .run("sleepy", async {
+            .run(&calls.seat("sleepy"), async {
                 let mut seen = Vec::new();
                 for _ in 0..3 {
                     seen.push(std::thread::current().name().unwrap_or("?").to_string());
@@ -306,22 +337,22 @@ mod tests {
         let calls = CallPool::with_threads(1).unwrap();
         let here = std::thread::current().name().unwrap_or("?").to_string();
 
-        let light = calls.run("light", busy(5, Duration::ZERO)).await.unwrap();
+        let light = calls.run(&calls.seat("light"), busy(5, Duration::ZERO)).await.unwrap();
         assert!(light.iter().all(|t| *t == here), "a short call stays where it is polled: {light:?}");
 
-        let first = calls.run("heavy", busy(4, LONG_POLL * 2)).await.unwrap();
+        let first = calls.run(&calls.seat("heavy"), busy(4, LONG_POLL * 2)).await.unwrap();
         assert_eq!(first[0], here, "it starts where it is polled");
         assert!(first[1..].iter().all(|t| t == POOL_THREAD), "after one long poll it runs in the pool: {first:?}");
-        let once = calls.run("heavy", busy(2, Duration::ZERO)).await.unwrap();
+        let once = calls.run(&calls.seat("heavy"), busy(2, Duration::ZERO)).await.unwrap();
         assert!(once.iter().all(|t| *t == here), "a long poll or two may be a cold start: {once:?}");
 
         for _ in 1..STRIKES {
-            let again = calls.run("heavy", busy(2, LONG_POLL * 2)).await.unwrap();
+            let again = calls.run(&calls.seat("heavy"), busy(2, LONG_POLL * 2)).await.unwrap();
             assert_eq!(again[0], here, "{again:?}");
         }
-        let next = calls.run("heavy", busy(2, Duration::ZERO)).await.unwrap();
+        let next = calls.run(&calls.seat("heavy"), busy(2, Duration::ZERO)).await.unwrap();
         assert!(next.iter().all(|t| t == POOL_THREAD), "the connection's next call starts in the pool: {next:?}");
-        let other = calls.run("light", busy(2, Duration::ZERO)).await.unwrap();
+        let other = calls.run(&calls.seat("light"), busy(2, Duration::ZERO)).await.unwrap();
         assert!(other.iter().all(|t| *t == here), "other connections are not moved: {other:?}");
     }
 
@@ -336,7 +367,7 @@ mod tests {
                 tokio::time::sleep(Duration::from_millis(1)).await;
             }
         };
-        let stopped = tokio::time::timeout(Duration::from_millis(50), calls.run("spinner", call)).await;
+        let stopped = tokio::time::timeout(Duration::from_millis(50), calls.run(&calls.seat("spinner"), call)).await;
         assert!(stopped.is_err(), "the call never ends by itself");
         // Aborted: its sender is dropped once the pool gets to it, so the channel ends.
         let ended = tokio::time::timeout(Duration::from_secs(10), async { while rx.recv().await.is_some() {} }).await;
@@ -351,7 +382,8 @@ mod tests {
             tokio::task::yield_now().await;
             panic!("guest host bug");
         };
-        let caught = futures::FutureExt::catch_unwind(std::panic::AssertUnwindSafe(calls.run("p", call))).await;
+        let seat = calls.seat("p");
+        let caught = futures::FutureExt::catch_unwind(std::panic::AssertUnwindSafe(calls.run(&seat, call))).await;
         let message = caught.expect_err("panicked").downcast::<&str>().map(|m| m.to_string()).unwrap_or_default();
         assert_eq!(message, "guest host bug");
     }
