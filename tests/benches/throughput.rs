@@ -125,7 +125,7 @@ impl Row {
 
     /// Of which the store's writer thread, in µs.
     fn store_cpu_per_request(&self) -> Option<f64> {
-        self.per_request(|u| Some(u.store_writer.as_secs_f64() * 1e6))
+        self.per_request(|u| u.store_writer.map(|w| w.as_secs_f64() * 1e6))
     }
 
     /// Bytes the server wrote per request (the store's WAL, sockets, logs), in KiB.

@@ -17,7 +17,7 @@ const STATEMENT_CACHE: usize = 256;
 pub const WRITER_BACKSTOP_PAGES: i64 = 20_000;
 
 /// How long a connection waits for a lock another holds before failing (a checkpoint restarting the WAL).
-const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+pub(crate) const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// The one connection that writes (see `writer`): pragmas set, schema migrated.
 pub fn writer(path: &Path) -> Result<Connection> {

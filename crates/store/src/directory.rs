@@ -107,7 +107,7 @@ fn replace<T: Serialize>(
 impl Db {
     /// The whole directory, in the order it was first stored.
     pub async fn directory(self: &Arc<Self>) -> Result<Directory> {
-        self.run(|c| {
+        self.run_long(|c| {
             Ok(Directory {
                 departments: records(c, "directory_departments")?,
                 people: records(c, "people")?,
@@ -118,7 +118,7 @@ impl Db {
 
     /// Makes the stored directory this one (the caller has checked it), in one transaction.
     pub async fn replace_directory(self: &Arc<Self>, directory: Directory) -> Result<Replaced> {
-        self.run(move |c| {
+        self.run_long(move |c| {
             let tx = crate::writer::atomic(c)?;
             let departments: Vec<_> = directory
                 .departments
@@ -153,7 +153,7 @@ impl Db {
     }
 
     pub async fn links(self: &Arc<Self>, connection: String) -> Result<Links> {
-        self.run(move |c| {
+        self.run_long(move |c| {
             let mut stmt = c.prepare_cached(
                 "SELECT kind, id, platform_id, synced FROM directory_links WHERE connection = ?1 ORDER BY rowid",
             )?;

@@ -315,7 +315,7 @@ const MIGRATIONS: &[&str] = &[r#"
 "#];
 
 pub struct Db {
-    /// The one connection, owned by its thread: every call goes through it (see `writer`).
+    /// The one connection that writes: every call but a point read goes through it (see `writer`).
     writer: writer::Writer,
     /// Point reads, beside the writer (see `readers`).
     readers: readers::Readers,
@@ -360,7 +360,16 @@ impl Db {
         self.writer.call(f).await
     }
 
-    /// [`Db::run`], then `after` on the writer's thread once the transaction's fate is known (see
+    /// [`Db::run`] for work that may take long: a scan of a table that grows, a bulk write. It runs on a blocking
+    /// thread, so requests are served meanwhile (see `writer`).
+    async fn run_long<R: Send + 'static>(
+        self: &Arc<Self>,
+        f: impl FnOnce(&Connection) -> rusqlite::Result<R> + Send + 'static,
+    ) -> Result<R> {
+        self.writer.call_long(f).await
+    }
+
+    /// [`Db::run`], then `after` where the batch ran, once the transaction's fate is known (see
     /// `Writer::call_then`).
     async fn run_then<R: Send + 'static>(
         self: &Arc<Self>,

@@ -263,7 +263,7 @@ impl Db {
 
     /// Counts per status (for `GET /v1/operations` summaries and the benchmark).
     pub async fn operation_counts(self: &Arc<Self>) -> Result<Vec<(String, i64)>> {
-        self.run(|c| {
+        self.run_long(|c| {
             let mut stmt = c.prepare_cached("SELECT status, COUNT(*) FROM operations GROUP BY status")?;
             let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
             rows.collect()
@@ -310,7 +310,7 @@ impl Db {
 
     /// Connections with operations waiting, and how many (to spot operations of unconfigured connections).
     pub async fn waiting_by_connection(self: &Arc<Self>) -> Result<Vec<(String, i64)>> {
-        self.run(|c| {
+        self.run_long(|c| {
             let mut stmt = c.prepare_cached(
                 "SELECT connection, COUNT(*) FROM operations WHERE status IN ('queued', 'retrying') GROUP BY connection",
             )?;

@@ -21,7 +21,7 @@ pub struct Readings {
 
 impl Db {
     pub async fn readings(self: &Arc<Self>) -> Result<Readings> {
-        self.run(|c| {
+        self.run_long(|c| {
             let pairs = |sql: &str| -> rusqlite::Result<Vec<(String, i64)>> {
                 let mut stmt = c.prepare_cached(sql)?;
                 let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;

@@ -120,7 +120,7 @@ impl Db {
     /// Deletes rows of `what` older than `before_ms`, looking at no more than `limit` rows after key `after`, in
     /// one transaction.
     pub async fn prune_batch(self: &Arc<Self>, what: Prune, before_ms: i64, after: i64, limit: u32) -> Result<Batch> {
-        self.run(move |c| {
+        self.run_long(move |c| {
             let tx = crate::writer::atomic(c)?;
             // The last event every reader has passed: the lowest cursor of subscribers and enabled rules.
             let horizon: i64 = if what == Prune::Events {

@@ -86,7 +86,7 @@ impl Db {
     /// (a rule added later does not fire for old events), changed ones keep their cursor and state, and ones no
     /// longer in the file are removed (their runs are kept). A rule of the API with the same id is refused.
     pub async fn load_config_rules(self: &Arc<Self>, rules: Vec<(String, Value, bool)>) -> Result<Vec<String>> {
-        self.run(move |c| {
+        self.run_long(move |c| {
             let tx = crate::writer::atomic(c)?;
             let now = now_ms();
             let start = max_seq(&tx)?;
@@ -363,7 +363,7 @@ pub(crate) fn mark_echo(tx: &Connection, seq: i64, connection: &str, subject: &s
 impl Db {
     /// Every person's account on every connection: (person id, connection, platform user id), for rules' lookups.
     pub async fn person_accounts(self: &Arc<Self>) -> Result<Vec<(String, String, String)>> {
-        self.run(|c| {
+        self.run_long(|c| {
             let mut stmt = c.prepare_cached(
                 "SELECT id, connection, platform_id FROM directory_links WHERE kind = 'person' AND gone_ms IS NULL",
             )?;

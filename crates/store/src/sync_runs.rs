@@ -201,7 +201,7 @@ impl Db {
     }
 
     pub async fn run_steps(self: &Arc<Self>, run: i64) -> Result<Vec<StepRow>> {
-        self.run(move |c| {
+        self.run_long(move |c| {
             let mut stmt =
                 c.prepare("SELECT idx, status, operation_id, error FROM sync_steps WHERE run = ?1 ORDER BY idx")?;
             let rows = stmt.query_map([run], |r| {

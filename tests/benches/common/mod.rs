@@ -32,13 +32,16 @@ pub fn thread_cpu(name: &str) -> Option<Duration> {
     threads_cpu("self", &[name])
 }
 
-/// The CPU of process `pid`'s threads named any of `names`, in one pass over its threads.
+/// The CPU of process `pid`'s threads named any of `names`, in one pass over its threads; `None` when it has none.
 fn threads_cpu(pid: &str, names: &[&str]) -> Option<Duration> {
     let threads = std::fs::read_dir(format!("/proc/{pid}/task")).ok()?.flatten();
-    let named = threads.filter(|t| {
-        std::fs::read_to_string(t.path().join("comm")).is_ok_and(|c| names.contains(&c.trim()))
-    });
-    named.map(|t| cpu_of(&format!("{pid}/task/{}", t.file_name().to_string_lossy()))).sum()
+    let named: Vec<_> = threads
+        .filter(|t| std::fs::read_to_string(t.path().join("comm")).is_ok_and(|c| names.contains(&c.trim())))
+        .collect();
+    if named.is_empty() {
+        return None;
+    }
+    named.iter().map(|t| cpu_of(&format!("{pid}/task/{}", t.file_name().to_string_lossy()))).sum()
 }
 
 /// What a server child (`qiao serve`, the throughput bench's relay) has used so far: where its CPU went, and
@@ -47,21 +50,23 @@ fn threads_cpu(pid: &str, names: &[&str]) -> Option<Duration> {
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Usage {
     pub cpu: Duration,
-    /// The store's writer thread (one of [`STORE_WRITERS`]): every commit.
-    pub store_writer: Duration,
+    /// The store's writer thread (one of [`STORE_WRITERS`]): every commit. `None` where commits run on the
+    /// serving thread (Qiao's store does, see `qiao_store::writer`), mixed with everything else.
+    pub store_writer: Option<Duration>,
     /// Bytes the process wrote with write(2) and its kin: the store's WAL and files, sockets, logs (None where
     /// `/proc/PID/io` cannot be read).
     pub written: Option<u64>,
 }
 
-/// The threads that commit to a server's file: Qiao's store writer, and the throughput bench's native relay's.
+/// The threads that commit to a server's file: Qiao's store writer (when it has one of its own: opened outside a
+/// runtime), and the throughput bench's native relay's.
 pub const STORE_WRITERS: [&str; 2] = ["qiao-store", "relay-writer"];
 
 pub fn child_usage(pid: u32) -> Option<Usage> {
     let pid = pid.to_string();
     let io = std::fs::read_to_string(format!("/proc/{pid}/io")).unwrap_or_default();
     let written = io.lines().find_map(|l| l.strip_prefix("wchar:")).and_then(|v| v.trim().parse().ok());
-    let store_writer = threads_cpu(&pid, &STORE_WRITERS).unwrap_or_default();
+    let store_writer = threads_cpu(&pid, &STORE_WRITERS);
     Some(Usage { cpu: cpu_of(&pid)?, store_writer, written })
 }
 
@@ -70,7 +75,7 @@ impl std::ops::Sub for Usage {
     fn sub(self, earlier: Usage) -> Usage {
         Usage {
             cpu: self.cpu.saturating_sub(earlier.cpu),
-            store_writer: self.store_writer.saturating_sub(earlier.store_writer),
+            store_writer: self.store_writer.zip(earlier.store_writer).map(|(now, then)| now.saturating_sub(then)),
             written: self.written.zip(earlier.written).map(|(now, then)| now.saturating_sub(then)),
         }
     }
