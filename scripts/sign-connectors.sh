@@ -45,7 +45,7 @@ publisher_of() {
   fi
 }
 
-declare -A signed_by last_by
+declare -A signed_by=() last_by=()
 for dir in "$@"; do
   [ -d "$dir" ] || continue
   for file in "$dir"/*.wasm; do

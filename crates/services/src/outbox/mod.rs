@@ -130,6 +130,7 @@ impl Outbox {
             .await;
         match (&enqueued, slot) {
             (Ok(Enqueued::New(op)), Some(slot)) if op.status == Status::Running => {
+                self.waiters.started(op.id);
                 self.started.lock().unwrap_or_else(|p| p.into_inner()).push((op.clone(), slot));
                 self.wake.notify_one();
             }
@@ -158,10 +159,13 @@ impl Outbox {
         loop {
             // Registered before looking, so an attempt that ends after the look is not missed.
             let mut attempt = self.waiters.register(id);
-            let row = db.operation(id).await?;
-            match &row {
-                Some(op) if !op.status.is_final() && !*stopping.borrow() => {}
-                _ => return Ok(row),
+            // While an attempt runs, the operation is not final until it ends, and its end hands the row here.
+            if !attempt.in_flight() || *stopping.borrow() {
+                let row = db.operation(id).await?;
+                match &row {
+                    Some(op) if !op.status.is_final() && !*stopping.borrow() => {}
+                    _ => return Ok(row),
+                }
             }
             tokio::select! {
                 _ = tokio::time::sleep_until(deadline) => return db.operation(id).await,

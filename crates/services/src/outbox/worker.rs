@@ -50,6 +50,9 @@ async fn dispatch(app: &Arc<App>, grace: Duration) -> Result<()> {
     let mut next_due: Option<i64> = None;
     let mut last_full: Option<Instant> = None;
     while !app.outbox.is_stopping() {
+        // Attempts that ended are reaped here rather than waking the dispatcher each: one that frees a slot a
+        // waiting operation needs, or schedules a retry, wakes it (`Outbox::attempt_ended`).
+        while in_flight.try_join_next().is_some() {}
         for (op, slot) in app.outbox.take_started() {
             in_flight.spawn(attempt(app.clone(), op, slot));
         }
@@ -77,7 +80,6 @@ async fn dispatch(app: &Arc<App>, grace: Duration) -> Result<()> {
         let sleep = next_due.map_or(IDLE_CHECK, |t| Duration::from_millis((t - now).max(0) as u64).min(IDLE_CHECK));
         tokio::select! {
             _ = app.outbox.wake.notified() => {}
-            Some(_) = in_flight.join_next(), if !in_flight.is_empty() => {}
             _ = tokio::time::sleep(sleep) => {}
         }
     }
@@ -139,6 +141,7 @@ async fn start_due(
             tracing::error!(operation = op.id, "claimed an operation without a free call slot");
             continue;
         };
+        app.outbox.waiters.started(op.id);
         in_flight.spawn(attempt(app.clone(), op, slot));
     }
     Ok(next_due)
