@@ -15,10 +15,10 @@ use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 /// `busy`, `not_loaded`).
 pub const CONNECTOR_CALLS: &str = "qiao_connector_calls_total";
 pub const CONNECTOR_CALL_SECONDS: &str = "qiao_connector_call_duration_seconds";
-/// Errors the connector returned, by kind and the platform's own code.
 /// Connections whose calls were moved off the threads that serve requests (a call held the CPU for long), by
 /// connection: counted once each time a connection turns heavy.
 pub const CONNECTOR_CALLS_MOVED: &str = "qiao_connector_calls_moved_total";
+/// Errors the connector returned, by kind and the platform's own code.
 pub const CONNECTOR_ERRORS: &str = "qiao_connector_errors_total";
 pub const RATE_LIMITED: &str = "qiao_connector_rate_limited_total";
 pub const CONNECTOR_LOADS: &str = "qiao_connector_loads_total";

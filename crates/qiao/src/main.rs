@@ -130,7 +130,7 @@ fn main() {
         _ => 1,
     };
     // A clean one-line error for operators, not a backtrace (even with RUST_BACKTRACE set).
-    if let Err(e) = cli::serve::runtime(workers).and_then(|runtime| runtime.block_on(run(cli))) {
+    if let Err(e) = qiao::server::runtime(workers).and_then(|runtime| runtime.block_on(run(cli))) {
         eprintln!("error: {e:#}");
         std::process::exit(1);
     }

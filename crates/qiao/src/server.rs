@@ -48,6 +48,23 @@ pub struct Server {
 /// How long a shutdown waits for platform calls in flight before handing them back to the queue.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
+/// `--workers` when not given: a quarter of the cores, at least one (so one thread on up to 7 cores).
+pub fn default_workers() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| (n.get() / 4).max(1))
+}
+
+/// The runtime a server runs on: one thread, or a work-stealing pool of `workers` threads.
+pub fn runtime(workers: usize) -> Result<tokio::runtime::Runtime> {
+    let mut builder = if workers <= 1 {
+        tokio::runtime::Builder::new_current_thread()
+    } else {
+        let mut builder = tokio::runtime::Builder::new_multi_thread();
+        builder.worker_threads(workers);
+        builder
+    };
+    Ok(builder.enable_all().build()?)
+}
+
 pub async fn start(options: ServeOptions) -> Result<Server> {
     // Before anything runs, so every count from the first connector load on is kept.
     qiao_metrics::install();
@@ -169,5 +186,21 @@ impl Server {
         }
         tracing::info!("shutting down");
         self.shutdown().await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use tokio::runtime::RuntimeFlavor;
+
+    #[test]
+    fn one_worker_serves_on_one_thread_and_more_steal_work() {
+        let flavor = |workers| {
+            let runtime = super::runtime(workers).unwrap();
+            runtime.block_on(async { tokio::runtime::Handle::current().runtime_flavor() })
+        };
+        assert_eq!(flavor(1), RuntimeFlavor::CurrentThread);
+        assert_eq!(flavor(3), RuntimeFlavor::MultiThread);
+        assert!(super::default_workers() >= 1);
     }
 }

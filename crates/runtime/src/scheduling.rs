@@ -233,12 +233,12 @@ where
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<F::Output>> {
         let this = &mut *self;
         if let Place::Here(call) = &mut this.place {
-            let started = (Instant::now(), thread_cpu());
+            let (wall_start, cpu_start) = (Instant::now(), thread_cpu());
             let polled = call.as_mut().poll(cx);
             // A poll's CPU time is at most its wall time, read without a system call: the second CPU read is
             // needed only for the few polls that took long on the clock (one of them possibly preempted).
-            let wall = started.0.elapsed();
-            let took = if wall < LONG_POLL { wall } else { thread_cpu().saturating_sub(started.1) };
+            let wall = wall_start.elapsed();
+            let took = if wall < LONG_POLL { wall } else { thread_cpu().saturating_sub(cpu_start) };
             if took >= LONG_POLL {
                 this.seat.long_poll(took);
             }

@@ -461,9 +461,15 @@ mod tests {
 
     fn writer_slow_at(slow_batch: Duration) -> (tempfile::TempDir, Writer) {
         let dir = tempfile::tempdir().unwrap();
-        let conn = Connection::open(dir.path().join("w.db")).unwrap();
-        conn.execute_batch("PRAGMA journal_mode = WAL; CREATE TABLE t (v INTEGER UNIQUE)").unwrap();
+        let conn = table_at(&dir.path().join("w.db"));
         (dir, Writer::start_with(conn, slow_batch).unwrap())
+    }
+
+    /// A connection to the file at `path`, in WAL mode, with the tests' table.
+    fn table_at(path: &std::path::Path) -> Connection {
+        let conn = Connection::open(path).unwrap();
+        conn.execute_batch("PRAGMA journal_mode = WAL; CREATE TABLE IF NOT EXISTS t (v INTEGER UNIQUE)").unwrap();
+        conn
     }
 
     async fn count(w: &Writer) -> i64 {
@@ -591,9 +597,7 @@ mod tests {
     async fn a_write_waiting_for_another_process_lock_leaves_the_serving_thread_free() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("w.db");
-        let conn = Connection::open(&path).unwrap();
-        conn.execute_batch("PRAGMA journal_mode = WAL; CREATE TABLE t (v INTEGER UNIQUE)").unwrap();
-        let w = std::sync::Arc::new(Writer::start(conn).unwrap());
+        let w = std::sync::Arc::new(Writer::start(table_at(&path)).unwrap());
         let other = Connection::open(&path).unwrap();
         other.execute_batch("BEGIN IMMEDIATE; INSERT INTO t (v) VALUES (1)").unwrap();
         let write = tokio::spawn({
@@ -612,12 +616,7 @@ mod tests {
     #[test]
     fn a_store_outlives_the_runtime_that_opened_it_and_opens_without_one() {
         let dir = tempfile::tempdir().unwrap();
-        let open = || {
-            let conn = Connection::open(dir.path().join("w.db")).unwrap();
-            conn.execute_batch("PRAGMA journal_mode = WAL; CREATE TABLE IF NOT EXISTS t (v INTEGER UNIQUE)")
-                .unwrap();
-            Writer::start(conn).unwrap()
-        };
+        let open = || Writer::start(table_at(&dir.path().join("w.db"))).unwrap();
         let runtime = || tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
         let first = runtime();
         let w = first.block_on(async { open() });
@@ -633,9 +632,7 @@ mod tests {
     async fn what_was_answered_is_committed_when_the_writer_is_dropped() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("w.db");
-        let conn = Connection::open(&path).unwrap();
-        conn.execute_batch("PRAGMA journal_mode = WAL; CREATE TABLE t (v INTEGER UNIQUE)").unwrap();
-        let w = Writer::start(conn).unwrap();
+        let w = Writer::start(table_at(&path)).unwrap();
         w.call(|c| c.execute("INSERT INTO t (v) VALUES (7)", [])).await.unwrap();
         drop(w);
         let other = Connection::open(&path).unwrap();

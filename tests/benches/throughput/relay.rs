@@ -63,15 +63,7 @@ pub fn serve_if_asked() -> Option<Result<()>> {
     // Shaped as `qiao serve` runs by default (one thread up to 7 cores, else a quarter of them, work-stealing), so
     // the ratio is of the two programs, not of two runtimes: one thread serves the relay faster too (on 2 cores,
     // 9,173–9,190 → 9,728–10,397 sends/s, 95–97 → 74–79 µs of CPU each).
-    let workers = std::thread::available_parallelism().map_or(1, |n| (n.get() / 4).max(1));
-    let mut builder = if workers == 1 {
-        tokio::runtime::Builder::new_current_thread()
-    } else {
-        let mut builder = tokio::runtime::Builder::new_multi_thread();
-        builder.worker_threads(workers);
-        builder
-    };
-    let rt = match builder.enable_all().build() {
+    let rt = match qiao::server::runtime(qiao::server::default_workers()) {
         Ok(rt) => rt,
         Err(e) => return Some(Err(e.into())),
     };

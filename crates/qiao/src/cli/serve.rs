@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Result;
 
-use qiao::server::{ServeOptions, start};
+use qiao::server::{ServeOptions, default_workers, start};
 
 /// The connector directory when none is given.
 const DEFAULT_CONNECTORS_DIR: &str = "connectors";
@@ -44,22 +44,6 @@ impl ServeArgs {
     pub fn workers(&self) -> usize {
         self.workers.map_or_else(default_workers, usize::from)
     }
-}
-
-fn default_workers() -> usize {
-    std::thread::available_parallelism().map_or(1, |n| (n.get() / 4).max(1))
-}
-
-/// The runtime the command runs on: one thread, or a work-stealing pool of `workers` threads.
-pub fn runtime(workers: usize) -> Result<tokio::runtime::Runtime> {
-    let mut builder = if workers <= 1 {
-        tokio::runtime::Builder::new_current_thread()
-    } else {
-        let mut builder = tokio::runtime::Builder::new_multi_thread();
-        builder.worker_threads(workers);
-        builder
-    };
-    Ok(builder.enable_all().build()?)
 }
 
 pub async fn run(args: ServeArgs) -> Result<()> {
@@ -103,21 +87,5 @@ fn connectors_dir(given: Option<PathBuf>) -> PathBuf {
             dir.into()
         }
         None => DEFAULT_CONNECTORS_DIR.into(),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use tokio::runtime::RuntimeFlavor;
-
-    #[test]
-    fn one_worker_serves_on_one_thread_and_more_steal_work() {
-        let flavor = |workers| {
-            let runtime = super::runtime(workers).unwrap();
-            runtime.block_on(async { tokio::runtime::Handle::current().runtime_flavor() })
-        };
-        assert_eq!(flavor(1), RuntimeFlavor::CurrentThread);
-        assert_eq!(flavor(3), RuntimeFlavor::MultiThread);
-        assert!(super::default_workers() >= 1);
     }
 }
