@@ -157,7 +157,8 @@ fn ding(
         });
     }
     let ding_id = string(&answer["openDingId"], "openDingId")?;
-    json_kv::set(&ding_key(task_id), &ding_id, Some(DING_TTL_S))?;
+    // The DING rang: a refused record only means a recall cannot withdraw it.
+    json_kv::keep(&ding_key(task_id), &ding_id, Some(DING_TTL_S));
     Ok(Some(ding_id))
 }
 

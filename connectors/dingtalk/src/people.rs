@@ -18,9 +18,10 @@ fn userid_key(unionid: &str) -> String {
     format!("userid:{unionid}")
 }
 
-fn remember(userid: &str, unionid: &str) -> Result<(), Error> {
-    json_kv::set(&union_key(userid), &unionid, Some(TTL_S))?;
-    json_kv::set(&userid_key(unionid), &userid, Some(TTL_S))
+/// A cache: a refused write (a full kv quota) costs a lookup next time, not this call.
+fn remember(userid: &str, unionid: &str) {
+    json_kv::keep(&union_key(userid), &unionid, Some(TTL_S));
+    json_kv::keep(&userid_key(unionid), &userid, Some(TTL_S));
 }
 
 /// The unionId of a userid, from `topapi/v2/user/get` (`result.unionid`) the first time.
@@ -30,7 +31,7 @@ pub fn unionid(userid: &str) -> Result<String, Error> {
     }
     let body = oapi("/topapi/v2/user/get", &json!({ "userid": userid }))?;
     let unionid = string(&body["result"]["unionid"], "result.unionid")?;
-    remember(userid, &unionid)?;
+    remember(userid, &unionid);
     Ok(unionid)
 }
 
@@ -49,7 +50,7 @@ pub fn userid(unionid: &str) -> Result<String, Error> {
         .and_then(|body| string(&body["result"]["userid"], "result.userid"))
     {
         Ok(userid) => {
-            remember(&userid, unionid)?;
+            remember(&userid, unionid);
             Ok(userid)
         }
         Err(e) if e.kind == ErrorKind::NotFound => Ok(unionid.to_string()),

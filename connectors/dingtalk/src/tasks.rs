@@ -73,8 +73,8 @@ pub fn owner_of(id: &str) -> Result<String, Error> {
     }
 }
 
-fn remember_owner(id: &str, owner: &str) -> Result<(), Error> {
-    json_kv::set(&owner_key(id), &owner, Some(KEEP_S))
+fn remember_owner(id: &str, owner: &str) {
+    json_kv::keep(&owner_key(id), &owner, Some(KEEP_S));
 }
 
 /// DingTalk answers an unknown to-do with its generic 400 `paramError` and the message "task not exist".
@@ -344,9 +344,10 @@ impl Guest for DingTalk {
             Err(e) => return Err(e),
         };
         let id = string(&todo["id"], "id")?;
-        remember_owner(&id, &owner)?;
+        // The to-do exists now: what is remembered of it must not fail its creation (a retry would make another).
+        remember_owner(&id, &owner);
         if let Some(key) = key {
-            json_kv::set(&idem_key(key), &id, Some(KEEP_S))?;
+            json_kv::keep(&idem_key(key), &id, Some(KEEP_S));
         }
         to_task(&todo)
     }
@@ -495,7 +496,7 @@ impl Guest for DingTalk {
             let id = string(&card["taskId"], "todoCards[].taskId")?;
             let creator = id_text(&card["creatorId"]).unwrap_or_else(|| owner.clone());
             let todo = api_paced(Method::Get, &task_path(&creator, &id), None)?;
-            remember_owner(&id, &creator)?;
+            remember_owner(&id, &creator);
             tasks.push(to_task(&todo)?);
         }
         let next_cursor = if at < cards.len() {

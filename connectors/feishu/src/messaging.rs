@@ -257,7 +257,9 @@ impl Guest for Feishu {
                 Ok(data) => {
                     let id = string(&data["message_id"], "message_id")?;
                     if receive_id_type != "chat_id" {
-                        json_kv::set(&receiver_key(&id), receiver, Some(RECEIVER_TTL_S))?;
+                        // Kept, not required: the message is out (a refused record leaves its read status
+                        // listing readers only, as for a chat).
+                        json_kv::keep(&receiver_key(&id), receiver, Some(RECEIVER_TTL_S));
                     }
                     if let (Some(kind), "email") = (&urgent, receive_id_type) {
                         problems.push(DeliveryProblem {

@@ -31,6 +31,16 @@ class JsonKvTest(unittest.TestCase):
         json_kv.set("n", "garbage")
         self.assertEqual(json_kv.next("n"), 1)
 
+    def test_keep_logs_a_refusal_instead_of_raising(self) -> None:
+        self.host.kv_set_error = errors.invalid_input("kv quota exceeded", platform_code="kv_quota")
+        json_kv.keep("receiver:om_1", "ou_1", 60)
+        self.assertNotIn("receiver:om_1", self.host.kv)
+        line = self.host.logs[-1]
+        self.assertEqual((line.level, line.fields), ("warn", {"key": "receiver:om_1", "error": "kv quota exceeded"}))
+        self.host.kv_set_error = None
+        json_kv.keep("receiver:om_2", "ou_2")
+        self.assertEqual(json_kv.get("receiver:om_2"), "ou_2")
+
     def test_unserializable_is_internal(self) -> None:
         with self.assertRaises(Err) as raised:
             json_kv.set("x", {1, 2})

@@ -41,6 +41,12 @@ class TokenTest(unittest.TestCase):
         self.host.advance(1)
         self.assertEqual(token.get(key, self.fetch()), "t2")
 
+    def test_a_token_that_cannot_be_cached_still_serves(self) -> None:
+        self.host.kv_set_error = errors.invalid_input("kv quota exceeded", platform_code="kv_quota")
+        self.assertEqual(token.get("token:q", self.fetch()), "t1")
+        self.assertEqual(token.get("token:q", self.fetch()), "t2")
+        self.assertEqual(self.host.logs[-1].level, "warn")
+
     def test_short_lived_tokens_refresh_at_half_life(self) -> None:
         for expires_in, ttl in ((600, 300), (100, 50), (1, 1)):
             self.assertEqual(token.get(f"k{expires_in}", self.fetch(expires_in)), self.fetched[-1])

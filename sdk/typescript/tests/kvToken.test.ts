@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { test } from 'node:test';
-import { isConnectorError, jsonKv, token, unauthorized, unavailable } from '../package/src/index.js';
+import { invalidInput, isConnectorError, jsonKv, token, unauthorized, unavailable } from '../package/src/index.js';
 import { FakeHost } from '../package/src/testing/index.js';
 
 test('kv JSON: values, TTLs, unreadable values, counters, the host refusing', () => {
@@ -22,6 +22,23 @@ test('kv JSON: values, TTLs, unreadable values, counters, the host refusing', ()
 
   host.kvSetError = unavailable('store full');
   assert.throws(() => jsonKv.set('k', 1), (e) => isConnectorError(e) && e.kind === 'unavailable' && e.message === 'store full');
+});
+
+test('kv keep: a refused write is a warning, not an error; a token that cannot be cached still serves', () => {
+  const host = FakeHost.install();
+  host.kvSetError = invalidInput('kv quota exceeded', { platformCode: 'kv_quota' });
+  jsonKv.keep('receiver:om_1', 'ou_1', 60);
+  assert.equal(host.kv.get('receiver:om_1'), undefined);
+  assert.equal(host.logs.at(-1)!.level, 'warn');
+  assert.deepEqual(host.logs.at(-1)!.fields, { key: 'receiver:om_1', error: 'kv quota exceeded' });
+
+  let fetches = 0;
+  const fetch = () => ({ value: `t${++fetches}`, expiresIn: 7200 });
+  assert.equal(token.get('token:q', fetch), 't1');
+  assert.equal(token.get('token:q', fetch), 't2', 'not cached: fetched again');
+  host.kvSetError = undefined;
+  jsonKv.keep('receiver:om_2', 'ou_2');
+  assert.equal(host.kvJson('receiver:om_2'), 'ou_2');
 });
 
 test('token cache key: the Rust SDK format, a hash of the credentials', () => {

@@ -545,6 +545,42 @@ async fn tokens_limits_scopes_and_faults() {
     );
 }
 
+/// A connection's kv quota full (7 days of busy sends keep a receiver row per message) must not fail what the
+/// platform already did: the send succeeds once, the read status lists readers only; and a token the kv cannot hold
+/// still serves its call. Before, the refused write failed the send after Feishu had delivered it (the outbox's
+/// answer said failed), and a token that could not be cached failed every call.
+#[tokio::test]
+async fn a_full_kv_quota_never_fails_what_the_platform_did() {
+    let sim = FeishuSim::start(Options::default()).await.unwrap();
+    // Two keys: the cached token and one receiver.
+    let two_keys = config(&sim, OWN_IDS).replace("timeout_ms = 3000", "timeout_ms = 3000, kv_max_keys = 2");
+    let qiao = TestServer::start(&["feishu"], &two_keys).await.unwrap();
+    let mut ids = Vec::new();
+    for user in ["alice", "bob"] {
+        let (status, sent) = qiao.post(&path("/messages"), json!({ "to": { "users": [user] }, "text": "hi" })).await;
+        assert_eq!((status, &sent["problems"]), (200, &json!([])), "{user}: {sent}");
+        ids.push(sent["message_id"].as_str().unwrap().to_string());
+    }
+    let to: Vec<Vec<String>> = sim.state().messages.iter().map(|m| m.recipients.clone()).collect();
+    assert_eq!(to, [["alice"], ["bob"]], "each delivered once");
+    let (_, receipts) = qiao.get(&path(&format!("/messages/{}/read-status", ids[0]))).await;
+    assert_eq!(receipts["unread"], json!(["alice"]), "recorded within the quota: {receipts}");
+    sim.state().mark_read(&ids[1], "bob");
+    let (status, receipts) = qiao.get(&path(&format!("/messages/{}/read-status", ids[1]))).await;
+    assert_eq!((status, &receipts["read"], &receipts["unread"]), (200, &json!(["bob"]), &json!([])), "{receipts}");
+
+    // Too few bytes for the token itself: each call fetches one, and works.
+    let tiny = config(&sim, OWN_IDS).replace("timeout_ms = 3000", "timeout_ms = 3000, kv_max_bytes = 16");
+    drop(qiao);
+    let qiao = TestServer::start(&["feishu"], &tiny).await.unwrap();
+    let fetched = sim.count("tenant_access_token");
+    for _ in 0..2 {
+        let (status, body) = qiao.get(&path("/users/alice")).await;
+        assert_eq!(status, 200, "{body}");
+    }
+    assert_eq!(sim.count("tenant_access_token"), fetched + 2, "not cached, fetched per call");
+}
+
 #[tokio::test]
 async fn callbacks_both_envelopes_stored_once_forgeries_refused() {
     let (sim, qiao) = setup().await;

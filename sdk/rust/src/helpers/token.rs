@@ -28,7 +28,8 @@ pub fn get(key: &str, fetch: impl FnOnce() -> Result<Token, Error>) -> Result<St
     // Refresh 5 minutes early (or at half-life for short-lived tokens), so a token never expires mid-call.
     let ttl = token.expires_in - (token.expires_in / 2).min(300);
     if ttl > 0 {
-        json_kv::set(key, &token.value, Some(ttl.min(u32::MAX as u64) as u32))?;
+        // A token that cannot be cached (a full kv quota) still serves this call; the next fetches its own.
+        json_kv::keep(key, &token.value, Some(ttl.min(u32::MAX as u64) as u32));
     }
     Ok(token.value)
 }
