@@ -3,8 +3,10 @@
 import json
 from typing import Any, Optional
 
+from componentize_py_types import Err
 from wit_world.imports import kv
 
+from . import logging
 from .errors import internal
 
 
@@ -26,6 +28,18 @@ def set(key: str, value: Any, ttl_seconds: Optional[int] = None) -> None:  # noq
     except (TypeError, ValueError) as e:
         raise internal(f"cannot store {key} as JSON: {e}") from None
     kv.set(key, data, ttl_seconds)
+
+
+def keep(key: str, value: Any, ttl_seconds: Optional[int] = None) -> None:
+    """``set`` for what a call can do without once the platform has acted (a cache, a note for a later call): a
+    refusal (the connection's kv quota is full, the store unavailable) is logged as a warning, not raised. Failing a
+    call whose work is done would make the outbox retry it (a second message, a second to-do) or give up on it
+    although it happened."""
+    try:
+        set(key, value, ttl_seconds)
+    except Err as e:
+        logging.warn("a kv value was not stored; the call goes on without it", key=key,
+                     error=getattr(e.value, "message", e.value))
 
 
 def next(key: str) -> int:  # noqa: A001 (the Rust SDK's name)

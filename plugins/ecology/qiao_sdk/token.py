@@ -39,7 +39,8 @@ def get(key: str, fetch: Callable[[], Token]) -> str:
     # Refresh 5 minutes early (or at half-life for short-lived tokens), so a token never expires mid-call.
     ttl = token.expires_in - min(token.expires_in // 2, 300)
     if ttl > 0:
-        json_kv.set(key, token.value, min(ttl, _MAX_TTL))
+        # A token that cannot be cached (a full kv quota) still serves this call; the next fetches its own.
+        json_kv.keep(key, token.value, min(ttl, _MAX_TTL))
     return token.value
 
 

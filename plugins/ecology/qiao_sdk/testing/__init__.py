@@ -76,6 +76,8 @@ class FakeHost:
     #: Answers requests when nothing is scripted: ``handler(request)`` gives an ``http.Response`` or an HTTP error.
     handler: Optional[Callable[[Any], Any]] = None
     logs: List[LogLine] = field(default_factory=list)
+    #: Set to make every ``kv.set`` fail with this error, as a full store would (``errors.invalid_input(...)``).
+    kv_set_error: Optional[BaseException] = None
     #: Where ``crypto.random_bytes`` comes from: set it to make encryption repeatable.
     random: Callable[[int], bytes] = os.urandom
     #: ``crypto.rsa_encrypt(public_key, data, padding)``: not faked (no RSA in the standard library); script it.
@@ -149,6 +151,8 @@ class FakeHost:
     def _kv_set(self, key: str, value: bytes, ttl_seconds: Optional[int]) -> None:
         if not isinstance(value, (bytes, bytearray)):
             raise TypeError(f"kv.set takes bytes, got {type(value).__name__}")
+        if self.kv_set_error is not None:
+            raise self.kv_set_error
         self.kv[key] = bytes(value)
         self.kv_ttl[key] = ttl_seconds
         self._expires.pop(key, None)

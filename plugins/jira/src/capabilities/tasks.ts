@@ -32,7 +32,8 @@ export const tasks = implement<typeof import('qiao:connector/tasks@0.2.0')>({
       }
     }
     const created = call<{ id: string; key: string }>('post', '/rest/api/3/issue', { body: { fields: createFields(task) } });
-    if (remembered !== undefined) jsonKv.set(remembered, created.key, IDEMPOTENCY_TTL_SECONDS);
+    // Kept, not required: the issue exists now, and failing its create would make the caller retry into a second.
+    if (remembered !== undefined) jsonKv.keep(remembered, created.key, IDEMPOTENCY_TTL_SECONDS);
     for (const follower of task.followers) addWatcher(created.key, follower);
     return fetchTask(created.key);
   },

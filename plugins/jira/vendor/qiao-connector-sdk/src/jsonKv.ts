@@ -2,6 +2,7 @@
 
 import { delete as kvDelete, get as kvGet, set as kvSet } from 'qiao:connector/kv@0.2.0';
 import { internal, isConnectorError, payloadOf } from './errors.js';
+import * as logging from './logging.js';
 import { fromUtf8, utf8 } from './text.js';
 
 /** A stored value, or undefined if missing (or unreadable: treated as missing, to be rewritten). */
@@ -28,6 +29,21 @@ export function set(key: string, value: unknown, ttlSeconds?: number): void {
   } catch (e) {
     const payload = payloadOf(e);
     throw isConnectorError(payload) ? payload : internal(`kv set failed: ${String(e)}`);
+  }
+}
+
+/**
+ * `set` for what a call can do without once the platform has acted (a cache, a note for a later call): a refusal
+ * (the connection's kv quota is full, the store unavailable) is logged as a warning, not thrown. Failing a call whose
+ * work is done would make the outbox retry it (a second message, a second to-do) or give up on it although it
+ * happened.
+ */
+export function keep(key: string, value: unknown, ttlSeconds?: number): void {
+  try {
+    set(key, value, ttlSeconds);
+  } catch (e) {
+    const error = isConnectorError(e) ? e.message : String(e);
+    logging.warn('a kv value was not stored; the call goes on without it', { key, error });
   }
 }
 

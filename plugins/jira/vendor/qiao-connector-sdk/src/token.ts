@@ -32,7 +32,8 @@ export function get(key: string, fetch: () => Token): string {
   const expiresIn = Number.isFinite(token.expiresIn) ? Math.max(0, Math.floor(token.expiresIn)) : 0;
   // Refresh 5 minutes early (or at half-life for short-lived tokens), so a token never expires mid-call.
   const ttl = expiresIn - Math.min(Math.floor(expiresIn / 2), 300);
-  if (ttl > 0) jsonKv.set(key, token.value, Math.min(ttl, 0xffff_ffff));
+  // A token that cannot be cached (a full kv quota) still serves this call; the next fetches its own.
+  if (ttl > 0) jsonKv.keep(key, token.value, Math.min(ttl, 0xffff_ffff));
   return token.value;
 }
 
