@@ -33,6 +33,12 @@ pub const OUTBOX_OLDEST_QUEUED_SECONDS: &str = "qiao_outbox_oldest_queued_age_se
 pub const SUBSCRIBER_DELIVERIES: &str = "qiao_subscriber_deliveries_total";
 pub const SUBSCRIBER_LAG: &str = "qiao_subscriber_lag_events";
 pub const SYNC_RUNS: &str = "qiao_directory_sync_runs";
+/// What each connection's connector keeps in kv, and its quota (`limits.kv_max_bytes` / `kv_max_keys`): past the
+/// quota `kv.set` fails, so `kv_keys / kv_quota_keys` is worth an alert.
+pub const CONNECTOR_KV_BYTES: &str = "qiao_connector_kv_bytes";
+pub const CONNECTOR_KV_KEYS: &str = "qiao_connector_kv_keys";
+pub const CONNECTOR_KV_QUOTA_BYTES: &str = "qiao_connector_kv_quota_bytes";
+pub const CONNECTOR_KV_QUOTA_KEYS: &str = "qiao_connector_kv_quota_keys";
 pub const API_REQUESTS: &str = "qiao_http_requests_total";
 pub const STREAM_CONNECTS: &str = "qiao_stream_connects_total";
 pub const STREAM_FRAMES: &str = "qiao_stream_frames_total";
@@ -84,6 +90,10 @@ fn describe() {
     describe_counter!(SUBSCRIBER_DELIVERIES, "Event deliveries to subscribers, by subscription and outcome.");
     describe_gauge!(SUBSCRIBER_LAG, "Events a subscription has yet to deliver (read when scraped).");
     describe_gauge!(SYNC_RUNS, "Directory sync runs, by state (read when scraped).");
+    describe_gauge!(CONNECTOR_KV_BYTES, Unit::Bytes, "What a connection's connector keeps in kv: keys and values (read when scraped).");
+    describe_gauge!(CONNECTOR_KV_KEYS, "Keys a connection's connector keeps in kv, expired ones until dropped (read when scraped).");
+    describe_gauge!(CONNECTOR_KV_QUOTA_BYTES, Unit::Bytes, "A connection's kv quota in bytes (limits.kv_max_bytes).");
+    describe_gauge!(CONNECTOR_KV_QUOTA_KEYS, "A connection's kv quota in keys (limits.kv_max_keys).");
     describe_counter!(API_REQUESTS, "REST API requests, by route, method and status class.");
     describe_counter!(STREAM_CONNECTS, "Event-stream connection attempts, by connection and result (open, or why not).");
     describe_counter!(STREAM_FRAMES, "Frames received on event streams, by connection and outcome (ok, error, failed).");
@@ -188,6 +198,15 @@ pub fn subscriber_lag(subscription: &str, events: u64) {
 
 pub fn sync_runs(state: &str, count: u64) {
     gauge!(SYNC_RUNS, "state" => state.to_string()).set(count as f64);
+}
+
+/// A connection's kv usage against its quota: (bytes, keys) used and allowed.
+pub fn connector_kv(connection: &str, used: (u64, u64), quota: (u64, u64)) {
+    let connection = connection.to_string();
+    gauge!(CONNECTOR_KV_BYTES, "connection" => connection.clone()).set(used.0 as f64);
+    gauge!(CONNECTOR_KV_KEYS, "connection" => connection.clone()).set(used.1 as f64);
+    gauge!(CONNECTOR_KV_QUOTA_BYTES, "connection" => connection.clone()).set(quota.0 as f64);
+    gauge!(CONNECTOR_KV_QUOTA_KEYS, "connection" => connection).set(quota.1 as f64);
 }
 
 #[cfg(test)]

@@ -17,6 +17,8 @@ pub struct Readings {
     pub subscriber_lag: Vec<(i64, i64)>,
     /// Directory sync runs per status.
     pub sync_runs: Vec<(String, i64)>,
+    /// Each connection's kv usage, (connection, bytes, keys), for those that ever wrote.
+    pub kv_usage: Vec<(String, i64, i64)>,
 }
 
 impl Db {
@@ -41,11 +43,16 @@ impl Db {
                 .query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?)))?
                 .map(|row| row.map(|(id, cursor)| (id, (last_seq - cursor).max(0))))
                 .collect::<rusqlite::Result<_>>()?;
+            let mut stmt = c.prepare_cached("SELECT connection, bytes, keys FROM kv_usage")?;
+            let kv_usage = stmt
+                .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+                .collect::<rusqlite::Result<_>>()?;
             Ok(Readings {
                 operations,
                 oldest_waiting_ms: oldest.map(|created| (now_ms() - created).max(0)),
                 subscriber_lag,
                 sync_runs,
+                kv_usage,
             })
         })
         .await

@@ -61,6 +61,17 @@ async fn metrics_count_calls_attempts_and_events_and_read_the_outbox_in_the_prom
         Some(Value::Gauge(n)) => assert!(*n >= 3.0, "read from the store at the scrape: {n}"),
         other => panic!("outbox depth is a gauge: {other:?}"),
     }
+    // The echo connector keeps each send in kv: usage as `GET /v1/connections` shows it, beside the quota.
+    let (_, connections) = qiao.get("/v1/connections").await;
+    let kv = &connections["connections"][0]["kv"];
+    let gauge = |name: &str| match sample(&parsed, name, &[("connection", "metered")]).map(|s| &s.value) {
+        Some(Value::Gauge(n)) => *n,
+        other => panic!("{name} is a gauge of the connection: {other:?}\n{text}"),
+    };
+    assert!(gauge("qiao_connector_kv_keys") >= 3.0, "{kv}");
+    assert_eq!(gauge("qiao_connector_kv_keys"), kv["keys"].as_f64().unwrap(), "{kv}");
+    assert_eq!(gauge("qiao_connector_kv_bytes"), kv["bytes"].as_f64().unwrap(), "{kv}");
+    assert_eq!((gauge("qiao_connector_kv_quota_keys"), gauge("qiao_connector_kv_quota_bytes")), (100_000.0, 67_108_864.0));
     let routes = [("route", "/v1/connections/:connection/messages"), ("method", "POST"), ("status", "2xx")];
     assert!(counter(&parsed, "qiao_http_requests_total", &routes) >= 3.0, "{text}");
 
