@@ -33,6 +33,30 @@ fn path(rest: &str) -> String {
 
 /// The error body's platform code.
 
+/// A DING rings phones: with the connection's kv quota full, the record of it (for recall) is refused, and the
+/// send still succeeds, once, saying nothing failed (it used to report the DING failed with `kv_quota` — after it
+/// rang — inviting a second one).
+#[tokio::test]
+async fn a_full_kv_quota_does_not_report_a_ding_that_rang_as_failed() {
+    // Room for the cached access tokens only.
+    let (sim, qiao) = setup_with(Options::default(), "limits = { kv_max_keys = 2 }").await;
+    let urgent = json!({ "to": { "users": ["bob"] }, "urgent": true, "text": "Server room flooded" });
+    let (status, sent) = qiao.post(&path("/messages"), urgent).await;
+    assert_eq!((status, &sent["problems"]), (200, &json!([])), "{sent}");
+    assert!(sent["extra"]["ding_id"].is_string(), "{sent}");
+    let counts = {
+        let state = sim.state();
+        (state.notifications.len(), state.dings.len())
+    };
+    assert_eq!(counts, (1, 1), "sent and rang once");
+    let id = sent["message_id"].as_str().unwrap();
+    let (status, body) = qiao.post(&path(&format!("/messages/{id}/recall")), json!({})).await;
+    assert_eq!(status, 200, "{body}");
+    let state = sim.state();
+    assert!(state.notifications.values().all(|n| n.recalled), "the notification is recalled");
+    assert!(!state.dings.values().next().unwrap().1, "the DING, unrecorded, is not");
+}
+
 #[tokio::test]
 async fn directory_departments_and_users() {
     let (sim, qiao) = setup().await;
