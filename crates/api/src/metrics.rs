@@ -1,6 +1,6 @@
 //! `GET /metrics`: the Prometheus text exposition (names and help in `qiao-metrics`). Readings of the store
-//! (outbox depth, the oldest waiting operation, subscriber lag, sync runs, kv usage) are taken at each scrape; the rest was
-//! counted as it happened. Behind the `metrics:read` scope.
+//! (outbox depth, the oldest waiting operation, subscriber lag, sync runs, kv usage) are taken at each scrape; the
+//! rest was counted as it happened. Behind the `metrics:read` scope.
 
 use axum::extract::{MatchedPath, Request, State};
 use axum::http::header;
@@ -27,11 +27,10 @@ pub async fn scrape(State(app): State<AppState>) -> Result<Response, ApiError> {
         qiao_metrics::sync_runs(&status, count as u64);
     }
     // Every configured connection, one that never wrote at 0, so an alert on the ratio has its series.
-    for (name, connection) in app.runtime.connections.iter() {
-        let used = readings.kv_usage.iter().find(|(c, ..)| c == name).map_or((0, 0), |(_, b, k)| (*b, *k));
-        let limits = &connection.limits;
-        let used = (used.0.max(0) as u64, used.1.max(0) as u64);
-        qiao_metrics::connector_kv(name, used, (limits.kv_max_bytes, limits.kv_max_keys));
+    for (name, connection) in &app.runtime.connections {
+        let (bytes, keys) = readings.kv_usage.iter().find(|(c, ..)| c == name).map_or((0, 0), |(_, b, k)| (*b, *k));
+        let quota = (connection.limits.kv_max_bytes, connection.limits.kv_max_keys);
+        qiao_metrics::connector_kv(name, (bytes.max(0) as u64, keys.max(0) as u64), quota);
     }
     let body = qiao_metrics::render();
     Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], body).into_response())
