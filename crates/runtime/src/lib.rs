@@ -6,7 +6,9 @@
 //! connector is loaded and its signature checked (`connectors`); turning a `Call` into a guest call
 //! (`dispatch`); a call with its limits and errors (`runtime`); where and when a call's guest runs, its
 //! connection's lanes and the call pool that takes calls holding the CPU off the serving threads
-//! (`scheduling`); keeping secrets out of what leaves a call (`redact`); where a granted host's resolved addresses are checked (`egress`); `qiao connectors inspect` (`inspect`); and what calls did, for the conformance suite (`observe`).
+//! (`scheduling`); keeping secrets out of what leaves a call (`redact`); where a granted host's resolved addresses
+//! are checked (`egress`); `qiao connectors inspect` (`inspect`); and what calls did, for the conformance suite
+//! (`observe`).
 //!
 //! Must not know about: the store (a connection's kv goes through the [`kv::KvStore`] it is given), the outbox
 //! and other services, HTTP routes. It depends on neither rusqlite nor axum.
